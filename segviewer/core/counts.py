@@ -1,0 +1,124 @@
+"""tp / fp / fn per class (and the confusion matrix) from probabilities or hard masks, on any torch device.
+
+Ignore pixels count in no term. Every function returns [C] tensors; callers stack them per image.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+NO_PREDICTION = -1
+
+
+@dataclass
+class Counts:
+    """Per-class pixel counts; tp/fp/fn are int64, the soft (probability-weighted) ones float64."""
+    tp: torch.Tensor
+    fp: torch.Tensor
+    fn: torch.Tensor
+
+    def to(self, device) -> "Counts":
+        return Counts(self.tp.to(device), self.fp.to(device), self.fn.to(device))
+
+    def __add__(self, other: "Counts") -> "Counts":
+        return Counts(self.tp + other.tp, self.fp + other.fp, self.fn + other.fn)
+
+
+@dataclass
+class Target:
+    """A ground-truth label map prepared once per image: valid mask, safe class ids, per-class pixel counts."""
+    labels: torch.Tensor     # H×W int64, ignore pixels replaced by 0
+    valid: torch.Tensor      # H×W bool
+    all_valid: bool
+    gt_count: torch.Tensor   # [C] int64
+    num_classes: int
+
+
+def prepare_target(labels: torch.Tensor, num_classes: int, ignore_index: int) -> Target:
+    valid = labels != ignore_index
+    safe = torch.where(valid, labels, torch.zeros((), dtype=labels.dtype, device=labels.device)).long()
+    all_valid = bool(valid.all())
+    gt_count = torch.bincount(safe[valid] if not all_valid else safe.flatten(), minlength=num_classes)[:num_classes]
+    return Target(safe, valid, all_valid, gt_count, num_classes)
+
+
+def as_threshold_vector(threshold, num_classes: int, device) -> torch.Tensor:
+    """A scalar or per-class threshold as a [C] float32 tensor."""
+    t = torch.as_tensor(threshold, dtype=torch.float32, device=device)
+    return t.expand(num_classes).contiguous() if t.ndim == 0 else t
+
+
+def _masked_sum(mask: torch.Tensor, target: Target) -> torch.Tensor:
+    """Per-class count of True over valid pixels of a C×H×W bool tensor."""
+    if not target.all_valid:
+        mask = mask & target.valid
+    return mask.flatten(1).sum(1)
+
+
+def count_threshold(probs: torch.Tensor, target: Target, threshold) -> Counts:
+    """pred_c = p_c > threshold_c (threshold scalar or per class)."""
+    thr = as_threshold_vector(threshold, probs.shape[0], probs.device)
+    pred_count = _masked_sum(probs > thr.view(-1, 1, 1), target)
+    p_gt = probs.gather(0, target.labels[None])[0]
+    hit = p_gt > thr[target.labels]
+    if not target.all_valid:
+        hit &= target.valid
+    tp = torch.bincount(target.labels[hit], minlength=target.num_classes)[: target.num_classes]
+    return Counts(tp, pred_count - tp, target.gt_count - tp)
+
+
+def count_hard(pred_map: torch.Tensor, target: Target) -> Counts:
+    """Counts from a hard prediction map of class ids (NO_PREDICTION where nothing is predicted)."""
+    c = target.num_classes
+    pred_map = pred_map.long()
+    predicted = (pred_map >= 0) & (pred_map < c)
+    if not target.all_valid:
+        predicted &= target.valid
+    pred_count = torch.bincount(pred_map[predicted], minlength=c)[:c]
+    hit = predicted & (pred_map == target.labels)
+    tp = torch.bincount(target.labels[hit], minlength=c)[:c]
+    return Counts(tp, pred_count - tp, target.gt_count - tp)
+
+
+def soft_counts(probs: torch.Tensor, target: Target) -> Counts:
+    """Probability-weighted tp/fp/fn (no threshold): the terms of soft Dice. float64."""
+    flat = probs.flatten(1)
+    weights = target.valid.flatten().to(probs.dtype)
+    pred_sum = (flat @ weights if not target.all_valid else flat.sum(1)).double()
+    p_gt = probs.gather(0, target.labels[None])[0].flatten()
+    labels = target.labels.flatten()
+    if not target.all_valid:
+        keep = target.valid.flatten()
+        p_gt, labels = p_gt[keep], labels[keep]
+    tp = torch.bincount(labels, weights=p_gt.double(), minlength=target.num_classes)[: target.num_classes]
+    return Counts(tp, pred_sum - tp, target.gt_count.double() - tp)
+
+
+def argmax_map(probs: torch.Tensor) -> torch.Tensor:
+    return probs.argmax(0)
+
+
+def threshold_map(probs: torch.Tensor, threshold) -> torch.Tensor:
+    """The most probable class among those above their threshold; NO_PREDICTION where none is."""
+    thr = as_threshold_vector(threshold, probs.shape[0], probs.device).view(-1, 1, 1)
+    above = probs > thr
+    best = torch.where(above, probs, torch.full((), -1.0, device=probs.device)).argmax(0)
+    return torch.where(above.any(0), best, torch.full((), NO_PREDICTION, device=probs.device))
+
+
+def hard_map_from_labels(labels: torch.Tensor, num_classes: int, ignore_index: int) -> torch.Tensor:
+    """An annotator's / model's hard mask as a prediction map; its ignore (or unknown) pixels predict nothing."""
+    labels = labels.long()
+    ok = (labels >= 0) & (labels < num_classes) & (labels != ignore_index)
+    return torch.where(ok, labels, torch.full((), NO_PREDICTION, device=labels.device))
+
+
+def confusion_matrix(pred_map: torch.Tensor, target: Target) -> torch.Tensor:
+    """[C, C+1] int64: rows GT class, columns predicted class, last column 'no prediction'."""
+    c = target.num_classes
+    cols = torch.where(pred_map < 0, torch.full((), c, device=pred_map.device), pred_map.long())
+    flat = target.labels * (c + 1) + cols
+    if not target.all_valid:
+        flat = flat[target.valid]
+    return torch.bincount(flat.flatten(), minlength=c * (c + 1))[: c * (c + 1)].view(c, c + 1)

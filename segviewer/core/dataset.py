@@ -1,0 +1,218 @@
+"""A paired dataset that loads one image's tensors at a time, and the streaming evaluation over it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .classes import ClassSpec, generic_classes, resolve_classes, DEFAULT_IGNORE_INDEX
+from .counts import (Counts, Target, count_hard, count_threshold, confusion_matrix, hard_map_from_labels,
+                     prepare_target, soft_counts, threshold_map)
+from .device import resolve_device
+from .errors import LoadError
+from .io import (DEFAULT_STRIP_SUFFIXES, Item, Pairing, check_label_values, load_image, load_label_map,
+                 load_logits, pair_dataset)
+from .probs import to_probabilities
+from .regions import boundary_band, restrict_target
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """Everything that decides which files pair and how they turn into probabilities."""
+    gt_dir: Path
+    pred_dir: Path
+    pred_kind: str = "logits"            # "logits" or "masks"
+    images_dir: Path | None = None
+    classes: str | None = None           # preset name or class file
+    ignore_index: int | None = None      # overrides the class file's
+    num_classes: int | None = None
+    activation: str = "softmax"
+    align_corners: bool = True
+    device: str = "auto"
+    strip_suffixes: tuple[str, ...] = DEFAULT_STRIP_SUFFIXES
+
+    def probability_key(self) -> dict:
+        """Settings that change probabilities; part of every cache key."""
+        return {"activation": self.activation, "align_corners": self.align_corners,
+                "ignore_index": self.ignore_index, "classes": self.classes, "pred_kind": self.pred_kind}
+
+
+@dataclass
+class Sample:
+    """One image's tensors on the device; probs for logits, pred_map for hard masks."""
+    name: str
+    item: Item
+    labels: np.ndarray                   # H×W raw class ids, ignore id kept
+    target: Target
+    probs: torch.Tensor | None = None    # C×H×W float32
+    pred_map: torch.Tensor | None = None  # H×W int64, NO_PREDICTION where nothing is predicted
+    image: np.ndarray | None = None      # H×W×3 uint8
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.labels.shape  # type: ignore[return-value]
+
+    def prediction_map(self, threshold=None, argmax: bool = False) -> torch.Tensor:
+        if self.pred_map is not None:
+            return self.pred_map
+        if argmax or threshold is None:
+            return self.probs.max(0).indices  # max() is several times faster than argmax() over dim 0 on CPU
+        return threshold_map(self.probs, threshold)
+
+    def counts(self, threshold=0.5, argmax: bool = False) -> Counts:
+        if self.pred_map is not None or argmax:
+            return count_hard(self.prediction_map(argmax=True), self.target)
+        return count_threshold(self.probs, self.target, threshold)
+
+    def soft(self) -> Counts:
+        if self.probs is None:
+            return count_hard(self.pred_map, self.target)
+        return soft_counts(self.probs, self.target)
+
+
+class Dataset:
+    def __init__(self, options: DataOptions):
+        self.options = options
+        self.device = resolve_device(options.device)
+        self.pairing: Pairing = pair_dataset(options.gt_dir, options.pred_dir, options.pred_kind,
+                                             options.images_dir, options.strip_suffixes)
+        self.classes: ClassSpec = self._resolve_classes()
+        self._label_lut = self.classes.lookup_table()
+
+    @property
+    def items(self) -> list[Item]:
+        return self.pairing.items
+
+    @property
+    def names(self) -> list[str]:
+        return [item.name for item in self.items]
+
+    @property
+    def is_hard(self) -> bool:
+        return self.options.pred_kind == "masks"
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def _resolve_classes(self) -> ClassSpec:
+        opts = self.options
+        classes = resolve_classes(opts.classes, opts.num_classes, opts.ignore_index)
+        if classes is not None:
+            return classes
+        ignore = opts.ignore_index if opts.ignore_index is not None else DEFAULT_IGNORE_INDEX
+        return generic_classes(self._infer_num_classes(ignore), ignore)
+
+    def _infer_num_classes(self, ignore: int) -> int:
+        """Without a class file: the logits' channel count, or for masks the largest label seen + 1."""
+        first = self.items[0]
+        if not self.is_hard:
+            return int(load_logits(first.pred).shape[0])
+        largest = 0
+        for item in self.items:
+            for path in (item.gt, item.pred):
+                with Image.open(path) as img:
+                    values = np.unique(np.asarray(img))
+                largest = max(largest, int(values[values != ignore].max(initial=0)))
+        return largest + 1
+
+    def load(self, index: int, with_image: bool = True) -> Sample:
+        """One sample; raises LoadError naming the file for anything wrong with it."""
+        item = self.items[index]
+        classes = self.classes
+        labels = load_label_map(item.gt, self._label_lut)
+        check_label_values(labels, classes.num_classes, classes.ignore_index, item.gt)
+        target = prepare_target(torch.from_numpy(labels).to(self.device), classes.num_classes, classes.ignore_index)
+        sample = Sample(item.name, item, labels, target)
+        if self.is_hard:
+            sample.pred_map = self._load_mask(item, labels.shape)
+        else:
+            sample.probs = self._load_probs(item, labels.shape)
+        if with_image and item.image is not None:
+            sample.image = load_image(item.image)
+            if sample.image.shape[:2] != labels.shape:
+                raise LoadError(item.image, f"image is {sample.image.shape[1]}×{sample.image.shape[0]} but its "
+                                            f"ground truth {item.gt.name} is {labels.shape[1]}×{labels.shape[0]}")
+        return sample
+
+    def _load_probs(self, item: Item, size: tuple[int, int]) -> torch.Tensor:
+        logits = load_logits(item.pred)
+        if logits.shape[0] != self.classes.num_classes:
+            raise LoadError(item.pred, f"wrong number of classes: {logits.shape[0]} channels, "
+                                       f"but the classes define {self.classes.num_classes}")
+        opts = self.options
+        return to_probabilities(logits, size, opts.activation, opts.align_corners, self.device)
+
+    def _load_mask(self, item: Item, size: tuple[int, int]) -> torch.Tensor:
+        mask = load_label_map(item.pred, self._label_lut)
+        if mask.shape != size:
+            raise LoadError(item.pred, f"mask is {mask.shape[1]}×{mask.shape[0]} but its ground truth "
+                                       f"{item.gt.name} is {size[1]}×{size[0]}")
+        check_label_values(mask, self.classes.num_classes, self.classes.ignore_index, item.pred)
+        return hard_map_from_labels(torch.from_numpy(mask).to(self.device), self.classes.num_classes,
+                                    self.classes.ignore_index)
+
+    def iter_samples(self, on_error: Callable[[LoadError], None] | None = None, strict: bool = False,
+                     with_image: bool = False) -> Iterator[tuple[int, Sample]]:
+        """Streams samples in order; a bad file is reported and skipped unless strict."""
+        for index in range(len(self)):
+            try:
+                yield index, self.load(index, with_image=with_image)
+            except LoadError as exc:
+                if strict:
+                    raise
+                if on_error is not None:
+                    on_error(exc)
+
+
+@dataclass
+class DatasetCounts:
+    """Per-image counts [I, C] for the images that loaded, and the summed confusion matrix."""
+    names: list[str]
+    counts: Counts
+    soft: Counts
+    confusion: torch.Tensor
+    failures: list[LoadError] = field(default_factory=list)
+
+    def total(self) -> Counts:
+        return Counts(self.counts.tp.sum(0), self.counts.fp.sum(0), self.counts.fn.sum(0))
+
+    def soft_total(self) -> Counts:
+        return Counts(self.soft.tp.sum(0), self.soft.fp.sum(0), self.soft.fn.sum(0))
+
+
+def evaluate(dataset: Dataset, threshold=0.5, argmax: bool = False, strict: bool = False,
+             progress: Callable[[int, int], None] | None = None, boundary: int | None = None,
+             interior: bool = False) -> DatasetCounts:
+    """One streaming pass: counts at the threshold (or argmax) and soft counts per image.
+
+    boundary=K counts only pixels within K px of a GT boundary (interior=True: only the pixels beyond it).
+    """
+    c = dataset.classes.num_classes
+    names, per_image, soft, failures = [], [], [], []
+    confusion = torch.zeros(c, c + 1, dtype=torch.int64)
+    for index, sample in dataset.iter_samples(on_error=failures.append, strict=strict):
+        if boundary:
+            restrict_to_band(sample, boundary, dataset.classes.ignore_index, interior)
+        names.append(sample.name)
+        per_image.append(sample.counts(threshold, argmax).to("cpu"))
+        soft.append(sample.soft().to("cpu"))
+        pred = sample.prediction_map(None if argmax else threshold, argmax)
+        confusion += confusion_matrix(pred, sample.target).cpu()
+        if progress:
+            progress(index + 1, len(dataset))
+    if not names:
+        raise LoadError(dataset.options.gt_dir, f"no image could be loaded ({len(failures)} failed)")
+    return DatasetCounts(names, _stack(per_image, torch.int64), _stack(soft, torch.float64), confusion, failures)
+
+
+def restrict_to_band(sample: Sample, width: int, ignore_index: int, interior: bool = False) -> None:
+    band = torch.from_numpy(boundary_band(sample.labels, width, ignore_index)).to(sample.target.labels.device)
+    sample.target = restrict_target(sample.target, ~band if interior else band)
+
+
+def _stack(rows: list[Counts], dtype) -> Counts:
+    return Counts(*(torch.stack([getattr(r, k) for r in rows]).to(dtype) for k in ("tp", "fp", "fn")))

@@ -1,0 +1,131 @@
+"""The built-in demo dataset: deterministic, generated, small, and with realistic model failures.
+
+Shapes of six classes on textured backgrounds; logits that are right in the middle of objects, uncertain at
+boundaries, confuse discs with ellipses, miss small dots, hallucinate a little; ignore bands around some objects;
+classes absent from some images; half of the logits at half resolution.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+DEMO_CLASSES = [
+    ("background", (60, 60, 60)), ("disc", (230, 159, 0)), ("ellipse", (86, 180, 233)),
+    ("square", (0, 158, 115)), ("triangle", (240, 228, 66)), ("bar", (0, 114, 178)), ("dot", (204, 121, 167)),
+]
+IGNORE = 255
+DEMO_VERSION = 2
+
+
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.mgrid[0:h, 0:w].astype(np.float32)
+
+
+def _shape_mask(kind: int, h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    yy, xx = _grid(h, w)
+    cy, cx = rng.uniform(0.2, 0.8) * h, rng.uniform(0.2, 0.8) * w
+    r = rng.uniform(0.08, 0.16) * min(h, w)
+    if kind == 1:
+        return (yy - cy) ** 2 + (xx - cx) ** 2 < r ** 2
+    if kind == 2:
+        return ((yy - cy) / (0.6 * r)) ** 2 + ((xx - cx) / (1.5 * r)) ** 2 < 1
+    if kind == 3:
+        return (abs(yy - cy) < r) & (abs(xx - cx) < r)
+    if kind == 4:
+        return (yy > cy - r) & (yy < cy + r) & (abs(xx - cx) < (yy - (cy - r)) * 0.6)
+    if kind == 5:
+        return (abs(yy - cy) < 0.25 * r) & (abs(xx - cx) < 2.5 * r)
+    return (yy - cy) ** 2 + (xx - cx) ** 2 < (0.25 * r) ** 2
+
+
+def _scene(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """A GT map: a random subset of classes drawn over background, later shapes on top."""
+    gt = np.zeros((h, w), np.uint8)
+    kinds = [k for k in range(1, 6) if rng.random() < 0.6] or [int(rng.integers(1, 6))]
+    for kind in kinds + [6] * int(rng.integers(0, 4)):
+        gt[_shape_mask(kind, h, w, rng)] = kind
+    return gt
+
+
+def _texture_image(gt: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    h, w = gt.shape
+    colors = np.array([c for _, c in DEMO_CLASSES], np.float32)
+    noise = ndimage.gaussian_filter(rng.normal(0, 1, (h, w)).astype(np.float32), 3) * 60
+    yy, xx = _grid(h, w)
+    shade = (np.sin(xx / 17.0) * np.cos(yy / 23.0) * 18)[..., None]
+    img = colors[gt] * 0.75 + 40 + noise[..., None] + shade
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _model_belief(gt: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """What the model thinks is there: GT with confusions, misses and hallucinations."""
+    belief = gt.copy()
+    h, w = gt.shape
+    if rng.random() < 0.6:
+        belief[gt == 1] = 2  # discs read as ellipses in part of the set
+    labelled, n = ndimage.label(gt == 6)
+    for blob in range(1, n + 1):
+        if rng.random() < 0.6:
+            belief[labelled == blob] = 0  # small dots missed
+    if rng.random() < 0.5:
+        belief[_shape_mask(int(rng.integers(3, 6)), h, w, rng) & (gt == 0)] = int(rng.integers(3, 6))
+    return belief
+
+
+def _logits(belief: np.ndarray, rng: np.random.Generator, num_classes: int, half_res: bool) -> np.ndarray:
+    onehot = (belief[None] == np.arange(num_classes)[:, None, None]).astype(np.float32)
+    soft = np.stack([ndimage.gaussian_filter(ch, 2.5) for ch in onehot])
+    logits = soft * rng.uniform(5, 9) + rng.normal(0, 0.6, soft.shape).astype(np.float32)
+    if half_res:
+        c, h, w = logits.shape
+        logits = logits.reshape(c, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
+    return logits.astype(np.float16)
+
+
+def _ignore_band(gt: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """VOC-style ignore band on the boundary of some objects."""
+    out = gt.copy()
+    if rng.random() < 0.5:
+        edge = ndimage.binary_dilation(gt > 0, iterations=2) & ~ndimage.binary_erosion(gt > 0, iterations=1)
+        out[edge] = IGNORE
+    return out
+
+
+def _annotator_mask(gt: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A second annotator: slightly fatter or thinner objects, now and then a wrong class."""
+    mask = gt.copy()
+    mask[mask == IGNORE] = 0
+    grow = ndimage.grey_dilation(mask, size=3) if rng.random() < 0.5 else ndimage.grey_erosion(mask, size=3)
+    mask = np.where(rng.random(gt.shape) < 0.5, grow, mask).astype(np.uint8)
+    if rng.random() < 0.3:
+        mask[mask == 3] = 4
+    return mask
+
+
+def write_demo(root: str | Path, n_images: int = 12, size: tuple[int, int] = (192, 256), seed: int = 0) -> Path:
+    """Writes images/, logits/, gt/, masks/ and classes.json under root (reused if already complete)."""
+    root = Path(root)
+    stamp = root / "demo.json"
+    meta = {"version": DEMO_VERSION, "n_images": n_images, "size": list(size), "seed": seed}
+    if stamp.is_file() and json.loads(stamp.read_text()) == meta:
+        return root
+    for sub in ("images", "logits", "gt", "masks"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    h, w = size
+    for i in range(n_images):
+        name = f"scene_{i:03d}"
+        gt = _scene(h, w, rng)
+        Image.fromarray(_texture_image(gt, rng)).save(root / "images" / f"{name}.png")
+        np.save(root / "logits" / f"{name}.npy", _logits(_model_belief(gt, rng), rng, len(DEMO_CLASSES), i % 2 == 1))
+        labelled = _ignore_band(gt, rng)
+        Image.fromarray(labelled).save(root / "gt" / f"{name}.png")
+        Image.fromarray(_annotator_mask(labelled, rng)).save(root / "masks" / f"{name}.png")
+    classes = {"ignore_index": IGNORE, "classes": [{"name": n, "color": list(c)} for n, c in DEMO_CLASSES]}
+    (root / "classes.json").write_text(json.dumps(classes, indent=1))
+    stamp.write_text(json.dumps(meta))
+    return root

@@ -1,0 +1,89 @@
+"""CSV writers: per-class, per-image (tidy), all reading the same counts as the window."""
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import torch
+
+from .classes import ClassSpec
+from .counts import Counts
+from .scores import Scores, compute_scores, nanmean
+
+PER_CLASS_COLUMNS = ("class_id", "class_name", "gt_pixels", "tp", "fp", "fn", "precision", "recall", "fbeta",
+                     "dice", "iou", "soft_dice", "threshold", "beta")
+PER_IMAGE_COLUMNS = ("image", "class_id", "class_name", "tp", "fp", "fn", "precision", "recall", "fbeta", "dice", "iou")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_text(value: str) -> str:
+    """Neutralises a text cell a spreadsheet would run as a formula."""
+    return "'" + value if value and value.startswith(FORMULA_PREFIXES) else value
+
+
+def fmt_number(value: float) -> str:
+    """Empty for absent (NaN), else full precision without float noise."""
+    value = float(value)
+    return "" if math.isnan(value) else f"{value:.12g}"
+
+
+def fmt_threshold(threshold, class_id: int) -> str:
+    if threshold is None:
+        return "argmax"
+    t = torch.as_tensor(threshold, dtype=torch.float64)
+    return fmt_number(t if t.ndim == 0 else t[class_id])
+
+
+def write_rows(path: str | Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def per_class_rows(classes: ClassSpec, counts: Counts, soft: Counts | None, threshold, beta: float,
+                   smooth: float) -> list[list[object]]:
+    """One row per class in class-id order, then a summary row (empty class_id) of sums and present-class means."""
+    scores = compute_scores(counts, beta, smooth, soft)
+    gt_pixels = counts.tp + counts.fn
+    rows = []
+    for c, name in enumerate(classes.names):
+        rows.append([c, safe_text(name), int(gt_pixels[c]), int(counts.tp[c]), int(counts.fp[c]), int(counts.fn[c]),
+                     *(fmt_number(getattr(scores, s)[c]) for s in ("precision", "recall", "fbeta", "dice", "iou")),
+                     fmt_number(scores.soft_dice[c]) if scores.soft_dice is not None else "",
+                     fmt_threshold(threshold, c), fmt_number(beta)])
+    rows.append(summary_row(scores, counts, threshold, beta))
+    return rows
+
+
+def summary_row(scores: Scores, counts: Counts, threshold, beta: float) -> list[object]:
+    means = [fmt_number(nanmean(getattr(scores, s))) for s in ("precision", "recall", "fbeta", "dice", "iou")]
+    soft = fmt_number(nanmean(scores.soft_dice)) if scores.soft_dice is not None else ""
+    t = torch.as_tensor(threshold if threshold is not None else math.nan, dtype=torch.float64)
+    shared = fmt_number(t) if t.ndim == 0 else "per-class"
+    return ["", "mean (present classes)", int((counts.tp + counts.fn).sum()), int(counts.tp.sum()),
+            int(counts.fp.sum()), int(counts.fn.sum()), *means, soft,
+            "argmax" if threshold is None else shared, fmt_number(beta)]
+
+
+def per_image_rows(names: Sequence[str], classes: ClassSpec, counts: Counts, beta: float,
+                   smooth: float) -> Iterable[list[object]]:
+    """Tidy rows: one per (image, class); absent classes keep their zero counts and empty scores."""
+    scores = compute_scores(counts, beta, smooth)
+    for i, image in enumerate(names):
+        for c, cname in enumerate(classes.names):
+            yield [safe_text(image), c, safe_text(cname), int(counts.tp[i, c]), int(counts.fp[i, c]),
+                   int(counts.fn[i, c]),
+                   *(fmt_number(getattr(scores, s)[i, c]) for s in ("precision", "recall", "fbeta", "dice", "iou"))]
+
+
+def write_per_class_csv(path, classes, counts, soft, threshold, beta, smooth) -> None:
+    write_rows(path, PER_CLASS_COLUMNS, per_class_rows(classes, counts, soft, threshold, beta, smooth))
+
+
+def write_per_image_csv(path, names, classes, counts, beta, smooth) -> None:
+    write_rows(path, PER_IMAGE_COLUMNS, per_image_rows(names, classes, counts, beta, smooth))

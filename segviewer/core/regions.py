@@ -1,0 +1,55 @@
+"""Where errors are: connected error regions, and the band around GT boundaries (scipy.ndimage)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from .counts import Target
+
+
+def boundary_band(labels: np.ndarray, width: int, ignore_index: int) -> np.ndarray:
+    """Pixels within `width` px (chessboard distance) of a change of GT label; ignore pixels never border."""
+    edge = np.zeros(labels.shape, bool)
+    for axis in (0, 1):
+        a = np.swapaxes(labels, 0, axis)
+        e = np.swapaxes(edge, 0, axis)
+        differs = (a[1:] != a[:-1]) & (a[1:] != ignore_index) & (a[:-1] != ignore_index)
+        e[1:] |= differs
+        e[:-1] |= differs
+    if width <= 1:
+        return edge
+    return ndimage.binary_dilation(edge, structure=np.ones((3, 3), bool), iterations=width - 1)
+
+
+def restrict_target(target: Target, keep: torch.Tensor) -> Target:
+    """The same target with only `keep` pixels valid (e.g. a boundary band or its interior)."""
+    valid = target.valid & keep
+    labels = target.labels
+    gt_count = torch.bincount(labels[valid], minlength=target.num_classes)[: target.num_classes]
+    return Target(labels, valid, bool(valid.all()), gt_count, target.num_classes)
+
+
+@dataclass(frozen=True)
+class ErrorRegion:
+    kind: str            # "missed" (FN) or "hallucinated" (FP)
+    class_id: int
+    area: int
+    bbox: tuple[int, int, int, int]   # x0, y0, x1, y1 (exclusive)
+
+
+def error_regions(error_mask: np.ndarray, class_map: np.ndarray, kind: str, min_area: int = 1) -> list[ErrorRegion]:
+    """Connected components (8-connected) of one kind of error, split by the class they belong to."""
+    regions = []
+    for class_id in np.unique(class_map[error_mask]):
+        labelled, n = ndimage.label(error_mask & (class_map == class_id), structure=np.ones((3, 3), bool))
+        if n == 0:
+            continue
+        areas = np.bincount(labelled.ravel(), minlength=n + 1)[1:]
+        for comp, sl in enumerate(ndimage.find_objects(labelled)):
+            if sl is not None and areas[comp] >= min_area:
+                regions.append(ErrorRegion(kind, int(class_id), int(areas[comp]),
+                                           (sl[1].start, sl[0].start, sl[1].stop, sl[0].stop)))
+    return regions
