@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 NO_PREDICTION = -1
@@ -33,6 +34,13 @@ class Target:
     all_valid: bool
     gt_count: torch.Tensor   # [C] int64
     num_classes: int
+    _ignored: torch.Tensor | None = None
+
+    def ignored_index(self) -> torch.Tensor:
+        """Flat indices of the ignore pixels, computed once."""
+        if self._ignored is None:
+            self._ignored = torch.nonzero(~self.valid.flatten()).flatten()
+        return self._ignored
 
 
 def prepare_target(labels: torch.Tensor, num_classes: int, ignore_index: int) -> Target:
@@ -49,17 +57,27 @@ def as_threshold_vector(threshold, num_classes: int, device) -> torch.Tensor:
     return t.expand(num_classes).contiguous() if t.ndim == 0 else t
 
 
-def _masked_sum(mask: torch.Tensor, target: Target) -> torch.Tensor:
-    """Per-class count of True over valid pixels of a C×H×W bool tensor."""
-    if not target.all_valid:
-        mask = mask & target.valid
+def count_true_per_class(mask: torch.Tensor) -> torch.Tensor:
+    """Per-class count of True in a C×... bool tensor."""
+    if mask.device.type == "cpu":
+        # numpy's SIMD count_nonzero is ~7x faster than torch's bool sum on CPU
+        return torch.from_numpy(np.count_nonzero(mask.reshape(mask.shape[0], -1).numpy(), axis=1).astype(np.int64))
     return mask.flatten(1).sum(1)
+
+
+def _count_predicted(probs: torch.Tensor, thr: torch.Tensor, target: Target) -> torch.Tensor:
+    """Per-class count of p_c > t_c over valid pixels; ignore pixels are few, so subtract them afterwards."""
+    count = count_true_per_class(probs > thr.view(-1, 1, 1))
+    if not target.all_valid:
+        ignored = probs.flatten(1)[:, target.ignored_index()]
+        count = count - count_true_per_class(ignored > thr.view(-1, 1)).to(count.device)
+    return count.to(probs.device)
 
 
 def count_threshold(probs: torch.Tensor, target: Target, threshold) -> Counts:
     """pred_c = p_c > threshold_c (threshold scalar or per class)."""
     thr = as_threshold_vector(threshold, probs.shape[0], probs.device)
-    pred_count = _masked_sum(probs > thr.view(-1, 1, 1), target)
+    pred_count = _count_predicted(probs, thr, target)
     p_gt = probs.gather(0, target.labels[None])[0]
     hit = p_gt > thr[target.labels]
     if not target.all_valid:

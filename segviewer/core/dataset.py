@@ -186,7 +186,7 @@ class DatasetCounts:
 
 def evaluate(dataset: Dataset, threshold=0.5, argmax: bool = False, strict: bool = False,
              progress: Callable[[int, int], None] | None = None, boundary: int | None = None,
-             interior: bool = False) -> DatasetCounts:
+             interior: bool = False, with_confusion: bool = False) -> DatasetCounts:
     """One streaming pass: counts at the threshold (or argmax) and soft counts per image.
 
     boundary=K counts only pixels within K px of a GT boundary (interior=True: only the pixels beyond it).
@@ -200,8 +200,9 @@ def evaluate(dataset: Dataset, threshold=0.5, argmax: bool = False, strict: bool
         names.append(sample.name)
         per_image.append(sample.counts(threshold, argmax).to("cpu"))
         soft.append(sample.soft().to("cpu"))
-        pred = sample.prediction_map(None if argmax else threshold, argmax)
-        confusion += confusion_matrix(pred, sample.target).cpu()
+        if with_confusion:
+            pred = sample.prediction_map(None if argmax else threshold, argmax)
+            confusion += confusion_matrix(pred, sample.target).cpu()
         if progress:
             progress(index + 1, len(dataset))
     if not names:

@@ -146,7 +146,7 @@ def load_image(path: Path) -> np.ndarray:
 
 
 def load_logits(path: Path) -> torch.Tensor:
-    """C×H×W float logits from .npy/.npz (no pickles) or .pt/.pth (weights_only); checked for shape and finiteness."""
+    """C×H×W float32 logits from .npy/.npz (no pickles) or .pt/.pth (weights_only); checked for shape and finiteness."""
     suffix = path.suffix.lower()
     if suffix == ".npy":
         array = _load_npy(path)
@@ -163,9 +163,17 @@ def load_logits(path: Path) -> torch.Tensor:
         raise LoadError(path, f"logits must have shape C×H×W, got {tuple(tensor.shape)}")
     if not tensor.is_floating_point():
         raise LoadError(path, f"logits must be float16/float32, got {tensor.dtype}")
-    if not bool(torch.isfinite(tensor).all()):
+    tensor = tensor.float()
+    if not all_finite(tensor):
         raise LoadError(path, "logits contain NaN or Inf values")
     return tensor
+
+
+def all_finite(tensor: torch.Tensor) -> bool:
+    # a float32 sum is ~20x cheaper than isfinite() and is finite whenever every value is (bar overflow, rechecked)
+    if bool(torch.isfinite(tensor.sum())):
+        return True
+    return bool(torch.isfinite(tensor).all())
 
 
 def _load_npy(path: Path) -> np.ndarray:

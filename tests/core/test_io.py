@@ -45,7 +45,7 @@ def test_logit_formats_load_the_same(tmp_path):
     torch.save(torch.from_numpy(arr), tmp_path / "c.pt")
     torch.save({"logits": torch.from_numpy(arr)}, tmp_path / "d.pth")
     for name in ("a.npy", "b.npz", "c.pt", "d.pth"):
-        assert torch.equal(load_logits(tmp_path / name), torch.from_numpy(arr)), name
+        assert torch.equal(load_logits(tmp_path / name), torch.from_numpy(arr).float()), name
 
 
 class Payload:

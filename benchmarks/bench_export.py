@@ -1,0 +1,92 @@
+"""Times `segviewer export` against torchmetrics' MulticlassStatScores (argmax) on the same files.
+
+Each side runs in its own process so the peak memory figures are its own. Target: ratio <= 1.0.
+usage: python benchmarks/bench_export.py [--images 20] [--classes 19] [--height 1024] [--width 2048] [--device cpu]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import machine, make_synthetic, peak_rss_mib  # noqa: E402
+
+
+def run_ours(root: Path, mode: str, device: str) -> dict:
+    from segviewer.core.dataset import DataOptions, Dataset, evaluate
+    from segviewer.core.export import write_per_class_csv, write_per_image_csv
+    t0 = time.perf_counter()
+    ds = Dataset(DataOptions(gt_dir=root / "gt", pred_dir=root / "logits", device=device))
+    argmax = mode == "argmax"
+    result = evaluate(ds, 0.5, argmax)
+    write_per_class_csv(root / "pc.csv", ds.classes, result.total(), result.soft_total(), None if argmax else 0.5, 1.0, 1e-5)
+    write_per_image_csv(root / "pi.csv", result.names, ds.classes, result.counts, 1.0, 1e-5)
+    return {"seconds": time.perf_counter() - t0, "tp": result.total().tp.tolist()}
+
+
+def run_torchmetrics(root: Path, c: int, device: str) -> dict:
+    import numpy as np
+    import torch
+    from PIL import Image
+    from torchmetrics.classification import MulticlassStatScores
+    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
+    t0 = time.perf_counter()
+    metric = MulticlassStatScores(num_classes=c, average=None, ignore_index=255, multidim_average="global").to(dev)
+    for path in sorted((root / "logits").glob("*.npy")):
+        logits = torch.from_numpy(np.load(path)).to(dev).float()
+        gt = torch.from_numpy(np.asarray(Image.open(root / "gt" / f"{path.stem}.png")).astype(np.int64)).to(dev)
+        metric.update(logits[None], gt[None])
+    stats = metric.compute()
+    return {"seconds": time.perf_counter() - t0, "tp": stats[:, 0].tolist()}
+
+
+def worker(args) -> None:
+    root = Path(args.root)
+    out = run_torchmetrics(root, args.classes, args.device) if args.worker == "torchmetrics" else \
+        run_ours(root, args.worker, args.device)
+    out["peak_mib"] = peak_rss_mib()
+    print(json.dumps(out))
+
+
+def spawn(kind: str, args, root: Path) -> dict:
+    cmd = [sys.executable, __file__, "--worker", kind, "--root", str(root), "--classes", str(args.classes),
+           "--device", args.device]
+    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--images", type=int, default=20)
+    p.add_argument("--classes", type=int, default=19)
+    p.add_argument("--height", type=int, default=1024)
+    p.add_argument("--width", type=int, default=2048)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--data", type=Path, help="where to keep the generated data (default: a temp folder)")
+    p.add_argument("--worker")
+    p.add_argument("--root")
+    args = p.parse_args()
+    if args.worker:
+        return worker(args)
+    root = args.data or Path(tempfile.mkdtemp(prefix="segviewer_bench_"))
+    make_synthetic(root, args.images, args.classes, args.height, args.width)
+    print(f"machine: {machine()}")
+    print(f"data: {args.images} images, {args.classes}×{args.height}×{args.width} float16 logits")
+    tm = spawn("torchmetrics", args, root)
+    arg = spawn("argmax", args, root)
+    thr = spawn("threshold", args, root)
+    assert arg["tp"] == tm["tp"], "argmax counts disagree with torchmetrics"
+    print(f"torchmetrics MulticlassStatScores (argmax): {tm['seconds']:.2f} s, peak {tm['peak_mib']:.0f} MiB")
+    print(f"segviewer export --argmax:                  {arg['seconds']:.2f} s, peak {arg['peak_mib']:.0f} MiB, "
+          f"ratio {arg['seconds'] / tm['seconds']:.2f}")
+    print(f"segviewer export --threshold 0.5:           {thr['seconds']:.2f} s, peak {thr['peak_mib']:.0f} MiB, "
+          f"ratio {thr['seconds'] / tm['seconds']:.2f}")
+    print("counts agree with torchmetrics: yes")
+
+
+if __name__ == "__main__":
+    main()

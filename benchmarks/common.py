@@ -1,0 +1,61 @@
+"""Shared helpers for the benchmark scripts: synthetic data, timing, peak memory."""
+from __future__ import annotations
+
+import resource
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def make_synthetic(root: Path, n_images: int, c: int, h: int, w: int, seed: int = 0) -> Path:
+    """n_images pairs of float16 C×H×W logits and PNG label maps with a few ignore pixels (reused if present)."""
+    stamp = root / f"synthetic_{n_images}_{c}_{h}_{w}_{seed}.ok"
+    if stamp.exists():
+        return root
+    (root / "gt").mkdir(parents=True, exist_ok=True)
+    (root / "logits").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n_images):
+        gt = (np.arange(w)[None, :] * c // w + np.arange(h)[:, None] * 3 // h) % c
+        gt = gt.astype(np.uint8)
+        gt[rng.random((h, w)) < 0.01] = 255
+        logits = rng.standard_normal((c, h, w), dtype=np.float32).astype(np.float16)
+        logits[np.minimum(gt, c - 1), np.arange(h)[:, None], np.arange(w)[None, :]] += np.float16(2.5)
+        Image.fromarray(gt).save(root / "gt" / f"img{i:04d}.png")
+        np.save(root / "logits" / f"img{i:04d}.npy", logits)
+    stamp.touch()
+    return root
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def median_ms(fn, repeats: int = 15, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def machine() -> str:
+    import os
+    import platform
+    import torch
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads){gpu}"
