@@ -1,0 +1,125 @@
+"""The probability index: exact counts at every grid threshold, merging, caching."""
+import numpy as np
+import pytest
+import torch
+
+from segviewer.core.counts import count_threshold, prepare_target, soft_counts
+from segviewer.core.dataset import DataOptions, Dataset, evaluate
+from segviewer.core.index import IndexBuilder, ProbabilityIndex, build_index, grid_values
+from segviewer.core.index_cache import cache_path, load_cached, load_or_build
+
+
+def random_images(n, c=4, h=20, w=24, seed=0, on_grid=False, steps=50):
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(n):
+        probs = torch.softmax(torch.randn(c, h, w, generator=g) * 2, 0)
+        if on_grid:  # put many values exactly on grid points (and their float32 neighbours)
+            k = torch.randint(0, steps + 1, (c, h, w), generator=g)
+            exact = grid_values(steps)[k]
+            pick = torch.rand(c, h, w, generator=g)
+            probs = torch.where(pick < 0.4, exact, probs)
+            probs = torch.where((pick > 0.4) & (pick < 0.5), torch.nextafter(exact, torch.tensor(2.0)), probs)
+            probs = torch.where((pick > 0.5) & (pick < 0.6), torch.nextafter(exact, torch.tensor(-1.0)), probs)
+        labels = torch.randint(0, c, (h, w), generator=g)
+        labels[torch.rand(h, w, generator=g) < 0.1] = 255
+        out.append((probs, prepare_target(labels, c, 255)))
+    return out
+
+
+def build(images, steps, factor=None):
+    b = IndexBuilder(images[0][0].shape[0], steps, len(images), image_factor=factor)
+    for i, (p, t) in enumerate(images):
+        b.add(f"img{i}", t, p, soft_counts(p, t))
+    return b.finish()
+
+
+@pytest.mark.parametrize("on_grid", [False, True])
+def test_index_counts_equal_direct_counts_at_every_grid_threshold(on_grid):
+    steps = 50
+    images = random_images(3, on_grid=on_grid, steps=steps)
+    index = build(images, steps)
+    curves = index.curves()
+    for k in range(steps + 1):
+        t = float(grid_values(steps)[k])
+        direct = [count_threshold(p, tg, t) for p, tg in images]
+        total_tp = sum(d.tp for d in direct)
+        total_fp = sum(d.fp for d in direct)
+        ds = index.dataset_counts(k / steps)
+        assert ds.tp.tolist() == total_tp.tolist() and ds.fp.tolist() == total_fp.tolist(), k
+        assert curves.tp[:, k].tolist() == total_tp.tolist()
+        per_image = index.image_counts(k / steps)
+        for i, d in enumerate(direct):
+            assert per_image.tp[i].tolist() == d.tp.tolist() and per_image.fn[i].tolist() == d.fn.tolist()
+
+
+def test_per_class_thresholds_and_off_grid():
+    steps = 20
+    images = random_images(2, steps=steps)
+    index = build(images, steps)
+    thr = [0.1, 0.35, 0.5, 0.95]
+    got = index.dataset_counts(thr)
+    want = sum(count_threshold(p, t, torch.tensor(thr)).tp for p, t in images)
+    assert got.tp.tolist() == want.tolist()
+    with pytest.raises(ValueError):
+        index.dataset_counts(0.123)
+
+
+def test_coarse_per_image_histograms_are_exact_on_their_grid():
+    steps = 40
+    images = random_images(2, steps=steps)
+    index = build(images, steps, factor=4)
+    assert index.image_pos.shape[-1] == 12
+    assert index.image_counts_exact(0.5) and not index.image_counts_exact(0.525)
+    direct = count_threshold(images[1][0], images[1][1], float(grid_values(steps)[20]))
+    assert index.image_counts(0.5).tp[1].tolist() == direct.tp.tolist()
+
+
+def test_merging_two_halves_equals_the_whole():
+    images = random_images(4, seed=3)
+    whole = build(images, 30)
+    first = build(images[:2], 30)
+    second = IndexBuilder(4, 30, 2, image_factor=1)
+    for i, (p, t) in enumerate(images[2:], 2):
+        second.add(f"img{i}", t, p, soft_counts(p, t))
+    merged = first.merge(second.finish())
+    for name, value in whole.to_arrays().items():
+        assert np.array_equal(value, merged.to_arrays()[name]), name
+    with pytest.raises(ValueError):
+        first.merge(first)
+
+
+def test_dataset_index_matches_evaluate_and_caches(demo_dir, tmp_path):
+    import shutil
+    root = tmp_path / "d"
+    shutil.copytree(demo_dir, root)
+    ds = Dataset(DataOptions(gt_dir=root / "gt", pred_dir=root / "logits", classes=str(root / "classes.json")))
+    calls = []
+    index, cached = load_or_build(ds, 100, lambda: calls.append(1) or build_index(ds, 100))
+    assert not cached and calls == [1]
+    direct = evaluate(ds, 0.37)
+    assert index.dataset_counts(0.37).tp.tolist() == direct.total().tp.tolist()
+    assert index.dataset_counts(0.37).fp.tolist() == direct.total().fp.tolist()
+    arg = evaluate(ds, argmax=True)
+    assert index.argmax_counts().tp.tolist() == arg.counts.tp.tolist()
+    again, cached = load_or_build(ds, 100, lambda: pytest.fail("should come from cache"))
+    assert cached and again.names == index.names
+    path, key = cache_path(ds, 100)
+    assert path.parent == root / ".segviewer"
+    path.write_bytes(b"damaged")
+    assert load_cached(path, key) is None
+    _, cached = load_or_build(ds, 100, lambda: build_index(ds, 100))
+    assert not cached
+    # a changed file changes the key
+    import os
+    gt0 = ds.items[0].gt
+    os.utime(gt0, ns=(gt0.stat().st_atime_ns, gt0.stat().st_mtime_ns + 10**9))
+    assert cache_path(ds, 100)[1] != key
+
+
+def test_read_only_dataset_uses_user_cache(demo_dir, tmp_path, monkeypatch):
+    from segviewer.core import index_cache
+    monkeypatch.setattr(index_cache, "_writable", lambda folder: False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    ds = Dataset(DataOptions(gt_dir=demo_dir / "gt", pred_dir=demo_dir / "logits"))
+    assert str(index_cache.cache_folder(ds)).startswith(str(tmp_path / "cache"))
