@@ -1,0 +1,138 @@
+"""Error-code maps (one uint8 per pixel) and the lookup tables that colour them.
+
+The canvas draws the code image through a 256-entry RGBA table, so a threshold step rebuilds one H×W uint8
+map and never an RGBA image. For "All classes" two H×W maps decide every pixel at any threshold: the GT
+class's probability and the largest probability among the other classes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .counts import NO_PREDICTION, as_threshold_vector
+
+TN, FP, FN, TP, IGNORE, IGNORE_HATCH = 0, 1, 2, 3, 4, 5
+ALL_CLASSES = -1
+PALETTES = {
+    "classic": {TP: (0, 200, 0), FP: (230, 30, 30), FN: (40, 90, 255)},
+    # Okabe-Ito colours, distinguishable with every common colour-vision deficiency
+    "colour-blind safe": {TP: (0, 158, 115), FP: (230, 159, 0), FN: (86, 180, 233)},
+}
+IGNORE_RGB = (150, 150, 150)
+HATCH_RGB = (90, 90, 90)
+HATCH_PERIOD = 8
+TP_ALPHA_FACTOR = 0.45   # correct pixels are context; errors should stand out
+
+
+@dataclass
+class OverlayMaps:
+    """Per-image maps prepared once on load, on the torch device."""
+    labels: torch.Tensor         # H×W int64 (ignore pixels kept as the ignore id)
+    ignore: torch.Tensor         # H×W bool
+    hatch: torch.Tensor          # H×W bool, diagonal stripes to draw ignore pixels hatched
+    p_gt: torch.Tensor | None    # H×W float32, probability of the GT class
+    p_other: torch.Tensor | None  # H×W float32, largest probability among the other classes
+    pred_argmax: torch.Tensor    # H×W int64 hard prediction (argmax, or the mask)
+
+
+def hatch_pattern(h: int, w: int, device) -> torch.Tensor:
+    yy = torch.arange(h, device=device).view(-1, 1)
+    xx = torch.arange(w, device=device).view(1, -1)
+    return ((xx + yy) % HATCH_PERIOD) < 2
+
+
+def prepare_maps(labels: torch.Tensor, ignore_index: int, probs: torch.Tensor | None,
+                 pred_map: torch.Tensor | None) -> OverlayMaps:
+    ignore = labels == ignore_index
+    safe = torch.where(ignore, torch.zeros_like(labels), labels)
+    hatch = hatch_pattern(*labels.shape, labels.device)
+    if probs is None:
+        return OverlayMaps(labels, ignore, hatch, None, None, pred_map)
+    p_gt = probs.gather(0, safe[None])[0].clone()
+    pred = probs.max(0).indices  # max() is several times faster than argmax() over dim 0 on CPU
+    # in place to avoid a second C×H×W copy: mask the GT class, take the max, put the values back
+    probs.scatter_(0, safe[None], -1.0)
+    p_other = probs.max(0).values
+    probs.scatter_(0, safe[None], p_gt[None])
+    return OverlayMaps(labels, ignore, hatch, p_gt, p_other, pred)
+
+
+def _finish(codes: torch.Tensor, maps: OverlayMaps) -> np.ndarray:
+    codes = torch.where(maps.ignore, torch.where(maps.hatch, IGNORE_HATCH, IGNORE).to(torch.uint8), codes)
+    return codes.cpu().numpy()
+
+
+def error_codes_class(maps: OverlayMaps, class_id: int, predicted: torch.Tensor) -> np.ndarray:
+    """One class: TN/FP/FN/TP from 'predicted as class_id' (H×W bool)."""
+    is_gt = maps.labels == class_id
+    codes = predicted.to(torch.uint8) + is_gt.to(torch.uint8) * 2  # 0 TN, 1 FP, 2 FN, 3 TP
+    return _finish(codes, maps)
+
+
+def error_codes_all(maps: OverlayMaps, gt_predicted: torch.Tensor, other_predicted: torch.Tensor) -> np.ndarray:
+    """All classes: TP where the GT class is predicted, FP where another class is predicted instead, else FN."""
+    codes = torch.where(gt_predicted, TP, torch.where(other_predicted, FP, FN)).to(torch.uint8)
+    return _finish(codes, maps)
+
+
+def threshold_codes(maps: OverlayMaps, probs: torch.Tensor, class_id: int, threshold) -> np.ndarray:
+    """Codes in threshold mode: pred_c = p_c > t_c."""
+    c = probs.shape[0]
+    thr = as_threshold_vector(threshold, c, probs.device)
+    if class_id != ALL_CLASSES:
+        return error_codes_class(maps, class_id, probs[class_id] > thr[class_id])
+    safe = torch.where(maps.ignore, torch.zeros_like(maps.labels), maps.labels)
+    gt_pred = maps.p_gt > thr[safe]
+    if bool((thr == thr[0]).all()):
+        other = maps.p_other > thr[0]
+    else:  # per-class thresholds: any other class above its own threshold
+        above = probs > thr.view(-1, 1, 1)
+        above.scatter_(0, safe[None], False)
+        other = above.any(0)
+    return error_codes_all(maps, gt_pred, other)
+
+
+def hard_codes(maps: OverlayMaps, pred_map: torch.Tensor, class_id: int) -> np.ndarray:
+    """Codes from a hard prediction (argmax mode, or an annotator's mask)."""
+    if class_id != ALL_CLASSES:
+        return error_codes_class(maps, class_id, pred_map == class_id)
+    return error_codes_all(maps, pred_map == maps.labels, pred_map != NO_PREDICTION)
+
+
+def class_map_codes(class_map: torch.Tensor, num_classes: int, ignore: torch.Tensor | None = None) -> np.ndarray:
+    """A class-id map for the class-colour views: ids as codes, no prediction -> 255, ignore -> num_classes."""
+    codes = torch.where(class_map < 0, 255, class_map).clamp(max=255)
+    if ignore is not None:
+        codes = torch.where(ignore, num_classes, codes)
+    return codes.to(torch.uint8).cpu().numpy()
+
+
+def error_lut(palette: str = "classic", show=(True, True, True), opacity: float = 0.6) -> np.ndarray:
+    """256×4 RGBA: TN transparent, TP/FP/FN from the palette (each can be hidden), ignore grey and hatched."""
+    lut = np.zeros((256, 4), np.uint8)
+    alpha = int(round(255 * opacity))
+    for code, visible in zip((TP, FP, FN), show):
+        if visible:
+            lut[code] = (*PALETTES[palette][code], int(alpha * TP_ALPHA_FACTOR) if code == TP else alpha)
+    lut[IGNORE] = (*IGNORE_RGB, int(alpha * 0.7))
+    lut[IGNORE_HATCH] = (*HATCH_RGB, max(alpha, 160))
+    return lut
+
+
+def class_lut(colors: np.ndarray, opacity: float = 0.6) -> np.ndarray:
+    """256×4 RGBA for class-id codes; code C (ignore) grey, 255 (no prediction) transparent."""
+    lut = np.zeros((256, 4), np.uint8)
+    n = min(len(colors), 250)
+    lut[:n, :3] = colors[:n]
+    lut[:n, 3] = int(round(255 * opacity))
+    lut[n] = (*IGNORE_RGB, int(round(255 * opacity)))
+    return lut
+
+
+def code_counts(codes: np.ndarray) -> dict[str, int]:
+    """How many pixels of each kind a code map shows (for tests and the legend)."""
+    counts = np.bincount(codes.ravel(), minlength=256)
+    return {"tn": int(counts[TN]), "fp": int(counts[FP]), "fn": int(counts[FN]), "tp": int(counts[TP]),
+            "ignore": int(counts[IGNORE] + counts[IGNORE_HATCH])}

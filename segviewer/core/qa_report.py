@@ -1,0 +1,40 @@
+"""The QA report: one row per image with its review, plus agreement / score columns when the dataset is known."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from .export import fmt_number, safe_text, write_rows
+from .scores import compute_scores, nanmean
+from .session import ReviewStore
+
+REPORT_COLUMNS = ("image", "status", "note", "reviewer", "time")
+SCORE_COLUMNS = ("mean_dice", "mean_iou", "mean_fbeta", "mean_precision", "mean_recall")
+
+
+def iso_time(t: float | None) -> str:
+    return "" if not t else dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def report_rows(store: ReviewStore, names: list[str] | None = None, per_image=None, beta: float = 1.0,
+                smooth: float = 1e-5):
+    """names/per_image: the dataset's images and their [I, C] counts (agreement for two annotations)."""
+    reviews = store.reviews()
+    order = names if names is not None else sorted(reviews)
+    extra = sorted(set(reviews) - set(order))
+    scores = compute_scores(per_image, beta, smooth) if per_image is not None else None
+    for i, image in enumerate(order + extra):
+        r = reviews.get(image)
+        row = [safe_text(image), safe_text(r.status if r else store.statuses[0]), safe_text(r.note if r else ""),
+               safe_text(r.reviewer if r else ""), iso_time(r.time if r else None)]
+        if scores is not None:
+            if i < len(order):
+                row += [fmt_number(nanmean(getattr(scores, k)[i])) for k in ("dice", "iou", "fbeta", "precision", "recall")]
+            else:
+                row += [""] * len(SCORE_COLUMNS)
+        yield row
+
+
+def write_report(path: str | Path, store: ReviewStore, names=None, per_image=None, beta=1.0, smooth=1e-5) -> None:
+    header = REPORT_COLUMNS + (SCORE_COLUMNS if per_image is not None else ())
+    write_rows(path, header, report_rows(store, names, per_image, beta, smooth))

@@ -1,0 +1,96 @@
+"""Starts the window: from the command line's dataset options, the demo, or empty."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+SCREENSHOT_TIMEOUT_S = 300
+
+
+def run_app(args: argparse.Namespace) -> int:
+    if args.screenshot and "QT_QPA_PLATFORM" not in os.environ and not os.environ.get("DISPLAY"):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"   # a screenshot needs no screen
+    from PySide6.QtWidgets import QApplication
+    from ..cli_options import parse_threshold
+    from .main_window import MainWindow
+    options = dataset_options(args)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("segviewer")
+    app.setOrganizationName("segviewer")
+    window = MainWindow()
+    if args.session:
+        window.review.session_override = args.session
+    window.show()
+    if options is not None:
+        if not window.open_options(options):
+            if args.screenshot:
+                return 2
+        else:
+            apply_initial_settings(window, args, parse_threshold)
+    if args.screenshot:
+        take_screenshot_when_settled(app, window, args.screenshot)
+    return app.exec()
+
+
+def dataset_options(args: argparse.Namespace):
+    from ..cli_options import data_options_from_args
+    if getattr(args, "demo", False):
+        from ..cli import default_demo_dir
+        from ..core.demo import write_demo
+        args.dataset = str(write_demo(default_demo_dir()))
+    if args.dataset is None and args.gt is None:
+        return None
+    return data_options_from_args(args)
+
+
+def apply_initial_settings(window, args, parse_threshold) -> None:
+    v = window.viewer
+    changes = {"beta": args.beta, "smooth": args.smooth, "argmax": bool(args.argmax) and not v.is_hard}
+    t = parse_threshold(args.threshold, v.classes.num_classes)
+    if isinstance(t, list):
+        changes["class_thresholds"] = tuple(t)
+    else:
+        changes["threshold"] = t
+    if args.class_name:
+        changes["class_id"] = resolve_class(v.classes.names, args.class_name)
+    v.update_settings(**changes)
+    if args.image:
+        names = v.dataset.names
+        if args.image not in names:
+            from ..core.errors import LoadError
+            raise LoadError(None, f"--image {args.image!r}: no such image (e.g. {names[0]!r})")
+        v.select_image(names.index(args.image))
+
+
+def resolve_class(names, text: str) -> int:
+    from ..core.errors import LoadError
+    from ..core.overlay import ALL_CLASSES
+    if text.lower() in ("all", "all classes"):
+        return ALL_CLASSES
+    if text in names:
+        return list(names).index(text)
+    if text.isdigit() and int(text) < len(names):
+        return int(text)
+    raise LoadError(None, f"--class {text!r}: no such class (classes: {', '.join(names[:8])}…)")
+
+
+def take_screenshot_when_settled(app, window, path: Path) -> None:
+    """Polls until every load and computation has finished, then saves the window and quits with 0."""
+    from PySide6.QtCore import QTimer
+    started = time.monotonic()
+    state = {"settled": 0}
+
+    def poll():
+        state["settled"] = state["settled"] + 1 if window.viewer.is_settled() else 0
+        if state["settled"] >= 3 or time.monotonic() - started > SCREENSHOT_TIMEOUT_S:
+            timer.stop()
+            app.processEvents()
+            ok = window.grab().save(str(path))
+            app.exit(0 if ok else 2)
+
+    timer = QTimer(window)
+    timer.timeout.connect(poll)
+    timer.start(100)

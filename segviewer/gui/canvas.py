@@ -1,0 +1,130 @@
+"""The image with its overlay (pyqtgraph): an 8-bit code image drawn through a lookup table; zoom, pan, hover."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from ..core.overlay import IGNORE_RGB, PALETTES, FN, FP, TP, class_lut, error_lut
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+
+
+def swatch(rgb, text: str) -> str:
+    r, g, b = rgb
+    return (f"<span style='background-color: rgb({r},{g},{b}); color: rgb({r},{g},{b});'>&nbsp;&nbsp;&nbsp;</span>"
+            f"&nbsp;{text}")
+
+
+class CanvasPanel(QWidget):
+    hovered = Signal(int, int)      # pixel x, y (or -1, -1 when outside)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.view_widget = pg.GraphicsLayoutWidget()
+        self.view_widget.setBackground((32, 33, 36))
+        self.viewbox = self.view_widget.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.image_item = pg.ImageItem()
+        self.overlay_item = pg.ImageItem()
+        self.highlight_item = pg.ImageItem()
+        for item in (self.image_item, self.overlay_item, self.highlight_item):
+            self.viewbox.addItem(item)
+        self.overlay_item.setZValue(1)
+        self.highlight_item.setZValue(2)
+        self.box_item = pg.RectROI([0, 0], [1, 1], movable=False, resizable=False, pen=pg.mkPen((255, 255, 0), width=2))
+        self.box_item.setZValue(3)
+        self.box_item.hide()
+        self.viewbox.addItem(self.box_item)
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet("background: #5c1f1f; color: #ffdede; padding: 6px; border-radius: 3px;")
+        self.banner.hide()
+        self.legend = QLabel()
+        self.legend.setTextFormat(Qt.RichText)
+        self.readout = QLabel("Move the mouse over the image")
+        self.readout.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.readout.setMinimumWidth(200)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.legend)
+        bottom.addStretch(1)
+        bottom.addWidget(self.readout)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.view_widget, 1)
+        layout.addLayout(bottom)
+        self._shape: tuple[int, int] | None = None
+        self.view_widget.scene().sigMouseMoved.connect(self._on_mouse_moved)
+
+    # ---- content ----
+    def set_image(self, rgb: np.ndarray | None, shape: tuple[int, int]) -> None:
+        """The photo (or a neutral grey when the dataset has none); refits when the size changes."""
+        if rgb is None:
+            rgb = np.full((*shape, 3), 70, np.uint8)
+        self.image_item.setImage(rgb, autoLevels=False, levels=(0, 255))
+        self.highlight_item.clear()
+        self.box_item.hide()
+        if self._shape != shape:
+            self._shape = shape
+            self.fit()
+
+    def set_codes(self, codes: np.ndarray) -> None:
+        self.overlay_item.setImage(codes, autoLevels=False, levels=(0, 255))
+
+    def set_lut(self, lut: np.ndarray) -> None:
+        self.overlay_item.setLookupTable(lut)
+
+    def set_highlight(self, mask: np.ndarray | None) -> None:
+        """Pixels to pick out (e.g. one confusion-matrix cell), drawn in bright magenta over everything."""
+        if mask is None:
+            self.highlight_item.clear()
+            return
+        rgba = np.zeros((*mask.shape, 4), np.uint8)
+        rgba[mask] = (255, 0, 255, 230)
+        self.highlight_item.setImage(rgba, autoLevels=False, levels=(0, 255))
+
+    def zoom_to(self, x0: int, y0: int, x1: int, y1: int, margin: int = 12) -> None:
+        self.box_item.setPos((x0, y0))
+        self.box_item.setSize((x1 - x0, y1 - y0))
+        self.box_item.show()
+        self.viewbox.setRange(QRectF(x0 - margin, y0 - margin, x1 - x0 + 2 * margin, y1 - y0 + 2 * margin), padding=0)
+
+    def fit(self) -> None:
+        if self._shape is not None:
+            h, w = self._shape
+            self.viewbox.setRange(QRectF(0, 0, w, h), padding=0.02)
+
+    def show_error(self, text: str | None) -> None:
+        self.banner.setText(text or "")
+        self.banner.setVisible(bool(text))
+
+    def set_error_legend(self, palette: str, show: tuple[bool, bool, bool], counts: dict | None = None) -> None:
+        colors = PALETTES[palette]
+        parts = []
+        for code, name, visible, key in ((TP, "TP", show[0], "tp"), (FP, "FP", show[1], "fp"), (FN, "FN", show[2], "fn")):
+            label = f"{name} {counts[key]:,} px" if counts else name
+            parts.append(swatch(colors[code], label if visible else f"<s>{label}</s>"))
+        parts.append(swatch(IGNORE_RGB, "ignore (hatched)"))
+        self.legend.setText("&nbsp;&nbsp;".join(parts))
+
+    def set_class_legend(self, names, colors, present: set[int] | None = None) -> None:
+        shown = [i for i in range(len(names)) if present is None or i in present]
+        self.legend.setText("&nbsp;&nbsp;".join(swatch(colors[i], names[i]) for i in shown[:24])
+                            + "&nbsp;&nbsp;" + swatch(IGNORE_RGB, "ignore"))
+
+    # ---- hover ----
+    def _on_mouse_moved(self, pos: QPointF) -> None:
+        if self._shape is None or not self.viewbox.sceneBoundingRect().contains(pos):
+            self.hovered.emit(-1, -1)
+            return
+        point = self.viewbox.mapSceneToView(pos)
+        x, y = int(np.floor(point.x())), int(np.floor(point.y()))
+        h, w = self._shape
+        self.hovered.emit(x, y) if 0 <= x < w and 0 <= y < h else self.hovered.emit(-1, -1)
+
+
+def luts_for(settings, class_colors: np.ndarray) -> np.ndarray:
+    if settings.view == "errors":
+        return error_lut(settings.palette, (settings.show_tp, settings.show_fp, settings.show_fn), settings.opacity)
+    return class_lut(class_colors, settings.opacity)

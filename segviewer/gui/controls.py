@@ -1,0 +1,194 @@
+"""Threshold, beta, mode, class and layer controls; every change goes to the Viewer, which owns the settings."""
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
+from superqt import QLabeledDoubleSlider, QSearchableComboBox
+
+from ..core.overlay import ALL_CLASSES, PALETTES
+from .state import ViewSettings
+
+BETA_LOG_RANGE = 100   # slider units per decade; the slider spans 0.1..10
+VIEW_LABELS = {"errors": "Errors (TP / FP / FN)", "gt": "Ground-truth classes", "pred": "Predicted classes"}
+
+
+def color_icon(rgb) -> QIcon:
+    pix = QPixmap(12, 12)
+    pix.fill(QColor(*rgb))
+    return QIcon(pix)
+
+
+class ControlsPanel(QWidget):
+    changed = Signal(dict)            # setting name -> value
+    apply_best = Signal()
+    reset_best = Signal()
+
+    def __init__(self, steps: int = 1000, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.steps = steps
+        self._syncing = False
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._scoring_group())
+        layout.addWidget(self._display_group())
+        layout.addStretch(1)
+
+    # ---- building ----
+    def _scoring_group(self) -> QGroupBox:
+        box = QGroupBox("Scoring")
+        form = QFormLayout(box)
+        self.mode = QComboBox()
+        self.mode.addItems(["threshold", "argmax"])
+        self.mode.setToolTip("threshold: p_c > threshold counts as class c; argmax: the most probable class")
+        self.mode.currentTextChanged.connect(lambda t: self._emit(argmax=(t == "argmax")))
+        form.addRow("mode", self.mode)
+
+        self.threshold_slider = QSlider(Qt.Horizontal)
+        self.threshold_slider.setRange(0, self.steps)
+        self.threshold_slider.setToolTip("Drag: steps of 1/%d on the index grid" % self.steps)
+        self.threshold_spin = QDoubleSpinBox()
+        self.threshold_spin.setRange(0.0, 1.0)
+        self.threshold_spin.setDecimals(4)
+        self.threshold_spin.setSingleStep(1.0 / self.steps)
+        self.threshold_spin.setToolTip("Exact threshold; values off the grid are computed directly")
+        self.threshold_slider.valueChanged.connect(lambda k: self._emit(threshold=k / self.steps))
+        self.threshold_spin.valueChanged.connect(lambda v: self._emit(threshold=round(v, 6)))
+        form.addRow("threshold", self._pair(self.threshold_slider, self.threshold_spin))
+        self.per_class_label = QLabel("")
+        self.per_class_label.setStyleSheet("color: #c98a00;")
+        self.best_button = QPushButton("Apply best thresholds")
+        self.best_button.setToolTip("One threshold per class: each class's maximum F-beta over the grid")
+        self.best_button.clicked.connect(self.apply_best)
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.setToolTip("Back to one threshold for every class")
+        self.reset_button.clicked.connect(self.reset_best)
+        form.addRow("", self._pair(self.best_button, self.reset_button))
+        form.addRow("", self.per_class_label)
+
+        self.beta_slider = QSlider(Qt.Horizontal)
+        self.beta_slider.setRange(-BETA_LOG_RANGE, BETA_LOG_RANGE)
+        self.beta_slider.setTickPosition(QSlider.TicksBelow)
+        self.beta_slider.setTickInterval(BETA_LOG_RANGE)   # ticks at 0.1, 1 (Dice), 10
+        self.beta_spin = QDoubleSpinBox()
+        self.beta_spin.setRange(0.01, 100.0)
+        self.beta_spin.setDecimals(3)
+        self.beta_spin.setSingleStep(0.1)
+        self.beta_slider.valueChanged.connect(lambda v: self._emit(beta=round(10 ** (v / BETA_LOG_RANGE), 4)))
+        self.beta_spin.valueChanged.connect(lambda v: self._emit(beta=v))
+        dice = QPushButton("β = 1 (Dice)")
+        dice.clicked.connect(lambda: self._emit(beta=1.0, force=True))
+        form.addRow("beta", self._pair(self.beta_slider, self.beta_spin))
+        hint = QLabel("log scale 0.1 – 10 · β → 0: precision · β → ∞: recall")
+        hint.setStyleSheet("color: gray; font-size: 10px;")
+        form.addRow("", self._pair(dice, hint))
+
+        self.smooth_spin = QDoubleSpinBox()
+        self.smooth_spin.setRange(0.0, 1.0)
+        self.smooth_spin.setDecimals(7)
+        self.smooth_spin.setSingleStep(1e-5)
+        self.smooth_spin.valueChanged.connect(lambda v: self._emit(smooth=v))
+        form.addRow("smooth", self.smooth_spin)
+        self.boundary_spin = QSpinBox()
+        self.boundary_spin.setRange(0, 100)
+        self.boundary_spin.setSpecialValueText("off (all pixels)")
+        self.boundary_spin.setSuffix(" px band")
+        self.boundary_spin.setToolTip("Score only pixels within K px of a GT boundary")
+        self.boundary_spin.valueChanged.connect(lambda v: self._emit(boundary=v))
+        form.addRow("boundary", self.boundary_spin)
+        return box
+
+    def _display_group(self) -> QGroupBox:
+        box = QGroupBox("Display")
+        form = QFormLayout(box)
+        self.class_combo = QSearchableComboBox()
+        self.class_combo.currentIndexChanged.connect(self._class_chosen)
+        form.addRow("class", self.class_combo)
+        self.view_combo = QComboBox()
+        for key, label in VIEW_LABELS.items():
+            self.view_combo.addItem(label, key)
+        self.view_combo.currentIndexChanged.connect(lambda i: self._emit(view=self.view_combo.itemData(i)))
+        form.addRow("view", self.view_combo)
+        self.layer_boxes = {}
+        row = QHBoxLayout()
+        for key, label, tip in (("show_tp", "TP", "true positives (Z)"), ("show_fp", "FP", "false positives (X)"),
+                                ("show_fn", "FN", "false negatives (C)")):
+            cb = QCheckBox(label)
+            cb.setToolTip(f"Show {tip}")
+            cb.toggled.connect(lambda on, k=key: self._emit(**{k: on}))
+            self.layer_boxes[key] = cb
+            row.addWidget(cb)
+        layers = QWidget()
+        layers.setLayout(row)
+        row.setContentsMargins(0, 0, 0, 0)
+        form.addRow("layers", layers)
+        self.opacity = QLabeledDoubleSlider(Qt.Horizontal)
+        self.opacity.setRange(0.0, 1.0)
+        self.opacity.setDecimals(2)
+        self.opacity.valueChanged.connect(lambda v: self._emit(opacity=float(v)))
+        form.addRow("opacity", self.opacity)
+        self.palette_combo = QComboBox()
+        self.palette_combo.addItems(list(PALETTES))
+        self.palette_combo.currentTextChanged.connect(lambda t: self._emit(palette=t))
+        form.addRow("colours", self.palette_combo)
+        return box
+
+    @staticmethod
+    def _pair(a: QWidget, b: QWidget) -> QWidget:
+        w = QWidget()
+        lay = QHBoxLayout(w)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(a, 1)
+        lay.addWidget(b)
+        return w
+
+    # ---- data ----
+    def set_classes(self, names, colors, hard: bool) -> None:
+        self._syncing = True
+        self.class_combo.clear()
+        self.class_combo.addItem("All classes", ALL_CLASSES)
+        for i, (name, rgb) in enumerate(zip(names, colors)):
+            self.class_combo.addItem(color_icon(rgb), f"{i}: {name}", i)
+        self._syncing = False
+        for w in (self.mode, self.threshold_slider, self.threshold_spin, self.best_button, self.reset_button):
+            w.setEnabled(not hard)
+            w.setToolTip("Hard masks have no threshold" if hard else w.toolTip())
+
+    def _class_chosen(self, row: int) -> None:
+        data = self.class_combo.itemData(row)
+        if data is not None:
+            self._emit(class_id=int(data))
+
+    def _emit(self, force: bool = False, **changes) -> None:
+        if not self._syncing:
+            self.changed.emit(changes)
+
+    def sync(self, s: ViewSettings) -> None:
+        """Shows the settings without echoing them back as changes."""
+        self._syncing = True
+        try:
+            self.mode.setCurrentText("argmax" if s.argmax else "threshold")
+            self.threshold_slider.setValue(int(round(s.threshold * self.steps)))
+            if abs(self.threshold_spin.value() - s.threshold) > 1e-9:
+                self.threshold_spin.setValue(s.threshold)
+            self.beta_slider.setValue(int(round(math.log10(max(s.beta, 1e-6)) * BETA_LOG_RANGE)))
+            if abs(self.beta_spin.value() - s.beta) > 1e-9:
+                self.beta_spin.setValue(s.beta)
+            self.smooth_spin.setValue(s.smooth)
+            self.boundary_spin.setValue(s.boundary)
+            idx = self.class_combo.findData(s.class_id)
+            if idx >= 0:
+                self.class_combo.setCurrentIndex(idx)
+            self.view_combo.setCurrentIndex(self.view_combo.findData(s.view))
+            for key, cb in self.layer_boxes.items():
+                cb.setChecked(getattr(s, key))
+            self.opacity.setValue(s.opacity)
+            self.palette_combo.setCurrentText(s.palette)
+            per_class = s.class_thresholds is not None
+            self.per_class_label.setText("per-class thresholds active (the slider is not used)" if per_class else "")
+            self.threshold_slider.setEnabled(not per_class and not s.argmax and self.mode.isEnabled())
+            self.threshold_spin.setEnabled(not per_class and not s.argmax and self.mode.isEnabled())
+        finally:
+            self._syncing = False

@@ -1,0 +1,72 @@
+"""Per-class curves over the threshold grid: F-beta, precision, recall, and precision–recall, with markers."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from ..core.counts import Counts
+from ..core.overlay import ALL_CLASSES
+from ..core.scores import fbeta_score, precision_score, recall_score
+
+
+class CurvesPanel(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.vs_threshold = pg.PlotWidget(background=(250, 250, 250))
+        self.pr = pg.PlotWidget(background=(250, 250, 250))
+        for plot, xl, yl in ((self.vs_threshold, "threshold", "score"), (self.pr, "recall", "precision")):
+            plot.setLabel("bottom", xl)
+            plot.setLabel("left", yl)
+            plot.setXRange(0, 1, padding=0.02)
+            plot.setYRange(0, 1.02, padding=0.02)
+            plot.showGrid(x=True, y=True, alpha=0.2)
+            plot.setMenuEnabled(False)
+        self.vs_threshold.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        self.note = QLabel("Curves appear once the probability index is built.")
+        self.note.setStyleSheet("color: gray;")
+        row = QHBoxLayout()
+        row.addWidget(self.vs_threshold)
+        row.addWidget(self.pr)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.note)
+        layout.addLayout(row)
+        self.threshold_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((120, 120, 120), style=Qt.DashLine))
+        self._curves: tuple | None = None
+
+    def set_curves(self, curves: Counts | None, steps: int) -> None:
+        """Counts [C, N+1] at every grid threshold (from the index)."""
+        self._curves = None if curves is None else (curves, steps)
+
+    def redraw(self, class_id: int, names, colors, beta: float, smooth: float, threshold) -> None:
+        self.vs_threshold.clear()
+        self.pr.clear()
+        if self._curves is None:
+            self.note.setVisible(True)
+            return
+        self.note.setVisible(False)
+        curves, steps = self._curves
+        t = np.arange(steps + 1) / steps
+        p, r = precision_score(curves).numpy(), recall_score(curves).numpy()
+        f = fbeta_score(curves, beta, smooth).numpy()
+        thr = np.broadcast_to(np.asarray(threshold, dtype=float), (len(names),))
+        classes = range(len(names)) if class_id == ALL_CLASSES else [class_id]
+        for c in classes:
+            if np.all(np.isnan(f[c])):
+                continue
+            color = tuple(int(v) for v in colors[c])
+            k = int(round(thr[c] * steps))
+            if class_id == ALL_CLASSES:
+                self.vs_threshold.plot(t, f[c], pen=pg.mkPen(color, width=1.5), name=f"{names[c]}")
+            else:
+                self.vs_threshold.plot(t, f[c], pen=pg.mkPen(color, width=2.5), name=f"F{beta:g}")
+                self.vs_threshold.plot(t, p[c], pen=pg.mkPen((90, 90, 90), width=1.5, style=Qt.DashLine), name="precision")
+                self.vs_threshold.plot(t, r[c], pen=pg.mkPen((90, 90, 90), width=1.5, style=Qt.DotLine), name="recall")
+            self.vs_threshold.plot([t[k]], [f[c, k]], pen=None, symbol="o", symbolBrush=color, symbolSize=8)
+            ok = ~(np.isnan(p[c]) | np.isnan(r[c]))
+            self.pr.plot(r[c][ok], p[c][ok], pen=pg.mkPen(color, width=2))
+            self.pr.plot([r[c, k]], [p[c, k]], pen=None, symbol="o", symbolBrush=color, symbolSize=9)
+        self.threshold_line.setValue(float(thr.mean()) if class_id == ALL_CLASSES else float(thr[class_id]))
+        self.vs_threshold.addItem(self.threshold_line)

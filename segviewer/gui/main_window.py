@@ -1,0 +1,262 @@
+"""The main window: canvas in the middle, image list left, controls right, tables and curves below."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMessageBox, QProgressBar, QTabWidget, QWidget)
+
+from ..core.dataset import DataOptions
+from ..core.overlay import ALL_CLASSES, code_counts
+from .canvas import CanvasPanel, luts_for
+from .class_table import ClassTablePanel
+from .controls import ControlsPanel
+from .curves import CurvesPanel
+from .image_list import ImageListPanel
+from .viewer import Viewer
+from .window_actions import WindowActions
+from .review import ReviewController
+
+LUT_KEYS = {"palette", "show_tp", "show_fp", "show_fn", "opacity", "view"}
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, viewer: Viewer | None = None, settings: QSettings | None = None):
+        super().__init__()
+        self.setWindowTitle("segviewer")
+        self.resize(1500, 920)
+        self.setAcceptDrops(True)
+        self.qsettings = settings or QSettings("segviewer", "segviewer")
+        self.viewer = viewer or Viewer()
+        self.canvas = CanvasPanel()
+        self.controls = ControlsPanel(self.viewer.steps)
+        self.image_list = ImageListPanel()
+        self.class_table = ClassTablePanel()
+        self.curves = CurvesPanel()
+        self.bottom_tabs = QTabWidget()
+        self.bottom_tabs.addTab(self.class_table, "Classes")
+        self.bottom_tabs.addTab(self.curves, "Curves")
+        self.setCentralWidget(self.canvas)
+        self._dock("Images", self.image_list, Qt.LeftDockWidgetArea, 330)
+        self._dock("Settings", self.controls, Qt.RightDockWidgetArea, 330)
+        self._dock("Scores", self.bottom_tabs, Qt.BottomDockWidgetArea, 280)
+        self._status_bar()
+        self.review = ReviewController(self)
+        self.actions_ = WindowActions(self)
+        self._last_codes = None
+        self._connect()
+        self.controls.sync(self.viewer.settings)
+        self._apply_lut()
+        self._show_empty_hint()
+
+    def _dock(self, title: str, widget: QWidget, area, size: int) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        self.resizeDocks([dock], [size], Qt.Horizontal if area != Qt.BottomDockWidgetArea else Qt.Vertical)
+        return dock
+
+    def _status_bar(self) -> None:
+        bar = self.statusBar()
+        self.device_label = QLabel("")
+        self.size_label = QLabel("no dataset")
+        self.timing_label = QLabel("")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setFormat("index %v / %m")
+        self.progress.hide()
+        for w in (self.size_label, self.timing_label):
+            bar.addWidget(w)
+        bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.device_label)
+
+    def _connect(self) -> None:
+        v = self.viewer
+        v.dataset_opened.connect(self._on_dataset_opened)
+        v.sample_loaded.connect(self._on_sample_loaded)
+        v.overlay_ready.connect(self._on_overlay)
+        v.image_scores_ready.connect(self._update_tables)
+        v.dataset_scores_ready.connect(self._on_dataset_scores)
+        v.settings_changed.connect(self._on_settings_changed)
+        v.index_progress.connect(self._on_index_progress)
+        v.image_failed.connect(self._on_image_failed)
+        v.error.connect(self.show_error)
+        self.controls.changed.connect(lambda changes: v.update_settings(**changes))
+        self.controls.apply_best.connect(v.apply_best_thresholds)
+        self.controls.reset_best.connect(v.reset_thresholds)
+        self.image_list.image_selected.connect(v.select_image)
+        self.class_table.class_clicked.connect(lambda c: v.update_settings(class_id=c))
+        self.canvas.hovered.connect(self._on_hover)
+
+    # ---- opening ----
+    def open_options(self, options: DataOptions) -> bool:
+        ok = self.viewer.open_dataset(options)
+        if ok:
+            self.actions_.remember_recent(options)
+        return ok
+
+    def _on_dataset_opened(self) -> None:
+        v = self.viewer
+        ds = v.dataset
+        self.controls.set_classes(ds.classes.names, ds.classes.colors, v.is_hard)
+        self.controls.sync(v.settings)
+        self.review.open_for_dataset()
+        self.image_list.set_dataset(ds.names, ds.classes.names, self.review.status_names())
+        self.curves.set_curves(None, v.steps)
+        kind = "annotator masks" if v.is_hard else "logits"
+        self.size_label.setText(f"{len(ds)} images · {ds.classes.num_classes} classes · {kind}")
+        self.device_label.setText(f"device: {v.device_text()}")
+        self.setWindowTitle(f"segviewer — {ds.options.gt_dir.parent.name or ds.options.gt_dir}")
+        problems = ds.pairing.problems()
+        self.statusBar().showMessage("; ".join(problems) if problems else "dataset opened", 10000)
+        self.progress.setRange(0, len(ds))
+        self.progress.setValue(0)
+        self.progress.show()
+        self._update_tables()
+
+    def _on_sample_loaded(self) -> None:
+        loaded = self.viewer.loaded
+        self.canvas.show_error(None)
+        self.canvas.set_image(loaded.sample.image, loaded.sample.shape)
+        self.image_list.select(loaded.index)
+        self.review.on_image_changed()
+
+    def _on_overlay(self, codes) -> None:
+        self._last_codes = codes
+        self.canvas.set_codes(codes)
+        self._update_legend()
+        self._update_timing()
+
+    def _on_image_failed(self, i: int, message: str) -> None:
+        self.image_list.refresh(failures=self.viewer.failures)
+        if i == self.viewer.current:
+            self.canvas.show_error(f"Could not load this image — {message}")
+            self.image_list.select(i)
+
+    def _on_index_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.progress.setVisible(done < total)
+
+    # ---- settings ----
+    def _on_settings_changed(self, changed: set) -> None:
+        self.controls.sync(self.viewer.settings)
+        if changed & LUT_KEYS:
+            self._apply_lut()
+        if "class_id" in changed:
+            self.class_table.select_class(self.viewer.settings.class_id)
+            self._refresh_list()
+        if changed & {"class_id", "beta", "smooth", "threshold", "class_thresholds"}:
+            self._redraw_curves()
+
+    def _apply_lut(self) -> None:
+        colors = self.viewer.classes.color_array() if self.viewer.dataset else None
+        import numpy as np
+        self.canvas.set_lut(luts_for(self.viewer.settings, colors if colors is not None else np.zeros((1, 3), np.uint8)))
+        self._update_legend()
+
+    def _update_legend(self) -> None:
+        s = self.viewer.settings
+        if s.view == "errors":
+            counts = code_counts(self._last_codes) if self._last_codes is not None else None
+            self.canvas.set_error_legend(s.palette, (s.show_tp, s.show_fp, s.show_fn), counts)
+        elif self.viewer.dataset:
+            import numpy as np
+            present = set(np.unique(self._last_codes).tolist()) if self._last_codes is not None else None
+            self.canvas.set_class_legend(self.viewer.classes.names, self.viewer.classes.colors, present)
+
+    # ---- numbers ----
+    def _update_tables(self) -> None:
+        v = self.viewer
+        if v.dataset is None:
+            return
+        image, dataset = v.image_scores(), v.dataset_scores()
+        ic, dc = v.image_counts, v.dataset_counts
+        note = "" if v.per_image_exact else "image list at the nearest coarser grid threshold"
+        if v.index is None:
+            note = "building the dataset index…"
+        self.class_table.update_scores(v.classes.names, v.classes.colors, image,
+                                       (ic.tp + ic.fn) if ic is not None else None, dataset,
+                                       (dc.tp + dc.fn) if dc is not None else None, v.best, v.settings.beta, note)
+        self.class_table.select_class(v.settings.class_id)
+        self._update_timing()
+
+    def _on_dataset_scores(self) -> None:
+        if self.viewer.index is not None:
+            self.curves.set_curves(None if self.viewer.is_hard else self.viewer.index.curves(), self.viewer.index.steps)
+        self._update_tables()
+        self._refresh_list()
+        self._redraw_curves()
+
+    def _refresh_list(self) -> None:
+        self.image_list.refresh(self.viewer.image_list_scores(), self.viewer.failures, self.review.statuses())
+
+    def _redraw_curves(self) -> None:
+        v = self.viewer
+        if v.dataset is None:
+            return
+        s = v.settings
+        self.curves.redraw(s.class_id, v.classes.names, v.classes.color_array(), s.beta, s.smooth,
+                           s.effective_threshold())
+
+    def _update_timing(self) -> None:
+        v = self.viewer
+        parts = []
+        if not math.isnan(v.last_overlay_ms):
+            parts.append(f"overlay {v.last_overlay_ms:.1f} ms")
+        if not math.isnan(v.last_counts_ms):
+            parts.append(f"image scores {v.last_counts_ms:.1f} ms")
+        self.timing_label.setText("last recompute: " + ", ".join(parts) if parts else "")
+
+    def _on_hover(self, x: int, y: int) -> None:
+        loaded = self.viewer.loaded
+        if loaded is None or x < 0:
+            self.canvas.readout.setText("")
+            return
+        self.canvas.readout.setText(hover_text(self.viewer, x, y))
+
+    # ---- messages ----
+    def show_error(self, text: str) -> None:
+        """A message that does not block the window (or the tests)."""
+        self.statusBar().showMessage(text, 15000)
+        box = QMessageBox(QMessageBox.Warning, "segviewer", text, QMessageBox.Ok, self)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.open()
+        self.last_error = text
+
+    def _show_empty_hint(self) -> None:
+        self.canvas.show_error(None)
+        self.canvas.legend.setText("File ▸ Open dataset (Ctrl+O), drop a dataset folder here, or File ▸ Open demo dataset")
+
+    # ---- drag and drop ----
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        for url in event.mimeData().urls():
+            if url.isLocalFile() and Path(url.toLocalFile()).is_dir():
+                self.actions_.open_folder(Path(url.toLocalFile()))
+                return
+
+    def closeEvent(self, event) -> None:
+        self.review.close()
+        self.viewer.shutdown()
+        super().closeEvent(event)
+
+
+def hover_text(viewer: Viewer, x: int, y: int) -> str:
+    loaded, classes = viewer.loaded, viewer.classes
+    label = int(loaded.sample.labels[y, x])
+    names = classes.names
+    gt = "ignore" if label == classes.ignore_index else names[label] if label < len(names) else str(label)
+    if loaded.sample.probs is None:
+        pred = int(loaded.maps.pred_argmax[y, x])
+        return f"x {x}, y {y} · GT {gt} · mask {names[pred] if pred >= 0 else 'none'}"
+    p = loaded.sample.probs[:, y, x].float().cpu()
+    top = int(p.argmax())
+    p_gt = f" (p={float(p[label]):.3f})" if label < len(names) else ""
+    return f"x {x}, y {y} · GT {gt}{p_gt} · predicted {names[top]} (p={float(p[top]):.3f})"

@@ -1,0 +1,33 @@
+"""What the user has chosen in the window; plain data, no Qt, so a worker can take a snapshot."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ..core.overlay import ALL_CLASSES
+from ..core.scores import DEFAULT_BETA, DEFAULT_SMOOTH
+
+VIEWS = ("errors", "gt", "pred")
+
+
+@dataclass(frozen=True)
+class ViewSettings:
+    threshold: float = 0.5
+    class_thresholds: tuple[float, ...] | None = None   # set by "Apply best thresholds"
+    beta: float = DEFAULT_BETA
+    smooth: float = DEFAULT_SMOOTH
+    argmax: bool = False
+    class_id: int = ALL_CLASSES
+    view: str = "errors"
+    show_tp: bool = True
+    show_fp: bool = True
+    show_fn: bool = True
+    opacity: float = 0.6
+    palette: str = "classic"
+    boundary: int = 0          # >0: score only pixels within this many px of a GT boundary
+
+    def effective_threshold(self):
+        """What the core takes: a scalar, or one threshold per class."""
+        return list(self.class_thresholds) if self.class_thresholds is not None else self.threshold
+
+    def with_(self, **changes) -> "ViewSettings":
+        return replace(self, **changes)

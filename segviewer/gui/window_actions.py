@@ -1,0 +1,213 @@
+"""Menus, keyboard shortcuts, recent datasets and the File ▸ Export actions of the main window."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtWidgets import QFileDialog
+
+from ..core.dataset import DataOptions
+from ..core.errors import LoadError
+from ..core.export import write_per_class_csv, write_per_image_csv
+from ..core.overlay import ALL_CLASSES
+from .open_dialog import OpenDatasetDialog
+from .shortcuts import SHORTCUTS, HelpOverlay
+
+MAX_RECENT = 8
+
+
+def options_to_json(options: DataOptions) -> str:
+    d = asdict(options)
+    return json.dumps({k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()})
+
+
+def options_from_json(text: str) -> DataOptions:
+    d = json.loads(text)
+    for k in ("gt_dir", "pred_dir", "images_dir"):
+        d[k] = Path(d[k]) if d.get(k) else None
+    d["strip_suffixes"] = tuple(d.get("strip_suffixes") or ())
+    return DataOptions(**d)
+
+
+class WindowActions:
+    def __init__(self, window):
+        self.w = window
+        self.v = window.viewer
+        self.help = None
+        self._menus()
+        self._shortcuts()
+
+    # ---- menus ----
+    def _menus(self) -> None:
+        w = self.w
+        file = w.menuBar().addMenu("&File")
+        self._add(file, "Open dataset folder…", self.pick_folder, "Ctrl+O")
+        self._add(file, "Open dataset (separate folders)…", self.open_dialog, "Ctrl+Shift+O")
+        self.recent_menu = file.addMenu("Open recent")
+        self._add(file, "Open demo dataset", self.open_demo)
+        file.addSeparator()
+        self._add(file, "Export per-class CSV…", self.export_per_class, "Ctrl+E")
+        self._add(file, "Export per-image CSV…", self.export_per_image)
+        self._add(file, "Export QA report…", lambda: w.review.export_report())
+        self._add(file, "Save view as PNG…", self.save_view, "Ctrl+S")
+        file.addSeparator()
+        self._add(file, "Quit", w.close, "Ctrl+Q")
+        view = w.menuBar().addMenu("&View")
+        self._add(view, "Fit image (F)", w.canvas.fit)
+        self._add(view, "Colour-blind safe colours", lambda: self.v.update_settings(
+            palette="classic" if self.v.settings.palette != "classic" else "colour-blind safe"))
+        help_menu = w.menuBar().addMenu("&Help")
+        self._add(help_menu, "Keyboard shortcuts (?)", self.toggle_help)
+        self.refresh_recent()
+
+    def _add(self, menu, text, slot, shortcut: str | None = None) -> QAction:
+        action = QAction(text, self.w)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda checked=False: slot())
+        menu.addAction(action)
+        return action
+
+    def _shortcuts(self) -> None:
+        self.bound = {}
+        for keys, _text, name in SHORTCUTS:
+            for key in keys:
+                handler = self._handler(name, key)
+                if handler is None:
+                    continue
+                sc = QShortcut(QKeySequence(key), self.w)
+                sc.activated.connect(handler)
+                self.bound[key] = sc
+        for n in range(10):
+            sc = QShortcut(QKeySequence(f"Alt+{n}"), self.w)
+            sc.activated.connect(lambda n=n: self.select_class(n))
+
+    def _handler(self, name: str, key: str):
+        w, v = self.w, self.v
+        s = lambda: v.settings  # noqa: E731
+        table = {
+            "next_image": lambda: w.image_list.step(+1), "previous_image": lambda: w.image_list.step(-1),
+            "next_worst": lambda: self.walk_worst(+1), "previous_worst": lambda: self.walk_worst(-1),
+            "all_classes": lambda: v.update_settings(class_id=ALL_CLASSES),
+            "toggle_tp": lambda: v.update_settings(show_tp=not s().show_tp),
+            "toggle_fp": lambda: v.update_settings(show_fp=not s().show_fp),
+            "toggle_fn": lambda: v.update_settings(show_fn=not s().show_fn),
+            "view_errors": lambda: v.update_settings(view="errors"), "view_gt": lambda: v.update_settings(view="gt"),
+            "view_pred": lambda: v.update_settings(view="pred"), "fit": w.canvas.fit, "toggle_help": self.toggle_help,
+            "toggle_review": w.review.toggle_mode, "edit_note": w.review.edit_note, "undo_review": w.review.undo,
+            "next_unreviewed": w.review.next_unreviewed,
+        }
+        if name == "class_by_number":
+            return lambda k=int(key): self.number_key(k)
+        if name == "set_status":
+            return None  # number keys are bound once, by class_by_number, and routed by review mode
+        return table.get(name)
+
+    def number_key(self, n: int) -> None:
+        if self.w.review.mode and 1 <= n <= len(self.w.review.status_names()):
+            self.w.review.set_status_number(n)
+        else:
+            self.select_class(n)
+
+    def select_class(self, n: int) -> None:
+        if self.v.dataset is not None and n < self.v.classes.num_classes:
+            self.v.update_settings(class_id=n)
+
+    def walk_worst(self, delta: int) -> None:
+        self.w.image_list.sort_worst_first()
+        self.w.image_list.step(delta)
+
+    def toggle_help(self) -> None:
+        if self.help is None:
+            self.help = HelpOverlay(self.w)
+        self.help.setVisible(not self.help.isVisible())
+
+    # ---- opening ----
+    def pick_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.w, "Open a dataset folder (gt/, logits/ or masks/, images/)")
+        if folder:
+            self.open_folder(Path(folder))
+
+    def open_folder(self, folder: Path) -> bool:
+        from ..cli_options import layout_from_folder
+        try:
+            gt, logits, masks, images, classes = layout_from_folder(folder, None)
+        except LoadError as exc:
+            self.w.show_error(str(exc))
+            return False
+        return self.w.open_options(DataOptions(gt_dir=gt, pred_dir=logits or masks,
+                                               pred_kind="logits" if logits else "masks", images_dir=images,
+                                               classes=classes))
+
+    def open_dialog(self) -> None:
+        dialog = OpenDatasetDialog(self.w)
+        if dialog.exec():
+            self.w.open_options(dialog.options())
+
+    def open_demo(self) -> None:
+        from ..cli import default_demo_dir
+        from ..core.demo import write_demo
+        self.open_folder(write_demo(default_demo_dir()))
+
+    def remember_recent(self, options: DataOptions) -> None:
+        entry = options_to_json(options)
+        recent = [e for e in self.w.qsettings.value("recent", [], type=list) if e != entry]
+        self.w.qsettings.setValue("recent", [entry, *recent][:MAX_RECENT])
+        self.refresh_recent()
+
+    def refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        for entry in self.w.qsettings.value("recent", [], type=list):
+            try:
+                options = options_from_json(entry)
+            except (ValueError, TypeError, KeyError):
+                continue
+            action = self.recent_menu.addAction(str(options.gt_dir.parent))
+            action.setToolTip(f"GT {options.gt_dir} · predictions {options.pred_dir}")
+            action.triggered.connect(lambda checked=False, o=options: self.w.open_options(o))
+        self.recent_menu.setEnabled(bool(self.recent_menu.actions()))
+
+    # ---- output ----
+    def _save_path(self, title: str, default: str, filters: str) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(self.w, title, default, filters)
+        return path or None
+
+    def export_per_class(self, path: str | None = None) -> bool:
+        v = self.v
+        if v.dataset_counts is None:
+            self.w.show_error("The dataset-wide scores are still being computed.")
+            return False
+        path = path or self._save_path("Export per-class CSV", "per_class.csv", "CSV (*.csv)")
+        if not path:
+            return False
+        s = v.settings
+        threshold = None if (s.argmax or v.is_hard) else s.effective_threshold()
+        write_per_class_csv(path, v.classes, v.dataset_counts, v.dataset_soft, threshold, s.beta, s.smooth)
+        self.w.statusBar().showMessage(f"wrote {path}", 8000)
+        return True
+
+    def export_per_image(self, path: str | None = None) -> bool:
+        v = self.v
+        if v.per_image is None:
+            self.w.show_error("The per-image scores are still being computed.")
+            return False
+        path = path or self._save_path("Export per-image CSV", "per_image.csv", "CSV (*.csv)")
+        if not path:
+            return False
+        keep = [i for i in range(len(v.dataset)) if i not in v.failures]
+        names = [v.dataset.items[i].name for i in keep]
+        from ..core.counts import Counts
+        counts = Counts(v.per_image.tp[keep], v.per_image.fp[keep], v.per_image.fn[keep])
+        write_per_image_csv(path, names, v.classes, counts, v.settings.beta, v.settings.smooth)
+        self.w.statusBar().showMessage(f"wrote {path}", 8000)
+        return True
+
+    def save_view(self, path: str | None = None) -> bool:
+        path = path or self._save_path("Save view as PNG", "view.png", "PNG (*.png)")
+        if not path:
+            return False
+        ok = self.w.canvas.grab().save(path)
+        self.w.statusBar().showMessage(f"wrote {path}" if ok else f"could not write {path}", 8000)
+        return ok

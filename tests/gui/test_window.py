@@ -1,0 +1,187 @@
+"""The window, headless: numbers equal the core's, overlays show the right colours, bad files don't kill it."""
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from PySide6.QtCore import Qt
+
+from gui.conftest import settle
+from segviewer.core.dataset import DataOptions, Dataset, evaluate
+from segviewer.core.overlay import ALL_CLASSES, FN, FP, IGNORE, IGNORE_HATCH, TP, error_lut
+from segviewer.core.scores import compute_scores
+from segviewer.gui.class_table import SCORES
+from segviewer.gui.table_model import fmt
+
+
+def open_demo(window, root, **kw):
+    assert window.actions_.open_folder(root)
+
+
+def table_cells(window, row: int) -> list[str]:
+    model = window.class_table.model
+    return [model.data(model.index(row, col)) for col in range(model.columnCount())]
+
+
+def expected_cells(scores, gt, c):
+    return [fmt(int(gt[c]))] + [fmt(float(getattr(scores, s)[c])) for s in SCORES]
+
+
+def core_numbers(root, index, threshold, beta=1.0, argmax=False):
+    ds = Dataset(DataOptions(gt_dir=root / "gt", pred_dir=root / "logits", images_dir=root / "images",
+                             classes=str(root / "classes.json")))
+    sample = ds.load(index)
+    counts = sample.counts(threshold, argmax)
+    image = compute_scores(counts, beta, 1e-5, sample.soft())
+    result = evaluate(ds, threshold, argmax)
+    dataset = compute_scores(result.total(), beta, 1e-5, result.soft_total())
+    return image, counts.tp + counts.fn, dataset, result.total().tp + result.total().fn
+
+
+def assert_table_matches(window, root, threshold, beta=1.0, argmax=False):
+    image, igt, dataset, dgt = core_numbers(root, window.viewer.current, threshold, beta, argmax)
+    for c in range(7):
+        cells = table_cells(window, c)
+        assert cells[2:9] == expected_cells(image, igt, c), f"image row {c}"
+        assert cells[9:16] == expected_cells(dataset, dgt, c), f"dataset row {c}"
+
+
+def test_open_demo_and_drag_sliders(qtbot, window, demo_copy):
+    open_demo(window, demo_copy)
+    settle(qtbot, window)
+    assert window.viewer.index is not None and window.image_list.model.rowCount() == 12
+    assert_table_matches(window, demo_copy, 0.5)
+    # drag the threshold slider through several steps, as a user would
+    for k in (480, 430, 370, 333):
+        window.controls.threshold_slider.setValue(k)
+        qtbot.wait(5)
+    settle(qtbot, window)
+    assert window.viewer.settings.threshold == pytest.approx(0.333)
+    assert_table_matches(window, demo_copy, 0.333)
+    window.controls.beta_spin.setValue(2.0)
+    settle(qtbot, window)
+    assert_table_matches(window, demo_copy, 0.333, beta=2.0)
+    # an off-grid typed threshold is computed directly
+    window.controls.threshold_spin.setValue(0.4321)
+    settle(qtbot, window)
+    assert_table_matches(window, demo_copy, 0.4321, beta=2.0)
+    window.controls.mode.setCurrentText("argmax")
+    settle(qtbot, window)
+    assert_table_matches(window, demo_copy, 0.4321, beta=2.0, argmax=True)
+
+
+def test_overlay_codes_and_colours_at_known_pixels(qtbot, window, demo_copy):
+    open_demo(window, demo_copy)
+    settle(qtbot, window)
+    v = window.viewer
+    v.update_settings(class_id=2)
+    settle(qtbot, window)
+    codes = window.canvas.overlay_item.image
+    sample = v.loaded.sample
+    p, labels = sample.probs[2].numpy(), sample.labels
+    tp = np.argwhere((labels == 2) & (p > 0.5))
+    fp = np.argwhere((labels != 2) & (labels != 255) & (p > 0.5))
+    fn = np.argwhere((labels == 2) & (p <= 0.5))
+    ign = np.argwhere(labels == 255)
+    for coords, code in ((tp, (TP,)), (fp, (FP,)), (fn, (FN,)), (ign, (IGNORE, IGNORE_HATCH))):
+        if len(coords):
+            y, x = coords[len(coords) // 2]
+            assert codes[y, x] in code
+    lut = error_lut("classic", opacity=0.6)
+    assert np.array_equal(window.canvas.overlay_item.lut, lut)
+    assert tuple(lut[FP, :3]) == (230, 30, 30)
+    window.controls.layer_boxes["show_fp"].setChecked(False)
+    assert window.canvas.overlay_item.lut[FP, 3] == 0
+    window.controls.palette_combo.setCurrentText("colour-blind safe")
+    assert tuple(window.canvas.overlay_item.lut[FN, :3]) == (86, 180, 233)
+
+
+def test_keyboard(qtbot, window, demo_copy):
+    open_demo(window, demo_copy)
+    settle(qtbot, window)
+    first = window.viewer.current
+    qtbot.keyClick(window, Qt.Key_Right)
+    settle(qtbot, window)
+    order = window.image_list.visible_order()
+    assert window.viewer.current == order[order.index(first) + 1]
+    qtbot.keyClick(window, Qt.Key_J)
+    settle(qtbot, window)
+    assert window.viewer.current == order[order.index(first) + 2]
+    qtbot.keyClick(window, Qt.Key_K)
+    settle(qtbot, window)
+    assert window.viewer.current == order[order.index(first) + 1]
+    qtbot.keyClick(window, Qt.Key_3)
+    assert window.viewer.settings.class_id == 3
+    qtbot.keyClick(window, Qt.Key_A)
+    assert window.viewer.settings.class_id == ALL_CLASSES
+    qtbot.keyClick(window, Qt.Key_Z)
+    assert window.viewer.settings.show_tp is False
+    qtbot.keyClick(window, Qt.Key_G)
+    assert window.viewer.settings.view == "gt"
+
+
+def test_bad_file_leaves_window_alive(qtbot, window, demo_copy):
+    (demo_copy / "logits" / "scene_003.npy").write_bytes(b"\x93NUMPY broken")
+    open_demo(window, demo_copy)
+    settle(qtbot, window)
+    v = window.viewer
+    bad = v.dataset.names.index("scene_003")
+    v.select_image(bad)
+    qtbot.waitUntil(window.canvas.banner.isVisible, timeout=20000)
+    assert "scene_003.npy" in v.failures[bad]
+    assert window.canvas.banner.isVisible() and "scene_003.npy" in window.canvas.banner.text()
+    row = [r for r in range(window.image_list.model.rowCount()) if window.image_list.model.keys[r] == bad][0]
+    assert window.image_list.model.data(window.image_list.model.index(row, 0)).startswith("⚠")
+    v.select_image(0)
+    settle(qtbot, window)
+    assert v.loaded.index == 0 and not window.canvas.banner.isVisible()
+    assert len(v.index.names) == 11
+
+
+def test_open_missing_folder_shows_message(qtbot, window, tmp_path):
+    assert not window.actions_.open_folder(tmp_path / "nope")
+    assert "does not exist" in window.last_error
+
+
+def test_exports_from_window(qtbot, window, demo_copy, tmp_path):
+    import pandas as pd
+    open_demo(window, demo_copy)
+    settle(qtbot, window)
+    assert window.actions_.export_per_class(str(tmp_path / "pc.csv"))
+    assert window.actions_.export_per_image(str(tmp_path / "pi.csv"))
+    assert window.actions_.save_view(str(tmp_path / "view.png"))
+    res = subprocess.run([sys.executable, "-m", "segviewer", "export", "--gt", demo_copy / "gt", "--logits",
+                          demo_copy / "logits", "--classes", demo_copy / "classes.json", "--out", tmp_path / "cli.csv",
+                          "--per-image", tmp_path / "cli_pi.csv"], capture_output=True, text=True)
+    assert res.returncode == 0
+    assert pd.read_csv(tmp_path / "pc.csv").equals(pd.read_csv(tmp_path / "cli.csv"))
+    assert pd.read_csv(tmp_path / "pi.csv").equals(pd.read_csv(tmp_path / "cli_pi.csv"))
+    assert Image.open(tmp_path / "view.png").size[0] > 100
+
+
+def test_apply_best_thresholds(qtbot, window, demo_copy):
+    open_demo(window, demo_copy)
+    settle(qtbot, window)
+    best = window.viewer.best
+    window.controls.best_button.click()
+    settle(qtbot, window)
+    assert window.viewer.settings.class_thresholds is not None
+    dataset = window.viewer.dataset_scores()
+    for c in range(7):
+        if not math.isnan(best.fbeta[c]):
+            assert float(dataset.fbeta[c]) == pytest.approx(best.fbeta[c])
+    window.controls.reset_button.click()
+    assert window.viewer.settings.class_thresholds is None
+
+
+def test_screenshot_flag(tmp_path, demo_dir):
+    out = tmp_path / "shot.png"
+    res = subprocess.run([sys.executable, "-m", "segviewer", str(demo_dir), "--screenshot", str(out), "--image",
+                          "scene_004", "--class", "ellipse", "--threshold", "0.4"],
+                         capture_output=True, text=True, timeout=240, env={**__import__("os").environ,
+                                                                           "QT_QPA_PLATFORM": "offscreen"})
+    assert res.returncode == 0, res.stderr
+    assert Image.open(out).size == (1500, 920)
