@@ -84,9 +84,9 @@ class Viewer(QObject):
         self.dataset = dataset
         if dataset.is_hard:
             self.settings = self.settings.with_(argmax=False, class_thresholds=None)
-        self.dataset_opened.emit()
-        self._start_index()
         self.select_image(0)
+        self._start_index()
+        self.dataset_opened.emit()   # listeners may pick another first image (e.g. resume a review)
         return True
 
     @property
