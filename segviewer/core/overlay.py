@@ -30,8 +30,9 @@ TP_ALPHA_FACTOR = 0.45   # correct pixels are context; errors should stand out
 class OverlayMaps:
     """Per-image maps prepared once on load, on the torch device."""
     labels: torch.Tensor         # H×W int64 (ignore pixels kept as the ignore id)
+    safe: torch.Tensor           # H×W int64, ignore pixels as class 0 (safe to index with)
     ignore: torch.Tensor         # H×W bool
-    hatch: torch.Tensor          # H×W bool, diagonal stripes to draw ignore pixels hatched
+    ignore_codes: torch.Tensor   # H×W uint8: IGNORE / IGNORE_HATCH (diagonal stripes) where ignored
     p_gt: torch.Tensor | None    # H×W float32, probability of the GT class
     p_other: torch.Tensor | None  # H×W float32, largest probability among the other classes
     pred_argmax: torch.Tensor    # H×W int64 hard prediction (argmax, or the mask)
@@ -48,20 +49,21 @@ def prepare_maps(labels: torch.Tensor, ignore_index: int, probs: torch.Tensor | 
     ignore = labels == ignore_index
     safe = torch.where(ignore, torch.zeros_like(labels), labels)
     hatch = hatch_pattern(*labels.shape, labels.device)
+    ignore_codes = torch.where(hatch, IGNORE_HATCH, IGNORE).to(torch.uint8)
     if probs is None:
-        return OverlayMaps(labels, ignore, hatch, None, None, pred_map)
+        return OverlayMaps(labels, safe, ignore, ignore_codes, None, None, pred_map)
     p_gt = probs.gather(0, safe[None])[0].clone()
-    pred = probs.max(0).indices  # max() is several times faster than argmax() over dim 0 on CPU
-    # in place to avoid a second C×H×W copy: mask the GT class, take the max, put the values back
+    # one max over the other classes gives both p_other and the argmax (masking in place avoids a C×H×W copy)
     probs.scatter_(0, safe[None], -1.0)
-    p_other = probs.max(0).values
+    p_other, i_other = probs.max(0)
     probs.scatter_(0, safe[None], p_gt[None])
-    return OverlayMaps(labels, ignore, hatch, p_gt, p_other, pred)
+    # ties go to the lower class id, as argmax does
+    pred = torch.where(p_gt > p_other, safe, torch.where(p_gt < p_other, i_other, torch.minimum(safe, i_other)))
+    return OverlayMaps(labels, safe, ignore, ignore_codes, p_gt, p_other, pred)
 
 
 def _finish(codes: torch.Tensor, maps: OverlayMaps) -> np.ndarray:
-    codes = torch.where(maps.ignore, torch.where(maps.hatch, IGNORE_HATCH, IGNORE).to(torch.uint8), codes)
-    return codes.cpu().numpy()
+    return torch.where(maps.ignore, maps.ignore_codes, codes).cpu().numpy()
 
 
 def error_codes_class(maps: OverlayMaps, class_id: int, predicted: torch.Tensor) -> np.ndarray:
@@ -73,7 +75,8 @@ def error_codes_class(maps: OverlayMaps, class_id: int, predicted: torch.Tensor)
 
 def error_codes_all(maps: OverlayMaps, gt_predicted: torch.Tensor, other_predicted: torch.Tensor) -> np.ndarray:
     """All classes: TP where the GT class is predicted, FP where another class is predicted instead, else FN."""
-    codes = torch.where(gt_predicted, TP, torch.where(other_predicted, FP, FN)).to(torch.uint8)
+    g = gt_predicted.to(torch.uint8)
+    codes = (FN + g) - (other_predicted & ~gt_predicted).to(torch.uint8)  # TP = FN + 1, FP = FN - 1
     return _finish(codes, maps)
 
 
@@ -83,15 +86,13 @@ def threshold_codes(maps: OverlayMaps, probs: torch.Tensor, class_id: int, thres
     thr = as_threshold_vector(threshold, c, probs.device)
     if class_id != ALL_CLASSES:
         return error_codes_class(maps, class_id, probs[class_id] > thr[class_id])
-    safe = torch.where(maps.ignore, torch.zeros_like(maps.labels), maps.labels)
-    gt_pred = maps.p_gt > thr[safe]
     if bool((thr == thr[0]).all()):
-        other = maps.p_other > thr[0]
-    else:  # per-class thresholds: any other class above its own threshold
-        above = probs > thr.view(-1, 1, 1)
-        above.scatter_(0, safe[None], False)
-        other = above.any(0)
-    return error_codes_all(maps, gt_pred, other)
+        return error_codes_all(maps, maps.p_gt > thr[0], maps.p_other > thr[0])
+    # per-class thresholds: the GT class against its own, any other class above its own
+    above = probs > thr.view(-1, 1, 1)
+    gt_pred = above.gather(0, maps.safe[None])[0]
+    above.scatter_(0, maps.safe[None], False)
+    return error_codes_all(maps, gt_pred, above.any(0))
 
 
 def hard_codes(maps: OverlayMaps, pred_map: torch.Tensor, class_id: int) -> np.ndarray:

@@ -40,16 +40,36 @@ class ErrorRegion:
     bbox: tuple[int, int, int, int]   # x0, y0, x1, y1 (exclusive)
 
 
+EIGHT = np.ones((3, 3), bool)
+
+
 def error_regions(error_mask: np.ndarray, class_map: np.ndarray, kind: str, min_area: int = 1) -> list[ErrorRegion]:
-    """Connected components (8-connected) of one kind of error, split by the class they belong to."""
+    """Connected components (8-connected) of one kind of error, one per class they belong to, largest first.
+
+    One labelling of the whole mask; only a component that spans several classes is split, inside its box.
+    """
+    labelled, n = ndimage.label(error_mask, structure=EIGHT)
+    if n == 0:
+        return []
+    areas = np.bincount(labelled.ravel(), minlength=n + 1)
     regions = []
-    for class_id in np.unique(class_map[error_mask]):
-        labelled, n = ndimage.label(error_mask & (class_map == class_id), structure=np.ones((3, 3), bool))
-        if n == 0:
+    for comp, sl in enumerate(ndimage.find_objects(labelled), start=1):
+        if sl is None or areas[comp] < min_area:
             continue
-        areas = np.bincount(labelled.ravel(), minlength=n + 1)[1:]
-        for comp, sl in enumerate(ndimage.find_objects(labelled)):
-            if sl is not None and areas[comp] >= min_area:
-                regions.append(ErrorRegion(kind, int(class_id), int(areas[comp]),
-                                           (sl[1].start, sl[0].start, sl[1].stop, sl[0].stop)))
-    return regions
+        inside = labelled[sl] == comp
+        classes = np.unique(class_map[sl][inside])
+        if len(classes) == 1:
+            regions.append(ErrorRegion(kind, int(classes[0]), int(areas[comp]), _box(sl)))
+            continue
+        for class_id in classes:
+            sub, m = ndimage.label(inside & (class_map[sl] == class_id), structure=EIGHT)
+            sub_areas = np.bincount(sub.ravel(), minlength=m + 1)
+            for k, sub_sl in enumerate(ndimage.find_objects(sub), start=1):
+                if sub_sl is not None and sub_areas[k] >= min_area:
+                    box = tuple(slice(o.start + s_.start, o.start + s_.stop) for o, s_ in zip(sl, sub_sl))
+                    regions.append(ErrorRegion(kind, int(class_id), int(sub_areas[k]), _box(box)))
+    return sorted(regions, key=lambda r: -r.area)
+
+
+def _box(sl) -> tuple[int, int, int, int]:
+    return (sl[1].start, sl[0].start, sl[1].stop, sl[0].stop)

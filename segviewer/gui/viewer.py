@@ -31,8 +31,13 @@ class Loaded:
     index: int
     sample: Sample
     maps: OverlayMaps
-    soft: Counts
-    hard: Counts | None
+    soft: Counts | None = None    # filled by the first counts job, after the image is on screen
+    hard: Counts | None = None
+
+    def ensure_counts(self) -> None:
+        if self.hard is None:
+            self.hard = count_hard(self.maps.pred_argmax, self.sample.target)
+            self.soft = self.sample.soft().to("cpu")
 
 
 class Viewer(QObject):
@@ -114,8 +119,7 @@ class Viewer(QObject):
         sample = self.dataset.load(i)
         maps = prepare_maps(sample.target.labels.new_tensor(sample.labels), self.classes.ignore_index,
                             sample.probs, sample.pred_map)
-        hard = count_hard(maps.pred_argmax, sample.target)
-        return Loaded(i, sample, maps, sample.soft(), hard)
+        return Loaded(i, sample, maps)
 
     def _on_loaded(self, generation: int, loaded: Loaded) -> None:
         if generation != self.generation or loaded.index != self.current:
@@ -169,6 +173,7 @@ class Viewer(QObject):
 
     def _counts(self, loaded: Loaded, s: ViewSettings):
         watch = Stopwatch()
+        loaded.ensure_counts()
         target = loaded.sample.target
         if s.boundary > 0:
             target = restrict_target(target, self._band(loaded, s.boundary))
@@ -210,10 +215,10 @@ class Viewer(QObject):
             self.image_scores_ready.emit()
 
     def image_scores(self) -> Scores | None:
-        if self.image_counts is None or self.loaded is None:
+        if self.image_counts is None or self.loaded is None or self.loaded.soft is None:
             return None
         s = self.settings
-        return compute_scores(self.image_counts, s.beta, s.smooth, self.loaded.soft.to("cpu"))
+        return compute_scores(self.image_counts, s.beta, s.smooth, self.loaded.soft)
 
     # ---- the whole dataset ----
     def _start_index(self) -> None:

@@ -108,3 +108,28 @@ def test_demo_command_writes_dataset(tmp_path):
 
 def test_module_and_help():
     assert run("export", "--help").returncode == 0
+
+
+def test_boundary_band_export(demo_dir, tmp_path):
+    base = ["export", "--gt", demo_dir / "gt", "--logits", demo_dir / "logits", "--classes", demo_dir / "classes.json"]
+    assert run(*base, "--out", tmp_path / "all.csv").returncode == 0
+    res = run(*base, "--boundary", "3", "--out", tmp_path / "band.csv")
+    assert res.returncode == 0, res.stderr
+    whole, band = pd.read_csv(tmp_path / "all.csv"), pd.read_csv(tmp_path / "band.csv")
+    assert (band["gt_pixels"] < whole["gt_pixels"]).all()
+    # errors concentrate at boundaries in the demo: the band's F1 is lower for most classes
+    assert band["fbeta"].iloc[-1] < whole["fbeta"].iloc[-1]
+
+
+def test_worst_figures(demo_dir, tmp_path):
+    res = run("export", "--gt", demo_dir / "gt", "--logits", demo_dir / "logits", "--images", demo_dir / "images",
+              "--classes", demo_dir / "classes.json", "--out", tmp_path / "pc.csv", "--per-image", tmp_path / "pi.csv",
+              "--figures", tmp_path / "fig", "--worst", "3")
+    assert res.returncode == 0, res.stderr
+    files = sorted((tmp_path / "fig").iterdir())
+    assert len(files) == 3 and files[0].name.startswith("001-")
+    pi = pd.read_csv(tmp_path / "pi.csv")
+    worst = pi.groupby("image")["fbeta"].mean().sort_values().index[0]
+    assert files[0].name == f"001-{worst}.png"
+    from PIL import Image
+    assert Image.open(files[0]).size[0] >= 900

@@ -37,6 +37,7 @@ def test_codes_agree_with_counts_for_every_class_and_threshold():
             n = code_counts(threshold_codes(maps, probs, c, t))
             assert (n["tp"], n["fp"], n["fn"]) == (int(counts.tp[c]), int(counts.fp[c]), int(counts.fn[c]))
             assert n["ignore"] == 40
+    assert torch.equal(maps.pred_argmax, probs.argmax(0))
     hard = count_hard(maps.pred_argmax, target)
     for c in range(4):
         n = code_counts(hard_codes(maps, maps.pred_argmax, c))

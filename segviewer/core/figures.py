@@ -1,0 +1,91 @@
+"""Report figures: the worst images with their TP/FP/FN overlay, a legend and their scores (headless)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .counts import Counts
+from .overlay import ALL_CLASSES, FN, FP, IGNORE, PALETTES, TP, error_lut, hard_codes, prepare_maps, threshold_codes
+from .scores import compute_scores, nanmean
+
+RANKINGS = ("mean_fbeta", "mean_iou", "fp", "fn")
+
+
+def rank_worst(counts: Counts, beta: float, smooth: float, by: str = "mean_fbeta") -> list[int]:
+    """Image rows, worst first: lowest mean F-beta / IoU, or most FP / FN pixels. Images with no score go last."""
+    if by in ("fp", "fn"):
+        values = -getattr(counts, by).sum(1).double().numpy()
+    else:
+        scores = compute_scores(counts, beta, smooth)
+        values = nanmean(scores.fbeta if by == "mean_fbeta" else scores.iou).numpy()
+    values = np.where(np.isnan(values), np.inf, values)
+    return [int(i) for i in np.argsort(values, kind="stable")]
+
+
+def overlay_rgba(sample, classes, threshold, palette: str = "classic", opacity: float = 0.6) -> np.ndarray:
+    labels = sample.target.labels.new_tensor(sample.labels)
+    maps = prepare_maps(labels, classes.ignore_index, sample.probs, sample.pred_map)
+    if sample.probs is None or threshold is None:
+        codes = hard_codes(maps, maps.pred_argmax, ALL_CLASSES)
+    else:
+        codes = threshold_codes(maps, sample.probs, ALL_CLASSES, threshold)
+    return error_lut(palette, opacity=opacity)[codes]
+
+
+def draw_figure(path: Path, image: np.ndarray | None, rgba: np.ndarray, title: str, lines: list[str],
+                palette: str = "classic") -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+    h, w = rgba.shape[:2]
+    fig = plt.figure(figsize=(9, 9 * 0.7 * h / w / 0.82 + 0.4), dpi=110)
+    ax = fig.add_axes([0.01, 0.1, 0.7, 0.82])
+    ax.imshow(image if image is not None else np.full((h, w, 3), 70, np.uint8))
+    ax.imshow(rgba)
+    ax.set_axis_off()
+    ax.set_title(title, fontsize=11, loc="left")
+    colors = PALETTES[palette]
+    handles = [Patch(color=np.array(colors[c]) / 255, label=n) for c, n in ((TP, "TP"), (FP, "FP"), (FN, "FN"))]
+    handles.append(Patch(color=(0.6, 0.6, 0.6), label="ignore"))
+    fig.legend(handles=handles, loc="lower left", ncols=4, fontsize=9, frameon=False, bbox_to_anchor=(0.01, 0.02))
+    fig.text(0.73, 0.9, "\n".join(lines), fontsize=8, va="top", family="monospace")
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def score_lines(classes, counts: Counts, row: int, beta: float, smooth: float) -> list[str]:
+    one = Counts(counts.tp[row], counts.fp[row], counts.fn[row])
+    s = compute_scores(one, beta, smooth)
+    lines = [f"{'class':<12} F{beta:<4g} IoU", "-" * 24]
+    for c, name in enumerate(classes.names):
+        f, iou = float(s.fbeta[c]), float(s.iou[c])
+        if not math.isnan(f):
+            lines.append(f"{name[:12]:<12} {f:5.3f} {iou:5.3f}")
+    lines += ["-" * 24, f"{'mean':<12} {float(nanmean(s.fbeta)):5.3f} {float(nanmean(s.iou)):5.3f}"]
+    return lines
+
+
+def write_worst_figures(dataset, result, folder, n: int, threshold, beta: float, smooth: float,
+                        by: str = "mean_fbeta") -> list[Path]:
+    """One PNG per worst image (rank-name.png); returns the files written."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = rank_worst(result.counts, beta, smooth, by)[:n]
+    index_of = {name: i for i, name in enumerate(dataset.names)}
+    written = []
+    for rank, row in enumerate(rows, 1):
+        name = result.names[row]
+        sample = dataset.load(index_of[name])
+        mean = float(nanmean(compute_scores(Counts(result.counts.tp[row], result.counts.fp[row],
+                                                   result.counts.fn[row]), beta, smooth).fbeta))
+        mode = "argmax" if threshold is None else f"threshold {threshold}"
+        path = folder / f"{rank:03d}-{name}.png"
+        draw_figure(path, sample.image, overlay_rgba(sample, dataset.classes, threshold),
+                    f"#{rank} {name}: mean F{beta:g} {mean:.3f} ({mode})",
+                    score_lines(dataset.classes, result.counts, row, beta, smooth))
+        written.append(path)
+    return written
