@@ -176,6 +176,7 @@ class DatasetCounts:
     soft: Counts
     confusion: torch.Tensor
     failures: list[LoadError] = field(default_factory=list)
+    confusion_per_image: torch.Tensor | None = None   # [I, C, C+1] when asked for
 
     def total(self) -> Counts:
         return Counts(self.counts.tp.sum(0), self.counts.fp.sum(0), self.counts.fn.sum(0))
@@ -192,8 +193,7 @@ def evaluate(dataset: Dataset, threshold=0.5, argmax: bool = False, strict: bool
     boundary=K counts only pixels within K px of a GT boundary (interior=True: only the pixels beyond it).
     """
     c = dataset.classes.num_classes
-    names, per_image, soft, failures = [], [], [], []
-    confusion = torch.zeros(c, c + 1, dtype=torch.int64)
+    names, per_image, soft, failures, confusions = [], [], [], [], []
     for index, sample in dataset.iter_samples(on_error=failures.append, strict=strict):
         if boundary:
             restrict_to_band(sample, boundary, dataset.classes.ignore_index, interior)
@@ -202,12 +202,15 @@ def evaluate(dataset: Dataset, threshold=0.5, argmax: bool = False, strict: bool
         soft.append(sample.soft().to("cpu"))
         if with_confusion:
             pred = sample.prediction_map(None if argmax else threshold, argmax)
-            confusion += confusion_matrix(pred, sample.target).cpu()
+            confusions.append(confusion_matrix(pred, sample.target).cpu())
         if progress:
             progress(index + 1, len(dataset))
     if not names:
         raise LoadError(dataset.options.gt_dir, f"no image could be loaded ({len(failures)} failed)")
-    return DatasetCounts(names, _stack(per_image, torch.int64), _stack(soft, torch.float64), confusion, failures)
+    per_image_confusion = torch.stack(confusions) if confusions else None
+    confusion = per_image_confusion.sum(0) if confusions else torch.zeros(c, c + 1, dtype=torch.int64)
+    return DatasetCounts(names, _stack(per_image, torch.int64), _stack(soft, torch.float64), confusion, failures,
+                         per_image_confusion)
 
 
 def restrict_to_band(sample: Sample, width: int, ignore_index: int, interior: bool = False) -> None:

@@ -10,10 +10,11 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
 
 from .table_model import KEY_ROLE, Cell, SortProxy, TableModel
 
-COLUMNS = ["image", "mean Fβ", "class Fβ", "FP px", "FN px", "status"]
+COLUMNS = ["image", "mean Fβ", "class Fβ", "FP px", "FN px", "status", "cell px"]
 TIPS = ["image name (⚠: failed to load; hover for the reason)", "mean F-beta over the classes present in the image",
         "F-beta of the selected class (mean over classes when 'All classes')", "false-positive pixels (selected class)",
-        "false-negative pixels (selected class)", "review status"]
+        "false-negative pixels (selected class)", "review status",
+        "pixels of the confusion-matrix cell last clicked (GT class → predicted class)"]
 FAILED_COLOR = (220, 80, 80)
 
 
@@ -64,12 +65,13 @@ class ImageListPanel(QWidget):
         self.scores: dict[str, np.ndarray] | None = None
         self.failures: dict[int, str] = {}
         self.statuses: dict[str, str] = {}
+        self.pair_counts = None
         self._sorted_once = False
         self._current_key = -1
 
     def set_dataset(self, names: list[str], class_names, status_names) -> None:
         self.names, self.scores, self.failures, self._sorted_once = list(names), None, {}, False
-        self._current_key = -1
+        self._current_key, self.pair_counts = -1, None
         for combo, label in ((self.gt_filter, "in GT: any class"), (self.pred_filter, "predicted: any class")):
             combo.blockSignals(True)
             combo.clear()
@@ -107,14 +109,22 @@ class ImageListPanel(QWidget):
     def _row(self, i: int, name: str) -> list[Cell]:
         failed = self.failures.get(i)
         status = self.statuses.get(name, "unreviewed")
+        pair = Cell(int(self.pair_counts[i]) if self.pair_counts is not None else None)
         if failed:
             return [Cell(f"⚠ {name}", tooltip=failed, color=FAILED_COLOR), Cell(math.nan), Cell(math.nan),
-                    Cell(None), Cell(None), Cell(status)]
+                    Cell(None), Cell(None), Cell(status), pair]
         s = self.scores
         if s is None:
-            return [Cell(name), Cell(math.nan, tooltip="computing…"), Cell(math.nan), Cell(None), Cell(None), Cell(status)]
+            return [Cell(name), Cell(math.nan, tooltip="computing…"), Cell(math.nan), Cell(None), Cell(None),
+                    Cell(status), pair]
         return [Cell(name), Cell(float(s["mean_fbeta"][i])), Cell(float(s["class_fbeta"][i])), Cell(int(s["fp"][i])),
-                Cell(int(s["fn"][i])), Cell(status)]
+                Cell(int(s["fn"][i])), Cell(status), pair]
+
+    def show_pair_counts(self, counts) -> None:
+        """Ranks the images by one confusion pair's pixel count, most first."""
+        self.pair_counts = counts
+        self.refresh()
+        self.view.sortByColumn(len(COLUMNS) - 1, Qt.DescendingOrder)
 
     def sort_worst_first(self, column: int = 1) -> None:
         self.view.sortByColumn(column, Qt.AscendingOrder if column in (1, 2) else Qt.DescendingOrder)

@@ -10,7 +10,10 @@ from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMessageBox, QP
 from ..core.dataset import DataOptions
 from ..core.overlay import ALL_CLASSES, code_counts
 from .canvas import CanvasPanel, luts_for
+from .analysis import FailureAnalysis
 from .class_table import ClassTablePanel
+from .confusion_panel import ConfusionPanel
+from .regions_panel import RegionsPanel
 from .controls import ControlsPanel
 from .curves import CurvesPanel
 from .image_list import ImageListPanel
@@ -34,9 +37,14 @@ class MainWindow(QMainWindow):
         self.image_list = ImageListPanel()
         self.class_table = ClassTablePanel()
         self.curves = CurvesPanel()
+        self.confusion = ConfusionPanel()
+        self.regions = RegionsPanel()
+        self.analysis = FailureAnalysis(self.viewer)
         self.bottom_tabs = QTabWidget()
         self.bottom_tabs.addTab(self.class_table, "Classes")
         self.bottom_tabs.addTab(self.curves, "Curves")
+        self.bottom_tabs.addTab(self.confusion, "Confusion")
+        self.bottom_tabs.addTab(self.regions, "Error regions")
         self.setCentralWidget(self.canvas)
         self._dock("Images", self.image_list, Qt.LeftDockWidgetArea, 330)
         self._dock("Settings", self.controls, Qt.RightDockWidgetArea, 330)
@@ -90,6 +98,14 @@ class MainWindow(QMainWindow):
         self.image_list.image_selected.connect(v.select_image)
         self.class_table.class_clicked.connect(lambda c: v.update_settings(class_id=c))
         self.canvas.hovered.connect(self._on_hover)
+        self.bottom_tabs.currentChanged.connect(self._on_tab_changed)
+        self.analysis.confusion_ready.connect(self._show_confusion)
+        self.analysis.regions_ready.connect(
+            lambda: self.regions.set_regions(self.analysis.regions, self.viewer.classes.names))
+        self.confusion.scope_changed.connect(lambda _s: self._show_confusion())
+        self.confusion.cell_clicked.connect(self.on_confusion_cell)
+        self.regions.region_clicked.connect(lambda r: self.canvas.zoom_to(*r.bbox))
+        self.regions.min_area_changed.connect(self._on_min_area)
 
     # ---- opening ----
     def open_options(self, options: DataOptions) -> bool:
@@ -217,6 +233,32 @@ class MainWindow(QMainWindow):
             self.canvas.readout.setText("")
             return
         self.canvas.readout.setText(hover_text(self.viewer, x, y))
+
+    # ---- failure analysis ----
+    def _on_tab_changed(self, _index: int) -> None:
+        self.analysis.active = self.bottom_tabs.currentWidget() in (self.confusion, self.regions)
+        self.analysis.refresh()
+        self.analysis.refresh_dataset()
+
+    def _on_min_area(self, value: int) -> None:
+        self.analysis.min_area = value
+        self.analysis.refresh()
+
+    def _show_confusion(self) -> None:
+        v, a = self.viewer, self.analysis
+        if v.dataset is None:
+            return
+        matrix = a.dataset_confusion if self.confusion.scope.currentText() == "dataset" else a.image_confusion
+        self.confusion.set_matrix(matrix, v.classes.names, show_none=not (v.is_hard or v.settings.argmax))
+
+    def on_confusion_cell(self, g: int, p: int) -> None:
+        """Highlights the cell's pixels on the canvas and ranks the images by that confusion."""
+        self.canvas.set_highlight(self.analysis.pair_mask(g, p))
+        counts = self.analysis.pair_counts(g, p)
+        if counts is not None:
+            self.image_list.show_pair_counts(counts)
+        names = list(self.viewer.classes.names) + ["none"]
+        self.statusBar().showMessage(f"highlighted: GT {names[g]} predicted as {names[p]} (magenta)", 10000)
 
     # ---- messages ----
     def show_error(self, text: str) -> None:

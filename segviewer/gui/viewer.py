@@ -54,8 +54,8 @@ class Viewer(QObject):
     def __init__(self, steps: int = DEFAULT_STEPS, parent: QObject | None = None):
         super().__init__(parent)
         self.steps = steps
-        self.compute = LatestOnlyWorker("compute", ("load", "overlay", "counts"), self)
-        self.background = LatestOnlyWorker("index", ("index", "direct"), self)
+        self.compute = LatestOnlyWorker("compute", ("load", "overlay", "counts", "analysis"), self)
+        self.background = LatestOnlyWorker("index", ("index", "direct", "confusion"), self)
         self.settings = ViewSettings()
         self._reset()
 
@@ -297,13 +297,17 @@ class Viewer(QObject):
         self.background.submit("direct", job, done, lambda exc: self.error.emit(str(exc)))
 
     def _in_dataset_order(self, counts: Counts, names: list[str]) -> Counts:
+        return Counts(*(torch.from_numpy(self._in_dataset_order_array(getattr(counts, k).numpy(), names))
+                        for k in ("tp", "fp", "fn")))
+
+    def _in_dataset_order_array(self, per_image: np.ndarray, names: list[str]) -> np.ndarray:
+        """Rows of a per-image array rearranged to the dataset's order; zeros for images that failed."""
         rows = {n: r for r, n in enumerate(names)}
-        order = [rows.get(item.name, -1) for item in self.dataset.items]
-        idx = torch.tensor([max(o, 0) for o in order])
-        missing = torch.tensor([o < 0 for o in order]).view(-1, 1)
-        pick = lambda t: t[idx].masked_fill(missing, 0) if len(names) else torch.zeros(  # noqa: E731
-            len(order), self.classes.num_classes, dtype=t.dtype)
-        return Counts(pick(counts.tp), pick(counts.fp), pick(counts.fn))
+        out = np.zeros((len(self.dataset),) + per_image.shape[1:], per_image.dtype)
+        for i, item in enumerate(self.dataset.items):
+            if item.name in rows:
+                out[i] = per_image[rows[item.name]]
+        return out
 
     def _update_best(self) -> None:
         if self.index is None or self.is_hard:

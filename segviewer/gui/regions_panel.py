@@ -1,0 +1,53 @@
+"""Connected error regions of the current image, largest first; a click zooms the canvas to one."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QSpinBox, QTableView, QVBoxLayout,
+                               QWidget)
+
+from .table_model import KEY_ROLE, Cell, SortProxy, TableModel
+
+
+class RegionsPanel(QWidget):
+    region_clicked = Signal(object)      # ErrorRegion
+    min_area_changed = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model = TableModel(["kind", "class", "area px", "x0", "y0", "x1", "y1"],
+                                ["missed = FN region, hallucinated = FP region"], self)
+        self.proxy = SortProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.view = QTableView()
+        self.view.setModel(self.proxy)
+        self.view.setSortingEnabled(True)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.view.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.view.verticalHeader().setVisible(False)
+        self.view.verticalHeader().setDefaultSectionSize(20)
+        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.view.clicked.connect(lambda idx: self.region_clicked.emit(idx.data(KEY_ROLE)))
+        self.min_area = QSpinBox()
+        self.min_area.setRange(1, 10**7)
+        self.min_area.setValue(20)
+        self.min_area.setSuffix(" px")
+        self.min_area.setToolTip("hide specks smaller than this")
+        self.min_area.valueChanged.connect(self.min_area_changed)
+        self.count = QLabel("")
+        top = QHBoxLayout()
+        top.addWidget(QLabel("minimum area"))
+        top.addWidget(self.min_area)
+        top.addWidget(self.count, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.view)
+
+    def set_regions(self, regions, names) -> None:
+        rows = [[Cell(r.kind), Cell(f"{r.class_id}: {names[r.class_id]}"), Cell(r.area), *(Cell(v) for v in r.bbox)]
+                for r in regions]
+        self.model.set_rows(rows, list(regions))
+        self.view.sortByColumn(2, Qt.DescendingOrder)
+        missed = sum(r.kind == "missed" for r in regions)
+        self.count.setText(f"{missed} missed, {len(regions) - missed} hallucinated regions")
+
