@@ -40,14 +40,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     threshold = None if args.argmax or dataset.is_hard else parse_threshold(args.threshold, dataset.classes.num_classes)
     with progress_bar(len(dataset), "export") as bar:
         result = evaluate(dataset, threshold if threshold is not None else 0.5, threshold is None, args.strict,
-                          progress=lambda done, total: bar.update(1), boundary=args.boundary)
+                          progress=lambda done, total: bar.update(1), boundary=args.boundary, interior=args.interior)
     report_failures(result.failures)
     write_per_class_csv(args.out, dataset.classes, result.total(), result.soft_total(), threshold, args.beta, args.smooth)
     if args.per_image:
         write_per_image_csv(args.per_image, result.names, dataset.classes, result.counts, args.beta, args.smooth)
     if args.figures:
         from .core.figures import write_worst_figures
-        write_worst_figures(dataset, result, args.figures, args.worst, threshold, args.beta, args.smooth)
+        write_worst_figures(dataset, result, args.figures, args.worst, threshold, args.beta, args.smooth, args.rank_by)
     return 0
 
 
@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--per-image", type=Path, help="per-image (tidy) CSV to write")
     ex.add_argument("--strict", action="store_true", help="the first bad file is fatal")
     ex.add_argument("--boundary", type=int, metavar="K", help="count only pixels within K px of a GT boundary")
+    ex.add_argument("--interior", action="store_true", help="with --boundary: count only the pixels beyond the band")
+    ex.add_argument("--rank-by", default="mean_fbeta", choices=("mean_fbeta", "mean_iou", "fp", "fn"),
+                    help="what makes an image 'worst' for --figures")
     ex.add_argument("--figures", type=Path, metavar="DIR", help="write overlay figures of the worst images here")
     ex.add_argument("--worst", type=int, default=10, metavar="N", help="how many worst images get a figure")
     ex.set_defaults(run=cmd_export)

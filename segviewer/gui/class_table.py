@@ -90,6 +90,7 @@ class ClassTablePanel(QWidget):
         for r in range(self.proxy.rowCount()):
             if self.proxy.index(r, 0).data(KEY_ROLE) == class_id:
                 self.view.selectRow(r)
+                self.view.scrollTo(self.proxy.index(r, 0))
                 return
         self.view.clearSelection()
 

@@ -97,7 +97,10 @@ class ControlsPanel(QWidget):
         self.boundary_spin.setSuffix(" px band")
         self.boundary_spin.setToolTip("Score only pixels within K px of a GT boundary")
         self.boundary_spin.valueChanged.connect(lambda v: self._emit(boundary=v))
-        form.addRow("boundary", self.boundary_spin)
+        self.interior_box = QCheckBox("interior instead")
+        self.interior_box.setToolTip("Score the pixels beyond the band: tells boundary sloppiness from whole-object errors")
+        self.interior_box.toggled.connect(lambda on: self._emit(interior=on))
+        form.addRow("boundary", self._pair(self.boundary_spin, self.interior_box))
         return box
 
     def _display_group(self) -> QGroupBox:
@@ -178,6 +181,8 @@ class ControlsPanel(QWidget):
                 self.beta_spin.setValue(s.beta)
             self.smooth_spin.setValue(s.smooth)
             self.boundary_spin.setValue(s.boundary)
+            self.interior_box.setChecked(s.interior)
+            self.interior_box.setEnabled(s.boundary > 0)
             idx = self.class_combo.findData(s.class_id)
             if idx >= 0:
                 self.class_combo.setCurrentIndex(idx)

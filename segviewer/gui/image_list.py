@@ -10,9 +10,11 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
 
 from .table_model import KEY_ROLE, Cell, SortProxy, TableModel
 
-COLUMNS = ["image", "mean Fβ", "class Fβ", "FP px", "FN px", "status", "cell px"]
+COLUMNS = ["image", "mean Fβ", "class Fβ", "mean IoU", "FP px", "FN px", "status", "cell px"]
 TIPS = ["image name (⚠: failed to load; hover for the reason)", "mean F-beta over the classes present in the image",
-        "F-beta of the selected class (mean over classes when 'All classes')", "false-positive pixels (selected class)",
+        "F-beta of the selected class (mean over classes when 'All classes')",
+        "mean IoU over present classes (with masks: agreement of the two annotations)",
+        "false-positive pixels (selected class)",
         "false-negative pixels (selected class)", "review status",
         "pixels of the confusion-matrix cell last clicked (GT class → predicted class)"]
 FAILED_COLOR = (220, 80, 80)
@@ -52,13 +54,14 @@ class ImageListPanel(QWidget):
                            (self.status_filter, "only images with this review status")):
             combo.setToolTip(tip)
             combo.currentIndexChanged.connect(self._refilter)
-        filters = QHBoxLayout()
+        top, filters = QHBoxLayout(), QHBoxLayout()
+        top.addWidget(self.search, 2)
+        top.addWidget(self.status_filter, 1)
         filters.addWidget(self.gt_filter)
         filters.addWidget(self.pred_filter)
-        filters.addWidget(self.status_filter)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.search)
+        layout.addLayout(top)
         layout.addLayout(filters)
         layout.addWidget(self.view)
         self.names: list[str] = []
@@ -112,13 +115,13 @@ class ImageListPanel(QWidget):
         pair = Cell(int(self.pair_counts[i]) if self.pair_counts is not None else None)
         if failed:
             return [Cell(f"⚠ {name}", tooltip=failed, color=FAILED_COLOR), Cell(math.nan), Cell(math.nan),
-                    Cell(None), Cell(None), Cell(status), pair]
+                    Cell(math.nan), Cell(None), Cell(None), Cell(status), pair]
         s = self.scores
         if s is None:
-            return [Cell(name), Cell(math.nan, tooltip="computing…"), Cell(math.nan), Cell(None), Cell(None),
-                    Cell(status), pair]
-        return [Cell(name), Cell(float(s["mean_fbeta"][i])), Cell(float(s["class_fbeta"][i])), Cell(int(s["fp"][i])),
-                Cell(int(s["fn"][i])), Cell(status), pair]
+            return [Cell(name), Cell(math.nan, tooltip="computing…"), Cell(math.nan), Cell(math.nan), Cell(None),
+                    Cell(None), Cell(status), pair]
+        return [Cell(name), Cell(float(s["mean_fbeta"][i])), Cell(float(s["class_fbeta"][i])),
+                Cell(float(s["mean_iou"][i])), Cell(int(s["fp"][i])), Cell(int(s["fn"][i])), Cell(status), pair]
 
     def show_pair_counts(self, counts) -> None:
         """Ranks the images by one confusion pair's pixel count, most first."""
@@ -127,7 +130,7 @@ class ImageListPanel(QWidget):
         self.view.sortByColumn(len(COLUMNS) - 1, Qt.DescendingOrder)
 
     def sort_worst_first(self, column: int = 1) -> None:
-        self.view.sortByColumn(column, Qt.AscendingOrder if column in (1, 2) else Qt.DescendingOrder)
+        self.view.sortByColumn(column, Qt.AscendingOrder if column in (1, 2, 3) else Qt.DescendingOrder)
 
     def _refilter(self) -> None:
         text = self.search.text().strip().lower()

@@ -46,13 +46,14 @@ class MainWindow(QMainWindow):
         self.bottom_tabs.addTab(self.confusion, "Confusion")
         self.bottom_tabs.addTab(self.regions, "Error regions")
         self.setCentralWidget(self.canvas)
-        self._dock("Images", self.image_list, Qt.LeftDockWidgetArea, 330)
+        self._dock("Images", self.image_list, Qt.LeftDockWidgetArea, 390)
         self._dock("Settings", self.controls, Qt.RightDockWidgetArea, 330)
-        self._dock("Scores", self.bottom_tabs, Qt.BottomDockWidgetArea, 280)
+        self._dock("Scores", self.bottom_tabs, Qt.BottomDockWidgetArea, 300)
         self._status_bar()
         self.review = ReviewController(self)
         self.actions_ = WindowActions(self)
         self._last_codes = None
+        self.active_pair: tuple[int, int] | None = None
         self._connect()
         self.controls.sync(self.viewer.settings)
         self._apply_lut()
@@ -137,6 +138,8 @@ class MainWindow(QMainWindow):
         loaded = self.viewer.loaded
         self.canvas.show_error(None)
         self.canvas.set_image(loaded.sample.image, loaded.sample.shape)
+        if self.active_pair is not None:
+            self.canvas.set_highlight(self.analysis.pair_mask(*self.active_pair))
         self.image_list.select(loaded.index)
         self.review.on_image_changed()
 
@@ -252,13 +255,19 @@ class MainWindow(QMainWindow):
         self.confusion.set_matrix(matrix, v.classes.names, show_none=not (v.is_hard or v.settings.argmax))
 
     def on_confusion_cell(self, g: int, p: int) -> None:
-        """Highlights the cell's pixels on the canvas and ranks the images by that confusion."""
+        """Highlights the cell's pixels on the canvas (on every image, until Esc) and ranks the images by it."""
+        self.active_pair = (g, p)
         self.canvas.set_highlight(self.analysis.pair_mask(g, p))
         counts = self.analysis.pair_counts(g, p)
         if counts is not None:
             self.image_list.show_pair_counts(counts)
         names = list(self.viewer.classes.names) + ["none"]
         self.statusBar().showMessage(f"highlighted: GT {names[g]} predicted as {names[p]} (magenta)", 10000)
+
+    def clear_highlight(self) -> None:
+        self.active_pair = None
+        self.canvas.set_highlight(None)
+        self.canvas.box_item.hide()
 
     # ---- messages ----
     def show_error(self, text: str) -> None:

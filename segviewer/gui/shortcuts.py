@@ -19,6 +19,7 @@ SHORTCUTS = [
     (("G",), "ground-truth classes view", "view_gt"),
     (("M",), "predicted classes view", "view_pred"),
     (("F",), "fit the image to the window", "fit"),
+    (("Esc",), "clear the confusion-cell highlight and region box", "clear_highlight"),
     (("R",), "review mode on / off (QA)", "toggle_review"),
     (("1", "2", "3", "4", "5"), "review mode: set the status", "set_status"),
     (("N",), "review mode: write a note", "edit_note"),

@@ -24,6 +24,7 @@ class ViewSettings:
     opacity: float = 0.6
     palette: str = "classic"
     boundary: int = 0          # >0: score only pixels within this many px of a GT boundary
+    interior: bool = False     # with boundary > 0: score the pixels beyond the band instead
 
     def effective_threshold(self):
         """What the core takes: a scalar, or one threshold per class."""

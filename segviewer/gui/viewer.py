@@ -21,8 +21,8 @@ from ..core.sweep import Best, best_thresholds
 from .state import ViewSettings
 from .workers import LatestOnlyWorker, Stopwatch
 
-OVERLAY_KEYS = {"threshold", "class_thresholds", "argmax", "class_id", "view", "boundary"}
-COUNT_KEYS = {"threshold", "class_thresholds", "argmax", "boundary"}
+OVERLAY_KEYS = {"threshold", "class_thresholds", "argmax", "class_id", "view", "boundary", "interior"}
+COUNT_KEYS = {"threshold", "class_thresholds", "argmax", "boundary", "interior"}
 SCORE_KEYS = {"beta", "smooth"}
 
 
@@ -176,7 +176,8 @@ class Viewer(QObject):
         loaded.ensure_counts()
         target = loaded.sample.target
         if s.boundary > 0:
-            target = restrict_target(target, self._band(loaded, s.boundary))
+            band = self._band(loaded, s.boundary)
+            target = restrict_target(target, ~band if s.interior else band)
         if self.is_hard or s.argmax:
             counts = loaded.hard if s.boundary == 0 else count_hard(loaded.maps.pred_argmax, target)
         else:
@@ -284,7 +285,8 @@ class Viewer(QObject):
         threshold = s.effective_threshold()
 
         def job():
-            return evaluate(dataset, threshold, s.argmax or dataset.is_hard, boundary=s.boundary or None)
+            return evaluate(dataset, threshold, s.argmax or dataset.is_hard, boundary=s.boundary or None,
+                            interior=s.interior)
 
         def done(result):
             if generation != self.generation or s != self.settings:
@@ -333,6 +335,7 @@ class Viewer(QObject):
         fn = self.per_image.fn.sum(1) if c == ALL_CLASSES else self.per_image.fn[:, c]
         cls = nanmean(scores.fbeta) if c == ALL_CLASSES else scores.fbeta[:, c]
         return {"mean_fbeta": nanmean(scores.fbeta).numpy(), "class_fbeta": cls.numpy(),
+                "mean_iou": nanmean(scores.iou).numpy(),
                 "fp": fp.numpy(), "fn": fn.numpy(),
                 "gt_present": (self.per_image.tp + self.per_image.fn > 0).numpy(),
                 "pred_present": (self.per_image.tp + self.per_image.fp > 0).numpy()}

@@ -51,6 +51,7 @@ class WindowActions:
         self._add(file, "Export per-class CSV…", self.export_per_class, "Ctrl+E")
         self._add(file, "Export per-image CSV…", self.export_per_image)
         self._add(file, "Export QA report…", lambda: w.review.export_report())
+        self._add(file, "Export worst figures…", self.export_worst_figures)
         self._add(file, "Save view as PNG…", self.save_view, "Ctrl+S")
         file.addSeparator()
         self._add(file, "Quit", w.close, "Ctrl+Q")
@@ -96,6 +97,7 @@ class WindowActions:
             "toggle_fn": lambda: v.update_settings(show_fn=not s().show_fn),
             "view_errors": lambda: v.update_settings(view="errors"), "view_gt": lambda: v.update_settings(view="gt"),
             "view_pred": lambda: v.update_settings(view="pred"), "fit": w.canvas.fit, "toggle_help": self.toggle_help,
+            "clear_highlight": w.clear_highlight,
             "toggle_review": w.review.toggle_mode, "edit_note": w.review.edit_note, "undo_review": w.review.undo,
             "next_unreviewed": w.review.next_unreviewed,
         }
@@ -202,6 +204,33 @@ class WindowActions:
         counts = Counts(v.per_image.tp[keep], v.per_image.fp[keep], v.per_image.fn[keep])
         write_per_image_csv(path, names, v.classes, counts, v.settings.beta, v.settings.smooth)
         self.w.statusBar().showMessage(f"wrote {path}", 8000)
+        return True
+
+    def export_worst_figures(self, folder: str | None = None, n: int | None = None) -> bool:
+        """The same figures as `export --figures`, for the N worst images at the window's settings, in the background."""
+        from PySide6.QtWidgets import QInputDialog
+        from ..core.dataset import DatasetCounts
+        from ..core.figures import write_worst_figures
+        v = self.v
+        if v.per_image is None:
+            self.w.show_error("The per-image scores are still being computed.")
+            return False
+        if n is None:
+            n, ok = QInputDialog.getInt(self.w, "Export worst figures", "How many of the worst images?", 10, 1, 10000)
+            if not ok:
+                return False
+        folder = folder or QFileDialog.getExistingDirectory(self.w, "Folder for the figures")
+        if not folder:
+            return False
+        keep = [i for i in range(len(v.dataset)) if i not in v.failures]
+        from ..core.counts import Counts
+        counts = Counts(v.per_image.tp[keep], v.per_image.fp[keep], v.per_image.fn[keep])
+        result = DatasetCounts([v.dataset.items[i].name for i in keep], counts, counts, None)
+        s, dataset = v.settings, v.dataset
+        threshold = None if (s.argmax or v.is_hard) else s.effective_threshold()
+        v.background.submit("figures", lambda: write_worst_figures(dataset, result, folder, n, threshold, s.beta, s.smooth),
+                            lambda files: self.w.statusBar().showMessage(f"wrote {len(files)} figures to {folder}", 8000),
+                            lambda exc: self.w.show_error(f"figures: {exc}"))
         return True
 
     def save_view(self, path: str | None = None) -> bool:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import make_dataset, save_label
+from helpers import make_dataset, save_label
 from segviewer.core.counts import count_threshold, prepare_target, soft_counts
 from segviewer.core.probs import to_probabilities
 from segviewer.core.scores import compute_scores
@@ -119,6 +119,10 @@ def test_boundary_band_export(demo_dir, tmp_path):
     assert (band["gt_pixels"] < whole["gt_pixels"]).all()
     # errors concentrate at boundaries in the demo: the band's F1 is lower for most classes
     assert band["fbeta"].iloc[-1] < whole["fbeta"].iloc[-1]
+    assert run(*base, "--boundary", "3", "--interior", "--out", tmp_path / "inner.csv").returncode == 0
+    inner = pd.read_csv(tmp_path / "inner.csv")
+    for col in ("gt_pixels", "tp", "fp", "fn"):  # band and interior split every pixel
+        assert (inner[col] + band[col]).tolist() == whole[col].tolist()
 
 
 def test_worst_figures(demo_dir, tmp_path):

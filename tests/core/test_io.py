@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import make_dataset, save_label
+from helpers import make_dataset, save_label
 from segviewer.core.classes import load_class_file, load_preset, preset_names, resolve_classes
 from segviewer.core.dataset import DataOptions, Dataset, evaluate
 from segviewer.core.errors import LoadError

@@ -21,11 +21,6 @@ def window(qtbot, qsettings):
     w.close()
 
 
-def settle(qtbot, window, timeout=60000):
-    qtbot.waitUntil(window.viewer.is_settled, timeout=timeout)
-    qtbot.wait(20)
-
-
 @pytest.fixture
 def demo_copy(demo_dir, tmp_path):
     import shutil

@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from gui.conftest import settle
+from helpers import settle
 from segviewer.core.counts import confusion_matrix, threshold_map
 from segviewer.core.dataset import DataOptions, Dataset, evaluate
 from segviewer.core.regions import error_regions

@@ -1,7 +1,7 @@
 """The keyboard review flow in the window, backed by the SQLite session."""
 from PySide6.QtCore import Qt
 
-from gui.conftest import settle
+from helpers import settle
 from segviewer.core.session import ReviewStore
 
 

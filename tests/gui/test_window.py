@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from gui.conftest import settle
+from helpers import settle
 from segviewer.core.dataset import DataOptions, Dataset, evaluate
 from segviewer.core.overlay import ALL_CLASSES, FN, FP, IGNORE, IGNORE_HATCH, TP, error_lut
 from segviewer.core.scores import compute_scores
@@ -185,3 +185,14 @@ def test_screenshot_flag(tmp_path, demo_dir):
                                                                            "QT_QPA_PLATFORM": "offscreen"})
     assert res.returncode == 0, res.stderr
     assert Image.open(out).size == (1500, 920)
+
+
+def test_export_worst_figures_from_window(qtbot, window, demo_copy, tmp_path):
+    open_demo(window, demo_copy)
+    settle(qtbot, window)
+    assert window.actions_.export_worst_figures(str(tmp_path / "figs"), 2)
+    settle(qtbot, window)
+    files = sorted(p.name for p in (tmp_path / "figs").iterdir())
+    scores = window.viewer.image_list_scores()["mean_fbeta"]
+    worst = window.viewer.dataset.names[int(np.nanargmin(scores))]
+    assert len(files) == 2 and files[0] == f"001-{worst}.png"
