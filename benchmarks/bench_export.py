@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine, make_synthetic, peak_rss_mib  # noqa: E402
+from common import machine, make_synthetic, peak_rss_mib, run_worker  # noqa: E402
 
 
 def run_ours(root: Path, mode: str, device: str) -> dict:
@@ -54,9 +53,7 @@ def worker(args) -> None:
 
 
 def spawn(kind: str, args, root: Path) -> dict:
-    cmd = [sys.executable, __file__, "--worker", kind, "--root", str(root), "--classes", str(args.classes),
-           "--device", args.device]
-    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    return run_worker(__file__, "--worker", kind, "--root", root, "--classes", args.classes, "--device", args.device)
 
 
 def main() -> None:

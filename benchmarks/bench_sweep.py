@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine, make_synthetic, median_ms, peak_rss_mib  # noqa: E402
+from common import machine, make_synthetic, median_ms, peak_rss_mib, run_worker  # noqa: E402
 
 
 def build_ours(root: Path, steps: int) -> dict:
@@ -61,9 +60,7 @@ def worker(args) -> None:
 
 
 def spawn(kind: str, root: Path, args) -> dict:
-    cmd = [sys.executable, __file__, "--worker", kind, "--root", str(root), "--steps", str(args.steps),
-           "--classes", str(args.classes)]
-    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    return run_worker(__file__, "--worker", kind, "--root", root, "--steps", args.steps, "--classes", args.classes)
 
 
 def main() -> None:

@@ -1,8 +1,11 @@
 """Shared helpers for the benchmark scripts: synthetic data, timing, peak memory."""
 from __future__ import annotations
 
+import json
 import resource
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -59,3 +62,10 @@ def machine() -> str:
         pass
     gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
     return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads){gpu}"
+
+
+def run_worker(script: str, *args: object) -> dict:
+    """Runs `python script --worker ...` in its own process (so its peak memory is its own); its last line is JSON."""
+    cmd = [sys.executable, script, *map(str, args)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])

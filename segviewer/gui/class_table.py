@@ -4,10 +4,10 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..core.scores import Scores, nanmean
-from .table_model import KEY_ROLE, Cell, SortProxy, TableModel, fmt
+from .table_model import KEY_ROLE, Cell, TableModel, fmt, sorted_table
 
 SCORES = ("precision", "recall", "fbeta", "dice", "iou", "soft_dice")
 SHORT = {"precision": "P", "recall": "R", "fbeta": "Fβ", "dice": "Dice", "iou": "IoU", "soft_dice": "soft Dice"}
@@ -30,18 +30,8 @@ class ClassTablePanel(QWidget):
         super().__init__(parent)
         names, tips = headers()
         self.model = TableModel(names, tips, self)
-        self.proxy = SortProxy(self)
-        self.proxy.setSourceModel(self.model)
-        self.view = QTableView()
-        self.view.setModel(self.proxy)
-        self.view.setSortingEnabled(True)
+        self.proxy, self.view = sorted_table(self.model, self)
         self.view.sortByColumn(1, Qt.AscendingOrder)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.view.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.view.verticalHeader().setVisible(False)
-        self.view.verticalHeader().setDefaultSectionSize(20)
-        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.view.horizontalHeader().setStretchLastSection(True)
         self.view.clicked.connect(lambda idx: self.class_clicked.emit(int(idx.data(KEY_ROLE))))
         self.summary = QLabel("")

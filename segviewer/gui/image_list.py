@@ -5,10 +5,9 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLineEdit, QTableView,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QHeaderView, QLineEdit, QVBoxLayout, QWidget
 
-from .table_model import KEY_ROLE, Cell, SortProxy, TableModel
+from .table_model import KEY_ROLE, Cell, TableModel, sorted_table
 
 COLUMNS = ["image", "mean Fβ", "class Fβ", "mean IoU", "FP px", "FN px", "status", "cell px"]
 TIPS = ["image name (⚠: failed to load; hover for the reason)", "mean F-beta over the classes present in the image",
@@ -26,18 +25,8 @@ class ImageListPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.model = TableModel(COLUMNS, TIPS, self)
-        self.proxy = SortProxy(self)
-        self.proxy.setSourceModel(self.model)
-        self.view = QTableView()
-        self.view.setModel(self.proxy)
-        self.view.setSortingEnabled(True)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.view.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.view.verticalHeader().setVisible(False)
-        self.view.verticalHeader().setDefaultSectionSize(20)
+        self.proxy, self.view = sorted_table(self.model, self)
         header = self.view.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.Interactive)
         header.resizeSection(0, 120)
         header.setStretchLastSection(True)

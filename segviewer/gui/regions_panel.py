@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QSpinBox, QTableView, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from .table_model import KEY_ROLE, Cell, SortProxy, TableModel
+from .table_model import KEY_ROLE, Cell, TableModel, sorted_table
 
 
 class RegionsPanel(QWidget):
@@ -16,16 +15,7 @@ class RegionsPanel(QWidget):
         super().__init__(parent)
         self.model = TableModel(["kind", "class", "area px", "x0", "y0", "x1", "y1"],
                                 ["missed = FN region, hallucinated = FP region"], self)
-        self.proxy = SortProxy(self)
-        self.proxy.setSourceModel(self.model)
-        self.view = QTableView()
-        self.view.setModel(self.proxy)
-        self.view.setSortingEnabled(True)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.view.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.view.verticalHeader().setVisible(False)
-        self.view.verticalHeader().setDefaultSectionSize(20)
-        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.proxy, self.view = sorted_table(self.model, self)
         self.view.clicked.connect(lambda idx: self.region_clicked.emit(idx.data(KEY_ROLE)))
         self.min_area = QSpinBox()
         self.min_area.setRange(1, 10**7)

@@ -184,13 +184,7 @@ class ReviewController:
         if not path:
             return False
         v = self.w.viewer
-        keep = [i for i in range(len(v.dataset)) if i not in v.failures] if v.dataset else []
-        names = [v.dataset.items[i].name for i in keep] if v.dataset else None
-        per_image = None
-        if v.per_image is not None:
-            from ..core.counts import Counts
-            per_image = Counts(v.per_image.tp[keep], v.per_image.fp[keep], v.per_image.fn[keep])
-        write_report(path, self.store, names if per_image is not None else None, per_image,
-                     v.settings.beta, v.settings.smooth)
+        names, per_image = v.loaded_per_image() or (None, None)
+        write_report(path, self.store, names, per_image, v.settings.beta, v.settings.smooth)
         self.w.statusBar().showMessage(f"wrote {path}", 8000)
         return True

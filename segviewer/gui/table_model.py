@@ -7,6 +7,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 SORT_ROLE = Qt.UserRole + 1
 KEY_ROLE = Qt.UserRole + 2
@@ -114,3 +115,19 @@ class SortProxy(QSortFilterProxyModel):
         if type(a) is not type(b):
             return str(a) < str(b)
         return a < b
+
+
+def sorted_table(model: TableModel, parent=None) -> tuple[SortProxy, QTableView]:
+    """A read-only, sortable, row-selecting table over the model, with compact rows."""
+    proxy = SortProxy(parent)
+    proxy.setSourceModel(model)
+    view = QTableView()
+    view.setModel(proxy)
+    view.setSortingEnabled(True)
+    view.setSelectionBehavior(QAbstractItemView.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SingleSelection)
+    view.setEditTriggers(QAbstractItemView.NoEditTriggers)
+    view.verticalHeader().setVisible(False)
+    view.verticalHeader().setDefaultSectionSize(20)
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+    return proxy, view

@@ -340,6 +340,19 @@ class Viewer(QObject):
                 "gt_present": (self.per_image.tp + self.per_image.fn > 0).numpy(),
                 "pred_present": (self.per_image.tp + self.per_image.fp > 0).numpy()}
 
+    def loaded_per_image(self) -> tuple[list[str], Counts] | None:
+        """Names and [I, C] counts of the images that loaded (failed ones left out), for exports."""
+        if self.per_image is None:
+            return None
+        keep = [i for i in range(len(self.dataset)) if i not in self.failures]
+        counts = Counts(self.per_image.tp[keep], self.per_image.fp[keep], self.per_image.fn[keep])
+        return [self.dataset.items[i].name for i in keep], counts
+
+    def output_threshold(self):
+        """The threshold written into exports: None in argmax mode and for hard masks."""
+        s = self.settings
+        return None if (s.argmax or self.is_hard) else s.effective_threshold()
+
     def apply_best_thresholds(self) -> None:
         if self.best is not None:
             t = np.where(np.isnan(self.best.threshold), self.settings.threshold, self.best.threshold)

@@ -176,33 +176,31 @@ class WindowActions:
         path, _ = QFileDialog.getSaveFileName(self.w, title, default, filters)
         return path or None
 
+    def _ready(self, value, what: str) -> bool:
+        if value is None:
+            self.w.show_error(f"The {what} are still being computed.")
+        return value is not None
+
     def export_per_class(self, path: str | None = None) -> bool:
         v = self.v
-        if v.dataset_counts is None:
-            self.w.show_error("The dataset-wide scores are still being computed.")
+        if not self._ready(v.dataset_counts, "dataset-wide scores"):
             return False
         path = path or self._save_path("Export per-class CSV", "per_class.csv", "CSV (*.csv)")
         if not path:
             return False
         s = v.settings
-        threshold = None if (s.argmax or v.is_hard) else s.effective_threshold()
-        write_per_class_csv(path, v.classes, v.dataset_counts, v.dataset_soft, threshold, s.beta, s.smooth)
+        write_per_class_csv(path, v.classes, v.dataset_counts, v.dataset_soft, v.output_threshold(), s.beta, s.smooth)
         self.w.statusBar().showMessage(f"wrote {path}", 8000)
         return True
 
     def export_per_image(self, path: str | None = None) -> bool:
-        v = self.v
-        if v.per_image is None:
-            self.w.show_error("The per-image scores are still being computed.")
+        rows = self.v.loaded_per_image()
+        if not self._ready(rows, "per-image scores"):
             return False
         path = path or self._save_path("Export per-image CSV", "per_image.csv", "CSV (*.csv)")
         if not path:
             return False
-        keep = [i for i in range(len(v.dataset)) if i not in v.failures]
-        names = [v.dataset.items[i].name for i in keep]
-        from ..core.counts import Counts
-        counts = Counts(v.per_image.tp[keep], v.per_image.fp[keep], v.per_image.fn[keep])
-        write_per_image_csv(path, names, v.classes, counts, v.settings.beta, v.settings.smooth)
+        write_per_image_csv(path, *rows[:1], self.v.classes, rows[1], self.v.settings.beta, self.v.settings.smooth)
         self.w.statusBar().showMessage(f"wrote {path}", 8000)
         return True
 
@@ -212,8 +210,8 @@ class WindowActions:
         from ..core.dataset import DatasetCounts
         from ..core.figures import write_worst_figures
         v = self.v
-        if v.per_image is None:
-            self.w.show_error("The per-image scores are still being computed.")
+        rows = v.loaded_per_image()
+        if not self._ready(rows, "per-image scores"):
             return False
         if n is None:
             n, ok = QInputDialog.getInt(self.w, "Export worst figures", "How many of the worst images?", 10, 1, 10000)
@@ -222,12 +220,8 @@ class WindowActions:
         folder = folder or QFileDialog.getExistingDirectory(self.w, "Folder for the figures")
         if not folder:
             return False
-        keep = [i for i in range(len(v.dataset)) if i not in v.failures]
-        from ..core.counts import Counts
-        counts = Counts(v.per_image.tp[keep], v.per_image.fp[keep], v.per_image.fn[keep])
-        result = DatasetCounts([v.dataset.items[i].name for i in keep], counts, counts, None)
-        s, dataset = v.settings, v.dataset
-        threshold = None if (s.argmax or v.is_hard) else s.effective_threshold()
+        result = DatasetCounts(rows[0], rows[1], rows[1], None)
+        s, dataset, threshold = v.settings, v.dataset, v.output_threshold()
         v.background.submit("figures", lambda: write_worst_figures(dataset, result, folder, n, threshold, s.beta, s.smooth),
                             lambda files: self.w.statusBar().showMessage(f"wrote {len(files)} figures to {folder}", 8000),
                             lambda exc: self.w.show_error(f"figures: {exc}"))
