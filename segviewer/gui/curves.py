@@ -35,14 +35,19 @@ class CurvesPanel(QWidget):
         layout.addLayout(row)
         self.threshold_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((120, 120, 120), style=Qt.DashLine))
         self._curves: tuple | None = None
+        self._markers: list = []     # (class, marker on F-beta curve, marker on PR curve, f, p, r)
+        self._class_id = ALL_CLASSES
+        self.source = None
 
-    def set_curves(self, curves: Counts | None, steps: int) -> None:
+    def set_curves(self, curves: Counts | None, steps: int, source=None) -> None:
         """Counts [C, N+1] at every grid threshold (from the index)."""
         self._curves = None if curves is None else (curves, steps)
+        self.source = source
 
     def redraw(self, class_id: int, names, colors, beta: float, smooth: float, threshold) -> None:
         self.vs_threshold.clear()
         self.pr.clear()
+        self._markers, self._class_id = [], class_id
         if self._curves is None:
             self.note.setVisible(True)
             return
@@ -64,9 +69,22 @@ class CurvesPanel(QWidget):
                 self.vs_threshold.plot(t, f[c], pen=pg.mkPen(color, width=2.5), name=f"F{beta:g}")
                 self.vs_threshold.plot(t, p[c], pen=pg.mkPen((90, 90, 90), width=1.5, style=Qt.DashLine), name="precision")
                 self.vs_threshold.plot(t, r[c], pen=pg.mkPen((90, 90, 90), width=1.5, style=Qt.DotLine), name="recall")
-            self.vs_threshold.plot([t[k]], [f[c, k]], pen=None, symbol="o", symbolBrush=color, symbolSize=8)
             ok = ~(np.isnan(p[c]) | np.isnan(r[c]))
             self.pr.plot(r[c][ok], p[c][ok], pen=pg.mkPen(color, width=2))
-            self.pr.plot([r[c, k]], [p[c, k]], pen=None, symbol="o", symbolBrush=color, symbolSize=9)
-        self.threshold_line.setValue(float(thr.mean()) if class_id == ALL_CLASSES else float(thr[class_id]))
+            marker_f = self.vs_threshold.plot([t[k]], [f[c, k]], pen=None, symbol="o", symbolBrush=color, symbolSize=8)
+            marker_pr = self.pr.plot([r[c, k]], [p[c, k]], pen=None, symbol="o", symbolBrush=color, symbolSize=9)
+            self._markers.append((c, marker_f, marker_pr, f[c], p[c], r[c]))
         self.vs_threshold.addItem(self.threshold_line)
+        self.move_markers(threshold)
+
+    def move_markers(self, threshold) -> None:
+        """A threshold step moves the markers only; the curves stay."""
+        if self._curves is None:
+            return
+        steps = self._curves[1]
+        thr = np.broadcast_to(np.asarray(threshold, dtype=float), (self._curves[0].tp.shape[0],))
+        for c, marker_f, marker_pr, f, p, r in self._markers:
+            k = int(round(thr[c] * steps))
+            marker_f.setData([k / steps], [f[k]])
+            marker_pr.setData([r[k]], [p[k]])
+        self.threshold_line.setValue(float(thr.mean()) if self._class_id == ALL_CLASSES else float(thr[self._class_id]))

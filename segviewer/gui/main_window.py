@@ -54,6 +54,11 @@ class MainWindow(QMainWindow):
         self.actions_ = WindowActions(self)
         self._last_codes = None
         self.active_pair: tuple[int, int] | None = None
+        # the image list and curves redraw at most every 40 ms during a drag; the class table every step
+        self._slow_timer = QTimer(self)
+        self._slow_timer.setSingleShot(True)
+        self._slow_timer.setInterval(40)
+        self._slow_timer.timeout.connect(self._refresh_slow_panels)
         self._connect()
         self.controls.sync(self.viewer.settings)
         self._apply_lut()
@@ -168,8 +173,10 @@ class MainWindow(QMainWindow):
         if "class_id" in changed:
             self.class_table.select_class(self.viewer.settings.class_id)
             self._refresh_list()
-        if changed & {"class_id", "beta", "smooth", "threshold", "class_thresholds"}:
+        if changed & {"class_id", "beta", "smooth", "class_thresholds"}:
             self._redraw_curves()
+        elif "threshold" in changed and self.viewer.dataset is not None:
+            self.curves.move_markers(self.viewer.settings.effective_threshold())
 
     def _apply_lut(self) -> None:
         colors = self.viewer.classes.color_array() if self.viewer.dataset else None
@@ -204,11 +211,15 @@ class MainWindow(QMainWindow):
         self._update_timing()
 
     def _on_dataset_scores(self) -> None:
-        if self.viewer.index is not None:
-            self.curves.set_curves(None if self.viewer.is_hard else self.viewer.index.curves(), self.viewer.index.steps)
+        index = self.viewer.index
+        if index is not None and self.curves.source is not index:
+            self.curves.set_curves(None if self.viewer.is_hard else index.curves(), index.steps, source=index)
+            self._redraw_curves()
         self._update_tables()
+        self._slow_timer.start()
+
+    def _refresh_slow_panels(self) -> None:
         self._refresh_list()
-        self._redraw_curves()
 
     def _refresh_list(self) -> None:
         self.image_list.refresh(self.viewer.image_list_scores(), self.viewer.failures, self.review.statuses())

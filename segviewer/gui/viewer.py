@@ -304,19 +304,30 @@ class Viewer(QObject):
 
     def _in_dataset_order_array(self, per_image: np.ndarray, names: list[str]) -> np.ndarray:
         """Rows of a per-image array rearranged to the dataset's order; zeros for images that failed."""
-        rows = {n: r for r, n in enumerate(names)}
+        take, found = self._row_order(names)
         out = np.zeros((len(self.dataset),) + per_image.shape[1:], per_image.dtype)
-        for i, item in enumerate(self.dataset.items):
-            if item.name in rows:
-                out[i] = per_image[rows[item.name]]
+        out[found] = per_image[take[found]]
         return out
 
+    def _row_order(self, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        # a slider step reorders with this; the name lookup runs once per list of names
+        cached = getattr(self, "_order_cache", None)
+        if cached is None or cached[0] is not names:
+            rows = {n: r for r, n in enumerate(names)}
+            take = np.array([rows.get(item.name, -1) for item in self.dataset.items], dtype=np.int64)
+            cached = self._order_cache = (names, take, take >= 0)
+        return cached[1], cached[2]
+
     def _update_best(self) -> None:
+        """Best thresholds depend on the index, beta and smooth only: a threshold step reuses them."""
         if self.index is None or self.is_hard:
             self.best = None
             return
         s = self.settings
-        self.best = best_thresholds(self.index.curves(), self.index.steps, s.beta, s.smooth)
+        key = (id(self.index), s.beta, s.smooth)
+        if getattr(self, "_best_key", None) != key:
+            self._best_key = key
+            self.best = best_thresholds(self.index.curves(), self.index.steps, s.beta, s.smooth)
 
     def dataset_scores(self) -> Scores | None:
         if self.dataset_counts is None:

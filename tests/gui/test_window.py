@@ -196,3 +196,26 @@ def test_export_worst_figures_from_window(qtbot, window, demo_copy, tmp_path):
     scores = window.viewer.image_list_scores()["mean_fbeta"]
     worst = window.viewer.dataset.names[int(np.nanargmin(scores))]
     assert len(files) == 2 and files[0] == f"001-{worst}.png"
+
+
+def test_curves_follow_the_threshold(qtbot, window, demo_copy):
+    from segviewer.core.scores import fbeta_score, precision_score, recall_score
+    open_demo(window, demo_copy)
+    settle(qtbot, window)
+    v = window.viewer
+    v.update_settings(class_id=2)
+    window.controls.threshold_slider.setValue(300)
+    settle(qtbot, window)
+    curves = v.index.curves()
+    f, p, r = fbeta_score(curves).numpy(), precision_score(curves).numpy(), recall_score(curves).numpy()
+    (c, marker_f, marker_pr, *_), = window.curves._markers
+    assert c == 2
+    xs, ys = marker_f.getData()
+    assert xs[0] == pytest.approx(0.3) and ys[0] == pytest.approx(f[2, 300])
+    xs, ys = marker_pr.getData()
+    assert (xs[0], ys[0]) == (pytest.approx(r[2, 300]), pytest.approx(p[2, 300]))
+    assert window.curves.threshold_line.value() == pytest.approx(0.3)
+    # the dataset table's F-beta for the class is the curve's value at the marker
+    assert float(v.dataset_scores().fbeta[2]) == pytest.approx(f[2, 300])
+    v.update_settings(class_id=ALL_CLASSES)
+    assert len(window.curves._markers) == sum(not np.all(np.isnan(f[k])) for k in range(7))
