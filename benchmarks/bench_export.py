@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine, make_synthetic, peak_rss_mib, run_worker  # noqa: E402
+from common import machine, make_synthetic, peak_rss_mib, run_worker, setup_worker  # noqa: E402
 
 
 def run_ours(root: Path, mode: str, device: str) -> dict:
@@ -45,6 +45,7 @@ def run_torchmetrics(root: Path, c: int, device: str) -> dict:
 
 
 def worker(args) -> None:
+    setup_worker()
     root = Path(args.root)
     out = run_torchmetrics(root, args.classes, args.device) if args.worker == "torchmetrics" else \
         run_ours(root, args.worker, args.device)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine, make_synthetic, median_ms  # noqa: E402
+from common import machine, make_synthetic, median_ms, setup_worker  # noqa: E402
 
 from segviewer.core.counts import count_threshold, confusion_matrix  # noqa: E402
 from segviewer.core.dataset import DataOptions, Dataset  # noqa: E402
@@ -54,6 +54,7 @@ def window_startup_s(root: Path) -> float:
 
 
 def main() -> None:
+    setup_worker()
     p = argparse.ArgumentParser()
     p.add_argument("--height", type=int, default=1024)
     p.add_argument("--width", type=int, default=2048)

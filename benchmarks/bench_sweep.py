@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine, make_synthetic, median_ms, peak_rss_mib, run_worker  # noqa: E402
+from common import machine, make_synthetic, median_ms, peak_rss_mib, run_worker, setup_worker  # noqa: E402
 
 
 def build_ours(root: Path, steps: int) -> dict:
@@ -52,6 +52,7 @@ def build_torchmetrics(root: Path, steps: int, classes: int) -> dict:
 
 
 def worker(args) -> None:
+    setup_worker()
     root = Path(args.root)
     out = build_torchmetrics(root, args.steps, args.classes) if args.worker == "torchmetrics" else \
         build_ours(root, args.steps)

@@ -33,6 +33,12 @@ def make_synthetic(root: Path, n_images: int, c: int, h: int, w: int, seed: int 
     return root
 
 
+def setup_worker() -> None:
+    """What `segviewer` does at start-up, so a worker's memory and time are the program's."""
+    from segviewer.core.memory import bound_heap_growth
+    bound_heap_growth()
+
+
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

@@ -17,7 +17,7 @@ from .counts import Counts, Target, count_hard, confusion_matrix
 
 DEFAULT_STEPS = 1000
 IMAGE_BUDGET_BYTES = 256 * 2**20   # per-image histograms get coarser past this
-INDEX_VERSION = 3
+INDEX_VERSION = 4
 
 
 def grid_values(steps: int) -> torch.Tensor:
@@ -62,6 +62,13 @@ def coarsen(hist: np.ndarray, factor: int) -> np.ndarray:
     return np.add.reduceat(hist, starts, axis=-1)
 
 
+def counts_above(hist: np.ndarray) -> np.ndarray:
+    """above[..., k] = Σ_{b > k} hist[..., b]: the count of pixels with p > g_k, for every bin k."""
+    above = np.zeros_like(hist)
+    above[..., :-1] = np.cumsum(hist[..., :0:-1], axis=-1)[..., ::-1]
+    return above
+
+
 def image_step_factor(n_images: int, num_classes: int, steps: int, budget: int = IMAGE_BUDGET_BYTES) -> int:
     """The smallest divisor f of N such that per-image int32 histograms at N/f steps fit the budget."""
     for f in (d for d in range(1, steps + 1) if steps % d == 0):
@@ -78,8 +85,8 @@ class ProbabilityIndex:
     pos_hist: np.ndarray        # [C, N+2] int64, whole dataset
     pred_hist: np.ndarray       # [C, N+2] int64
     image_factor: int           # per-image grid is k/(N/f)
-    image_pos: np.ndarray       # [I, C, N/f+2] int32
-    image_pred: np.ndarray      # [I, C, N/f+2] int32
+    image_pos: np.ndarray       # [I, C, N/f+2] int32, GT-positive pixels above each per-image grid step
+    image_pred: np.ndarray      # [I, C, N/f+2] int32, valid pixels above each step (stored cumulated: a step is a lookup)
     gt_count: np.ndarray        # [I, C] int64
     argmax_tp: np.ndarray       # [I, C] int64
     argmax_fp: np.ndarray
@@ -117,9 +124,9 @@ class ProbabilityIndex:
 
     def image_counts(self, threshold) -> Counts:
         """[I, C] counts; exact when the threshold is on the per-image grid, else at the grid value just below."""
-        k = self.step_vector(threshold) // self.image_factor
-        tp = self._above(self.image_pos, k).astype(np.int64)
-        pred = self._above(self.image_pred, k).astype(np.int64)
+        k = np.broadcast_to(self.step_vector(threshold) // self.image_factor, self.image_pos.shape[:-1])
+        tp = np.take_along_axis(self.image_pos, k[..., None], axis=-1)[..., 0].astype(np.int64)
+        pred = np.take_along_axis(self.image_pred, k[..., None], axis=-1)[..., 0].astype(np.int64)
         return _counts(tp, pred - tp, self.gt_count - tp)
 
     def curves(self) -> Counts:
@@ -201,8 +208,8 @@ class IndexBuilder:
         self.pred_hist += pred
         hard = count_hard(pred_map, target)
         soft = soft or hard
-        for key, value in (("names", name), ("image_pos", coarsen(pos, self.factor).astype(np.int32)),
-                           ("image_pred", coarsen(pred, self.factor).astype(np.int32)),
+        for key, value in (("names", name), ("image_pos", counts_above(coarsen(pos, self.factor)).astype(np.int32)),
+                           ("image_pred", counts_above(coarsen(pred, self.factor)).astype(np.int32)),
                            ("gt_count", target.gt_count.cpu().numpy()), ("argmax_tp", hard.tp.cpu().numpy()),
                            ("argmax_fp", hard.fp.cpu().numpy()), ("argmax_fn", hard.fn.cpu().numpy()),
                            ("soft_tp", soft.tp.double().cpu().numpy()), ("soft_fp", soft.fp.double().cpu().numpy()),

@@ -35,10 +35,17 @@ class FailureAnalysis(QObject):
         self.regions, self._dataset_key = [], None
 
     def prediction_map(self, loaded, settings) -> torch.Tensor:
-        """The current image's hard prediction: argmax / mask, or the most probable class above its threshold."""
+        """The current image's hard prediction: argmax / mask, or the most probable class above its threshold.
+        Kept for the last (image, threshold), so a click on the GUI thread does not recompute it."""
         if loaded.sample.probs is None or settings.argmax:
             return loaded.maps.pred_argmax
-        return threshold_map(loaded.sample.probs, settings.effective_threshold())
+        key = (id(loaded), str(settings.effective_threshold()))
+        cached = getattr(self, "_pred_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        pred = threshold_map(loaded.sample.probs, settings.effective_threshold())
+        self._pred_cache = (key, pred)
+        return pred
 
     # ---- the current image ----
     def refresh(self) -> None:

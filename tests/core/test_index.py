@@ -123,3 +123,9 @@ def test_read_only_dataset_uses_user_cache(demo_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     ds = Dataset(DataOptions(gt_dir=demo_dir / "gt", pred_dir=demo_dir / "logits"))
     assert str(index_cache.cache_folder(ds)).startswith(str(tmp_path / "cache"))
+
+
+def test_heap_bound_is_set_on_linux():
+    import sys
+    from segviewer.core.memory import bound_heap_growth
+    assert bound_heap_growth() is sys.platform.startswith("linux")
