@@ -156,14 +156,18 @@ def load_logits(path: Path) -> torch.Tensor:
         array = _load_torch(path)
     else:
         raise LoadError(path, f"unsupported logit format {suffix!r} (use .npy, .npz, .pt or .pth)")
-    tensor = torch.as_tensor(array) if not isinstance(array, torch.Tensor) else array
+    if not isinstance(array, torch.Tensor):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # read-only memmap: converted to a new float32 copy below
+            array = torch.as_tensor(array)
+    tensor = array
     if tensor.ndim == 4 and tensor.shape[0] == 1:
         tensor = tensor[0]
     if tensor.ndim != 3:
         raise LoadError(path, f"logits must have shape C×H×W, got {tuple(tensor.shape)}")
     if not tensor.is_floating_point():
         raise LoadError(path, f"logits must be float16/float32, got {tensor.dtype}")
-    tensor = tensor.float()
+    tensor = tensor.float() if tensor.dtype != torch.float32 or not tensor.is_contiguous() else tensor.clone()
     if not all_finite(tensor):
         raise LoadError(path, "logits contain NaN or Inf values")
     return tensor
@@ -178,9 +182,11 @@ def all_finite(tensor: torch.Tensor) -> bool:
 
 def _load_npy(path: Path) -> np.ndarray:
     try:
-        return np.load(path, allow_pickle=False)
+        # memory-mapped: the float32 conversion reads the page cache directly instead of a private copy first
+        return np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as exc:
-        reason = "holds pickled objects (refused)" if "pickle" in str(exc) else f"corrupt or truncated .npy ({exc})"
+        pickled = "pickle" in str(exc) or "Python objects" in str(exc)
+        reason = "holds pickled Python objects (refused)" if pickled else f"corrupt or truncated .npy ({exc})"
         raise LoadError(path, reason) from None
     except (OSError, EOFError) as exc:
         raise LoadError(path, f"corrupt or truncated .npy ({exc})") from None

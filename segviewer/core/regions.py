@@ -57,18 +57,29 @@ def error_regions(error_mask: np.ndarray, class_map: np.ndarray, kind: str, min_
         if sl is None or areas[comp] < min_area:
             continue
         inside = labelled[sl] == comp
-        classes = np.unique(class_map[sl][inside])
+        classes = np.flatnonzero(np.bincount(class_map[sl][inside]))  # bincount: no sort, unlike np.unique
         if len(classes) == 1:
             regions.append(ErrorRegion(kind, int(classes[0]), int(areas[comp]), _box(sl)))
-            continue
-        for class_id in classes:
-            sub, m = ndimage.label(inside & (class_map[sl] == class_id), structure=EIGHT)
-            sub_areas = np.bincount(sub.ravel(), minlength=m + 1)
-            for k, sub_sl in enumerate(ndimage.find_objects(sub), start=1):
-                if sub_sl is not None and sub_areas[k] >= min_area:
-                    box = tuple(slice(o.start + s_.start, o.start + s_.stop) for o, s_ in zip(sl, sub_sl))
-                    regions.append(ErrorRegion(kind, int(class_id), int(sub_areas[k]), _box(box)))
+        else:
+            regions += _split_by_class(inside, class_map[sl], sl, kind, min_area)
     return sorted(regions, key=lambda r: -r.area)
+
+
+def _split_by_class(inside: np.ndarray, class_map: np.ndarray, sl, kind: str, min_area: int) -> list[ErrorRegion]:
+    """Components of one class each inside a multi-class component; each class is labelled only inside its own box."""
+    by_class = np.where(inside, class_map + 1, 0)
+    out = []
+    for value, class_sl in enumerate(ndimage.find_objects(by_class), start=1):
+        if class_sl is None:
+            continue
+        sub, m = ndimage.label(by_class[class_sl] == value, structure=EIGHT)
+        sub_areas = np.bincount(sub.ravel(), minlength=m + 1)
+        for k, sub_sl in enumerate(ndimage.find_objects(sub), start=1):
+            if sub_sl is not None and sub_areas[k] >= min_area:
+                box = tuple(slice(o.start + c.start + s_.start, o.start + c.start + s_.stop)
+                            for o, c, s_ in zip(sl, class_sl, sub_sl))
+                out.append(ErrorRegion(kind, value - 1, int(sub_areas[k]), _box(box)))
+    return out
 
 
 def _box(sl) -> tuple[int, int, int, int]:

@@ -13,8 +13,10 @@ SCREENSHOT_TIMEOUT_S = 300
 def run_app(args: argparse.Namespace) -> int:
     if args.screenshot and "QT_QPA_PLATFORM" not in os.environ and not os.environ.get("DISPLAY"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"   # a screenshot needs no screen
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
     from ..cli_options import parse_threshold
+    from ..core.errors import LoadError
     from .main_window import MainWindow
     options = dataset_options(args)
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -24,15 +26,28 @@ def run_app(args: argparse.Namespace) -> int:
     if args.session:
         window.review.session_override = args.session
     window.show()
+    status = {"code": 0}
+
+    def open_dataset():
+        # after the first paint: the window is on screen before any file is touched
+        try:
+            if not window.open_options(options):
+                status["code"] = 2
+            else:
+                apply_initial_settings(window, args, parse_threshold)
+        except LoadError as exc:
+            window.show_error(str(exc))
+            print(f"segviewer: error: {exc}", file=sys.stderr)
+            status["code"] = 2
+        if status["code"] and args.screenshot:
+            app.exit(2)
+
     if options is not None:
-        if not window.open_options(options):
-            if args.screenshot:
-                return 2
-        else:
-            apply_initial_settings(window, args, parse_threshold)
+        QTimer.singleShot(0, open_dataset)
     if args.screenshot:
         take_screenshot_when_settled(app, window, args.screenshot)
-    return app.exec()
+    code = app.exec()
+    return code or status["code"] if not args.screenshot else code
 
 
 def dataset_options(args: argparse.Namespace):
