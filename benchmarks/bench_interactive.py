@@ -44,15 +44,15 @@ def prepare(labels, c):
 def window_startup_s(root: Path) -> float:
     """Process start until the window has been shown and the event loop turns, opening the dataset as the app
     does (right after the first paint)."""
-    code = ("import sys; from PySide6.QtWidgets import QApplication; from PySide6.QtCore import QTimer;"
+    code = ("import sys, time; from PySide6.QtWidgets import QApplication; from PySide6.QtCore import QTimer;"
             "app = QApplication([]); from segviewer.gui.main_window import MainWindow;"
             "w = MainWindow(); w.show();"
-            "QTimer.singleShot(0, lambda: (print('shown', flush=True),"
-            " w.actions_.open_folder(__import__('pathlib').Path(sys.argv[1])), app.quit())); app.exec()")
+            "QTimer.singleShot(0, lambda: (print(time.time(), flush=True),"
+            " w.actions_.open_folder(__import__('pathlib').Path(sys.argv[1])), w.close(), app.quit())); app.exec()")
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code, str(root)], check=True, capture_output=True, env=env)
-    return time.perf_counter() - t0
+    t0 = time.time()
+    out = subprocess.run([sys.executable, "-c", code, str(root)], check=True, capture_output=True, text=True, env=env)
+    return float(out.stdout.strip().splitlines()[0]) - t0
 
 
 def main() -> None:
