@@ -5,10 +5,9 @@ import math
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .counts import Counts
-from .overlay import ALL_CLASSES, FN, FP, IGNORE, PALETTES, TP, error_lut, hard_codes, prepare_maps, threshold_codes
+from .overlay import ALL_CLASSES, FN, FP, PALETTES, TP, error_lut, hard_codes, prepare_maps, threshold_codes
 from .scores import compute_scores, nanmean
 
 RANKINGS = ("mean_fbeta", "mean_iou", "fp", "fn")

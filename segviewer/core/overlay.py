@@ -23,7 +23,7 @@ PALETTES = {
 IGNORE_RGB = (150, 150, 150)
 HATCH_RGB = (90, 90, 90)
 HATCH_PERIOD = 8
-TP_ALPHA_FACTOR = 0.45   # correct pixels are context; errors should stand out
+TP_ALPHA_FACTOR = 0.45   # with all classes almost every pixel is TP: fainter, so the errors stand out
 
 
 @dataclass
@@ -110,13 +110,14 @@ def class_map_codes(class_map: torch.Tensor, num_classes: int, ignore: torch.Ten
     return codes.to(torch.uint8).cpu().numpy()
 
 
-def error_lut(palette: str = "classic", show=(True, True, True), opacity: float = 0.6) -> np.ndarray:
+def error_lut(palette: str = "classic", show=(True, True, True), opacity: float = 0.6,
+              tp_factor: float = TP_ALPHA_FACTOR) -> np.ndarray:
     """256×4 RGBA: TN transparent, TP/FP/FN from the palette (each can be hidden), ignore grey and hatched."""
     lut = np.zeros((256, 4), np.uint8)
     alpha = int(round(255 * opacity))
     for code, visible in zip((TP, FP, FN), show):
         if visible:
-            lut[code] = (*PALETTES[palette][code], int(alpha * TP_ALPHA_FACTOR) if code == TP else alpha)
+            lut[code] = (*PALETTES[palette][code], int(alpha * tp_factor) if code == TP else alpha)
     lut[IGNORE] = (*IGNORE_RGB, int(alpha * 0.7))
     lut[IGNORE_HATCH] = (*HATCH_RGB, max(alpha, 160))
     return lut

@@ -7,7 +7,7 @@ from PySide6.QtCore import QObject, Signal
 
 from ..core.counts import NO_PREDICTION, confusion_matrix, threshold_map
 from ..core.dataset import evaluate
-from ..core.overlay import ALL_CLASSES, FN, FP
+from ..core.overlay import ALL_CLASSES
 from ..core.regions import error_regions
 
 

@@ -6,7 +6,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from ..core.overlay import IGNORE_RGB, PALETTES, FN, FP, TP, class_lut, error_lut
+from ..core.overlay import (ALL_CLASSES, FN, FP, IGNORE_RGB, PALETTES, TP, TP_ALPHA_FACTOR, class_lut,
+                            error_lut)
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
@@ -126,5 +127,7 @@ class CanvasPanel(QWidget):
 
 def luts_for(settings, class_colors: np.ndarray) -> np.ndarray:
     if settings.view == "errors":
-        return error_lut(settings.palette, (settings.show_tp, settings.show_fp, settings.show_fn), settings.opacity)
+        tp_factor = TP_ALPHA_FACTOR if settings.class_id == ALL_CLASSES else 1.0
+        return error_lut(settings.palette, (settings.show_tp, settings.show_fp, settings.show_fn), settings.opacity,
+                         tp_factor)
     return class_lut(class_colors, settings.opacity)

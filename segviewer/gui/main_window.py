@@ -4,11 +4,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
+
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMessageBox, QProgressBar, QTabWidget, QWidget)
 
 from ..core.dataset import DataOptions
-from ..core.overlay import ALL_CLASSES, code_counts
+from ..core.overlay import code_counts
 from .canvas import CanvasPanel, luts_for
 from .analysis import FailureAnalysis
 from .class_table import ClassTablePanel
@@ -21,7 +23,7 @@ from .viewer import Viewer
 from .window_actions import WindowActions
 from .review import ReviewController
 
-LUT_KEYS = {"palette", "show_tp", "show_fp", "show_fn", "opacity", "view"}
+LUT_KEYS = {"palette", "show_tp", "show_fp", "show_fn", "opacity", "view", "class_id"}
 
 
 class MainWindow(QMainWindow):
@@ -179,9 +181,8 @@ class MainWindow(QMainWindow):
             self.curves.move_markers(self.viewer.settings.effective_threshold())
 
     def _apply_lut(self) -> None:
-        colors = self.viewer.classes.color_array() if self.viewer.dataset else None
-        import numpy as np
-        self.canvas.set_lut(luts_for(self.viewer.settings, colors if colors is not None else np.zeros((1, 3), np.uint8)))
+        colors = self.viewer.classes.color_array() if self.viewer.dataset else np.zeros((1, 3), np.uint8)
+        self.canvas.set_lut(luts_for(self.viewer.settings, colors))
         self._update_legend()
 
     def _update_legend(self) -> None:
@@ -190,7 +191,6 @@ class MainWindow(QMainWindow):
             counts = code_counts(self._last_codes) if self._last_codes is not None else None
             self.canvas.set_error_legend(s.palette, (s.show_tp, s.show_fp, s.show_fn), counts)
         elif self.viewer.dataset:
-            import numpy as np
             present = set(np.unique(self._last_codes).tolist()) if self._last_codes is not None else None
             self.canvas.set_class_legend(self.viewer.classes.names, self.viewer.classes.colors, present)
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from helpers import make_dataset, save_label
-from segviewer.core.counts import count_threshold, prepare_target, soft_counts
+from segviewer.core.counts import count_threshold, prepare_target
 from segviewer.core.probs import to_probabilities
 from segviewer.core.scores import compute_scores
 

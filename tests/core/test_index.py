@@ -5,7 +5,7 @@ import torch
 
 from segviewer.core.counts import count_threshold, prepare_target, soft_counts
 from segviewer.core.dataset import DataOptions, Dataset, evaluate
-from segviewer.core.index import IndexBuilder, ProbabilityIndex, build_index, grid_values
+from segviewer.core.index import IndexBuilder, build_index, grid_values
 from segviewer.core.index_cache import cache_path, load_cached, load_or_build
 
 

@@ -1,7 +1,6 @@
 """The numbers: hand-computed cases, the reference formula, and torchmetrics as an independent implementation."""
 import math
 
-import numpy as np
 import pytest
 import torch
 from torchmetrics.classification import (MulticlassFBetaScore, MulticlassJaccardIndex, MulticlassStatScores,

@@ -1,6 +1,5 @@
 """The QA store: committed at once, survives SIGKILL, shared by two writers, refuses foreign files untouched."""
 import csv
-import os
 import signal
 import sqlite3
 import subprocess

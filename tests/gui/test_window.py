@@ -5,7 +5,6 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from PySide6.QtCore import Qt
 
@@ -90,7 +89,7 @@ def test_overlay_codes_and_colours_at_known_pixels(qtbot, window, demo_copy):
         if len(coords):
             y, x = coords[len(coords) // 2]
             assert codes[y, x] in code
-    lut = error_lut("classic", opacity=0.6)
+    lut = error_lut("classic", opacity=0.6, tp_factor=1.0)   # one class: TP as strong as the errors
     assert np.array_equal(window.canvas.overlay_item.lut, lut)
     assert tuple(lut[FP, :3]) == (230, 30, 30)
     window.controls.layer_boxes["show_fp"].setChecked(False)
