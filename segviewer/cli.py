@@ -134,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     qs.add_argument("--status", required=True)
     qs.add_argument("--note", default=None)
     qs.add_argument("--reviewer", default=None)
+    qs.add_argument("--statuses", help="comma-separated status names for a new session file (first = unreviewed)")
     qs.set_defaults(run=cmd_qa_set)
     qr = sub.add_parser("qa-report", help="write the QA report CSV of a session")
     qr.add_argument("--session", type=Path, required=True)

@@ -9,7 +9,8 @@ from .cli_options import data_options_from_args, parse_threshold
 
 def run_qa_set(args: argparse.Namespace) -> int:
     from .core.session import ReviewStore
-    store = ReviewStore(args.session)
+    statuses = tuple(s.strip() for s in args.statuses.split(",") if s.strip()) if args.statuses else None
+    store = ReviewStore(args.session, statuses)
     try:
         store.set_review(args.image, args.status, args.note, args.reviewer or getpass.getuser())
     finally:

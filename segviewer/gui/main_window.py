@@ -148,7 +148,7 @@ class MainWindow(QMainWindow):
         if self.active_pair is not None:
             self.canvas.set_highlight(self.analysis.pair_mask(*self.active_pair))
         self.image_list.select(loaded.index)
-        self.review.on_image_changed()
+        self.review.refresh()   # another window may have reviewed this image meanwhile
 
     def _on_overlay(self, codes) -> None:
         self._last_codes = codes

@@ -34,3 +34,14 @@ def test_qa_errors_are_one_line_and_leave_files_alone(tmp_path):
     assert res.returncode == 2 and bad.read_bytes() == b"garbage"
     res = run("qa-set", "--session", tmp_path / "ok.sqlite", "--image", "x", "--status", "brilliant")
     assert res.returncode == 2 and "unknown status" in res.stderr
+
+
+def test_custom_statuses_from_the_command_line(tmp_path):
+    session = tmp_path / "s.sqlite"
+    assert run("qa-set", "--session", session, "--image", "a", "--status", "redo", "--statuses",
+               "todo, ok, redo").returncode == 0
+    assert run("qa-set", "--session", session, "--image", "b", "--status", "ok").returncode == 0
+    run("qa-report", "--session", session, "--out", tmp_path / "r.csv")
+    df = pd.read_csv(tmp_path / "r.csv", keep_default_na=False)
+    assert df.set_index("image")["status"].to_dict() == {"a": "redo", "b": "ok"}
+    assert run("qa-set", "--session", session, "--image", "c", "--status", "accepted").returncode == 2
