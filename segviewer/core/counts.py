@@ -99,18 +99,25 @@ def count_hard(pred_map: torch.Tensor, target: Target) -> Counts:
     return Counts(tp, pred_count - tp, target.gt_count - tp)
 
 
+def accumulation_dtype(device: torch.device) -> torch.dtype:
+    # MPS has no float64; there the sums stay float32 on the device and become float64 on the CPU
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
 def soft_counts(probs: torch.Tensor, target: Target) -> Counts:
-    """Probability-weighted tp/fp/fn (no threshold): the terms of soft Dice. float64."""
+    """Probability-weighted tp/fp/fn (no threshold): the terms of soft Dice. float64, on the CPU."""
+    acc = accumulation_dtype(probs.device)
     flat = probs.flatten(1)
     weights = target.valid.flatten().to(probs.dtype)
-    pred_sum = (flat @ weights if not target.all_valid else flat.sum(1)).double()
+    pred_sum = (flat @ weights if not target.all_valid else flat.sum(1)).cpu().double()
     p_gt = probs.gather(0, target.labels[None])[0].flatten()
     labels = target.labels.flatten()
     if not target.all_valid:
         keep = target.valid.flatten()
         p_gt, labels = p_gt[keep], labels[keep]
-    tp = torch.bincount(labels, weights=p_gt.double(), minlength=target.num_classes)[: target.num_classes]
-    return Counts(tp, pred_sum - tp, target.gt_count.double() - tp)
+    tp = torch.bincount(labels, weights=p_gt.to(acc), minlength=target.num_classes)[: target.num_classes]
+    tp = tp.cpu().double()
+    return Counts(tp, pred_sum - tp, target.gt_count.cpu().double() - tp)
 
 
 def argmax_map(probs: torch.Tensor) -> torch.Tensor:

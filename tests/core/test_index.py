@@ -129,3 +129,10 @@ def test_heap_bound_is_set_on_linux():
     import sys
     from segviewer.core.memory import bound_heap_growth
     assert bound_heap_growth() is sys.platform.startswith("linux")
+
+
+def test_per_image_histograms_fit_5000_images():
+    from segviewer.core.index import IMAGE_BUDGET_BYTES, image_step_factor
+    f = image_step_factor(5000, 19, 1000)
+    assert 1000 % f == 0 and 5000 * 19 * 2 * (1000 // f + 2) * 4 <= IMAGE_BUDGET_BYTES
+    assert image_step_factor(100, 19, 1000) == 1   # small datasets keep the full grid per image

@@ -97,6 +97,10 @@ def test_nan_logits_and_bad_shapes(tmp_path):
     np.save(tmp_path / "nan.npy", arr)
     with pytest.raises(LoadError, match="nan.npy: logits contain NaN or Inf"):
         load_logits(tmp_path / "nan.npy")
+    arr[1, 2, 2] = np.inf
+    np.save(tmp_path / "inf.npy", arr.astype(np.float16))
+    with pytest.raises(LoadError, match="inf.npy: logits contain NaN or Inf"):
+        load_logits(tmp_path / "inf.npy")
     np.save(tmp_path / "flat.npy", np.zeros((4, 4), np.float32))
     with pytest.raises(LoadError, match="C×H×W"):
         load_logits(tmp_path / "flat.npy")

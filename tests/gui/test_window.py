@@ -218,3 +218,24 @@ def test_curves_follow_the_threshold(qtbot, window, demo_copy):
     assert float(v.dataset_scores().fbeta[2]) == pytest.approx(f[2, 300])
     v.update_settings(class_id=ALL_CLASSES)
     assert len(window.curves._markers) == sum(not np.all(np.isnan(f[k])) for k in range(7))
+
+
+def test_filters_worst_walk_and_recent(qtbot, window, demo_copy):
+    open_demo(window, demo_copy)
+    settle(qtbot, window)
+    v, lst = window.viewer, window.image_list
+    scores = v.image_list_scores()
+    lst.gt_filter.setCurrentIndex(lst.gt_filter.findData(6))         # images whose GT has dots
+    assert sorted(lst.visible_order()) == [i for i in range(12) if scores["gt_present"][i, 6]]
+    lst.gt_filter.setCurrentIndex(0)
+    lst.search.setText("scene_00")
+    assert len(lst.visible_order()) == 10
+    lst.search.setText("")
+    before = window.viewer.current
+    qtbot.keyClick(window, Qt.Key_BracketRight)
+    settle(qtbot, window)
+    order = lst.visible_order()
+    means = scores["mean_fbeta"][order]
+    assert np.all(np.diff(means[~np.isnan(means)]) >= 0)             # worst first
+    assert window.viewer.current == order[order.index(before) + 1]         # the next worse-ranked image
+    assert window.actions_.recent_menu.actions()[0].text() == str(demo_copy / "gt").rsplit("/", 1)[0]
