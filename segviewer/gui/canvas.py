@@ -70,6 +70,11 @@ class CanvasPanel(QWidget):
             self._shape = shape
             self.fit()
 
+    def clear(self) -> None:
+        for item in (self.image_item, self.overlay_item, self.highlight_item):
+            item.clear()
+        self.box_item.hide()
+
     def set_codes(self, codes: np.ndarray) -> None:
         self.overlay_item.setImage(codes, autoLevels=False, levels=(0, 255))
 

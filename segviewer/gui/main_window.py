@@ -159,6 +159,8 @@ class MainWindow(QMainWindow):
     def _on_image_failed(self, i: int, message: str) -> None:
         self.image_list.refresh(failures=self.viewer.failures)
         if i == self.viewer.current:
+            self.canvas.clear()
+            self._last_codes = None
             self.canvas.show_error(f"Could not load this image — {message}")
             self.image_list.select(i)
 

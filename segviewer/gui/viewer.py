@@ -74,7 +74,6 @@ class Viewer(QObject):
         self.best: Best | None = None
         self.last_overlay_ms = math.nan
         self.last_counts_ms = math.nan
-        self._pending_render = False
         self._band_cache: dict[tuple[int, int], torch.Tensor] = {}
 
     # ---- opening ----
@@ -134,6 +133,9 @@ class Viewer(QObject):
             return
         message = str(exc) if isinstance(exc, LoadError) else f"{self.dataset.items[i].name}: {exc!r}"
         self.failures[i] = message
+        if i == self.current:  # nothing of the previous image may pass for this one
+            self.loaded, self.image_counts = None, None
+            self.image_scores_ready.emit()
         self.image_failed.emit(i, message)
 
     # ---- settings ----
@@ -373,8 +375,8 @@ class Viewer(QObject):
         self.update_settings(class_thresholds=None)
 
     def is_settled(self) -> bool:
-        return (self.loaded is not None and self.compute.idle() and self.background.idle()
-                and self.image_counts is not None and (self.index is not None or not self.dataset))
+        shown = (self.loaded is not None and self.image_counts is not None) or self.current in self.failures
+        return shown and self.compute.idle() and self.background.idle() and (self.index is not None or not self.dataset)
 
     def shutdown(self) -> None:
         self.generation += 1

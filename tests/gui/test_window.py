@@ -132,6 +132,8 @@ def test_bad_file_leaves_window_alive(qtbot, window, demo_copy):
     qtbot.waitUntil(window.canvas.banner.isVisible, timeout=20000)
     assert "scene_003.npy" in v.failures[bad]
     assert window.canvas.banner.isVisible() and "scene_003.npy" in window.canvas.banner.text()
+    assert window.canvas.image_item.image is None and v.loaded is None       # nothing stale is shown
+    assert table_cells(window, 0)[3] == "—"                                   # nor its scores
     row = [r for r in range(window.image_list.model.rowCount()) if window.image_list.model.keys[r] == bad][0]
     assert window.image_list.model.data(window.image_list.model.index(row, 0)).startswith("⚠")
     v.select_image(0)
