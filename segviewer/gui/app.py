@@ -10,8 +10,18 @@ from pathlib import Path
 SCREENSHOT_TIMEOUT_S = 300
 
 
+def headless() -> bool:
+    return (sys.platform.startswith("linux") and "QT_QPA_PLATFORM" not in os.environ
+            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"))
+
+
 def run_app(args: argparse.Namespace) -> int:
-    if args.screenshot and "QT_QPA_PLATFORM" not in os.environ and not os.environ.get("DISPLAY"):
+    if headless():
+        if not args.screenshot:
+            # Qt would abort with a core dump; say what to do instead
+            print("segviewer: error: no display to open the window on (no DISPLAY or WAYLAND_DISPLAY); "
+                  "use `segviewer export`, or --screenshot OUT.png, or run it on a desktop", file=sys.stderr)
+            return 2
         os.environ["QT_QPA_PLATFORM"] = "offscreen"   # a screenshot needs no screen
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication

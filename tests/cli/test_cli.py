@@ -137,3 +137,10 @@ def test_worst_figures(demo_dir, tmp_path):
     assert files[0].name == f"001-{worst}.png"
     from PIL import Image
     assert Image.open(files[0]).size[0] >= 900
+
+
+def test_window_without_display_says_so(demo_dir):
+    import os
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
+    res = subprocess.run([sys.executable, "-m", "segviewer", str(demo_dir)], capture_output=True, text=True, env=env)
+    assert res.returncode == 2 and "no display" in res.stderr and res.stderr.count("\n") == 1
