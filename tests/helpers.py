@@ -24,3 +24,27 @@ def settle(qtbot, window, timeout=60000):
     """Waits until every load and computation of the window has finished and been delivered."""
     qtbot.waitUntil(window.viewer.is_settled, timeout=timeout)
     qtbot.wait(20)
+
+
+class CliResult:
+    def __init__(self, returncode: int, stdout: str, stderr: str):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def run_cli(*args) -> CliResult:
+    """`segviewer ARGS` in this process (the imports are paid once per test session, not per call)."""
+    import contextlib
+    import io
+    from segviewer.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+def run_subprocess(*args, **kwargs):
+    """`python -m segviewer ARGS` as a user runs it (for the few smoke tests that need a fresh interpreter)."""
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "segviewer", *map(str, args)], capture_output=True, text=True,
+                          **kwargs)

@@ -14,31 +14,11 @@ from .counts import (Counts, Target, count_hard, count_threshold, confusion_matr
                      prepare_target, soft_counts, threshold_map)
 from .device import resolve_device
 from .errors import LoadError
-from .io import (DEFAULT_STRIP_SUFFIXES, Item, Pairing, check_label_values, load_image, load_label_map,
+from .options import DataOptions
+from .io import (Item, Pairing, check_label_values, load_image, load_label_map,
                  load_logits, pair_dataset)
 from .probs import to_probabilities
 from .regions import boundary_band, restrict_target
-
-
-@dataclass(frozen=True)
-class DataOptions:
-    """Everything that decides which files pair and how they turn into probabilities."""
-    gt_dir: Path
-    pred_dir: Path
-    pred_kind: str = "logits"            # "logits" or "masks"
-    images_dir: Path | None = None
-    classes: str | None = None           # preset name or class file
-    ignore_index: int | None = None      # overrides the class file's
-    num_classes: int | None = None
-    activation: str = "softmax"
-    align_corners: bool = True
-    device: str = "auto"
-    strip_suffixes: tuple[str, ...] = DEFAULT_STRIP_SUFFIXES
-
-    def probability_key(self) -> dict:
-        """Settings that change probabilities; part of every cache key."""
-        return {"activation": self.activation, "align_corners": self.align_corners,
-                "ignore_index": self.ignore_index, "classes": self.classes, "pred_kind": self.pred_kind}
 
 
 @dataclass

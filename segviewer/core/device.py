@@ -5,7 +5,7 @@ import torch
 
 from .errors import LoadError
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+from .options import DEVICE_CHOICES
 
 
 def resolve_device(name: str = "auto") -> torch.device:

@@ -4,22 +4,24 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from .index import INDEX_VERSION, ProbabilityIndex
+from .options import CACHE_DIR_NAME, state_folder  # noqa: F401  (CACHE_DIR_NAME re-exported)
 
-CACHE_DIR_NAME = ".segviewer"
 
 
 def dataset_key(dataset, steps: int) -> str:
     """sha256 over every paired file's (path, size, mtime) and the probability settings."""
     h = hashlib.sha256()
-    meta = {"version": INDEX_VERSION, "steps": steps, "classes": dataset.classes.num_classes,
-            "ignore": dataset.classes.ignore_index, **dataset.options.probability_key()}
+    classes = dataset.classes
+    # what the class file resolves to, not its path: an edited label_map must not reuse old counts
+    label_map = sorted((classes.label_map or {}).items())
+    meta = {"version": INDEX_VERSION, "steps": steps, "classes": list(classes.names),
+            "ignore": classes.ignore_index, "label_map": label_map, **dataset.options.probability_key()}
     h.update(json.dumps(meta, sort_keys=True, default=str).encode())
     for item in dataset.items:
         for path in (item.gt, item.pred):
@@ -28,23 +30,9 @@ def dataset_key(dataset, steps: int) -> str:
     return h.hexdigest()
 
 
-def _writable(folder: Path) -> bool:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder):
-            return True
-    except OSError:
-        return False
-
-
 def cache_folder(dataset) -> Path:
     """.segviewer/ beside the dataset, or the user cache folder when that is read-only."""
-    beside = Path(dataset.options.gt_dir).resolve().parent / CACHE_DIR_NAME
-    if _writable(beside):
-        return beside
-    from platformdirs import user_cache_dir
-    digest = hashlib.sha1(str(beside).encode()).hexdigest()[:12]
-    return Path(user_cache_dir("segviewer")) / "index" / digest
+    return state_folder(dataset.options.gt_dir, "index")
 
 
 def cache_path(dataset, steps: int) -> tuple[Path, str]:

@@ -15,9 +15,7 @@ from .errors import LoadError
 LOGIT_EXTS = (".npy", ".npz", ".pt", ".pth")
 LABEL_EXTS = (".png",)
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
-# Cityscapes-style names pair once these are stripped from the stem
-DEFAULT_STRIP_SUFFIXES = ("_leftImg8bit", "_gtFine_labelIds", "_gtFine_labelTrainIds", "_gtFine_trainIds",
-                          "_gtCoarse_labelIds", "_gtCoarse_labelTrainIds", "_logits", "_pred", "_mask", "_gt")
+from .options import DEFAULT_STRIP_SUFFIXES  # noqa: F401
 LABEL_MODES = ("L", "P", "I;16", "I;16B", "I;16L", "I")
 
 

@@ -11,8 +11,7 @@ import torch
 
 from .counts import Counts
 
-DEFAULT_SMOOTH = 1e-5
-DEFAULT_BETA = 1.0
+from .options import DEFAULT_BETA, DEFAULT_SMOOTH  # noqa: F401
 SCORE_NAMES = ("precision", "recall", "fbeta", "dice", "iou")
 
 

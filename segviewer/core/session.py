@@ -36,14 +36,8 @@ def slug(status: str) -> str:
 
 def default_session_path(gt_dir: str | Path) -> Path:
     """.segviewer/session.sqlite beside the dataset, or the user data folder when that is read-only."""
-    from .index_cache import CACHE_DIR_NAME, _writable
-    beside = Path(gt_dir).resolve().parent / CACHE_DIR_NAME
-    if _writable(beside):
-        return beside / "session.sqlite"
-    import hashlib
-    from platformdirs import user_data_dir
-    digest = hashlib.sha1(str(beside).encode()).hexdigest()[:12]
-    return Path(user_data_dir("segviewer")) / "sessions" / digest / "session.sqlite"
+    from .options import state_folder
+    return state_folder(gt_dir, "sessions") / "session.sqlite"
 
 
 def _check_existing(path: Path) -> None:

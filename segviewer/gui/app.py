@@ -1,13 +1,29 @@
 """Starts the window: from the command line's dataset options, the demo, or empty."""
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.options import DataOptions
+
 SCREENSHOT_TIMEOUT_S = 300
+
+
+@dataclass
+class Launch:
+    """What the command line asked the window to start with."""
+    options: DataOptions | None = None
+    threshold: str = "0.5"
+    argmax: bool = False
+    beta: float = 1.0
+    smooth: float = 1e-5
+    class_name: str | None = None
+    image: str | None = None
+    session: Path | None = None
+    screenshot: Path | None = None
 
 
 def headless() -> bool:
@@ -15,7 +31,7 @@ def headless() -> bool:
             and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"))
 
 
-def run_app(args: argparse.Namespace) -> int:
+def run_app(args: Launch) -> int:
     if headless():
         if not args.screenshot:
             # Qt would abort with a core dump; say what to do instead
@@ -25,10 +41,9 @@ def run_app(args: argparse.Namespace) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"   # a screenshot needs no screen
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
-    from ..cli_options import parse_threshold
     from ..core.errors import LoadError
     from .main_window import MainWindow
-    options = dataset_options(args)
+    options = args.options
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("segviewer")
     app.setOrganizationName("segviewer")
@@ -44,7 +59,7 @@ def run_app(args: argparse.Namespace) -> int:
             if not window.open_options(options):
                 status["code"] = 2
             else:
-                apply_initial_settings(window, args, parse_threshold)
+                apply_initial_settings(window, args)
         except LoadError as exc:
             window.show_error(str(exc))
             print(f"segviewer: error: {exc}", file=sys.stderr)
@@ -60,18 +75,7 @@ def run_app(args: argparse.Namespace) -> int:
     return code or status["code"] if not args.screenshot else code
 
 
-def dataset_options(args: argparse.Namespace):
-    from ..cli_options import data_options_from_args
-    if getattr(args, "demo", False):
-        from ..cli import default_demo_dir
-        from ..core.demo import write_demo
-        args.dataset = str(write_demo(default_demo_dir()))
-    if args.dataset is None and args.gt is None:
-        return None
-    return data_options_from_args(args)
-
-
-def apply_initial_settings(window, args, parse_threshold) -> None:
+def apply_initial_settings(window, args) -> None:
     v = window.viewer
     changes = {"beta": args.beta, "smooth": args.smooth, "argmax": bool(args.argmax) and not v.is_hard}
     t = parse_threshold(args.threshold, v.classes.num_classes)

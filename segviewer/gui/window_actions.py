@@ -133,15 +133,13 @@ class WindowActions:
             self.open_folder(Path(folder))
 
     def open_folder(self, folder: Path) -> bool:
-        from ..cli_options import layout_from_folder
+        from ..core.options import layout_from_folder
         try:
-            gt, logits, masks, images, classes = layout_from_folder(folder, None)
+            options = layout_from_folder(folder).options()
         except LoadError as exc:
             self.w.show_error(str(exc))
             return False
-        return self.w.open_options(DataOptions(gt_dir=gt, pred_dir=logits or masks,
-                                               pred_kind="logits" if logits else "masks", images_dir=images,
-                                               classes=classes))
+        return self.w.open_options(options)
 
     def open_dialog(self) -> None:
         dialog = OpenDatasetDialog(self.w)
@@ -149,7 +147,7 @@ class WindowActions:
             self.w.open_options(dialog.options())
 
     def open_demo(self) -> None:
-        from ..cli import default_demo_dir
+        from ..core.options import default_demo_dir
         from ..core.demo import write_demo
         self.open_folder(write_demo(default_demo_dir()))
 

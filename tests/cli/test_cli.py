@@ -1,5 +1,4 @@
 """The command line end to end: CSVs that pandas reads, exit codes, one-line errors."""
-import subprocess
 import sys
 
 import numpy as np
@@ -7,14 +6,13 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import make_dataset, save_label
+from helpers import run_cli, run_subprocess, make_dataset, save_label
 from segviewer.core.counts import count_threshold, prepare_target
 from segviewer.core.probs import to_probabilities
 from segviewer.core.scores import compute_scores
 
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "segviewer", *map(str, args)], capture_output=True, text=True)
+run = run_cli
 
 
 def test_export_demo_matches_core(demo_dir, tmp_path):
@@ -142,5 +140,5 @@ def test_worst_figures(demo_dir, tmp_path):
 def test_window_without_display_says_so(demo_dir):
     import os
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
-    res = subprocess.run([sys.executable, "-m", "segviewer", str(demo_dir)], capture_output=True, text=True, env=env)
+    res = run_subprocess(demo_dir, env=env)
     assert res.returncode == 2 and "no display" in res.stderr and res.stderr.count("\n") == 1

@@ -1,11 +1,11 @@
-import subprocess
 import sys
 
 import pandas as pd
 
+from helpers import run_cli
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "segviewer", *map(str, args)], capture_output=True, text=True)
+
+run = run_cli
 
 
 def test_qa_set_and_report_with_agreement(demo_dir, tmp_path):

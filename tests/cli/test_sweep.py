@@ -1,13 +1,13 @@
-import subprocess
 import sys
 
 import numpy as np
 import pandas as pd
+
+from helpers import run_cli
 import pytest
 
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "segviewer", *map(str, args)], capture_output=True, text=True)
+run = run_cli
 
 
 def test_sweep_csv_best_and_plot(demo_dir, tmp_path):

@@ -118,8 +118,8 @@ def test_dataset_index_matches_evaluate_and_caches(demo_dir, tmp_path):
 
 
 def test_read_only_dataset_uses_user_cache(demo_dir, tmp_path, monkeypatch):
-    from segviewer.core import index_cache
-    monkeypatch.setattr(index_cache, "_writable", lambda folder: False)
+    from segviewer.core import index_cache, options
+    monkeypatch.setattr(options, "writable_folder", lambda folder: False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     ds = Dataset(DataOptions(gt_dir=demo_dir / "gt", pred_dir=demo_dir / "logits"))
     assert str(index_cache.cache_folder(ds)).startswith(str(tmp_path / "cache"))

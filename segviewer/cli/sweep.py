@@ -4,18 +4,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .cli_options import data_options_from_args
-from .core.errors import LoadError
+from .common import progress_bar, report_failures, report_problems
+from .options import data_options_from_args
 
 
-def run_sweep(args: argparse.Namespace) -> int:
-    from .cli import progress_bar, report_failures, report_problems
-    from .core.dataset import Dataset
-    from .core.index import build_index
-    from .core.index_cache import load_or_build
-    from .core.sweep import best_thresholds, plot_best, write_best, write_sweep
-    if args.steps < 1:
-        raise LoadError(None, "--steps must be at least 1")
+def run(args: argparse.Namespace) -> int:
+    from ..core.dataset import Dataset
+    from ..core.errors import LoadError
+    from ..core.index import build_index
+    from ..core.index_cache import load_or_build
+    from ..core.sweep import best_thresholds, plot_best, write_best, write_sweep
     dataset = Dataset(data_options_from_args(args))
     if dataset.is_hard:
         raise LoadError(dataset.options.pred_dir, "a sweep needs logits; hard masks have no threshold")

@@ -1,0 +1,16 @@
+"""`segviewer demo`: write the built-in demo dataset, and open it unless --no-gui."""
+from __future__ import annotations
+
+import argparse
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..core.demo import write_demo
+    from ..core.options import default_demo_dir
+    root = write_demo(args.dir or default_demo_dir())
+    print(root)
+    if args.no_gui:
+        return 0
+    from . import build_gui_parser
+    from .window import open_window
+    return open_window(build_gui_parser().parse_args([str(root)]))

@@ -1,0 +1,93 @@
+"""Options shared by every command (the same words as the window and the CSV headers); no torch at import."""
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from ..core.errors import LoadError
+from ..core.options import (ACTIVATIONS, DEFAULT_BETA, DEFAULT_SMOOTH, DEFAULT_STRIP_SUFFIXES, DEVICE_CHOICES,
+                            DataOptions, layout_from_folder, parse_threshold)  # noqa: F401
+
+MAX_CLASSES = 65_536
+MAX_STEPS = 100_000
+LABEL_ID_RANGE = (-1, 65_535)   # PNG label maps hold 8- or 16-bit ids
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows a default only where there is one worth showing."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text and action.option_strings:
+            text += " (default: %(default)s)"
+        return text
+
+
+def number(kind, low=None, high=None, low_open=False, what="a number"):
+    """An argparse type: kind(text) within [low, high] (low excluded when low_open), finite."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if low is not None and (value <= low if low_open else value < low):
+            raise argparse.ArgumentTypeError(f"{text} must be {'greater than' if low_open else 'at least'} {low}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"{text} must be at most {high}")
+        return value
+    return parse
+
+
+positive_float = number(float, 0.0, low_open=True)
+non_negative_float = number(float, 0.0)
+positive_int = number(int, 1, what="a whole number")
+
+
+def add_data_options(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    g = parser.add_argument_group("dataset")
+    g.add_argument("--gt", type=Path, required=required, help="folder of ground-truth label maps (PNG class ids)")
+    src = g.add_mutually_exclusive_group(required=required)
+    src.add_argument("--logits", type=Path, help="folder of logits (.npy, .npz, .pt, .pth; C×H×W)")
+    src.add_argument("--masks", type=Path, help="folder of hard label masks (PNG), e.g. a second annotator")
+    g.add_argument("--images", type=Path, help="folder of images (optional)")
+    g.add_argument("--classes", help="class preset (voc, cityscapes, cityscapes-labelids) or a JSON/TOML class file")
+    g.add_argument("--num-classes", type=number(int, 1, MAX_CLASSES, what="a whole number"),
+                   help="class count when there is no class file")
+    g.add_argument("--ignore-index", type=number(int, *LABEL_ID_RANGE, what="a whole number"),
+                   help="label id that counts in no term (default: the class file's, or 255)")
+    g.add_argument("--activation", choices=ACTIVATIONS, default="softmax", help="logits to probabilities")
+    g.add_argument("--no-align-corners", dest="align_corners", action="store_false",
+                   help="bilinear resize of small logits without align_corners")
+    g.add_argument("--strip-suffix", action="append", default=None, metavar="SUFFIX",
+                   help="name suffix removed before pairing (repeatable; default: Cityscapes-style suffixes)")
+    g.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="torch device (auto: CUDA, MPS, CPU)")
+
+
+def add_score_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("scores")
+    mode = g.add_mutually_exclusive_group()
+    mode.add_argument("--threshold", type=str, default="0.5",
+                      help="p > threshold counts as predicted; one value or one per class, comma-separated")
+    mode.add_argument("--argmax", action="store_true", help="predicted class = argmax of the probabilities")
+    g.add_argument("--beta", type=positive_float, default=DEFAULT_BETA, help="F-beta's beta, > 0 (1 = Dice)")
+    g.add_argument("--smooth", type=non_negative_float, default=DEFAULT_SMOOTH,
+                   help="smoothing term of F-beta and IoU, >= 0")
+
+
+def data_options_from_args(args: argparse.Namespace) -> DataOptions:
+    folder = getattr(args, "dataset", None)
+    gt, logits, masks, images, classes = args.gt, args.logits, args.masks, args.images, args.classes
+    if folder is not None:
+        layout = layout_from_folder(Path(folder), classes, prefer="masks" if masks else "logits")
+        gt, logits, masks, images, classes = (layout.gt, layout.logits, layout.masks, layout.images or images,
+                                              layout.classes)
+    if gt is None or (logits is None and masks is None):
+        raise LoadError(None, "give a dataset: --gt DIR with --logits DIR or --masks DIR, or a dataset folder")
+    return DataOptions(
+        gt_dir=gt, pred_dir=logits if logits is not None else masks, pred_kind="logits" if logits is not None else "masks",
+        images_dir=images, classes=classes, ignore_index=args.ignore_index, num_classes=args.num_classes,
+        activation=args.activation, align_corners=args.align_corners, device=args.device,
+        strip_suffixes=tuple(args.strip_suffix) if args.strip_suffix else DEFAULT_STRIP_SUFFIXES)

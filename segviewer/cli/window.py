@@ -1,0 +1,17 @@
+"""The default command: the inspection window (Qt is imported only here)."""
+from __future__ import annotations
+
+import argparse
+
+from .options import data_options_from_args
+
+
+def open_window(args: argparse.Namespace) -> int:
+    from ..gui.app import Launch, run_app
+    if getattr(args, "demo", False):
+        from ..core.demo import write_demo
+        from ..core.options import default_demo_dir
+        args.dataset = str(write_demo(default_demo_dir()))
+    options = None if args.dataset is None and args.gt is None else data_options_from_args(args)
+    return run_app(Launch(options, args.threshold, args.argmax, args.beta, args.smooth, args.class_name, args.image,
+                          args.session, args.screenshot))

@@ -1,0 +1,118 @@
+"""Dataset options and their vocabulary, importable without torch (the CLI's --help must stay fast)."""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import LoadError
+
+ACTIVATIONS = ("softmax", "sigmoid", "none")
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+# Cityscapes-style names pair once these are stripped from the stem
+DEFAULT_STRIP_SUFFIXES = ("_leftImg8bit", "_gtFine_labelIds", "_gtFine_labelTrainIds", "_gtFine_trainIds",
+                          "_gtCoarse_labelIds", "_gtCoarse_labelTrainIds", "_logits", "_pred", "_mask", "_gt")
+DEFAULT_BETA = 1.0
+DEFAULT_SMOOTH = 1e-5
+CACHE_DIR_NAME = ".segviewer"
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """Everything that decides which files pair and how they turn into probabilities."""
+    gt_dir: Path
+    pred_dir: Path
+    pred_kind: str = "logits"            # "logits" or "masks"
+    images_dir: Path | None = None
+    classes: str | None = None           # preset name or class file
+    ignore_index: int | None = None      # overrides the class file's
+    num_classes: int | None = None
+    activation: str = "softmax"
+    align_corners: bool = True
+    device: str = "auto"
+    strip_suffixes: tuple[str, ...] = DEFAULT_STRIP_SUFFIXES
+
+    def probability_key(self) -> dict:
+        """Settings that change probabilities; part of every cache key (the classes' content is added by it)."""
+        return {"activation": self.activation, "align_corners": self.align_corners,
+                "ignore_index": self.ignore_index, "pred_kind": self.pred_kind}
+
+
+@dataclass(frozen=True)
+class FolderLayout:
+    gt: Path
+    logits: Path | None
+    masks: Path | None
+    images: Path | None
+    classes: str | None
+
+    def options(self, **overrides) -> DataOptions:
+        return DataOptions(gt_dir=self.gt, pred_dir=self.logits or self.masks,
+                           pred_kind="logits" if self.logits else "masks", images_dir=self.images,
+                           classes=self.classes, **overrides)
+
+
+def layout_from_folder(folder: Path, classes: str | None = None, prefer: str = "logits") -> FolderLayout:
+    """The demo layout: gt/, logits/ (or masks/), optional images/ and classes.json."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise LoadError(folder, "dataset folder does not exist")
+    gt = folder / "gt"
+    if not gt.is_dir():
+        raise LoadError(folder, "dataset folder has no gt/ subfolder (expected gt/, logits/ or masks/, images/)")
+    found = {kind: folder / kind for kind in ("logits", "masks") if (folder / kind).is_dir()}
+    if not found:
+        raise LoadError(folder, "dataset folder has neither logits/ nor masks/")
+    kind = prefer if prefer in found else next(iter(found))
+    images = folder / "images" if (folder / "images").is_dir() else None
+    if classes is None and (folder / "classes.json").is_file():
+        classes = str(folder / "classes.json")
+    return FolderLayout(gt, found.get("logits") if kind == "logits" else None,
+                        found.get("masks") if kind == "masks" else None, images, classes)
+
+
+def parse_threshold(text: str, num_classes: int):
+    """'0.5' -> 0.5; '0.4,0.6,...' -> one per class."""
+    try:
+        values = [float(v) for v in str(text).split(",")]
+    except ValueError:
+        raise LoadError(None, f"--threshold {text!r}: not a number or comma-separated numbers") from None
+    if any(not 0.0 <= v <= 1.0 for v in values):   # also refuses NaN
+        raise LoadError(None, f"--threshold {text!r}: thresholds lie in [0, 1]")
+    if len(values) == 1:
+        return values[0]
+    if len(values) != num_classes:
+        raise LoadError(None, f"--threshold lists {len(values)} values for {num_classes} classes")
+    return values
+
+
+def beside_dataset_folder(gt_dir: str | Path) -> Path:
+    return Path(gt_dir).resolve().parent / CACHE_DIR_NAME
+
+
+def writable_folder(folder: Path) -> bool:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+        return True
+    except OSError:
+        return False
+
+
+def state_folder(gt_dir: str | Path, kind: str) -> Path:
+    """.segviewer/ beside the dataset, or a per-dataset folder in the user's cache/data folder when read-only."""
+    beside = beside_dataset_folder(gt_dir)
+    if writable_folder(beside):
+        return beside
+    from platformdirs import user_cache_dir, user_data_dir
+    root = user_data_dir("segviewer") if kind == "sessions" else user_cache_dir("segviewer")
+    digest = hashlib.sha1(str(beside).encode()).hexdigest()[:12]
+    return Path(root) / kind / digest
+
+
+def default_demo_dir() -> Path:
+    from platformdirs import user_cache_dir
+    return Path(user_cache_dir("segviewer")) / "demo"
