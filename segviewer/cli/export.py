@@ -2,9 +2,36 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from .common import progress_bar, report_failures, report_problems
-from .options import data_options_from_args, parse_threshold
+from .options import add_data_options, add_score_options, data_options_from_args, number, parse_threshold, positive_int
+
+HELP = "per-class and per-image score CSVs (and figures of the worst images)"
+
+
+def configure(ex: argparse.ArgumentParser) -> None:
+    add_data_options(ex)
+    add_score_options(ex)
+    ex.add_argument("--out", type=Path, required=True, help="per-class CSV to write")
+    ex.add_argument("--per-image", type=Path, help="per-image (tidy) CSV to write")
+    ex.add_argument("--strict", action="store_true", help="the first bad file is fatal")
+    ex.add_argument("--boundary", type=positive_int, metavar="K", help="count only pixels within K px of a GT boundary")
+    ex.add_argument("--interior", action="store_true", help="with --boundary: count only the pixels beyond the band")
+    ex.add_argument("--rank-by", default="mean_fbeta", choices=("mean_fbeta", "mean_iou", "fp", "fn"),
+                    help="what makes an image 'worst' for --figures")
+    ex.add_argument("--figures", type=Path, metavar="DIR", help="write overlay figures of the worst images here")
+    ex.add_argument("--worst", type=number(int, 1, 100_000, what="a whole number"), default=None, metavar="N",
+                    help="how many worst images get a figure (with --figures; default 10)")
+
+
+def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.worst is not None and args.figures is None:
+        parser.error("--worst needs --figures DIR")
+    if args.interior and args.boundary is None:
+        parser.error("--interior needs --boundary K")
+    if args.worst is None:
+        args.worst = 10
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,8 +4,24 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pathlib import Path
+
 from .common import progress_bar, report_failures, report_problems
-from .options import data_options_from_args
+from .options import MAX_STEPS, add_data_options, data_options_from_args, non_negative_float, number, positive_float
+
+HELP = "scores at every threshold of a grid, and the best threshold per class"
+
+
+def configure(sw: argparse.ArgumentParser) -> None:
+    add_data_options(sw)
+    sw.add_argument("--beta", type=positive_float, default=1.0, help="F-beta's beta for the best thresholds, > 0")
+    sw.add_argument("--smooth", type=non_negative_float, default=1e-5, help="smoothing term, >= 0")
+    sw.add_argument("--steps", type=number(int, 1, MAX_STEPS, what="a whole number"), default=1000,
+                    help=f"grid k/N for k = 0..N (at most {MAX_STEPS})")
+    sw.add_argument("--out", type=Path, required=True, help="tidy sweep CSV")
+    sw.add_argument("--best", type=Path, help="best threshold per class CSV")
+    sw.add_argument("--plot", type=Path, help="bar chart PNG of the per-class scores at the best thresholds")
+    sw.add_argument("--strict", action="store_true", help="the first bad file is fatal")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,13 +13,17 @@ import torch
 
 from .counts import NO_PREDICTION, as_threshold_vector
 
-TN, FP, FN, TP, IGNORE, IGNORE_HATCH = 0, 1, 2, 3, 4, 5
+TN, FP, FN, TP, IGNORE, IGNORE_HATCH, EXTRA, OUTSIDE = 0, 1, 2, 3, 4, 5, 6, 7
 ALL_CLASSES = -1
+# "all classes", for a pixel of GT class g: TP correct (g predicted, nothing else), EXTRA (g and another class
+# predicted), FP wrong class (another class predicted, g not), FN missed (nothing predicted)
+ALL_CLASSES_WORDS = {TP: "correct", EXTRA: "extra", FP: "wrong class", FN: "missed"}
 PALETTES = {
-    "classic": {TP: (0, 200, 0), FP: (230, 30, 30), FN: (40, 90, 255)},
+    "classic": {TP: (0, 200, 0), FP: (230, 30, 30), FN: (40, 90, 255), EXTRA: (255, 200, 0)},
     # Okabe-Ito colours, distinguishable with every common colour-vision deficiency
-    "colour-blind safe": {TP: (0, 158, 115), FP: (230, 159, 0), FN: (86, 180, 233)},
+    "colour-blind safe": {TP: (0, 158, 115), FP: (230, 159, 0), FN: (86, 180, 233), EXTRA: (204, 121, 167)},
 }
+OUTSIDE_RGBA = (0, 0, 0, 110)   # pixels a boundary band leaves unscored: dimmed, so the band reads at a glance
 IGNORE_RGB = (150, 150, 150)
 HATCH_RGB = (90, 90, 90)
 HATCH_PERIOD = 8
@@ -74,9 +78,10 @@ def error_codes_class(maps: OverlayMaps, class_id: int, predicted: torch.Tensor)
 
 
 def error_codes_all(maps: OverlayMaps, gt_predicted: torch.Tensor, other_predicted: torch.Tensor) -> np.ndarray:
-    """All classes: TP where the GT class is predicted, FP where another class is predicted instead, else FN."""
-    g = gt_predicted.to(torch.uint8)
-    codes = (FN + g) - (other_predicted & ~gt_predicted).to(torch.uint8)  # TP = FN + 1, FP = FN - 1
+    """All classes: correct (TP), extra (EXTRA), wrong class (FP) or missed (FN), see ALL_CLASSES_WORDS."""
+    g, o = gt_predicted.to(torch.uint8), other_predicted.to(torch.uint8)
+    # g=1,o=0 -> TP 3; g=1,o=1 -> EXTRA 6; g=0,o=1 -> FP 1; g=0,o=0 -> FN 2
+    codes = FN + g - o + 4 * (g & o)
     return _finish(codes, maps)
 
 
@@ -99,7 +104,8 @@ def hard_codes(maps: OverlayMaps, pred_map: torch.Tensor, class_id: int) -> np.n
     """Codes from a hard prediction (argmax mode, or an annotator's mask)."""
     if class_id != ALL_CLASSES:
         return error_codes_class(maps, class_id, pred_map == class_id)
-    return error_codes_all(maps, pred_map == maps.labels, pred_map != NO_PREDICTION)
+    gt_predicted = pred_map == maps.labels
+    return error_codes_all(maps, gt_predicted, (pred_map != NO_PREDICTION) & ~gt_predicted)
 
 
 def class_map_codes(class_map: torch.Tensor, num_classes: int, ignore: torch.Tensor | None = None) -> np.ndarray:
@@ -118,6 +124,9 @@ def error_lut(palette: str = "classic", show=(True, True, True), opacity: float 
     for code, visible in zip((TP, FP, FN), show):
         if visible:
             lut[code] = (*PALETTES[palette][code], int(alpha * tp_factor) if code == TP else alpha)
+    if show[1]:   # extra predictions are false positives of another class
+        lut[EXTRA] = (*PALETTES[palette][EXTRA], alpha)
+    lut[OUTSIDE] = OUTSIDE_RGBA
     lut[IGNORE] = (*IGNORE_RGB, int(alpha * 0.7))
     lut[IGNORE_HATCH] = (*HATCH_RGB, max(alpha, 160))
     return lut
@@ -137,4 +146,13 @@ def code_counts(codes: np.ndarray) -> dict[str, int]:
     """How many pixels of each kind a code map shows (for tests and the legend)."""
     counts = np.bincount(codes.ravel(), minlength=256)
     return {"tn": int(counts[TN]), "fp": int(counts[FP]), "fn": int(counts[FN]), "tp": int(counts[TP]),
+            "extra": int(counts[EXTRA]), "outside": int(counts[OUTSIDE]),
             "ignore": int(counts[IGNORE] + counts[IGNORE_HATCH])}
+
+
+legend_counts = code_counts
+
+
+def restrict_codes(codes: np.ndarray, keep: np.ndarray, ignore: np.ndarray) -> np.ndarray:
+    """Pixels outside the scored band become OUTSIDE (ignore pixels keep their hatching)."""
+    return np.where(keep | ignore, codes, np.uint8(OUTSIDE)).astype(np.uint8)

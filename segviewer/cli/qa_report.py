@@ -1,24 +1,22 @@
-"""`segviewer qa-set` and `segviewer qa-report`."""
+"""`segviewer qa-report`: the QA report CSV of a session, with agreement scores when a dataset is given."""
 from __future__ import annotations
 
 import argparse
-import getpass
+from pathlib import Path
 
-from .options import data_options_from_args, parse_threshold
+from .options import add_data_options, add_score_options, data_options_from_args, parse_threshold
 
-
-def run_qa_set(args: argparse.Namespace) -> int:
-    from ..core.session import ReviewStore
-    statuses = tuple(s.strip() for s in args.statuses.split(",") if s.strip()) if args.statuses else None
-    store = ReviewStore(args.session, statuses)
-    try:
-        store.set_review(args.image, args.status, args.note, args.reviewer or getpass.getuser())
-    finally:
-        store.close()
-    return 0
+HELP = "write the QA report CSV of a session"
 
 
-def run_qa_report(args: argparse.Namespace) -> int:
+def configure(qr: argparse.ArgumentParser) -> None:
+    qr.add_argument("--session", type=Path, required=True, help="the session file")
+    qr.add_argument("--out", type=Path, required=True, help="report CSV to write")
+    add_data_options(qr, required=False)
+    add_score_options(qr)
+
+
+def run(args: argparse.Namespace) -> int:
     from ..core.qa_report import write_report
     from ..core.session import ReviewStore, SessionError
     if not args.session.is_file():

@@ -1,0 +1,55 @@
+"""`segviewer.open` and `segviewer.show`: the engine for scripts and notebooks, with the CLI's words."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .core.errors import LoadError
+from .core.options import DEFAULT_STRIP_SUFFIXES, DataOptions
+
+
+def open(gt=None, logits=None, masks=None, images=None, classes=None, *, folder=None, ignore_index=None,
+         num_classes=None, activation="softmax", align_corners=True, device="auto",
+         strip_suffixes=DEFAULT_STRIP_SUFFIXES, scoring=None, steps=None, compare=None, compare_masks=None,
+         model=None, transform=None):
+    """An Inspector over a dataset: the same engine the window and the CLI read.
+
+    gt + (logits | masks) folders, or folder= a dataset folder (gt/, logits/ or masks/, images/, classes.json);
+    model= a callable [1,3,H,W] -> [1,C,h,w] logits, run per image instead of a logits folder (needs images=).
+    compare= a second prediction folder (logits or masks) for model A vs model B.
+    """
+    from .core.inspector import Inspector
+    from .core.options import layout_from_folder
+    if folder is not None:
+        layout = layout_from_folder(Path(folder), classes)
+        gt, logits, masks = layout.gt, layout.logits, layout.masks
+        images, classes = images or layout.images, layout.classes
+    if gt is None:
+        raise LoadError(None, "give gt= (a folder of label maps) or folder= (a dataset folder)")
+    common = dict(images_dir=Path(images) if images is not None else None, classes=_class_arg(classes),
+                  ignore_index=ignore_index, num_classes=num_classes, activation=activation,
+                  align_corners=align_corners, device=device, strip_suffixes=tuple(strip_suffixes))
+    if model is not None:
+        from .core.model_source import open_model_dataset
+        dataset = open_model_dataset(Path(gt), model, transform=transform, **common)
+    else:
+        if (logits is None) == (masks is None):
+            raise LoadError(None, "give exactly one prediction source: logits= or masks= (or model=)")
+        pred, kind = (logits, "logits") if logits is not None else (masks, "masks")
+        from .core.dataset import Dataset
+        dataset = Dataset(DataOptions(gt_dir=Path(gt), pred_dir=Path(pred), pred_kind=kind, **common))
+    ins = Inspector(dataset, scoring=scoring, **({"steps": steps} if steps else {}))
+    if compare is not None or compare_masks is not None:
+        ins.attach_compare(compare if compare is not None else compare_masks,
+                           kind=None if compare is not None else "masks")
+    return ins
+
+
+def _class_arg(classes):
+    return None if classes is None else str(classes)
+
+
+def show(inspector=None, **open_kwargs):
+    """The window on an Inspector (or on segviewer.open(**open_kwargs)): blocking in a script, non-blocking in
+    IPython/Jupyter with a running Qt event loop (%gui qt)."""
+    from .gui.app import show_inspector
+    return show_inspector(inspector if inspector is not None else open(**open_kwargs))

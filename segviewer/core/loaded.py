@@ -1,0 +1,114 @@
+"""One loaded image and everything the engine computes on it for a Scoring: counts, prediction, overlay codes."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .classes import ClassSpec
+from .counts import Counts, Target, count_hard, count_threshold, soft_counts, threshold_map
+from .dataset import Sample
+from .overlay import (ALL_CLASSES, OverlayMaps, class_map_codes, hard_codes, legend_counts, prepare_maps,
+                      restrict_codes, threshold_codes)
+from .regions import boundary_band, restrict_target
+from .scoring import Scoring
+
+VIEWS = ("errors", "gt", "pred", "image")
+
+
+@dataclass
+class Overlay:
+    """The code image the canvas draws, and what its legend says (pixels per category, over scored pixels)."""
+    codes: np.ndarray
+    legend: dict[str, int]
+
+
+@dataclass
+class LoadedImage:
+    index: int
+    sample: Sample
+    maps: OverlayMaps
+    classes: ClassSpec
+    _hard: Counts | None = None
+    _soft: Counts | None = None
+    _bands: dict = field(default_factory=dict)
+    _pred: tuple | None = None
+
+    @classmethod
+    def prepare(cls, index: int, sample: Sample, classes: ClassSpec) -> "LoadedImage":
+        labels = sample.target.labels.new_tensor(sample.labels)
+        return cls(index, sample, prepare_maps(labels, classes.ignore_index, sample.probs, sample.pred_map), classes)
+
+    @property
+    def name(self) -> str:
+        return self.sample.name
+
+    @property
+    def hard(self) -> bool:
+        return self.sample.probs is None
+
+    # ---- which pixels are scored ----
+    def band(self, width: int) -> torch.Tensor:
+        if width not in self._bands:
+            band = boundary_band(self.sample.labels, width, self.classes.ignore_index)
+            self._bands = {width: torch.from_numpy(band).to(self.sample.target.labels.device)}
+        return self._bands[width]
+
+    def scored(self, s: Scoring) -> torch.Tensor | None:
+        """H×W bool of the pixels the band keeps (None: every valid pixel counts)."""
+        if not s.boundary:
+            return None
+        band = self.band(s.boundary)
+        return ~band if s.interior else band
+
+    def target(self, s: Scoring) -> Target:
+        keep = self.scored(s)
+        return self.sample.target if keep is None else restrict_target(self.sample.target, keep)
+
+    # ---- predictions and counts ----
+    def prediction(self, s: Scoring) -> torch.Tensor:
+        """H×W predicted class (NO_PREDICTION where none): argmax / mask, or the most probable above threshold."""
+        if self.hard or s.argmax:
+            return self.maps.pred_argmax
+        key = s.prediction_key()
+        if self._pred is None or self._pred[0] != key:
+            self._pred = (key, threshold_map(self.sample.probs, s.effective_threshold()))
+        return self._pred[1]
+
+    def counts(self, s: Scoring) -> Counts:
+        """[C] tp / fp / fn on the CPU, over the scored pixels."""
+        if self.hard or s.argmax:
+            if not s.boundary:
+                if self._hard is None:
+                    self._hard = count_hard(self.maps.pred_argmax, self.sample.target).to("cpu")
+                return self._hard
+            return count_hard(self.maps.pred_argmax, self.target(s)).to("cpu")
+        return count_threshold(self.sample.probs, self.target(s), s.effective_threshold()).to("cpu")
+
+    def soft_counts(self, s: Scoring) -> Counts:
+        """Probability-weighted counts (soft Dice's terms) over the scored pixels; hard counts for masks."""
+        if s.boundary:
+            target = self.target(s)
+            return (count_hard(self.maps.pred_argmax, target) if self.hard
+                    else soft_counts(self.sample.probs, target)).to("cpu")
+        if self._soft is None:
+            self._soft = self.sample.soft().to("cpu")
+        return self._soft
+
+    # ---- what the canvas draws ----
+    def overlay(self, s: Scoring, class_id: int = ALL_CLASSES, view: str = "errors") -> Overlay:
+        """Codes for the view, restricted to the scored pixels exactly as the counts are, with the legend."""
+        maps, c = self.maps, self.classes.num_classes
+        if view == "gt":
+            codes = class_map_codes(maps.labels.clamp(max=255), c, maps.ignore)
+        elif view == "pred":
+            codes = class_map_codes(self.prediction(s), c)
+        elif self.hard or s.argmax:
+            codes = hard_codes(maps, maps.pred_argmax, class_id)
+        else:
+            codes = threshold_codes(maps, self.sample.probs, class_id, s.effective_threshold())
+        keep = self.scored(s)
+        if keep is not None and view == "errors":
+            codes = restrict_codes(codes, keep.cpu().numpy(), maps.ignore.cpu().numpy())
+        return Overlay(codes, legend_counts(codes) if view == "errors" else {})

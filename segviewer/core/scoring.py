@@ -1,0 +1,88 @@
+"""Scoring: the frozen settings that decide every count and score, and the keys that say what they change."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Sequence
+
+from .errors import LoadError
+from .options import DEFAULT_BETA, DEFAULT_SMOOTH
+
+
+class Mode(str, Enum):
+    THRESHOLD = "threshold"   # pred_c = p_c > t_c
+    ARGMAX = "argmax"         # pred = argmax_c p_c (hard masks are always this)
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How pixels become predictions and counts become scores.
+
+    threshold: one value, or one per class; argmax=True ignores it. boundary=K > 0 scores only pixels within
+    K px of a GT edge (interior=True: only the pixels beyond that band). beta and smooth touch scores, not counts.
+    """
+    threshold: float | tuple[float, ...] = 0.5
+    argmax: bool = False
+    beta: float = DEFAULT_BETA
+    smooth: float = DEFAULT_SMOOTH
+    boundary: int = 0
+    interior: bool = False
+
+    def __post_init__(self):
+        t = self.threshold
+        values = tuple(float(v) for v in t) if isinstance(t, Sequence) and not isinstance(t, str) else (float(t),)
+        if not values or any(not 0.0 <= v <= 1.0 for v in values):
+            raise LoadError(None, f"threshold {t!r}: thresholds lie in [0, 1]")
+        object.__setattr__(self, "threshold", values if len(values) > 1 or not _is_scalar(t) else values[0])
+        if not (math.isfinite(float(self.beta)) and float(self.beta) > 0):
+            raise LoadError(None, f"beta {self.beta!r}: must be a finite number greater than 0")
+        if not (math.isfinite(float(self.smooth)) and float(self.smooth) >= 0):
+            raise LoadError(None, f"smooth {self.smooth!r}: must be a finite number, at least 0")
+        if int(self.boundary) != self.boundary or self.boundary < 0:
+            raise LoadError(None, f"boundary {self.boundary!r}: must be a whole number of pixels, at least 0")
+        if self.interior and not self.boundary:
+            raise LoadError(None, "interior needs a boundary band (boundary > 0)")
+        object.__setattr__(self, "beta", float(self.beta))
+        object.__setattr__(self, "smooth", float(self.smooth))
+        object.__setattr__(self, "boundary", int(self.boundary))
+
+    @property
+    def mode(self) -> Mode:
+        return Mode.ARGMAX if self.argmax else Mode.THRESHOLD
+
+    @property
+    def per_class(self) -> bool:
+        return isinstance(self.threshold, tuple)
+
+    def effective_threshold(self):
+        """What the counting functions take: a float, or a list of one float per class."""
+        return list(self.threshold) if self.per_class else self.threshold
+
+    def for_dataset(self, hard: bool) -> "Scoring":
+        """Hard masks predict by themselves: the mode is argmax, whatever was asked."""
+        return replace(self, argmax=True) if hard and not self.argmax else self
+
+    def check_classes(self, num_classes: int) -> None:
+        if self.per_class and len(self.threshold) != num_classes:
+            raise LoadError(None, f"{len(self.threshold)} thresholds for {num_classes} classes")
+
+    # ---- keys: a result computed for one snapshot is valid while its key still matches ----
+    def prediction_key(self) -> tuple:
+        """What decides which pixels are predicted."""
+        return (Mode.ARGMAX,) if self.argmax else (Mode.THRESHOLD, self.threshold)
+
+    def count_key(self) -> tuple:
+        """What decides tp / fp / fn."""
+        return (*self.prediction_key(), self.boundary, self.interior if self.boundary else False)
+
+    def score_key(self) -> tuple:
+        """What decides every score."""
+        return (*self.count_key(), self.beta, self.smooth)
+
+    def with_(self, **changes) -> "Scoring":
+        return replace(self, **changes)
+
+
+def _is_scalar(value) -> bool:
+    return not (isinstance(value, Sequence) and not isinstance(value, str))

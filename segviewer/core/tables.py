@@ -1,0 +1,40 @@
+"""pandas tables for scripts and notebooks, from the engine's counts (pandas is imported only when asked)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .counts import Counts
+from .scores import compute_scores
+from .scoring import Scoring
+
+SCORE_COLUMNS = ("class_id", "class_name", "tp", "fp", "fn", "precision", "recall", "fbeta", "dice", "iou")
+IMAGE_COLUMNS = ("image", "mean_fbeta", "mean_iou", "fp", "fn", "status")
+
+
+def scores_frame(names, counts: Counts, scoring: Scoring):
+    """A row per class; absent classes (no GT, nothing predicted) have NaN scores."""
+    import pandas as pd
+    sc = compute_scores(counts, scoring.beta, scoring.smooth)
+    return pd.DataFrame({
+        "class_id": np.arange(len(names)), "class_name": list(names),
+        "tp": counts.tp.numpy().astype(np.int64), "fp": counts.fp.numpy().astype(np.int64),
+        "fn": counts.fn.numpy().astype(np.int64),
+        **{k: getattr(sc, k).numpy() for k in ("precision", "recall", "fbeta", "dice", "iou")}},
+        columns=list(SCORE_COLUMNS))
+
+
+def images_frame(names, rows: dict, reviews: dict[str, str]):
+    import pandas as pd
+    failed = rows["failed"]
+    status = ["failed" if f else reviews.get(n, "unreviewed") for n, f in zip(names, failed)]
+    return pd.DataFrame({"image": list(names), "mean_fbeta": rows["mean_fbeta"], "mean_iou": rows["mean_iou"],
+                         "fp": rows["fp"].astype(np.int64), "fn": rows["fn"].astype(np.int64), "status": status},
+                        columns=list(IMAGE_COLUMNS))
+
+
+def confusion_frame(names, matrix: np.ndarray, with_none: bool):
+    import pandas as pd
+    columns = [*names, "none"]
+    frame = pd.DataFrame(np.asarray(matrix, dtype=np.int64), index=list(names), columns=columns)
+    frame.index.name, frame.columns.name = "gt", "predicted"
+    return frame if with_none else frame.drop(columns="none")
