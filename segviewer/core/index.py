@@ -33,7 +33,23 @@ def threshold_to_step(threshold: float, steps: int) -> int | None:
 
 def bin_probabilities(probs: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     """bin(p) = #{k : g_k < p} in 0..N+1 (N+1 only for values above 1, possible with activation 'none')."""
-    return torch.bucketize(probs, grid.to(probs.device), right=False, out_int32=True)
+    if probs.device.type != "cpu":
+        return torch.bucketize(probs, grid.to(probs.device), right=False, out_int32=True)
+    # CPU, ~5x faster than a binary search: p·N is exact in float64, so ceil(p·N) counts the k with k/N < p;
+    # rounding k/N to float32 can lift only the largest of them to p, which one lookup takes back
+    steps, p = grid.numel() - 1, probs.detach().numpy()
+    q = p.astype(np.float64)
+    q *= steps
+    bins = np.clip(np.ceil(q, out=q), 0, steps + 1, out=q).astype(np.int32)
+    below = np.clip(bins - 1, 0, steps)
+    bins -= (np.take(grid.numpy(), below) >= p) & (bins > 0)
+    return torch.from_numpy(bins)
+
+
+def _bincount(values: torch.Tensor, length: int) -> torch.Tensor:
+    if values.device.type == "cpu":   # numpy's bincount is ~5x faster than torch's on CPU
+        return torch.from_numpy(np.bincount(values.numpy(), minlength=length))
+    return torch.bincount(values, minlength=length)
 
 
 def image_histograms(probs: torch.Tensor, target: Target, grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,15 +57,15 @@ def image_histograms(probs: torch.Tensor, target: Target, grid: torch.Tensor) ->
     c, nbins = probs.shape[0], grid.numel() + 1
     bins = bin_probabilities(probs, grid).view(c, -1)
     offsets = (torch.arange(c, device=probs.device, dtype=torch.int32) * nbins).view(c, 1)
-    pred = torch.bincount((bins + offsets).flatten(), minlength=c * nbins).view(c, nbins)
+    pred = _bincount((bins + offsets).flatten(), c * nbins).view(c, nbins)
     labels = target.labels.flatten()
     bin_gt = bins.gather(0, labels.view(1, -1))[0]
     if not target.all_valid:
         ignored = target.ignored_index()
-        pred -= torch.bincount((bins[:, ignored] + offsets).flatten(), minlength=c * nbins).view(c, nbins)
+        pred -= _bincount((bins[:, ignored] + offsets).flatten(), c * nbins).view(c, nbins)
         keep = target.valid.flatten()
         labels, bin_gt = labels[keep], bin_gt[keep]
-    pos = torch.bincount(labels * nbins + bin_gt.long(), minlength=c * nbins).view(c, nbins)
+    pos = _bincount(labels * nbins + bin_gt.long(), c * nbins).view(c, nbins)
     return pos, pred
 
 
