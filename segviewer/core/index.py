@@ -246,10 +246,11 @@ class IndexBuilder:
 
 def build_index(dataset, steps: int = DEFAULT_STEPS, progress: Callable[[int, int], None] | None = None,
                 on_error=None, strict: bool = False, cancelled: Callable[[], bool] | None = None,
-                indices: list[int] | None = None) -> ProbabilityIndex:
-    """One streaming pass over the dataset (or the given image indices)."""
+                indices: list[int] | None = None, image_factor: int | None = None) -> ProbabilityIndex:
+    """One streaming pass over the dataset (or the given image indices); image_factor fixes the per-image grid
+    (parts of one dataset built apart must share it to merge)."""
     order = list(range(len(dataset))) if indices is None else indices
-    builder = IndexBuilder(dataset.classes.num_classes, steps, len(order))
+    builder = IndexBuilder(dataset.classes.num_classes, steps, len(order), image_factor)
     from .errors import LoadError
     for done, i in enumerate(order, 1):
         if cancelled is not None and cancelled():
