@@ -91,3 +91,21 @@ def data_options_from_args(args: argparse.Namespace) -> DataOptions:
         images_dir=images, classes=classes, ignore_index=args.ignore_index, num_classes=args.num_classes,
         activation=args.activation, align_corners=args.align_corners, device=args.device,
         strip_suffixes=tuple(args.strip_suffix) if args.strip_suffix else DEFAULT_STRIP_SUFFIXES)
+
+
+def add_cluster_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group('on a Dask cluster (optional: pip install "segviewer[dask]")')
+    where = g.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=number(int, 1, 4096, what="a whole number"), metavar="N",
+                       help="run on a local Dask cluster of N single-threaded worker processes")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run on a running Dask scheduler (e.g. tcp://host:8786) whose workers see the same files")
+
+
+def cluster_from_args(args: argparse.Namespace):
+    """A core.distributed.Cluster for --workers / --scheduler, or None: today's single process."""
+    workers, scheduler = getattr(args, "workers", None), getattr(args, "scheduler", None)
+    if workers is None and scheduler is None:
+        return None
+    from ..core.distributed import Cluster
+    return Cluster(workers, scheduler)

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from .common import progress_bar, report_failures, report_problems
-from .options import MAX_STEPS, add_data_options, data_options_from_args, non_negative_float, number, positive_float
+from .options import (MAX_STEPS, add_cluster_options, add_data_options, cluster_from_args, data_options_from_args,
+                      non_negative_float, number, positive_float)
 
 HELP = "scores at every threshold of a grid, and the best threshold per class"
 
@@ -22,23 +23,30 @@ def configure(sw: argparse.ArgumentParser) -> None:
     sw.add_argument("--best", type=Path, help="best threshold per class CSV")
     sw.add_argument("--plot", type=Path, help="bar chart PNG of the per-class scores at the best thresholds")
     sw.add_argument("--strict", action="store_true", help="the first bad file is fatal")
+    add_cluster_options(sw)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..core.dataset import Dataset
-    from ..core.errors import LoadError
-    from ..core.index import build_index
+    from ..core.errors import LoadError, all_failed
+    from ..core.distributed import build_index
     from ..core.index_cache import load_or_build
+    from ..core.outputs import PLOT_EXTS, OutputGuard, atomic_output
     from ..core.sweep import best_thresholds, plot_best, write_best, write_sweep
     dataset = Dataset(data_options_from_args(args))
     if dataset.is_hard:
         raise LoadError(dataset.options.pred_dir, "a sweep needs logits; hard masks have no threshold")
+    OutputGuard().add_dataset(dataset).check({"--out": args.out, "--best": args.best, "--plot": args.plot},
+                                             formats={"--plot": PLOT_EXTS})
     report_problems(dataset)
     failures = []
     with progress_bar(len(dataset), "index") as bar:
         index, cached = load_or_build(dataset, args.steps, lambda: build_index(
-            dataset, args.steps, progress=lambda d, t: bar.update(1), on_error=failures.append, strict=args.strict))
+            dataset, args.steps, progress=lambda d, t: bar.update(1), on_error=failures.append, strict=args.strict,
+            cluster=cluster_from_args(args)))
     report_failures(failures)
+    if not index.names:
+        raise all_failed(dataset.options.gt_dir, failures)
     if cached:
         print("segviewer: using the cached index", file=sys.stderr)
     write_sweep(args.out, dataset.classes, index, args.beta, args.smooth)
@@ -46,5 +54,6 @@ def run(args: argparse.Namespace) -> int:
     if args.best:
         write_best(args.best, dataset.classes, best)
     if args.plot:
-        plot_best(args.plot, dataset.classes, best, args.beta)
+        with atomic_output(args.plot) as tmp:
+            plot_best(tmp, dataset.classes, best, args.beta)
     return 0
