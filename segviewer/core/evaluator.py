@@ -1,0 +1,365 @@
+"""`segviewer.Evaluator`: the export's numbers inside a validation loop; `save_logits`: what the window reads.
+
+    ev = segviewer.Evaluator(classes="cityscapes", threshold=0.5, ignore_index=255)
+    for images, target, names in loader:
+        ev.update(model(images), target, names=names)   # logits [N,C,h,w] at any resolution, target [N,H,W]
+    ev.compute()                                          # the per-class CSV's columns, as a DataFrame
+
+Each image goes through the same steps as `segviewer export` (resize the logits to the target, activation, count),
+so the counts equal the export's on the same tensors saved to disk, to the pixel. The probability index is kept
+as histograms (classes x bins, never pixels); `best_thresholds()` reads it. `sync()` all-reduces across ranks.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from . import ddp
+from .classes import DEFAULT_IGNORE_INDEX, ClassSpec, generic_classes, resolve_classes
+from .counts import Counts, Target, count_threshold, prepare_target, soft_counts
+from .device import resolve_device
+from .errors import LoadError
+from .export import PER_CLASS_COLUMNS, PER_IMAGE_COLUMNS, write_per_class_csv, write_per_image_csv
+from .index import DEFAULT_STEPS, IndexBuilder, ProbabilityIndex, counts_above, threshold_to_step
+from .io import all_finite
+from .options import DEFAULT_BETA, DEFAULT_SMOOTH
+from .probs import to_probabilities
+from .scores import compute_scores
+from .scoring import Scoring
+from .sweep import BEST_COLUMNS, best_thresholds
+
+FLOAT16_MAX = 65504.0
+_ROW_FIELDS = ("tp", "fp", "fn")
+
+
+@dataclass
+class _State:
+    """What compute() reads: the index (every image's rows, dataset histograms) and the counts at the Scoring."""
+    index: ProbabilityIndex
+    counts: Counts          # [I, C] int64, at the Evaluator's threshold (or argmax)
+
+
+class Evaluator:
+    """Per-class tp / fp / fn, F-beta, Dice, IoU over a stream of batches, as `segviewer export` computes them.
+
+    classes: a preset name, a class file, a ClassSpec, or None (generic names, the class count from the logits).
+    threshold: one value or one per class; argmax=True predicts the most probable class instead.
+    device: where the counting runs (None: the logits' device). per_image_index=True keeps each image's histograms
+    at full resolution (as the window's index; classes x bins per image), else only the dataset's.
+    save_logits_to: a folder that receives each image's logits as float16 at the model's resolution (needs names).
+    """
+
+    def __init__(self, classes=None, threshold=0.5, argmax: bool = False, beta: float = DEFAULT_BETA,
+                 smooth: float = DEFAULT_SMOOTH, ignore_index: int | None = None, device=None, *,
+                 num_classes: int | None = None, activation: str = "softmax", align_corners: bool = True,
+                 steps: int = DEFAULT_STEPS, per_image_index: bool = False, save_logits_to=None):
+        if isinstance(threshold, torch.Tensor):
+            threshold = threshold.tolist()
+        self.scoring = Scoring(threshold=threshold if not isinstance(threshold, list) else tuple(threshold),
+                               argmax=argmax, beta=beta, smooth=smooth)
+        self.classes: ClassSpec | None = _resolve_classes(classes, num_classes, ignore_index)
+        self._ignore_index = ignore_index
+        if self.classes is not None:
+            self.scoring.check_classes(self.classes.num_classes)
+        self.device = _resolve_device(device)
+        self.activation, self.align_corners, self.steps = activation, align_corners, int(steps)
+        self.per_image_index = per_image_index
+        self.save_logits_to = Path(save_logits_to) if save_logits_to is not None else None
+        self.reset()
+
+    # ---- accumulation ----
+    def reset(self) -> None:
+        """Forgets every image (the settings stay)."""
+        self._builder: IndexBuilder | None = None
+        self._counts: list[Counts] = []
+        self._synced: _State | None = None
+        self._seen = 0
+
+    @torch.no_grad()
+    def update(self, logits: torch.Tensor, target: torch.Tensor, names: Sequence[str] | None = None) -> None:
+        """One batch: logits [N,C,h,w] (before softmax, any resolution), target [N,H,W] class ids."""
+        logits, target = _batch_shapes(logits, target)
+        n, c = logits.shape[:2]
+        names = self._batch_names(names, n)
+        classes = self._classes_for(c)
+        device = self.device or logits.device
+        target = _map_labels(target.to(device), classes)
+        _check_target(target, classes)
+        if self.save_logits_to is not None:
+            save_logits(self.save_logits_to, names, logits)
+        for i in range(n):
+            if not all_finite(logits[i]):
+                raise LoadError(None, f"image {names[i]!r}: logits contain NaN or Inf values")
+            probs = to_probabilities(logits[i], tuple(target.shape[-2:]), self.activation, self.align_corners, device)
+            self._add(names[i], probs, prepare_target(target[i], c, classes.ignore_index))
+        self._synced = None
+
+    def _add(self, name: str, probs: torch.Tensor, target: Target) -> None:
+        builder = self._builder_for(probs.shape[0])
+        pos_before, pred_before = builder.pos_hist.copy(), builder.pred_hist.copy()
+        builder.add(name, target, probs, soft_counts(probs, target))
+        if self.scoring.argmax:
+            rows = builder.rows
+            counts = Counts(*(torch.from_numpy(np.asarray(rows[f"argmax_{k}"][-1])) for k in _ROW_FIELDS))
+        else:
+            counts = self._threshold_counts(probs, target, builder.pos_hist - pos_before,
+                                            builder.pred_hist - pred_before)
+        self._counts.append(counts)
+
+    def _threshold_counts(self, probs, target: Target, pos: np.ndarray, pred: np.ndarray) -> Counts:
+        """On the grid the image's histograms answer exactly (no second pass); off the grid, counted directly."""
+        t = np.broadcast_to(np.asarray(self.scoring.effective_threshold(), np.float64), (probs.shape[0],))
+        ks = [threshold_to_step(v, self.steps) for v in t]
+        if any(k is None for k in ks):
+            return count_threshold(probs, target, self.scoring.effective_threshold()).to("cpu")
+        rows = np.arange(len(ks))
+        tp = counts_above(pos)[rows, ks]
+        predicted = counts_above(pred)[rows, ks]
+        gt = target.gt_count.cpu().numpy()
+        return Counts(*(torch.from_numpy(np.ascontiguousarray(a, np.int64)) for a in (tp, predicted - tp, gt - tp)))
+
+    def _builder_for(self, num_classes: int) -> IndexBuilder:
+        if self._builder is None:
+            factor = 1 if self.per_image_index else self.steps
+            self._builder = IndexBuilder(num_classes, self.steps, image_factor=factor)
+        return self._builder
+
+    def _classes_for(self, num_classes: int) -> ClassSpec:
+        if self.classes is None:
+            ignore = self._ignore_index if self._ignore_index is not None else DEFAULT_IGNORE_INDEX
+            self.classes = generic_classes(num_classes, ignore)
+            self.scoring.check_classes(num_classes)
+        if num_classes != self.classes.num_classes:
+            raise LoadError(None, f"wrong number of classes: the logits have {num_classes} channels, "
+                                  f"but the classes define {self.classes.num_classes}")
+        return self.classes
+
+    def _batch_names(self, names, n: int) -> list[str]:
+        if names is None:
+            if self.save_logits_to is not None:
+                raise LoadError(None, "save_logits_to needs names= in update(): the files are named for the images")
+            prefix = f"rank{ddp.rank()}-" if ddp.world_size() > 1 else ""
+            names = [f"{prefix}{self._seen + i:06d}" for i in range(n)]
+        names = [str(v) for v in (names.tolist() if isinstance(names, torch.Tensor) else names)]
+        if len(names) != n:
+            raise LoadError(None, f"{len(names)} names for a batch of {n} images")
+        self._seen += n
+        return names
+
+    # ---- across ranks ----
+    def sync(self) -> "Evaluator":
+        """Gathers every rank's images (all-reduced histograms, concatenated rows) on every rank; a no-op
+        outside torch.distributed. Call it on every rank; update() afterwards works on the local images again."""
+        if ddp.world_size() == 1:
+            return self
+        num_classes = ddp.all_reduce_max(self._builder.c if self._builder else 0)
+        if num_classes == 0:
+            raise LoadError(None, "no rank has any image: call update() before sync()")
+        local = self._local_state(self._classes_for(num_classes).num_classes)
+        arrays = {k: v for k, v in local.index.to_arrays().items() if k not in ("steps", "num_classes",
+                                                                                  "image_factor", "names")}
+        merged = {k: ddp.all_reduce_sum(v) if k in ("pos_hist", "pred_hist") else
+                  ddp.all_gather_concat(v) for k, v in arrays.items()}
+        names = ddp.all_gather_names(local.index.names)
+        counts = Counts(*(torch.from_numpy(ddp.all_gather_concat(getattr(local.counts, k).numpy()))
+                          for k in _ROW_FIELDS))
+        index = ProbabilityIndex(local.index.steps, num_classes, names, image_factor=local.index.image_factor,
+                                 **merged)
+        _warn_repeated(names)
+        self._synced = _State(index, counts)
+        return self
+
+    # ---- results ----
+    def _local_state(self, num_classes: int | None = None) -> _State:
+        builder = self._builder
+        if builder is None:
+            if num_classes is None:
+                raise LoadError(None, "no images yet: call update() first")
+            builder = self._builder_for(num_classes)
+        c = builder.c
+        stacked = [torch.stack([getattr(r, k) for r in self._counts]) if self._counts
+                   else torch.zeros((0, c), dtype=torch.int64) for k in _ROW_FIELDS]
+        index = builder.finish()
+        index.pos_hist, index.pred_hist = index.pos_hist.copy(), index.pred_hist.copy()
+        return _State(index, Counts(*(s.to(torch.int64) for s in stacked)))
+
+    def _state(self) -> _State:
+        state = self._synced or self._local_state()
+        if not state.index.names:
+            raise LoadError(None, "no images yet: call update() first")
+        return state
+
+    def index(self) -> ProbabilityIndex:
+        """The probability index of every image seen (after sync(): of every rank's images)."""
+        return self._state().index
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._state().index.names)
+
+    def _threshold_value(self):
+        return None if self.scoring.argmax else self.scoring.effective_threshold()
+
+    def _totals(self) -> tuple[Counts, Counts]:
+        """Dataset counts and soft counts, summed over the images as the export sums them."""
+        state = self._state()
+        total = Counts(*(getattr(state.counts, k).sum(0) for k in _ROW_FIELDS))
+        index = state.index
+        soft = Counts(*(torch.from_numpy(getattr(index, f"soft_{k}")).sum(0) for k in _ROW_FIELDS))
+        return total, soft
+
+    def compute(self):
+        """A DataFrame, one row per class, with the per-class CSV's columns (absent classes: NaN scores; the
+        CSV's summary row is left out: a column's .mean() skips absent classes as the summary does)."""
+        import pandas as pd
+        total, soft = self._totals()
+        s = self.scoring
+        scores = compute_scores(total, s.beta, s.smooth, soft)
+        c = self.classes.num_classes
+        threshold = np.full(c, np.nan) if s.argmax else np.broadcast_to(
+            np.asarray(s.effective_threshold(), np.float64), (c,))
+        data = {"class_id": np.arange(c), "class_name": list(self.classes.names),
+                "gt_pixels": (total.tp + total.fn).numpy(), "tp": total.tp.numpy(), "fp": total.fp.numpy(),
+                "fn": total.fn.numpy(),
+                **{k: getattr(scores, k).numpy() for k in ("precision", "recall", "fbeta", "dice", "iou")},
+                "soft_dice": scores.soft_dice.numpy(), "threshold": threshold, "beta": np.full(c, s.beta)}
+        return pd.DataFrame(data, columns=list(PER_CLASS_COLUMNS))
+
+    def per_image(self):
+        """A DataFrame with the per-image CSV's columns: one row per (image, class)."""
+        import pandas as pd
+        state = self._state()
+        counts, names, c = state.counts, state.index.names, self.classes.num_classes
+        scores = compute_scores(counts, self.scoring.beta, self.scoring.smooth)
+        data = {"image": np.repeat(np.asarray(names, dtype=object), c), "class_id": np.tile(np.arange(c), len(names)),
+                "class_name": list(self.classes.names) * len(names),
+                **{k: getattr(counts, k).numpy().ravel() for k in _ROW_FIELDS},
+                **{k: getattr(scores, k).numpy().ravel() for k in ("precision", "recall", "fbeta", "dice", "iou")}}
+        return pd.DataFrame(data, columns=list(PER_IMAGE_COLUMNS))
+
+    def to_csv(self, path, per_image=None) -> None:
+        """The per-class CSV (and the per-image one) exactly as `segviewer export` writes them."""
+        total, soft = self._totals()
+        s = self.scoring
+        write_per_class_csv(path, self.classes, total, soft, self._threshold_value(), s.beta, s.smooth)
+        if per_image is not None:
+            state = self._state()
+            write_per_image_csv(per_image, state.index.names, self.classes, state.counts, s.beta, s.smooth)
+
+    def best_thresholds(self):
+        """Per class, the grid threshold of maximum F-beta over the images seen (from the index: no pixels kept).
+        A DataFrame: class_id, class_name, threshold, precision, recall, fbeta (NaN for absent classes)."""
+        import pandas as pd
+        index = self._state().index
+        best = best_thresholds(index.curves(), index.steps, self.scoring.beta, self.scoring.smooth)
+        data = {"class_id": np.arange(index.num_classes), "class_name": list(self.classes.names),
+                **{k: getattr(best, k) for k in ("threshold", "precision", "recall", "fbeta")}}
+        return pd.DataFrame(data, columns=list(BEST_COLUMNS))
+
+    def __repr__(self) -> str:
+        n = len(self._synced.index.names) if self._synced else len(self._counts)
+        return f"<segviewer.Evaluator {n} images, {self.scoring}>"
+
+
+def save_logits(folder, name, logits: torch.Tensor) -> list[Path]:
+    """Writes logits as float16 .npy at the model's own resolution, one file per image, where the window and
+    `segviewer export` read them (the name pairs with the ground truth's file name, as a logits folder does).
+
+    name and [C,h,w] (or [1,C,h,w]) logits, or a list of names and [N,C,h,w]. Returns the files written."""
+    names = [name] if isinstance(name, (str, os.PathLike)) else list(name)
+    logits = logits.detach()
+    if logits.ndim == 3:
+        logits = logits[None]
+    if logits.ndim != 4 or logits.shape[0] != len(names):
+        raise LoadError(None, f"save_logits: {len(names)} name(s) for logits of shape {tuple(logits.shape)} "
+                              f"(expected [C,h,w] for one name or [N,C,h,w] for N names)")
+    half = logits.to(torch.float16).cpu()
+    paths = []
+    for image, array in zip(names, half):
+        if not all_finite(array):
+            raise LoadError(None, f"save_logits: image {str(image)!r}: logits are NaN, Inf or beyond float16's "
+                                  f"range (±{FLOAT16_MAX:g}); scale them before saving")
+        paths.append(_write_npy(_logit_path(Path(folder), str(image)), array.numpy()))
+    return paths
+
+
+def _logit_path(folder: Path, name: str) -> Path:
+    relative = Path(name)
+    if not name or relative.is_absolute() or ".." in relative.parts:
+        raise LoadError(None, f"save_logits: image name {name!r} must be a relative name without '..'")
+    return folder / f"{name}.npy"
+
+
+def _write_npy(path: Path, array: np.ndarray) -> Path:
+    """Written beside and renamed, so a crash never leaves half a file under the real name."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, array, allow_pickle=False)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise LoadError(path, f"cannot write logits ({exc.strerror or exc})") from None
+    return path
+
+
+# ---- input checks ----
+def _resolve_classes(classes, num_classes, ignore_index) -> ClassSpec | None:
+    if isinstance(classes, ClassSpec):
+        return classes.with_ignore_index(ignore_index)
+    return resolve_classes(None if classes is None else str(classes), num_classes, ignore_index)
+
+
+def _resolve_device(device) -> torch.device | None:
+    if device is None or isinstance(device, torch.device):
+        return device
+    return torch.device(device) if ":" in str(device) else resolve_device(str(device))
+
+
+def _batch_shapes(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    if not isinstance(logits, torch.Tensor) or not isinstance(target, torch.Tensor):
+        raise LoadError(None, "update(logits, target): both must be torch tensors")
+    logits, target = logits.detach(), target.detach()
+    if logits.ndim == 3 and target.ndim == 2:   # one image
+        logits, target = logits[None], target[None]
+    if logits.ndim != 4 or target.ndim != 3 or logits.shape[0] != target.shape[0]:
+        raise LoadError(None, f"update(): logits must be [N,C,h,w] and target [N,H,W], got "
+                              f"{tuple(logits.shape)} and {tuple(target.shape)}")
+    if not logits.is_floating_point():
+        raise LoadError(None, f"logits must be floating point, got {logits.dtype}")
+    if target.is_floating_point() or target.dtype == torch.bool:
+        raise LoadError(None, f"target must hold integer class ids, got {target.dtype}")
+    return logits, target
+
+
+def _map_labels(target: torch.Tensor, classes: ClassSpec) -> torch.Tensor:
+    """Raw label ids through the class file's label_map (as the dataset loader does), else as they are."""
+    target = target.long()
+    table = classes.lookup_table()
+    if table is None:
+        return target
+    if target.numel() and (int(target.min()) < 0 or int(target.max()) >= len(table)):
+        raise LoadError(None, "target values outside the label map's range")
+    return torch.from_numpy(table).to(target.device)[target]
+
+
+def _check_target(target: torch.Tensor, classes: ClassSpec) -> None:
+    c, ignore = classes.num_classes, classes.ignore_index
+    bad = ((target < 0) | (target >= c)) & (target != ignore)
+    if bool(bad.any()):
+        values = torch.unique(target[bad])[:5].tolist()
+        raise LoadError(None, f"target values {values} are not class ids 0..{c - 1} nor the ignore id {ignore}")
+
+
+def _warn_repeated(names: list[str]) -> None:
+    repeated = len(names) - len(set(names))
+    if repeated:
+        warnings.warn(f"{repeated} image(s) were evaluated on more than one rank (a DistributedSampler pads the "
+                      f"last batch with repeats); they count more than once", stacklevel=3)
