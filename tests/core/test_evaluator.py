@@ -222,7 +222,8 @@ SYNC_SCRIPT = textwrap.dedent("""
         dist.destroy_process_group()
 
     if __name__ == "__main__":
-        mp.spawn(work, args=("file://" + {out!r} + "/rendezvous",), nprocs=2)
+        # fork: the two ranks start without importing torch again
+        mp.start_processes(work, args=("file://" + {out!r} + "/rendezvous",), nprocs=2, start_method="fork")
 """)
 
 
