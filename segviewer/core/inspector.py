@@ -44,6 +44,7 @@ class DatasetCounts:
     loaded: np.ndarray              # [I] bool
     exact: bool = True
     confusion: np.ndarray | None = None          # [C, C+1] when computed
+    confusion_per_image: np.ndarray | None = None  # [I, C, C+1] int32 in dataset order, when computed
     failures: dict[int, str] = field(default_factory=dict)
 
 
@@ -242,7 +243,7 @@ class Inspector(CompareMixin, CalibrationMixin, LabelIssuesMixin):
             except ValueError:
                 return None
         soft = _sum(index.soft_counts())
-        return DatasetCounts(key, total, soft, self._in_dataset_order(per_image), self._index_rows >= 0, exact,
+        return DatasetCounts(key, total, soft, self._in_dataset_order(per_image), self._index_rows >= 0, exact=exact,
                              failures=dict(self.failures))
 
     def _direct_counts(self, s: Scoring, key: tuple, progress=None, with_confusion: bool = False) -> DatasetCounts:
@@ -260,8 +261,12 @@ class Inspector(CompareMixin, CalibrationMixin, LabelIssuesMixin):
             for i, item in enumerate(self.dataset.items):
                 if exc.path in (item.gt, item.pred, item.image):
                     self.failures[i] = str(exc)
+        per_image_confusion = None
+        if with_confusion:
+            per_image_confusion = _reorder_rows(result.confusion_per_image.numpy().astype(np.int32), order)
         counts = DatasetCounts(key, result.total(), result.soft_total(), _reorder(result.counts, order), order >= 0,
-                               True, result.confusion.numpy() if with_confusion else None, dict(self.failures))
+                               confusion=result.confusion.numpy() if with_confusion else None,
+                               confusion_per_image=per_image_confusion, failures=dict(self.failures))
         with self._lock:
             self._direct[key] = counts
             while len(self._direct) > DIRECT_CACHE_SIZE:
@@ -279,13 +284,14 @@ class Inspector(CompareMixin, CalibrationMixin, LabelIssuesMixin):
             return index.confusion.sum(0).astype(np.int64)
         return self._direct_counts(s, request_key("dataset_counts", s), progress, with_confusion=True).confusion
 
-    def per_image_confusion(self) -> np.ndarray:
-        """[I, C, C+1] argmax confusion per image, in dataset order (zeros for failed images)."""
-        index = self.index()
-        out = np.zeros((len(self),) + index.confusion.shape[1:], np.int64)
-        found = self._index_rows >= 0
-        out[found] = index.confusion[self._index_rows[found]]
-        return out
+    def per_image_confusion(self, scoring: Scoring | None = None, progress=None) -> np.ndarray:
+        """[I, C, C+1] per image in dataset order (zeros for failed images): from the index in argmax mode."""
+        s = self.effective(scoring)
+        index = self.index(progress)
+        if s.argmax and not s.boundary:
+            return _reorder_rows(index.confusion, self._index_rows)
+        return self._direct_counts(s, request_key("dataset_counts", s), progress,
+                                   with_confusion=True).confusion_per_image
 
     def best_thresholds(self, scoring: Scoring | None = None) -> Best | None:
         """Per class, the grid threshold of maximum F-beta (None for hard masks)."""
@@ -372,15 +378,17 @@ def _sum(counts: Counts) -> Counts:
     return Counts(counts.tp.sum(0), counts.fp.sum(0), counts.fn.sum(0))
 
 
-def _reorder(counts: Counts, order: np.ndarray) -> Counts:
+def _reorder_rows(rows: np.ndarray, order: np.ndarray) -> np.ndarray:
     """Rows rearranged to dataset order (order[i] = source row, -1 -> a zero row)."""
     found = order >= 0
-    out = []
-    for t in (counts.tp, counts.fp, counts.fn):
-        a = np.zeros((len(order),) + tuple(t.shape[1:]), np.int64)
-        a[found] = t.numpy()[order[found]]
-        out.append(torch.from_numpy(a))
-    return Counts(*out)
+    out = np.zeros((len(order),) + rows.shape[1:], rows.dtype)
+    out[found] = rows[order[found]]
+    return out
+
+
+def _reorder(counts: Counts, order: np.ndarray) -> Counts:
+    return Counts(*(torch.from_numpy(_reorder_rows(t.numpy().astype(np.int64), order))
+                    for t in (counts.tp, counts.fp, counts.fn)))
 
 
 __all__ = ["Inspector", "DatasetCounts", "LoadedImage", "Sample", "Target", "request_key"]

@@ -7,11 +7,11 @@ import numpy as np
 import torch
 
 from .classes import ClassSpec
-from .counts import Counts, Target, count_hard, count_threshold, soft_counts, threshold_map
+from .counts import NO_PREDICTION, Counts, Target, count_hard, count_threshold, soft_counts, threshold_map
 from .dataset import Sample
 from .overlay import (ALL_CLASSES, OverlayMaps, class_map_codes, hard_codes, legend_counts, prepare_maps,
                       restrict_codes, threshold_codes)
-from .regions import boundary_band, restrict_target
+from .regions import ErrorRegion, boundary_band, error_regions, restrict_target
 from .scoring import Scoring
 
 VIEWS = ("errors", "gt", "pred", "image")
@@ -112,3 +112,38 @@ class LoadedImage:
         if keep is not None and view == "errors":
             codes = restrict_codes(codes, keep.cpu().numpy(), maps.ignore.cpu().numpy())
         return Overlay(codes, legend_counts(codes) if view == "errors" else {})
+
+    # ---- where the errors are ----
+    def error_regions(self, s: Scoring, class_id: int = ALL_CLASSES, min_area: int = 1) -> list[ErrorRegion]:
+        """Connected FN ("missed") and FP ("hallucinated") regions over the scored pixels, largest first."""
+        maps, pred = self.maps, self.prediction(s)
+        valid = ~maps.ignore
+        keep = self.scored(s)
+        if keep is not None:
+            valid = valid & keep
+        if class_id == ALL_CLASSES:
+            wrong = valid & (pred != maps.safe)
+            fn, fp = wrong, wrong & (pred != NO_PREDICTION)
+            fp_class, fn_class = pred.clamp(min=0).cpu().numpy(), maps.safe.cpu().numpy()
+        else:
+            predicted = self.class_predicted(s, class_id)
+            is_gt = maps.labels == class_id
+            fn, fp = valid & is_gt & ~predicted, valid & ~is_gt & predicted
+            fp_class = fn_class = np.full(tuple(pred.shape), class_id)
+        regions = error_regions(fn.cpu().numpy(), fn_class, "missed", min_area)
+        regions += error_regions(fp.cpu().numpy(), fp_class, "hallucinated", min_area)
+        return sorted(regions, key=lambda r: -r.area)
+
+    def class_predicted(self, s: Scoring, class_id: int) -> torch.Tensor:
+        """H×W bool: class_id counts as predicted (p_c > t_c in threshold mode, as the counts and overlay say)."""
+        if self.hard or s.argmax:
+            return self.maps.pred_argmax == class_id
+        t = torch.as_tensor(s.effective_threshold(), dtype=torch.float32).expand(self.sample.probs.shape[0])
+        return self.sample.probs[class_id] > t[class_id]
+
+    def pair_mask(self, s: Scoring, g: int, p: int) -> np.ndarray:
+        """Scored pixels whose GT is g and whose prediction is p (p = C: nothing predicted)."""
+        pred = self.prediction(s)
+        hit = (self.maps.labels == g) & ((pred == NO_PREDICTION) if p == self.classes.num_classes else (pred == p))
+        keep = self.scored(s)
+        return (hit & keep if keep is not None else hit).cpu().numpy()

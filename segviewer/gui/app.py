@@ -61,7 +61,7 @@ def run_app(args: Launch) -> int:
             else:
                 apply_initial_settings(window, args)
         except LoadError as exc:
-            window.show_error(str(exc))
+            window.show_error(f"Open failed: {exc}")
             print(f"segviewer: error: {exc}", file=sys.stderr)
             status["code"] = 2
         if status["code"] and args.screenshot:

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from ..core.overlay import (ALL_CLASSES, FN, FP, IGNORE_RGB, PALETTES, TP, TP_ALPHA_FACTOR, class_lut,
-                            error_lut)
+from ..core.overlay import (ALL_CLASSES, ALL_CLASSES_WORDS, EXTRA, FN, FP, IGNORE_RGB, OUTSIDE_RGBA, PALETTES, TP,
+                            TP_ALPHA_FACTOR, class_lut, error_lut)
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
@@ -45,16 +45,15 @@ class CanvasPanel(QWidget):
         self.legend.setTextFormat(Qt.RichText)
         self.readout = QLabel("Move the mouse over the image")
         self.readout.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.readout.setMinimumWidth(200)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.legend)
-        bottom.addStretch(1)
-        bottom.addWidget(self.readout)
+        # legend and readout on rows of their own: they wrap instead of widening the window or being cut off
+        self.legend.setWordWrap(True)
+        self.readout.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.banner)
         layout.addWidget(self.view_widget, 1)
-        layout.addLayout(bottom)
+        layout.addWidget(self.legend)
+        layout.addWidget(self.readout)
         self._shape: tuple[int, int] | None = None
         self.view_widget.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
@@ -105,12 +104,25 @@ class CanvasPanel(QWidget):
         self.banner.setText(text or "")
         self.banner.setVisible(bool(text))
 
-    def set_error_legend(self, palette: str, show: tuple[bool, bool, bool], counts: dict | None = None) -> None:
+    def set_error_legend(self, palette: str, show: tuple[bool, bool, bool], counts: dict | None = None,
+                         all_classes: bool = False, sums: tuple[int, int] | None = None) -> None:
+        """TP/FP/FN pixels of one class, or for all classes the four categories (see ALL_CLASSES_WORDS), which
+        add up to the table: correct + extra = Σ tp, wrong class + missed = Σ fn."""
         colors = PALETTES[palette]
+        if all_classes:
+            kinds = ((TP, "tp", show[0]), (EXTRA, "extra", show[1]), (FP, "fp", show[1]), (FN, "fn", show[2]))
+            names = ALL_CLASSES_WORDS
+        else:
+            kinds = ((TP, "tp", show[0]), (FP, "fp", show[1]), (FN, "fn", show[2]))
+            names = {TP: "TP", FP: "FP", FN: "FN"}
         parts = []
-        for code, name, visible, key in ((TP, "TP", show[0], "tp"), (FP, "FP", show[1], "fp"), (FN, "FN", show[2], "fn")):
-            label = f"{name} {counts[key]:,} px" if counts else name
+        for code, key, visible in kinds:
+            label = f"{names[code]} {counts[key]:,} px" if counts else names[code]
             parts.append(swatch(colors[code], label if visible else f"<s>{label}</s>"))
+        if all_classes and sums is not None:
+            parts.append(f"<span style='color:gray'>(Σ FP {sums[0]:,} · Σ FN {sums[1]:,})</span>")
+        if counts and counts.get("outside"):
+            parts.append(swatch(OUTSIDE_RGBA[:3], "not scored (outside the band)"))
         parts.append(swatch(IGNORE_RGB, "ignore (hatched)"))
         self.legend.setText("&nbsp;&nbsp;".join(parts))
 

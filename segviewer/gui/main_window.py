@@ -10,7 +10,7 @@ from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMessageBox, QProgressBar, QTabWidget, QWidget)
 
 from ..core.dataset import DataOptions
-from ..core.overlay import code_counts
+from ..core.overlay import ALL_CLASSES
 from .canvas import CanvasPanel, luts_for
 from .analysis import FailureAnalysis
 from .class_table import ClassTablePanel
@@ -21,6 +21,7 @@ from .curves import CurvesPanel
 from .image_list import ImageListPanel
 from .viewer import Viewer
 from .window_actions import WindowActions
+from .guard import guarded
 from .review import ReviewController
 
 LUT_KEYS = {"palette", "show_tp", "show_fp", "show_fn", "opacity", "view", "class_id"}
@@ -99,7 +100,8 @@ class MainWindow(QMainWindow):
         v.settings_changed.connect(self._on_settings_changed)
         v.index_progress.connect(self._on_index_progress)
         v.image_failed.connect(self._on_image_failed)
-        v.error.connect(self.show_error)
+        v.failures_changed.connect(lambda: self.image_list.refresh(failures=self.viewer.failures))
+        v.error.connect(self.show_error)   # the viewer's messages are already in the one format
         self.controls.changed.connect(lambda changes: v.update_settings(**changes))
         self.controls.apply_best.connect(v.apply_best_thresholds)
         self.controls.reset_best.connect(v.reset_thresholds)
@@ -117,7 +119,7 @@ class MainWindow(QMainWindow):
 
     # ---- opening ----
     def open_options(self, options: DataOptions) -> bool:
-        ok = self.viewer.open_dataset(options)
+        ok = bool(guarded(self.show_error, "Open dataset", self.viewer.open_dataset)(options))
         if ok:
             self.actions_.remember_recent(options)
         return ok
@@ -190,8 +192,11 @@ class MainWindow(QMainWindow):
     def _update_legend(self) -> None:
         s = self.viewer.settings
         if s.view == "errors":
-            counts = code_counts(self._last_codes) if self._last_codes is not None else None
-            self.canvas.set_error_legend(s.palette, (s.show_tp, s.show_fp, s.show_fn), counts)
+            overlay, image = self.viewer.overlay, self.viewer.image_counts
+            counts = overlay.legend if overlay is not None else None
+            sums = (int(image.fp.sum()), int(image.fn.sum())) if image is not None else None
+            self.canvas.set_error_legend(s.palette, (s.show_tp, s.show_fp, s.show_fn), counts,
+                                         s.class_id == ALL_CLASSES, sums)
         elif self.viewer.dataset:
             present = set(np.unique(self._last_codes).tolist()) if self._last_codes is not None else None
             self.canvas.set_class_legend(self.viewer.classes.names, self.viewer.classes.colors, present)
@@ -210,6 +215,7 @@ class MainWindow(QMainWindow):
                                        (ic.tp + ic.fn) if ic is not None else None, dataset,
                                        (dc.tp + dc.fn) if dc is not None else None, v.best, v.settings.beta, note)
         self.class_table.select_class(v.settings.class_id)
+        self._update_legend()
         self._update_timing()
 
     def _on_dataset_scores(self) -> None:
@@ -224,7 +230,9 @@ class MainWindow(QMainWindow):
         self._refresh_list()
 
     def _refresh_list(self) -> None:
-        self.image_list.refresh(self.viewer.image_list_scores(), self.viewer.failures, self.review.statuses())
+        # None while the dataset counts for these settings are computed: the list shows "…", never old numbers
+        self.image_list.scores = self.viewer.image_list_scores()
+        self.image_list.refresh(None, self.viewer.failures, self.review.statuses())
 
     def _redraw_curves(self) -> None:
         v = self.viewer

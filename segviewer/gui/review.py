@@ -177,7 +177,7 @@ class ReviewController:
     def export_report(self, path: str | None = None) -> bool:
         from ..core.qa_report import write_report
         if self.store is None:
-            self.w.show_error("No review session is open.")
+            self.w.show_error("Export QA report failed: no review session is open.")
             return False
         if path is None:
             path, _ = QFileDialog.getSaveFileName(self.w, "Export QA report", "qa_report.csv", "CSV (*.csv)")

@@ -5,6 +5,7 @@ from dataclasses import dataclass, replace
 
 from ..core.overlay import ALL_CLASSES
 from ..core.scores import DEFAULT_BETA, DEFAULT_SMOOTH
+from ..core.scoring import Scoring
 
 VIEWS = ("errors", "gt", "pred")
 
@@ -29,6 +30,12 @@ class ViewSettings:
     def effective_threshold(self):
         """What the core takes: a scalar, or one threshold per class."""
         return list(self.class_thresholds) if self.class_thresholds is not None else self.threshold
+
+    def scoring(self) -> Scoring:
+        """The engine's settings; the window's interior box counts only while a band is set."""
+        threshold = self.class_thresholds if self.class_thresholds is not None else self.threshold
+        return Scoring(threshold=threshold, argmax=self.argmax, beta=self.beta, smooth=self.smooth,
+                       boundary=self.boundary, interior=self.interior and self.boundary > 0)
 
     def with_(self, **changes) -> "ViewSettings":
         return replace(self, **changes)

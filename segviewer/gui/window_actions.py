@@ -12,6 +12,7 @@ from ..core.dataset import DataOptions
 from ..core.errors import LoadError
 from ..core.export import write_per_class_csv, write_per_image_csv
 from ..core.overlay import ALL_CLASSES
+from .guard import guarded, message
 from .open_dialog import OpenDatasetDialog
 from .shortcuts import SHORTCUTS, HelpOverlay
 
@@ -67,7 +68,8 @@ class WindowActions:
         action = QAction(text, self.w)
         if shortcut:
             action.setShortcut(QKeySequence(shortcut))
-        action.triggered.connect(lambda checked=False: slot())
+        run = guarded(self.w.show_error, text.rstrip("…").split(" (")[0], slot)
+        action.triggered.connect(lambda checked=False: run())
         menu.addAction(action)
         return action
 
@@ -79,7 +81,7 @@ class WindowActions:
                 if handler is None:
                     continue
                 sc = QShortcut(QKeySequence(key), self.w)
-                sc.activated.connect(handler)
+                sc.activated.connect(guarded(self.w.show_error, f"Key {key}", handler))
                 self.bound[key] = sc
         for n in range(10):
             sc = QShortcut(QKeySequence(f"Alt+{n}"), self.w)
@@ -137,7 +139,7 @@ class WindowActions:
         try:
             options = layout_from_folder(folder).options()
         except LoadError as exc:
-            self.w.show_error(str(exc))
+            self.w.show_error(message("Open dataset", exc))
             return False
         return self.w.open_options(options)
 
@@ -176,7 +178,7 @@ class WindowActions:
 
     def _ready(self, value, what: str) -> bool:
         if value is None:
-            self.w.show_error(f"The {what} are still being computed.")
+            self.w.show_error(f"Export failed: the {what} are still being computed; try again in a moment.")
         return value is not None
 
     def export_per_class(self, path: str | None = None) -> bool:
@@ -222,7 +224,7 @@ class WindowActions:
         s, dataset, threshold = v.settings, v.dataset, v.output_threshold()
         v.background.submit("figures", lambda: write_worst_figures(dataset, result, folder, n, threshold, s.beta, s.smooth),
                             lambda files: self.w.statusBar().showMessage(f"wrote {len(files)} figures to {folder}", 8000),
-                            lambda exc: self.w.show_error(f"figures: {exc}"))
+                            lambda exc: self.w.show_error(message("Export worst figures", exc)))
         return True
 
     def save_view(self, path: str | None = None) -> bool:
@@ -230,5 +232,8 @@ class WindowActions:
         if not path:
             return False
         ok = self.w.canvas.grab().save(path)
-        self.w.statusBar().showMessage(f"wrote {path}" if ok else f"could not write {path}", 8000)
+        if ok:
+            self.w.statusBar().showMessage(f"wrote {path}", 8000)
+        else:
+            self.w.show_error(f"Save view failed: {path}: could not write a PNG there")
         return ok

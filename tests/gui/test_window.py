@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from helpers import settle
+from helpers import run_cli, settle
 from segviewer.core.dataset import DataOptions, Dataset, evaluate
 from segviewer.core.overlay import ALL_CLASSES, FN, FP, IGNORE, IGNORE_HATCH, TP, error_lut
 from segviewer.core.scores import compute_scores
@@ -154,9 +154,8 @@ def test_exports_from_window(qtbot, window, demo_copy, tmp_path):
     assert window.actions_.export_per_class(str(tmp_path / "pc.csv"))
     assert window.actions_.export_per_image(str(tmp_path / "pi.csv"))
     assert window.actions_.save_view(str(tmp_path / "view.png"))
-    res = subprocess.run([sys.executable, "-m", "segviewer", "export", "--gt", demo_copy / "gt", "--logits",
-                          demo_copy / "logits", "--classes", demo_copy / "classes.json", "--out", tmp_path / "cli.csv",
-                          "--per-image", tmp_path / "cli_pi.csv"], capture_output=True, text=True)
+    res = run_cli("export", "--gt", demo_copy / "gt", "--logits", demo_copy / "logits", "--classes",
+                  demo_copy / "classes.json", "--out", tmp_path / "cli.csv", "--per-image", tmp_path / "cli_pi.csv")
     assert res.returncode == 0
     assert pd.read_csv(tmp_path / "pc.csv").equals(pd.read_csv(tmp_path / "cli.csv"))
     assert pd.read_csv(tmp_path / "pi.csv").equals(pd.read_csv(tmp_path / "cli_pi.csv"))
