@@ -14,9 +14,10 @@ def configure(de: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..core.demo import write_demo
+    from ..core.errors import printable
     from ..core.options import default_demo_dir
     root = write_demo(args.dir or default_demo_dir())
-    print(root)
+    print(printable(root))
     if args.no_gui:
         return 0
     from . import build_gui_parser

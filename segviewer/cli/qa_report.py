@@ -17,17 +17,19 @@ def configure(qr: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..core.outputs import OutputGuard
     from ..core.qa_report import write_report
-    from ..core.session import ReviewStore, SessionError
-    if not args.session.is_file():
-        raise SessionError(args.session, "session file does not exist")
-    store = ReviewStore(args.session)
+    from ..core.session import ReviewStore
+    guard = OutputGuard().add_session(args.session)
+    guard.check({"--out": args.out})
+    store = ReviewStore(args.session, read_only=True)   # a report never writes the session (it may be read-only)
     try:
         names = per_image = None
         if args.gt is not None or getattr(args, "dataset", None):
             from ..core.dataset import Dataset, evaluate
             from .common import report_failures
             dataset = Dataset(data_options_from_args(args))
+            guard.add_dataset(dataset).check({"--out": args.out})
             hard = dataset.is_hard or args.argmax
             threshold = 0.5 if hard else parse_threshold(args.threshold, dataset.classes.num_classes)
             result = evaluate(dataset, threshold, hard)

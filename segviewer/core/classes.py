@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import colorsys
 import json
+import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -10,9 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import LoadError
+from .errors import LoadError, plain, read_bounded
 
 DEFAULT_IGNORE_INDEX = 255
+MAX_CLASSES = 65_536
+MAX_LABEL_VALUE = 65_535         # PNG label maps hold 8- or 16-bit values
+MAX_CLASS_FILE_BYTES = 16 * 2**20
 
 
 @dataclass(frozen=True)
@@ -73,16 +78,26 @@ def load_preset(name: str) -> ClassSpec:
 
 
 def load_class_file(path: str | Path) -> ClassSpec:
+    """A JSON or TOML class file; anything malformed is a LoadError naming the file and the problem."""
     path = Path(path)
+    kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"
+    data = read_bounded(path, MAX_CLASS_FILE_BYTES, "class file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise LoadError(path, f"cannot read class file ({exc.strerror or exc})") from None
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LoadError(path, f"class file is not UTF-8 text (byte 0x{data[exc.start]:02x} at position {exc.start}; "
+                              "save it as UTF-8)") from None
     try:
-        doc = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+        doc = tomllib.loads(text) if kind == "TOML" else json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise LoadError(path, f"class file is nested too deeply to be a {kind} class file") from None
     except (ValueError, tomllib.TOMLDecodeError) as exc:
-        raise LoadError(path, f"not valid {'TOML' if path.suffix.lower() == '.toml' else 'JSON'}: {exc}") from None
+        raise LoadError(path, f"not valid {kind}: {plain(exc, 200)}") from None
     return parse_class_document(doc, path)
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def resolve_classes(spec: str | None, num_classes: int | None = None,
@@ -90,39 +105,92 @@ def resolve_classes(spec: str | None, num_classes: int | None = None,
     """A preset name, a class file path, or None (generic names once the class count is known)."""
     if spec is None:
         return generic_classes(num_classes, ignore_index or DEFAULT_IGNORE_INDEX) if num_classes else None
-    classes = load_class_file(spec) if Path(spec).suffix.lower() in (".json", ".toml") else load_preset(spec)
+    if Path(spec).suffix.lower() in (".json", ".toml"):
+        classes = load_class_file(spec)
+    elif os.path.lexists(spec) and spec not in preset_names():
+        raise LoadError(spec, "class files must be .json or .toml (or give a preset name)")
+    else:
+        classes = load_preset(spec)
     return classes.with_ignore_index(ignore_index)
 
 
 def parse_class_document(doc: object, source: object) -> ClassSpec:
-    """Accepts {"classes": [{"name", "color"}...]} or {"names": [...], "colors": [...]}, plus ignore_index."""
+    """Accepts {"classes": [{"name", "color"}...]} or {"names": [...], "colors": [...]}, plus ignore_index and
+    label_map {raw value: class id}. Every field is checked; a bad one is a LoadError saying which and why."""
     if not isinstance(doc, dict):
         raise LoadError(source, "class file must hold a table/object")
-    if "classes" in doc:
-        entries = doc["classes"]
-        if not isinstance(entries, list) or not all(isinstance(e, dict) and "name" in e for e in entries):
-            raise LoadError(source, "'classes' must be a list of entries with a 'name'")
-        names = [str(e["name"]) for e in entries]
-        colors = [e.get("color") for e in entries]
-    elif "names" in doc:
-        names = [str(n) for n in doc["names"]]
-        colors = list(doc.get("colors") or [None] * len(names))
-    else:
-        raise LoadError(source, "class file needs 'classes' or 'names'")
+    names, colors = _names_and_colors(doc, source)
     if not names:
         raise LoadError(source, "class file lists no classes")
+    if len(names) > MAX_CLASSES:
+        raise LoadError(source, f"class file lists {len(names):,} classes; at most {MAX_CLASSES:,} are supported")
     if len(colors) != len(names):
         raise LoadError(source, f"{len(names)} names but {len(colors)} colours")
     fallback = distinct_palette(len(names))
     palette = tuple(_parse_color(c, source) if c is not None else fallback[i] for i, c in enumerate(colors))
-    ignore = int(doc.get("ignore_index", DEFAULT_IGNORE_INDEX))
-    label_map = {int(k): int(v) for k, v in doc["label_map"].items()} if doc.get("label_map") else None
+    ignore = _label_id(doc.get("ignore_index", DEFAULT_IGNORE_INDEX), "ignore_index", source, low=-1)
+    label_map = _parse_label_map(doc.get("label_map"), len(names), ignore, source)
     return ClassSpec(tuple(names), palette, ignore, label_map)
 
 
+def _names_and_colors(doc: dict, source: object) -> tuple[list[str], list]:
+    if "classes" in doc:
+        entries = doc["classes"]
+        if not isinstance(entries, list) or not all(isinstance(e, dict) and "name" in e for e in entries):
+            raise LoadError(source, "'classes' must be a list of entries with a 'name'")
+        return [_name(e["name"], source) for e in entries], [e.get("color") for e in entries]
+    if "names" in doc:
+        names, colors = doc["names"], doc.get("colors")
+        if not isinstance(names, list):
+            raise LoadError(source, "'names' must be a list of class names")
+        if colors is not None and not isinstance(colors, list):
+            raise LoadError(source, "'colors' must be a list with one colour per name")
+        return [_name(n, source) for n in names], list(colors or [None] * len(names))
+    raise LoadError(source, "class file needs 'classes' or 'names'")
+
+
+def _name(value: object, source: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise LoadError(source, f"class name {_short(value)} is not text")
+    return str(value)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _label_id(value: object, what: str, source: object, low: int = 0) -> int:
+    """A whole number that a PNG label map can hold (low..65535); strings of digits are accepted."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_LABEL_VALUE:
+        raise LoadError(source, f"{what} {_short(value)} must be a whole number from {low} to {MAX_LABEL_VALUE}")
+    return value
+
+
+def _parse_label_map(value: object, num_classes: int, ignore: int, source: object) -> dict[int, int] | None:
+    if value is None or value == {}:
+        return None
+    if not isinstance(value, dict):
+        raise LoadError(source, "'label_map' must map raw label values to class ids, e.g. {\"7\": 0}")
+    label_map = {}
+    for raw, class_id in value.items():
+        key = _label_id(raw, f"label_map key", source)
+        target = _label_id(class_id, f"label_map value for {key}", source, low=-1)
+        if not (0 <= target < num_classes or target == ignore):
+            raise LoadError(source, f"label_map sends {key} to {target}, which is neither a class id "
+                                    f"0..{num_classes - 1} nor the ignore id {ignore}")
+        label_map[key] = target
+    return label_map
+
+
 def _parse_color(value: object, source: object) -> tuple[int, int, int]:
-    if isinstance(value, str) and value.startswith("#") and len(value) == 7:
+    if isinstance(value, str) and re.fullmatch(r"#[0-9a-fA-F]{6}", value):
         return tuple(int(value[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
-    if isinstance(value, (list, tuple)) and len(value) == 3 and all(isinstance(v, int) and 0 <= v <= 255 for v in value):
+    if isinstance(value, (list, tuple)) and len(value) == 3 and all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in value):
         return (int(value[0]), int(value[1]), int(value[2]))
-    raise LoadError(source, f"bad colour {value!r}: use [r, g, b] with 0-255 or '#rrggbb'")
+    raise LoadError(source, f"bad colour {_short(value)}: use [r, g, b] with 0-255 or '#rrggbb'")

@@ -13,10 +13,10 @@ from .classes import ClassSpec, generic_classes, resolve_classes, DEFAULT_IGNORE
 from .counts import (Counts, Target, count_hard, count_threshold, confusion_matrix, hard_map_from_labels,
                      prepare_target, soft_counts, threshold_map)
 from .device import resolve_device
-from .errors import LoadError
+from .errors import LoadError, all_failed, plain
 from .options import DataOptions
-from .io import (Item, Pairing, check_label_values, load_image, load_label_map,
-                 load_logits, pair_dataset)
+from .io import (Item, Pairing, MAX_CLASSES, check_label_values, label_map_size, load_image, load_label_map,
+                 load_logits, logits_budget, logits_shape, pair_dataset)
 from .probs import to_probabilities
 from .regions import boundary_band, restrict_target
 
@@ -87,31 +87,62 @@ class Dataset:
         return generic_classes(self._infer_num_classes(ignore), ignore)
 
     def _infer_num_classes(self, ignore: int) -> int:
-        """Without a class file: the logits' channel count, or for masks the largest label seen + 1."""
-        first = self.items[0]
+        """Without a class file: the logits' channel count, or for masks the largest label seen + 1.
+
+        Files that cannot be read are passed over here (they are reported, by name, when the images load)."""
+        failures: list[LoadError] = []
         if not self.is_hard:
-            return int(load_logits(first.pred).shape[0])
-        largest = 0
+            for item in self.items:
+                try:
+                    return logits_shape(item.pred, self._header_budget(item))[0]
+                except LoadError as exc:
+                    failures.append(exc)
+            raise all_failed(self.options.pred_dir, failures)
+        largest, readable = 0, False
         for item in self.items:
             for path in (item.gt, item.pred):
-                with Image.open(path) as img:
-                    values = np.unique(np.asarray(img))
+                try:
+                    values = np.unique(load_label_map(path))
+                except LoadError as exc:
+                    failures.append(exc)
+                    continue
+                readable = True
                 largest = max(largest, int(values[values != ignore].max(initial=0)))
+        if not readable:
+            raise all_failed(self.options.gt_dir, failures)
         return largest + 1
 
+    def _header_budget(self, item: Item) -> int:
+        """Before the class count is known: the values a logit file may declare for its GT (any class count)."""
+        return logits_budget(MAX_CLASSES, label_map_size(item.gt) or (1, 1))
+
     def load(self, index: int, with_image: bool = True) -> Sample:
-        """One sample; raises LoadError naming the file for anything wrong with it."""
+        """One sample; raises LoadError naming the file for anything wrong with it (any exception while loading
+        is that image's failure: the CLI, the index and the window skip it and go on)."""
         item = self.items[index]
+        current = [item.gt]   # the file being read, for the message
+        try:
+            return self._load_sample(item, with_image, current)
+        except LoadError:
+            raise
+        except MemoryError:
+            raise LoadError(current[0], "not enough memory to load this image") from None
+        except Exception as exc:  # a bug or a library's surprise about this file: still only this image fails
+            raise LoadError(current[0], f"cannot be loaded ({type(exc).__name__}: {plain(exc, 200)})") from None
+
+    def _load_sample(self, item: Item, with_image: bool, current: list) -> Sample:
         classes = self.classes
         labels = load_label_map(item.gt, self._label_lut)
         check_label_values(labels, classes.num_classes, classes.ignore_index, item.gt)
         target = prepare_target(torch.from_numpy(labels).to(self.device), classes.num_classes, classes.ignore_index)
         sample = Sample(item.name, item, labels, target)
+        current[0] = item.pred
         if self.is_hard:
             sample.pred_map = self._load_mask(item, labels.shape)
         else:
             sample.probs = self._load_probs(item, labels.shape)
         if with_image and item.image is not None:
+            current[0] = item.image
             sample.image = load_image(item.image)
             if sample.image.shape[:2] != labels.shape:
                 raise LoadError(item.image, f"image is {sample.image.shape[1]}×{sample.image.shape[0]} but its "
@@ -119,7 +150,7 @@ class Dataset:
         return sample
 
     def _load_probs(self, item: Item, size: tuple[int, int]) -> torch.Tensor:
-        logits = load_logits(item.pred)
+        logits = load_logits(item.pred, logits_budget(self.classes.num_classes, size))
         if logits.shape[0] != self.classes.num_classes:
             raise LoadError(item.pred, f"wrong number of classes: {logits.shape[0]} channels, "
                                        f"but the classes define {self.classes.num_classes}")
@@ -186,7 +217,7 @@ def evaluate(dataset: Dataset, threshold=0.5, argmax: bool = False, strict: bool
         if progress:
             progress(index + 1, len(dataset))
     if not names:
-        raise LoadError(dataset.options.gt_dir, f"no image could be loaded ({len(failures)} failed)")
+        raise all_failed(dataset.options.gt_dir, failures)
     per_image_confusion = torch.stack(confusions) if confusions else None
     confusion = per_image_confusion.sum(0) if confusions else torch.zeros(c, c + 1, dtype=torch.int64)
     return DatasetCounts(names, _stack(per_image, torch.int64), _stack(soft, torch.float64), confusion, failures,

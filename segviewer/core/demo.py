@@ -7,11 +7,15 @@ classes absent from some images; half of the logits at half resolution.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from scipy import ndimage
+
+from .errors import LoadError, os_reason, read_bounded
+from .options import CACHE_DIR_NAME
 
 DEMO_CLASSES = [
     ("background", (60, 60, 60)), ("disc", (230, 159, 0)), ("ellipse", (86, 180, 233)),
@@ -108,13 +112,76 @@ def _annotator_mask(gt: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return mask
 
 
+DEMO_ENTRIES = {"images": ".png", "logits": ".npy", "gt": ".png", "masks": ".png"}
+DEMO_FILES = ("classes.json", "demo.json")
+DEMO_NAME = re.compile(r"scene_\d{3}")
+
+
+def _demo_stamp(root: Path) -> dict | None:
+    """The stamp of an earlier demo in root; None for an empty (or missing) folder; LoadError for anything else."""
+    if not root.exists():
+        _check_ancestors(root)
+        return None
+    if not root.is_dir():
+        raise LoadError(root, "demo folder is a file, not a folder")
+    entries = {p.name: p for p in root.iterdir()}
+    if not entries:
+        return None
+    foreign = _foreign_entries(root, entries)
+    if foreign:
+        raise LoadError(root, f"folder holds files that are not segviewer's demo ({', '.join(sorted(foreign)[:3])}); "
+                              "choose an empty or new folder")
+    if "demo.json" not in entries:
+        return None   # an earlier demo that was interrupted: only demo files, written again
+    try:
+        stamp = json.loads(read_bounded(entries["demo.json"], 4096, "demo stamp"))
+    except (ValueError, LoadError):
+        stamp = None
+    if not isinstance(stamp, dict) or "version" not in stamp:
+        raise LoadError(root, "folder holds a demo.json that is not segviewer's; choose an empty or new folder")
+    return stamp
+
+
+def _foreign_entries(root: Path, entries: dict[str, Path]) -> list[str]:
+    """Names in root (and its demo subfolders) that an earlier demo did not write."""
+    foreign = []
+    for name, path in entries.items():
+        if name in DEMO_FILES and path.is_file() and not path.is_symlink() or name == CACHE_DIR_NAME and path.is_dir():
+            continue
+        ext = DEMO_ENTRIES.get(name)
+        if ext is None or path.is_symlink() or not path.is_dir():
+            foreign.append(name)
+            continue
+        foreign += [f"{name}/{f.name}" for f in path.iterdir()
+                    if f.suffix != ext or not DEMO_NAME.fullmatch(f.stem) or f.is_symlink() or not f.is_file()]
+    return foreign
+
+
+def _check_ancestors(root: Path) -> None:
+    for parent in root.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise LoadError(root, f"cannot make the demo folder: {parent} is a file")
+            return
+
+
 def write_demo(root: str | Path, n_images: int = 12, size: tuple[int, int] = (192, 256), seed: int = 0) -> Path:
-    """Writes images/, logits/, gt/, masks/ and classes.json under root (reused if already complete)."""
+    """Writes images/, logits/, gt/, masks/ and classes.json under root (reused if already complete).
+
+    Refuses (LoadError) a folder that holds anything but an earlier demo, so no user data is ever overwritten."""
     root = Path(root)
-    stamp = root / "demo.json"
     meta = {"version": DEMO_VERSION, "n_images": n_images, "size": list(size), "seed": seed}
-    if stamp.is_file() and json.loads(stamp.read_text()) == meta:
+    if _demo_stamp(root) == meta:
         return root
+    try:
+        _write_files(root, meta, n_images, size, seed)
+    except OSError as exc:
+        raise LoadError(root, f"cannot write the demo: {os_reason(exc)}") from None
+    return root
+
+
+def _write_files(root: Path, meta: dict, n_images: int, size: tuple[int, int], seed: int) -> None:
+    stamp = root / "demo.json"
     for sub in ("images", "logits", "gt", "masks"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -130,4 +197,3 @@ def write_demo(root: str | Path, n_images: int = 12, size: tuple[int, int] = (19
     classes = {"ignore_index": IGNORE, "classes": [{"name": n, "color": list(c)} for n, c in DEMO_CLASSES]}
     (root / "classes.json").write_text(json.dumps(classes, indent=1))
     stamp.write_text(json.dumps(meta))
-    return root

@@ -1,7 +1,56 @@
-"""Typed errors for bad input: every one names the file and the problem."""
+"""Typed errors for bad input: every one names the file and the problem, on one line, in plain words.
+
+Also the few checks every reader of a user-given path shares: a path must be a regular file before it is opened
+(a FIFO or a device would block or misbehave), and an OSError is told in words (read-only, disk full, a folder ...).
+"""
 from __future__ import annotations
 
+import errno
+import os
+import re
+import stat
 from pathlib import Path
+
+MAX_MESSAGE = 300
+# advice that would make a reader unpickle (run) a file's content: never passed on to the user
+UNSAFE_ADVICE = re.compile(r"weights_only|allow_pickle|safe_globals|pickle\.load|arbitrary code|trusted source|"
+                           r"file an issue|check the documentation|weights only load failed", re.IGNORECASE)
+
+
+def valid_utf8(text: object) -> str:
+    """Text that can be written as UTF-8: invalid bytes of a file name (surrogate escapes) become U+FFFD."""
+    text = str(text)
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:   # a lone surrogate that is no escaped byte (e.g. from JSON "\\ud800")
+        data = text.encode("utf-8", "surrogatepass")
+    return data.decode("utf-8", "replace")
+
+
+def printable(text: object) -> str:
+    """valid_utf8 and control characters as spaces: safe to print on one line."""
+    return re.sub(r"[\x00-\x08\x0a-\x1f\x7f]", " ", valid_utf8(text))
+
+
+def one_line(text: object) -> str:
+    return re.sub(r"\s+", " ", printable(text)).strip()
+
+
+def plain(text: object, limit: int = MAX_MESSAGE) -> str:
+    """A library's error message as whole sentences on one line, without advice to load unsafely."""
+    sentences = re.split(r"(?<=[.!?])\s+|\s*\n+\s*", printable(text).strip())
+    kept: list[str] = []
+    for sentence in sentences:
+        sentence = one_line(sentence)
+        if not sentence or UNSAFE_ADVICE.search(sentence):
+            continue
+        if kept and len(" ".join(kept)) + len(sentence) > limit:
+            break
+        kept.append(sentence)
+    out = " ".join(kept)
+    if len(out) > limit:   # a single sentence longer than the limit: cut at a word and say so
+        out = out[:limit].rsplit(" ", 1)[0] + " (message shortened)"
+    return out
 
 
 class LoadError(Exception):
@@ -9,5 +58,67 @@ class LoadError(Exception):
 
     def __init__(self, path: str | Path | None, reason: str):
         self.path = Path(path) if path is not None else None
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}" if self.path is not None else reason)
+        self.reason = one_line(reason)
+        where = printable(self.path) if self.path is not None else None
+        super().__init__(f"{where}: {self.reason}" if where is not None else self.reason)
+
+
+def os_reason(exc: OSError, writing: bool = True) -> str:
+    """What an OSError means for the user, in words (no errno numbers, no tracebacks)."""
+    code = exc.errno
+    words = {
+        errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+        errno.EROFS: "the file system is read-only",
+        errno.EACCES: "permission denied" + (" (the file or its folder is read-only)" if writing else ""),
+        errno.EPERM: "operation not permitted", errno.EISDIR: "is a folder, not a file",
+        errno.ENOTDIR: "a part of the path is a file, not a folder", errno.ENOENT: "does not exist",
+        errno.ENAMETOOLONG: "the name is too long", errno.ELOOP: "too many levels of symbolic links",
+        errno.EEXIST: "already exists", errno.EIO: "input/output error (failing disk?)",
+        errno.ENXIO: "not a regular file (a device or socket)", errno.ETXTBSY: "the file is busy",
+    }
+    return words.get(code, one_line(exc.strerror or exc))
+
+
+def regular_file(path: str | Path, what: str = "file") -> os.stat_result:
+    """The stat of path if it is a regular file (symlinks followed); otherwise a LoadError, without opening it."""
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise LoadError(path, f"{what} {os_reason(exc, writing=False)}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise LoadError(path, f"{what} is a folder, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        raise LoadError(path, f"{what} is not a regular file (a FIFO, device or socket); refused without opening it")
+    return st
+
+
+def read_bounded(path: str | Path, limit: int, what: str = "file") -> bytes:
+    """A regular file's bytes, at most limit of them (a larger file is refused); never blocks on a FIFO."""
+    path = Path(path)
+    regular_file(path, what)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise LoadError(path, f"cannot read {what}: {os_reason(exc, writing=False)}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):   # swapped for a FIFO between the check and the open
+            raise LoadError(path, f"{what} is not a regular file; refused")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise LoadError(path, f"cannot read {what}: {os_reason(exc, writing=False)}") from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise LoadError(path, f"{what} is larger than {limit // 2**20 or limit} {'MiB' if limit >= 2**20 else 'bytes'}"
+                              "; refused")
+    return data
+
+
+def all_failed(path: str | Path | None, failures: list, shown: int = 3) -> LoadError:
+    """The error for a run in which every file failed: the count and the first few reasons."""
+    reasons = "; ".join(str(f) for f in failures[:shown])
+    more = f"; and {len(failures) - shown} more" if len(failures) > shown else ""
+    return LoadError(path, f"no image could be loaded ({len(failures)} failed): {reasons}{more}" if failures
+                     else "no image could be loaded")

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .counts import Counts
+from .errors import LoadError
 from .overlay import ALL_CLASSES, FN, FP, PALETTES, TP, error_lut, hard_codes, prepare_maps, threshold_codes
 from .scores import compute_scores, nanmean
 
@@ -69,8 +70,9 @@ def score_lines(classes, counts: Counts, row: int, beta: float, smooth: float) -
 
 
 def write_worst_figures(dataset, result, folder, n: int, threshold, beta: float, smooth: float,
-                        by: str = "mean_fbeta") -> list[Path]:
-    """One PNG per worst image (rank-name.png); returns the files written."""
+                        by: str = "mean_fbeta", on_error=None) -> list[Path]:
+    """One PNG per worst image (rank-name.png); returns the files written. A bad image file is reported
+    (on_error) and its figure drawn without the photo."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rows = rank_worst(result.counts, beta, smooth, by)[:n]
@@ -78,7 +80,12 @@ def write_worst_figures(dataset, result, folder, n: int, threshold, beta: float,
     written = []
     for rank, row in enumerate(rows, 1):
         name = result.names[row]
-        sample = dataset.load(index_of[name])
+        try:
+            sample = dataset.load(index_of[name])
+        except LoadError as exc:
+            if on_error is not None:
+                on_error(exc)
+            sample = dataset.load(index_of[name], with_image=False)
         mean = float(nanmean(compute_scores(Counts(result.counts.tp[row], result.counts.fp[row],
                                                    result.counts.fn[row]), beta, smooth).fbeta))
         mode = "argmax" if threshold is None else f"threshold {threshold}"

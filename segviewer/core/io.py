@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import warnings
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,7 +9,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .errors import LoadError
+from .errors import LoadError, plain, regular_file
+from .logit_files import DEFAULT_MAX_ELEMENTS, MAX_CLASSES, logits_budget, read_logit_array  # noqa: F401
 
 LOGIT_EXTS = (".npy", ".npz", ".pt", ".pth")
 LABEL_EXTS = (".png",)
@@ -94,7 +94,8 @@ def pair_dataset(gt_dir: str | Path, pred_dir: str | Path, pred_kind: str = "log
 
 
 def _open_pillow(path: Path) -> Image.Image:
-    """Opens and fully decodes an image, turning Pillow's bomb warning into an error."""
+    """Opens and fully decodes an image, turning Pillow's bomb warning into an error; only regular files."""
+    regular_file(path, "image file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -108,8 +109,20 @@ def _open_pillow(path: Path) -> Image.Image:
         raise LoadError(path, "file does not exist") from None
     except UnidentifiedImageError:
         raise LoadError(path, "not an image Pillow can read (corrupt or wrong format)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise LoadError(path, f"corrupt or truncated image ({exc})") from None
+    except MemoryError:
+        raise LoadError(path, "image is too large to decode in the memory available") from None
+    except Exception as exc:  # Pillow's decoders raise OSError, SyntaxError, ValueError, struct.error, ...
+        raise LoadError(path, f"corrupt or truncated image ({plain(exc, 160) or type(exc).__name__})") from None
+
+
+def label_map_size(path: Path) -> tuple[int, int] | None:
+    """(H, W) from an image's header without decoding it; None when it cannot be read (it fails later by name)."""
+    try:
+        regular_file(path)
+        with Image.open(path) as img:
+            return img.size[1], img.size[0]
+    except Exception:  # noqa: BLE001 - any unreadable header: the load of this file reports why
+        return None
 
 
 def load_label_map(path: Path, label_lut: np.ndarray | None = None) -> np.ndarray:
@@ -143,32 +156,29 @@ def load_image(path: Path) -> np.ndarray:
     return np.asarray(img.convert("RGB"))
 
 
-def load_logits(path: Path) -> torch.Tensor:
-    """C×H×W float32 logits from .npy/.npz (no pickles) or .pt/.pth (weights_only); checked for shape and finiteness."""
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        array = _load_npy(path)
-    elif suffix == ".npz":
-        array = _load_npz(path)
-    elif suffix in (".pt", ".pth"):
-        array = _load_torch(path)
-    else:
-        raise LoadError(path, f"unsupported logit format {suffix!r} (use .npy, .npz, .pt or .pth)")
+def load_logits(path: Path, max_elements: int | None = None) -> torch.Tensor:
+    """C×H×W float32 logits from .npy/.npz (no pickles) or .pt/.pth (weights_only); checked for shape and finiteness.
+
+    max_elements bounds what the file may declare before anything is decoded (see logit_files.logits_budget).
+    """
+    path = Path(path)
+    array = read_logit_array(path, max_elements or DEFAULT_MAX_ELEMENTS)
     if not isinstance(array, torch.Tensor):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # read-only memmap: converted to a new float32 copy below
             array = torch.as_tensor(array)
-    tensor = array
-    if tensor.ndim == 4 and tensor.shape[0] == 1:
-        tensor = tensor[0]
-    if tensor.ndim != 3:
-        raise LoadError(path, f"logits must have shape C×H×W, got {tuple(tensor.shape)}")
-    if not tensor.is_floating_point():
-        raise LoadError(path, f"logits must be float16/float32, got {tensor.dtype}")
-    tensor = tensor.float() if tensor.dtype != torch.float32 or not tensor.is_contiguous() else tensor.clone()
+    tensor = array[0] if array.ndim == 4 else array
+    # a new, dense, contiguous float32 copy: never a view of the file, of an expanded storage or of a graph
+    tensor = torch.empty(tensor.shape, dtype=torch.float32).copy_(tensor)
     if not all_finite(tensor):
         raise LoadError(path, "logits contain NaN or Inf values")
     return tensor
+
+
+def logits_shape(path: Path, max_elements: int | None = None) -> tuple[int, int, int]:
+    """The C×H×W shape a logit file declares, checked, without decoding its values."""
+    shape = read_logit_array(Path(path), max_elements or DEFAULT_MAX_ELEMENTS, decode=False)
+    return tuple(int(d) for d in shape[-3:])  # type: ignore[return-value]
 
 
 def all_finite(tensor: torch.Tensor) -> bool:
@@ -176,47 +186,3 @@ def all_finite(tensor: torch.Tensor) -> bool:
     if bool(torch.isfinite(tensor.sum())):
         return True
     return bool(torch.isfinite(tensor).all())
-
-
-def _load_npy(path: Path) -> np.ndarray:
-    try:
-        # memory-mapped: the float32 conversion reads the page cache directly instead of a private copy first
-        return np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as exc:
-        pickled = "pickle" in str(exc) or "Python objects" in str(exc)
-        reason = "holds pickled Python objects (refused)" if pickled else f"corrupt or truncated .npy ({exc})"
-        raise LoadError(path, reason) from None
-    except (OSError, EOFError) as exc:
-        raise LoadError(path, f"corrupt or truncated .npy ({exc})") from None
-
-
-def _load_npz(path: Path) -> np.ndarray:
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            keys = list(archive.keys())
-            if not keys:
-                raise LoadError(path, ".npz archive is empty")
-            key = "logits" if "logits" in keys else keys[0]
-            if len(keys) > 1 and key != "logits":
-                raise LoadError(path, f".npz holds several arrays {keys}; name the logits 'logits'")
-            return archive[key]
-    except LoadError:
-        raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise LoadError(path, f"corrupt .npz or pickled content ({exc})") from None
-
-
-def _load_torch(path: Path) -> torch.Tensor:
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise LoadError(path, "file does not exist") from None
-    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise LoadError(path, f"not a plain tensor file (refused to unpickle objects): {first[:160]}") from None
-    if isinstance(obj, dict):
-        tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
-        obj = tensors.get("logits", next(iter(tensors.values())) if len(tensors) == 1 else None)
-    if not isinstance(obj, torch.Tensor):
-        raise LoadError(path, "file holds no single tensor (or a dict with key 'logits')")
-    return obj

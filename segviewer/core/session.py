@@ -4,12 +4,14 @@ A file that is not SQLite, not a segviewer session, or from a newer segviewer is
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
+from urllib.parse import quote
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import LoadError
+from .errors import LoadError, os_reason, plain, regular_file, valid_utf8
 
 SCHEMA_VERSION = 1
 APP_ID = "segviewer-qa"
@@ -40,46 +42,117 @@ def default_session_path(gt_dir: str | Path) -> Path:
     return state_folder(gt_dir, "sessions") / "session.sqlite"
 
 
-def _check_existing(path: Path) -> None:
-    """Refuses, read-only, anything that is not a session file this version can write."""
-    with open(path, "rb") as fh:
-        head = fh.read(16)
+def _session_reason(exc: Exception) -> str:
+    """What an SQLite error means for the user (a read-only or full disk is not a damaged session)."""
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text:
+        return "the session file (or its folder) is read-only; nothing was changed"
+    if "full" in text:
+        return "the disk is full; nothing was changed"
+    if "locked" in text or "busy" in text:
+        return "the session is locked by another program; nothing was changed, try again"
+    if "unable to open" in text:
+        return "cannot open the session file (its folder is missing or read-only)"
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return f"damaged session file ({plain(exc)}); it was left untouched"
+    if "disk i/o" in text:
+        return "input/output error on the session file (disk full, read-only or failing?); nothing was changed"
+    return f"session file cannot be used ({plain(exc)})"
+
+
+def _check_path(path: Path) -> bool:
+    """True when a session file exists (a regular file); refuses folders, FIFOs, devices and a parent that is a file."""
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise SessionError(path, f"cannot hold a session: {parent} is a file, not a folder")
+            break
+    if not os.path.lexists(path):
+        return False
+    try:
+        regular_file(path, "session")
+    except LoadError as exc:
+        raise SessionError(path, exc.reason) from None
+    return True
+
+
+def _read_only_uri(path: Path, immutable: bool = False) -> str:
+    return f"file:{quote(os.fsencode(path.resolve()))}?{'immutable=1' if immutable else 'mode=ro'}"
+
+
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that cannot write; works on a read-only file or folder too."""
+    try:
+        con = sqlite3.connect(_read_only_uri(path), uri=True, check_same_thread=False)
+        con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return con
+    except sqlite3.OperationalError:   # a WAL session in a read-only folder: no -shm can be made
+        return sqlite3.connect(_read_only_uri(path, immutable=True), uri=True, check_same_thread=False)
+
+
+def _check_existing(path: Path) -> bool:
+    """Refuses, read-only, anything that is not an intact session file this version can use; False when empty."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise SessionError(path, f"cannot read the session file: {os_reason(exc, writing=False)}") from None
     if head and head != SQLITE_HEADER:
         raise SessionError(path, "not a segviewer session file (not an SQLite database); it was left untouched")
     if not head:
-        return  # an empty file becomes a new session
+        return False  # an empty file becomes a new session
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        con = connect_read_only(path)
         try:
+            check = [r[0] for r in con.execute("PRAGMA quick_check(3)")]
+            if check != ["ok"]:
+                raise SessionError(path, f"damaged session file (quick_check: {plain('; '.join(map(str, check)), 160)}); "
+                                         "it was left untouched")
             tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if "meta" not in tables:
                 raise SessionError(path, "an SQLite database, but not a segviewer session file; it was left untouched")
-            meta = dict(con.execute("SELECT key, value FROM meta"))
+            meta = {str(k): str(v) for k, v in con.execute("SELECT key, value FROM meta")}
         finally:
             con.close()
-    except sqlite3.DatabaseError as exc:
-        raise SessionError(path, f"damaged session file ({exc}); it was left untouched") from None
+    except sqlite3.Error as exc:
+        raise SessionError(path, _session_reason(exc)) from None
     if meta.get("app") != APP_ID:
         raise SessionError(path, "an SQLite database, but not a segviewer session file; it was left untouched")
-    if int(meta.get("schema_version", 0)) > SCHEMA_VERSION:
-        raise SessionError(path, f"made by a newer segviewer (schema {meta['schema_version']} > {SCHEMA_VERSION}); "
+    version = meta.get("schema_version", "")
+    if not version.isdigit():
+        raise SessionError(path, f"damaged session file (schema_version {version[:20]!r} is not a number); "
+                                 "it was left untouched")
+    if int(version) > SCHEMA_VERSION:
+        raise SessionError(path, f"made by a newer segviewer (schema {version} > {SCHEMA_VERSION}); "
                                  "update segviewer to open it")
+    return True
 
 
 class ReviewStore:
-    def __init__(self, path: str | Path, statuses: tuple[str, ...] | None = None):
+    def __init__(self, path: str | Path, statuses: tuple[str, ...] | None = None, read_only: bool = False):
+        """read_only: for reports; the file is never written (it may sit on a read-only disk)."""
         self.path = Path(path)
-        if self.path.exists():
-            _check_existing(self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
+        self._my_changes: list[int] = []
+        exists = _check_path(self.path)
+        valid = _check_existing(self.path) if exists else False
+        if read_only:
+            if not valid:
+                raise SessionError(self.path, "session file does not exist" if not exists else
+                                   "empty file, not a session with reviews")
+            self.con = connect_read_only(self.path)
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SessionError(self.path, f"cannot create the session's folder: {os_reason(exc)}") from None
         try:
             self.con = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
             self.con.execute("PRAGMA journal_mode=WAL")
             self.con.execute("PRAGMA synchronous=NORMAL")
-            self._create(statuses)
-        except sqlite3.DatabaseError as exc:
-            raise SessionError(self.path, f"cannot open session file ({exc})") from None
-        self._my_changes: list[int] = []
+            self._create(tuple(valid_utf8(st) for st in statuses) if statuses else None)
+        except sqlite3.Error as exc:
+            raise SessionError(self.path, _session_reason(exc)) from None
 
     def _create(self, statuses) -> None:
         with self._write():
@@ -99,10 +172,21 @@ class ReviewStore:
 
         class Tx:
             def __enter__(self):
-                store.con.execute("BEGIN IMMEDIATE")
+                if store.read_only:
+                    raise SessionError(store.path, "session was opened read-only; nothing was changed")
+                try:
+                    store.con.execute("BEGIN IMMEDIATE")
+                except sqlite3.Error as exc:
+                    raise SessionError(store.path, _session_reason(exc)) from None
 
-            def __exit__(self, exc_type, *_):
-                store.con.execute("COMMIT" if exc_type is None else "ROLLBACK")
+            def __exit__(self, exc_type, exc, *_):
+                try:
+                    store.con.execute("COMMIT" if exc_type is None else "ROLLBACK")
+                except sqlite3.Error as db_exc:
+                    if exc_type is None:
+                        raise SessionError(store.path, _session_reason(db_exc)) from None
+                if isinstance(exc, sqlite3.Error):
+                    raise SessionError(store.path, _session_reason(exc)) from None
         return Tx()
 
     @property
@@ -125,7 +209,9 @@ class ReviewStore:
 
     def set_review(self, image: str, status: str | None = None, note: str | None = None,
                    reviewer: str | None = None) -> Review:
-        """Changes what is given, keeps the rest, commits at once; remembered for undo."""
+        """Changes what is given, keeps the rest, commits at once; remembered for undo. Text with invalid UTF-8
+        (e.g. from a command line) is stored with replacement characters."""
+        image, note, reviewer = (valid_utf8(t) if t is not None else None for t in (image, note, reviewer))
         with self._write():
             old = self.review(image)
             new = Review(image, self.resolve_status(status) if status is not None else (old.status if old else self.statuses[0]),
