@@ -9,7 +9,8 @@ from ..core.errors import LoadError
 from .options import HelpFormatter, add_data_options, add_score_options
 
 # one module per subcommand: HELP, configure(parser), run(args); none imports torch at module level
-COMMAND_MODULES = {"export": "export", "sweep": "sweep", "index": "index", "demo": "demo", "qa-set": "qa_set", "qa-report": "qa_report"}
+COMMAND_MODULES = {"export": "export", "sweep": "sweep", "index": "index", "demo": "demo", "qa-set": "qa_set", "qa-report": "qa_report",
+                   "label-issues": "label_issues"}
 COMMANDS = (*COMMAND_MODULES, "gui")
 
 

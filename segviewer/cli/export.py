@@ -7,6 +7,7 @@ from pathlib import Path
 from .common import progress_bar, report_failures, report_problems
 from .options import (add_cluster_options, add_data_options, add_score_options, cluster_from_args, data_options_from_args,
                       number, parse_threshold, positive_int)
+from .options import non_negative_float
 
 HELP = "per-class and per-image score CSVs (and figures of the worst images)"
 
@@ -19,6 +20,11 @@ def configure(ex: argparse.ArgumentParser) -> None:
     ex.add_argument("--strict", action="store_true", help="the first bad file is fatal")
     ex.add_argument("--boundary", type=positive_int, metavar="K", help="count only pixels within K px of a GT boundary")
     ex.add_argument("--interior", action="store_true", help="with --boundary: count only the pixels beyond the band")
+    ex.add_argument("--boundary-metrics", action="store_true",
+                    help="add the columns boundary_iou, hd95, nsd (Boundary IoU, HD95, NSD per class)")
+    ex.add_argument("--boundary-width", type=positive_int, metavar="D",
+                    help="Boundary IoU's boundary width in px (default: 2%% of the image diagonal, at least 1)")
+    ex.add_argument("--tolerance", type=non_negative_float, metavar="T", help="NSD's tolerance in px (default: 2)")
     ex.add_argument("--rank-by", default="mean_fbeta", choices=("mean_fbeta", "mean_iou", "fp", "fn"),
                     help="what makes an image 'worst' for --figures")
     ex.add_argument("--figures", type=Path, metavar="DIR", help="write overlay figures of the worst images here")
@@ -34,6 +40,10 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         parser.error("--interior needs --boundary K")
     if args.worst is None:
         args.worst = 10
+    if (args.boundary_width is not None or args.tolerance is not None) and not args.boundary_metrics:
+        parser.error("--boundary-width and --tolerance need --boundary-metrics")
+    if args.tolerance is None:
+        args.tolerance = 2.0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
                           progress=lambda done, total: bar.update(1), boundary=args.boundary, interior=args.interior,
                           cluster=cluster_from_args(args))
     report_failures(result.failures)
+    if args.boundary_metrics:
+        write_per_class_csv, write_per_image_csv = boundary_writers(dataset, threshold, args)
     write_per_class_csv(args.out, dataset.classes, result.total(), result.soft_total(), threshold, args.beta, args.smooth)
     if args.per_image:
         write_per_image_csv(args.per_image, result.names, dataset.classes, result.counts, args.beta, args.smooth)
@@ -55,3 +67,16 @@ def run(args: argparse.Namespace) -> int:
         from ..core.figures import write_worst_figures
         write_worst_figures(dataset, result, args.figures, args.worst, threshold, args.beta, args.smooth, args.rank_by)
     return 0
+
+
+def boundary_writers(dataset, threshold, args: argparse.Namespace):
+    """The two CSV writers with boundary_iou, hd95, nsd appended (one more pass over the dataset for them)."""
+    from functools import partial
+    from ..core.boundary_metrics import dataset_boundary_metrics
+    from ..core.export import write_per_class_csv_with_boundary, write_per_image_csv_with_boundary
+    with progress_bar(len(dataset), "boundary metrics") as bar:
+        boundary = dataset_boundary_metrics(dataset, threshold if threshold is not None else 0.5, threshold is None,
+                                            args.boundary_width, args.tolerance, args.strict,
+                                            progress=lambda done, total: bar.update(1))
+    return (partial(write_per_class_csv_with_boundary, boundary=boundary),
+            partial(write_per_image_csv_with_boundary, boundary=boundary))

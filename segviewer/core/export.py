@@ -87,3 +87,37 @@ def write_per_class_csv(path, classes, counts, soft, threshold, beta, smooth) ->
 
 def write_per_image_csv(path, names, classes, counts, beta, smooth) -> None:
     write_rows(path, PER_IMAGE_COLUMNS, per_image_rows(names, classes, counts, beta, smooth))
+
+
+# ---- boundary metrics columns (issue #12): appended by `export --boundary-metrics` ----
+def boundary_cells(columns: dict, at) -> list[str]:
+    """boundary_iou, hd95, nsd cells at one index of the columns (None: an image without metrics, empty cells)."""
+    from .boundary_metrics import BOUNDARY_COLUMNS
+    if at is None:
+        return [""] * len(BOUNDARY_COLUMNS)
+    return [fmt_number(columns[k][at]) for k in BOUNDARY_COLUMNS]
+
+
+def write_per_class_csv_with_boundary(path, classes, counts, soft, threshold, beta, smooth, boundary) -> None:
+    """The per-class CSV with boundary_iou, hd95, nsd appended (dataset values of a DatasetBoundary); the summary
+    row holds their means over the classes where defined."""
+    from .boundary_metrics import BOUNDARY_COLUMNS, nanmean_rows
+    columns = boundary.total().columns()
+    rows = per_class_rows(classes, counts, soft, threshold, beta, smooth)
+    for c, row in enumerate(rows[:-1]):
+        row += boundary_cells(columns, c)
+    rows[-1] += [fmt_number(nanmean_rows(columns[k][:, None])[0]) for k in BOUNDARY_COLUMNS]
+    write_rows(path, PER_CLASS_COLUMNS + BOUNDARY_COLUMNS, rows)
+
+
+def write_per_image_csv_with_boundary(path, names, classes, counts, beta, smooth, boundary) -> None:
+    """The per-image CSV with each image's boundary_iou, hd95, nsd appended (matched by image name)."""
+    from .boundary_metrics import BOUNDARY_COLUMNS
+    columns = boundary.per_image.columns()
+    c = classes.num_classes
+
+    def rows():
+        for k, row in enumerate(per_image_rows(names, classes, counts, beta, smooth)):
+            at = boundary.row_of(names[k // c])
+            yield row + boundary_cells(columns, None if at is None else (at, k % c))
+    write_rows(path, PER_IMAGE_COLUMNS + BOUNDARY_COLUMNS, rows())

@@ -1,6 +1,229 @@
-"""Likely label errors from the logits (issue #12). Filled in by the label-issues work."""
+"""Likely label errors from the logits (issue #12): a per-image label score, a doubt map, suspect regions.
+
+- Self-confidence s = p_g, the probability of the pixel's GT class g, per valid pixel (ignore excluded).
+- label_score = Σ s_i·w_i with w = softmax((1 − s)/T) over the image's valid pixels (Lad & Mueller 2023;
+  cleanlab's segmentation `get_label_quality_scores(method="softmin")` when there are no ignore pixels). Lower =
+  more likely mislabelled. Computed with the largest weight shifted to exp(0), so tiny temperatures do not overflow.
+- Suspect regions: 8-connected components of pixels where a class other than the label is the most probable with
+  probability ≥ min_confidence, one (GT class, predicted class) pair each, largest first.
+Everything streams one image at a time.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable, Iterator
 
-class LabelIssuesMixin:
-    """Inspector methods for likely label errors."""
+import numpy as np
+import torch
+from scipy import ndimage
+
+from .boundary_metrics import BoundaryMetricsMixin
+from .counts import Target, accumulation_dtype
+from .errors import LoadError
+
+DEFAULT_TEMPERATURE = 0.1
+DEFAULT_MIN_CONFIDENCE = 0.9
+ISSUES_COLUMNS = ("image", "label_score", "suspect_pixels")
+REGION_COLUMNS = ("image", "region", "gt_class", "predicted_class", "pixels", "mean_confidence", "x0", "y0", "x1", "y1")
+EIGHT = np.ones((3, 3), bool)
+
+
+@dataclass(frozen=True)
+class SuspectRegion:
+    gt_class: int
+    predicted_class: int
+    pixels: int
+    mean_confidence: float
+    bbox: tuple[int, int, int, int]      # x0, y0, x1, y1 (exclusive)
+
+
+@dataclass
+class ImageIssues:
+    """One image's label score, suspect pixel count and (when asked) suspect regions."""
+    index: int
+    name: str
+    label_score: float
+    suspect_pixels: int
+    regions: list[SuspectRegion] | None = None
+
+
+def check_settings(temperature: float, min_confidence: float) -> None:
+    if not (np.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a finite number > 0, not {temperature!r}")
+    if not 0.0 <= min_confidence <= 1.0:
+        raise ValueError(f"min_confidence must be within [0, 1], not {min_confidence!r}")
+
+
+def self_confidence(probs: torch.Tensor, target: Target) -> torch.Tensor:
+    """H×W probability of each pixel's GT class (ignore pixels hold class 0's; mask them with target.valid)."""
+    return probs.gather(0, target.labels[None])[0]
+
+
+def softmin_score(s: torch.Tensor, temperature: float = DEFAULT_TEMPERATURE) -> float:
+    """Σ s·softmax((1 − s)/T) of a 1-D tensor of self-confidences; NaN when empty."""
+    if s.numel() == 0:
+        return float("nan")
+    s = s.to(accumulation_dtype(s.device))
+    weights = torch.exp((s.min() - s) / temperature)     # = exp((1 − s)/T − max), the shifted softmax numerator
+    return float((s * weights).sum() / weights.sum())
+
+
+def label_score(probs: torch.Tensor, target: Target, temperature: float = DEFAULT_TEMPERATURE) -> float:
+    s = self_confidence(probs, target)
+    return softmin_score(s.flatten() if target.all_valid else s[target.valid], temperature)
+
+
+def suspect_mask(probs: torch.Tensor, target: Target, min_confidence: float = DEFAULT_MIN_CONFIDENCE):
+    """(H×W bool suspect pixels, H×W confidence of the predicted class, H×W predicted class), all on probs' device."""
+    confidence, predicted = probs.max(0)
+    suspect = (predicted != target.labels) & (confidence >= min_confidence)
+    if not target.all_valid:
+        suspect &= target.valid
+    return suspect, confidence, predicted
+
+
+def label_doubt_map(probs: torch.Tensor, target: Target) -> np.ndarray:
+    """H×W uint8 heatmap of 1 − s (0 = the label is certain, 255 = the label has probability 0); 0 at ignore."""
+    doubt = (1.0 - self_confidence(probs, target)).clamp_(0.0, 1.0).mul_(255.0).round_()
+    if not target.all_valid:
+        doubt = doubt * target.valid
+    return doubt.to(torch.uint8).cpu().numpy()
+
+
+def suspect_regions(probs: torch.Tensor, target: Target,
+                    min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> list[SuspectRegion]:
+    """Connected components of suspect pixels, one (GT class, predicted class) pair each, most pixels first."""
+    suspect, confidence, predicted = suspect_mask(probs, target, min_confidence)
+    mask = suspect.cpu().numpy()
+    if not mask.any():
+        return []
+    c = probs.shape[0]
+    pair = np.where(mask, target.labels.cpu().numpy() * c + predicted.cpu().numpy() + 1, 0)
+    conf = confidence.cpu().numpy()
+    regions = []
+    for value, box in enumerate(ndimage.find_objects(pair), start=1):
+        if box is not None:
+            gt_class, pred_class = divmod(value - 1, c)
+            regions += _components(pair[box] == value, conf[box], box, gt_class, pred_class)
+    return sorted(regions, key=lambda r: (-r.pixels, r.bbox[1], r.bbox[0]))
+
+
+def _components(inside: np.ndarray, conf: np.ndarray, box, gt_class: int, pred_class: int) -> list[SuspectRegion]:
+    labelled, n = ndimage.label(inside, structure=EIGHT)
+    flat = labelled.ravel()
+    pixels = np.bincount(flat, minlength=n + 1)
+    conf_sum = np.bincount(flat, weights=conf.ravel().astype(np.float64), minlength=n + 1)
+    out = []
+    for k, sub in enumerate(ndimage.find_objects(labelled), start=1):
+        y, x = (slice(o.start + s.start, o.start + s.stop) for o, s in zip(box, sub))
+        out.append(SuspectRegion(gt_class, pred_class, int(pixels[k]), float(conf_sum[k] / pixels[k]),
+                                 (x.start, y.start, x.stop, y.stop)))
+    return out
+
+
+def image_issues(index: int, sample, temperature: float = DEFAULT_TEMPERATURE,
+                 min_confidence: float = DEFAULT_MIN_CONFIDENCE, with_regions: bool = False) -> ImageIssues:
+    probs, target = sample.probs, sample.target
+    suspect = suspect_mask(probs, target, min_confidence)[0]
+    regions = suspect_regions(probs, target, min_confidence) if with_regions else None
+    return ImageIssues(index, sample.name, label_score(probs, target, temperature), int(suspect.sum()), regions)
+
+
+def require_probabilities(dataset) -> None:
+    if dataset.is_hard:
+        raise LoadError(dataset.options.pred_dir, "likely label errors need logits (probabilities), not hard masks")
+
+
+def scan_label_issues(dataset, temperature: float = DEFAULT_TEMPERATURE,
+                      min_confidence: float = DEFAULT_MIN_CONFIDENCE, with_regions: bool = False,
+                      on_error: Callable[[LoadError], None] | None = None, strict: bool = False,
+                      progress: Callable[[int, int], None] | None = None,
+                      cancelled: Callable[[], bool] | None = None) -> Iterator[ImageIssues]:
+    """Each image's issues in dataset order, one image in memory at a time; bad files go to on_error."""
+    check_settings(temperature, min_confidence)
+    require_probabilities(dataset)
+    for index, sample in dataset.iter_samples(on_error=on_error, strict=strict):
+        if cancelled is not None and cancelled():
+            return
+        yield image_issues(index, sample, temperature, min_confidence, with_regions)
+        if progress:
+            progress(index + 1, len(dataset))
+
+
+@dataclass
+class LabelScores:
+    """Per image in dataset order: label_score (NaN where the image failed), suspect pixels (-1 there)."""
+    label_score: np.ndarray
+    suspect_pixels: np.ndarray
+    loaded: np.ndarray
+
+
+def issues_frame(names, scores: LabelScores):
+    """ISSUES table: image, label_score, suspect_pixels, sorted by label_score ascending (failed images left out)."""
+    import pandas as pd
+    keep = scores.loaded
+    frame = pd.DataFrame({"image": np.asarray(names, dtype=object)[keep], "label_score": scores.label_score[keep],
+                          "suspect_pixels": scores.suspect_pixels[keep]}, columns=list(ISSUES_COLUMNS))
+    return frame.sort_values("label_score", kind="stable").reset_index(drop=True)
+
+
+def regions_frame(name: str, regions: list[SuspectRegion]):
+    """REGIONS table of one image (region numbered from 1, largest first)."""
+    import pandas as pd
+    rows = [region_row(name, k, r) for k, r in enumerate(regions, start=1)]
+    return pd.DataFrame(rows, columns=list(REGION_COLUMNS))
+
+
+def region_row(name: str, number: int, r: SuspectRegion) -> list:
+    return [name, number, r.gt_class, r.predicted_class, r.pixels, r.mean_confidence, *r.bbox]
+
+
+class LabelIssuesMixin(BoundaryMetricsMixin):
+    """Inspector methods for likely label errors (and, through BoundaryMetricsMixin, boundary metrics)."""
+
+    def label_scores(self, temperature: float = DEFAULT_TEMPERATURE, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+                     progress=None, cancelled=None) -> LabelScores:
+        """Every image's label_score and suspect pixels in dataset order (one pass, kept for the last setting)."""
+        key = (float(temperature), float(min_confidence))
+        with self._lock:
+            kept = getattr(self, "_label_scores", None)
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        n = len(self)
+        out = LabelScores(np.full(n, np.nan), np.full(n, -1, np.int64), np.zeros(n, bool))
+        failures: list[LoadError] = []
+        for issue in scan_label_issues(self.dataset, temperature, min_confidence, on_error=failures.append,
+                                       progress=progress, cancelled=cancelled):
+            out.label_score[issue.index], out.suspect_pixels[issue.index] = issue.label_score, issue.suspect_pixels
+            out.loaded[issue.index] = True
+        if cancelled is not None and cancelled():
+            return out
+        for exc in failures:
+            self._note_failure(exc)
+        with self._lock:
+            self._label_scores = (key, out)
+        return out
+
+    def label_issues(self, temperature: float = DEFAULT_TEMPERATURE, min_confidence: float = DEFAULT_MIN_CONFIDENCE):
+        """DataFrame image, label_score, suspect_pixels sorted by label_score ascending (worst first)."""
+        return issues_frame(self.names, self.label_scores(temperature, min_confidence))
+
+    def label_doubt(self, image) -> np.ndarray:
+        """H×W uint8 heatmap of 1 − s (the probability the label is wrong, × 255) of one image."""
+        sample = self._probability_sample(image)
+        return label_doubt_map(sample.probs, sample.target)
+
+    def suspect_regions(self, image, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> list[SuspectRegion]:
+        """One image's suspect regions, most pixels first."""
+        check_settings(DEFAULT_TEMPERATURE, min_confidence)
+        sample = self._probability_sample(image)
+        return suspect_regions(sample.probs, sample.target, min_confidence)
+
+    def suspect_regions_frame(self, image, min_confidence: float = DEFAULT_MIN_CONFIDENCE):
+        """One image's suspect regions as the REGIONS table."""
+        i = self.position(image)
+        return regions_frame(self.names[i], self.suspect_regions(i, min_confidence))
+
+    def _probability_sample(self, image):
+        require_probabilities(self.dataset)
+        return self.load(image).sample

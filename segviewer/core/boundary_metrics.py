@@ -1,0 +1,266 @@
+"""Boundary metrics per class (issue #12): Boundary IoU, HD95 and NSD, for one image and over a dataset.
+
+- Boundary IoU (Cheng et al., CVPR 2021): the boundary of a mask M is M minus M eroded `width` times by a 3×3
+  square, the image border counting as background (the reference pads with zeros); per class
+  |B(G) ∩ B(P)| / |B(G) ∪ B(P)|, and over a dataset the intersections and unions are summed. Default width:
+  round(0.02 × image diagonal), at least 1, as the reference's dilation_ratio=0.02.
+- HD95 and NSD with the semantics of MONAI's `compute_hausdorff_distance(percentile=95)` and
+  `compute_surface_dice(class_thresholds=[tolerance] * C)` (include_background=True): edges are a mask minus its
+  erosion by the 3×3 cross (zero border), distances are Euclidean in pixels between edge pixels (float32, as
+  MONAI's), HD95 = max over both directions of the linearly interpolated 95th percentile, NSD = the share of edge
+  pixels of both masks within `tolerance` of the other's edge. As MONAI gives: NaN for both where the class is in
+  neither mask; HD95 NaN and NSD 0 where it is in only one. Dataset values: the mean over images where defined.
+
+Ignore pixels belong to no class in either mask (as MONAI's ignore_index masks both), and pixels where a
+threshold predicts nothing belong to no predicted class. All classes are done in one pass over the label maps:
+a pixel is on its class's boundary when a pixel of another label (or the image border) lies within the width.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from scipy import ndimage
+from scipy.spatial import KDTree
+
+DEFAULT_TOLERANCE = 2.0
+BOUNDARY_RATIO = 0.02
+OUTSIDE = -1            # ignore pixels, no prediction, and beyond the image border
+PERCENTILE = 95
+
+
+@dataclass
+class BoundaryMetrics:
+    """Per class ([C] for one image, [I, C] per image over a dataset)."""
+    intersection: np.ndarray     # int64 |B(G) ∩ B(P)|
+    union: np.ndarray            # int64 |B(G) ∪ B(P)|
+    hd95: np.ndarray             # float64 px
+    nsd: np.ndarray              # float64 in [0, 1]
+
+    @property
+    def boundary_iou(self) -> np.ndarray:
+        """NaN where neither mask has the class (empty union)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.union > 0, self.intersection / np.maximum(self.union, 1), np.nan)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        return {"boundary_iou": self.boundary_iou, "hd95": self.hd95, "nsd": self.nsd}
+
+
+def default_width(shape: tuple[int, int]) -> int:
+    """The reference's dilation: round(0.02 × diagonal), at least 1."""
+    return max(1, int(round(BOUNDARY_RATIO * math.hypot(shape[0], shape[1]))))
+
+
+def class_maps(labels: np.ndarray, valid: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """GT and predicted class per pixel as int32, OUTSIDE at ignore pixels (both) and where nothing is predicted."""
+    gt = np.where(valid, labels, OUTSIDE).astype(np.int32)
+    pr = np.where(valid & (pred >= 0), pred, OUTSIDE).astype(np.int32)
+    return gt, pr
+
+
+def boundary_pixels(classes: np.ndarray, width: int) -> np.ndarray:
+    """B(M_c) of every class c at once: pixels of a class with another label or the border within `width` px
+    (chessboard), i.e. not in the class mask eroded `width` times by the 3×3 square with zero padding."""
+    size = 2 * width + 1
+    low = ndimage.minimum_filter(classes, size=size, mode="constant", cval=OUTSIDE)
+    high = ndimage.maximum_filter(classes, size=size, mode="constant", cval=OUTSIDE)
+    return (classes != OUTSIDE) & (low != high)
+
+
+def edge_pixels(classes: np.ndarray) -> np.ndarray:
+    """MONAI's edges of every class at once: pixels of a class with a 4-neighbour of another label or the border."""
+    padded = np.pad(classes, 1, constant_values=OUTSIDE)
+    centre = padded[1:-1, 1:-1]
+    differs = ((padded[:-2, 1:-1] != centre) | (padded[2:, 1:-1] != centre)
+               | (padded[1:-1, :-2] != centre) | (padded[1:-1, 2:] != centre))
+    return differs & (centre != OUTSIDE)
+
+
+def boundary_iou_counts(gt: np.ndarray, pred: np.ndarray, num_classes: int,
+                        width: int) -> tuple[np.ndarray, np.ndarray]:
+    """[C] intersections and unions of the class boundaries of two class maps."""
+    in_gt, in_pred = boundary_pixels(gt, width), boundary_pixels(pred, width)
+    gt_size = np.bincount(gt[in_gt], minlength=num_classes)[:num_classes]
+    pred_size = np.bincount(pred[in_pred], minlength=num_classes)[:num_classes]
+    both = in_gt & in_pred & (gt == pred)
+    intersection = np.bincount(gt[both], minlength=num_classes)[:num_classes]
+    return intersection.astype(np.int64), (gt_size + pred_size - intersection).astype(np.int64)
+
+
+def edge_points_by_class(classes: np.ndarray, num_classes: int) -> list[np.ndarray]:
+    """Per class, the (row, col) coordinates of its edge pixels as float64 [N, 2]."""
+    rows, cols = np.nonzero(edge_pixels(classes))
+    owner = classes[rows, cols]
+    order = np.argsort(owner, kind="stable")
+    points = np.stack([rows[order], cols[order]], axis=1).astype(np.float64)
+    bounds = np.searchsorted(owner[order], np.arange(num_classes + 1))
+    return [points[bounds[c]:bounds[c + 1]] for c in range(num_classes)]
+
+
+def surface_scores(gt_points: np.ndarray, pred_points: np.ndarray, tolerance: float) -> tuple[float, float]:
+    """(HD95, NSD) of one class from its edge points, with MONAI's values for empty masks."""
+    if len(gt_points) == 0 and len(pred_points) == 0:
+        return math.nan, math.nan
+    if len(gt_points) == 0 or len(pred_points) == 0:
+        return math.nan, 0.0       # MONAI: the percentile of infinite distances is NaN; no edge pixel is close
+    pred_to_gt = KDTree(gt_points, leafsize=32).query(pred_points, k=1)[0].astype(np.float32)
+    gt_to_pred = KDTree(pred_points, leafsize=32).query(gt_points, k=1)[0].astype(np.float32)
+    hd = max(np.quantile(pred_to_gt, PERCENTILE / 100), np.quantile(gt_to_pred, PERCENTILE / 100))
+    close = np.count_nonzero(pred_to_gt <= tolerance) + np.count_nonzero(gt_to_pred <= tolerance)
+    return float(hd), close / (len(pred_to_gt) + len(gt_to_pred))
+
+
+def image_boundary_metrics(labels: np.ndarray, valid: np.ndarray, pred: np.ndarray, num_classes: int,
+                           width: int | None = None, tolerance: float = DEFAULT_TOLERANCE) -> BoundaryMetrics:
+    """All three metrics of every class for one image.
+
+    labels: H×W GT class ids (any value at invalid pixels); valid: H×W bool (False at ignore pixels);
+    pred: H×W predicted class ids, negative where nothing is predicted; width None: the reference's default."""
+    gt, pr = class_maps(np.asarray(labels), np.asarray(valid, bool), np.asarray(pred))
+    intersection, union = boundary_iou_counts(gt, pr, num_classes, width or default_width(gt.shape))
+    gt_points, pred_points = edge_points_by_class(gt, num_classes), edge_points_by_class(pr, num_classes)
+    hd95, nsd = np.full(num_classes, np.nan), np.full(num_classes, np.nan)
+    for c in range(num_classes):
+        hd95[c], nsd[c] = surface_scores(gt_points[c], pred_points[c], tolerance)
+    return BoundaryMetrics(intersection, union, hd95, nsd)
+
+
+def sample_boundary_metrics(sample, num_classes: int, threshold=0.5, argmax: bool = False, width: int | None = None,
+                            tolerance: float = DEFAULT_TOLERANCE, prediction=None) -> BoundaryMetrics:
+    """The metrics of one dataset Sample for its prediction at these settings (or the given prediction map)."""
+    target = sample.target
+    if prediction is None:
+        prediction = sample.prediction_map(None if argmax else threshold, argmax)
+    return image_boundary_metrics(target.labels.cpu().numpy(), target.valid.cpu().numpy(),
+                                  prediction.cpu().numpy(), num_classes, width, tolerance)
+
+
+def nanmean_rows(values: np.ndarray) -> np.ndarray:
+    """Column means over the rows where defined (NaN where no row is), without a warning."""
+    defined = ~np.isnan(values)
+    total = np.where(defined, values, 0.0).sum(0)
+    count = defined.sum(0)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+@dataclass
+class DatasetBoundary:
+    """Per-image metrics [I, C] of the images that loaded (in `names` order) and the failures."""
+    names: list[str]
+    per_image: BoundaryMetrics
+    failures: list = field(default_factory=list)
+
+    def total(self) -> BoundaryMetrics:
+        """Summed Boundary IoU terms; HD95 and NSD averaged over the images where defined."""
+        p = self.per_image
+        return BoundaryMetrics(p.intersection.sum(0), p.union.sum(0), nanmean_rows(p.hd95), nanmean_rows(p.nsd))
+
+    def row_of(self, name: str) -> int | None:
+        if not hasattr(self, "_rows"):
+            self._rows = {n: r for r, n in enumerate(self.names)}
+        return self._rows.get(name)
+
+
+def stack_metrics(rows: list[BoundaryMetrics], num_classes: int) -> BoundaryMetrics:
+    if not rows:
+        empty_int, empty = np.zeros((0, num_classes), np.int64), np.zeros((0, num_classes))
+        return BoundaryMetrics(empty_int, empty_int.copy(), empty, empty.copy())
+    return BoundaryMetrics(*(np.stack([getattr(r, k) for r in rows]) for k in ("intersection", "union", "hd95", "nsd")))
+
+
+def dataset_boundary_metrics(dataset, threshold=0.5, argmax: bool = False, width: int | None = None,
+                             tolerance: float = DEFAULT_TOLERANCE, strict: bool = False,
+                             progress: Callable[[int, int], None] | None = None,
+                             cancelled: Callable[[], bool] | None = None) -> DatasetBoundary:
+    """One streaming pass (one image in memory at a time); a bad file is reported and skipped unless strict."""
+    c = dataset.classes.num_classes
+    names, rows, failures = [], [], []
+    for index, sample in dataset.iter_samples(on_error=failures.append, strict=strict):
+        if cancelled is not None and cancelled():
+            break
+        names.append(sample.name)
+        rows.append(sample_boundary_metrics(sample, c, threshold, argmax, width, tolerance))
+        if progress:
+            progress(index + 1, len(dataset))
+    return DatasetBoundary(names, stack_metrics(rows, c), failures)
+
+
+BOUNDARY_COLUMNS = ("boundary_iou", "hd95", "nsd")
+
+
+def boundary_frame(class_names, metrics: BoundaryMetrics):
+    """A row per class: class_id, class_name, boundary_iou, hd95, nsd (pandas imported here only)."""
+    import pandas as pd
+    return pd.DataFrame({"class_id": np.arange(len(class_names)), "class_name": list(class_names),
+                         **metrics.columns()}, columns=["class_id", "class_name", *BOUNDARY_COLUMNS])
+
+
+class BoundaryMetricsMixin:
+    """Inspector methods for boundary metrics (kept per setting; the window calls them off the GUI thread)."""
+
+    def image_boundary_metrics(self, image, width: int | None = None, tolerance: float = DEFAULT_TOLERANCE,
+                               scoring=None) -> BoundaryMetrics:
+        """[C] metrics of one image for its prediction at the scoring's mode (argmax / threshold / mask)."""
+        s = self.effective(scoring)
+        i = self.position(image)
+        key = ("image", i, s.prediction_key(), width, float(tolerance))
+        found = self._boundary_cached(key)
+        if found is None:
+            loaded = self.load(i)
+            found = sample_boundary_metrics(loaded.sample, self.classes.num_classes, width=width,
+                                            tolerance=tolerance, prediction=loaded.prediction(s))
+            self._boundary_keep(key, found)
+        return found
+
+    def dataset_boundary_metrics(self, width: int | None = None, tolerance: float = DEFAULT_TOLERANCE, scoring=None,
+                                 progress=None, cancelled=None) -> DatasetBoundary:
+        """Per-image and dataset metrics (`.total()`), one pass over the dataset."""
+        s = self.effective(scoring)
+        key = ("dataset", None, s.prediction_key(), width, float(tolerance))
+        found = self._boundary_cached(key)
+        if found is None:
+            threshold = None if s.argmax else s.effective_threshold()
+            found = dataset_boundary_metrics(self.dataset, threshold, s.argmax, width, tolerance,
+                                             progress=progress, cancelled=cancelled)
+            if cancelled is not None and cancelled():
+                return found
+            for exc in found.failures:
+                self._note_failure(exc)
+            self._boundary_keep(key, found)
+        return found
+
+    def boundary_scores(self, image=None, width: int | None = None, tolerance: float = DEFAULT_TOLERANCE):
+        """A row per class: class_id, class_name, boundary_iou, hd95, nsd, for one image or (None) the dataset."""
+        if image is None:
+            metrics = self.dataset_boundary_metrics(width, tolerance).total()
+        else:
+            metrics = self.image_boundary_metrics(image, width, tolerance)
+        return boundary_frame(self.classes.names, metrics)
+
+    # ---- a small cache per setting ----
+    BOUNDARY_CACHE_SIZE = 8
+
+    def _boundary_cache(self) -> dict:
+        cache = getattr(self, "_boundary_results", None)
+        if cache is None:
+            cache = self._boundary_results = {}
+        return cache
+
+    def _boundary_cached(self, key):
+        with self._lock:
+            return self._boundary_cache().get(key)
+
+    def _boundary_keep(self, key, value) -> None:
+        with self._lock:
+            cache = self._boundary_cache()
+            cache[key] = value
+            while len(cache) > self.BOUNDARY_CACHE_SIZE:
+                cache.pop(next(iter(cache)))
+
+    def _note_failure(self, exc) -> None:
+        for i, item in enumerate(self.dataset.items):
+            if exc.path in (item.gt, item.pred, item.image):
+                self.failures[i] = str(exc)
