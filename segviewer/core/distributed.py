@@ -27,6 +27,13 @@ CONNECT_TIMEOUT = "15s"
 Progress = Callable[[int, int], None]
 
 
+class RemoteLoadError(Exception):
+    """A LoadError raised on a worker, as (path, reason): LoadError's own pickling needs both arguments."""
+
+    def __init__(self, path, reason: str):
+        super().__init__(path, reason)
+
+
 @dataclass(frozen=True)
 class Cluster:
     """Where the work runs: a local cluster of `workers` single-threaded processes, or a running scheduler."""
@@ -101,6 +108,8 @@ def _result(future, dataset, chunk: range) -> tuple:
     from dask.distributed import KilledWorker
     try:
         return future.result()
+    except RemoteLoadError as exc:
+        raise LoadError(*exc.args) from None
     except KilledWorker:
         first, last = dataset.items[chunk[0]].name, dataset.items[chunk[-1]].name
         raise LoadError(None, f"Dask workers died repeatedly on the images {first} .. {last} "
@@ -206,6 +215,14 @@ def merge_counts(parts: list, failures: list[LoadError], dataset, with_confusion
 _worker_ready = False
 
 
+@contextmanager
+def _picklable_errors() -> Iterator[None]:
+    try:
+        yield
+    except LoadError as exc:
+        raise RemoteLoadError(exc.path, exc.reason) from None
+
+
 def _prepare_worker(part) -> None:
     """Once per worker process: the heap bound `segviewer` sets at start-up (without it a worker's heap grows
     ~7 MB per 19x256x512 image), and the device resolved where the work runs."""
@@ -220,20 +237,23 @@ def _prepare_worker(part) -> None:
 
 def _index_task(part, steps: int, factor: int) -> tuple:
     from .index import build_index as build_local
-    _prepare_worker(part)
     failures: list[LoadError] = []
-    index = build_local(part, steps, on_error=failures.append, image_factor=factor)
+    with _picklable_errors():
+        _prepare_worker(part)
+        index = build_local(part, steps, on_error=failures.append, image_factor=factor)
     return index, [(f.path, f.reason) for f in failures]
 
 
 def _evaluate_task(part, threshold, argmax: bool, boundary, interior: bool, with_confusion: bool) -> tuple:
     from .dataset import evaluate as evaluate_local
-    _prepare_worker(part)
-    try:
-        result = evaluate_local(part, threshold, argmax, False, None, boundary, interior, with_confusion)
-    except LoadError:   # every image of the chunk failed; evaluate keeps no list then, so name them here
-        return None, [(f.path, f.reason) for f in _load_failures(part)]
-    return result, [(f.path, f.reason) for f in result.failures]
+    with _picklable_errors():
+        _prepare_worker(part)
+        try:
+            result = evaluate_local(part, threshold, argmax, False, None, boundary, interior, with_confusion)
+        except LoadError:   # every image of the chunk failed; evaluate keeps no list then, so name them here
+            return None, [(f.path, f.reason) for f in _load_failures(part)]
+    failures, result.failures = result.failures, []
+    return result, [(f.path, f.reason) for f in failures]
 
 
 def _load_failures(part) -> list[LoadError]:

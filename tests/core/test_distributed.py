@@ -1,0 +1,175 @@
+"""The index, export and sweep on a local Dask cluster (2 single-threaded worker processes) equal one process
+exactly: the same index arrays, the same CSV bytes, the same skipped files; a killed worker changes nothing."""
+import os
+import shutil
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from helpers import make_dataset, run_cli
+
+distributed = pytest.importorskip("distributed")
+
+from segviewer.core import distributed as dist  # noqa: E402
+from segviewer.core.dataset import Dataset, evaluate as evaluate_local  # noqa: E402
+from segviewer.core.errors import LoadError  # noqa: E402
+from segviewer.core.index import build_index as build_local  # noqa: E402
+from segviewer.core.index_cache import cache_folder, cache_path, save_cached  # noqa: E402
+from segviewer.core.options import DataOptions  # noqa: E402
+
+C = 4
+
+
+@pytest.fixture(scope="module")
+def client():
+    from dask.distributed import Client, LocalCluster
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as c:
+        c.wait_for_workers(2)
+        yield c
+
+
+def random_dataset(root, n, h=12, w=16, seed=0):
+    rng = np.random.default_rng(seed)
+    gts, logits = [], []
+    for _ in range(n):
+        gt = rng.integers(0, C, (h, w))
+        gt[rng.random((h, w)) < 0.1] = 255                       # ignore pixels
+        lg = rng.standard_normal((C, h, w)).astype(np.float16)
+        lg[np.minimum(gt, C - 1), np.arange(h)[:, None], np.arange(w)] += 1.5
+        gts.append(gt)
+        logits.append(lg)
+    return make_dataset(root, logits, gts)
+
+
+def open_dataset(root):
+    return Dataset(DataOptions(gt_dir=root / "gt", pred_dir=root / "logits", device="cpu"))
+
+
+def corrupt(root, *names):
+    """img<k>.npy becomes garbage, img<k>.png a truncated PNG."""
+    for name in names:
+        path = root / ("logits" if name.endswith(".npy") else "gt") / name
+        path.write_bytes(b"not a file of this kind" if name.endswith(".npy") else path.read_bytes()[:40])
+
+
+def assert_same_index(a, b):
+    arrays_a, arrays_b = a.to_arrays(), b.to_arrays()
+    assert arrays_a.keys() == arrays_b.keys()
+    for key in arrays_a:
+        assert arrays_a[key].dtype == arrays_b[key].dtype, key
+        assert np.array_equal(arrays_a[key], arrays_b[key]), key
+
+
+def test_chunks_cover_the_dataset_in_order():
+    chunks = dist.chunk_ranges(100, 2)
+    assert [i for c in chunks for i in c] == list(range(100)) and len(chunks) == 8
+    assert dist.chunk_ranges(10_000, 2)[0] == range(0, dist.MAX_CHUNK)
+    assert dist.chunk_ranges(0, 3) == []
+
+
+def test_index_equals_one_process(client, tmp_path):
+    ds = open_dataset(random_dataset(tmp_path, 13))
+    local = build_local(ds, 40)
+    done = []
+    on_cluster = dist.build_index(ds, 40, progress=lambda d, t: done.append((d, t)), cluster=client)
+    assert_same_index(on_cluster, local)
+    assert on_cluster.names == ds.names
+    assert done == [(i, 13) for i in range(1, 14)]      # one tick per image, as the chunks come back
+
+
+def test_export_and_sweep_csv_bytes_equal_one_process(client, tmp_path):
+    root = random_dataset(tmp_path / "data", 11, seed=1)
+    data = ("--gt", root / "gt", "--logits", root / "logits")
+    there = ("--scheduler", client.scheduler.address)
+    for mode in (("--threshold", "0.3"), ("--argmax",), ("--threshold", "0.2,0.4,0.6,0.8", "--boundary", "2")):
+        outputs = []
+        for where, extra in (("local", ()), ("dask", there)):
+            out, per_image = tmp_path / f"{where}.csv", tmp_path / f"{where}_pi.csv"
+            res = run_cli("export", *data, *mode, "--out", out, "--per-image", per_image, *extra)
+            assert res.returncode == 0, res.stderr
+            outputs.append((out.read_bytes(), per_image.read_bytes()))
+        assert outputs[0] == outputs[1], mode
+    sweeps = []
+    for where, extra in (("local", ()), ("dask", there)):
+        shutil.rmtree(cache_folder(open_dataset(root)), ignore_errors=True)   # both build, neither reads a cache
+        res = run_cli("sweep", *data, "--steps", "25", "--out", tmp_path / f"s_{where}.csv",
+                      "--best", tmp_path / f"b_{where}.csv", *extra)
+        assert res.returncode == 0 and "cached" not in res.stderr, res.stderr
+        sweeps.append(((tmp_path / f"s_{where}.csv").read_bytes(), (tmp_path / f"b_{where}.csv").read_bytes()))
+    assert sweeps[0] == sweeps[1]
+
+
+def test_index_command_builds_the_cache_the_window_reads(client, tmp_path):
+    root = random_dataset(tmp_path, 6, seed=2)
+    res = run_cli("index", root, "--scheduler", client.scheduler.address)
+    assert res.returncode == 0, res.stderr
+    ds = open_dataset(root)
+    path, key = cache_path(ds, 1000)
+    assert str(path) in res.stdout and path.is_file()
+    from segviewer.core.index_cache import load_cached
+    assert_same_index(load_cached(path, key), build_local(ds, 1000))
+    again = run_cli("index", root)
+    assert again.returncode == 0 and "up to date" in again.stderr
+
+
+def test_corrupt_files_reported_as_in_one_process_and_skipped(client, tmp_path):
+    root = random_dataset(tmp_path / "data", 12, seed=3)
+    corrupt(root, "img3.npy", "img4.png", "img5.npy")   # 4 and 5 form a whole chunk of failures
+    ds = open_dataset(root)
+    local_failures, dask_failures = [], []
+    local = build_local(ds, 30, on_error=local_failures.append)
+    on_cluster = dist.build_index(ds, 30, on_error=dask_failures.append, cluster=client)
+    assert [str(e) for e in dask_failures] == [str(e) for e in local_failures] and len(local_failures) == 3
+    assert "img3.npy" in str(local_failures[0]) and "img4.png" in str(local_failures[1])
+    assert_same_index(on_cluster, local)
+    counts_local, counts_dask = evaluate_local(ds, 0.5), dist.evaluate(ds, 0.5, cluster=client)
+    assert [str(e) for e in counts_dask.failures] == [str(e) for e in counts_local.failures]
+    assert counts_dask.names == counts_local.names
+    for key in ("tp", "fp", "fn"):
+        assert np.array_equal(getattr(counts_dask.counts, key), getattr(counts_local.counts, key))
+        assert np.array_equal(getattr(counts_dask.soft, key), getattr(counts_local.soft, key))
+    res = [run_cli("export", "--gt", root / "gt", "--logits", root / "logits", "--out", tmp_path / f"{i}.csv", *extra)
+           for i, extra in enumerate(((), ("--scheduler", client.scheduler.address)))]
+    skipped = [line for line in res[0].stderr.splitlines() if line.startswith("segviewer: skipped")]
+    assert len(skipped) == 3 and skipped == [line for line in res[1].stderr.splitlines() if "skipped" in line]
+    with pytest.raises(LoadError) as strict_local:
+        build_local(ds, 30, strict=True)
+    with pytest.raises(LoadError) as strict_dask:
+        dist.build_index(ds, 30, strict=True, cluster=client)
+    assert str(strict_dask.value) == str(strict_local.value)
+
+
+def test_ctrl_c_cancels_the_tasks_and_keeps_the_previous_cache(client, tmp_path):
+    ds = open_dataset(random_dataset(tmp_path, 16, seed=4))
+    path, key = cache_path(ds, 20)
+    save_cached(path, key, build_local(ds, 20, indices=[0, 1]))
+    before = path.read_bytes()
+
+    def interrupt(done, total):
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        dist.build_index(ds, 20, progress=interrupt, cluster=client)
+    assert path.read_bytes() == before and not list(path.parent.glob("*.tmp*"))
+    left = lambda dask_scheduler: len(dask_scheduler.tasks)  # noqa: E731
+    deadline = time.monotonic() + 10
+    while client.run_on_scheduler(left) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert client.run_on_scheduler(left) == 0
+
+
+def test_a_killed_worker_changes_nothing(client, tmp_path):
+    ds = open_dataset(random_dataset(tmp_path, 40, h=48, w=64, seed=5))
+    local = build_local(ds, 100)
+    pids = list(client.run(os.getpid).values())
+    killed = []
+
+    def kill_one(done, total):
+        if not killed:
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(done)
+    on_cluster = dist.build_index(ds, 100, progress=kill_one, cluster=client)
+    assert killed and killed[0] < 40
+    assert_same_index(on_cluster, local)
