@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..core.errors import LoadError
 from .options import HelpFormatter, add_data_options, add_score_options
+from .options import add_model_options
 
 # one module per subcommand: HELP, configure(parser), run(args); none imports torch at module level
 COMMAND_MODULES = {"export": "export", "sweep": "sweep", "index": "index", "demo": "demo", "qa-set": "qa_set", "qa-report": "qa_report",
@@ -34,6 +35,7 @@ def build_gui_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", nargs="?", help="a folder holding gt/, logits/ (or masks/), images/")
     p.add_argument("--demo", action="store_true", help="generate (or reuse) the demo dataset and open it")
     add_data_options(p, required=False)
+    add_model_options(p)
     add_score_options(p)
     p.add_argument("--session", type=Path, help="QA session file (default: .segviewer/session-*.sqlite beside the data)")
     p.add_argument("--screenshot", type=Path, help="render the window once loaded, save this PNG and exit")

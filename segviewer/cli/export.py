@@ -9,11 +9,15 @@ from .options import (add_cluster_options, add_data_options, add_score_options, 
                       number, parse_threshold, positive_int)
 from .options import non_negative_float
 
+from .model import model_dataset_from_args
+from .options import add_model_options
+
 HELP = "per-class and per-image score CSVs (and figures of the worst images)"
 
 
 def configure(ex: argparse.ArgumentParser) -> None:
     add_data_options(ex)
+    add_model_options(ex)
     add_score_options(ex)
     ex.add_argument("--out", type=Path, required=True, help="per-class CSV to write")
     ex.add_argument("--per-image", type=Path, help="per-image (tidy) CSV to write")
@@ -50,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from ..core.dataset import Dataset
     from ..core.distributed import evaluate
     from ..core.export import write_per_class_csv, write_per_image_csv
-    dataset = Dataset(data_options_from_args(args))
+    dataset = model_dataset_from_args(args) if args.model else Dataset(data_options_from_args(args))
     report_problems(dataset)
     threshold = None if args.argmax or dataset.is_hard else parse_threshold(args.threshold, dataset.classes.num_classes)
     with progress_bar(len(dataset), "export") as bar:

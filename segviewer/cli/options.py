@@ -109,3 +109,28 @@ def cluster_from_args(args: argparse.Namespace):
         return None
     from ..core.distributed import Cluster
     return Cluster(workers, scheduler)
+
+
+def input_size(text: str) -> tuple[int, int]:
+    """An argparse type: 'HxW' -> (H, W), both whole numbers >= 1."""
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HxW (e.g. 512x1024)") from None
+    if not (1 <= h <= 65_535 and 1 <= w <= 65_535):
+        raise argparse.ArgumentTypeError(f"{text!r}: height and width lie in 1..65535")
+    return h, w
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """--model as a third prediction source beside --logits / --masks (call after add_data_options)."""
+    # argparse has no public handle on a group once made; this one holds --logits
+    sources = next(g for g in parser._mutually_exclusive_groups if any(a.dest == "logits" for a in g._group_actions))
+    sources.add_argument("--model", type=Path, help="run this model on --images instead of reading logits: "
+                         "TorchScript (.pt/.ts, torch.jit.load: it runs the code it contains) or .onnx "
+                         '(pip install "segviewer[onnx]"); its logits are cached as float16 under .segviewer/')
+    g = parser.add_argument_group("model (with --model)")
+    g.add_argument("--normalize", choices=("imagenet", "none"), default="imagenet",
+                   help="input normalisation: RGB in [0, 1], minus the ImageNet mean, over its std; or none")
+    g.add_argument("--input-size", type=input_size, metavar="HxW",
+                   help="resize each image to HxW before the model (default: as it is)")
