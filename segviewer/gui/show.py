@@ -1,0 +1,71 @@
+"""`segviewer.show(...)` / `ins.show()`: the window on an Inspector, from a script or a notebook.
+
+In a script the call blocks until the window is closed (QApplication.exec()). In IPython or Jupyter with a running
+Qt event loop (`%gui qt`), it returns the window at once and the notebook stays usable.
+
+For now the window opens the Inspector's dataset options (with its Scoring): a model as the prediction source is
+run once over every image first (its float16 logit cache is then an ordinary logits folder the window reads).
+"""
+from __future__ import annotations
+
+import sys
+
+from ..core.errors import LoadError
+
+_OPEN_WINDOWS: list = []   # windows shown into a running loop: kept, or Python's collector would close them
+
+
+def qt_loop_running() -> bool:
+    """True inside IPython / Jupyter after `%gui qt` (the kernel runs Qt's event loop between cells)."""
+    ipython = sys.modules.get("IPython")
+    get = getattr(ipython, "get_ipython", None)
+    shell = get() if get is not None else None
+    return str(getattr(shell, "active_eventloop", None) or "").startswith("qt")
+
+
+def window_options(inspector):
+    """The DataOptions the window opens for this Inspector (a model is run over every image first)."""
+    from ..core.model_source import ModelDataset
+    if isinstance(inspector.dataset, ModelDataset):
+        inspector.index()   # loads every image once: the model fills its cache, the engine its index
+    return inspector.dataset.options
+
+
+def apply_scoring(viewer, scoring) -> None:
+    """The Inspector's threshold(s), mode, beta and smooth as the window's settings."""
+    changes = {"beta": scoring.beta, "smooth": scoring.smooth, "argmax": scoring.argmax and not viewer.is_hard}
+    if scoring.per_class:
+        changes["class_thresholds"] = tuple(scoring.threshold)
+    else:
+        changes["threshold"] = scoring.threshold
+    viewer.update_settings(**changes)
+
+
+def open_window(inspector):
+    """A shown MainWindow on the inspector's dataset (call with a QApplication and in its thread)."""
+    from .main_window import MainWindow
+    options = window_options(inspector)
+    window = MainWindow()
+    window.show()
+    if window.open_options(options):
+        apply_scoring(window.viewer, inspector.scoring)
+    return window
+
+
+def show_inspector(inspector, block: bool | None = None):
+    """The window on an Inspector. block=None: block in a script (returns the exit code when the window closes),
+    return the window at once where a Qt event loop already runs (IPython %gui qt)."""
+    from .app import headless
+    if block is None:
+        block = not qt_loop_running()
+    if headless():
+        raise LoadError(None, "no display to open the window on (no DISPLAY or WAYLAND_DISPLAY); use the "
+                              "Inspector's tables, or run on a desktop")
+    from PySide6.QtWidgets import QApplication
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("segviewer")
+    window = open_window(inspector)
+    if not block:
+        _OPEN_WINDOWS[:] = [w for w in _OPEN_WINDOWS if w.isVisible()] + [window]
+        return window
+    return app.exec()

@@ -1,0 +1,20 @@
+"""show_inspector: the window on an Inspector's dataset and Scoring, without blocking where a Qt loop runs."""
+import segviewer
+from helpers import settle
+
+from core.test_model_source import TinySeg, make_images
+from segviewer.gui.show import show_inspector
+
+
+def test_show_opens_the_inspectors_dataset_and_scoring(qtbot, tmp_path):
+    root = make_images(tmp_path / "d")
+    ins = segviewer.open(gt=root / "gt", images=root / "images", model=TinySeg(), device="cpu",
+                         scoring=segviewer.Scoring(threshold=(0.3, 0.4, 0.6), beta=2.0))
+    window = show_inspector(ins, block=False)
+    qtbot.addWidget(window)
+    settle(qtbot, window)
+    viewer = window.viewer
+    assert viewer.dataset.names == ins.names
+    assert viewer.dataset.options.pred_dir == ins.dataset.cache_dir   # the model's cached logits
+    assert viewer.settings.class_thresholds == (0.3, 0.4, 0.6) and viewer.settings.beta == 2.0
+    window.close()
