@@ -129,5 +129,8 @@ def sorted_table(model: TableModel, parent=None) -> tuple[SortProxy, QTableView]
     view.setEditTriggers(QAbstractItemView.NoEditTriggers)
     view.verticalHeader().setVisible(False)
     view.verticalHeader().setDefaultSectionSize(20)
-    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+    # sized to the contents when the rows are replaced, not on every value change: ResizeToContents asks every
+    # cell of every row for its size on each dataChanged, which made a slider step cost O(rows) in Python
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
+    model.modelReset.connect(view.resizeColumnsToContents)
     return proxy, view
