@@ -11,7 +11,8 @@ from .options import add_model_options
 
 # one module per subcommand: HELP, configure(parser), run(args); none imports torch at module level
 COMMAND_MODULES = {"export": "export", "sweep": "sweep", "index": "index", "demo": "demo", "qa-set": "qa_set", "qa-report": "qa_report",
-                   "label-issues": "label_issues"}
+                   "label-issues": "label_issues",
+                   "compare": "compare", "calibration": "calibration"}
 COMMANDS = (*COMMAND_MODULES, "gui")
 
 

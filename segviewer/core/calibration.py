@@ -153,7 +153,7 @@ def _class_wise(stats: CalibrationStats, p: np.ndarray, picked: np.ndarray, p_gt
     values = p.reshape(-1)[picked]
     keys = (picked // hw) * bins + _bin_of(values, edges)
     counts = np.bincount(keys, minlength=size).reshape(c, bins)
-    sums = np.bincount(keys, weights=values.astype(np.float64), minlength=size).reshape(c, bins)
+    sums = np.bincount(keys, weights=values.astype(np.float64), minlength=size).reshape(c, bins).astype(np.float64)
     counts[:, 0] = len(labels) - counts[:, 1:].sum(1)
     sums[:, 0] = np.where(counts[:, 0] > 0, np.maximum(_row_sums(p, valid) - sums[:, 1:].sum(1), 0.0), 0.0)
     stats.pixels[:c] += counts
@@ -162,8 +162,8 @@ def _class_wise(stats: CalibrationStats, p: np.ndarray, picked: np.ndarray, p_gt
 
 
 def _row_sums(p: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
-    """Σ p_c over valid pixels in float64 (pairwise float32 sums of whole rows, the ignored pixels removed)."""
-    totals = torch.from_numpy(p).sum(1, dtype=torch.float32).double().numpy()
+    """Σ p_c over valid pixels, summed in float64 (the ignored pixels removed)."""
+    totals = p.sum(1, dtype=np.float64)
     if valid is not None:
         totals -= p[:, ~valid].astype(np.float64).sum(1)
     return totals
@@ -197,20 +197,12 @@ def dataset_calibration(dataset, bins: int = DEFAULT_BINS, progress: Callable[[i
     if dataset.is_hard:
         raise LoadError(dataset.options.pred_dir, "calibration needs logits; hard masks have no confidence")
     stats = CalibrationStats.empty(dataset.classes.num_classes, check_bins(bins))
-    for done, i in enumerate(range(len(dataset)), 1):
+    for i, sample in dataset.iter_samples(on_error=on_error, strict=strict):
         if cancelled is not None and cancelled():
             raise InterruptedError("calibration cancelled")
-        try:
-            sample = dataset.load(i, with_image=False)
-        except LoadError as exc:
-            if strict:
-                raise
-            if on_error is not None:
-                on_error(exc)
-            continue
         stats = stats + image_calibration(sample.probs, sample.target, bins)
         if progress:
-            progress(done, len(dataset))
+            progress(i + 1, len(dataset))
     return stats
 
 
@@ -282,7 +274,7 @@ def plot_calibration(path, names, stats: CalibrationStats) -> None:
     ax.bar(rel.lower, np.nan_to_num(rel.frequency), width=width, align="edge", color="#0072B2", alpha=0.75,
            edgecolor="white", label="observed accuracy")
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect calibration")
-    ax.plot(rel.mean_confidence, rel.frequency, "o", color="#D55E00", markersize=4, label="mean confidence")
+    ax.plot(rel.mean_confidence, rel.frequency, "o", color="#D55E00", markersize=4, label="mean confidence of the bin")
     ax.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy",
            title=f"Top label: ECE {stats.ece()[-1]:.4f}, MCE {stats.mce()[-1]:.4f}")
     ax.legend(loc="upper left", fontsize=7)
@@ -294,6 +286,7 @@ def plot_calibration(path, names, stats: CalibrationStats) -> None:
     bars.set_yticks(np.arange(len(names)), [str(n) for n in names], fontsize=7)
     bars.invert_yaxis()
     bars.set(xlabel="class-wise ECE", title="Per class")
+    bars.tick_params(axis="x", labelsize=7, labelrotation=45)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -1,0 +1,44 @@
+"""`segviewer calibration`: class-wise and top-label ECE / MCE, the reliability bins, and a diagram."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .common import progress_bar, report_failures, report_problems
+from .options import add_data_options, data_options_from_args, number
+
+HELP = "per-class and top-label calibration (ECE, MCE) and reliability-diagram bins"
+
+
+def configure(cal: argparse.ArgumentParser) -> None:
+    add_data_options(cal)
+    cal.add_argument("--bins", type=number(int, 1, 10_000, what="a whole number"), default=15,
+                     help="equal-width confidence bins over [0, 1]")
+    cal.add_argument("--out", type=Path, required=True, help="per-class CSV: class_id, class_name, pixels, ece, mce")
+    cal.add_argument("--bins-out", type=Path, help="per-bin CSV: pixels, mean confidence and frequency per class")
+    cal.add_argument("--plot", type=Path, help="reliability diagram PNG (top label) with the per-class ECE")
+    cal.add_argument("--strict", action="store_true", help="the first bad file is fatal")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..core.calibration import dataset_calibration, plot_calibration, write_bins, write_calibration
+    from ..core.dataset import Dataset
+    from ..core.errors import LoadError
+    dataset = Dataset(data_options_from_args(args))
+    if dataset.is_hard:
+        raise LoadError(dataset.options.pred_dir, "calibration needs logits; hard masks have no confidence")
+    report_problems(dataset)
+    failures: list[LoadError] = []
+    with progress_bar(len(dataset), "calibration") as bar:
+        stats = dataset_calibration(dataset, args.bins, lambda done, total: bar.update(1), failures.append,
+                                    strict=args.strict)
+    report_failures(failures)
+    if len(failures) == len(dataset):
+        raise LoadError(dataset.options.gt_dir, f"no image could be loaded ({len(failures)} failed)")
+    names = dataset.classes.names
+    write_calibration(args.out, names, stats)
+    if args.bins_out:
+        write_bins(args.bins_out, names, stats)
+    if args.plot:
+        plot_calibration(args.plot, names, stats)
+    return 0

@@ -1,0 +1,86 @@
+"""`segviewer compare` and `segviewer calibration`: exact columns, values equal to the API's, bad input."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import run_cli
+
+
+def demo_args(demo_dir):
+    return ["--gt", demo_dir / "gt", "--logits", demo_dir / "logits", "--classes", demo_dir / "classes.json"]
+
+
+def test_compare_csvs_equal_the_api(demo_dir, tmp_path):
+    import segviewer
+    res = run_cli("compare", *demo_args(demo_dir), "--threshold", "0.4", "--compare-masks", demo_dir / "masks",
+                  "--beta", "0.5", "--out", tmp_path / "c.csv", "--per-image", tmp_path / "i.csv")
+    assert res.returncode == 0, res.stderr
+    per_class = pd.read_csv(tmp_path / "c.csv")
+    assert list(per_class.columns) == ["class_id", "class_name", "gt_pixels", "fbeta_a", "fbeta_b", "delta_fbeta",
+                                       "iou_a", "iou_b", "delta_iou", "fixed", "broken", "both_wrong"]
+    per_image = pd.read_csv(tmp_path / "i.csv")
+    assert list(per_image.columns) == ["image", "mean_fbeta_a", "mean_fbeta_b", "delta_mean_fbeta", "fixed",
+                                       "broken"]
+    ins = segviewer.open(folder=demo_dir, compare_masks=demo_dir / "masks",
+                         scoring=segviewer.Scoring(threshold=0.4, beta=0.5))
+    api = ins.compare_scores()
+    assert per_class["fbeta_a"].to_numpy() == pytest.approx(api["fbeta_a"].to_numpy(), rel=1e-9)
+    assert per_class["fixed"].tolist() == api["fixed"].tolist()
+    assert per_class["both_wrong"].tolist() == api["both_wrong"].tolist()
+    assert per_image["broken"].tolist() == ins.compare_images()["broken"].tolist()
+    assert per_class["fbeta_a"].to_numpy() == pytest.approx(ins.dataset_scores()["fbeta"].to_numpy(), rel=1e-9)
+
+
+def test_compare_own_modes_and_empty_cells(tmp_path):
+    from helpers import make_dataset
+    rng = np.random.default_rng(2)
+    gts = [np.zeros((6, 8), np.uint8) for _ in range(2)]        # class 2 absent from GT
+    logits = [np.stack([np.full((6, 8), 4.0), np.zeros((6, 8)), np.full((6, 8), -9.0)]).astype(np.float32)
+              for _ in range(2)]
+    root = make_dataset(tmp_path / "a", logits, gts)
+    make_dataset(tmp_path / "b", [rng.normal(size=(3, 6, 8)).astype(np.float32) for _ in range(2)], gts)
+    res = run_cli("compare", "--gt", root / "gt", "--logits", root / "logits", "--argmax", "--compare",
+                  tmp_path / "b" / "logits", "--compare-threshold", "0.99", "--out", tmp_path / "c.csv")
+    assert res.returncode == 0, res.stderr
+    rows = (tmp_path / "c.csv").read_text().splitlines()
+    # A (argmax) is all right; B at 0.99 predicts nothing: class 0 all broken, class 2 absent under both -> empty
+    assert rows[1].split(",")[2] == "96" and rows[1].split(",")[-3:] == ["0", "96", "0"]
+    assert rows[3].split(",")[3:9] == [""] * 6
+
+
+def test_compare_bad_input(demo_dir, tmp_path):
+    res = run_cli("compare", *demo_args(demo_dir), "--compare", tmp_path / "nowhere", "--out", tmp_path / "c.csv")
+    assert res.returncode == 2 and res.stderr.startswith("segviewer: error:") and "does not exist" in res.stderr
+    res = run_cli("compare", *demo_args(demo_dir), "--out", tmp_path / "c.csv")
+    assert res.returncode == 2 and "--compare" in res.stderr
+    res = run_cli("compare", *demo_args(demo_dir), "--compare", demo_dir / "masks", "--compare-threshold", "2",
+                  "--out", tmp_path / "c.csv")
+    assert res.returncode == 2 and "[0, 1]" in res.stderr
+
+
+def test_calibration_csvs_plot_and_api(demo_dir, tmp_path):
+    import segviewer
+    res = run_cli("calibration", *demo_args(demo_dir), "--bins", "10", "--out", tmp_path / "cal.csv",
+                  "--bins-out", tmp_path / "bins.csv", "--plot", tmp_path / "cal.png")
+    assert res.returncode == 0, res.stderr
+    cal = pd.read_csv(tmp_path / "cal.csv", keep_default_na=False)
+    assert list(cal.columns) == ["class_id", "class_name", "pixels", "ece", "mce"]
+    assert cal["class_name"].iloc[-1] == "top-label" and cal["class_id"].iloc[-1] == ""
+    bins = pd.read_csv(tmp_path / "bins.csv")
+    assert list(bins.columns) == ["class_id", "class_name", "bin", "lower", "upper", "pixels", "mean_confidence",
+                                  "frequency"]
+    assert len(bins) == 8 * 10
+    api = segviewer.open(folder=demo_dir).calibration(bins=10)
+    assert cal["ece"].astype(float).to_numpy() == pytest.approx(api["ece"].to_numpy(), rel=1e-9)
+    # ECE from the bins file: Σ pixels · |frequency − mean confidence| / pixels
+    top = bins[bins["class_name"] == "top-label"].fillna(0)
+    ece = (top["pixels"] * (top["frequency"] - top["mean_confidence"]).abs()).sum() / top["pixels"].sum()
+    assert ece == pytest.approx(float(cal["ece"].iloc[-1]), rel=1e-6)
+    assert (tmp_path / "cal.png").stat().st_size > 10_000
+
+
+def test_calibration_refuses_masks(demo_dir, tmp_path):
+    res = run_cli("calibration", "--gt", demo_dir / "gt", "--masks", demo_dir / "masks", "--out", tmp_path / "c.csv")
+    assert res.returncode == 2 and "needs logits" in res.stderr
+    res = run_cli("calibration", *demo_args(demo_dir), "--bins", "0", "--out", tmp_path / "c.csv")
+    assert res.returncode == 2
