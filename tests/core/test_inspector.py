@@ -215,3 +215,27 @@ def test_open_refuses_ambiguous_sources(tmp_path):
         segviewer.open(gt=tmp_path, logits=tmp_path, masks=tmp_path)
     with pytest.raises(segviewer.LoadError, match="give gt="):
         segviewer.open(logits=tmp_path)
+
+
+def test_error_regions_and_pair_masks_follow_class_and_band(tmp_path):
+    gt = np.zeros((8, 8), np.uint8)
+    gt[2:6, 2:6] = 1                                  # a 4x4 square of class 1
+    probs = np.zeros((2, 8, 8), np.float32)
+    probs[0], probs[1] = 0.9, 0.1
+    probs[:, 2:6, 2:4] = [[[0.2]], [[0.8]]]           # left half of the square found
+    probs[:, 0:2, 6:8] = [[[0.3]], [[0.7]]]           # a 2x2 false positive in the corner
+    make_dataset(tmp_path, [probs], [gt])
+    ins = segviewer.open(gt=tmp_path / "gt", logits=tmp_path / "logits", activation="none")
+    loaded = ins.load(0)
+    regions = loaded.error_regions(Scoring(threshold=0.5), class_id=1)
+    assert [(r.kind, r.class_id, r.area, r.bbox) for r in regions] == [
+        ("missed", 1, 8, (4, 2, 6, 6)), ("hallucinated", 1, 4, (6, 0, 8, 2))]
+    everything = loaded.error_regions(Scoring(threshold=0.5))
+    # all classes: a wrong pixel is missed for its GT class and hallucinated for the predicted one
+    assert sorted((r.kind, r.class_id, r.area) for r in everything) == [
+        ("hallucinated", 0, 8), ("hallucinated", 1, 4), ("missed", 0, 4), ("missed", 1, 8)]
+    # a 1 px band around the square's edge: the corner FP lies outside it and is no longer an error region
+    banded = loaded.error_regions(Scoring(threshold=0.5, boundary=1), class_id=1)
+    assert [r.kind for r in banded] == ["missed"]
+    mask = loaded.pair_mask(Scoring(threshold=0.5), 1, 0)    # GT square, predicted background: the right half
+    assert mask.sum() == 8 and mask[2:6, 4:6].all()
