@@ -48,8 +48,8 @@ def _class_arg(classes):
     return None if classes is None else str(classes)
 
 
-def show(inspector=None, **open_kwargs):
+def show(inspector=None, block: bool | None = None, **open_kwargs):
     """The window on an Inspector (or on segviewer.open(**open_kwargs)): blocking in a script, non-blocking in
     IPython/Jupyter with a running Qt event loop (%gui qt)."""
-    from .gui.app import show_inspector
-    return show_inspector(inspector if inspector is not None else open(**open_kwargs))
+    from .gui.show import show_inspector
+    return show_inspector(inspector if inspector is not None else open(**open_kwargs), block=block)

@@ -356,6 +356,11 @@ class Inspector(CompareMixin, CalibrationMixin, LabelIssuesMixin):
         matrix = self.dataset_confusion() if image is None else self.image_confusion(image)
         return confusion_frame(self.classes.names, matrix, with_none=not self.scoring.argmax)
 
+    def show(self, block: bool | None = None):
+        """The window on this engine: blocking in a script, non-blocking in IPython/Jupyter under `%gui qt`."""
+        from ..api import show   # the one declared exception to the core's no-GUI layer (pyproject.toml)
+        return show(self, block=block)
+
     # ---- lifetime ----
     def close(self) -> None:
         with self._lock:

@@ -3,8 +3,7 @@
 In a script the call blocks until the window is closed (QApplication.exec()). In IPython or Jupyter with a running
 Qt event loop (`%gui qt`), it returns the window at once and the notebook stays usable.
 
-For now the window opens the Inspector's dataset options (with its Scoring): a model as the prediction source is
-run once over every image first (its float16 logit cache is then an ordinary logits folder the window reads).
+The window reads the same Inspector (its dataset, index and Scoring), so both show the same numbers.
 """
 from __future__ import annotations
 
@@ -23,14 +22,6 @@ def qt_loop_running() -> bool:
     return str(getattr(shell, "active_eventloop", None) or "").startswith("qt")
 
 
-def window_options(inspector):
-    """The DataOptions the window opens for this Inspector (a model is run over every image first)."""
-    from ..core.model_source import ModelDataset
-    if isinstance(inspector.dataset, ModelDataset):
-        inspector.index()   # loads every image once: the model fills its cache, the engine its index
-    return inspector.dataset.options
-
-
 def apply_scoring(viewer, scoring) -> None:
     """The Inspector's threshold(s), mode, beta and smooth as the window's settings."""
     changes = {"beta": scoring.beta, "smooth": scoring.smooth, "argmax": scoring.argmax and not viewer.is_hard}
@@ -42,12 +33,12 @@ def apply_scoring(viewer, scoring) -> None:
 
 
 def open_window(inspector):
-    """A shown MainWindow on the inspector's dataset (call with a QApplication and in its thread)."""
+    """A shown MainWindow reading this very Inspector (call with a QApplication and in its thread): the window
+    and the script share one engine, its index and its caches; a model source runs per image on demand."""
     from .main_window import MainWindow
-    options = window_options(inspector)
     window = MainWindow()
     window.show()
-    if window.open_options(options):
+    if window.viewer.open_engine(inspector):
         apply_scoring(window.viewer, inspector.scoring)
     return window
 

@@ -1,4 +1,6 @@
 """show_inspector: the window on an Inspector's dataset and Scoring, without blocking where a Qt loop runs."""
+import pytest
+
 import segviewer
 from helpers import settle
 
@@ -14,7 +16,10 @@ def test_show_opens_the_inspectors_dataset_and_scoring(qtbot, tmp_path):
     qtbot.addWidget(window)
     settle(qtbot, window)
     viewer = window.viewer
+    assert viewer.engine is ins                      # one engine for the script and the window
     assert viewer.dataset.names == ins.names
-    assert viewer.dataset.options.pred_dir == ins.dataset.cache_dir   # the model's cached logits
+    shown = viewer.dataset_scores()
+    expected = ins.dataset_scores()
+    assert shown.fbeta.tolist() == pytest.approx(expected["fbeta"].tolist(), nan_ok=True)
     assert viewer.settings.class_thresholds == (0.3, 0.4, 0.6) and viewer.settings.beta == 2.0
     window.close()
