@@ -1,7 +1,6 @@
 """CSV writers: per-class, per-image (tidy), all reading the same counts as the window."""
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -10,39 +9,17 @@ import torch
 
 from .classes import ClassSpec
 from .counts import Counts
+from .csv_text import FORMULA_PREFIXES, fmt_number, safe_text, write_rows  # noqa: F401  (re-exported)
 from .scores import Scores, compute_scores, nanmean
 
 PER_CLASS_COLUMNS = ("class_id", "class_name", "gt_pixels", "tp", "fp", "fn", "precision", "recall", "fbeta",
                      "dice", "iou", "soft_dice", "threshold", "beta")
 PER_IMAGE_COLUMNS = ("image", "class_id", "class_name", "tp", "fp", "fn", "precision", "recall", "fbeta", "dice", "iou")
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_text(value: str) -> str:
-    """Neutralises a text cell a spreadsheet would run as a formula."""
-    return "'" + value if value and value.startswith(FORMULA_PREFIXES) else value
-
-
-def fmt_number(value: float) -> str:
-    """Empty for absent (NaN), else full precision without float noise."""
-    value = float(value)
-    return "" if math.isnan(value) else f"{value:.12g}"
-
-
 def fmt_threshold(threshold, class_id: int) -> str:
     if threshold is None:
         return "argmax"
     t = torch.as_tensor(threshold, dtype=torch.float64)
     return fmt_number(t if t.ndim == 0 else t[class_id])
-
-
-def write_rows(path: str | Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
 
 
 def per_class_rows(classes: ClassSpec, counts: Counts, soft: Counts | None, threshold, beta: float,

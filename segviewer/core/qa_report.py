@@ -4,8 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from .export import fmt_number, safe_text, write_rows
-from .scores import compute_scores, nanmean
+from .csv_text import fmt_number, safe_text, write_rows
 from .session import ReviewStore
 
 REPORT_COLUMNS = ("image", "status", "note", "reviewer", "time")
@@ -22,7 +21,10 @@ def report_rows(store: ReviewStore, names: list[str] | None = None, per_image=No
     reviews = store.reviews()
     order = names if names is not None else sorted(reviews)
     extra = sorted(set(reviews) - set(order))
-    scores = compute_scores(per_image, beta, smooth) if per_image is not None else None
+    scores = None
+    if per_image is not None:
+        from .scores import compute_scores, nanmean   # torch only when there are scores to write
+        scores = compute_scores(per_image, beta, smooth)
     for i, image in enumerate(order + extra):
         r = reviews.get(image)
         row = [safe_text(image), safe_text(r.status if r else store.statuses[0]), safe_text(r.note if r else ""),

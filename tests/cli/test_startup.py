@@ -22,7 +22,8 @@ def imported_after(*args) -> set[str]:
 
 
 @pytest.mark.parametrize("args", [["--help"], ["export", "--help"], ["export", "--beta", "-1"],
-                                  ["qa-set", "--session", "{tmp}/s.sqlite", "--image", "a", "--status", "accepted"]])
+                                  ["qa-set", "--session", "{tmp}/s.sqlite", "--image", "a", "--status", "accepted"],
+                                  ["qa-report", "--session", "{tmp}/s.sqlite", "--out", "{tmp}/r.csv"]])
 def test_light_commands_import_nothing_heavy(args, tmp_path):
     modules = imported_after(*(a.format(tmp=tmp_path) for a in args))
     assert not modules & set(HEAVY), modules & set(HEAVY)
