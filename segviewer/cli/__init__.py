@@ -81,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     except LoadError as exc:
         print(f"segviewer: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:   # the file system said no (read-only, full, missing folder ...): the user's to fix
+        from ..core.errors import one_line, os_reason
+        where = f"{one_line(exc.filename)}: " if exc.filename else ""
+        print(f"segviewer: error: {where}{os_reason(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -54,7 +54,10 @@ def run(args: argparse.Namespace) -> int:
     from ..core.dataset import Dataset
     from ..core.distributed import evaluate
     from ..core.export import write_per_class_csv, write_per_image_csv
+    from ..core.outputs import OutputGuard
     dataset = model_dataset_from_args(args) if args.model else Dataset(data_options_from_args(args))
+    OutputGuard().add_dataset(dataset).check({"--out": args.out, "--per-image": args.per_image},
+                                             folders={"--figures": args.figures})
     report_problems(dataset)
     threshold = None if args.argmax or dataset.is_hard else parse_threshold(args.threshold, dataset.classes.num_classes)
     with progress_bar(len(dataset), "export") as bar:
@@ -69,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
         write_per_image_csv(args.per_image, result.names, dataset.classes, result.counts, args.beta, args.smooth)
     if args.figures:
         from ..core.figures import write_worst_figures
-        write_worst_figures(dataset, result, args.figures, args.worst, threshold, args.beta, args.smooth, args.rank_by)
+        write_worst_figures(dataset, result, args.figures, args.worst, threshold, args.beta, args.smooth, args.rank_by,
+                            on_error=lambda exc: report_failures([exc]))
     return 0
 
 

@@ -28,19 +28,24 @@ def configure(sw: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..core.dataset import Dataset
-    from ..core.errors import LoadError
+    from ..core.errors import LoadError, all_failed
     from ..core.distributed import build_index
     from ..core.index_cache import load_or_build
+    from ..core.outputs import PLOT_EXTS, OutputGuard, atomic_output
     from ..core.sweep import best_thresholds, plot_best, write_best, write_sweep
     dataset = Dataset(data_options_from_args(args))
     if dataset.is_hard:
         raise LoadError(dataset.options.pred_dir, "a sweep needs logits; hard masks have no threshold")
+    OutputGuard().add_dataset(dataset).check({"--out": args.out, "--best": args.best, "--plot": args.plot},
+                                             formats={"--plot": PLOT_EXTS})
     report_problems(dataset)
     failures = []
     with progress_bar(len(dataset), "index") as bar:
         index, cached = load_or_build(dataset, args.steps, lambda: build_index(
             dataset, args.steps, progress=lambda d, t: bar.update(1), on_error=failures.append, strict=args.strict,
             cluster=cluster_from_args(args)))
+    if not index.names:   # every file failed: one line with the first reasons
+        raise all_failed(dataset.options.gt_dir, failures)
     report_failures(failures)
     if cached:
         print("segviewer: using the cached index", file=sys.stderr)
@@ -49,5 +54,6 @@ def run(args: argparse.Namespace) -> int:
     if args.best:
         write_best(args.best, dataset.classes, best)
     if args.plot:
-        plot_best(args.plot, dataset.classes, best, args.beta)
+        with atomic_output(args.plot) as tmp:
+            plot_best(tmp, dataset.classes, best, args.beta)
     return 0

@@ -81,7 +81,10 @@ def _read_only_uri(path: Path, immutable: bool = False) -> str:
 
 
 def connect_read_only(path: Path) -> sqlite3.Connection:
-    """A connection that cannot write; works on a read-only file or folder too."""
+    """A connection that cannot write and leaves no trace: without a pending -wal file the database is read as
+    immutable (SQLite makes no -wal/-shm files then); works on a read-only file or folder too."""
+    if not os.path.exists(f"{path}-wal"):
+        return sqlite3.connect(_read_only_uri(path, immutable=True), uri=True, check_same_thread=False)
     try:
         con = sqlite3.connect(_read_only_uri(path), uri=True, check_same_thread=False)
         con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()

@@ -1,0 +1,155 @@
+"""Output paths: never over an input or another output, never into a device, FIFO or folder; a failed write leaves
+the old file. Also `demo DIR` on a folder that is not an earlier demo, and out-of-range numbers."""
+import errno
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hostile_kit import data_args, make_base, refused, snapshot
+from helpers import run_cli
+
+
+def with_images(base):
+    (base["root"] / "images").mkdir()
+    Image.new("RGB", (8, 8)).save(base["root"] / "images" / "img0.png")
+    return ["--images", base["root"] / "images"]
+
+
+def setup_link(base, tmp_path, kind):
+    link = tmp_path / "link.csv"
+    if kind == "symlink":
+        link.symlink_to(base["gt0"])
+    else:
+        os.link(base["pred0"], link)
+    return link
+
+
+OUTPUTS = {
+    # name: (command, extra args builder(base, tmp) -> list, reason, name in the message)
+    "export-out-is-gt": ("export", lambda b, t: ["--out", b["gt0"]], "(ground truth)"),
+    "export-out-is-logits": ("export", lambda b, t: ["--out", b["pred0"]], "would overwrite an input"),
+    "export-out-is-class-file": ("export", lambda b, t: ["--out", b["classes"]], "(the class file)"),
+    "export-per-image-is-class-file": ("export", lambda b, t: ["--out", t / "o.csv", "--per-image", b["classes"]],
+                                       "--per-image would overwrite an input"),
+    "export-per-image-equals-out": ("export", lambda b, t: ["--out", t / "o.csv", "--per-image", t / "o.csv"],
+                                    "are the same file"),
+    "export-out-symlink-to-gt": ("export", lambda b, t: ["--out", setup_link(b, t, "symlink")], "(ground truth)"),
+    "export-out-hardlink-to-logits": ("export", lambda b, t: ["--out", setup_link(b, t, "hardlink")], "(predictions)"),
+    "export-out-is-image": ("export", lambda b, t: [*with_images(b), "--out", b["root"] / "images" / "img0.png"],
+                            "(images)"),
+    "export-out-is-a-folder": ("export", lambda b, t: ["--out", t], "is a folder"),
+    "export-out-dev-full": ("export", lambda b, t: ["--out", "/dev/full"], "not a regular file"),
+    "export-out-dev-null": ("export", lambda b, t: ["--out", "/dev/null"], "not a regular file"),
+    "export-out-fifo": ("export", lambda b, t: (os.mkfifo(t / "pipe.csv"), ["--out", t / "pipe.csv"])[1],
+                        "not a regular file"),
+    "export-out-under-a-file": ("export", lambda b, t: ["--out", b["classes"] / "o.csv"], "is a file"),
+    "export-out-new-png-in-gt": ("export", lambda b, t: ["--out", b["gt"] / "new.png"], "read as part of the dataset"),
+    "export-out-in-cache-folder": ("export", lambda b, t: ["--out", b["root"] / ".segviewer" / "o.csv"],
+                                   "cache folder"),
+    "export-figures-in-gt": ("export", lambda b, t: ["--out", t / "o.csv", "--figures", b["gt"]],
+                             "ground truth folder"),
+    "export-figures-is-a-file": ("export", lambda b, t: ["--out", t / "o.csv", "--figures", b["classes"]],
+                                 "must be a folder"),
+    "sweep-out-is-logits": ("sweep", lambda b, t: ["--out", b["pred0"]], "would overwrite an input"),
+    "sweep-best-equals-out": ("sweep", lambda b, t: ["--out", t / "s.csv", "--best", t / "s.csv"], "same file"),
+    "sweep-plot-bad-extension": ("sweep", lambda b, t: ["--out", t / "s.csv", "--plot", t / "p.xyz"],
+                                 "unknown file type '.xyz'"),
+    "sweep-plot-no-extension": ("sweep", lambda b, t: ["--out", t / "s.csv", "--plot", t / "plot"], "unknown file type"),
+    "sweep-plot-is-gt": ("sweep", lambda b, t: ["--out", t / "s.csv", "--plot", b["gt0"]], "ground truth"),
+    "sweep-best-is-class-file": ("sweep", lambda b, t: ["--out", t / "s.csv", "--best", b["classes"]], "class file"),
+}
+
+
+@pytest.mark.parametrize("command,extra,reason", OUTPUTS.values(), ids=OUTPUTS.keys())
+def test_unsafe_output_is_refused_before_any_work(tmp_path, command, extra, reason):
+    base = make_base(tmp_path / "data")
+    args = [command, *data_args(base), *extra(base, tmp_path)]
+    refused(tmp_path, args, reason)
+
+
+@pytest.mark.parametrize("code,words", [(errno.ENOSPC, "the disk is full"), (errno.EROFS, "read-only"),
+                                        (errno.EACCES, "permission denied"), (errno.EIO, "input/output error")])
+def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch, code, words):
+    base = make_base(tmp_path / "data")
+    out = tmp_path / "o.csv"
+    out.write_text("old results\n")
+    import segviewer.core.outputs as outputs
+
+    def fail(*_):
+        raise OSError(code, os.strerror(code))
+    monkeypatch.setattr(outputs.os, "replace", fail)
+    line = refused(tmp_path, ["export", *data_args(base), "--out", out], "o.csv", words)
+    assert "unchanged" in line and out.read_text() == "old results\n"
+
+
+def test_write_into_a_missing_folder_works_and_is_atomic(tmp_path):
+    base = make_base(tmp_path / "data")
+    out = tmp_path / "new" / "deeper" / "o.csv"
+    assert run_cli("export", *data_args(base), "--out", out).returncode == 0
+    assert out.read_text().startswith("class_id,") and os.listdir(out.parent) == ["o.csv"]
+
+
+def user_dataset(root):
+    make_base(root)
+
+
+DEMO_DIRS = {
+    "a-user-dataset": (user_dataset, "not segviewer's demo"),
+    "one-stray-file": (lambda r: (r.mkdir(), (r / "notes.txt").write_text("mine")), "not segviewer's demo"),
+    "garbage-stamp": (lambda r: (r.mkdir(), (r / "demo.json").write_text("{nope")), "not segviewer's"),
+    "user-file-in-gt": (lambda r: ((r / "gt").mkdir(parents=True), (r / "gt" / "mine.png").write_bytes(b"x")),
+                        "gt/mine.png"),
+    "is-a-file": (lambda r: r.write_text("x"), "is a file"),
+    "under-a-file": (lambda r: r.parent.joinpath("f").write_text("x"), "is a file"),
+}
+
+
+@pytest.mark.parametrize("make,reason", DEMO_DIRS.values(), ids=DEMO_DIRS.keys())
+def test_demo_refuses_a_folder_that_is_not_an_earlier_demo(tmp_path, make, reason):
+    target = tmp_path / "d"
+    make(target)
+    if not target.parent.joinpath("f").exists():
+        arg = target
+    else:
+        arg = tmp_path / "f" / "d"
+    refused(tmp_path, ["demo", arg, "--no-gui"], reason)
+
+
+def test_demo_reuses_its_own_folder(tmp_path):
+    from segviewer.core.demo import write_demo
+    write_demo(tmp_path / "d", n_images=2, size=(16, 16))
+    (tmp_path / "d" / ".segviewer").mkdir()   # the cache of a window that opened it
+    before = snapshot(tmp_path)
+    write_demo(tmp_path / "d", n_images=2, size=(16, 16))
+    assert snapshot(tmp_path) == before
+    (tmp_path / "d" / "demo.json").unlink()   # an interrupted demo is written again
+    write_demo(tmp_path / "d", n_images=2, size=(16, 16))
+    assert snapshot(tmp_path) == before
+
+
+NUMBERS = {
+    "steps-1e9": ("sweep", ["--steps", "1000000000", "--out", "s.csv"], "--steps"),
+    "num-classes-1e8": ("export", ["--num-classes", "100000000", "--out", "o.csv"], "--num-classes"),
+    "ignore-index-1e20": ("export", ["--ignore-index", "1e20", "--out", "o.csv"], "--ignore-index"),
+    "ignore-index-70000": ("export", ["--ignore-index", "70000", "--out", "o.csv"], "--ignore-index"),
+    "beta-negative": ("export", ["--beta", "-1", "--out", "o.csv"], "--beta"),
+    "smooth-negative": ("export", ["--smooth", "-1", "--out", "o.csv"], "--smooth"),
+    "worst-zero": ("export", ["--worst", "0", "--figures", "f", "--out", "o.csv"], "--worst"),
+    "threshold-nan": ("export", ["--threshold", "nan", "--out", "o.csv"], "--threshold"),
+    "threshold-1.5": ("export", ["--threshold", "1.5", "--out", "o.csv"], "--threshold"),
+    "threshold-count": ("export", ["--threshold", "0.5,0.5", "--out", "o.csv"], "--threshold"),
+}
+
+
+@pytest.mark.parametrize("command,extra,option", NUMBERS.values(), ids=NUMBERS.keys())
+def test_out_of_range_numbers_are_refused(tmp_path, command, extra, option):
+    base = make_base(tmp_path / "data")
+    before = snapshot(tmp_path)
+    result = run_cli(command, *data_args(base), *[tmp_path / a if a.endswith(".csv") else a for a in extra])
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]   # argparse puts its usage above the one error line
+    assert "error:" in last and option in last and "Traceback" not in result.stderr
+    assert snapshot(tmp_path) == before
