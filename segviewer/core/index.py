@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .counts import Counts, Target, count_hard, confusion_matrix
+from .counts import Counts, Target, confusion_matrix
 
 DEFAULT_STEPS = 1000
 IMAGE_BUDGET_BYTES = 256 * 2**20   # per-image histograms get coarser past this
@@ -196,6 +196,13 @@ def _counts(tp, fp, fn) -> Counts:
     return Counts(*(torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)) for a in (tp, fp, fn)))
 
 
+def hard_counts_from_confusion(confusion: torch.Tensor) -> Counts:
+    """count_hard's counts from a [C, C+1] confusion matrix: tp the diagonal, predictions the columns, GT the rows."""
+    c = confusion.shape[0]
+    tp = torch.diagonal(confusion).clone()
+    return Counts(tp, confusion[:, :c].sum(0) - tp, confusion.sum(1) - tp)
+
+
 class IndexBuilder:
     """Accumulates one image at a time; memory is one image plus the index."""
 
@@ -222,7 +229,8 @@ class IndexBuilder:
             pos = pred = np.zeros((c, nb), np.int64)
         self.pos_hist += pos
         self.pred_hist += pred
-        hard = count_hard(pred_map, target)
+        confusion = confusion_matrix(pred_map, target)
+        hard = hard_counts_from_confusion(confusion)   # one pass over the pixels for both
         soft = soft or hard
         for key, value in (("names", name), ("image_pos", counts_above(coarsen(pos, self.factor)).astype(np.int32)),
                            ("image_pred", counts_above(coarsen(pred, self.factor)).astype(np.int32)),
@@ -230,7 +238,7 @@ class IndexBuilder:
                            ("argmax_fp", hard.fp.cpu().numpy()), ("argmax_fn", hard.fn.cpu().numpy()),
                            ("soft_tp", soft.tp.double().cpu().numpy()), ("soft_fp", soft.fp.double().cpu().numpy()),
                            ("soft_fn", soft.fn.double().cpu().numpy()),
-                           ("confusion", confusion_matrix(pred_map, target).cpu().numpy().astype(np.int32))):
+                           ("confusion", confusion.cpu().numpy().astype(np.int32))):
             self.rows[key].append(value)
 
     def finish(self) -> ProbabilityIndex:
