@@ -23,7 +23,7 @@ import torch
 
 from . import ddp
 from .classes import DEFAULT_IGNORE_INDEX, ClassSpec, generic_classes, resolve_classes
-from .counts import Counts, Target, count_threshold, prepare_target, soft_counts
+from .counts import Counts, Target, count_hard, count_threshold, prepare_target, soft_counts
 from .device import resolve_device
 from .errors import LoadError
 from .export import PER_CLASS_COLUMNS, PER_IMAGE_COLUMNS, write_per_class_csv, write_per_image_csv
@@ -41,9 +41,11 @@ _ROW_FIELDS = ("tp", "fp", "fn")
 
 @dataclass
 class _State:
-    """What compute() reads: the index (every image's rows, dataset histograms) and the counts at the Scoring."""
-    index: ProbabilityIndex
-    counts: Counts          # [I, C] int64, at the Evaluator's threshold (or argmax)
+    """What the results read: every image's name and rows, and the index (None with keep_index=False)."""
+    names: list[str]
+    counts: Counts                  # [I, C] int64 at the Evaluator's threshold (or argmax)
+    soft: Counts                    # [I, C] float64, the soft-Dice terms
+    index: ProbabilityIndex | None
 
 
 class Evaluator:
@@ -51,15 +53,17 @@ class Evaluator:
 
     classes: a preset name, a class file, a ClassSpec, or None (generic names, the class count from the logits).
     threshold: one value or one per class; argmax=True predicts the most probable class instead.
-    device: where the counting runs (None: the logits' device). per_image_index=True keeps each image's histograms
-    at full resolution (as the window's index; classes x bins per image), else only the dataset's.
+    device: where the counting runs (None: the logits' device). keep_index=False skips the probability index
+    (no best_thresholds(), about half the time per batch on CPU). per_image_index=True keeps each image's
+    histograms at full resolution (as the window's index: classes x bins per image), else only the dataset's.
     save_logits_to: a folder that receives each image's logits as float16 at the model's resolution (needs names).
     """
 
     def __init__(self, classes=None, threshold=0.5, argmax: bool = False, beta: float = DEFAULT_BETA,
                  smooth: float = DEFAULT_SMOOTH, ignore_index: int | None = None, device=None, *,
                  num_classes: int | None = None, activation: str = "softmax", align_corners: bool = True,
-                 steps: int = DEFAULT_STEPS, per_image_index: bool = False, save_logits_to=None):
+                 steps: int = DEFAULT_STEPS, keep_index: bool = True, per_image_index: bool = False,
+                 save_logits_to=None):
         if isinstance(threshold, torch.Tensor):
             threshold = threshold.tolist()
         self.scoring = Scoring(threshold=threshold if not isinstance(threshold, list) else tuple(threshold),
@@ -70,7 +74,7 @@ class Evaluator:
             self.scoring.check_classes(self.classes.num_classes)
         self.device = _resolve_device(device)
         self.activation, self.align_corners, self.steps = activation, align_corners, int(steps)
-        self.per_image_index = per_image_index
+        self.keep_index, self.per_image_index = keep_index, per_image_index
         self.save_logits_to = Path(save_logits_to) if save_logits_to is not None else None
         self.reset()
 
@@ -78,7 +82,9 @@ class Evaluator:
     def reset(self) -> None:
         """Forgets every image (the settings stay)."""
         self._builder: IndexBuilder | None = None
+        self._names: list[str] = []
         self._counts: list[Counts] = []
+        self._soft: list[Counts] = []
         self._synced: _State | None = None
         self._seen = 0
 
@@ -102,23 +108,32 @@ class Evaluator:
         self._synced = None
 
     def _add(self, name: str, probs: torch.Tensor, target: Target) -> None:
+        soft = soft_counts(probs, target)
+        counts = self._add_to_index(name, probs, target, soft) if self.keep_index else self._count(probs, target)
+        self._names.append(name)
+        self._counts.append(counts)
+        self._soft.append(soft)
+
+    def _count(self, probs: torch.Tensor, target: Target) -> Counts:
+        if self.scoring.argmax:
+            return count_hard(probs.max(0).indices, target).to("cpu")
+        return count_threshold(probs, target, self.scoring.effective_threshold()).to("cpu")
+
+    def _add_to_index(self, name: str, probs: torch.Tensor, target: Target, soft: Counts) -> Counts:
+        """Adds the image to the index; its counts come from what the index computed (no second pass)."""
         builder = self._builder_for(probs.shape[0])
         pos_before, pred_before = builder.pos_hist.copy(), builder.pred_hist.copy()
-        builder.add(name, target, probs, soft_counts(probs, target))
+        builder.add(name, target, probs, soft)
         if self.scoring.argmax:
-            rows = builder.rows
-            counts = Counts(*(torch.from_numpy(np.asarray(rows[f"argmax_{k}"][-1])) for k in _ROW_FIELDS))
-        else:
-            counts = self._threshold_counts(probs, target, builder.pos_hist - pos_before,
-                                            builder.pred_hist - pred_before)
-        self._counts.append(counts)
+            return Counts(*(torch.from_numpy(np.asarray(builder.rows[f"argmax_{k}"][-1])) for k in _ROW_FIELDS))
+        return self._threshold_counts(probs, target, builder.pos_hist - pos_before, builder.pred_hist - pred_before)
 
     def _threshold_counts(self, probs, target: Target, pos: np.ndarray, pred: np.ndarray) -> Counts:
-        """On the grid the image's histograms answer exactly (no second pass); off the grid, counted directly."""
+        """On the grid the image's histograms answer exactly; off the grid, counted directly."""
         t = np.broadcast_to(np.asarray(self.scoring.effective_threshold(), np.float64), (probs.shape[0],))
         ks = [threshold_to_step(v, self.steps) for v in t]
         if any(k is None for k in ks):
-            return count_threshold(probs, target, self.scoring.effective_threshold()).to("cpu")
+            return self._count(probs, target)
         rows = np.arange(len(ks))
         tp = counts_above(pos)[rows, ks]
         predicted = counts_above(pred)[rows, ks]
@@ -159,61 +174,51 @@ class Evaluator:
         outside torch.distributed. Call it on every rank; update() afterwards works on the local images again."""
         if ddp.world_size() == 1:
             return self
-        num_classes = ddp.all_reduce_max(self._builder.c if self._builder else 0)
+        num_classes = ddp.all_reduce_max(self.classes.num_classes if self.classes is not None else 0)
         if num_classes == 0:
             raise LoadError(None, "no rank has any image: call update() before sync()")
         local = self._local_state(self._classes_for(num_classes).num_classes)
-        arrays = {k: v for k, v in local.index.to_arrays().items() if k not in ("steps", "num_classes",
-                                                                                  "image_factor", "names")}
-        merged = {k: ddp.all_reduce_sum(v) if k in ("pos_hist", "pred_hist") else
-                  ddp.all_gather_concat(v) for k, v in arrays.items()}
-        names = ddp.all_gather_names(local.index.names)
-        counts = Counts(*(torch.from_numpy(ddp.all_gather_concat(getattr(local.counts, k).numpy()))
-                          for k in _ROW_FIELDS))
-        index = ProbabilityIndex(local.index.steps, num_classes, names, image_factor=local.index.image_factor,
-                                 **merged)
+        names = ddp.all_gather_names(local.names)
+        counts, soft = (Counts(*(torch.from_numpy(ddp.all_gather_concat(getattr(rows, k).numpy()))
+                                 for k in _ROW_FIELDS)) for rows in (local.counts, local.soft))
+        index = _gather_index(local.index, names) if local.index is not None else None
         _warn_repeated(names)
-        self._synced = _State(index, counts)
+        self._synced = _State(names, counts, soft, index)
         return self
 
     # ---- results ----
     def _local_state(self, num_classes: int | None = None) -> _State:
-        builder = self._builder
-        if builder is None:
-            if num_classes is None:
-                raise LoadError(None, "no images yet: call update() first")
-            builder = self._builder_for(num_classes)
-        c = builder.c
-        stacked = [torch.stack([getattr(r, k) for r in self._counts]) if self._counts
-                   else torch.zeros((0, c), dtype=torch.int64) for k in _ROW_FIELDS]
-        index = builder.finish()
-        index.pos_hist, index.pred_hist = index.pos_hist.copy(), index.pred_hist.copy()
-        return _State(index, Counts(*(s.to(torch.int64) for s in stacked)))
+        c = self.classes.num_classes if self.classes is not None else num_classes
+        if c is None:
+            raise LoadError(None, "no images yet: call update() first")
+        index = None
+        if self.keep_index:
+            index = self._builder_for(c).finish()
+            index.pos_hist, index.pred_hist = index.pos_hist.copy(), index.pred_hist.copy()
+        return _State(list(self._names), _stack_rows(self._counts, torch.int64, c),
+                      _stack_rows(self._soft, torch.float64, c), index)
 
     def _state(self) -> _State:
         state = self._synced or self._local_state()
-        if not state.index.names:
+        if not state.names:
             raise LoadError(None, "no images yet: call update() first")
         return state
 
     def index(self) -> ProbabilityIndex:
         """The probability index of every image seen (after sync(): of every rank's images)."""
-        return self._state().index
+        index = self._state().index
+        if index is None:
+            raise LoadError(None, "this Evaluator keeps no index (keep_index=False)")
+        return index
 
     @property
     def names(self) -> list[str]:
-        return list(self._state().index.names)
-
-    def _threshold_value(self):
-        return None if self.scoring.argmax else self.scoring.effective_threshold()
+        return list(self._state().names)
 
     def _totals(self) -> tuple[Counts, Counts]:
         """Dataset counts and soft counts, summed over the images as the export sums them."""
         state = self._state()
-        total = Counts(*(getattr(state.counts, k).sum(0) for k in _ROW_FIELDS))
-        index = state.index
-        soft = Counts(*(torch.from_numpy(getattr(index, f"soft_{k}")).sum(0) for k in _ROW_FIELDS))
-        return total, soft
+        return tuple(Counts(*(getattr(rows, k).sum(0) for k in _ROW_FIELDS)) for rows in (state.counts, state.soft))
 
     def compute(self):
         """A DataFrame, one row per class, with the per-class CSV's columns (absent classes: NaN scores; the
@@ -236,7 +241,7 @@ class Evaluator:
         """A DataFrame with the per-image CSV's columns: one row per (image, class)."""
         import pandas as pd
         state = self._state()
-        counts, names, c = state.counts, state.index.names, self.classes.num_classes
+        counts, names, c = state.counts, state.names, self.classes.num_classes
         scores = compute_scores(counts, self.scoring.beta, self.scoring.smooth)
         data = {"image": np.repeat(np.asarray(names, dtype=object), c), "class_id": np.tile(np.arange(c), len(names)),
                 "class_name": list(self.classes.names) * len(names),
@@ -248,24 +253,38 @@ class Evaluator:
         """The per-class CSV (and the per-image one) exactly as `segviewer export` writes them."""
         total, soft = self._totals()
         s = self.scoring
-        write_per_class_csv(path, self.classes, total, soft, self._threshold_value(), s.beta, s.smooth)
+        threshold = None if s.argmax else s.effective_threshold()
+        write_per_class_csv(path, self.classes, total, soft, threshold, s.beta, s.smooth)
         if per_image is not None:
             state = self._state()
-            write_per_image_csv(per_image, state.index.names, self.classes, state.counts, s.beta, s.smooth)
+            write_per_image_csv(per_image, state.names, self.classes, state.counts, s.beta, s.smooth)
 
     def best_thresholds(self):
         """Per class, the grid threshold of maximum F-beta over the images seen (from the index: no pixels kept).
         A DataFrame: class_id, class_name, threshold, precision, recall, fbeta (NaN for absent classes)."""
         import pandas as pd
-        index = self._state().index
+        index = self.index()
         best = best_thresholds(index.curves(), index.steps, self.scoring.beta, self.scoring.smooth)
         data = {"class_id": np.arange(index.num_classes), "class_name": list(self.classes.names),
                 **{k: getattr(best, k) for k in ("threshold", "precision", "recall", "fbeta")}}
         return pd.DataFrame(data, columns=list(BEST_COLUMNS))
 
     def __repr__(self) -> str:
-        n = len(self._synced.index.names) if self._synced else len(self._counts)
+        n = len(self._synced.names) if self._synced else len(self._names)
         return f"<segviewer.Evaluator {n} images, {self.scoring}>"
+
+
+def _stack_rows(rows: list[Counts], dtype: torch.dtype, num_classes: int) -> Counts:
+    return Counts(*(torch.stack([getattr(r, k) for r in rows]).to(dtype) if rows
+                    else torch.zeros((0, num_classes), dtype=dtype) for k in _ROW_FIELDS))
+
+
+def _gather_index(index: ProbabilityIndex, names: list[str]) -> ProbabilityIndex:
+    """Every rank's index: histograms summed, per-image rows concatenated in rank order."""
+    arrays = {k: v for k, v in index.to_arrays().items() if k not in ("steps", "num_classes", "image_factor", "names")}
+    merged = {k: ddp.all_reduce_sum(v) if k in ("pos_hist", "pred_hist") else ddp.all_gather_concat(v)
+              for k, v in arrays.items()}
+    return ProbabilityIndex(index.steps, index.num_classes, names, image_factor=index.image_factor, **merged)
 
 
 def save_logits(folder, name, logits: torch.Tensor) -> list[Path]:
@@ -352,10 +371,12 @@ def _map_labels(target: torch.Tensor, classes: ClassSpec) -> torch.Tensor:
 
 def _check_target(target: torch.Tensor, classes: ClassSpec) -> None:
     c, ignore = classes.num_classes, classes.ignore_index
+    lo, hi = torch.aminmax(torch.where(target == ignore, 0, target))
+    if int(lo) >= 0 and int(hi) < c:
+        return
     bad = ((target < 0) | (target >= c)) & (target != ignore)
-    if bool(bad.any()):
-        values = torch.unique(target[bad])[:5].tolist()
-        raise LoadError(None, f"target values {values} are not class ids 0..{c - 1} nor the ignore id {ignore}")
+    values = torch.unique(target[bad])[:5].tolist()
+    raise LoadError(None, f"target values {values} are not class ids 0..{c - 1} nor the ignore id {ignore}")
 
 
 def _warn_repeated(names: list[str]) -> None:

@@ -56,12 +56,13 @@ MODES = {"threshold": ({"threshold": 0.5}, ["--threshold", "0.5"]),
          "off-grid": ({"threshold": 0.43219}, ["--threshold", "0.43219"])}
 
 
+@pytest.mark.parametrize("keep_index", [True, False])
 @pytest.mark.parametrize("mode", MODES)
-def test_csvs_equal_the_exports_on_the_same_tensors(tmp_path, mode):
+def test_csvs_equal_the_exports_on_the_same_tensors(tmp_path, mode, keep_index):
     batches = random_batches()
     root = write_to_disk(tmp_path / "d", batches)
     kwargs, flags = MODES[mode]
-    ev = evaluate(batches, beta=2.0, **kwargs)
+    ev = evaluate(batches, beta=2.0, keep_index=keep_index, **kwargs)
     ev.to_csv(tmp_path / "ev.csv", per_image=tmp_path / "ev_images.csv")
     r = run_cli("export", "--gt", root / "gt", "--logits", root / "logits", "--ignore-index", IGNORE, "--beta", 2,
                 "--out", tmp_path / "ex.csv", "--per-image", tmp_path / "ex_images.csv", "--device", "cpu", *flags)
@@ -192,6 +193,10 @@ def test_bad_input_is_a_load_error(tmp_path):
         segviewer.Evaluator(save_logits_to=tmp_path).update(torch.zeros(1, 4, 2, 2), torch.zeros(1, 2, 2).long())
     with pytest.raises(LoadError, match="update"):
         segviewer.Evaluator().compute()
+    with pytest.raises(LoadError, match="keep_index"):
+        ev = segviewer.Evaluator(keep_index=False)
+        ev.update(torch.zeros(1, 4, 2, 2), torch.zeros(1, 2, 2, dtype=torch.long))
+        ev.best_thresholds()
     with pytest.raises(LoadError, match="thresholds"):
         segviewer.Evaluator(classes="voc", threshold=[0.5, 0.5])
 
