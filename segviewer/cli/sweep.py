@@ -40,11 +40,16 @@ def run(args: argparse.Namespace) -> int:
                                              formats={"--plot": PLOT_EXTS})
     report_problems(dataset)
     failures = []
+
+    def build():
+        built = build_index(dataset, args.steps, progress=lambda d, t: bar.update(1), on_error=failures.append,
+                            strict=args.strict, cluster=cluster_from_args(args))
+        if not built.names:   # every file failed: one line with the first reasons, and no empty index cached
+            raise all_failed(dataset.options.gt_dir, failures)
+        return built
     with progress_bar(len(dataset), "index") as bar:
-        index, cached = load_or_build(dataset, args.steps, lambda: build_index(
-            dataset, args.steps, progress=lambda d, t: bar.update(1), on_error=failures.append, strict=args.strict,
-            cluster=cluster_from_args(args)))
-    if not index.names:   # every file failed: one line with the first reasons
+        index, cached = load_or_build(dataset, args.steps, build)
+    if not index.names:
         raise all_failed(dataset.options.gt_dir, failures)
     report_failures(failures)
     if cached:
