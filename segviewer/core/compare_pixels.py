@@ -66,92 +66,107 @@ def prediction_counts(pred: Prediction, target: Target) -> Counts:
 
 
 # ---- per class ----
-def predicted_as(pred: Prediction, class_id: int) -> torch.Tensor:
-    if pred.hard:
-        return pred.pred_map == class_id
-    return pred.probs[class_id] > pred.threshold[class_id]
-
-
-def class_errors(pred: Prediction, labels: torch.Tensor, class_id: int) -> torch.Tensor:
-    """H×W bool: FP or FN of class_id (ignore pixels are masked by the caller)."""
-    return predicted_as(pred, class_id) ^ (labels == class_id)
-
-
 def right_pixels(pred: Prediction, labels: torch.Tensor) -> torch.Tensor:
     """H×W bool: the GT class is predicted and no other class is (labels: safe ids, ignore as 0)."""
     if pred.hard:
         return pred.pred_map == labels
-    thr = pred.threshold
-    maps = pred.maps
-    if maps is not None and maps.p_gt is not None and bool((thr == thr[0]).all()):
-        return (maps.p_gt > thr[0]) & (maps.p_other <= thr[0])
-    above = pred.probs > thr.view(-1, 1, 1)
+    above = pred.probs > pred.threshold.view(-1, 1, 1)
     gt_above = above.gather(0, labels[None])[0]
     above.scatter_(0, labels[None], False)
     return gt_above & ~above.any(0)
 
 
-def image_changes(a: Prediction, b: Prediction, target: Target) -> Changes:
-    """[C] fixed / broken / both wrong over the target's valid pixels."""
-    if a.hard and b.hard:
-        return _hard_changes(a.pred_map, b.pred_map, target)
+def image_changes(a: Prediction, b: Prediction, target: Target, counts_a: Counts | None = None,
+                  counts_b: Counts | None = None) -> Changes:
+    """[C] fixed / broken / both wrong over the target's valid pixels.
+
+    A model's errors for c number fp_c + fn_c, so only 'both wrong' is counted: pixels where both predict c
+    without GT c (both FP), plus GT-c pixels where neither predicts c (both FN). fixed = errors_A − both,
+    broken = errors_B − both."""
     c = target.num_classes
-    err_a, err_b = _error_stack(a, target), _error_stack(b, target)
+    counts_a = counts_a if counts_a is not None else prediction_counts(a, target)
+    counts_b = counts_b if counts_b is not None else prediction_counts(b, target)
+    gt_a, gt_b = _predicts_gt(a, target), _predicts_gt(b, target)
+    labels = target.labels
     if not target.all_valid:
-        err_a &= target.valid
-    fixed = count_true_per_class(err_a & ~err_b)
-    both = count_true_per_class(err_a & err_b)
-    err_b &= ~err_a
-    if not target.all_valid:
-        err_b &= target.valid
-    broken = count_true_per_class(err_b)
-    return Changes(*(t.cpu().numpy().astype(np.int64)[:c] for t in (fixed, broken, both)))
+        gt_a, gt_b, labels = gt_a[target.valid], gt_b[target.valid], labels[target.valid]
+
+    def per_class(mask: torch.Tensor) -> np.ndarray:
+        return torch.bincount(labels[mask], minlength=c)[:c].cpu().numpy().astype(np.int64)
+    both = _both_predict(a, b, target) - per_class(gt_a & gt_b) + per_class(~gt_a & ~gt_b)
+    errors_a = (counts_a.fp + counts_a.fn).numpy().astype(np.int64)
+    errors_b = (counts_b.fp + counts_b.fn).numpy().astype(np.int64)
+    return Changes(errors_a - both, errors_b - both, both)
 
 
-def _error_stack(pred: Prediction, target: Target) -> torch.Tensor:
-    """C×H×W bool: pixel is an FP or FN of class c."""
+def _predicts_gt(pred: Prediction, target: Target) -> torch.Tensor:
+    """H×W bool: the model predicts the pixel's GT class."""
+    if pred.hard:
+        return pred.pred_map == target.labels
+    p_gt = pred.probs.gather(0, target.labels[None])[0]
+    return p_gt > pred.threshold[target.labels]
+
+
+def _both_predict(a: Prediction, b: Prediction, target: Target) -> np.ndarray:
+    """[C] valid pixels where both models predict class c."""
     c = target.num_classes
-    ids = torch.arange(c, device=target.labels.device).view(-1, 1, 1)
-    predicted = (pred.pred_map[None] == ids) if pred.hard else (pred.probs > pred.threshold.view(-1, 1, 1))
-    predicted.scatter_(0, target.labels[None], ~predicted.gather(0, target.labels[None]))   # flip the GT channel
-    return predicted
-
-
-def _hard_changes(pa: torch.Tensor, pb: torch.Tensor, target: Target) -> Changes:
-    """One prediction per pixel: errors only at the GT class and at the predicted class, so O(pixels)."""
-    c = target.num_classes
-    g, a, b = target.labels.flatten(), pa.flatten().long(), pb.flatten().long()
+    if a.hard or b.hard:
+        hard, other = (a, b) if a.hard else (b, a)
+        ids = hard.pred_map.long()
+        sel = ids >= 0
+        if not other.hard:
+            safe = ids.clamp(min=0)
+            sel &= other.probs.gather(0, safe[None])[0] > other.threshold[safe]
+        else:
+            sel &= other.pred_map == ids
+        if not target.all_valid:
+            sel &= target.valid
+        return torch.bincount(ids[sel], minlength=c)[:c].cpu().numpy().astype(np.int64)
+    both = (a.probs > a.threshold.view(-1, 1, 1)) & (b.probs > b.threshold.view(-1, 1, 1))
+    count = count_true_per_class(both)
     if not target.all_valid:
-        keep = target.valid.flatten()
-        g, a, b = g[keep], a[keep], b[keep]
-    wrong_a, wrong_b = a != g, b != g
-
-    def count(ids, mask):
-        return torch.bincount(ids[mask], minlength=c)[:c]
-    extra_a = wrong_a & (a >= 0)                      # an FP of class a under A; under B too exactly when b == a
-    extra_b = wrong_b & (b >= 0) & (b != a)           # an FP of class b under B only
-    fixed = count(g, wrong_a & ~wrong_b) + count(a, extra_a & (b != a))
-    broken = count(g, ~wrong_a & wrong_b) + count(b, extra_b)
-    both = count(g, wrong_a & wrong_b) + count(a, extra_a & (b == a))
-    return Changes(*(t.cpu().numpy().astype(np.int64) for t in (fixed, broken, both)))
+        count = count - count_true_per_class(both.flatten(1)[:, target.ignored_index()]).to(count.device)
+    return count.cpu().numpy().astype(np.int64)
 
 
-# ---- what the canvas draws ----
-def change_codes(err_a: torch.Tensor, err_b: torch.Tensor, maps: OverlayMaps,
+# ---- what the canvas draws (numpy: one thread, SIMD, steady while other work holds the cores) ----
+def _host(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy()
+
+
+def _predicted_host(pred: Prediction, class_id: int) -> np.ndarray:
+    if pred.hard:
+        return _host(pred.pred_map) == class_id
+    return _host(pred.probs[class_id]) > np.float32(pred.threshold[class_id])
+
+
+def _right_host(pred: Prediction, maps: OverlayMaps) -> np.ndarray:
+    thr = pred.threshold
+    if pred.hard:
+        return _host(pred.pred_map) == _host(maps.safe)
+    if pred.maps is not None and pred.maps.p_gt is not None and bool((thr == thr[0]).all()):
+        t = np.float32(thr[0])
+        return (_host(pred.maps.p_gt) > t) & (_host(pred.maps.p_other) <= t)
+    return _host(right_pixels(pred, maps.safe))
+
+
+def change_codes(err_a: np.ndarray, err_b: np.ndarray, maps: OverlayMaps,
                  keep: torch.Tensor | None = None) -> np.ndarray:
     """uint8 codes: SAME / FIXED / BROKEN / BOTH_WRONG, ignore pixels hatched, pixels outside a band OUTSIDE."""
-    codes = err_a.to(torch.uint8) + err_b.to(torch.uint8) * 2
+    codes = err_a.view(np.uint8) + (err_b.view(np.uint8) << 1)
     if keep is not None:
-        codes = torch.where(keep, codes, torch.full((), OUTSIDE, dtype=torch.uint8, device=codes.device))
-    return torch.where(maps.ignore, maps.ignore_codes, codes).cpu().numpy()
+        np.copyto(codes, np.uint8(OUTSIDE), where=~_host(keep))
+    np.copyto(codes, _host(maps.ignore_codes), where=_host(maps.ignore))
+    return codes
 
 
 def compare_codes(a: Prediction, b: Prediction, maps: OverlayMaps, class_id: int = ALL_CLASSES,
                   keep: torch.Tensor | None = None) -> np.ndarray:
-    """Codes for one class, or for all classes (ALL_CLASSES)."""
+    """Codes for one class, or for all classes (ALL_CLASSES); maps: model A's (the GT and its ignore pixels)."""
     if class_id == ALL_CLASSES:
-        return change_codes(~right_pixels(a, maps.safe), ~right_pixels(b, maps.safe), maps, keep)
-    return change_codes(class_errors(a, maps.labels, class_id), class_errors(b, maps.labels, class_id), maps, keep)
+        return change_codes(~_right_host(a, maps), ~_right_host(b, maps), maps, keep)
+    is_gt = _host(maps.labels) == class_id
+    return change_codes(_predicted_host(a, class_id) ^ is_gt, _predicted_host(b, class_id) ^ is_gt, maps, keep)
 
 
 def change_legend(codes: np.ndarray) -> dict[str, int]:
