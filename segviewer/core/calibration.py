@@ -303,12 +303,16 @@ class CalibrationMixin:
             raise LoadError(self.dataset.options.pred_dir, "calibration needs logits; hard masks have no confidence")
         if image is not None:
             return self._image_calibration(self.position(image), bins)
-        kept = self.__dict__.setdefault("_calibration", {})
-        if bins not in kept:
-            failures: list[LoadError] = []
-            kept[bins] = dataset_calibration(self.dataset, bins, progress, failures.append, cancelled=cancelled)
-            self._record_failures(failures)
-        return kept[bins]
+        with self._lock:
+            kept = self.__dict__.setdefault("_calibration", {})
+            if bins in kept:
+                return kept[bins]
+        failures: list[LoadError] = []
+        stats = dataset_calibration(self.dataset, bins, progress, failures.append, cancelled=cancelled)
+        self._record_failures(failures)
+        with self._lock:
+            kept[bins] = stats
+        return stats
 
     def _image_calibration(self, i: int, bins: int) -> CalibrationStats:
         kept = self.__dict__.get("_image_calibration_kept")
@@ -316,7 +320,7 @@ class CalibrationMixin:
             return kept[1]
         sample = self.load(i).sample
         stats = image_calibration(sample.probs, sample.target, bins)
-        self._image_calibration_kept = ((i, bins), stats)
+        self._image_calibration_kept = ((i, bins), stats)   # one (key, value) tuple: swapped atomically
         return stats
 
     def _record_failures(self, failures) -> None:

@@ -8,7 +8,7 @@ predictions at once: one streaming pass per pair of settings, kept for the last 
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable
 
@@ -160,6 +160,7 @@ class CompareMixin:
         with A's threshold / argmax. Returns B's own Inspector."""
         from .dataset import Dataset
         from .inspector import Inspector
+        from .options import DataOptions
         from .scoring import Scoring
         if kind is None:
             folder, kind = detect_kind(pred_dir)
@@ -167,7 +168,8 @@ class CompareMixin:
             raise LoadError(None, f"kind {kind!r}: use 'logits' or 'masks'")
         else:
             folder = Path(pred_dir)
-        opts = self.dataset.options
+        opts = self.dataset.options        # model A may run a model: B reads files with A's plain data options
+        opts = DataOptions(**{f.name: getattr(opts, f.name) for f in fields(DataOptions)})
         options = replace(opts, pred_dir=folder, pred_kind=kind, images_dir=None,
                           num_classes=self.classes.num_classes if opts.classes is None else opts.num_classes)
         dataset = Dataset(options)
@@ -257,15 +259,17 @@ class CompareMixin:
         sa, sb = self.scoring, self.scoring_b()
         key = (sa.count_key(), sb.count_key())
         kept = self._compare_kept
-        if key in kept:
-            kept.move_to_end(key)
-            return kept[key]
+        with self._lock:
+            if key in kept:
+                kept.move_to_end(key)
+                return kept[key]
         result = compare_pass(self.dataset, b.dataset, self._compare_rows, sa, sb, progress, cancelled)
         if not result.loaded.any():
             raise LoadError(self.dataset.options.gt_dir, f"no image could be compared ({len(result.failures)} failed)")
-        kept[key] = result
-        while len(kept) > COMPARE_CACHE_SIZE:
-            kept.popitem(last=False)
+        with self._lock:
+            kept[key] = result
+            while len(kept) > COMPARE_CACHE_SIZE:
+                kept.popitem(last=False)
         return result
 
     def compare_deltas(self, score: str = "fbeta", class_id: int = -1) -> dict[str, np.ndarray]:

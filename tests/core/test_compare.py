@@ -218,3 +218,20 @@ def test_masks_as_model_b_and_detection(two_models):
         ins.compare_overlay(3)
     with pytest.raises(LoadError):
         segviewer.open(gt=root / "gt", logits=root / "logits", compare=root / "gt" / "missing")
+
+
+def test_boundary_band_restricts_counts_and_codes(two_models):
+    import segviewer
+    from segviewer.core.overlay import OUTSIDE
+    root, b_dir, _ = two_models
+    ins = segviewer.open(gt=root / "gt", logits=root / "logits", compare=b_dir,
+                         scoring=Scoring(threshold=0.4, boundary=1))
+    counts_a, counts_b, ch = ins.compare_image(1)
+    band = ins.load(1).scored(ins.scoring).numpy()
+    assert int((counts_a.tp + counts_a.fn).sum()) == int(band.sum())         # img1 has no ignore pixels
+    codes = ins.compare_overlay(1, 2).codes
+    assert (codes[~band] == OUTSIDE).all()
+    assert [np.count_nonzero(codes == k) for k in (FIXED, BROKEN, BOTH_WRONG)] == [ch.fixed[2], ch.broken[2],
+                                                                                ch.both_wrong[2]]
+    row = ins.compare_scores().iloc[2]
+    assert row["fixed"] == sum(ins.compare_image(i)[2].fixed[2] for i in range(3))
