@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 NO_PREDICTION = -1
+MASK_BLOCK_BYTES = 2 * 2**20   # class-block masks stay below core.memory's 4 MB mmap threshold
 
 
 @dataclass
@@ -65,11 +66,22 @@ def count_true_per_class(mask: torch.Tensor) -> torch.Tensor:
     return mask.flatten(1).sum(1)
 
 
+def _count_above(probs: torch.Tensor, thr: torch.Tensor) -> torch.Tensor:
+    """Per-class count of p_c > t_c. On CPU a few classes at a time: a C×H×W mask would be a fresh mapping, all
+    page faults (19.6 MB, ~4,800 faults for 150×256×512); a block below the mmap threshold reuses the heap."""
+    flat = probs.reshape(probs.shape[0], -1)
+    per_block = max(1, MASK_BLOCK_BYTES // max(1, flat.shape[1]))
+    if probs.device.type != "cpu" or per_block >= flat.shape[0]:
+        return count_true_per_class(flat > thr.view(-1, 1))
+    return torch.cat([count_true_per_class(flat[c:c + per_block] > thr[c:c + per_block, None])
+                      for c in range(0, flat.shape[0], per_block)])
+
+
 def _count_predicted(probs: torch.Tensor, thr: torch.Tensor, target: Target) -> torch.Tensor:
     """Per-class count of p_c > t_c over valid pixels; ignore pixels are few, so subtract them afterwards."""
-    count = count_true_per_class(probs > thr.view(-1, 1, 1))
+    count = _count_above(probs, thr)
     if not target.all_valid:
-        ignored = probs.flatten(1)[:, target.ignored_index()]
+        ignored = probs.flatten(1).index_select(1, target.ignored_index())   # ~4x faster than [:, index]
         count = count - count_true_per_class(ignored > thr.view(-1, 1)).to(count.device)
     return count.to(probs.device)
 
@@ -121,7 +133,21 @@ def soft_counts(probs: torch.Tensor, target: Target) -> Counts:
 
 
 def argmax_map(probs: torch.Tensor) -> torch.Tensor:
-    return probs.argmax(0)
+    """H×W int64 index of the largest probability, the first on ties: equal to probs.max(0).indices.
+
+    On CPU a running maximum over the classes: torch reduces dim 0 of a C×H×W tensor slowly (measured, one
+    thread, 256×512: 8.3 ms -> 6.4 ms at 19 classes, 155 ms -> 49 ms at 256)."""
+    if probs.device.type != "cpu" or probs.shape[0] < 2:
+        return probs.max(0).indices
+    flat = probs.reshape(probs.shape[0], -1)
+    best = flat[0].clone()
+    index = torch.zeros(flat.shape[1], dtype=torch.int64)
+    above = torch.empty(flat.shape[1], dtype=torch.bool)
+    for c in range(1, flat.shape[0]):
+        torch.gt(flat[c], best, out=above)     # strictly greater: an earlier class keeps a tie
+        torch.maximum(best, flat[c], out=best)
+        index.masked_fill_(above, c)
+    return index.view(probs.shape[1:])
 
 
 def threshold_map(probs: torch.Tensor, threshold) -> torch.Tensor:
