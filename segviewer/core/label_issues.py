@@ -59,27 +59,60 @@ def self_confidence(probs: torch.Tensor, target: Target) -> torch.Tensor:
     return probs.gather(0, target.labels[None])[0]
 
 
+def valid_values(per_pixel: torch.Tensor, target: Target) -> torch.Tensor:
+    return per_pixel.flatten() if target.all_valid else per_pixel[target.valid]
+
+
 def softmin_score(s: torch.Tensor, temperature: float = DEFAULT_TEMPERATURE) -> float:
     """Σ s·softmax((1 − s)/T) of a 1-D tensor of self-confidences; NaN when empty."""
     if s.numel() == 0:
         return float("nan")
     s = s.to(accumulation_dtype(s.device))
-    weights = torch.exp((s.min() - s) / temperature)     # = exp((1 − s)/T − max), the shifted softmax numerator
-    return float((s * weights).sum() / weights.sum())
+    weights = (s.min() - s).div_(temperature).exp_()     # = exp((1 − s)/T − max), the shifted softmax numerator
+    return float(torch.dot(s, weights) / weights.sum())
 
 
 def label_score(probs: torch.Tensor, target: Target, temperature: float = DEFAULT_TEMPERATURE) -> float:
-    s = self_confidence(probs, target)
-    return softmin_score(s.flatten() if target.all_valid else s[target.valid], temperature)
+    return softmin_score(valid_values(self_confidence(probs, target), target), temperature)
 
 
-def suspect_mask(probs: torch.Tensor, target: Target, min_confidence: float = DEFAULT_MIN_CONFIDENCE):
-    """(H×W bool suspect pixels, H×W confidence of the predicted class, H×W predicted class), all on probs' device."""
-    confidence, predicted = probs.max(0)
-    suspect = (predicted != target.labels) & (confidence >= min_confidence)
+@dataclass
+class Suspects:
+    """The suspect pixels of one image: flat indices, the predicted class and its probability there."""
+    index: torch.Tensor
+    predicted: torch.Tensor
+    confidence: torch.Tensor
+
+
+def find_suspects(probs: torch.Tensor, target: Target, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+                  sums_to_one: bool = False, s: torch.Tensor | None = None) -> Suspects:
+    """Valid pixels whose most probable class is not the label, with probability >= min_confidence.
+
+    sums_to_one (softmax): p_c + p_g <= 1, so only pixels with s <= 1 − min_confidence can be suspect and the
+    class maximum is taken at those pixels only."""
+    flat, labels = probs.flatten(1), target.labels.flatten()
+    if sums_to_one:
+        s = self_confidence(probs, target) if s is None else s
+        candidate = s.flatten() <= (1.0 - min_confidence) + 1e-6
+        if not target.all_valid:
+            candidate &= target.valid.flatten()
+        index = flat_nonzero(candidate)
+        confidence, predicted = flat.index_select(1, index).max(0)
+        keep = (predicted != labels[index]) & (confidence >= min_confidence)
+        return Suspects(index[keep], predicted[keep], confidence[keep])
+    confidence, predicted = flat.max(0)
+    suspect = (predicted != labels) & (confidence >= min_confidence)
     if not target.all_valid:
-        suspect &= target.valid
-    return suspect, confidence, predicted
+        suspect &= target.valid.flatten()
+    index = flat_nonzero(suspect)
+    return Suspects(index, predicted[index], confidence[index])
+
+
+def flat_nonzero(mask: torch.Tensor) -> torch.Tensor:
+    """Indices of the True entries of a 1-D bool tensor (numpy's is several times faster than torch's on CPU)."""
+    if mask.device.type == "cpu":
+        return torch.from_numpy(np.flatnonzero(mask.numpy()))
+    return torch.nonzero(mask).flatten()
 
 
 def label_doubt_map(probs: torch.Tensor, target: Target) -> np.ndarray:
@@ -90,16 +123,21 @@ def label_doubt_map(probs: torch.Tensor, target: Target) -> np.ndarray:
     return doubt.to(torch.uint8).cpu().numpy()
 
 
-def suspect_regions(probs: torch.Tensor, target: Target,
-                    min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> list[SuspectRegion]:
+def suspect_regions(probs: torch.Tensor, target: Target, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+                    sums_to_one: bool = False, suspects: Suspects | None = None) -> list[SuspectRegion]:
     """Connected components of suspect pixels, one (GT class, predicted class) pair each, most pixels first."""
-    suspect, confidence, predicted = suspect_mask(probs, target, min_confidence)
-    mask = suspect.cpu().numpy()
-    if not mask.any():
+    if suspects is None:
+        suspects = find_suspects(probs, target, min_confidence, sums_to_one)
+    if suspects.index.numel() == 0:
         return []
     c = probs.shape[0]
-    pair = np.where(mask, target.labels.cpu().numpy() * c + predicted.cpu().numpy() + 1, 0)
-    conf = confidence.cpu().numpy()
+    index = suspects.index.cpu().numpy()
+    pair = np.zeros(target.labels.numel(), np.int64)
+    pair[index] = target.labels.flatten()[suspects.index].cpu().numpy() * c + suspects.predicted.cpu().numpy() + 1
+    conf = np.zeros(target.labels.numel(), np.float64)
+    conf[index] = suspects.confidence.cpu().numpy()
+    shape = tuple(target.labels.shape)
+    pair, conf = pair.reshape(shape), conf.reshape(shape)
     regions = []
     for value, box in enumerate(ndimage.find_objects(pair), start=1):
         if box is not None:
@@ -112,7 +150,7 @@ def _components(inside: np.ndarray, conf: np.ndarray, box, gt_class: int, pred_c
     labelled, n = ndimage.label(inside, structure=EIGHT)
     flat = labelled.ravel()
     pixels = np.bincount(flat, minlength=n + 1)
-    conf_sum = np.bincount(flat, weights=conf.ravel().astype(np.float64), minlength=n + 1)
+    conf_sum = np.bincount(flat, weights=conf.ravel(), minlength=n + 1)
     out = []
     for k, sub in enumerate(ndimage.find_objects(labelled), start=1):
         y, x = (slice(o.start + s.start, o.start + s.stop) for o, s in zip(box, sub))
@@ -122,11 +160,19 @@ def _components(inside: np.ndarray, conf: np.ndarray, box, gt_class: int, pred_c
 
 
 def image_issues(index: int, sample, temperature: float = DEFAULT_TEMPERATURE,
-                 min_confidence: float = DEFAULT_MIN_CONFIDENCE, with_regions: bool = False) -> ImageIssues:
+                 min_confidence: float = DEFAULT_MIN_CONFIDENCE, with_regions: bool = False,
+                 sums_to_one: bool = False) -> ImageIssues:
     probs, target = sample.probs, sample.target
-    suspect = suspect_mask(probs, target, min_confidence)[0]
-    regions = suspect_regions(probs, target, min_confidence) if with_regions else None
-    return ImageIssues(index, sample.name, label_score(probs, target, temperature), int(suspect.sum()), regions)
+    s = self_confidence(probs, target)
+    suspects = find_suspects(probs, target, min_confidence, sums_to_one, s)
+    regions = suspect_regions(probs, target, min_confidence, suspects=suspects) if with_regions else None
+    score = softmin_score(valid_values(s, target), temperature)
+    return ImageIssues(index, sample.name, score, int(suspects.index.numel()), regions)
+
+
+def sums_to_one(dataset) -> bool:
+    """Whether the dataset's probabilities sum to 1 per pixel (softmax), which lets find_suspects skip most pixels."""
+    return getattr(dataset.options, "activation", None) == "softmax"
 
 
 def require_probabilities(dataset) -> None:
@@ -142,10 +188,11 @@ def scan_label_issues(dataset, temperature: float = DEFAULT_TEMPERATURE,
     """Each image's issues in dataset order, one image in memory at a time; bad files go to on_error."""
     check_settings(temperature, min_confidence)
     require_probabilities(dataset)
+    one = sums_to_one(dataset)
     for index, sample in dataset.iter_samples(on_error=on_error, strict=strict):
         if cancelled is not None and cancelled():
             return
-        yield image_issues(index, sample, temperature, min_confidence, with_regions)
+        yield image_issues(index, sample, temperature, min_confidence, with_regions, one)
         if progress:
             progress(index + 1, len(dataset))
 
@@ -217,7 +264,7 @@ class LabelIssuesMixin(BoundaryMetricsMixin):
         """One image's suspect regions, most pixels first."""
         check_settings(DEFAULT_TEMPERATURE, min_confidence)
         sample = self._probability_sample(image)
-        return suspect_regions(sample.probs, sample.target, min_confidence)
+        return suspect_regions(sample.probs, sample.target, min_confidence, sums_to_one(self.dataset))
 
     def suspect_regions_frame(self, image, min_confidence: float = DEFAULT_MIN_CONFIDENCE):
         """One image's suspect regions as the REGIONS table."""

@@ -136,20 +136,24 @@ def direct_regions(probs: np.ndarray, labels: np.ndarray, min_confidence: float)
         comp, n = ndimage.label(suspect & (labels == g) & (pred == p), structure=np.ones((3, 3)))
         for k in range(1, n + 1):
             ys, xs = np.nonzero(comp == k)
-            out.append((g, p, len(ys), round(float(conf[ys, xs].mean()), 5),
-                        (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)))
+            out.append((g, p, len(ys), (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1),
+                        float(conf[ys, xs].astype(np.float64).mean())))
     return sorted(out)
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_regions_match_a_direct_labelling(seed):
+@pytest.mark.parametrize("min_confidence", [0.6, 0.4])
+@pytest.mark.parametrize("softmax_shortcut", [False, True])
+def test_regions_match_a_direct_labelling(seed, min_confidence, softmax_shortcut):
     probs, labels = random_case(seed, n=1, c=3, shape=(30, 40))
     lab = labels[0].copy()
     lab[np.random.default_rng(seed).random(lab.shape) < 0.1] = IGNORE
-    got = suspect_regions(probs[0], target(lab, 3), 0.6)
+    got = suspect_regions(probs[0], target(lab, 3), min_confidence, sums_to_one=softmax_shortcut)
     assert [r.pixels for r in got] == sorted((r.pixels for r in got), reverse=True)
-    mine = sorted((r.gt_class, r.predicted_class, r.pixels, round(r.mean_confidence, 5), r.bbox) for r in got)
-    assert mine == direct_regions(probs[0].numpy(), lab, 0.6)
+    mine = sorted((r.gt_class, r.predicted_class, r.pixels, r.bbox, r.mean_confidence) for r in got)
+    want = direct_regions(probs[0].numpy(), lab, min_confidence)
+    assert [m[:4] for m in mine] == [w[:4] for w in want]
+    np.testing.assert_allclose([m[4] for m in mine], [w[4] for w in want], rtol=1e-6)
 
 
 # ---- the engine ----
