@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .errors import LoadError, os_reason, read_bounded
+from .errors import LoadError, file_in_the_way, os_reason, read_bounded
 from .options import CACHE_DIR_NAME
 
 DEMO_CLASSES = [
@@ -120,7 +120,9 @@ DEMO_NAME = re.compile(r"scene_\d{3}")
 def _demo_stamp(root: Path) -> dict | None:
     """The stamp of an earlier demo in root; None for an empty (or missing) folder; LoadError for anything else."""
     if not root.exists():
-        _check_ancestors(root)
+        blocker = file_in_the_way(root)
+        if blocker is not None:
+            raise LoadError(root, f"cannot make the demo folder: {blocker} is a file")
         return None
     if not root.is_dir():
         raise LoadError(root, "demo folder is a file, not a folder")
@@ -155,14 +157,6 @@ def _foreign_entries(root: Path, entries: dict[str, Path]) -> list[str]:
         foreign += [f"{name}/{f.name}" for f in path.iterdir()
                     if f.suffix != ext or not DEMO_NAME.fullmatch(f.stem) or f.is_symlink() or not f.is_file()]
     return foreign
-
-
-def _check_ancestors(root: Path) -> None:
-    for parent in root.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise LoadError(root, f"cannot make the demo folder: {parent} is a file")
-            return
 
 
 def write_demo(root: str | Path, n_images: int = 12, size: tuple[int, int] = (192, 256), seed: int = 0) -> Path:

@@ -86,11 +86,27 @@ def regular_file(path: str | Path, what: str = "file") -> os.stat_result:
         st = os.stat(path)
     except OSError as exc:
         raise LoadError(path, f"{what} {os_reason(exc, writing=False)}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise LoadError(path, f"{what} is a folder, not a file")
-    if not stat.S_ISREG(st.st_mode):
-        raise LoadError(path, f"{what} is not a regular file (a FIFO, device or socket); refused without opening it")
+    problem = not_a_file(st)
+    if problem:
+        raise LoadError(path, f"{what} {problem}; refused without opening it")
     return st
+
+
+def not_a_file(st: os.stat_result) -> str | None:
+    """Why this stat is no regular file, or None when it is one."""
+    if stat.S_ISDIR(st.st_mode):
+        return "is a folder, not a file"
+    if not stat.S_ISREG(st.st_mode):
+        return "is not a regular file (a FIFO, device or socket)"
+    return None
+
+
+def file_in_the_way(path: str | Path) -> Path | None:
+    """The nearest existing ancestor of path when it is not a folder (so path can never be created there)."""
+    for parent in Path(path).parents:
+        if parent.exists():
+            return None if parent.is_dir() else parent
+    return None
 
 
 def read_bounded(path: str | Path, limit: int, what: str = "file") -> bytes:

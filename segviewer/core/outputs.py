@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .errors import LoadError, os_reason
+from .errors import LoadError, file_in_the_way, not_a_file, os_reason
 
 PLOT_EXTS = (".png", ".pdf", ".svg", ".svgz", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".webp")
 SESSION_COMPANIONS = ("", "-wal", "-shm", "-journal")
@@ -135,20 +135,17 @@ def _existing(path: Path, target: Path, label: str) -> os.stat_result | None:
         return None
     except OSError as exc:
         raise LoadError(path, f"{label}: {os_reason(exc)}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise LoadError(path, f"{label} is a folder, not a file; give a file name")
-    if not stat.S_ISREG(st.st_mode):
-        raise LoadError(path, f"{label} is not a regular file (a device, FIFO or socket); refusing to write to it")
+    problem = not_a_file(st)
+    if problem:
+        raise LoadError(path, f"{label} {problem}; refusing to write to it")
     return st
 
 
 def _check_parents(path: Path, target: Path, label: str) -> None:
     """The nearest existing ancestor must be a folder (the rest is created when writing)."""
-    for parent in target.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise LoadError(path, f"{label}: {parent} is a file, not a folder")
-            return
+    blocker = file_in_the_way(target)
+    if blocker is not None:
+        raise LoadError(path, f"{label}: {blocker} is a file, not a folder")
 
 
 def _new_file_mode(target: Path) -> int:

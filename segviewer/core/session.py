@@ -11,7 +11,7 @@ from urllib.parse import quote
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import LoadError, os_reason, plain, regular_file, valid_utf8
+from .errors import LoadError, file_in_the_way, os_reason, plain, regular_file, valid_utf8
 
 SCHEMA_VERSION = 1
 APP_ID = "segviewer-qa"
@@ -62,11 +62,9 @@ def _session_reason(exc: Exception) -> str:
 
 def _check_path(path: Path) -> bool:
     """True when a session file exists (a regular file); refuses folders, FIFOs, devices and a parent that is a file."""
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise SessionError(path, f"cannot hold a session: {parent} is a file, not a folder")
-            break
+    blocker = file_in_the_way(path)
+    if blocker is not None:
+        raise SessionError(path, f"cannot hold a session: {blocker} is a file, not a folder")
     if not os.path.lexists(path):
         return False
     try:
