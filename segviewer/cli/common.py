@@ -11,10 +11,12 @@ def progress_bar(total: int, desc: str):
 
 
 def report_problems(dataset) -> None:
+    from ..core.errors import one_line
     for line in dataset.pairing.problems():
-        print(f"segviewer: warning: {line}", file=sys.stderr)
+        print(f"segviewer: warning: {one_line(line)}", file=sys.stderr)   # invalid UTF-8 names: U+FFFD
 
 
 def report_failures(failures) -> None:
+    from ..core.errors import one_line
     for exc in failures:
-        print(f"segviewer: skipped {exc}", file=sys.stderr)
+        print(f"segviewer: skipped {one_line(exc)}", file=sys.stderr)

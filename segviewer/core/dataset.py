@@ -54,6 +54,9 @@ class Sample:
         return soft_counts(self.probs, self.target)
 
 
+MAX_INFERRED_CLASSES = 4096   # without a class file; more (up to MAX_CLASSES) must be asked for
+
+
 class Dataset:
     def __init__(self, options: DataOptions):
         self.options = options
@@ -89,28 +92,42 @@ class Dataset:
     def _infer_num_classes(self, ignore: int) -> int:
         """Without a class file: the logits' channel count, or for masks the largest label seen + 1.
 
-        Files that cannot be read are passed over here (they are reported, by name, when the images load)."""
+        Files that cannot be read are passed over here (they are reported, by name, when the images load); when
+        none can be read, the error gives the first reasons."""
         failures: list[LoadError] = []
-        if not self.is_hard:
-            for item in self.items:
-                try:
-                    return logits_shape(item.pred, self._header_budget(item))[0]
-                except LoadError as exc:
-                    failures.append(exc)
-            raise all_failed(self.options.pred_dir, failures)
-        largest, readable = 0, False
+        count = self._logit_channels(failures) if not self.is_hard else self._largest_label(ignore, failures) + 1
+        if count is None or count <= 0:
+            raise all_failed(self.options.pred_dir if not self.is_hard else self.options.gt_dir, failures)
+        return count
+
+    def _logit_channels(self, failures: list[LoadError]) -> int | None:
+        for item in self.items:
+            try:
+                channels = logits_shape(item.pred, self._header_budget(item))[0]
+                if channels > MAX_INFERRED_CLASSES:
+                    raise LoadError(item.pred, f"{channels:,} channels: more than {MAX_INFERRED_CLASSES:,} classes "
+                                               "need --classes or --num-classes")
+                return channels
+            except LoadError as exc:
+                failures.append(exc)
+        return None
+
+    def _largest_label(self, ignore: int, failures: list[LoadError]) -> int:
+        """The largest class id in any readable GT or mask; -1 when none could be read."""
+        largest = -1
         for item in self.items:
             for path in (item.gt, item.pred):
                 try:
                     values = np.unique(load_label_map(path))
+                    values = values[values != ignore]
+                    if values.size and not 0 <= values[0] <= values[-1] < MAX_INFERRED_CLASSES:
+                        raise LoadError(path, f"label values {values[0]}..{values[-1]}: more than "
+                                              f"{MAX_INFERRED_CLASSES:,} classes need --classes or --num-classes")
                 except LoadError as exc:
                     failures.append(exc)
                     continue
-                readable = True
-                largest = max(largest, int(values[values != ignore].max(initial=0)))
-        if not readable:
-            raise all_failed(self.options.gt_dir, failures)
-        return largest + 1
+                largest = max(largest, int(values[-1]) if values.size else 0)
+        return largest
 
     def _header_budget(self, item: Item) -> int:
         """Before the class count is known: the values a logit file may declare for its GT (any class count)."""

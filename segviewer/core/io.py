@@ -1,6 +1,7 @@
 """Find and pair dataset files; load images, logits and label maps safely (no unpickling, ever)."""
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +55,7 @@ def pair_key(path: Path, strip_suffixes: tuple[str, ...]) -> str:
 def find_files(root: Path, exts: tuple[str, ...], strip_suffixes: tuple[str, ...]) -> tuple[dict[str, Path], list[str]]:
     """All files under root with one of exts, keyed by stripped stem; also the keys seen twice."""
     if not root.is_dir():
-        raise LoadError(root, "folder does not exist")
+        raise LoadError(root, "is not a folder" if os.path.lexists(root) else "folder does not exist")
     found: dict[str, Path] = {}
     duplicates: list[str] = []
     for path in sorted(root.rglob("*")):

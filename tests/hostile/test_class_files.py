@@ -141,6 +141,8 @@ MASK_CASES = {
     "first-gt-bomb": ("gt0", png_bomb, "decompression-bomb"),
     "mask-random-bytes": ("pred0", lambda p: p.write_bytes(b"\x89PNG garbage"), "img0.png"),
     "mask-rgb": ("pred0", label_png(np.zeros((8, 8, 3), np.uint8)), "single-channel"),
+    "label-60000-would-be-60001-classes": ("gt0", lambda p: [label_png(np.full((8, 8), 60000, np.uint16))(q) for q in
+                                                             (p, p.parent.parent / "masks" / p.name)], "need --classes"),
 }
 
 

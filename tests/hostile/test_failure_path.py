@@ -128,3 +128,17 @@ def test_invalid_utf8_names_are_written_with_replacement_characters(tmp_path):
     assert run_cli("qa-report", "--session", session, "--out", tmp_path / "r.csv").returncode == 0
     report = (tmp_path / "r.csv").read_text(encoding="utf-8")
     assert "bad\ufffdname" in report and "caf\ufffd" in report
+
+
+def test_inferred_class_count_is_bounded(tmp_path):
+    base = make_base(tmp_path / "data", n=2)
+    for i in range(2):
+        np.save(base["pred"] / f"img{i}.npy", np.zeros((5000, 1, 1), np.float32))
+    refused(tmp_path, ["export", "--gt", base["gt"], "--logits", base["pred"], "--out", tmp_path / "o.csv"],
+            "img0.npy: 5,000 channels", "img1.npy", "need --classes or --num-classes")
+
+
+def test_a_file_where_a_folder_belongs(tmp_path):
+    base = make_base(tmp_path / "data")
+    refused(tmp_path, ["export", "--gt", base["classes"], "--logits", base["pred"], "--out", tmp_path / "o.csv"],
+            "classes.json: is not a folder")
