@@ -77,6 +77,21 @@ def test_csvs_equal_the_exports_on_the_same_tensors(tmp_path, mode, keep_index):
     assert per_image.groupby("class_id").tp.sum().tolist() == frame.tp.tolist()
 
 
+def test_label_map_classes_equal_the_export(tmp_path):
+    """Raw Cityscapes labelIds in the target go through the preset's label_map, as the loader maps the PNGs."""
+    g = torch.Generator().manual_seed(6)
+    batches = [(torch.randn(2, 19, 4, 6, generator=g), torch.randint(0, 34, (2, 8, 12), generator=g), ["a", "b"])]
+    root = write_to_disk(tmp_path / "d", batches)
+    ev = segviewer.Evaluator(classes="cityscapes-labelids")
+    ev.update(*batches[0])
+    ev.to_csv(tmp_path / "ev.csv")
+    r = run_cli("export", "--gt", root / "gt", "--logits", root / "logits", "--classes", "cityscapes-labelids",
+                "--out", tmp_path / "ex.csv", "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "ev.csv").read_text() == (tmp_path / "ex.csv").read_text()
+    assert ev.compute().gt_pixels.sum() < 2 * 8 * 12   # unmapped ids became ignore
+
+
 def probabilities(batches):
     """The reference formula's probabilities [N,C,H,W] per batch (resize, then softmax)."""
     return [torch.stack([to_probabilities(lg, tuple(tg.shape[-2:])) for lg, tg in zip(logits, target)])
