@@ -165,7 +165,25 @@ def deflated_pt(p: Path) -> None:
             dst.writestr(info.filename, src.read(info))
 
 
+def lying_storage(numel: int, offset: int):
+    """A torch.save file whose pickle declares a storage of `numel` floats and a view at `offset` (the record holds
+    only 192 floats)."""
+    def write(p):
+        buf = io.BytesIO()
+        torch.save(torch.zeros(C, H, W), buf)
+        with zipfile.ZipFile(buf) as src, zipfile.ZipFile(p, "w", zipfile.ZIP_STORED) as dst:
+            for info in src.infolist():
+                data = src.read(info)
+                if info.filename.endswith("data.pkl"):
+                    at = data.index(b"K\xc0tq")          # BININT1 192: the storage's numel
+                    data = (data[:at] + b"J" + struct.pack("<i", numel) + data[at + 2:at + 6] + b"J"
+                            + struct.pack("<i", offset) + data[at + 8:])   # BININT1 0 after BINPERSID: the offset
+                dst.writestr(info.filename, data)
+    return write
+
+
 PT_CASES = {
+    "storage-offset-beyond-the-file": (lying_storage(2**30, 10**8), "refused to unpickle"),
     "pickle-payload": (torch_save({"x": Payload()}), "refused to unpickle"),
     "plain-pickle": (raw_bytes(pickle.dumps([1, 2, 3])), "not a torch.save zip file"),
     "legacy-format": (torch_save(torch.zeros(C, H, W), _use_new_zipfile_serialization=False), "not a torch.save zip"),

@@ -153,3 +153,20 @@ def test_out_of_range_numbers_are_refused(tmp_path, command, extra, option):
     last = result.stderr.strip().splitlines()[-1]   # argparse puts its usage above the one error line
     assert "error:" in last and option in last and "Traceback" not in result.stderr
     assert snapshot(tmp_path) == before
+
+
+def test_a_writer_that_fails_midway_leaves_the_old_file_and_no_temporary(tmp_path):
+    from segviewer.core.csv_text import write_rows
+    out = tmp_path / "o.csv"
+    out.write_text("old\n")
+    os.chmod(out, 0o640)
+
+    def rows():
+        yield ["a"]
+        raise RuntimeError("the computation broke")
+    with pytest.raises(RuntimeError):
+        write_rows(out, ["h"], rows())
+    assert out.read_text() == "old\n" and os.listdir(tmp_path) == ["o.csv"]
+    write_rows(out, ["h"], [["=1+1"], ["caf\udce9"]])
+    assert out.read_text(encoding="utf-8").splitlines() == ["h", "=1+1", "caf\ufffd"]
+    assert os.stat(out).st_mode & 0o777 == 0o640   # the old file's permissions are kept
