@@ -26,6 +26,7 @@ DEFAULT_MIN_CONFIDENCE = 0.9
 ISSUES_COLUMNS = ("image", "label_score", "suspect_pixels")
 REGION_COLUMNS = ("image", "region", "gt_class", "predicted_class", "pixels", "mean_confidence", "x0", "y0", "x1", "y1")
 EIGHT = np.ones((3, 3), bool)
+CPU_CHUNK = 1 << 17
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,15 @@ def softmin_score(s: torch.Tensor, temperature: float = DEFAULT_TEMPERATURE) -> 
     """Σ s·softmax((1 − s)/T) of a 1-D tensor of self-confidences; NaN when empty."""
     if s.numel() == 0:
         return float("nan")
-    s = s.to(accumulation_dtype(s.device))
-    weights = (s.min() - s).div_(temperature).exp_()     # = exp((1 − s)/T − max), the shifted softmax numerator
-    return float(torch.dot(s, weights) / weights.sum())
+    acc = accumulation_dtype(s.device)
+    low = s.min().to(acc)
+    step = CPU_CHUNK if s.device.type == "cpu" else s.numel()    # cache-sized pieces on the CPU: ~2x faster
+    num = den = torch.zeros((), dtype=acc, device=s.device)
+    for start in range(0, s.numel(), step):
+        part = s[start:start + step].to(acc)
+        weights = (low - part).div_(temperature).exp_()   # = exp((1 − s)/T − max), the shifted softmax numerator
+        num, den = num + torch.dot(part, weights), den + weights.sum()
+    return float(num / den)
 
 
 def label_score(probs: torch.Tensor, target: Target, temperature: float = DEFAULT_TEMPERATURE) -> float:
