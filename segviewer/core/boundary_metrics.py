@@ -23,7 +23,6 @@ from typing import Callable
 
 import numpy as np
 from scipy import ndimage
-from scipy.spatial import KDTree
 
 DEFAULT_TOLERANCE = 2.0
 BOUNDARY_RATIO = 0.02
@@ -106,6 +105,7 @@ def surface_scores(gt_points: np.ndarray, pred_points: np.ndarray, tolerance: fl
         return math.nan, math.nan
     if len(gt_points) == 0 or len(pred_points) == 0:
         return math.nan, 0.0       # MONAI: the percentile of infinite distances is NaN; no edge pixel is close
+    from scipy.spatial import KDTree    # here, not at import: scipy.spatial costs the window's start-up ~0.2 s
     pred_to_gt = KDTree(gt_points, leafsize=32).query(pred_points, k=1)[0].astype(np.float32)
     gt_to_pred = KDTree(pred_points, leafsize=32).query(gt_points, k=1)[0].astype(np.float32)
     hd = max(np.quantile(pred_to_gt, PERCENTILE / 100), np.quantile(gt_to_pred, PERCENTILE / 100))
