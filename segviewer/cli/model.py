@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from .common import progress_bar, report_failures
 from .options import data_options_from_args
 
 
@@ -23,20 +22,9 @@ def model_dataset_from_args(args: argparse.Namespace):
                               **fields)
 
 
-def cached_model_options(args: argparse.Namespace):
-    """Runs the model once over every image (cached files are reused) and returns options that read the cached
-    logits as an ordinary logits folder: what the window opens until it reads an engine directly."""
-    from ..core.errors import LoadError
-    dataset = model_dataset_from_args(args)
-    failures = []
-    with progress_bar(len(dataset), "model") as bar:
-        for i in range(len(dataset)):
-            try:
-                dataset.logits(i)
-            except LoadError as exc:
-                failures.append(exc)
-            bar.update(1)
-    report_failures(failures)
-    if len(failures) == len(dataset):
-        raise LoadError(args.model, "the model failed on every image")
-    return dataset.options
+def model_engine(args: argparse.Namespace):
+    """What builds the window's engine on a model source (called after the window is on screen)."""
+    def build():
+        from ..core.inspector import Inspector
+        return Inspector(model_dataset_from_args(args))
+    return build

@@ -12,10 +12,11 @@ def open_window(args: argparse.Namespace) -> int:
         from ..core.demo import write_demo
         from ..core.options import default_demo_dir
         args.dataset = str(write_demo(default_demo_dir()))
-    if getattr(args, "model", None) is not None:   # the window reads the model's cached logits
-        from .model import cached_model_options
-        options = cached_model_options(args)
+    engine = options = None
+    if getattr(args, "model", None) is not None:   # the engine runs the model per image, on demand, off the GUI thread
+        from .model import model_engine
+        engine = model_engine(args)
     else:
         options = None if args.dataset is None and args.gt is None else data_options_from_args(args)
     return run_app(Launch(options, args.threshold, args.argmax, args.beta, args.smooth, args.class_name, args.image,
-                          args.session, args.screenshot))
+                          args.session, args.screenshot, engine))

@@ -5,9 +5,10 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from typing import Callable
 from pathlib import Path
 
-from ..core.options import DataOptions
+from ..core.options import DataOptions, parse_threshold
 
 SCREENSHOT_TIMEOUT_S = 300
 
@@ -24,6 +25,7 @@ class Launch:
     image: str | None = None
     session: Path | None = None
     screenshot: Path | None = None
+    engine: Callable[[], object] | None = None   # builds an Inspector (e.g. a model source) after the first paint
 
 
 def headless() -> bool:
@@ -56,7 +58,8 @@ def run_app(args: Launch) -> int:
     def open_dataset():
         # after the first paint: the window is on screen before any file is touched
         try:
-            if not window.open_options(options):
+            opened = window.viewer.open_engine(args.engine()) if args.engine else window.open_options(options)
+            if not opened:
                 status["code"] = 2
             else:
                 apply_initial_settings(window, args)
@@ -67,7 +70,7 @@ def run_app(args: Launch) -> int:
         if status["code"] and args.screenshot:
             app.exit(2)
 
-    if options is not None:
+    if options is not None or args.engine is not None:
         QTimer.singleShot(0, open_dataset)
     if args.screenshot:
         take_screenshot_when_settled(app, window, args.screenshot)
