@@ -26,6 +26,7 @@ def configure(li: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..core.dataset import Dataset
+    from ..core.errors import LoadError
     from ..core.export import fmt_number, safe_text, write_rows
     from ..core.label_issues import ISSUES_COLUMNS, REGION_COLUMNS, region_row, require_probabilities, scan_label_issues
     from ..core.outputs import OutputGuard
@@ -35,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     OutputGuard().add_dataset(dataset).check({"--out": args.out, "--regions": args.regions})
     report_problems(dataset)
     issues, failures = [], []
+    CONFIDENCE = REGION_COLUMNS.index("mean_confidence")
 
     def region_rows():
         with progress_bar(len(dataset), "label-issues") as bar:
@@ -44,8 +46,11 @@ def run(args: argparse.Namespace) -> int:
                 issues.append((issue.label_score, issue.index, issue.name, issue.suspect_pixels))
                 for k, region in enumerate(issue.regions or (), start=1):
                     row = region_row(safe_text(issue.name), k, region)
-                    row[5] = fmt_number(row[5])
+                    row[CONFIDENCE] = fmt_number(row[CONFIDENCE])
                     yield row
+        if not issues:   # raised while writing, so no output file is left behind
+            report_failures(failures)
+            raise LoadError(dataset.options.gt_dir, f"no image could be loaded ({len(failures)} failed)")
 
     if args.regions is not None:
         write_rows(args.regions, REGION_COLUMNS, region_rows())
@@ -53,9 +58,6 @@ def run(args: argparse.Namespace) -> int:
         for _ in region_rows():
             pass
     report_failures(failures)
-    if not issues:
-        from ..core.errors import LoadError
-        raise LoadError(dataset.options.gt_dir, f"no image could be loaded ({len(failures)} failed)")
     issues.sort(key=lambda t: (math.isnan(t[0]), 0.0 if math.isnan(t[0]) else t[0], t[1]))   # NaN: no valid pixel
     write_rows(args.out, ISSUES_COLUMNS, ([safe_text(name), fmt_number(score), pixels]
                                           for score, _, name, pixels in issues))

@@ -94,3 +94,14 @@ def test_a_bad_file_is_skipped_and_reported(flipped, tmp_path):
     assert res.returncode == 0, res.stderr
     assert "img2" in res.stderr
     assert list(pd.read_csv(out)["image"]) == ["img1", "img0"]
+
+
+def test_no_loadable_image_writes_nothing(flipped, tmp_path):
+    root, _, _ = flipped
+    for path in (root / "logits").glob("*.npy"):
+        path.write_bytes(b"broken")
+    out, regions = tmp_path / "issues.csv", tmp_path / "regions.csv"
+    res = run_cli("label-issues", "--gt", root / "gt", "--logits", root / "logits", "--num-classes", C,
+                  "--out", out, "--regions", regions)
+    assert res.returncode == 2 and "no image could be loaded" in res.stderr
+    assert not out.exists() and not regions.exists()
