@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .errors import LoadError, file_in_the_way, not_a_file, os_reason
+from .errors import LoadError, file_in_the_way, os_reason, regular_file
 
 PLOT_EXTS = (".png", ".pdf", ".svg", ".svgz", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".webp")
 SESSION_COMPANIONS = ("", "-wal", "-shm", "-journal")
@@ -128,17 +128,10 @@ def _user_state_folders() -> list[Path]:
 
 def _existing(path: Path, target: Path, label: str) -> os.stat_result | None:
     """The stat of an existing output (which must be a regular file), None when it does not exist yet."""
-    try:
-        st = os.stat(target)
-    except FileNotFoundError:
+    if not os.path.exists(target):
         _check_parents(path, target, label)
         return None
-    except OSError as exc:
-        raise LoadError(path, f"{label}: {os_reason(exc)}") from None
-    problem = not_a_file(st)
-    if problem:
-        raise LoadError(path, f"{label} {problem}; refusing to write to it")
-    return st
+    return regular_file(path, label)
 
 
 def _check_parents(path: Path, target: Path, label: str) -> None:
