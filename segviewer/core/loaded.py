@@ -9,8 +9,8 @@ import torch
 from .classes import ClassSpec
 from .counts import NO_PREDICTION, Counts, Target, count_hard, count_threshold, soft_counts, threshold_map
 from .dataset import Sample
-from .overlay import (ALL_CLASSES, OverlayMaps, class_map_codes, hard_codes, legend_counts, prepare_maps,
-                      restrict_codes, threshold_codes)
+from .overlay import (ALL_CLASSES, OverlayMaps, background_classes, class_map_codes, hard_codes, legend_counts,
+                      mark_background, prepare_maps, restrict_codes, threshold_codes)
 from .regions import ErrorRegion, boundary_band, error_regions, restrict_target
 from .scoring import Scoring
 
@@ -34,6 +34,7 @@ class LoadedImage:
     _soft: Counts | None = None
     _bands: dict = field(default_factory=dict)
     _pred: tuple | None = None
+    _background: np.ndarray | None = None
 
     @classmethod
     def prepare(cls, index: int, sample: Sample, classes: ClassSpec) -> "LoadedImage":
@@ -97,9 +98,20 @@ class LoadedImage:
         return self._soft
 
     # ---- what the canvas draws ----
+    def background(self) -> np.ndarray:
+        """H×W bool: GT pixels of a background class (see overlay.background_classes)."""
+        if self._background is None:
+            ids = list(background_classes(self.classes.names))
+            self._background = np.isin(self.sample.labels, ids)
+        return self._background
+
     def overlay(self, s: Scoring, class_id: int = ALL_CLASSES, view: str = "errors") -> Overlay:
-        """Codes for the view, restricted to the scored pixels exactly as the counts are, with the legend."""
+        """Codes for the view, restricted to the scored pixels exactly as the counts are, with the legend.
+        "image" draws nothing; in the all-classes errors view a correct background pixel is BACKGROUND_TP
+        (counted in the legend's "tp" as in the table, left unpainted by the default lookup table)."""
         maps, c = self.maps, self.classes.num_classes
+        if view == "image":
+            return Overlay(np.zeros(tuple(maps.labels.shape), np.uint8), {})
         if view == "gt":
             codes = class_map_codes(maps.labels.clamp(max=255), c, maps.ignore)
         elif view == "pred":
@@ -108,6 +120,8 @@ class LoadedImage:
             codes = hard_codes(maps, maps.pred_argmax, class_id)
         else:
             codes = threshold_codes(maps, self.sample.probs, class_id, s.effective_threshold())
+        if view == "errors" and class_id == ALL_CLASSES:
+            codes = mark_background(codes, self.background())
         keep = self.scored(s)
         if keep is not None and view == "errors":
             codes = restrict_codes(codes, keep.cpu().numpy(), maps.ignore.cpu().numpy())

@@ -13,8 +13,11 @@ import torch
 
 from .counts import NO_PREDICTION, as_threshold_vector
 
-TN, FP, FN, TP, IGNORE, IGNORE_HATCH, EXTRA, OUTSIDE = 0, 1, 2, 3, 4, 5, 6, 7
+TN, FP, FN, TP, IGNORE, IGNORE_HATCH, EXTRA, OUTSIDE, BACKGROUND_TP = 0, 1, 2, 3, 4, 5, 6, 7, 8
 ALL_CLASSES = -1
+NO_CLASS_CODE = 255          # class-colour views: no prediction (transparent)
+# names a class file uses for the class that is context rather than a result (else class 0 is background)
+BACKGROUND_NAMES = {"background", "bg", "_background_", "__background__", "backgroud"}
 # "all classes", for a pixel of GT class g: TP correct (g predicted, nothing else), EXTRA (g and another class
 # predicted), FP wrong class (another class predicted, g not), FN missed (nothing predicted)
 ALL_CLASSES_WORDS = {TP: "correct", EXTRA: "extra", FP: "wrong class", FN: "missed"}
@@ -117,13 +120,16 @@ def class_map_codes(class_map: torch.Tensor, num_classes: int, ignore: torch.Ten
 
 
 def error_lut(palette: str = "classic", show=(True, True, True), opacity: float = 0.6,
-              tp_factor: float = TP_ALPHA_FACTOR) -> np.ndarray:
-    """256×4 RGBA: TN transparent, TP/FP/FN from the palette (each can be hidden), ignore grey and hatched."""
+              tp_factor: float = TP_ALPHA_FACTOR, background: bool = False) -> np.ndarray:
+    """256×4 RGBA: TN transparent, TP/FP/FN from the palette (each can be hidden), ignore grey and hatched;
+    a correct background pixel (BACKGROUND_TP) is left unpainted unless `background` asks for it."""
     lut = np.zeros((256, 4), np.uint8)
     alpha = int(round(255 * opacity))
     for code, visible in zip((TP, FP, FN), show):
         if visible:
             lut[code] = (*PALETTES[palette][code], int(alpha * tp_factor) if code == TP else alpha)
+    if background:
+        lut[BACKGROUND_TP] = lut[TP]
     if show[1]:   # extra predictions are false positives of another class
         lut[EXTRA] = (*PALETTES[palette][EXTRA], alpha)
     lut[OUTSIDE] = OUTSIDE_RGBA
@@ -143,9 +149,11 @@ def class_lut(colors: np.ndarray, opacity: float = 0.6) -> np.ndarray:
 
 
 def code_counts(codes: np.ndarray) -> dict[str, int]:
-    """How many pixels of each kind a code map shows (for tests and the legend)."""
+    """How many pixels of each kind a code map shows (for tests and the legend). "tp" counts every correct pixel,
+    background ones included (they are counted, just not painted); "background" says how many of them those are."""
     counts = np.bincount(codes.ravel(), minlength=256)
-    return {"tn": int(counts[TN]), "fp": int(counts[FP]), "fn": int(counts[FN]), "tp": int(counts[TP]),
+    return {"tn": int(counts[TN]), "fp": int(counts[FP]), "fn": int(counts[FN]),
+            "tp": int(counts[TP] + counts[BACKGROUND_TP]), "background": int(counts[BACKGROUND_TP]),
             "extra": int(counts[EXTRA]), "outside": int(counts[OUTSIDE]),
             "ignore": int(counts[IGNORE] + counts[IGNORE_HATCH])}
 
@@ -156,3 +164,27 @@ legend_counts = code_counts
 def restrict_codes(codes: np.ndarray, keep: np.ndarray, ignore: np.ndarray) -> np.ndarray:
     """Pixels outside the scored band become OUTSIDE (ignore pixels keep their hatching)."""
     return np.where(keep | ignore, codes, np.uint8(OUTSIDE)).astype(np.uint8)
+
+
+def background_classes(names) -> tuple[int, ...]:
+    """The classes that are context, not a result: those a class file names background, else class 0."""
+    marked = tuple(i for i, n in enumerate(names) if str(n).strip().lower() in BACKGROUND_NAMES)
+    return marked or ((0,) if len(names) else ())
+
+
+def mark_background(codes: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """All-classes codes with the correct pixels of a background class as BACKGROUND_TP (same counts, not painted)."""
+    return np.where(background & (codes == TP), np.uint8(BACKGROUND_TP), codes).astype(np.uint8)
+
+
+def contour(codes: np.ndarray, blank: int = TN) -> np.ndarray:
+    """Outlines of the regions of equal code (napari's labels contour): a pixel stays when a 4-neighbour differs,
+    the inside becomes `blank` (transparent)."""
+    base = np.where(codes == IGNORE_HATCH, np.uint8(IGNORE), codes) if blank == TN else codes
+    edge = np.zeros(codes.shape, bool)
+    vertical, horizontal = base[1:, :] != base[:-1, :], base[:, 1:] != base[:, :-1]
+    edge[1:, :] |= vertical
+    edge[:-1, :] |= vertical
+    edge[:, 1:] |= horizontal
+    edge[:, :-1] |= horizontal
+    return np.where(edge, codes, np.uint8(blank)).astype(np.uint8)

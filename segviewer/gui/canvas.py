@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from ..core.overlay import (ALL_CLASSES, ALL_CLASSES_WORDS, EXTRA, FN, FP, IGNORE_RGB, OUTSIDE_RGBA, PALETTES, TP,
-                            TP_ALPHA_FACTOR, class_lut, error_lut)
+from ..core.overlay import (ALL_CLASSES, ALL_CLASSES_WORDS, EXTRA, FN, FP, IGNORE_RGB, NO_CLASS_CODE, OUTSIDE_RGBA,
+                            PALETTES, TN, TP, TP_ALPHA_FACTOR, class_lut, contour, error_lut)
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
@@ -25,12 +25,15 @@ class CanvasPanel(QWidget):
         super().__init__(parent)
         self.view_widget = pg.GraphicsLayoutWidget()
         self.view_widget.setBackground((32, 33, 36))
-        self.viewbox = self.view_widget.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.view_widget.setFocusPolicy(Qt.StrongFocus)   # a click on the image takes the keys back
+        self.view_widget.setMinimumSize(240, 160)
+        self.viewbox = self.view_widget.addViewBox(row=0, col=1, lockAspect=True, invertY=True, enableMenu=False)
         self.image_item = pg.ImageItem()
         self.overlay_item = pg.ImageItem()
         self.highlight_item = pg.ImageItem()
         for item in (self.image_item, self.overlay_item, self.highlight_item):
             self.viewbox.addItem(item)
+        self._side_pane()
         self.overlay_item.setZValue(1)
         self.highlight_item.setZValue(2)
         self.box_item = pg.RectROI([0, 0], [1, 1], movable=False, resizable=False, pen=pg.mkPen((255, 255, 0), width=2))
@@ -43,13 +46,24 @@ class CanvasPanel(QWidget):
         self.banner.hide()
         self.legend = QLabel()
         self.legend.setTextFormat(Qt.RichText)
-        self.readout = QLabel("Move the mouse over the image")
+        self.readout = QLabel("")
         self.readout.setTextInteractionFlags(Qt.TextSelectableByMouse)
         # legend and readout on rows of their own: they wrap instead of widening the window or being cut off
         self.legend.setWordWrap(True)
         self.readout.setWordWrap(True)
+        self.readout.setMinimumHeight(2 * self.readout.fontMetrics().height() + 4)
+        self.readout.setAlignment(Qt.AlignLeft | Qt.AlignTop)
+        for label in (self.legend, self.readout):
+            label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)   # never widens the window
+        self.title = QLabel("")
+        self.title.setTextFormat(Qt.RichText)
+        self.title.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self._codes: np.ndarray | None = None
+        self._blank = TN
+        self.style = "filled"
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
         layout.addWidget(self.banner)
         layout.addWidget(self.view_widget, 1)
         layout.addWidget(self.legend)
@@ -57,12 +71,46 @@ class CanvasPanel(QWidget):
         self._shape: tuple[int, int] | None = None
         self.view_widget.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
+    def _side_pane(self) -> None:
+        """The ground-truth pane of the side-by-side layout: its zoom and pan follow the main pane's."""
+        self.gt_box = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.gt_image_item, self.gt_overlay_item = pg.ImageItem(), pg.ImageItem()
+        self.gt_overlay_item.setZValue(1)
+        for item in (self.gt_image_item, self.gt_overlay_item):
+            self.gt_box.addItem(item)
+        self.gt_box.setXLink(self.viewbox)
+        self.gt_box.setYLink(self.viewbox)
+        self.side_by_side = False
+
+    def set_side_by_side(self, on: bool) -> None:
+        if on == self.side_by_side:
+            return
+        self.side_by_side = on
+        layout = self.view_widget.ci
+        if on:
+            layout.addItem(self.gt_box, row=0, col=0)
+        else:
+            layout.removeItem(self.gt_box)
+            self.gt_box.setParentItem(None)
+            self.view_widget.scene().removeItem(self.gt_box)
+        self.fit()
+
+    def set_gt_codes(self, codes: np.ndarray | None, lut: np.ndarray) -> None:
+        if codes is None:
+            self.gt_overlay_item.clear()
+            return
+        shown = contour(codes, NO_CLASS_CODE) if self.style == "contour" else codes
+        self.gt_overlay_item.setImage(shown, autoLevels=False, levels=(0, 255))
+        self.gt_overlay_item.setLookupTable(lut)
+
     # ---- content ----
     def set_image(self, rgb: np.ndarray | None, shape: tuple[int, int]) -> None:
         """The photo (or a neutral grey when the dataset has none); refits when the size changes."""
         if rgb is None:
             rgb = np.full((*shape, 3), 70, np.uint8)
         self.image_item.setImage(rgb, autoLevels=False, levels=(0, 255))
+        self.gt_image_item.setImage(rgb, autoLevels=False, levels=(0, 255))
+        self.readout.setText("")      # the previous image's values must not pass for this one's
         self.highlight_item.clear()
         self.box_item.hide()
         if self._shape != shape:
@@ -70,12 +118,24 @@ class CanvasPanel(QWidget):
             self.fit()
 
     def clear(self) -> None:
-        for item in (self.image_item, self.overlay_item, self.highlight_item):
+        for item in (self.image_item, self.overlay_item, self.highlight_item, self.gt_image_item,
+                     self.gt_overlay_item):
             item.clear()
+        self._codes = None
+        self.readout.setText("")
         self.box_item.hide()
 
-    def set_codes(self, codes: np.ndarray) -> None:
-        self.overlay_item.setImage(codes, autoLevels=False, levels=(0, 255))
+    def set_codes(self, codes: np.ndarray, blank: int = TN) -> None:
+        """The overlay's code image; `blank` is the transparent code (TN for errors, NO_CLASS_CODE for classes)."""
+        self._codes, self._blank = codes, blank
+        shown = contour(codes, blank) if self.style == "contour" else codes
+        self.overlay_item.setImage(shown, autoLevels=False, levels=(0, 255))
+
+    def set_style(self, style: str) -> None:
+        """"filled" or "contour" (outlines only); redraws the codes already shown."""
+        self.style = style
+        if self._codes is not None:
+            self.set_codes(self._codes, self._blank)
 
     def set_lut(self, lut: np.ndarray) -> None:
         self.overlay_item.setLookupTable(lut)
@@ -105,7 +165,8 @@ class CanvasPanel(QWidget):
         self.banner.setVisible(bool(text))
 
     def set_error_legend(self, palette: str, show: tuple[bool, bool, bool], counts: dict | None = None,
-                         all_classes: bool = False, sums: tuple[int, int] | None = None) -> None:
+                         all_classes: bool = False, sums: tuple[int, int] | None = None,
+                         background: bool = False) -> None:
         """TP/FP/FN pixels of one class, or for all classes the four categories (see ALL_CLASSES_WORDS), which
         add up to the table: correct + extra = Σ tp, wrong class + missed = Σ fn."""
         colors = PALETTES[palette]
@@ -119,6 +180,9 @@ class CanvasPanel(QWidget):
         for code, key, visible in kinds:
             label = f"{names[code]} {counts[key]:,} px" if counts else names[code]
             parts.append(swatch(colors[code], label if visible else f"<s>{label}</s>"))
+        if all_classes and counts and counts.get("background") and not background:
+            parts.append(f"<span style='color:gray'>(correct background {counts['background']:,} px not painted: B)"
+                         "</span>")
         if all_classes and sums is not None:
             parts.append(f"<span style='color:gray'>(Σ FP {sums[0]:,} · Σ FN {sums[1]:,})</span>")
         if counts and counts.get("outside"):
@@ -131,20 +195,44 @@ class CanvasPanel(QWidget):
         self.legend.setText("&nbsp;&nbsp;".join(swatch(colors[i], names[i]) for i in shown[:24])
                             + "&nbsp;&nbsp;" + swatch(IGNORE_RGB, "ignore"))
 
+    def render_with_caption(self, caption: str):
+        """The image panes, the legend and a caption line (what is shown, with which settings) as one QImage."""
+        from PySide6.QtGui import QColor, QImage, QPainter
+        view, legend = self.view_widget.grab(), self.legend.grab()
+        line = self.fontMetrics().height() + 10
+        width = view.width()
+        out = QImage(width, view.height() + legend.height() + line, QImage.Format_RGB32)
+        out.fill(QColor(250, 250, 250))
+        painter = QPainter(out)
+        painter.drawPixmap(0, 0, view)
+        painter.drawPixmap(0, view.height(), legend)
+        painter.setPen(QColor(20, 20, 20))
+        painter.drawText(QRectF(6, view.height() + legend.height(), width - 12, line), Qt.AlignVCenter | Qt.AlignLeft,
+                         caption)
+        painter.end()
+        return out
+
     # ---- hover ----
     def _on_mouse_moved(self, pos: QPointF) -> None:
-        if self._shape is None or not self.viewbox.sceneBoundingRect().contains(pos):
+        boxes = (self.viewbox, self.gt_box) if self.side_by_side else (self.viewbox,)
+        box = next((b for b in boxes if b.sceneBoundingRect().contains(pos)), None)
+        if self._shape is None or box is None:
             self.hovered.emit(-1, -1)
             return
-        point = self.viewbox.mapSceneToView(pos)
+        point = box.mapSceneToView(pos)
         x, y = int(np.floor(point.x())), int(np.floor(point.y()))
         h, w = self._shape
         self.hovered.emit(x, y) if 0 <= x < w and 0 <= y < h else self.hovered.emit(-1, -1)
 
 
 def luts_for(settings, class_colors: np.ndarray) -> np.ndarray:
-    if settings.view == "errors":
+    if settings.view in ("errors", "image"):
         tp_factor = TP_ALPHA_FACTOR if settings.class_id == ALL_CLASSES else 1.0
         return error_lut(settings.palette, (settings.show_tp, settings.show_fp, settings.show_fn), settings.opacity,
-                         tp_factor)
+                         tp_factor, settings.show_background)
     return class_lut(class_colors, settings.opacity)
+
+
+def blank_code(view: str) -> int:
+    """The code a view leaves transparent (what a contour's inside becomes)."""
+    return NO_CLASS_CODE if view in ("gt", "pred") else TN

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..core.scores import Scores, nanmean
 from .table_model import KEY_ROLE, Cell, TableModel, fmt, sorted_table
@@ -36,6 +36,8 @@ class ClassTablePanel(QWidget):
         self.view.clicked.connect(lambda idx: self.class_clicked.emit(int(idx.data(KEY_ROLE))))
         self.summary = QLabel("")
         self.summary.setTextFormat(Qt.RichText)
+        self.summary.setWordWrap(True)   # a long summary wraps instead of widening the Scores panel
+        self.summary.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.summary)

@@ -1,10 +1,12 @@
-"""Confusion matrix heatmap (rows: GT class, columns: predicted class), normalised by row; click a cell."""
+"""Confusion matrix heatmap (rows: GT class, columns: predicted class), normalised by row, with each cell's share
+written in it and a colour bar; click a cell (it stays outlined)."""
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QRectF, Signal
+from PySide6.QtGui import QColor, QPen
+from PySide6.QtWidgets import QComboBox, QGraphicsRectItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 
 class ConfusionPanel(QWidget):
@@ -21,8 +23,22 @@ class ConfusionPanel(QWidget):
         self.plot.setLabel("left", "ground truth")
         self.plot.setLabel("bottom", "predicted")
         self.image = pg.ImageItem()
-        self.image.setLookupTable(pg.colormap.get("viridis").getLookupTable(0.0, 1.0, 256))
+        colormap = pg.colormap.get("viridis")
+        self.image.setLookupTable(colormap.getLookupTable(0.0, 1.0, 256))
         self.plot.addItem(self.image)
+        self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=colormap, interactive=False, width=12,
+                                        label="share of the GT row")
+        self.plot.getPlotItem().layout.addItem(self.colorbar, 2, 5)
+        self.outline = QGraphicsRectItem()
+        pen = QPen(QColor(255, 0, 255))
+        pen.setWidth(3)
+        pen.setCosmetic(True)
+        self.outline.setPen(pen)
+        self.outline.setZValue(10)
+        self.outline.hide()
+        self.plot.addItem(self.outline)
+        self.labels: list = []
+        self.clicked: tuple[int, int] | None = None
         self.scope = QComboBox()
         self.scope.addItems(["dataset", "current image"])
         self.scope.currentTextChanged.connect(self.scope_changed)
@@ -45,6 +61,7 @@ class ConfusionPanel(QWidget):
         """matrix [C, C+1]; the 'none' column is shown only where the mode can predict nothing."""
         if matrix is None:
             self.image.clear()
+            self._clear_labels()
             self.matrix = None
             return
         self.matrix = matrix if show_none else matrix[:, :-1]
@@ -57,6 +74,39 @@ class ConfusionPanel(QWidget):
         self.plot.getAxis("bottom").setTicks([[(j + 0.5, n[:10]) for j, n in enumerate(self.names)]])
         self.plot.setXRange(0, k, padding=0)
         self.plot.setYRange(0, c, padding=0)
+        self._write_shares(normalised)
+        self._outline()
+
+    def _clear_labels(self) -> None:
+        for label in self.labels:
+            self.plot.removeItem(label)
+        self.labels = []
+
+    def _write_shares(self, normalised: np.ndarray) -> None:
+        """Each cell's share of its GT row as text (up to 24 classes; beyond that the cells are too small)."""
+        self._clear_labels()
+        c, k = normalised.shape
+        if max(c, k) > 24:
+            return
+        for g in range(c):
+            for j in range(k):
+                share = normalised[g, j]
+                if self.matrix[g, j] == 0:
+                    continue
+                text = f"{100 * share:.0f}%" if share >= 0.01 else "<1%"
+                label = pg.TextItem(text, color=(0, 0, 0) if share > 0.6 else (255, 255, 255), anchor=(0.5, 0.5))
+                label.setPos(j + 0.5, g + 0.5)
+                self.plot.addItem(label)
+                self.labels.append(label)
+
+    def _outline(self) -> None:
+        if self.clicked is None or self.matrix is None:
+            self.outline.hide()
+            return
+        g, j = self.clicked
+        j = min(j, self.matrix.shape[1] - 1)
+        self.outline.setRect(QRectF(j, g, 1, 1))
+        self.outline.show()
 
     def _cell(self, scene_pos):
         if self.matrix is None:
@@ -79,4 +129,10 @@ class ConfusionPanel(QWidget):
         cell = self._cell(event.scenePos())
         if cell is not None:
             g, j = cell
+            self.clicked = (g, j)
+            self._outline()
             self.cell_clicked.emit(g, j if self.names[j] != "none" else len(self.names) - 1)
+
+    def clear_outline(self) -> None:
+        self.clicked = None
+        self.outline.hide()

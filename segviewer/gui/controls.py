@@ -10,10 +10,11 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 from superqt import QLabeledDoubleSlider, QSearchableComboBox
 
 from ..core.overlay import ALL_CLASSES, PALETTES
-from .state import ViewSettings
+from .state import LAYOUTS, STYLES, ViewSettings
 
 BETA_LOG_RANGE = 100   # slider units per decade; the slider spans 0.1..10
-VIEW_LABELS = {"errors": "Errors (TP / FP / FN)", "gt": "Ground-truth classes", "pred": "Predicted classes"}
+VIEW_LABELS = {"errors": "Errors (TP / FP / FN)", "gt": "Ground-truth classes", "pred": "Predicted classes",
+               "image": "Image only (I)"}
 
 
 def color_icon(rgb) -> QIcon:
@@ -26,6 +27,7 @@ class ControlsPanel(QWidget):
     changed = Signal(dict)            # setting name -> value
     apply_best = Signal()
     reset_best = Signal()
+    drag_changed = Signal(bool)       # a slider is held (True) or released (False)
 
     def __init__(self, steps: int = 1000, parent: QWidget | None = None):
         super().__init__(parent)
@@ -63,7 +65,7 @@ class ControlsPanel(QWidget):
         self.best_button.setToolTip("One threshold per class: each class's maximum F-beta over the grid")
         self.best_button.clicked.connect(self.apply_best)
         self.reset_button = QPushButton("Reset")
-        self.reset_button.setToolTip("Back to one threshold for every class")
+        self.reset_button.setToolTip("Back to one threshold, 0.5, for every class")
         self.reset_button.clicked.connect(self.reset_best)
         form.addRow("", self._pair(self.best_button, self.reset_button))
         form.addRow("", self.per_class_label)
@@ -83,6 +85,10 @@ class ControlsPanel(QWidget):
         form.addRow("beta", self._pair(self.beta_slider, self.beta_spin))
         hint = QLabel("log scale 0.1 – 10 · β → 0: precision · β → ∞: recall")
         hint.setStyleSheet("color: gray; font-size: 10px;")
+        hint.setWordWrap(True)
+        for slider in (self.threshold_slider, self.beta_slider):
+            slider.sliderPressed.connect(lambda: self.drag_changed.emit(True))
+            slider.sliderReleased.connect(lambda: self.drag_changed.emit(False))
         form.addRow("", self._pair(dice, hint))
 
         self.smooth_spin = QDoubleSpinBox()
@@ -136,6 +142,20 @@ class ControlsPanel(QWidget):
         self.palette_combo.addItems(list(PALETTES))
         self.palette_combo.currentTextChanged.connect(lambda t: self._emit(palette=t))
         form.addRow("colours", self.palette_combo)
+        self.style_combo = QComboBox()
+        self.style_combo.addItems(list(STYLES))
+        self.style_combo.setToolTip("filled regions, or their outlines only (O)")
+        self.style_combo.currentTextChanged.connect(lambda t: self._emit(style=t))
+        self.background_box = QCheckBox("paint correct background")
+        self.background_box.setToolTip("All classes: correct pixels of the background class are counted but not "
+                                       "painted, so the photo shows (B)")
+        self.background_box.toggled.connect(lambda on: self._emit(show_background=on))
+        form.addRow("style", self._pair(self.style_combo, self.background_box))
+        self.layout_combo = QComboBox()
+        self.layout_combo.addItems(list(LAYOUTS))
+        self.layout_combo.setToolTip("side by side: the ground truth beside the view, zoom and pan linked (S)")
+        self.layout_combo.currentTextChanged.connect(lambda t: self._emit(layout=t))
+        form.addRow("panes", self.layout_combo)
         return box
 
     @staticmethod
@@ -191,6 +211,9 @@ class ControlsPanel(QWidget):
                 cb.setChecked(getattr(s, key))
             self.opacity.setValue(s.opacity)
             self.palette_combo.setCurrentText(s.palette)
+            self.style_combo.setCurrentText(s.style)
+            self.background_box.setChecked(s.show_background)
+            self.layout_combo.setCurrentText(s.layout)
             per_class = s.class_thresholds is not None
             self.per_class_label.setText("per-class thresholds active (the slider is not used)" if per_class else "")
             self.threshold_slider.setEnabled(not per_class and not s.argmax and self.mode.isEnabled())

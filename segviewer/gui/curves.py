@@ -23,7 +23,13 @@ class CurvesPanel(QWidget):
             plot.setYRange(0, 1.02, padding=0.02)
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.setMenuEnabled(False)
-        self.vs_threshold.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        # the legend sits in its own column right of the plot, never over the lines
+        self.legend = pg.LegendItem(labelTextSize="8pt", colCount=1)
+        item = self.vs_threshold.getPlotItem()
+        item.layout.addItem(self.legend, 2, 3)
+        item.legend = self.legend
+        for plot in (self.vs_threshold, self.pr):
+            plot.setMinimumHeight(120)
         self.note = QLabel("Curves appear once the probability index is built.")
         self.note.setStyleSheet("color: gray;")
         row = QHBoxLayout()

@@ -1,22 +1,19 @@
-"""Every image with its score at the current settings; sort worst first, filter, click or keys to switch."""
+"""Every image with its score at the current settings; sort worst first, filter, click or keys to switch.
+
+The name, the review status and the column the list is sorted by stay visible at any width; a settings step
+updates the rows' data in place, and while a slider is held the order stays put (it re-sorts on release)."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from PySide6.QtCore import QItemSelectionModel, Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QHeaderView, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QVBoxLayout, QWidget
 
-from .table_model import KEY_ROLE, Cell, TableModel, sorted_table
+from .image_list_model import COLUMNS, NAME, PAIR, STATUS, ImageListModel
+from .table_model import KEY_ROLE, sorted_table
 
-COLUMNS = ["image", "mean Fβ", "class Fβ", "mean IoU", "FP px", "FN px", "status", "cell px"]
-TIPS = ["image name (⚠: failed to load; hover for the reason)", "mean F-beta over the classes present in the image",
-        "F-beta of the selected class (mean over classes when 'All classes')",
-        "mean IoU over present classes (with masks: agreement of the two annotations)",
-        "false-positive pixels (selected class)",
-        "false-negative pixels (selected class)", "review status",
-        "pixels of the confusion-matrix cell last clicked (GT class → predicted class)"]
-FAILED_COLOR = (220, 80, 80)
+NAME_MIN_WIDTH = 90
+STATUS_WIDTH = 30
+NUMBER_WIDTH = 64
 
 
 class ImageListPanel(QWidget):
@@ -24,12 +21,9 @@ class ImageListPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.model = TableModel(COLUMNS, TIPS, self)
+        self.model = ImageListModel(self)
         self.proxy, self.view = sorted_table(self.model, self)
-        header = self.view.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.Interactive)
-        header.resizeSection(0, 120)
-        header.setStretchLastSection(True)
+        self._columns()
         self.view.selectionModel().currentRowChanged.connect(self._row_changed)
         self.search = QLineEdit()
         self.search.setPlaceholderText("filter by name…")
@@ -42,7 +36,11 @@ class ImageListPanel(QWidget):
                            (self.pred_filter, "only images whose prediction has this class"),
                            (self.status_filter, "only images with this review status")):
             combo.setToolTip(tip)
+            combo.setMinimumContentsLength(6)
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
             combo.currentIndexChanged.connect(self._refilter)
+        self.summary = QLabel("no dataset")
+        self.summary.setStyleSheet("color: gray;")
         top, filters = QHBoxLayout(), QHBoxLayout()
         top.addWidget(self.search, 2)
         top.addWidget(self.status_filter, 1)
@@ -53,17 +51,49 @@ class ImageListPanel(QWidget):
         layout.addLayout(top)
         layout.addLayout(filters)
         layout.addWidget(self.view)
-        self.names: list[str] = []
+        layout.addWidget(self.summary)
+        self.setMinimumWidth(200)
         self.scores: dict[str, np.ndarray] | None = None
-        self.failures: dict[int, str] = {}
-        self.statuses: dict[str, str] = {}
-        self.pair_counts = None
         self._sorted_once = False
+        self._held = False
         self._current_key = -1
 
+    def _columns(self) -> None:
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.Interactive)   # no per-step measuring of every row
+        header.setStretchLastSection(False)
+        header.setMinimumSectionSize(STATUS_WIDTH)
+        for c in range(len(COLUMNS)):
+            header.resizeSection(c, NUMBER_WIDTH + (8 if c in (4, 5, PAIR) else 0))
+        header.resizeSection(STATUS, STATUS_WIDTH)
+        header.moveSection(header.visualIndex(STATUS), 0)      # status icon, name, sorted-by score, the rest
+        self._sort_column = -1
+        header.sortIndicatorChanged.connect(lambda column, _order: self._bring_forward(column))
+        self.view.installEventFilter(self)
+
+    def _bring_forward(self, column: int) -> None:
+        self._sort_column = column
+        header = self.view.horizontalHeader()
+        if column not in (NAME, STATUS) and column >= 0:
+            header.moveSection(header.visualIndex(column), 2)
+        self._fit_name()
+
+    def _fit_name(self) -> None:
+        """The name takes the room the status and sorted-by columns leave, so those never scroll out of view."""
+        header = self.view.horizontalHeader()
+        sort_column = self._sort_column
+        sorted_width = header.sectionSize(sort_column) if sort_column not in (-1, NAME, STATUS) else 0
+        room = self.view.viewport().width() - header.sectionSize(STATUS) - sorted_width
+        header.resizeSection(NAME, max(NAME_MIN_WIDTH, room))
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.view and event.type() == QEvent.Resize:
+            self._fit_name()
+        return False
+
     def set_dataset(self, names: list[str], class_names, status_names) -> None:
-        self.names, self.scores, self.failures, self._sorted_once = list(names), None, {}, False
-        self._current_key, self.pair_counts = -1, None
+        self.scores, self._sorted_once, self._current_key = None, False, -1
+        self.model.set_names(names)
         for combo, label in ((self.gt_filter, "in GT: any class"), (self.pred_filter, "predicted: any class")):
             combo.blockSignals(True)
             combo.clear()
@@ -84,58 +114,76 @@ class ImageListPanel(QWidget):
         self.status_filter.blockSignals(False)
 
     def refresh(self, scores: dict[str, np.ndarray] | None = None, failures: dict[int, str] | None = None,
-                statuses: dict[str, str] | None = None) -> None:
+                statuses: dict[str, str] | None = None, notes: dict[str, str] | None = None) -> None:
+        """New data for the rows; the rows repaint in place (while a slider is held, in the order they had)."""
+        m = self.model
         if scores is not None:
             self.scores = scores
+        m.scores = self.scores
         if failures is not None:
-            self.failures = dict(failures)
+            m.failures = dict(failures)
         if statuses is not None:
-            self.statuses = statuses
-        rows = [self._row(i, name) for i, name in enumerate(self.names)]
-        self.model.set_rows(rows, list(range(len(self.names))))
+            m.statuses = statuses
+        if notes is not None:
+            m.notes = notes
+        m.changed()
         if self.scores is not None and not self._sorted_once:
             self._sorted_once = True
             self.sort_worst_first()
-        self._refilter()
+        if not self._held:
+            self._refilter()
+        self.update_summary()
 
-    def _row(self, i: int, name: str) -> list[Cell]:
-        failed = self.failures.get(i)
-        status = self.statuses.get(name, "unreviewed")
-        pair = Cell(int(self.pair_counts[i]) if self.pair_counts is not None else None)
-        if failed:
-            return [Cell(f"⚠ {name}", tooltip=failed, color=FAILED_COLOR), Cell(math.nan), Cell(math.nan),
-                    Cell(math.nan), Cell(None), Cell(None), Cell(status), pair]
-        s = self.scores
-        if s is None:
-            return [Cell(name), Cell(math.nan, tooltip="computing…"), Cell(math.nan), Cell(math.nan), Cell(None),
-                    Cell(None), Cell(status), pair]
-        return [Cell(name), Cell(float(s["mean_fbeta"][i])), Cell(float(s["class_fbeta"][i])),
-                Cell(float(s["mean_iou"][i])), Cell(int(s["fp"][i])), Cell(int(s["fn"][i])), Cell(status), pair]
+    def hold_order(self, held: bool) -> None:
+        """While held (a slider drag), rows update their numbers but neither re-sort nor re-filter."""
+        if held == self._held:
+            return
+        self._held = held
+        self.proxy.setDynamicSortFilter(not held)
+        if not held:
+            self.proxy.sort(self.proxy.sortColumn(), self.proxy.sortOrder())
+            self._refilter()
+            if self._current_key >= 0:
+                self.select(self._current_key)
+
+    def update_summary(self) -> None:
+        m = self.model
+        n = len(m.names)
+        reviewed = sum(1 for name in m.names if m.statuses.get(name, "unreviewed") != "unreviewed")
+        shown = self.proxy.rowCount()
+        listed = f"{shown} of {n} images" if shown != n else f"{n} images"
+        self.summary.setText(f"{listed} · {reviewed} of {n} reviewed" if n else "no dataset")
+
+    @property
+    def pair_counts(self):
+        return self.model.pair_counts
 
     def show_pair_counts(self, counts) -> None:
         """Ranks the images by one confusion pair's pixel count, most first."""
-        self.pair_counts = counts
-        self.refresh()
-        self.view.sortByColumn(len(COLUMNS) - 1, Qt.DescendingOrder)
+        self.model.pair_counts = counts
+        self.model.changed(PAIR, PAIR)
+        self.view.sortByColumn(PAIR, Qt.DescendingOrder)
 
     def sort_worst_first(self, column: int = 1) -> None:
         self.view.sortByColumn(column, Qt.AscendingOrder if column in (1, 2, 3) else Qt.DescendingOrder)
 
     def _refilter(self) -> None:
+        names, statuses = self.model.names, self.model.statuses
         text = self.search.text().strip().lower()
         gt_c, pred_c = self.gt_filter.currentData(), self.pred_filter.currentData()
         status = self.status_filter.currentData()
         s = self.scores
 
         def accept(i: int) -> bool:
-            if text and text not in self.names[i].lower():
+            if text and text not in names[i].lower():
                 return False
             if s is not None and gt_c is not None and not s["gt_present"][i, gt_c]:
                 return False
             if s is not None and pred_c is not None and not s["pred_present"][i, pred_c]:
                 return False
-            return status is None or self.statuses.get(self.names[i], "unreviewed") == status
+            return status is None or statuses.get(names[i], "unreviewed") == status
         self.proxy.set_filter(accept)
+        self.update_summary()
 
     # ---- selection and walking ----
     def _row_changed(self, current, _previous) -> None:
@@ -146,14 +194,14 @@ class ImageListPanel(QWidget):
 
     def select(self, image_index: int) -> None:
         self._current_key = image_index
-        for r in range(self.proxy.rowCount()):
-            idx = self.proxy.index(r, 0)
-            if idx.data(KEY_ROLE) == image_index:
-                if self.view.currentIndex().row() != r:
-                    self.view.selectionModel().setCurrentIndex(
-                        idx, QItemSelectionModel.ClearAndSelect | QItemSelectionModel.Rows)
-                self.view.scrollTo(idx)
-                return
+        if not 0 <= image_index < self.model.rowCount():
+            return
+        idx = self.proxy.mapFromSource(self.model.index(image_index, NAME))
+        if idx.isValid():
+            if self.view.currentIndex().row() != idx.row():
+                self.view.selectionModel().setCurrentIndex(
+                    idx, QItemSelectionModel.ClearAndSelect | QItemSelectionModel.Rows)
+            self.view.scrollTo(idx)
 
     def step(self, delta: int) -> None:
         """Next / previous row in the list's current order (and filter)."""
@@ -162,8 +210,8 @@ class ImageListPanel(QWidget):
             return
         row = self.view.currentIndex().row()
         row = 0 if row < 0 else max(0, min(n - 1, row + delta))
-        self.view.selectionModel().setCurrentIndex(self.proxy.index(row, 0),
+        self.view.selectionModel().setCurrentIndex(self.proxy.index(row, NAME),
                                                    QItemSelectionModel.ClearAndSelect | QItemSelectionModel.Rows)
 
     def visible_order(self) -> list[int]:
-        return [int(self.proxy.index(r, 0).data(KEY_ROLE)) for r in range(self.proxy.rowCount())]
+        return [int(self.proxy.index(r, NAME).data(KEY_ROLE)) for r in range(self.proxy.rowCount())]

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
-from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMessageBox, QProgressBar, QTabWidget, QWidget)
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar, QTabWidget
 
 from ..core.dataset import DataOptions
-from ..core.overlay import ALL_CLASSES
-from .canvas import CanvasPanel, luts_for
+from ..core.overlay import ALL_CLASSES, class_lut
+from .canvas import CanvasPanel, blank_code, luts_for
 from .analysis import FailureAnalysis
 from .class_table import ClassTablePanel
 from .confusion_panel import ConfusionPanel
@@ -19,19 +20,28 @@ from .regions_panel import RegionsPanel
 from .controls import ControlsPanel
 from .curves import CurvesPanel
 from .image_list import ImageListPanel
+from .layout import DEFAULT_SIZE, WindowLayout, scrolling
+from .state import ViewSettings
 from .viewer import Viewer
 from .window_actions import WindowActions
 from .guard import guarded
 from .review import ReviewController
 
-LUT_KEYS = {"palette", "show_tp", "show_fp", "show_fn", "opacity", "view", "class_id"}
+LUT_KEYS = {"palette", "show_tp", "show_fp", "show_fn", "opacity", "view", "class_id", "show_background"}
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, viewer: Viewer | None = None, settings: QSettings | None = None):
+    def __init__(self, viewer: Viewer | None = None, settings: QSettings | None = None,
+                 remember_layout: bool | None = None):
+        """remember_layout: keep the panels' layout between runs (default: on a real screen, not offscreen, so
+        tests, benchmarks and --screenshot always start from the same layout)."""
         super().__init__()
+        if remember_layout is None:
+            remember_layout = QGuiApplication.platformName() != "offscreen"
+        self.remember_layout = remember_layout
         self.setWindowTitle("segviewer")
-        self.resize(1500, 920)
+        self.resize(*DEFAULT_SIZE)
+        self.setMinimumSize(800, 560)
         self.setAcceptDrops(True)
         self.qsettings = settings or QSettings("segviewer", "segviewer")
         self.viewer = viewer or Viewer()
@@ -49,36 +59,31 @@ class MainWindow(QMainWindow):
         self.bottom_tabs.addTab(self.confusion, "Confusion")
         self.bottom_tabs.addTab(self.regions, "Error regions")
         self.setCentralWidget(self.canvas)
-        self._dock("Images", self.image_list, Qt.LeftDockWidgetArea, 390)
-        self._dock("Settings", self.controls, Qt.RightDockWidgetArea, 330)
-        self._dock("Scores", self.bottom_tabs, Qt.BottomDockWidgetArea, 300)
-        self._status_bar()
         self.review = ReviewController(self)
+        self.layout_ = WindowLayout(self)
+        self.images_dock = self.layout_.add("Images", self.image_list, Qt.LeftDockWidgetArea, 270, (200, 150))
+        self.settings_dock = self.layout_.add("Settings", scrolling(self.controls), Qt.RightDockWidgetArea, 330,
+                                              (0, 120))
+        self.review.dock = self.layout_.add("Review", self.review.panel, Qt.RightDockWidgetArea, 250, (0, 150),
+                                            below=self.settings_dock)
+        self.scores_dock = self.layout_.add("Scores", self.bottom_tabs, Qt.BottomDockWidgetArea, 280, (0, 150))
+        self.layout_.apply_default_sizes()
+        self._status_bar()
         self.actions_ = WindowActions(self)
+        if remember_layout:
+            self.layout_.restore(self.qsettings)
         self._last_codes = None
         self.active_pair: tuple[int, int] | None = None
-        # the image list and curves redraw at most every 40 ms during a drag; the class table every step
-        self._slow_timer = QTimer(self)
-        self._slow_timer.setSingleShot(True)
-        self._slow_timer.setInterval(40)
-        self._slow_timer.timeout.connect(self._refresh_slow_panels)
+        self._jump_to_top = False
         self._connect()
         self.controls.sync(self.viewer.settings)
         self._apply_lut()
         self._show_empty_hint()
 
-    def _dock(self, title: str, widget: QWidget, area, size: int) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(title)
-        dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
-        self.addDockWidget(area, dock)
-        self.resizeDocks([dock], [size], Qt.Horizontal if area != Qt.BottomDockWidgetArea else Qt.Vertical)
-        return dock
-
     def _status_bar(self) -> None:
         bar = self.statusBar()
         self.device_label = QLabel("")
+        self.reviewed_label = QLabel("")
         self.size_label = QLabel("no dataset")
         self.timing_label = QLabel("")
         self.progress = QProgressBar()
@@ -88,6 +93,7 @@ class MainWindow(QMainWindow):
         for w in (self.size_label, self.timing_label):
             bar.addWidget(w)
         bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.reviewed_label)
         bar.addPermanentWidget(self.device_label)
 
     def _connect(self) -> None:
@@ -104,8 +110,10 @@ class MainWindow(QMainWindow):
         v.error.connect(self.show_error)   # the viewer's messages are already in the one format
         self.controls.changed.connect(lambda changes: v.update_settings(**changes))
         self.controls.apply_best.connect(v.apply_best_thresholds)
-        self.controls.reset_best.connect(v.reset_thresholds)
-        self.image_list.image_selected.connect(v.select_image)
+        self.controls.reset_best.connect(lambda: v.update_settings(class_thresholds=None,
+                                                                   threshold=ViewSettings.threshold))
+        self.controls.drag_changed.connect(self.image_list.hold_order)
+        self.image_list.image_selected.connect(self._on_list_selected)
         self.class_table.class_clicked.connect(lambda c: v.update_settings(class_id=c))
         self.canvas.hovered.connect(self._on_hover)
         self.bottom_tabs.currentChanged.connect(self._on_tab_changed)
@@ -130,7 +138,10 @@ class MainWindow(QMainWindow):
         self.controls.set_classes(ds.classes.names, ds.classes.colors, v.is_hard)
         self.controls.sync(v.settings)
         self.review.open_for_dataset()
+        # the first image shown is the top of the list once it is sorted, unless a review resumed elsewhere
+        self._jump_to_top = not self.review.resumed
         self.image_list.set_dataset(ds.names, ds.classes.names, self.review.status_names())
+        self.review.refresh()
         self.curves.set_curves(None, v.steps)
         kind = "annotator masks" if v.is_hard else "logits"
         self.size_label.setText(f"{len(ds)} images · {ds.classes.num_classes} classes · {kind}")
@@ -143,10 +154,16 @@ class MainWindow(QMainWindow):
         self.progress.show()
         self._update_tables()
 
+    def _on_list_selected(self, i: int) -> None:
+        self._jump_to_top = False
+        self.viewer.select_image(i)
+
     def _on_sample_loaded(self) -> None:
         loaded = self.viewer.loaded
         self.canvas.show_error(None)
         self.canvas.set_image(loaded.sample.image, loaded.sample.shape)
+        self._update_title()
+        self._show_gt_pane()
         if self.active_pair is not None:
             self.canvas.set_highlight(self.analysis.pair_mask(*self.active_pair))
         self.image_list.select(loaded.index)
@@ -154,7 +171,7 @@ class MainWindow(QMainWindow):
 
     def _on_overlay(self, codes) -> None:
         self._last_codes = codes
-        self.canvas.set_codes(codes)
+        self.canvas.set_codes(codes, blank_code(self.viewer.settings.view))
         self._update_legend()
         self._update_timing()
 
@@ -173,9 +190,19 @@ class MainWindow(QMainWindow):
 
     # ---- settings ----
     def _on_settings_changed(self, changed: set) -> None:
-        self.controls.sync(self.viewer.settings)
+        s = self.viewer.settings
+        self.controls.sync(s)
+        if "style" in changed:
+            self.canvas.set_style(s.style)
+            self._show_gt_pane()
+        if "layout" in changed:
+            self.canvas.set_side_by_side(s.layout == "side by side")
+            self._show_gt_pane()
         if changed & LUT_KEYS:
             self._apply_lut()
+        if changed & {"opacity", "view"}:
+            self._show_gt_pane()
+        self._update_title()
         if "class_id" in changed:
             self.class_table.select_class(self.viewer.settings.class_id)
             self._refresh_list()
@@ -189,14 +216,37 @@ class MainWindow(QMainWindow):
         self.canvas.set_lut(luts_for(self.viewer.settings, colors))
         self._update_legend()
 
+    def _show_gt_pane(self) -> None:
+        """Side by side: the GT classes in the left pane, whatever the main pane shows."""
+        v = self.viewer
+        if not self.canvas.side_by_side or v.loaded is None:
+            return
+        codes = v.loaded.overlay(v.scoring, v.settings.class_id, "gt").codes
+        self.canvas.set_gt_codes(codes, class_lut(v.classes.color_array(), max(v.settings.opacity, 0.5)))
+
+    def _update_title(self) -> None:
+        v = self.viewer
+        if v.dataset is None or v.current < 0:
+            return
+        order = self.image_list.visible_order()
+        where = f"{order.index(v.current) + 1} of {len(order)} in the list" if v.current in order else ""
+        s = v.settings
+        view = {"errors": "errors", "gt": "ground truth", "pred": "prediction", "image": "image only"}[s.view]
+        left = "ground truth ◂ │ ▸ " if s.layout == "side by side" else ""
+        self.canvas.title.setText(f"<b>{v.dataset.names[v.current]}</b> &nbsp;<span style='color:gray'>{where}"
+                                  f" · {left}{view}</span>")
+
     def _update_legend(self) -> None:
         s = self.viewer.settings
-        if s.view == "errors":
+        self._update_title()
+        if s.view == "image":
+            self.canvas.legend.setText("image only — press I to bring the overlay back")
+        elif s.view == "errors":
             overlay, image = self.viewer.overlay, self.viewer.image_counts
             counts = overlay.legend if overlay is not None else None
             sums = (int(image.fp.sum()), int(image.fn.sum())) if image is not None else None
             self.canvas.set_error_legend(s.palette, (s.show_tp, s.show_fp, s.show_fn), counts,
-                                         s.class_id == ALL_CLASSES, sums)
+                                         s.class_id == ALL_CLASSES, sums, s.show_background)
         elif self.viewer.dataset:
             present = set(np.unique(self._last_codes).tolist()) if self._last_codes is not None else None
             self.canvas.set_class_legend(self.viewer.classes.names, self.viewer.classes.colors, present)
@@ -224,15 +274,17 @@ class MainWindow(QMainWindow):
             self.curves.set_curves(None if self.viewer.is_hard else index.curves(), index.steps, source=index)
             self._redraw_curves()
         self._update_tables()
-        self._slow_timer.start()
-
-    def _refresh_slow_panels(self) -> None:
-        self._refresh_list()
+        self._refresh_list()      # every step: the rows update in place (the order waits for the drag's end)
 
     def _refresh_list(self) -> None:
         # None while the dataset counts for these settings are computed: the list shows "…", never old numbers
         self.image_list.scores = self.viewer.image_list_scores()
-        self.image_list.refresh(None, self.viewer.failures, self.review.statuses())
+        self.image_list.refresh(None, self.viewer.failures)
+        if self._jump_to_top and self.image_list.scores is not None:
+            self._jump_to_top = False
+            order = self.image_list.visible_order()
+            if order and order[0] != self.viewer.current:
+                self.viewer.select_image(order[0])
 
     def _redraw_curves(self) -> None:
         v = self.viewer
@@ -253,7 +305,7 @@ class MainWindow(QMainWindow):
 
     def _on_hover(self, x: int, y: int) -> None:
         loaded = self.viewer.loaded
-        if loaded is None or x < 0:
+        if loaded is None or x < 0 or y >= loaded.sample.shape[0] or x >= loaded.sample.shape[1]:
             self.canvas.readout.setText("")
             return
         self.canvas.readout.setText(hover_text(self.viewer, x, y))
@@ -287,6 +339,7 @@ class MainWindow(QMainWindow):
 
     def clear_highlight(self) -> None:
         self.active_pair = None
+        self.confusion.clear_outline()
         self.canvas.set_highlight(None)
         self.canvas.box_item.hide()
 
@@ -315,6 +368,8 @@ class MainWindow(QMainWindow):
                 return
 
     def closeEvent(self, event) -> None:
+        if self.remember_layout:
+            self.layout_.save(self.qsettings)
         self.review.close()
         self.viewer.shutdown()
         super().closeEvent(event)

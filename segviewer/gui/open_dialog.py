@@ -1,18 +1,31 @@
-"""File ▸ Open dataset…: folder pickers for ground truth, predictions, images, and the classes."""
+"""File ▸ Open dataset…: folder pickers for ground truth, predictions, images, and the classes.
+
+Open checks the fields at once (empty, missing folder) without touching any other folder; a dataset folder's
+classes.json and images/ beside the GT are picked up when those fields are left empty, for masks as for logits."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLineEdit, QPushButton, QRadioButton, QWidget)
+                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QRadioButton, QWidget)
 
 from ..core.classes import preset_names
 from ..core.dataset import DataOptions
+from .folders import remember_folder, start_folder
+
+
+def beside_gt(gt: Path) -> tuple[Path | None, Path | None]:
+    """images/ and classes.json in the GT folder's parent (the dataset-folder layout), when they are there."""
+    root = gt.parent
+    images = root / "images" if (root / "images").is_dir() else None
+    classes = root / "classes.json" if (root / "classes.json").is_file() else None
+    return images, classes
 
 
 class OpenDatasetDialog(QDialog):
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, settings=None):
         super().__init__(parent)
+        self.settings = settings
         self.setWindowTitle("Open dataset")
         self.setMinimumWidth(560)
         form = QFormLayout(self)
@@ -38,8 +51,12 @@ class OpenDatasetDialog(QDialog):
         row.addWidget(self.classes, 1)
         row.addWidget(browse)
         form.addRow("classes", row)
+        self.problem = QLabel("")
+        self.problem.setStyleSheet("color: #c03030;")
+        self.problem.setWordWrap(True)
+        form.addRow(self.problem)
         buttons = QDialogButtonBox(QDialogButtonBox.Open | QDialogButtonBox.Cancel)
-        buttons.accepted.connect(self.accept)
+        buttons.accepted.connect(self._open_if_valid)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
 
@@ -54,19 +71,51 @@ class OpenDatasetDialog(QDialog):
         form.addRow(label, row)
         return edit
 
+    def _start(self, text: str = "") -> str:
+        if text and Path(text).expanduser().is_dir():
+            return text
+        return str(start_folder(self.settings)) if self.settings is not None else ""
+
+    def _remember(self, path: str) -> None:
+        if self.settings is not None:
+            remember_folder(self.settings, Path(path).parent if Path(path).is_dir() else path)
+
     def _pick_folder(self, edit: QLineEdit, label: str) -> None:
-        folder = QFileDialog.getExistingDirectory(self, f"Choose the {label} folder", edit.text())
+        folder = QFileDialog.getExistingDirectory(self, f"Choose the {label} folder", self._start(edit.text()))
         if folder:
             edit.setText(folder)
+            self._remember(folder)
 
     def _pick_class_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Class file", "", "Class files (*.json *.toml)")
+        path, _ = QFileDialog.getOpenFileName(self, "Class file", self._start(), "Class files (*.json *.toml)")
         if path:
             self.classes.setCurrentText(path)
+            self._remember(path)
+
+    def problems(self) -> list[str]:
+        """What keeps the fields from opening, checked at once (only the folders named are looked at)."""
+        found = []
+        for edit, what, required in ((self.gt, "ground truth", True), (self.pred, "predictions", True),
+                                     (self.images, "images", False)):
+            text = edit.text().strip()
+            if not text:
+                if required:
+                    found.append(f"choose the {what} folder")
+            elif not Path(text).expanduser().is_dir():
+                found.append(f"{what}: {text} is not a folder")
+        return found
+
+    def _open_if_valid(self) -> None:
+        problems = self.problems()
+        self.problem.setText("; ".join(problems))
+        if not problems:
+            self.accept()
 
     def options(self) -> DataOptions:
-        images = self.images.text().strip()
-        classes = self.classes.currentText().strip()
-        return DataOptions(gt_dir=Path(self.gt.text().strip()), pred_dir=Path(self.pred.text().strip()),
+        gt = Path(self.gt.text().strip()).expanduser()
+        images, classes = self.images.text().strip(), self.classes.currentText().strip()
+        found_images, found_classes = beside_gt(gt)
+        return DataOptions(gt_dir=gt, pred_dir=Path(self.pred.text().strip()).expanduser(),
                            pred_kind="masks" if self.masks_radio.isChecked() else "logits",
-                           images_dir=Path(images) if images else None, classes=classes or None)
+                           images_dir=Path(images).expanduser() if images else found_images,
+                           classes=classes or (str(found_classes) if found_classes else None))

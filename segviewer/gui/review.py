@@ -1,16 +1,39 @@
-"""QA review in the window: statuses by single keys, notes, undo, next unreviewed; stored at once in SQLite."""
+"""QA review in the window: statuses by single keys, notes, undo, next unreviewed; stored at once in SQLite.
+
+A status key can move on to the next image in the list's order (on by default); Ctrl+→ goes to the next
+unreviewed image as the list shows them; the note box saves on Enter (Shift+Enter: a new line). The session
+belongs to the GT + prediction source pair (core.session_paths)."""
 from __future__ import annotations
 
 import getpass
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFormLayout, QInputDialog, QLabel, QLineEdit, QMessageBox,
-                               QPushButton, QHBoxLayout, QWidget)
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QLabel, QLineEdit, QMessageBox, QPlainTextEdit,
+                               QPushButton, QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget)
 
-from ..core.session import ReviewStore, SessionError, default_session_path
+from ..core.session import ReviewStore, SessionError
+from ..core.session_paths import session_path
+from .folders import start_folder, remember_folder
 
 REFRESH_MS = 5000   # another window's changes appear within this
+ADVANCE_KEY = "review/advance"
+
+
+class NoteEdit(QPlainTextEdit):
+    """The note box: Enter saves, Shift+Enter starts a new line, Esc gives up the edit."""
+    submitted = Signal(str)
+    cancelled = Signal()
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() in (Qt.Key_Return, Qt.Key_Enter) and not event.modifiers() & Qt.ShiftModifier:
+            self.submitted.emit(self.toPlainText())
+        elif event.key() == Qt.Key_Escape:
+            self.cancelled.emit()
+        elif event.key() in (Qt.Key_Return, Qt.Key_Enter):
+            self.insertPlainText("\n")
+        else:
+            super().keyPressEvent(event)
 
 
 class ReviewController:
@@ -19,46 +42,59 @@ class ReviewController:
         self.store: ReviewStore | None = None
         self.mode = False
         self.session_override: Path | None = None
+        self.resumed = False
+        self.dock = None
         self._cache: dict = {}
-        self._build_dock()
+        self._build_panel()
         self.timer = QTimer(window)
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self.refresh)
 
-    def _build_dock(self) -> None:
-        panel = QWidget()
-        form = QFormLayout(panel)
+    def _build_panel(self) -> None:
+        """The Review panel (the window docks it): every label wraps, so no text change moves the layout."""
+        self.panel = QWidget()
+        outer = QVBoxLayout(self.panel)
+        outer.setContentsMargins(4, 4, 4, 4)
+        form = QFormLayout()
+        outer.addLayout(form)
+        outer.addStretch(1)
         self.mode_label = QLabel("off — press R to review with single keys")
         self.file_label = QLabel("no session")
-        self.file_label.setWordWrap(True)
+        self.progress_label = QLabel("")
         self.status_label = QLabel("—")
-        self.note_label = QLabel("")
-        self.note_label.setWordWrap(True)
+        for label in (self.mode_label, self.file_label, self.status_label, self.progress_label):
+            label.setWordWrap(True)
+            label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.reviewer = QLineEdit(self.w.qsettings.value("reviewer", getpass.getuser()))
         self.reviewer.editingFinished.connect(lambda: self.w.qsettings.setValue("reviewer", self.reviewer.text()))
+        self.note_box = NoteEdit()
+        self.note_box.setPlaceholderText("N: write a note · Enter saves · Shift+Enter new line · Esc cancels")
+        self.note_box.setFixedHeight(3 * self.note_box.fontMetrics().height() + 12)
+        self.note_box.submitted.connect(self._note_submitted)
+        self.note_box.cancelled.connect(self._note_cancelled)
+        self.advance = QCheckBox("a status key moves to the next image")
+        self.advance.setChecked(self.w.qsettings.value(ADVANCE_KEY, True, type=bool))
+        self.advance.toggled.connect(lambda on: self.w.qsettings.setValue(ADVANCE_KEY, on))
         buttons = QHBoxLayout()
-        for text, slot in (("Note (N)", self.edit_note), ("Undo (U)", self.undo),
-                           ("Next unreviewed", self.next_unreviewed)):
+        for text, slot in (("Undo (U)", self.undo), ("Next unreviewed (Ctrl+→)", self.next_unreviewed)):
             b = QPushButton(text)
             b.clicked.connect(lambda checked=False, s=slot: s())
             buttons.addWidget(b)
         form.addRow("review mode", self.mode_label)
-        form.addRow("session", self.file_label)
-        form.addRow("reviewer", self.reviewer)
+        form.addRow("progress", self.progress_label)
         form.addRow("status", self.status_label)
-        form.addRow("note", self.note_label)
+        form.addRow("note", self.note_box)
+        form.addRow("", self.advance)
         form.addRow(buttons)
-        self.dock = QDockWidget("Review", self.w)
-        self.dock.setObjectName("Review")
-        self.dock.setWidget(panel)
-        self.dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
-        self.w.addDockWidget(Qt.RightDockWidgetArea, self.dock)
+        form.addRow("reviewer", self.reviewer)
+        form.addRow("session", self.file_label)
 
     # ---- the session file ----
     def open_for_dataset(self) -> None:
         self.close()
+        self.resumed = False
         ds = self.w.viewer.dataset
-        path = self.session_override or default_session_path(ds.options.gt_dir)
+        path = self.session_override or session_path(ds.options)
         if self.use_session(path):
             self._resume()
 
@@ -71,7 +107,7 @@ class ReviewController:
             self.file_label.setText("no session (the file could not be used)")
             self._offer_new_file(str(exc))
             return False
-        self.file_label.setText(str(path))
+        self.file_label.setText(f"<span style='color:gray'>{Path(path).name}</span>")
         self.file_label.setToolTip(str(path))
         self.timer.start()
         self.refresh()
@@ -87,8 +123,11 @@ class ReviewController:
         self.w.statusBar().showMessage(message, 15000)
 
     def _pick_new_file(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.w, "New review session", "session.sqlite", "Session (*.sqlite)")
+        path, _ = QFileDialog.getSaveFileName(self.w, "New review session",
+                                              str(start_folder(self.w.qsettings) / "session.sqlite"),
+                                              "Session (*.sqlite)")
         if path:
+            remember_folder(self.w.qsettings, path)
             self.session_override = Path(path)
             self.use_session(Path(path))
 
@@ -109,6 +148,8 @@ class ReviewController:
         self.mode = not self.mode
         keys = ", ".join(f"{i + 1} {s}" for i, s in enumerate(self.status_names()))
         self.mode_label.setText(f"ON — {keys}; N note, U undo" if self.mode else "off — press R to review")
+        if self.mode and self.dock is not None:
+            self.dock.show()
         self.mode_label.setStyleSheet("color: #2a8a2a; font-weight: bold;" if self.mode else "")
         self.w.statusBar().showMessage("review mode " + ("on: number keys set the status" if self.mode else "off"), 5000)
 
@@ -120,17 +161,29 @@ class ReviewController:
         names = self.status_names()
         if self.store is not None and 1 <= n <= len(names):
             self._set(status=names[n - 1])
+            if self.advance.isChecked():
+                self.w.image_list.step(+1)
 
     def edit_note(self, text: str | None = None) -> None:
+        """With text: saves it as the current image's note. Without: puts the keys in the note box."""
         name = self._current_name()
         if self.store is None or name is None:
             return
         if text is None:
-            old = self._cache.get(name)
-            text, ok = QInputDialog.getMultiLineText(self.w, "Note", f"Note for {name}:", old.note if old else "")
-            if not ok:
-                return
+            if self.dock is not None:
+                self.dock.show()
+            self.note_box.setFocus()
+            self.note_box.selectAll()
+            return
         self._set(note=text)
+
+    def _note_submitted(self, text: str) -> None:
+        self.edit_note(text)
+        self.w.canvas.view_widget.setFocus()
+
+    def _note_cancelled(self) -> None:
+        self.on_image_changed()
+        self.w.canvas.view_widget.setFocus()
 
     def _set(self, **fields) -> None:
         name = self._current_name()
@@ -144,19 +197,26 @@ class ReviewController:
             self.refresh()
 
     def next_unreviewed(self) -> None:
+        """The next image after the current one, in the list's order (wrapping), that has no status yet."""
         v = self.w.viewer
         if self.store is None or v.dataset is None:
             return
-        i = self.store.first_unreviewed(v.dataset.names, v.current + 1)
-        if i is None:
-            self.w.statusBar().showMessage("every image is reviewed", 5000)
-        else:
-            v.select_image(i)
+        order = self.w.image_list.visible_order()
+        start = order.index(v.current) + 1 if v.current in order else 0
+        names = v.dataset.names
+        for i in order[start:] + order[:start]:
+            r = self._cache.get(names[i])
+            if (r is None or r.status == "unreviewed") and i != v.current:
+                self.w.image_list.select(i)
+                v.select_image(i)
+                return
+        self.w.statusBar().showMessage("every image in the list is reviewed", 5000)
 
     def _resume(self) -> None:
         v = self.w.viewer
         if self.store is not None and self.store.reviews():
             i = self.store.first_unreviewed(v.dataset.names)
+            self.resumed = i is not None
             if i is not None and i != v.current:
                 v.select_image(i)
 
@@ -166,13 +226,25 @@ class ReviewController:
             return
         self._cache = self.store.reviews()
         self.on_image_changed()
-        self.w.image_list.refresh(statuses=self.statuses())
+        self.w.image_list.refresh(statuses=self.statuses(), notes={k: r.note for k, r in self._cache.items()})
+        self.show_progress()
+
+    def show_progress(self) -> None:
+        """"n of N reviewed", in the panel and the status bar, always."""
+        ds = self.w.viewer.dataset
+        if ds is None:
+            return
+        n = sum(1 for name in ds.names if (r := self._cache.get(name)) is not None and r.status != "unreviewed")
+        text = f"{n} of {len(ds.names)} reviewed"
+        self.progress_label.setText(text)
+        self.w.reviewed_label.setText(text)
 
     def on_image_changed(self) -> None:
         name = self._current_name()
         r = self._cache.get(name) if name else None
         self.status_label.setText(f"{r.status} · {r.reviewer}" if r else (self.status_names() or ["—"])[0])
-        self.note_label.setText(r.note if r else "")
+        if not self.note_box.hasFocus():
+            self.note_box.setPlainText(r.note if r else "")
 
     def export_report(self, path: str | None = None) -> bool:
         from ..core.qa_report import write_report
@@ -180,7 +252,9 @@ class ReviewController:
             self.w.show_error("Export QA report failed: no review session is open.")
             return False
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self.w, "Export QA report", "qa_report.csv", "CSV (*.csv)")
+            path, _ = QFileDialog.getSaveFileName(self.w, "Export QA report",
+                                                  str(start_folder(self.w.qsettings) / "qa_report.csv"), "CSV (*.csv)")
+            remember_folder(self.w.qsettings, path)
         if not path:
             return False
         v = self.w.viewer

@@ -7,7 +7,9 @@ from ..core.overlay import ALL_CLASSES
 from ..core.scores import DEFAULT_BETA, DEFAULT_SMOOTH
 from ..core.scoring import Scoring
 
-VIEWS = ("errors", "gt", "pred")
+VIEWS = ("errors", "gt", "pred", "image")
+STYLES = ("filled", "contour")
+LAYOUTS = ("single", "side by side")
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,9 @@ class ViewSettings:
     show_fn: bool = True
     opacity: float = 0.6
     palette: str = "classic"
+    style: str = "filled"      # or "contour": outlines of the regions only
+    show_background: bool = False   # all-classes errors view: paint correct background pixels too
+    layout: str = "single"     # or "side by side": GT classes beside the view, zoom and pan linked
     boundary: int = 0          # >0: score only pixels within this many px of a GT boundary
     interior: bool = False     # with boundary > 0: score the pixels beyond the band instead
 

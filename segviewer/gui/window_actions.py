@@ -12,7 +12,9 @@ from ..core.dataset import DataOptions
 from ..core.errors import LoadError
 from ..core.export import write_per_class_csv, write_per_image_csv
 from ..core.overlay import ALL_CLASSES
+from .folders import remember_folder, start_folder
 from .guard import guarded, message
+from .keys import KeyRouter
 from .open_dialog import OpenDatasetDialog
 from .shortcuts import SHORTCUTS, HelpOverlay
 
@@ -58,8 +60,14 @@ class WindowActions:
         self._add(file, "Quit", w.close, "Ctrl+Q")
         view = w.menuBar().addMenu("&View")
         self._add(view, "Fit image (F)", w.canvas.fit)
+        self._add(view, "Image only (I)", self.image_only)
+        self._add(view, "Contour / filled (O)", self.toggle_contour)
+        self._add(view, "Side by side with the ground truth (S)", self.side_by_side)
+        self._add(view, "Flicker ground truth ⇄ prediction (T)", self.flicker)
         self._add(view, "Colour-blind safe colours", lambda: self.v.update_settings(
             palette="classic" if self.v.settings.palette != "classic" else "colour-blind safe"))
+        view.addSeparator()
+        w.layout_.fill_menu(view, self._add)
         help_menu = w.menuBar().addMenu("&Help")
         self._add(help_menu, "Keyboard shortcuts (?)", self.toggle_help)
         self.refresh_recent()
@@ -74,15 +82,21 @@ class WindowActions:
         return action
 
     def _shortcuts(self) -> None:
-        self.bound = {}
+        """Single keys go through the KeyRouter (they work wherever the focus is); keys with Ctrl/Alt are QShortcuts."""
+        self.bound, single = {}, {}
         for keys, _text, name in SHORTCUTS:
             for key in keys:
                 handler = self._handler(name, key)
                 if handler is None:
                     continue
-                sc = QShortcut(QKeySequence(key), self.w)
-                sc.activated.connect(guarded(self.w.show_error, f"Key {key}", handler))
-                self.bound[key] = sc
+                run = guarded(self.w.show_error, f"Key {key}", handler)
+                if "+" in key:
+                    sc = QShortcut(QKeySequence(key), self.w)
+                    sc.activated.connect(run)
+                    self.bound[key] = sc
+                else:
+                    single[key] = run
+        self.router = KeyRouter(self.w, single, self.w.canvas.view_widget.setFocus, (HelpOverlay,))
         for n in range(10):
             sc = QShortcut(QKeySequence(f"Alt+{n}"), self.w)
             sc.activated.connect(lambda n=n: self.select_class(n))
@@ -101,7 +115,9 @@ class WindowActions:
             "view_pred": lambda: v.update_settings(view="pred"), "fit": w.canvas.fit, "toggle_help": self.toggle_help,
             "clear_highlight": w.clear_highlight,
             "toggle_review": w.review.toggle_mode, "edit_note": w.review.edit_note, "undo_review": w.review.undo,
-            "next_unreviewed": w.review.next_unreviewed,
+            "next_unreviewed": w.review.next_unreviewed, "image_only": self.image_only, "flicker": self.flicker,
+            "side_by_side": self.side_by_side, "toggle_contour": self.toggle_contour,
+            "toggle_background": lambda: v.update_settings(show_background=not s().show_background),
         }
         if name == "class_by_number":
             return lambda k=int(key): self.number_key(k)
@@ -114,6 +130,29 @@ class WindowActions:
             self.w.review.set_status_number(n)
         else:
             self.select_class(n)
+
+    def image_only(self) -> None:
+        """I: the photo alone; again: back to the view it replaced."""
+        view = self.v.settings.view
+        if view == "image":
+            self.v.update_settings(view=getattr(self, "_before_image", "errors"))
+        else:
+            self._before_image = view
+            self.v.update_settings(view="image")
+
+    def flicker(self) -> None:
+        """T: ground-truth classes ⇄ predicted classes, same zoom."""
+        self.v.update_settings(view="pred" if self.v.settings.view == "gt" else "gt")
+
+    def side_by_side(self) -> None:
+        on = self.v.settings.layout != "side by side"
+        changes = {"layout": "side by side" if on else "single"}
+        if on and self.v.settings.view == "gt":
+            changes["view"] = "pred"       # the left pane already shows the ground truth
+        self.v.update_settings(**changes)
+
+    def toggle_contour(self) -> None:
+        self.v.update_settings(style="contour" if self.v.settings.style == "filled" else "filled")
 
     def select_class(self, n: int) -> None:
         if self.v.dataset is not None and n < self.v.classes.num_classes:
@@ -130,8 +169,10 @@ class WindowActions:
 
     # ---- opening ----
     def pick_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.w, "Open a dataset folder (gt/, logits/ or masks/, images/)")
+        folder = QFileDialog.getExistingDirectory(self.w, "Open a dataset folder (gt/, logits/ or masks/, images/)",
+                                                  str(start_folder(self.w.qsettings)))
         if folder:
+            remember_folder(self.w.qsettings, Path(folder).parent)
             self.open_folder(Path(folder))
 
     def open_folder(self, folder: Path) -> bool:
@@ -144,7 +185,7 @@ class WindowActions:
         return self.w.open_options(options)
 
     def open_dialog(self) -> None:
-        dialog = OpenDatasetDialog(self.w)
+        dialog = OpenDatasetDialog(self.w, self.w.qsettings)
         if dialog.exec():
             self.w.open_options(dialog.options())
 
@@ -173,7 +214,8 @@ class WindowActions:
 
     # ---- output ----
     def _save_path(self, title: str, default: str, filters: str) -> str | None:
-        path, _ = QFileDialog.getSaveFileName(self.w, title, default, filters)
+        path, _ = QFileDialog.getSaveFileName(self.w, title, str(start_folder(self.w.qsettings) / default), filters)
+        remember_folder(self.w.qsettings, path)
         return path or None
 
     def _ready(self, value, what: str) -> bool:
@@ -217,7 +259,9 @@ class WindowActions:
             n, ok = QInputDialog.getInt(self.w, "Export worst figures", "How many of the worst images?", 10, 1, 10000)
             if not ok:
                 return False
-        folder = folder or QFileDialog.getExistingDirectory(self.w, "Folder for the figures")
+        folder = folder or QFileDialog.getExistingDirectory(self.w, "Folder for the figures",
+                                                            str(start_folder(self.w.qsettings)))
+        remember_folder(self.w.qsettings, folder)
         if not folder:
             return False
         result = DatasetCounts(rows[0], rows[1], rows[1], None)
@@ -228,12 +272,31 @@ class WindowActions:
         return True
 
     def save_view(self, path: str | None = None) -> bool:
-        path = path or self._save_path("Save view as PNG", "view.png", "PNG (*.png)")
+        """The canvas as shown (both panes when side by side) with its legend and a caption: image and settings."""
+        name = self.v.dataset.names[self.v.current] if self.v.dataset is not None and self.v.current >= 0 else "view"
+        path = path or self._save_path("Save view as PNG", f"{name}.png", "PNG (*.png)")
         if not path:
             return False
-        ok = self.w.canvas.grab().save(path)
+        ok = self.w.canvas.render_with_caption(view_caption(self.v)).save(path)
         if ok:
             self.w.statusBar().showMessage(f"wrote {path}", 8000)
         else:
             self.w.show_error(f"Save view failed: {path}: could not write a PNG there")
         return ok
+
+
+def view_caption(viewer) -> str:
+    """What the saved view shows, in words: image, view, class and the scoring settings."""
+    if viewer.dataset is None or viewer.current < 0:
+        return "segviewer"
+    s, names = viewer.settings, viewer.classes.names
+    cls = "all classes" if s.class_id == ALL_CLASSES else f"class {s.class_id}: {names[s.class_id]}"
+    if viewer.is_hard:
+        scoring = "annotator masks"
+    elif s.argmax:
+        scoring = "argmax"
+    else:
+        scoring = "per-class thresholds" if s.class_thresholds is not None else f"threshold {s.threshold:g}"
+    band = f" · {'interior beyond' if s.interior else 'band'} {s.boundary} px" if s.boundary else ""
+    return (f"{viewer.dataset.names[viewer.current]} · {s.view} view · {cls} · {scoring} · β {s.beta:g}{band}"
+            f" · {viewer.dataset.options.gt_dir.parent.name}")

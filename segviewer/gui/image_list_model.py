@@ -1,0 +1,128 @@
+"""The image list's model: columns read on demand from per-image arrays, so a settings step swaps arrays and
+repaints the visible rows; it never rebuilds rows or resets the model."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
+
+from .table_model import KEY_ROLE, SORT_ROLE, Cell, fmt
+
+COLUMNS = ["image", "mean Fβ", "class Fβ", "mean IoU", "FP px", "FN px", "status", "cell px"]
+TIPS = ["image name (⚠: failed to load; hover for the reason)", "mean F-beta over the classes present in the image",
+        "F-beta of the selected class (mean over classes when 'All classes')",
+        "mean IoU over present classes (with masks: agreement of the two annotations)",
+        "false-positive pixels (selected class)",
+        "false-negative pixels (selected class)", "review status (hover for the note; ✎: has a note)",
+        "pixels of the confusion-matrix cell last clicked (GT class → predicted class)"]
+NAME, STATUS, PAIR = 0, 6, 7
+SCORE_KEYS = {1: "mean_fbeta", 2: "class_fbeta", 3: "mean_iou", 4: "fp", 5: "fn"}
+INTEGER_COLUMNS = {4, 5}
+FAILED_COLOR = (220, 80, 80)
+STATUS_MARKS = {"unreviewed": ("", None), "accepted": ("✓", (30, 150, 60)), "needs fix": ("✗", (210, 60, 40)),
+                "model error": ("!", (200, 120, 0)), "ambiguous": ("?", (110, 90, 200))}
+
+
+def status_mark(status: str, note: str) -> tuple[str, tuple | None]:
+    mark, color = STATUS_MARKS.get(status, (status[:1].upper(), (90, 90, 90)))
+    return mark + ("✎" if note else ""), color
+
+
+class ImageListModel(QAbstractTableModel):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.headers, self.tooltips = COLUMNS, TIPS
+        self.names: list[str] = []
+        self.keys: list[int] = []
+        self.scores: dict[str, np.ndarray] | None = None
+        self.failures: dict[int, str] = {}
+        self.statuses: dict[str, str] = {}
+        self.notes: dict[str, str] = {}
+        self.pair_counts: np.ndarray | None = None
+
+    # ---- content ----
+    def set_names(self, names: list[str]) -> None:
+        self.beginResetModel()
+        self.names, self.keys = list(names), list(range(len(names)))
+        self.scores, self.failures, self.statuses, self.notes, self.pair_counts = None, {}, {}, {}, None
+        self.endResetModel()
+
+    def changed(self, first_column: int = 0, last_column: int = len(COLUMNS) - 1) -> None:
+        """The data of these columns changed in every row: views repaint what they show, nothing is rebuilt."""
+        if self.names:
+            self.dataChanged.emit(self.index(0, first_column), self.index(len(self.names) - 1, last_column))
+
+    def value(self, row: int, column: int) -> Any:
+        name = self.names[row]
+        if column == NAME:
+            return f"⚠ {name}" if row in self.failures else name
+        if column == STATUS:
+            return self.statuses.get(name, "unreviewed")
+        if column == PAIR:
+            return int(self.pair_counts[row]) if self.pair_counts is not None else None
+        if row in self.failures or self.scores is None:
+            return None if column in INTEGER_COLUMNS else math.nan
+        v = self.scores[SCORE_KEYS[column]][row]
+        return int(v) if column in INTEGER_COLUMNS else float(v)
+
+    @property
+    def rows(self) -> list[list[Cell]]:
+        """Every row as cells (tests and exports; the view reads value() on demand)."""
+        return [[Cell(self.value(r, c)) for c in range(len(COLUMNS))] for r in range(len(self.names))]
+
+    # ---- Qt ----
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.names)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.DisplayRole):
+        if orientation == Qt.Horizontal:
+            if role == Qt.DisplayRole:
+                return "" if section == STATUS else COLUMNS[section]
+            if role == Qt.ToolTipRole:
+                return TIPS[section]
+        return None
+
+    def data(self, index, role=Qt.DisplayRole):
+        if not index.isValid():
+            return None
+        r, c = index.row(), index.column()
+        if role == KEY_ROLE:
+            return r
+        if role in (Qt.DisplayRole, SORT_ROLE, Qt.ToolTipRole, Qt.ForegroundRole, Qt.TextAlignmentRole):
+            return self._role(r, c, role)
+        return None
+
+    def _role(self, r: int, c: int, role):
+        v = self.value(r, c)
+        if c == STATUS:
+            return self._status_role(r, v, role)
+        if role == Qt.DisplayRole:
+            return fmt(v)
+        if role == SORT_ROLE:
+            if isinstance(v, (int, float)):
+                return math.inf if isinstance(v, float) and math.isnan(v) else float(v)
+            return "" if v is None else str(v).lower()
+        if role == Qt.ToolTipRole:
+            return self.failures.get(r) if c == NAME else ("computing…" if self.scores is None else None)
+        if role == Qt.ForegroundRole:
+            return QBrush(QColor(*FAILED_COLOR)) if c == NAME and r in self.failures else None
+        return int(Qt.AlignRight | Qt.AlignVCenter) if c != NAME else None
+
+    def _status_role(self, r: int, status: str, role):
+        note = self.notes.get(self.names[r], "")
+        if role == SORT_ROLE:
+            return status
+        if role == Qt.ToolTipRole:
+            return status + (f" — {note}" if note else "")
+        mark, color = status_mark(status, note)
+        if role == Qt.DisplayRole:
+            return mark
+        if role == Qt.ForegroundRole:
+            return QBrush(QColor(*color)) if color else None
+        return int(Qt.AlignCenter)
