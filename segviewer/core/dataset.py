@@ -202,7 +202,7 @@ class DatasetCounts:
     names: list[str]
     counts: Counts
     soft: Counts
-    confusion: torch.Tensor
+    confusion: torch.Tensor | None        # [C, C+1] when asked for (with_confusion)
     failures: list[LoadError] = field(default_factory=list)
     confusion_per_image: torch.Tensor | None = None   # [I, C, C+1] when asked for
 
@@ -220,7 +220,6 @@ def evaluate(dataset: Dataset, threshold=0.5, argmax: bool = False, strict: bool
 
     boundary=K counts only pixels within K px of a GT boundary (interior=True: only the pixels beyond it).
     """
-    c = dataset.classes.num_classes
     names, per_image, soft, failures, confusions = [], [], [], [], []
     for index, sample in dataset.iter_samples(on_error=failures.append, strict=strict):
         if boundary:
@@ -236,7 +235,8 @@ def evaluate(dataset: Dataset, threshold=0.5, argmax: bool = False, strict: bool
     if not names:
         raise all_failed(dataset.options.gt_dir, failures)
     per_image_confusion = torch.stack(confusions) if confusions else None
-    confusion = per_image_confusion.sum(0) if confusions else torch.zeros(c, c + 1, dtype=torch.int64)
+    # C x (C+1) only when asked for: at 65,536 classes it would be 34 GB
+    confusion = per_image_confusion.sum(0) if confusions else None
     return DatasetCounts(names, _stack(per_image, torch.int64), _stack(soft, torch.float64), confusion, failures,
                          per_image_confusion)
 
