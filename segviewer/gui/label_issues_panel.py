@@ -1,0 +1,160 @@
+"""The Label doubt tab: where the model is confident the label is wrong. Suspect regions of the current image (click
+to zoom), the dataset's label scores (worst first, click to open), and one button to mark the image "needs fix"
+with the region noted. Everything comes from the engine, off the GUI thread."""
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget)
+
+from ..core.label_issues import DEFAULT_MIN_CONFIDENCE, DEFAULT_TEMPERATURE
+from .guard import message
+from .table_model import KEY_ROLE, Cell, TableModel, sorted_table
+
+
+class LabelIssuesPanel(QWidget):
+    region_clicked = Signal(object)        # SuspectRegion
+    image_clicked = Signal(int)            # dataset position
+    mark_clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.01, 10)
+        self.temperature.setSingleStep(0.05)
+        self.temperature.setValue(DEFAULT_TEMPERATURE)
+        self.temperature.setPrefix("T ")
+        self.temperature.setToolTip("softmin temperature of the label score: lower weighs the worst pixels more")
+        self.confidence = QDoubleSpinBox()
+        self.confidence.setRange(0.5, 1.0)
+        self.confidence.setSingleStep(0.01)
+        self.confidence.setValue(DEFAULT_MIN_CONFIDENCE)
+        self.confidence.setPrefix("confidence ≥ ")
+        self.confidence.setToolTip("a suspect pixel: another class than the label is predicted at least this surely")
+        self.mark = QPushButton("Mark image: needs fix (note the region)")
+        self.mark.setToolTip("sets the review status to 'needs fix' and notes the selected (or largest) region")
+        self.mark.clicked.connect(self.mark_clicked)
+        self.summary = QLabel("")
+        top = QHBoxLayout()
+        for w in (self.temperature, self.confidence, self.mark):
+            top.addWidget(w)
+        top.addWidget(self.summary, 1)
+        self.regions = TableModel(["label", "predicted", "pixels", "confidence", "x0", "y0", "x1", "y1"],
+                                  ["the class in the ground truth", "what the model is sure it is instead"], self)
+        self.regions_proxy, self.regions_view = sorted_table(self.regions, self)
+        self.regions_view.clicked.connect(lambda idx: self.region_clicked.emit(idx.data(KEY_ROLE)))
+        self.images = TableModel(["image", "label score", "suspect px"],
+                                 ["", "lower = more likely mislabelled", "pixels in suspect regions"], self)
+        self.images_proxy, self.images_view = sorted_table(self.images, self)
+        self.images_view.clicked.connect(lambda idx: self.image_clicked.emit(int(idx.data(KEY_ROLE))))
+        split = QSplitter(Qt.Horizontal)
+        split.addWidget(self.regions_view)
+        split.addWidget(self.images_view)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(split, 1)
+
+    def set_regions(self, regions, names) -> None:
+        rows = [[Cell(f"{r.gt_class}: {names[r.gt_class]}"), Cell(f"{r.predicted_class}: {names[r.predicted_class]}"),
+                 Cell(r.pixels), Cell(float(r.mean_confidence)), *(Cell(v) for v in r.bbox)] for r in regions]
+        self.regions.set_rows(rows, list(regions))
+        self.regions_view.sortByColumn(2, Qt.DescendingOrder)
+        self.summary.setText(f"{len(regions)} suspect regions in this image")
+
+    def set_scores(self, names, scores) -> None:
+        rows = [[Cell(n), Cell(float(scores.label_score[i])),
+                 Cell(int(scores.suspect_pixels[i]) if scores.loaded[i] else None)] for i, n in enumerate(names)]
+        self.images.set_rows(rows, list(range(len(names))))
+        self.images_view.sortByColumn(1, Qt.AscendingOrder)
+
+    def selected_region(self):
+        rows = self.regions_view.selectionModel().selectedRows()
+        if rows:
+            return rows[0].data(KEY_ROLE)
+        return self.regions.keys[0] if self.regions.keys else None
+
+
+class LabelIssuesController(QObject):
+    """Suspect regions on the compute worker, the dataset's label scores on the background worker (one pass, kept
+    by the engine per setting); a result is shown only while its image and settings are still the current ones."""
+
+    def __init__(self, window, panel: LabelIssuesPanel):
+        super().__init__(panel)
+        self.w, self.v, self.panel = window, window.viewer, panel
+        self.active = False
+        self.scores = None
+        self._image_key = self._dataset_key = None
+        v = self.v
+        v.sample_loaded.connect(self.refresh)
+        v.dataset_opened.connect(self._reset)
+        v.dataset_scores_ready.connect(self.refresh)
+        panel.temperature.valueChanged.connect(lambda _v: self.refresh())
+        panel.confidence.valueChanged.connect(lambda _v: self.refresh())
+        panel.image_clicked.connect(v.select_image)
+        panel.mark_clicked.connect(self.mark_needs_fix)
+
+    def _reset(self) -> None:
+        self.scores, self._image_key, self._dataset_key = None, None, None
+        self.panel.set_regions([], [])
+
+    def settings(self) -> tuple[float, float]:
+        return float(self.panel.temperature.value()), float(self.panel.confidence.value())
+
+    def refresh(self) -> None:
+        v = self.v
+        if not self.active or v.engine is None:
+            return
+        if v.is_hard:
+            self.panel.summary.setText("Label doubt needs logits: hard masks have no confidence.")
+            return
+        self._refresh_image()
+        self._refresh_dataset()
+
+    def _refresh_image(self) -> None:
+        v, (temperature, confidence) = self.v, self.settings()
+        key = (v.generation, v.current, confidence)
+        if v.loaded is None or key == self._image_key:
+            return
+        engine, i = v.engine, v.current
+
+        def done(regions):
+            if key == (v.generation, v.current, self.settings()[1]):
+                self._image_key = key
+                self.panel.set_regions(regions, v.classes.names)
+        v.compute.submit("suspects", lambda: engine.suspect_regions(i, confidence), done,
+                         lambda exc: v.error.emit(message("Suspect regions", exc)))
+
+    def _refresh_dataset(self) -> None:
+        v, settings = self.v, self.settings()
+        key = (v.generation, settings)
+        if key == self._dataset_key:
+            return
+        engine = v.engine
+
+        def done(scores):
+            if key == (v.generation, self.settings()):
+                self._dataset_key, self.scores = key, scores
+                self.panel.set_scores(engine.names, scores)
+        v.background.submit("label_scores", lambda: engine.label_scores(*settings), done,
+                            lambda exc: v.error.emit(message("Label scores", exc)))
+
+    def mark_needs_fix(self) -> None:
+        """In review: status 'needs fix' and a note naming the region (the selected one, else the largest)."""
+        review, region = self.w.review, self.panel.selected_region()
+        names = self.v.classes.names
+        note = "label doubt" if region is None else (
+            f"label doubt: {names[region.gt_class]} looks like {names[region.predicted_class]} "
+            f"({region.pixels} px, p={region.mean_confidence:.2f}) at x {region.bbox[0]}-{region.bbox[2]}, "
+            f"y {region.bbox[1]}-{region.bbox[3]}")
+        statuses = review.status_names()
+        status = next((st for st in statuses if "fix" in st), None)
+        if review.store is None or status is None:
+            self.w.show_error("Mark needs fix failed: no review session with a 'needs fix' status is open.")
+            return
+        review._set(status=status, note=note)
+
+
+def fmt_score(value: float) -> str:
+    return "—" if math.isnan(value) else f"{value:.4f}"

@@ -1,0 +1,35 @@
+"""The Label doubt tab: suspect regions and label scores equal the engine's; one click marks the image."""
+import numpy as np
+
+from helpers import settle
+from segviewer.gui.label_issues_panel import LabelIssuesController, LabelIssuesPanel
+
+
+def test_label_doubt_tab_equals_the_engine_and_marks_needs_fix(qtbot, window, demo_copy):
+    panel = LabelIssuesPanel()
+    qtbot.addWidget(panel)
+    controller = LabelIssuesController(window, panel)
+    controller.active = True
+    assert window.actions_.open_folder(demo_copy)
+    settle(qtbot, window)
+    v = window.viewer
+    controller.refresh()
+    qtbot.waitUntil(lambda: controller.scores is not None, timeout=30000)
+    want = v.engine.label_scores()
+    np.testing.assert_allclose(controller.scores.label_score, want.label_score)
+    shown = {r[0].value: r[1].value for r in panel.images.rows}
+    assert shown[v.engine.names[0]] == want.label_score[0]
+    worst = int(np.nanargmin(want.label_score))
+    v.select_image(worst)
+    settle(qtbot, window)
+    qtbot.waitUntil(lambda: controller._image_key is not None and controller._image_key[1] == worst, timeout=30000)
+    regions = v.engine.suspect_regions(worst)
+    assert panel.regions.keys == regions
+    assert regions     # the demo's worst image has a mislabelled object
+    window.review.toggle_mode()
+    panel.mark.click()
+    review = window.review.store.reviews()[v.engine.names[worst]]
+    names = v.classes.names
+    assert "fix" in review.status
+    assert review.note.startswith(f"label doubt: {names[regions[0].gt_class]} looks like "
+                                  f"{names[regions[0].predicted_class]}")
