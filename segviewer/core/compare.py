@@ -208,16 +208,19 @@ class CompareMixin:
     def compare_scoring(self, value) -> None:
         self.compare_model.scoring = value
 
-    def scoring_b(self):
-        """The full Scoring model B counts with: A's, with B's threshold / argmax (argmax for masks)."""
-        own = self.compare_scoring
-        return replace(self.scoring, threshold=own.threshold, argmax=own.argmax).for_dataset(self._compare.is_hard)
+    def scoring_b(self, scoring=None, compare_scoring=None):
+        """The full Scoring model B counts with: A's (or the given snapshot), with B's threshold / argmax (argmax
+        for masks). Every compare method takes these two snapshots, so a worker computes exactly what its key says."""
+        own = compare_scoring if compare_scoring is not None else self.compare_scoring
+        base = self.effective(scoring)
+        return replace(base, threshold=own.threshold, argmax=own.argmax).for_dataset(self._compare.is_hard)
 
-    def compare_key(self, kind: str, image: int | None = None, extra: tuple = ()) -> tuple:
+    def compare_key(self, kind: str, image: int | None = None, extra: tuple = (), scoring=None,
+                    compare_scoring=None) -> tuple:
         """The request key of a compare result: both models' count settings (and beta for scores)."""
-        s = self.scoring
+        s = self.effective(scoring)
         scores = (s.beta, s.smooth) if kind in ("compare_scores", "compare_images", "compare_deltas") else ()
-        return (kind, image, s.count_key(), self.scoring_b().count_key(), scores, extra)
+        return (kind, image, s.count_key(), self.scoring_b(s, compare_scoring).count_key(), scores, extra)
 
     # ---- one image ----
     def compare_load(self, image: int | str):
@@ -229,34 +232,40 @@ class CompareMixin:
             raise LoadError(self.dataset.items[i].pred, "model B has no prediction for this image")
         return self._compare.load(row)
 
-    def _predictions(self, image):
+    def _predictions(self, image, sa, sb):
         from .compare_pixels import prediction_of
         la, lb = self.load(image), self.compare_load(image)
-        pa = prediction_of(la.sample.probs, la.sample.pred_map, self.scoring, la.maps)
-        pb = prediction_of(lb.sample.probs, lb.sample.pred_map, self.scoring_b(), lb.maps)
+        pa = prediction_of(la.sample.probs, la.sample.pred_map, sa, la.maps)
+        pb = prediction_of(lb.sample.probs, lb.sample.pred_map, sb, lb.maps)
         return la, pa, pb
 
-    def compare_image(self, image: int | str):
+    def _snapshots(self, scoring, compare_scoring):
+        sa = self.effective(scoring)
+        return sa, self.scoring_b(sa, compare_scoring)
+
+    def compare_image(self, image: int | str, scoring=None, compare_scoring=None):
         """(counts A, counts B, Changes) of one image, [C] each, over the pixels A's Scoring scores."""
         from .compare_pixels import image_changes, prediction_counts
-        la, pa, pb = self._predictions(image)
-        target = la.target(self.scoring)
+        sa, sb = self._snapshots(scoring, compare_scoring)
+        la, pa, pb = self._predictions(image, sa, sb)
+        target = la.target(sa)
         return prediction_counts(pa, target), prediction_counts(pb, target), image_changes(pa, pb, target)
 
-    def compare_overlay(self, image: int | str, class_id: int = -1):
+    def compare_overlay(self, image: int | str, class_id: int = -1, scoring=None, compare_scoring=None):
         """The compare view's codes (SAME / FIXED / BROKEN / BOTH_WRONG, ignore hatched) for one class or all
         (-1), with the legend's pixel counts; draw them through compare_pixels.compare_lut()."""
         from .compare_pixels import change_legend, compare_codes
         from .loaded import Overlay
-        la, pa, pb = self._predictions(image)
-        codes = compare_codes(pa, pb, la.maps, class_id, la.scored(self.scoring))
+        sa, sb = self._snapshots(scoring, compare_scoring)
+        la, pa, pb = self._predictions(image, sa, sb)
+        codes = compare_codes(pa, pb, la.maps, class_id, la.scored(sa))
         return Overlay(codes, change_legend(codes))
 
     # ---- the whole dataset ----
-    def compare_dataset(self, progress=None, cancelled=None) -> DatasetComparison:
+    def compare_dataset(self, progress=None, cancelled=None, scoring=None, compare_scoring=None) -> DatasetComparison:
         """Both models' per-image counts and changes at the current settings (one pass, kept for a few)."""
         b = self.compare_model
-        sa, sb = self.scoring, self.scoring_b()
+        sa, sb = self._snapshots(scoring, compare_scoring)
         key = (sa.count_key(), sb.count_key())
         kept = self._compare_kept
         with self._lock:
@@ -272,15 +281,17 @@ class CompareMixin:
                 kept.popitem(last=False)
         return result
 
-    def compare_deltas(self, score: str = "fbeta", class_id: int = -1) -> dict[str, np.ndarray]:
+    def compare_deltas(self, score: str = "fbeta", class_id: int = -1, scoring=None,
+                       compare_scoring=None) -> dict[str, np.ndarray]:
         """Per image in dataset order, from both indexes (a threshold step is a lookup): A's and B's score (mean
         over present classes for -1, else the class's), delta = B − A, and 'failed'. Rank with rank_by_delta."""
         from .scores import compute_scores, nanmean, SCORE_NAMES
         if score not in SCORE_NAMES:
             raise LoadError(None, f"score {score!r}: use one of {', '.join(SCORE_NAMES)}")
-        s, b = self.scoring, self.compare_model
+        b = self.compare_model
+        s, sb = self._snapshots(scoring, compare_scoring)
         da = self.dataset_counts(s)
-        db = b.dataset_counts(self.scoring_b())
+        db = b.dataset_counts(sb)
         rows = self._compare_rows
         found = rows >= 0
         values = []

@@ -1,0 +1,201 @@
+"""The Compare tab (model A vs model B): B's own threshold, a per-class table of A, B and Δ for the current image and
+the dataset with the pixels B fixes, breaks or both get wrong, and the per-image Δ that ranks the image list.
+The canvas's compare view draws the engine's change codes. Every number comes from the engine, off the GUI thread,
+and is shown only while its key (both models' settings) is still the current one."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget)
+
+from ..core.compare import per_class_values
+from ..core.compare_pixels import COMPARE_RGB, COMPARE_WORDS
+from ..core.counts import Counts
+from ..core.scores import compute_scores
+from .guard import message
+from .table_model import Cell, TableModel, sorted_table
+
+COLUMNS = ["class", "image Fβ A", "image Fβ B", "image ΔFβ", "dataset Fβ A", "dataset Fβ B", "dataset ΔFβ",
+           "dataset IoU A", "dataset IoU B", "dataset ΔIoU", "fixed px", "broken px", "both wrong px"]
+TIPS = ["", "model A on this image", "model B on this image", "B − A", "model A over the dataset",
+        "model B over the dataset", "B − A", "", "", "B − A", "errors of A that B gets right (dataset)",
+        "pixels B gets wrong that A got right (dataset)", "wrong under both (dataset)"]
+GAIN, LOSS = (0, 114, 178), (213, 94, 0)
+
+
+class ComparePanel(QWidget):
+    threshold_changed = Signal(object)       # B's Scoring threshold / argmax as a dict of changes
+    ranking_changed = Signal(str)             # "breaks" | "fixes"
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setRange(0.0, 1.0)
+        self.threshold.setDecimals(3)
+        self.threshold.setSingleStep(0.01)
+        self.threshold.setValue(0.5)
+        self.threshold.setPrefix("B threshold ")
+        self.argmax = QCheckBox("B argmax")
+        self.ranking = QComboBox()
+        self.ranking.addItem("list: what B breaks first", "breaks")
+        self.ranking.addItem("list: what B fixes first", "fixes")
+        self.legend = QLabel(" ".join(
+            f"<span style='background: rgb{COMPARE_RGB[c]}; color: rgb{COMPARE_RGB[c]}'>&nbsp;&nbsp;&nbsp;</span>"
+            f"&nbsp;{w}" for c, w in COMPARE_WORDS.items()))
+        self.legend.setTextFormat(Qt.RichText)
+        self.note = QLabel("Open a second model with `segviewer DIR --compare B_DIR` (or File ▸ Open dataset).")
+        self.note.setStyleSheet("color: gray;")
+        top = QHBoxLayout()
+        for w in (self.threshold, self.argmax, self.ranking, self.legend):
+            top.addWidget(w)
+        top.addStretch(1)
+        self.model = TableModel(COLUMNS, TIPS, self)
+        self.proxy, self.view = sorted_table(self.model, self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.note)
+        layout.addLayout(top)
+        layout.addWidget(self.view, 1)
+        self.threshold.valueChanged.connect(lambda t: self.threshold_changed.emit({"threshold": float(t)}))
+        self.argmax.toggled.connect(self._on_argmax)
+        self.ranking.currentIndexChanged.connect(lambda _i: self.ranking_changed.emit(self.ranking.currentData()))
+
+    def _on_argmax(self, on: bool) -> None:
+        self.threshold.setEnabled(not on)
+        self.threshold_changed.emit({"argmax": bool(on)})
+
+    def set_rows(self, names, image: dict | None, dataset: dict | None) -> None:
+        rows = []
+        for c, name in enumerate(names):
+            row = [Cell(f"{c}: {name}")]
+            for source, keys in ((image, ("fbeta_a", "fbeta_b", "delta_fbeta")),
+                                 (dataset, ("fbeta_a", "fbeta_b", "delta_fbeta", "iou_a", "iou_b", "delta_iou"))):
+                row += [_delta_cell(source[k][c], k) if source is not None else Cell(None, tooltip="computing…")
+                        for k in keys]
+            row += [Cell(int(dataset[k][c])) if dataset is not None else Cell(None)
+                    for k in ("fixed", "broken", "both_wrong")]
+            rows.append(row)
+        self.model.set_rows(rows, list(range(len(names))))
+
+
+def _delta_cell(value, key: str) -> Cell:
+    value = float(value)
+    if not key.startswith("delta") or np.isnan(value) or value == 0:
+        return Cell(value)
+    return Cell(value, color=GAIN if value > 0 else LOSS)
+
+
+def image_values(counts_a: Counts, counts_b: Counts, beta: float, smooth: float) -> dict:
+    sa, sb = compute_scores(counts_a, beta, smooth), compute_scores(counts_b, beta, smooth)
+    fa, fb = sa.fbeta.numpy(), sb.fbeta.numpy()
+    return {"fbeta_a": fa, "fbeta_b": fb, "delta_fbeta": fb - fa}
+
+
+class CompareController(QObject):
+    """Runs the engine's compare requests for the panel, the canvas's compare view and the list's Δ ranking."""
+    overlay_ready = Signal(object)       # Overlay (codes + legend) for the compare view
+    deltas_ready = Signal(object)        # per-image dict a, b, delta, failed (dataset order)
+
+    def __init__(self, viewer, panel: ComparePanel):
+        super().__init__(panel)
+        self.v, self.panel = viewer, panel
+        self.active = False              # the tab or the compare view is showing
+        self.image = self.dataset = self.overlay = self.deltas = None
+        self.ranking = "breaks"
+        self._b_scoring = None
+        self._keys: dict[str, tuple] = {}
+        viewer.sample_loaded.connect(self.refresh)
+        viewer.dataset_opened.connect(self._reset)
+        viewer.dataset_scores_ready.connect(self.refresh)
+        viewer.settings_changed.connect(lambda _c: self.refresh())
+        panel.threshold_changed.connect(self.set_b)
+        panel.ranking_changed.connect(self._on_ranking)
+
+    @property
+    def available(self) -> bool:
+        return self.v.engine is not None and self.v.engine.has_compare
+
+    def _reset(self) -> None:
+        self.image = self.dataset = self.overlay = self.deltas = self._b_scoring = None
+        self._keys = {}
+        self.panel.note.setVisible(not self.available)
+        if self.available:
+            s = self.b_scoring
+            self.panel.threshold.blockSignals(True)
+            self.panel.threshold.setValue(s.threshold if not s.per_class else s.threshold[0])
+            self.panel.threshold.blockSignals(False)
+            hard = self.v.engine.compare_model.is_hard
+            self.panel.threshold.setEnabled(not hard and not s.argmax)
+            self.panel.argmax.setEnabled(not hard)
+
+    @property
+    def b_scoring(self):
+        """Model B's own threshold / argmax, as the window holds it (the engine's is only its default)."""
+        if self._b_scoring is None:
+            self._b_scoring = self.v.engine.compare_scoring
+        return self._b_scoring
+
+    def set_b(self, changes: dict) -> None:
+        if self.available:
+            self._b_scoring = self.b_scoring.with_(**changes)
+            self.refresh()
+
+    def _on_ranking(self, ranking: str) -> None:
+        self.ranking = ranking
+        if self.deltas is not None:
+            self.deltas_ready.emit(self.deltas)
+
+    def key(self, kind: str) -> tuple:
+        v = self.v
+        image = v.current if kind in ("compare_image", "compare_overlay") else None
+        extra = (v.settings.class_id,) if kind in ("compare_overlay", "compare_deltas") else ()
+        return (v.generation, v.engine.compare_key(kind, image, extra, v.scoring, self.b_scoring))
+
+    def refresh(self) -> None:
+        if not self.active or not self.available or self.v.index is None:
+            return
+        engine, v = self.v.engine, self.v
+        # snapshots: each job computes exactly the settings its key names
+        i, class_id, sa, sb = v.current, v.settings.class_id, v.scoring, self.b_scoring
+        self._submit(v.compute, "compare_overlay", lambda: engine.compare_overlay(i, class_id, sa, sb),
+                     self._on_overlay)
+        self._submit(v.compute, "compare_image", lambda: engine.compare_image(i, sa, sb), self._on_image)
+        self._submit(v.background, "compare_dataset", lambda: engine.compare_dataset(scoring=sa, compare_scoring=sb),
+                     self._on_dataset)
+        self._submit(v.background, "compare_deltas", lambda: engine.compare_deltas("fbeta", class_id, sa, sb),
+                     self._on_deltas)
+        if self.image is not None or self.dataset is not None:
+            self._show()
+
+    def _submit(self, worker, kind: str, job, apply) -> None:
+        key = self.key(kind)
+        if self._keys.get(kind) == key:
+            return
+
+        def done(out):
+            if self.available and key == self.key(kind):
+                self._keys[kind] = key
+                apply(out)
+        worker.submit(kind, job, done, lambda exc: self.v.error.emit(message("Compare", exc)))
+
+    def _on_overlay(self, overlay) -> None:
+        self.overlay = overlay
+        self.overlay_ready.emit(overlay)
+
+    def _on_image(self, out) -> None:
+        self.image = out            # counts: scores follow beta without a recount
+        self._show()
+
+    def _on_dataset(self, comparison) -> None:
+        self.dataset = comparison
+        self._show()
+
+    def _on_deltas(self, deltas) -> None:
+        self.deltas = deltas
+        self.deltas_ready.emit(deltas)
+
+    def _show(self) -> None:
+        s = self.v.scoring
+        image = image_values(self.image[0], self.image[1], s.beta, s.smooth) if self.image is not None else None
+        dataset = per_class_values(self.dataset, s.beta, s.smooth) if self.dataset is not None else None
+        self.panel.set_rows(self.v.classes.names, image, dataset)

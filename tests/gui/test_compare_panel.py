@@ -1,0 +1,67 @@
+"""The Compare tab: A, B and Δ per class equal the engine's compare tables, B's threshold is live, the canvas's
+compare codes and the list's Δ come from the engine."""
+import numpy as np
+
+import segviewer
+from helpers import settle
+from segviewer.gui.compare_panel import CompareController, ComparePanel
+
+
+def column(panel, k):
+    return np.array([np.nan if r[k].value is None else float(r[k].value) for r in panel.model.rows])
+
+
+def test_compare_tab_equals_the_engine(qtbot, window, demo_copy):
+    panel = ComparePanel()
+    qtbot.addWidget(panel)
+    controller = CompareController(window.viewer, panel)
+    controller.active = True
+    assert window.actions_.open_folder(demo_copy)
+    settle(qtbot, window)
+    v = window.viewer
+    v.engine.attach_compare(demo_copy / "masks")
+    controller._reset()
+    panel.argmax.setChecked(False)
+    v.update_settings(threshold=0.4, beta=2.0)
+    controller.refresh()
+    qtbot.waitUntil(lambda: controller.dataset is not None and controller.deltas is not None
+                    and controller.overlay is not None, timeout=60000)
+    settle(qtbot, window)
+    with segviewer.open(folder=demo_copy, compare_masks=demo_copy / "masks",
+                        scoring=segviewer.Scoring(threshold=0.4, beta=2.0)) as ins:
+        want = ins.compare_scores()
+        np.testing.assert_allclose(column(panel, 4), want["fbeta_a"], equal_nan=True)
+        np.testing.assert_allclose(column(panel, 5), want["fbeta_b"], equal_nan=True)
+        assert column(panel, 10).tolist() == want["fixed"].tolist()
+        assert column(panel, 11).tolist() == want["broken"].tolist()
+        codes = ins.compare_overlay(v.current, v.settings.class_id).codes
+        assert np.array_equal(controller.overlay.codes, codes)
+        per_image = ins.compare_images().set_index("image")
+        shown = dict(zip(v.engine.names, controller.deltas["delta"]))
+        for name, row in per_image.iterrows():
+            assert shown[name] == np.float64(row.delta_mean_fbeta) or np.isclose(shown[name], row.delta_mean_fbeta)
+
+
+def test_b_threshold_is_live_and_fast_changes_end_right(qtbot, window, demo_copy):
+    panel = ComparePanel()
+    qtbot.addWidget(panel)
+    controller = CompareController(window.viewer, panel)
+    controller.active = True
+    assert window.actions_.open_folder(demo_copy)
+    settle(qtbot, window)
+    v = window.viewer
+    v.engine.attach_compare(demo_copy / "logits")       # the same model at another threshold
+    controller._reset()
+    for t in (0.2, 0.7, 0.3):                          # no waiting between changes
+        panel.threshold.setValue(t)
+        v.update_settings(threshold=0.6 - t / 2)
+    qtbot.waitUntil(lambda: controller.dataset is not None
+                    and controller._keys.get("compare_dataset") == controller.key("compare_dataset"), timeout=60000)
+    settle(qtbot, window)
+    with segviewer.open(folder=demo_copy, compare=demo_copy / "logits",
+                        scoring=segviewer.Scoring(threshold=0.45)) as ins:
+        ins.compare_scoring = segviewer.Scoring(threshold=0.3)
+        want = ins.compare_scores()
+        np.testing.assert_allclose(column(panel, 5), want["fbeta_b"], equal_nan=True)
+        np.testing.assert_allclose(column(panel, 6), want["delta_fbeta"], equal_nan=True)
+        assert column(panel, 11).tolist() == want["broken"].tolist()
