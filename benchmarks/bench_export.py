@@ -19,13 +19,13 @@ from common import machine, make_synthetic, peak_rss_mib, run_worker, setup_work
 def run_ours(root: Path, mode: str, device: str) -> dict:
     from segviewer.core.dataset import DataOptions, Dataset, evaluate
     from segviewer.core.export import write_per_class_csv, write_per_image_csv
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     ds = Dataset(DataOptions(gt_dir=root / "gt", pred_dir=root / "logits", device=device))
     argmax = mode == "argmax"
     result = evaluate(ds, 0.5, argmax)
     write_per_class_csv(root / "pc.csv", ds.classes, result.total(), result.soft_total(), None if argmax else 0.5, 1.0, 1e-5)
     write_per_image_csv(root / "pi.csv", result.names, ds.classes, result.counts, 1.0, 1e-5)
-    return {"seconds": time.perf_counter() - t0, "tp": result.total().tp.tolist()}
+    return {"seconds": time.perf_counter() - t0, "cpu_seconds": cpu_seconds() - c0, "tp": result.total().tp.tolist()}
 
 
 def run_torchmetrics(root: Path, c: int, device: str) -> dict:
@@ -34,14 +34,14 @@ def run_torchmetrics(root: Path, c: int, device: str) -> dict:
     from PIL import Image
     from torchmetrics.classification import MulticlassStatScores
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     metric = MulticlassStatScores(num_classes=c, average=None, ignore_index=255, multidim_average="global").to(dev)
     for path in sorted((root / "logits").glob("*.npy")):
         logits = torch.from_numpy(np.load(path)).to(dev).float()
         gt = torch.from_numpy(np.asarray(Image.open(root / "gt" / f"{path.stem}.png")).astype(np.int64)).to(dev)
         metric.update(logits[None], gt[None])
     stats = metric.compute()
-    return {"seconds": time.perf_counter() - t0, "tp": stats[:, 0].tolist()}
+    return {"seconds": time.perf_counter() - t0, "cpu_seconds": cpu_seconds() - c0, "tp": stats[:, 0].tolist()}
 
 
 def worker(args) -> None:
@@ -51,6 +51,13 @@ def worker(args) -> None:
         run_ours(root, args.worker, args.device)
     out["peak_mib"] = peak_rss_mib()
     print(json.dumps(out))
+
+
+def cpu_seconds() -> float:
+    """user + system seconds of this process: on a shared machine steadier than the wall clock."""
+    import resource
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def spawn(kind: str, args, root: Path) -> dict:
