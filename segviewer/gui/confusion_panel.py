@@ -39,6 +39,7 @@ class ConfusionPanel(QWidget):
         self.plot.addItem(self.outline)
         self.labels: list = []
         self.clicked: tuple[int, int] | None = None
+        self.plot.getViewBox().sigResized.connect(lambda _box: self._fit_labels())
         self.scope = QComboBox()
         self.scope.addItems(["dataset", "current image"])
         self.scope.currentTextChanged.connect(self.scope_changed)
@@ -71,11 +72,24 @@ class ConfusionPanel(QWidget):
         self.image.setImage(normalised, autoLevels=False, levels=(0, 1))
         c, k = self.matrix.shape
         self.plot.getAxis("left").setTicks([[(i + 0.5, n) for i, n in enumerate(names)]])
-        self.plot.getAxis("bottom").setTicks([[(j + 0.5, n[:10]) for j, n in enumerate(self.names)]])
         self.plot.setXRange(0, k, padding=0)
         self.plot.setYRange(0, c, padding=0)
         self._write_shares(normalised)
+        self._fit_labels()
         self._outline()
+
+    def _fit_labels(self) -> None:
+        """Names under the columns and shares in the cells only where they fit; else ids, and hover tells."""
+        if self.matrix is None:
+            return
+        c, k = self.matrix.shape
+        box = self.plot.getViewBox().boundingRect()
+        cell_w, cell_h = box.width() / k, box.height() / c
+        fits = cell_w >= 8 * max(len(n[:10]) for n in self.names)
+        ticks = [(j + 0.5, n[:10] if fits else ("∅" if n == "none" else str(j))) for j, n in enumerate(self.names)]
+        self.plot.getAxis("bottom").setTicks([ticks])
+        for label in self.labels:
+            label.setVisible(cell_w >= 36 and cell_h >= 14)
 
     def _clear_labels(self) -> None:
         for label in self.labels:

@@ -150,7 +150,8 @@ class ControlsPanel(QWidget):
         self.background_box.setToolTip("All classes: correct pixels of the background class are counted but not "
                                        "painted, so the photo shows (B)")
         self.background_box.toggled.connect(lambda on: self._emit(show_background=on))
-        form.addRow("style", self._pair(self.style_combo, self.background_box))
+        form.addRow("style", self.style_combo)
+        form.addRow("", self.background_box)
         self.layout_combo = QComboBox()
         self.layout_combo.addItems(list(LAYOUTS))
         self.layout_combo.setToolTip("side by side: the ground truth beside the view, zoom and pan linked (S)")

@@ -63,13 +63,18 @@ class ImageListPanel(QWidget):
         header.setSectionResizeMode(QHeaderView.Interactive)   # no per-step measuring of every row
         header.setStretchLastSection(False)
         header.setMinimumSectionSize(STATUS_WIDTH)
-        for c in range(len(COLUMNS)):
-            header.resizeSection(c, NUMBER_WIDTH + (8 if c in (4, 5, PAIR) else 0))
-        header.resizeSection(STATUS, STATUS_WIDTH)
+        header.setDefaultSectionSize(NUMBER_WIDTH)
+        self._widths()
         header.moveSection(header.visualIndex(STATUS), 0)      # status icon, name, sorted-by score, the rest
         self._sort_column = -1
         header.sortIndicatorChanged.connect(lambda column, _order: self._bring_forward(column))
-        self.view.installEventFilter(self)
+        self.view.viewport().installEventFilter(self)
+
+    def _widths(self) -> None:
+        header = self.view.horizontalHeader()
+        for c in range(len(COLUMNS)):
+            header.resizeSection(c, NUMBER_WIDTH + (8 if c in (4, 5, PAIR) else 0))
+        header.resizeSection(STATUS, STATUS_WIDTH)
 
     def _bring_forward(self, column: int) -> None:
         self._sort_column = column
@@ -83,17 +88,20 @@ class ImageListPanel(QWidget):
         header = self.view.horizontalHeader()
         sort_column = self._sort_column
         sorted_width = header.sectionSize(sort_column) if sort_column not in (-1, NAME, STATUS) else 0
-        room = self.view.viewport().width() - header.sectionSize(STATUS) - sorted_width
-        header.resizeSection(NAME, max(NAME_MIN_WIDTH, room))
+        room = self.view.viewport().width() - header.sectionSize(STATUS) - sorted_width - 6   # a margin for the frame
+        metrics = self.view.fontMetrics()
+        needed = max((metrics.horizontalAdvance(n) for n in self.model.names[:2000]), default=0) + 28
+        header.resizeSection(NAME, max(NAME_MIN_WIDTH, min(room, max(needed, 2 * NAME_MIN_WIDTH))))
 
     def eventFilter(self, obj, event) -> bool:
-        if obj is self.view and event.type() == QEvent.Resize:
+        if obj is self.view.viewport() and event.type() == QEvent.Resize:
             self._fit_name()
         return False
 
     def set_dataset(self, names: list[str], class_names, status_names) -> None:
         self.scores, self._sorted_once, self._current_key = None, False, -1
         self.model.set_names(names)
+        self._widths()       # a model reset gives every section the default size
         for combo, label in ((self.gt_filter, "in GT: any class"), (self.pred_filter, "predicted: any class")):
             combo.blockSignals(True)
             combo.clear()
@@ -104,6 +112,7 @@ class ImageListPanel(QWidget):
         self.set_status_names(status_names)
         self.proxy.sort(-1)
         self.refresh()
+        self._fit_name()
 
     def set_status_names(self, status_names) -> None:
         self.status_filter.blockSignals(True)

@@ -67,6 +67,13 @@ class WindowLayout:
                 horizontal = area != Qt.BottomDockWidgetArea
                 self.w.resizeDocks([dock], [size], Qt.Horizontal if horizontal else Qt.Vertical)
 
+    def follow_window_width(self, dock: QDockWidget, old_width: int, new_width: int) -> None:
+        """A panel keeps its share of the window's width when the window is resized (within its minimum)."""
+        if old_width <= 0 or new_width == old_width or not dock.isVisible() or dock.isFloating():
+            return
+        width = max(dock.widget().minimumWidth(), round(dock.width() * new_width / old_width))
+        self.w.resizeDocks([dock], [width], Qt.Horizontal)
+
     def fill_menu(self, menu, add_action) -> None:
         for dock, *_ in self.docks:
             action = dock.toggleViewAction()

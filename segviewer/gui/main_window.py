@@ -64,7 +64,7 @@ class MainWindow(QMainWindow):
         self.images_dock = self.layout_.add("Images", self.image_list, Qt.LeftDockWidgetArea, 270, (200, 150))
         self.settings_dock = self.layout_.add("Settings", scrolling(self.controls), Qt.RightDockWidgetArea, 330,
                                               (0, 120))
-        self.review.dock = self.layout_.add("Review", self.review.panel, Qt.RightDockWidgetArea, 250, (0, 150),
+        self.review.dock = self.layout_.add("Review", scrolling(self.review.panel), Qt.RightDockWidgetArea, 285, (0, 120),
                                             below=self.settings_dock)
         self.scores_dock = self.layout_.add("Scores", self.bottom_tabs, Qt.BottomDockWidgetArea, 280, (0, 150))
         self.layout_.apply_default_sizes()
@@ -355,6 +355,11 @@ class MainWindow(QMainWindow):
     def _show_empty_hint(self) -> None:
         self.canvas.show_error(None)
         self.canvas.legend.setText("File ▸ Open dataset (Ctrl+O), drop a dataset folder here, or File ▸ Open demo dataset")
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if event.oldSize().width() > 0:
+            self.layout_.follow_window_width(self.images_dock, event.oldSize().width(), event.size().width())
 
     # ---- drag and drop ----
     def dragEnterEvent(self, event) -> None:

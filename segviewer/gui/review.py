@@ -76,8 +76,10 @@ class ReviewController:
         self.advance.setChecked(self.w.qsettings.value(ADVANCE_KEY, True, type=bool))
         self.advance.toggled.connect(lambda on: self.w.qsettings.setValue(ADVANCE_KEY, on))
         buttons = QHBoxLayout()
-        for text, slot in (("Undo (U)", self.undo), ("Next unreviewed (Ctrl+→)", self.next_unreviewed)):
+        for text, slot, tip in (("Undo (U)", self.undo, "undo the last review change"),
+                                ("Next unreviewed", self.next_unreviewed, "Ctrl+→, in the list's order")):
             b = QPushButton(text)
+            b.setToolTip(tip)
             b.clicked.connect(lambda checked=False, s=slot: s())
             buttons.addWidget(b)
         form.addRow("review mode", self.mode_label)

@@ -298,5 +298,7 @@ def view_caption(viewer) -> str:
     else:
         scoring = "per-class thresholds" if s.class_thresholds is not None else f"threshold {s.threshold:g}"
     band = f" · {'interior beyond' if s.interior else 'band'} {s.boundary} px" if s.boundary else ""
-    return (f"{viewer.dataset.names[viewer.current]} · {s.view} view · {cls} · {scoring} · β {s.beta:g}{band}"
-            f" · {viewer.dataset.options.gt_dir.parent.name}")
+    panes = " (left: ground truth)" if s.layout == "side by side" else ""
+    style = " · contours" if s.style == "contour" else ""
+    return (f"{viewer.dataset.names[viewer.current]} · {s.view} view{panes}{style} · {cls} · {scoring} · "
+            f"β {s.beta:g}{band} · {viewer.dataset.options.gt_dir.parent.name}")
