@@ -11,6 +11,7 @@ Without a cluster, `build_index` and `evaluate` here are exactly the single-proc
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -91,11 +92,13 @@ def run_chunks(cluster, task, dataset, args: tuple, progress: Progress | None = 
 def _collect(client, futures, chunks, dataset, progress, cancelled, strict) -> list[tuple]:
     from dask.distributed import as_completed
     position = {future.key: i for i, future in enumerate(futures)}
+    paths = client_paths(dataset)
     outcomes: list[tuple | None] = [None] * len(futures)
     done, total = 0, len(dataset)
     for future in as_completed(futures):
         i = position[future.key]
-        outcomes[i] = _result(future, dataset, chunks[i])
+        result, failures = _result(future, dataset, chunks[i])
+        outcomes[i] = (result, [(paths.get(str(path), path), reason) for path, reason in failures])
         for _ in chunks[i]:
             done += 1
             if progress:
@@ -179,11 +182,23 @@ def chunk_ranges(n_images: int, workers: int) -> list[range]:
 
 
 def dataset_part(dataset, positions: range):
-    """The dataset restricted to some images (a shallow copy with their items only): what a task ships."""
+    """The dataset restricted to some images (a shallow copy with their items only): what a task ships. Paths
+    are made absolute, so a worker started in another folder finds the same files."""
     from .io import Pairing
     part = copy.copy(dataset)
-    part.pairing = Pairing([dataset.items[i] for i in positions])
+    part.pairing = Pairing([_absolute(dataset.items[i]) for i in positions])
     return part
+
+
+def _absolute(item):
+    return dataclasses.replace(item, gt=item.gt.absolute(), pred=item.pred.absolute(),
+                               image=item.image.absolute() if item.image is not None else None)
+
+
+def client_paths(dataset) -> dict[str, object]:
+    """Absolute path -> the path as this process names it, so a worker's failure reads as a local one."""
+    return {str(path.absolute()): path for item in dataset.items for path in (item.gt, item.pred, item.image)
+            if path is not None}
 
 
 # ---- merging, in dataset order ----

@@ -160,6 +160,18 @@ def test_ctrl_c_cancels_the_tasks_and_keeps_the_previous_cache(client, tmp_path)
     assert client.run_on_scheduler(left) == 0
 
 
+def test_relative_paths_reach_workers_started_elsewhere(client, tmp_path, monkeypatch):
+    root = random_dataset(tmp_path / "data", 5, seed=6)
+    corrupt(root, "img1.npy")
+    monkeypatch.chdir(tmp_path)          # the workers' folder is not this one
+    res = [run_cli("export", "--gt", "data/gt", "--logits", "data/logits", "--out", f"{i}.csv", *extra)
+           for i, extra in enumerate(((), ("--scheduler", client.scheduler.address)))]
+    assert res[0].returncode == res[1].returncode == 0, res[1].stderr
+    assert (tmp_path / "0.csv").read_bytes() == (tmp_path / "1.csv").read_bytes()
+    skipped = [[line for line in r.stderr.splitlines() if "skipped" in line] for r in res]
+    assert skipped[0] == skipped[1] and skipped[0][0].startswith("segviewer: skipped data/logits/img1.npy: ")
+
+
 def test_a_killed_worker_changes_nothing(client, tmp_path):
     ds = open_dataset(random_dataset(tmp_path, 40, h=48, w=64, seed=5))
     local = build_local(ds, 100)
