@@ -131,6 +131,10 @@ def test_corrupt_files_reported_as_in_one_process_and_skipped(client, tmp_path):
     for key in ("tp", "fp", "fn"):
         assert np.array_equal(getattr(counts_dask.counts, key), getattr(counts_local.counts, key))
         assert np.array_equal(getattr(counts_dask.soft, key), getattr(counts_local.soft, key))
+    confusion_local = evaluate_local(ds, 0.3, with_confusion=True, boundary=1)
+    confusion_dask = dist.evaluate(ds, 0.3, with_confusion=True, boundary=1, cluster=client)
+    assert np.array_equal(confusion_dask.confusion_per_image, confusion_local.confusion_per_image)
+    assert np.array_equal(confusion_dask.confusion, confusion_local.confusion)
     res = [run_cli("export", "--gt", root / "gt", "--logits", root / "logits", "--out", tmp_path / f"{i}.csv", *extra)
            for i, extra in enumerate(((), ("--scheduler", client.scheduler.address)))]
     skipped = [line for line in res[0].stderr.splitlines() if line.startswith("segviewer: skipped")]
