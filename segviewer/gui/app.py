@@ -94,7 +94,7 @@ def apply_initial_settings(window, args) -> None:
         if args.image not in names:
             from ..core.errors import LoadError
             raise LoadError(None, f"--image {args.image!r}: no such image (e.g. {names[0]!r})")
-        v.select_image(names.index(args.image))
+        window.show_image(names.index(args.image))
 
 
 def resolve_class(names, text: str) -> int:

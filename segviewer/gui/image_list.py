@@ -13,7 +13,7 @@ from .table_model import KEY_ROLE, sorted_table
 
 NAME_MIN_WIDTH = 90
 STATUS_WIDTH = 30
-NUMBER_WIDTH = 64
+NUMBER_WIDTH = 70
 
 
 class ImageListPanel(QWidget):

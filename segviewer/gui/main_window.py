@@ -154,9 +154,13 @@ class MainWindow(QMainWindow):
         self.progress.show()
         self._update_tables()
 
-    def _on_list_selected(self, i: int) -> None:
+    def show_image(self, i: int) -> None:
+        """Shows image i (dataset order) as the user's choice: the list's top no longer replaces it."""
         self._jump_to_top = False
         self.viewer.select_image(i)
+
+    def _on_list_selected(self, i: int) -> None:
+        self.show_image(i)
 
     def _on_sample_loaded(self) -> None:
         loaded = self.viewer.loaded

@@ -210,7 +210,7 @@ class ReviewController:
             r = self._cache.get(names[i])
             if (r is None or r.status == "unreviewed") and i != v.current:
                 self.w.image_list.select(i)
-                v.select_image(i)
+                self.w.show_image(i)
                 return
         self.w.statusBar().showMessage("every image in the list is reviewed", 5000)
 

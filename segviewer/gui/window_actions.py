@@ -113,7 +113,7 @@ class WindowActions:
             "toggle_fn": lambda: v.update_settings(show_fn=not s().show_fn),
             "view_errors": lambda: v.update_settings(view="errors"), "view_gt": lambda: v.update_settings(view="gt"),
             "view_pred": lambda: v.update_settings(view="pred"), "fit": w.canvas.fit, "toggle_help": self.toggle_help,
-            "clear_highlight": w.clear_highlight,
+            "clear_highlight": self.escape,
             "toggle_review": w.review.toggle_mode, "edit_note": w.review.edit_note, "undo_review": w.review.undo,
             "next_unreviewed": w.review.next_unreviewed, "image_only": self.image_only, "flicker": self.flicker,
             "side_by_side": self.side_by_side, "toggle_contour": self.toggle_contour,
@@ -130,6 +130,13 @@ class WindowActions:
             self.w.review.set_status_number(n)
         else:
             self.select_class(n)
+
+    def escape(self) -> None:
+        """Esc: closes the help if it is open, else clears the confusion-cell highlight and the region box."""
+        if self.help is not None and self.help.isVisible():
+            self.help.hide()
+        else:
+            self.w.clear_highlight()
 
     def image_only(self) -> None:
         """I: the photo alone; again: back to the view it replaced."""

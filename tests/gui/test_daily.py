@@ -40,6 +40,8 @@ def test_docks_never_overlap_and_every_setting_is_reachable(qtbot, window, demo_
             assert not a.intersects(b), (a, b)
     for d in docks:
         assert d.width() >= d.widget().minimumWidth() and d.height() > 100
+    for panel in (window.review.panel, window.controls):      # inside their scroll areas: never squeezed
+        assert panel.height() >= panel.minimumSizeHint().height() and panel.width() >= panel.minimumSizeHint().width()
     area = window.settings_dock.widget()
     found = window.controls.findChildren(QComboBox) + window.controls.findChildren(QAbstractSpinBox)
     controls = [w for w in found if w.isVisibleTo(window)]
@@ -287,3 +289,14 @@ def test_help_lists_mouse_actions(qtbot, window):
     from PySide6.QtWidgets import QLabel
     text = window.actions_.help.findChild(QLabel).text()
     assert "wheel" in text and "left drag" in text and "Ctrl+Right" in text
+    qtbot.keyClick(window.actions_.help, Qt.Key_Escape)
+    assert not window.actions_.help.isVisible()
+
+
+def test_screenshot_image_is_kept_not_replaced_by_the_top_of_the_list(qtbot, window, demo_copy):
+    from segviewer.gui.app import Launch, apply_initial_settings
+    assert window.actions_.open_folder(demo_copy)
+    names = window.viewer.dataset.names
+    apply_initial_settings(window, Launch(image=names[0]))      # asked for before the list is sorted
+    settle(qtbot, window)
+    assert window.viewer.current == 0 and window.image_list.visible_order()[0] != 0
