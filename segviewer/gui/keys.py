@@ -40,8 +40,22 @@ def field_kind(widget: QWidget | None) -> str | None:
             return "number" if not w.isReadOnly() else None
     if isinstance(widget, QLineEdit):
         return "text" if not widget.isReadOnly() else None
+    if isinstance(widget, QComboBox) and widget.isEditable():   # it hands its keys to its line edit
+        return "text"
     if isinstance(widget, (QTextEdit, QPlainTextEdit)):
         return "text" if not widget.isReadOnly() else None
+    return None
+
+
+def served_field(widget: QWidget) -> QWidget | None:
+    """The text field a popup serves (a completer's list is a child of its line edit, in a window of its own)."""
+    w = widget.parentWidget() if widget.isWindow() or not field_kind(widget) else None
+    while w is not None:
+        if field_kind(w) is not None:
+            return w
+        if isinstance(w, QComboBox):     # a searchable combo's lists serve its text; a plain one's are shortcuts
+            return w.lineEdit() if w.isEditable() else None
+        w = w.parentWidget()
     return None
 
 
@@ -95,8 +109,11 @@ class KeyRouter(QObject):
 
     def route(self, obj: QWidget, event) -> bool:
         focus = QApplication.focusWidget()
-        if focus is not None and focus is not obj and obj.isAncestorOf(focus):
-            obj = focus          # a key the focused widget passed on to its parents: decide as for the focused one
+        if focus is not None and focus is not obj and (obj.isAncestorOf(focus) or self._typing_into(focus)):
+            # a key the focused widget passed on to its parents, or one a completer popup sees before the text
+            # field it serves: decide as for the focused widget
+            obj = focus
+        obj = served_field(obj) or obj
         kind = field_kind(obj)
         if kind is not None and event.key() in FINISH_KEYS and not event.modifiers() & Qt.ShiftModifier:
             QTimer.singleShot(0, self.give_back)      # the field commits (or ignores) the key first
@@ -109,6 +126,9 @@ class KeyRouter(QObject):
         self._close_popup(obj)
         action()
         return True
+
+    def _typing_into(self, widget: QWidget) -> bool:
+        return field_kind(widget) is not None and self._mine(widget)
 
     @staticmethod
     def _close_popup(widget: QWidget) -> None:

@@ -79,6 +79,7 @@ class MainWindow(QMainWindow):
         self.controls.sync(self.viewer.settings)
         self._apply_lut()
         self._show_empty_hint()
+        self.canvas.view_widget.setFocus()   # single keys work from the start (not typed into the name filter)
 
     def _status_bar(self) -> None:
         bar = self.statusBar()

@@ -300,3 +300,13 @@ def test_screenshot_image_is_kept_not_replaced_by_the_top_of_the_list(qtbot, win
     apply_initial_settings(window, Launch(image=names[0]))      # asked for before the list is sorted
     settle(qtbot, window)
     assert window.viewer.current == 0 and window.image_list.visible_order()[0] != 0
+
+
+def test_typing_in_the_class_search_is_text_and_the_canvas_has_the_keys_at_start(qtbot, window, demo_copy):
+    assert window.focusWidget() is window.canvas.view_widget
+    open_demo(qtbot, window, demo_copy)
+    combo = window.controls.class_combo          # searchable: it hands its keys to its line edit
+    combo.setFocus()
+    combo.lineEdit().clear()
+    qtbot.keyClicks(combo, "el")
+    assert combo.lineEdit().text() == "el" and window.viewer.settings.view == "errors"   # E is text, not a view
