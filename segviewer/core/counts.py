@@ -48,8 +48,20 @@ def prepare_target(labels: torch.Tensor, num_classes: int, ignore_index: int) ->
     valid = labels != ignore_index
     safe = torch.where(valid, labels, torch.zeros((), dtype=labels.dtype, device=labels.device)).long()
     all_valid = bool(valid.all())
-    gt_count = torch.bincount(safe[valid] if not all_valid else safe.flatten(), minlength=num_classes)[:num_classes]
+    gt_count = count_classes(labels.long(), num_classes, None if all_valid else valid)
     return Target(safe, valid, all_valid, gt_count, num_classes)
+
+
+def count_classes(ids: torch.Tensor, num_classes: int, where: torch.Tensor | None = None,
+                  weights: torch.Tensor | None = None) -> torch.Tensor:
+    """[C] count (or weight sum) of each class id 0..C-1 among the pixels where `where` holds (all when None).
+
+    The pixels left out go to a spare bin C instead of being selected out (one pass, no selection of a
+    data-dependent size); the sums over the kept pixels are taken in the same order, the same to the bit."""
+    ids = ids.flatten()
+    if where is not None:
+        ids = torch.where(where.flatten(), ids, torch.full((), num_classes, dtype=ids.dtype, device=ids.device))
+    return torch.bincount(ids, weights=weights, minlength=num_classes + 1)[:num_classes]
 
 
 def as_threshold_vector(threshold, num_classes: int, device) -> torch.Tensor:
@@ -94,7 +106,7 @@ def count_threshold(probs: torch.Tensor, target: Target, threshold) -> Counts:
     hit = p_gt > thr[target.labels]
     if not target.all_valid:
         hit &= target.valid
-    tp = torch.bincount(target.labels[hit], minlength=target.num_classes)[: target.num_classes]
+    tp = count_classes(target.labels, target.num_classes, hit)
     return Counts(tp, pred_count - tp, target.gt_count - tp)
 
 
@@ -105,9 +117,9 @@ def count_hard(pred_map: torch.Tensor, target: Target) -> Counts:
     predicted = (pred_map >= 0) & (pred_map < c)
     if not target.all_valid:
         predicted &= target.valid
-    pred_count = torch.bincount(pred_map[predicted], minlength=c)[:c]
+    pred_count = count_classes(pred_map, c, predicted)
     hit = predicted & (pred_map == target.labels)
-    tp = torch.bincount(target.labels[hit], minlength=c)[:c]
+    tp = count_classes(target.labels, c, hit)
     return Counts(tp, pred_count - tp, target.gt_count - tp)
 
 
@@ -123,11 +135,7 @@ def soft_counts(probs: torch.Tensor, target: Target) -> Counts:
     weights = target.valid.flatten().to(probs.dtype)
     pred_sum = (flat @ weights if not target.all_valid else flat.sum(1)).cpu().double()
     p_gt = probs.gather(0, target.labels[None])[0].flatten()
-    labels = target.labels.flatten()
-    if not target.all_valid:
-        keep = target.valid.flatten()
-        p_gt, labels = p_gt[keep], labels[keep]
-    tp = torch.bincount(labels, weights=p_gt.to(acc), minlength=target.num_classes)[: target.num_classes]
+    tp = count_classes(target.labels, target.num_classes, None if target.all_valid else target.valid, p_gt.to(acc))
     tp = tp.cpu().double()
     return Counts(tp, pred_sum - tp, target.gt_count.cpu().double() - tp)
 

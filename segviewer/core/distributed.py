@@ -241,6 +241,25 @@ def _picklable_errors() -> Iterator[None]:
         raise RemoteLoadError(exc.path, exc.reason) from None
 
 
+@contextmanager
+def _heap_trimmed() -> Iterator[None]:
+    """glibc keeps the memory freed inside its heap: streaming images of varying content grows RSS ~2.3 MB per
+    19×256×512 image (1.3 GB after 800, with 0.1 GB in use); malloc_trim after each chunk hands it back."""
+    try:
+        yield
+    finally:
+        _malloc_trim()
+
+
+def _malloc_trim() -> None:
+    import ctypes
+    import ctypes.util
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):   # not glibc: nothing to trim this way
+        pass
+
+
 def _prepare_worker(part) -> None:
     """Once per worker process: the heap bound `segviewer` sets at start-up (without it a worker's heap grows
     ~7 MB per 19x256x512 image), and the device resolved where the work runs."""
@@ -256,7 +275,7 @@ def _prepare_worker(part) -> None:
 def _index_task(part, steps: int, factor: int) -> tuple:
     from .index import build_index as build_local
     failures: list[LoadError] = []
-    with _picklable_errors():
+    with _picklable_errors(), _heap_trimmed():
         _prepare_worker(part)
         index = build_local(part, steps, on_error=failures.append, image_factor=factor)
     return index, [(f.path, f.reason) for f in failures]
@@ -264,7 +283,7 @@ def _index_task(part, steps: int, factor: int) -> tuple:
 
 def _evaluate_task(part, threshold, argmax: bool, boundary, interior: bool, with_confusion: bool) -> tuple:
     from .dataset import evaluate as evaluate_local
-    with _picklable_errors():
+    with _picklable_errors(), _heap_trimmed():
         _prepare_worker(part)
         try:
             result = evaluate_local(part, threshold, argmax, False, None, boundary, interior, with_confusion)

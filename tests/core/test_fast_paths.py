@@ -69,3 +69,21 @@ def test_to_probabilities_leaves_the_callers_logits_alone_unless_told():
     resized = to_probabilities(keep, (12, 16))
     big = torch.nn.functional.interpolate(before[None], size=(12, 16), mode="bilinear", align_corners=True)[0]
     assert torch.equal(resized, torch.softmax(big, 0)) and torch.equal(keep, before)
+
+
+def test_counts_with_a_spare_bin_equal_selected_pixels_to_the_bit():
+    c = 6
+    p = random_probs(c, 20, 30, seed=7)
+    labels = torch.randint(0, c, (20, 30), generator=torch.Generator().manual_seed(2))
+    labels[torch.rand(20, 30, generator=torch.Generator().manual_seed(3)) < 0.2] = 255
+    target = K.prepare_target(labels, c, 255)
+    valid = labels != 255
+    assert torch.equal(target.gt_count, torch.bincount(labels[valid], minlength=c))
+    p_gt = p.gather(0, target.labels[None])[0]
+    soft = K.soft_counts(p, target)
+    assert torch.equal(soft.tp, torch.bincount(labels[valid], weights=p_gt[valid].double(), minlength=c))
+    pred = torch.where(p.max(0).values > 0.4, p.max(0).indices, torch.tensor(K.NO_PREDICTION))
+    hard = K.count_hard(pred, target)
+    kept = valid & (pred >= 0)
+    assert torch.equal(hard.tp + hard.fp, torch.bincount(pred[kept], minlength=c))
+    assert torch.equal(hard.tp, torch.bincount(labels[kept & (pred == labels)], minlength=c))
