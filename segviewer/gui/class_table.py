@@ -32,7 +32,7 @@ class ClassTablePanel(QWidget):
         self.model = TableModel(names, tips, self)
         self.proxy, self.view = sorted_table(self.model, self)
         self.view.sortByColumn(1, Qt.AscendingOrder)
-        self.view.horizontalHeader().setStretchLastSection(True)
+        self.view.horizontalHeader().setStretchLastSection(False)   # on a wide screen the last number stays put
         self.view.clicked.connect(lambda idx: self.class_clicked.emit(int(idx.data(KEY_ROLE))))
         self.summary = QLabel("")
         self.summary.setTextFormat(Qt.RichText)

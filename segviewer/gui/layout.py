@@ -2,7 +2,7 @@
 layout remembered between runs (QSettings)."""
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QWidget
 
 LAYOUT_VERSION = 2          # bump when the docks change: an older saved layout is then ignored
@@ -26,6 +26,10 @@ class WindowLayout:
     def __init__(self, window: QMainWindow):
         self.w = window
         self.docks: list[tuple] = []   # dock, default area, default size, the dock it sits below
+        self.shares: dict = {}         # dock -> [share of the window, orientation]
+        self._window_size = window.size()
+        self._applying = False
+        self.watcher = _ResizeWatcher(self)
         window.setDockNestingEnabled(True)
         window.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
         window.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
@@ -67,12 +71,43 @@ class WindowLayout:
                 horizontal = area != Qt.BottomDockWidgetArea
                 self.w.resizeDocks([dock], [size], Qt.Horizontal if horizontal else Qt.Vertical)
 
-    def follow_window_width(self, dock: QDockWidget, old_width: int, new_width: int) -> None:
-        """A panel keeps its share of the window's width when the window is resized (within its minimum)."""
-        if old_width <= 0 or new_width == old_width or not dock.isVisible() or dock.isFloating():
-            return
-        width = max(dock.widget().minimumWidth(), round(dock.width() * new_width / old_width))
-        self.w.resizeDocks([dock], [width], Qt.Horizontal)
+    # ---- panels keep their share of the window ----
+    def keep_share(self, dock: QDockWidget, orientation) -> None:
+        """The dock keeps its share of the window's width (or height) when the window is resized, so a list left
+        at 270 px on a laptop is not 270 px on a 4K screen, nor the reverse; dragging its edge sets the share."""
+        self.shares[dock] = [None, orientation]
+        dock.installEventFilter(self.watcher)
+
+    def _extent(self, dock: QDockWidget, orientation) -> tuple[int, int]:
+        if orientation == Qt.Horizontal:
+            return dock.width(), self.w.width()
+        return dock.height(), self.w.height()
+
+    def dock_resized(self, dock: QDockWidget) -> None:
+        if self._applying or self.w.size() != self._window_size or dock not in self.shares:
+            return      # a window resize moves docks too; only a drag of the dock's own edge sets its share
+        size, whole = self._extent(dock, self.shares[dock][1])
+        if whole > 0 and dock.isVisible():
+            self.shares[dock][0] = size / whole
+
+    def window_resized(self) -> None:
+        """Every dock that keeps a share gets it of the new size; the docks' own resizes that follow (the layout
+        settles in the event loop) do not count as the user's choice."""
+        self._window_size = self.w.size()
+        self._applying = True
+        QTimer.singleShot(100, self._settled)
+        for dock, (share, orientation) in self.shares.items():
+            if share is None or not dock.isVisible() or dock.isFloating():
+                continue
+            whole = self._extent(dock, orientation)[1]
+            least = dock.widget().minimumWidth() if orientation == Qt.Horizontal else dock.widget().minimumHeight()
+            self.w.resizeDocks([dock], [max(least, round(share * whole))], orientation)
+
+    def _settled(self) -> None:
+        self._applying = False
+        for dock, entry in self.shares.items():       # the first layout on screen sets the starting shares
+            if entry[0] is None:
+                self.dock_resized(dock)
 
     def fill_menu(self, menu, add_action) -> None:
         for dock, *_ in self.docks:
@@ -94,3 +129,14 @@ class WindowLayout:
     def save(self, settings) -> None:
         settings.setValue(GEOMETRY_KEY, self.w.saveGeometry())
         settings.setValue(STATE_KEY, self.w.saveState(LAYOUT_VERSION))
+
+
+class _ResizeWatcher(QObject):
+    def __init__(self, layout: WindowLayout):
+        super().__init__(layout.w)
+        self.layout = layout
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Resize:
+            self.layout.dock_resized(obj)
+        return False

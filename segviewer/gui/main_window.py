@@ -66,7 +66,9 @@ class MainWindow(QMainWindow):
                                               (0, 120))
         self.review.dock = self.layout_.add("Review", scrolling(self.review.panel), Qt.RightDockWidgetArea, 285, (0, 120),
                                             below=self.settings_dock)
-        self.scores_dock = self.layout_.add("Scores", self.bottom_tabs, Qt.BottomDockWidgetArea, 280, (0, 150))
+        self.scores_dock = self.layout_.add("Scores", self.bottom_tabs, Qt.BottomDockWidgetArea, 280, (0, 190))
+        self.layout_.keep_share(self.images_dock, Qt.Horizontal)
+        self.layout_.keep_share(self.scores_dock, Qt.Vertical)
         self.layout_.apply_default_sizes()
         self._status_bar()
         self.actions_ = WindowActions(self)
@@ -363,8 +365,7 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        if event.oldSize().width() > 0:
-            self.layout_.follow_window_width(self.images_dock, event.oldSize().width(), event.size().width())
+        self.layout_.window_resized()
 
     # ---- drag and drop ----
     def dragEnterEvent(self, event) -> None:

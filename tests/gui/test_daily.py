@@ -310,3 +310,17 @@ def test_typing_in_the_class_search_is_text_and_the_canvas_has_the_keys_at_start
     combo.lineEdit().clear()
     qtbot.keyClicks(combo, "el")
     assert combo.lineEdit().text() == "el" and window.viewer.settings.view == "errors"   # E is text, not a view
+
+
+def test_panels_keep_their_share_of_the_window(qtbot, window):
+    window.resize(1500, 920)
+    qtbot.wait(150)
+    share = window.images_dock.width() / window.width(), window.scores_dock.height() / window.height()
+    for size in ((1024, 700), (3000, 1900), (1500, 920)):
+        window.resize(*size)
+        qtbot.wait(150)
+    assert window.images_dock.width() / window.width() == pytest.approx(share[0], abs=0.02)
+    assert window.scores_dock.height() / window.height() == pytest.approx(share[1], abs=0.02)
+    window.resize(1024, 700)
+    qtbot.wait(150)
+    assert window.class_table.view.viewport().height() >= 3 * 20      # a few class rows, not one and a half
