@@ -39,6 +39,8 @@ def build_gui_parser() -> argparse.ArgumentParser:
     add_model_options(p)
     add_score_options(p)
     p.add_argument("--session", type=Path, help="QA session file (default: .segviewer/session-*.sqlite beside the data)")
+    p.add_argument("--compare", type=Path, metavar="B_DIR",
+                   help="model B beside the dataset's model A: a logits or masks folder (Compare tab, V view)")
     p.add_argument("--screenshot", type=Path, help="render the window once loaded, save this PNG and exit")
     p.add_argument("--image", help="image to show first (name)")
     p.add_argument("--class", dest="class_name", help="class to show first (name or 'all')")

@@ -110,8 +110,11 @@ class LoadedImage:
         "image" draws nothing; in the all-classes errors view a correct background pixel is BACKGROUND_TP
         (counted in the legend's "tp" as in the table, left unpainted by the default lookup table)."""
         maps, c = self.maps, self.classes.num_classes
-        if view == "image":
+        if view in ("image", "compare") or (view == "doubt" and self.hard):   # compare: the engine draws B
             return Overlay(np.zeros(tuple(maps.labels.shape), np.uint8), {})
+        if view == "doubt":     # 1 − p(label) per pixel, 0..255, drawn through a heat lookup table
+            from .label_issues import label_doubt_map
+            return Overlay(label_doubt_map(self.sample.probs, self.sample.target), {})
         if view == "gt":
             codes = class_map_codes(maps.labels.clamp(max=255), c, maps.ignore)
         elif view == "pred":

@@ -26,6 +26,7 @@ class Launch:
     session: Path | None = None
     screenshot: Path | None = None
     engine: Callable[[], object] | None = None   # builds an Inspector (e.g. a model source) after the first paint
+    compare: Path | None = None                   # model B's folder
 
 
 def headless() -> bool:
@@ -63,6 +64,8 @@ def run_app(args: Launch) -> int:
                 status["code"] = 2
             else:
                 apply_initial_settings(window, args)
+                if args.compare is not None and not window.insights.open_compare(args.compare):
+                    status["code"] = 2
         except LoadError as exc:
             window.show_error(f"Open failed: {exc}")
             print(f"segviewer: error: {exc}", file=sys.stderr)

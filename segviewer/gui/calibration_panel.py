@@ -29,6 +29,7 @@ class CalibrationPanel(QWidget):
         self.bins.setPrefix("bins ")
         self.summary = QLabel("")
         self.summary.setTextFormat(Qt.RichText)
+        self.summary.setWordWrap(True)     # wraps rather than widening the Scores dock
         top = QHBoxLayout()
         top.addWidget(self.scope)
         top.addWidget(self.bins)

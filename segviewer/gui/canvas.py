@@ -225,7 +225,19 @@ class CanvasPanel(QWidget):
         self.hovered.emit(x, y) if 0 <= x < w and 0 <= y < h else self.hovered.emit(-1, -1)
 
 
+def doubt_lut(opacity: float) -> np.ndarray:
+    """1 − p(label) as heat: transparent where the label is certain, inferno colours rising with the doubt."""
+    lut = pg.colormap.get("inferno").getLookupTable(0.25, 1.0, 256, alpha=False).astype(np.uint8)
+    alpha = np.clip(255 * opacity * 1.3 * (np.arange(256) / 255) ** 0.6, 0, 255).astype(np.uint8)
+    return np.column_stack([lut[:, :3], alpha])
+
+
 def luts_for(settings, class_colors: np.ndarray) -> np.ndarray:
+    if settings.view == "doubt":
+        return doubt_lut(settings.opacity)
+    if settings.view == "compare":
+        from ..core.compare_pixels import compare_lut
+        return compare_lut(settings.opacity)
     if settings.view in ("errors", "image"):
         tp_factor = TP_ALPHA_FACTOR if settings.class_id == ALL_CLASSES else 1.0
         return error_lut(settings.palette, (settings.show_tp, settings.show_fp, settings.show_fn), settings.opacity,

@@ -45,10 +45,15 @@ class ComparePanel(QWidget):
         self.legend.setTextFormat(Qt.RichText)
         self.note = QLabel("Open a second model with `segviewer DIR --compare B_DIR` (or File ▸ Open dataset).")
         self.note.setStyleSheet("color: gray;")
+        # narrow rows: the Scores dock must fit a 1024-px window beside the settings
+        self.legend.setWordWrap(True)
+        self.note.setWordWrap(True)
+        self.ranking.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.ranking.setMinimumContentsLength(12)
         top = QHBoxLayout()
-        for w in (self.threshold, self.argmax, self.ranking, self.legend):
+        for w in (self.threshold, self.argmax, self.ranking):
             top.addWidget(w)
-        top.addStretch(1)
+        top.addWidget(self.legend, 1)
         self.model = TableModel(COLUMNS, TIPS, self)
         self.proxy, self.view = sorted_table(self.model, self)
         layout = QVBoxLayout(self)
@@ -92,17 +97,16 @@ def image_values(counts_a: Counts, counts_b: Counts, beta: float, smooth: float)
 
 
 class CompareController(QObject):
-    """Runs the engine's compare requests for the panel, the canvas's compare view and the list's Δ ranking."""
-    overlay_ready = Signal(object)       # Overlay (codes + legend) for the compare view
+    """Runs the engine's compare requests for the panel and the list's Δ ranking (the viewer draws the compare
+    view itself, as every other view)."""
     deltas_ready = Signal(object)        # per-image dict a, b, delta, failed (dataset order)
 
     def __init__(self, viewer, panel: ComparePanel):
         super().__init__(panel)
         self.v, self.panel = viewer, panel
         self.active = False              # the tab or the compare view is showing
-        self.image = self.dataset = self.overlay = self.deltas = None
+        self.image = self.dataset = self.deltas = None
         self.ranking = "breaks"
-        self._b_scoring = None
         self._keys: dict[str, tuple] = {}
         viewer.sample_loaded.connect(self.refresh)
         viewer.dataset_opened.connect(self._reset)
@@ -116,29 +120,27 @@ class CompareController(QObject):
         return self.v.engine is not None and self.v.engine.has_compare
 
     def _reset(self) -> None:
-        self.image = self.dataset = self.overlay = self.deltas = self._b_scoring = None
+        self.image = self.dataset = self.deltas = None
         self._keys = {}
         self.panel.note.setVisible(not self.available)
         if self.available:
-            s = self.b_scoring
-            self.panel.threshold.blockSignals(True)
-            self.panel.threshold.setValue(s.threshold if not s.per_class else s.threshold[0])
-            self.panel.threshold.blockSignals(False)
+            s = self.v.settings
+            for widget, value in ((self.panel.threshold, s.compare_threshold), (self.panel.argmax, s.compare_argmax)):
+                widget.blockSignals(True)
+                widget.setValue(value) if widget is self.panel.threshold else widget.setChecked(value)
+                widget.blockSignals(False)
             hard = self.v.engine.compare_model.is_hard
-            self.panel.threshold.setEnabled(not hard and not s.argmax)
+            self.panel.threshold.setEnabled(not hard and not s.compare_argmax)
             self.panel.argmax.setEnabled(not hard)
 
     @property
     def b_scoring(self):
-        """Model B's own threshold / argmax, as the window holds it (the engine's is only its default)."""
-        if self._b_scoring is None:
-            self._b_scoring = self.v.engine.compare_scoring
-        return self._b_scoring
+        """Model B's own threshold / argmax: a window setting like every other (the compare view follows it)."""
+        return self.v.b_scoring
 
     def set_b(self, changes: dict) -> None:
         if self.available:
-            self._b_scoring = self.b_scoring.with_(**changes)
-            self.refresh()
+            self.v.update_settings(**{f"compare_{k}": v for k, v in changes.items()})
 
     def _on_ranking(self, ranking: str) -> None:
         self.ranking = ranking
@@ -147,8 +149,8 @@ class CompareController(QObject):
 
     def key(self, kind: str) -> tuple:
         v = self.v
-        image = v.current if kind in ("compare_image", "compare_overlay") else None
-        extra = (v.settings.class_id,) if kind in ("compare_overlay", "compare_deltas") else ()
+        image = v.current if kind == "compare_image" else None
+        extra = (v.settings.class_id,) if kind == "compare_deltas" else ()
         return (v.generation, v.engine.compare_key(kind, image, extra, v.scoring, self.b_scoring))
 
     def refresh(self) -> None:
@@ -157,8 +159,6 @@ class CompareController(QObject):
         engine, v = self.v.engine, self.v
         # snapshots: each job computes exactly the settings its key names
         i, class_id, sa, sb = v.current, v.settings.class_id, v.scoring, self.b_scoring
-        self._submit(v.compute, "compare_overlay", lambda: engine.compare_overlay(i, class_id, sa, sb),
-                     self._on_overlay)
         self._submit(v.compute, "compare_image", lambda: engine.compare_image(i, sa, sb), self._on_image)
         self._submit(v.background, "compare_dataset", lambda: engine.compare_dataset(scoring=sa, compare_scoring=sb),
                      self._on_dataset)
@@ -177,10 +177,6 @@ class CompareController(QObject):
                 self._keys[kind] = key
                 apply(out)
         worker.submit(kind, job, done, lambda exc: self.v.error.emit(message("Compare", exc)))
-
-    def _on_overlay(self, overlay) -> None:
-        self.overlay = overlay
-        self.overlay_ready.emit(overlay)
 
     def _on_image(self, out) -> None:
         self.image = out            # counts: scores follow beta without a recount

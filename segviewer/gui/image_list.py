@@ -173,6 +173,12 @@ class ImageListPanel(QWidget):
         self.model.changed(PAIR, PAIR)
         self.view.sortByColumn(PAIR, Qt.DescendingOrder)
 
+    def show_column(self, column: int, values, ascending: bool) -> None:
+        """Fills the label-score or Δ column (dataset order) and ranks the list by it."""
+        self.model.extra[column] = values
+        self.model.changed(column, column)
+        self.view.sortByColumn(column, Qt.AscendingOrder if ascending else Qt.DescendingOrder)
+
     def sort_worst_first(self, column: int = 1) -> None:
         self.view.sortByColumn(column, Qt.AscendingOrder if column in (1, 2, 3) else Qt.DescendingOrder)
 

@@ -11,14 +11,18 @@ from PySide6.QtGui import QBrush, QColor
 
 from .table_model import KEY_ROLE, SORT_ROLE, Cell, fmt
 
-COLUMNS = ["image", "mean Fβ", "class Fβ", "mean IoU", "FP px", "FN px", "status", "cell px"]
+COLUMNS = ["image", "mean Fβ", "class Fβ", "mean IoU", "FP px", "FN px", "status", "cell px", "label score",
+           "ΔFβ B−A"]
 TIPS = ["image name (⚠: failed to load; hover for the reason)", "mean F-beta over the classes present in the image",
         "F-beta of the selected class (mean over classes when 'All classes')",
         "mean IoU over present classes (with masks: agreement of the two annotations)",
         "false-positive pixels (selected class)",
         "false-negative pixels (selected class)", "review status (hover for the note; ✎: has a note)",
-        "pixels of the confusion-matrix cell last clicked (GT class → predicted class)"]
-NAME, STATUS, PAIR = 0, 6, 7
+        "pixels of the confusion-matrix cell last clicked (GT class → predicted class)",
+        "label score (Label doubt tab): lower = the model more surely disagrees with the label",
+        "F-beta of model B minus model A (Compare tab; selected class, or the mean over classes)"]
+NAME, STATUS, PAIR, LABEL, DELTA = 0, 6, 7, 8, 9
+EXTRA_KEYS = {LABEL: "label_score", DELTA: "delta"}
 SCORE_KEYS = {1: "mean_fbeta", 2: "class_fbeta", 3: "mean_iou", 4: "fp", 5: "fn"}
 INTEGER_COLUMNS = {4, 5}
 FAILED_COLOR = (220, 80, 80)
@@ -42,6 +46,7 @@ class ImageListModel(QAbstractTableModel):
         self.statuses: dict[str, str] = {}
         self.notes: dict[str, str] = {}
         self.pair_counts: np.ndarray | None = None
+        self.extra: dict[int, np.ndarray] = {}      # LABEL / DELTA column values, in dataset order
 
     # ---- content ----
     def set_names(self, names: list[str]) -> None:
@@ -63,6 +68,9 @@ class ImageListModel(QAbstractTableModel):
             return self.statuses.get(name, "unreviewed")
         if column == PAIR:
             return int(self.pair_counts[row]) if self.pair_counts is not None else None
+        if column in EXTRA_KEYS:
+            values = self.extra.get(column)
+            return float(values[row]) if values is not None else None
         if row in self.failures or self.scores is None:
             return None if column in INTEGER_COLUMNS else math.nan
         v = self.scores[SCORE_KEYS[column]][row]

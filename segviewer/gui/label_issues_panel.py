@@ -32,10 +32,11 @@ class LabelIssuesPanel(QWidget):
         self.confidence.setValue(DEFAULT_MIN_CONFIDENCE)
         self.confidence.setPrefix("confidence ≥ ")
         self.confidence.setToolTip("a suspect pixel: another class than the label is predicted at least this surely")
-        self.mark = QPushButton("Mark image: needs fix (note the region)")
+        self.mark = QPushButton("Mark: needs fix")
         self.mark.setToolTip("sets the review status to 'needs fix' and notes the selected (or largest) region")
         self.mark.clicked.connect(self.mark_clicked)
         self.summary = QLabel("")
+        self.summary.setWordWrap(True)     # wraps rather than widening the Scores dock
         top = QHBoxLayout()
         for w in (self.temperature, self.confidence, self.mark):
             top.addWidget(w)
@@ -79,6 +80,7 @@ class LabelIssuesPanel(QWidget):
 class LabelIssuesController(QObject):
     """Suspect regions on the compute worker, the dataset's label scores on the background worker (one pass, kept
     by the engine per setting); a result is shown only while its image and settings are still the current ones."""
+    scores_ready = Signal(object)        # LabelScores in dataset order (the image list ranks by them)
 
     def __init__(self, window, panel: LabelIssuesPanel):
         super().__init__(panel)
@@ -137,6 +139,7 @@ class LabelIssuesController(QObject):
             if key == (v.generation, self.settings()):
                 self._dataset_key, self.scores = key, scores
                 self.panel.set_scores(engine.names, scores)
+                self.scores_ready.emit(scores)
         v.background.submit("label_scores", lambda: engine.label_scores(*settings), done,
                             lambda exc: v.error.emit(message("Label scores", exc)))
 

@@ -25,6 +25,7 @@ from .state import ViewSettings
 from .viewer import Viewer
 from .window_actions import WindowActions
 from .guard import guarded
+from .insights import Insights
 from .review import ReviewController
 
 LUT_KEYS = {"palette", "show_tp", "show_fp", "show_fn", "opacity", "view", "class_id", "show_background"}
@@ -60,6 +61,7 @@ class MainWindow(QMainWindow):
         self.bottom_tabs.addTab(self.regions, "Error regions")
         self.setCentralWidget(self.canvas)
         self.review = ReviewController(self)
+        self.insights = Insights(self)
         self.layout_ = WindowLayout(self)
         self.images_dock = self.layout_.add("Images", self.image_list, Qt.LeftDockWidgetArea, 270, (200, 150))
         self.settings_dock = self.layout_.add("Settings", scrolling(self.controls), Qt.RightDockWidgetArea, 330,
@@ -238,7 +240,8 @@ class MainWindow(QMainWindow):
         order = self.image_list.visible_order()
         where = f"{order.index(v.current) + 1} of {len(order)} in the list" if v.current in order else ""
         s = v.settings
-        view = {"errors": "errors", "gt": "ground truth", "pred": "prediction", "image": "image only"}[s.view]
+        view = {"errors": "errors", "gt": "ground truth", "pred": "prediction", "image": "image only",
+                "doubt": "label doubt", "compare": "model A → B"}[s.view]
         left = "ground truth ◂ │ ▸ " if s.layout == "side by side" else ""
         self.canvas.title.setText(f"<b>{v.dataset.names[v.current]}</b> &nbsp;<span style='color:gray'>{where}"
                                   f" · {left}{view}</span>")
@@ -248,6 +251,8 @@ class MainWindow(QMainWindow):
         self._update_title()
         if s.view == "image":
             self.canvas.legend.setText("image only — press I to bring the overlay back")
+        elif s.view in ("doubt", "compare"):
+            self.canvas.legend.setText(self.insights.legend(s.view, self.viewer.overlay))
         elif s.view == "errors":
             overlay, image = self.viewer.overlay, self.viewer.image_counts
             counts = overlay.legend if overlay is not None else None

@@ -22,6 +22,8 @@ SHORTCUTS = [
     (("T",), "flicker: ground truth ⇄ prediction (class colours)", "flicker"),
     (("S",), "side by side: ground truth beside the view, zoom and pan linked", "side_by_side"),
     (("O",), "contour style ⇄ filled", "toggle_contour"),
+    (("D",), "label doubt: 1 − p(label) as a heatmap over the photo (again: back)", "view_doubt"),
+    (("V",), "model A → B: pixels B fixes, breaks, or both get wrong (again: back)", "view_compare"),
     (("B",), "all classes: paint the correct background pixels too", "toggle_background"),
     (("F",), "fit the image to the window", "fit"),
     (("Esc",), "clear the confusion-cell highlight and region box", "clear_highlight"),

@@ -21,7 +21,8 @@ from .guard import message
 from .state import ViewSettings
 from .workers import LatestOnlyWorker, Stopwatch
 
-OVERLAY_KEYS = {"threshold", "class_thresholds", "argmax", "class_id", "view", "boundary", "interior"}
+OVERLAY_KEYS = {"threshold", "class_thresholds", "argmax", "class_id", "view", "boundary", "interior",
+                "compare_threshold", "compare_argmax"}
 COUNT_KEYS = {"threshold", "class_thresholds", "argmax", "boundary", "interior"}
 SCORE_KEYS = {"beta", "smooth"}
 IMAGE_KINDS = ("overlay", "image_counts", "regions")
@@ -192,17 +193,27 @@ class Viewer(QObject):
 
     # ---- the current image's overlay and counts ----
     def overlay_extra(self) -> tuple:
-        return (self.settings.class_id, self.settings.view)
+        s = self.settings
+        b = s.compare_scoring().prediction_key() if s.view == "compare" else ()
+        return (s.class_id, s.view, b)
+
+    @property
+    def b_scoring(self):
+        return self.settings.compare_scoring()
 
     def request_render(self, counts: bool = True) -> None:
         if self.loaded is None:
             return
         loaded, scoring, extra = self.loaded, self.scoring, self.overlay_extra()
         key = self.key("overlay", image=True, extra=extra)
+        engine, b = self.engine, self.b_scoring
+        compare = extra[1] == "compare" and engine.has_compare
 
         def job():
             watch = Stopwatch()
-            return loaded.overlay(scoring, *extra), watch.ms()
+            if compare:   # model A vs model B: the pixels B fixes, breaks, or both get wrong
+                return engine.compare_overlay(loaded.index, extra[0], scoring, b), watch.ms()
+            return loaded.overlay(scoring, *extra[:2]), watch.ms()
         self.compute.submit("overlay", job, lambda out: self._apply(key, "overlay", extra, out, self._on_overlay))
         if counts or self.image_counts is None:
             self._request_image_counts()

@@ -50,6 +50,7 @@ class WindowActions:
         self._add(file, "Open dataset (separate folders)…", self.open_dialog, "Ctrl+Shift+O")
         self.recent_menu = file.addMenu("Open recent")
         self._add(file, "Open demo dataset", self.open_demo)
+        self._add(file, "Compare with model B…", w.insights.pick_compare)
         file.addSeparator()
         self._add(file, "Export per-class CSV…", self.export_per_class, "Ctrl+E")
         self._add(file, "Export per-image CSV…", self.export_per_image)
@@ -64,6 +65,8 @@ class WindowActions:
         self._add(view, "Contour / filled (O)", self.toggle_contour)
         self._add(view, "Side by side with the ground truth (S)", self.side_by_side)
         self._add(view, "Flicker ground truth ⇄ prediction (T)", self.flicker)
+        self._add(view, "Label doubt heatmap (D)", w.insights.toggle_doubt_view)
+        self._add(view, "Model A → B changes (V)", w.insights.toggle_compare_view)
         self._add(view, "Colour-blind safe colours", lambda: self.v.update_settings(
             palette="classic" if self.v.settings.palette != "classic" else "colour-blind safe"))
         view.addSeparator()
@@ -117,6 +120,7 @@ class WindowActions:
             "toggle_review": w.review.toggle_mode, "edit_note": w.review.edit_note, "undo_review": w.review.undo,
             "next_unreviewed": w.review.next_unreviewed, "image_only": self.image_only, "flicker": self.flicker,
             "side_by_side": self.side_by_side, "toggle_contour": self.toggle_contour,
+            "view_doubt": w.insights.toggle_doubt_view, "view_compare": w.insights.toggle_compare_view,
             "toggle_background": lambda: v.update_settings(show_background=not s().show_background),
         }
         if name == "class_by_number":

@@ -24,8 +24,8 @@ def test_compare_tab_equals_the_engine(qtbot, window, demo_copy):
     panel.argmax.setChecked(False)
     v.update_settings(threshold=0.4, beta=2.0)
     controller.refresh()
-    qtbot.waitUntil(lambda: controller.dataset is not None and controller.deltas is not None
-                    and controller.overlay is not None, timeout=60000)
+    v.update_settings(view="compare")
+    qtbot.waitUntil(lambda: controller.dataset is not None and controller.deltas is not None, timeout=60000)
     settle(qtbot, window)
     with segviewer.open(folder=demo_copy, compare_masks=demo_copy / "masks",
                         scoring=segviewer.Scoring(threshold=0.4, beta=2.0)) as ins:
@@ -35,7 +35,7 @@ def test_compare_tab_equals_the_engine(qtbot, window, demo_copy):
         assert column(panel, 10).tolist() == want["fixed"].tolist()
         assert column(panel, 11).tolist() == want["broken"].tolist()
         codes = ins.compare_overlay(v.current, v.settings.class_id).codes
-        assert np.array_equal(controller.overlay.codes, codes)
+        assert np.array_equal(v.overlay.codes, codes)        # the canvas's compare view
         per_image = ins.compare_images().set_index("image")
         shown = dict(zip(v.engine.names, controller.deltas["delta"]))
         for name, row in per_image.iterrows():
@@ -65,3 +65,23 @@ def test_b_threshold_is_live_and_fast_changes_end_right(qtbot, window, demo_copy
         np.testing.assert_allclose(column(panel, 5), want["fbeta_b"], equal_nan=True)
         np.testing.assert_allclose(column(panel, 6), want["delta_fbeta"], equal_nan=True)
         assert column(panel, 11).tolist() == want["broken"].tolist()
+
+
+def test_model_b_from_the_window_keys_and_list(qtbot, window, demo_copy):
+    assert window.actions_.open_folder(demo_copy)
+    settle(qtbot, window)
+    v = window.viewer
+    window.insights.toggle_compare_view()                # no model B yet: a message, the view stays
+    assert v.settings.view == "errors" and "no model B" in window.last_error
+    assert window.insights.open_compare(demo_copy / "masks")
+    assert window.bottom_tabs.currentWidget() is window.insights.compare_panel
+    window.insights.toggle_compare_view()
+    qtbot.waitUntil(lambda: window.insights.compare.deltas is not None, timeout=60000)
+    settle(qtbot, window)
+    assert v.settings.view == "compare" and "model A → model B" in window.canvas.legend.text()
+    from segviewer.gui.image_list_model import DELTA
+    shown = [r[DELTA].value for r in window.image_list.model.rows]
+    np.testing.assert_allclose(shown, window.insights.compare.deltas["delta"], equal_nan=True)
+    order = window.image_list.visible_order()
+    deltas = window.insights.compare.deltas["delta"]
+    assert deltas[order[0]] == np.nanmin(deltas)       # "what B breaks" first

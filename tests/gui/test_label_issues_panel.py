@@ -33,3 +33,20 @@ def test_label_doubt_tab_equals_the_engine_and_marks_needs_fix(qtbot, window, de
     assert "fix" in review.status
     assert review.note.startswith(f"label doubt: {names[regions[0].gt_class]} looks like "
                                   f"{names[regions[0].predicted_class]}")
+
+
+def test_doubt_view_and_list_ranking_from_the_window(qtbot, window, demo_copy):
+    from segviewer.gui.image_list_model import LABEL
+    assert window.actions_.open_folder(demo_copy)
+    settle(qtbot, window)
+    v = window.viewer
+    window.insights.toggle_doubt_view()
+    qtbot.waitUntil(lambda: window.insights.labels.scores is not None, timeout=60000)
+    settle(qtbot, window)
+    assert v.settings.view == "doubt" and "label doubt" in window.canvas.legend.text()
+    assert np.array_equal(v.overlay.codes, v.engine.label_doubt(v.current))
+    scores = v.engine.label_scores().label_score
+    np.testing.assert_allclose([r[LABEL].value for r in window.image_list.model.rows], scores)
+    assert window.image_list.visible_order()[0] == int(np.nanargmin(scores))     # most doubtful first
+    window.insights.toggle_doubt_view()
+    assert v.settings.view == "errors"
