@@ -41,6 +41,8 @@ def build_gui_parser() -> argparse.ArgumentParser:
     p.add_argument("--session", type=Path, help="QA session file (default: .segviewer/session-*.sqlite beside the data)")
     p.add_argument("--compare", type=Path, metavar="B_DIR",
                    help="model B beside the dataset's model A: a logits or masks folder (Compare tab, V view)")
+    p.add_argument("--view", choices=("errors", "gt", "pred", "image", "doubt", "compare"),
+                   help="what the canvas shows first (doubt: label-doubt heatmap; compare: model A → B, with --compare)")
     p.add_argument("--screenshot", type=Path, help="render the window once loaded, save this PNG and exit")
     p.add_argument("--image", help="image to show first (name)")
     p.add_argument("--class", dest="class_name", help="class to show first (name or 'all')")

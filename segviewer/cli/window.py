@@ -19,4 +19,4 @@ def open_window(args: argparse.Namespace) -> int:
     else:
         options = None if args.dataset is None and args.gt is None else data_options_from_args(args)
     return run_app(Launch(options, args.threshold, args.argmax, args.beta, args.smooth, args.class_name, args.image,
-                          args.session, args.screenshot, engine, args.compare))
+                          args.session, args.screenshot, engine, args.compare, args.view))

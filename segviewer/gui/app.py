@@ -27,6 +27,7 @@ class Launch:
     screenshot: Path | None = None
     engine: Callable[[], object] | None = None   # builds an Inspector (e.g. a model source) after the first paint
     compare: Path | None = None                   # model B's folder
+    view: str | None = None                       # errors, gt, pred, image, doubt, compare
 
 
 def headless() -> bool:
@@ -66,6 +67,8 @@ def run_app(args: Launch) -> int:
                 apply_initial_settings(window, args)
                 if args.compare is not None and not window.insights.open_compare(args.compare):
                     status["code"] = 2
+                if args.view:
+                    window.viewer.update_settings(view=args.view)
         except LoadError as exc:
             window.show_error(f"Open failed: {exc}")
             print(f"segviewer: error: {exc}", file=sys.stderr)

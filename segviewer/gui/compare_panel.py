@@ -56,6 +56,7 @@ class ComparePanel(QWidget):
         top.addWidget(self.legend, 1)
         self.model = TableModel(COLUMNS, TIPS, self)
         self.proxy, self.view = sorted_table(self.model, self)
+        self.view.sortByColumn(-1, Qt.AscendingOrder)    # class order until the user sorts by a column
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.note)

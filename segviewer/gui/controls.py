@@ -14,7 +14,7 @@ from .state import LAYOUTS, STYLES, ViewSettings
 
 BETA_LOG_RANGE = 100   # slider units per decade; the slider spans 0.1..10
 VIEW_LABELS = {"errors": "Errors (TP / FP / FN)", "gt": "Ground-truth classes", "pred": "Predicted classes",
-               "image": "Image only (I)"}
+               "image": "Image only (I)", "doubt": "Label doubt heatmap (D)", "compare": "Model A → B changes (V)"}
 
 
 def color_icon(rgb) -> QIcon:

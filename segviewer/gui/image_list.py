@@ -73,7 +73,7 @@ class ImageListPanel(QWidget):
     def _widths(self) -> None:
         header = self.view.horizontalHeader()
         for c in range(len(COLUMNS)):
-            header.resizeSection(c, NUMBER_WIDTH + (8 if c in (4, 5, PAIR) else 0))
+            header.resizeSection(c, NUMBER_WIDTH + (8 if c in (4, 5, PAIR) else 28 if c > PAIR else 0))
         header.resizeSection(STATUS, STATUS_WIDTH)
 
     def _bring_forward(self, column: int) -> None:

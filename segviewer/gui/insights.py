@@ -30,10 +30,20 @@ class Insights:
         tabs.addTab(self.calibration_panel, "Calibration")
         tabs.addTab(self.label_panel, "Label doubt")
         tabs.currentChanged.connect(lambda _i: self.activate())
-        v.settings_changed.connect(lambda changed: "view" in changed and self.activate())
+        v.settings_changed.connect(self._on_settings_changed)
         self.compare.deltas_ready.connect(self._show_deltas)
         self.labels.scores_ready.connect(self._show_label_scores)
         self.label_panel.region_clicked.connect(lambda r: window.canvas.zoom_to(*r.bbox))
+
+    def _on_settings_changed(self, changed: set) -> None:
+        if "view" not in changed:
+            return
+        v = self.w.viewer
+        if v.settings.view == "compare" and not (v.engine is not None and v.engine.has_compare):
+            self.w.show_error("Compare view failed: no model B is open (File ▸ Compare with model B…).")
+            v.update_settings(view="errors")
+            return
+        self.activate()
 
     def activate(self) -> None:
         """Each controller computes only while its tab (or its canvas view) is showing."""
@@ -67,14 +77,25 @@ class Insights:
 
     def toggle_compare_view(self) -> None:
         v = self.w.viewer
-        if v.engine is None or not v.engine.has_compare:
-            self.w.show_error("Compare view failed: no model B is open (File ▸ Compare with model B…).")
-            return
         v.update_settings(view="errors" if v.settings.view == "compare" else "compare")
 
     def toggle_doubt_view(self) -> None:
         v = self.w.viewer
         v.update_settings(view="errors" if v.settings.view == "doubt" else "doubt")
+
+    def mark_label_doubt(self) -> None:
+        """L in review mode: the image's largest (or selected) suspect region, noted with 'needs fix'."""
+        if not self.w.review.mode:
+            self.w.statusBar().showMessage("L marks label doubt in review mode (press R first)", 6000)
+            return
+        labels, v = self.labels, self.w.viewer
+        if labels._image_key is None or labels._image_key[1] != v.current:
+            regions = guarded(self.w.show_error, "Suspect regions", v.engine.suspect_regions)(
+                v.current, labels.settings()[1])
+            if regions is None:
+                return
+            self.label_panel.set_regions(regions, v.classes.names)
+        labels.mark_needs_fix()
 
     # ---- the image list ----
     def _show_deltas(self, deltas) -> None:

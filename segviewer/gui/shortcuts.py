@@ -32,6 +32,8 @@ SHORTCUTS = [
      "set_status"),
     (("N",), "review mode: write a note", "edit_note"),
     (("U",), "review mode: undo the last review change", "undo_review"),
+    (("L",), "review mode: 'needs fix', noting the suspect region selected in Label doubt (else the largest)",
+     "mark_label_doubt"),
     (("Ctrl+Right",), "next unreviewed image (in the list's order)", "next_unreviewed"),
     (("Enter", "Esc"), "in a text or number field: done, keys go back to the image", "field_done"),
     (("?",), "this help", "toggle_help"),

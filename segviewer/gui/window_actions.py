@@ -121,6 +121,7 @@ class WindowActions:
             "next_unreviewed": w.review.next_unreviewed, "image_only": self.image_only, "flicker": self.flicker,
             "side_by_side": self.side_by_side, "toggle_contour": self.toggle_contour,
             "view_doubt": w.insights.toggle_doubt_view, "view_compare": w.insights.toggle_compare_view,
+            "mark_label_doubt": w.insights.mark_label_doubt,
             "toggle_background": lambda: v.update_settings(show_background=not s().show_background),
         }
         if name == "class_by_number":

@@ -50,3 +50,19 @@ def test_doubt_view_and_list_ranking_from_the_window(qtbot, window, demo_copy):
     assert window.image_list.visible_order()[0] == int(np.nanargmin(scores))     # most doubtful first
     window.insights.toggle_doubt_view()
     assert v.settings.view == "errors"
+
+
+def test_l_key_in_review_mode_marks_the_largest_suspect_region(qtbot, window, demo_copy):
+    from PySide6.QtCore import Qt
+    assert window.actions_.open_folder(demo_copy)
+    settle(qtbot, window)
+    v = window.viewer
+    window.show_image(1)                          # the demo's mislabelled disc
+    settle(qtbot, window)
+    qtbot.keyClick(window.canvas.view_widget, Qt.Key_L)
+    assert window.review.store is None or v.engine.names[1] not in window.review.store.reviews()
+    qtbot.keyClick(window.canvas.view_widget, Qt.Key_R)
+    qtbot.keyClick(window.canvas.view_widget, Qt.Key_L)
+    review = window.review.store.reviews()[v.engine.names[1]]
+    largest = v.engine.suspect_regions(1)[0]
+    assert "fix" in review.status and f"({largest.pixels} px" in review.note
