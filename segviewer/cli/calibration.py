@@ -23,10 +23,13 @@ def configure(cal: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..core.calibration import dataset_calibration, plot_calibration, write_bins, write_calibration
     from ..core.dataset import Dataset
-    from ..core.errors import LoadError
+    from ..core.errors import LoadError, all_failed
+    from ..core.outputs import PLOT_EXTS, OutputGuard, atomic_output
     dataset = Dataset(data_options_from_args(args))
     if dataset.is_hard:
         raise LoadError(dataset.options.pred_dir, "calibration needs logits; hard masks have no confidence")
+    OutputGuard().add_dataset(dataset).check({"--out": args.out, "--bins-out": args.bins_out, "--plot": args.plot},
+                                             formats={"--plot": PLOT_EXTS})
     report_problems(dataset)
     failures: list[LoadError] = []
     with progress_bar(len(dataset), "calibration") as bar:
@@ -34,11 +37,12 @@ def run(args: argparse.Namespace) -> int:
                                     strict=args.strict)
     report_failures(failures)
     if len(failures) == len(dataset):
-        raise LoadError(dataset.options.gt_dir, f"no image could be loaded ({len(failures)} failed)")
+        raise all_failed(dataset.options.gt_dir, failures)
     names = dataset.classes.names
     write_calibration(args.out, names, stats)
     if args.bins_out:
         write_bins(args.bins_out, names, stats)
     if args.plot:
-        plot_calibration(args.plot, names, stats)
+        with atomic_output(args.plot) as tmp:
+            plot_calibration(tmp, names, stats)
     return 0

@@ -43,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
     ins = Inspector(dataset, scoring)
     model_b = ins.attach_compare(*((args.compare, None) if args.compare is not None else (args.compare_masks, "masks")))
     report_problems(model_b.dataset)
+    from ..core.outputs import OutputGuard
+    OutputGuard().add_dataset(dataset).add_dataset(model_b.dataset).check(
+        {"--out": args.out, "--per-image": args.per_image})
     if args.compare_threshold is not None or args.compare_argmax:
         threshold = parse_threshold(args.compare_threshold, n) if args.compare_threshold is not None else 0.5
         ins.compare_scoring = Scoring(threshold=threshold, argmax=args.compare_argmax)

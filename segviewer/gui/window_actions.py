@@ -235,6 +235,11 @@ class WindowActions:
             self.w.show_error(f"Export failed: the {what} are still being computed; try again in a moment.")
         return value is not None
 
+    def _check_output(self, path) -> None:
+        """The CLI's rule in the window too: never write over a file of the open dataset (LoadError otherwise)."""
+        from ..core.outputs import OutputGuard
+        OutputGuard().add_dataset(self.v.dataset).check({"the export file": path})
+
     def export_per_class(self, path: str | None = None) -> bool:
         v = self.v
         if not self._ready(v.dataset_counts, "dataset-wide scores"):
@@ -243,6 +248,7 @@ class WindowActions:
         if not path:
             return False
         s = v.settings
+        self._check_output(path)
         write_per_class_csv(path, v.classes, v.dataset_counts, v.dataset_soft, v.output_threshold(), s.beta, s.smooth)
         self.w.statusBar().showMessage(f"wrote {path}", 8000)
         return True
@@ -254,6 +260,7 @@ class WindowActions:
         path = path or self._save_path("Export per-image CSV", "per_image.csv", "CSV (*.csv)")
         if not path:
             return False
+        self._check_output(path)
         write_per_image_csv(path, *rows[:1], self.v.classes, rows[1], self.v.settings.beta, self.v.settings.smooth)
         self.w.statusBar().showMessage(f"wrote {path}", 8000)
         return True

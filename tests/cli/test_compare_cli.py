@@ -84,3 +84,19 @@ def test_calibration_refuses_masks(demo_dir, tmp_path):
     assert res.returncode == 2 and "needs logits" in res.stderr
     res = run_cli("calibration", *demo_args(demo_dir), "--bins", "0", "--out", tmp_path / "c.csv")
     assert res.returncode == 2
+
+
+def test_compare_and_calibration_never_write_over_an_input(demo_dir, tmp_path):
+    import hashlib
+    gt_file = sorted((demo_dir / "gt").iterdir())[0]
+    before = hashlib.sha256(gt_file.read_bytes()).hexdigest()
+    runs = [("compare", "--gt", demo_dir / "gt", "--logits", demo_dir / "logits", "--compare-masks",
+             demo_dir / "masks", "--out", gt_file),
+            ("calibration", "--gt", demo_dir / "gt", "--logits", demo_dir / "logits", "--out", gt_file),
+            ("calibration", "--gt", demo_dir / "gt", "--logits", demo_dir / "logits", "--out", tmp_path / "c.csv",
+             "--plot", tmp_path / "plot.xyz")]
+    for args in runs:
+        res = run_cli(*args)
+        assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert hashlib.sha256(gt_file.read_bytes()).hexdigest() == before
+    assert not (tmp_path / "c.csv").exists()
