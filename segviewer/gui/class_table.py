@@ -4,13 +4,15 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..core.scores import Scores, nanmean
 from .table_model import KEY_ROLE, Cell, TableModel, fmt, sorted_table
 
 SCORES = ("precision", "recall", "fbeta", "dice", "iou", "soft_dice")
 SHORT = {"precision": "P", "recall": "R", "fbeta": "Fβ", "dice": "Dice", "iou": "IoU", "soft_dice": "soft Dice"}
+BOUNDARY = ("boundary_iou", "hd95", "nsd")
+BOUNDARY_SHORT = {"boundary_iou": "Boundary IoU", "hd95": "HD95 px", "nsd": "NSD"}
 
 
 def headers() -> tuple[list[str], list[str]]:
@@ -20,6 +22,9 @@ def headers() -> tuple[list[str], list[str]]:
     tips += [f"{s} on the current image (— absent: not in GT nor prediction)" for s in SCORES]
     tips += ["ground-truth pixels over the dataset"] + [f"{s} over the whole dataset" for s in SCORES]
     tips += ["threshold of maximum F-beta over the grid, for the current beta", "F-beta at that threshold"]
+    for scope in ("image", "dataset"):
+        names += [f"{scope}\n{BOUNDARY_SHORT[b]}" for b in BOUNDARY]
+        tips += [f"{BOUNDARY_SHORT[b]} ({scope}; tick 'boundary metrics' to compute)" for b in BOUNDARY]
     return names, tips
 
 
@@ -38,9 +43,15 @@ class ClassTablePanel(QWidget):
         self.summary.setTextFormat(Qt.RichText)
         self.summary.setWordWrap(True)   # a long summary wraps instead of widening the Scores panel
         self.summary.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.boundary_box = QCheckBox("boundary metrics")
+        self.boundary_box.setToolTip("Boundary IoU, HD95 and NSD per class (computed on request, off the GUI thread)")
+        self.boundary: tuple[dict | None, dict | None] = (None, None)   # (image, dataset) columns when computed
+        top = QHBoxLayout()
+        top.addWidget(self.summary, 1)
+        top.addWidget(self.boundary_box)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.summary)
+        layout.addLayout(top)
         layout.addWidget(self.view)
 
     def update_scores(self, names, colors, image: Scores | None, image_gt, dataset: Scores | None, dataset_gt,
@@ -52,6 +63,7 @@ class ClassTablePanel(QWidget):
             row += self._score_cells(dataset, dataset_gt, c)
             row += [Cell(_f(best.threshold[c]) if best is not None else None),
                     Cell(_f(best.fbeta[c]) if best is not None else None)]
+            row += [self._boundary_cell(columns, b, c) for columns in self.boundary for b in BOUNDARY]
             rows.append(row)
         self.model.set_rows(rows, list(range(len(names))))
         self.summary.setText(self._summary(image, dataset, beta, exact_note))
@@ -66,6 +78,12 @@ class ClassTablePanel(QWidget):
             v = _f(values[c]) if values is not None else math.nan
             cells.append(Cell(v, tooltip="absent: no GT and no predicted pixel" if math.isnan(v) else None))
         return cells
+
+    def _boundary_cell(self, columns: dict | None, name: str, c: int) -> Cell:
+        if columns is None:
+            return Cell(None, tooltip="computing…" if self.boundary_box.isChecked() else "tick 'boundary metrics'")
+        v = _f(columns[name][c])
+        return Cell(v, tooltip="undefined: the class is in only one of GT and prediction" if math.isnan(v) else None)
 
     @staticmethod
     def _summary(image: Scores | None, dataset: Scores | None, beta: float, note: str) -> str:

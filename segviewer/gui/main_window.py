@@ -25,6 +25,7 @@ from .state import ViewSettings
 from .viewer import Viewer
 from .window_actions import WindowActions
 from .guard import guarded
+from .boundary_columns import BoundaryColumns
 from .insights import Insights
 from .review import ReviewController
 
@@ -62,6 +63,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.canvas)
         self.review = ReviewController(self)
         self.insights = Insights(self)
+        self.boundary_columns = BoundaryColumns(self)
         self.layout_ = WindowLayout(self)
         self.images_dock = self.layout_.add("Images", self.image_list, Qt.LeftDockWidgetArea, 270, (200, 150))
         self.settings_dock = self.layout_.add("Settings", scrolling(self.controls), Qt.RightDockWidgetArea, 330,

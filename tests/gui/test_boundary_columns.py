@@ -1,0 +1,28 @@
+"""Boundary metrics in the class table on request: equal to the engine's, never shown for other settings."""
+import numpy as np
+
+from helpers import settle
+
+FIRST = 18     # image Boundary IoU, HD95, NSD, then the dataset's
+
+
+def boundary_column(window, k):
+    return np.array([np.nan if r[FIRST + k].value is None else float(r[FIRST + k].value)
+                     for r in window.class_table.model.rows])
+
+
+def test_boundary_columns_equal_the_engine_and_follow_the_threshold(qtbot, window, demo_copy):
+    assert window.actions_.open_folder(demo_copy)
+    settle(qtbot, window)
+    v = window.viewer
+    assert window.class_table.model.headers[FIRST] == "image\nBoundary IoU"
+    assert np.isnan(boundary_column(window, 0)).all()            # off until asked for
+    window.class_table.boundary_box.setChecked(True)
+    v.update_settings(threshold=0.3)
+    qtbot.waitUntil(lambda: all(b is not None for b in window.class_table.boundary), timeout=60000)
+    settle(qtbot, window)
+    image = v.engine.image_boundary_metrics(v.current, scoring=v.scoring).columns()
+    dataset = v.engine.dataset_boundary_metrics(scoring=v.scoring).total().columns()
+    np.testing.assert_allclose(boundary_column(window, 0), image["boundary_iou"], equal_nan=True)
+    np.testing.assert_allclose(boundary_column(window, 4), dataset["hd95"], equal_nan=True)
+    np.testing.assert_allclose(boundary_column(window, 5), dataset["nsd"], equal_nan=True)
