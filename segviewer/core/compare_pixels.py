@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .counts import Counts, Target, as_threshold_vector, count_hard, count_threshold, count_true_per_class
+from .counts import (Counts, Target, argmax_map, as_threshold_vector, count_hard, count_threshold,
+                     count_true_per_class)
 from .overlay import ALL_CLASSES, IGNORE, IGNORE_HATCH, IGNORE_RGB, HATCH_RGB, OUTSIDE, OUTSIDE_RGBA, OverlayMaps
 
 SAME, FIXED, BROKEN, BOTH_WRONG = 0, 1, 2, 3       # code = error under A + 2 * error under B
@@ -53,7 +54,7 @@ def prediction_of(probs: torch.Tensor | None, pred_map: torch.Tensor | None, sco
     if probs is None:
         return Prediction(pred_map=pred_map, maps=maps)
     if scoring.argmax:
-        return Prediction(pred_map=maps.pred_argmax if maps is not None else probs.max(0).indices, maps=maps)
+        return Prediction(pred_map=maps.pred_argmax if maps is not None else argmax_map(probs), maps=maps)
     thr = as_threshold_vector(scoring.effective_threshold(), probs.shape[0], probs.device)
     return Prediction(probs=probs, threshold=thr, maps=maps)
 

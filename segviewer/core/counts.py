@@ -132,8 +132,11 @@ def soft_counts(probs: torch.Tensor, target: Target) -> Counts:
     """Probability-weighted tp/fp/fn (no threshold): the terms of soft Dice. float64, on the CPU."""
     acc = accumulation_dtype(probs.device)
     flat = probs.flatten(1)
-    weights = target.valid.flatten().to(probs.dtype)
-    pred_sum = (flat @ weights if not target.all_valid else flat.sum(1)).cpu().double()
+    # accumulated in float64: a float32 sum over a megapixel differs in its 8th digit with the thread count
+    pred_sum = flat.sum(1, dtype=acc)
+    if not target.all_valid:   # ignore pixels are few: subtract them rather than weight every pixel
+        pred_sum = pred_sum - flat.index_select(1, target.ignored_index()).sum(1, dtype=acc)
+    pred_sum = pred_sum.cpu().double()
     p_gt = probs.gather(0, target.labels[None])[0].flatten()
     tp = count_classes(target.labels, target.num_classes, None if target.all_valid else target.valid, p_gt.to(acc))
     tp = tp.cpu().double()

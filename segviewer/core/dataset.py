@@ -10,8 +10,9 @@ import torch
 from PIL import Image
 
 from .classes import ClassSpec, generic_classes, resolve_classes, DEFAULT_IGNORE_INDEX
-from .counts import (Counts, Target, count_hard, count_threshold, confusion_matrix, hard_map_from_labels,
-                     prepare_target, soft_counts, threshold_map)
+from .counts import (Counts, Target, argmax_map, count_hard, count_threshold, confusion_matrix,
+                     hard_map_from_labels, prepare_target, soft_counts, threshold_map)
+from .memory import trim_heap_every
 from .device import resolve_device
 from .errors import LoadError, all_failed, plain
 from .options import DataOptions
@@ -40,7 +41,7 @@ class Sample:
         if self.pred_map is not None:
             return self.pred_map
         if argmax or threshold is None:
-            return self.probs.max(0).indices  # max() is several times faster than argmax() over dim 0 on CPU
+            return argmax_map(self.probs)
         return threshold_map(self.probs, threshold)
 
     def counts(self, threshold=0.5, argmax: bool = False) -> Counts:
@@ -172,7 +173,8 @@ class Dataset:
             raise LoadError(item.pred, f"wrong number of classes: {logits.shape[0]} channels, "
                                        f"but the classes define {self.classes.num_classes}")
         opts = self.options
-        return to_probabilities(logits, size, opts.activation, opts.align_corners, self.device)
+        # load_logits returns a fresh copy, so the softmax may reuse its buffer (one C×H×W allocation less)
+        return to_probabilities(logits, size, opts.activation, opts.align_corners, self.device, overwrite=True)
 
     def _load_mask(self, item: Item, size: tuple[int, int]) -> torch.Tensor:
         mask = load_label_map(item.pred, self._label_lut)
@@ -232,6 +234,7 @@ def evaluate(dataset: Dataset, threshold=0.5, argmax: bool = False, strict: bool
             confusions.append(confusion_matrix(pred, sample.target).cpu())
         if progress:
             progress(index + 1, len(dataset))
+        trim_heap_every(index)
     if not names:
         raise all_failed(dataset.options.gt_dir, failures)
     per_image_confusion = torch.stack(confusions) if confusions else None

@@ -23,7 +23,7 @@ import torch
 
 from . import ddp
 from .classes import DEFAULT_IGNORE_INDEX, ClassSpec, generic_classes, resolve_classes
-from .counts import Counts, Target, count_hard, count_threshold, prepare_target, soft_counts
+from .counts import Counts, Target, argmax_map, count_hard, count_threshold, prepare_target, soft_counts
 from .device import resolve_device
 from .errors import LoadError
 from .export import PER_CLASS_COLUMNS, PER_IMAGE_COLUMNS, write_per_class_csv, write_per_image_csv
@@ -116,7 +116,7 @@ class Evaluator:
 
     def _count(self, probs: torch.Tensor, target: Target) -> Counts:
         if self.scoring.argmax:
-            return count_hard(probs.max(0).indices, target).to("cpu")
+            return count_hard(argmax_map(probs), target).to("cpu")
         return count_threshold(probs, target, self.scoring.effective_threshold()).to("cpu")
 
     def _add_to_index(self, name: str, probs: torch.Tensor, target: Target, soft: Counts) -> Counts:

@@ -13,7 +13,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .counts import Counts, Target, confusion_matrix
+from .counts import Counts, Target, argmax_map, confusion_matrix
+from .memory import trim_heap_every
 
 DEFAULT_STEPS = 1000
 IMAGE_BUDGET_BYTES = 256 * 2**20   # per-image histograms get coarser past this
@@ -224,7 +225,7 @@ class IndexBuilder:
         c, nb = self.c, self.steps + 2
         if probs is not None:
             pos, pred = (h.cpu().numpy() for h in image_histograms(probs, target, self.grid))
-            pred_map = probs.max(0).indices
+            pred_map = argmax_map(probs)
         else:
             pos = pred = np.zeros((c, nb), np.int64)
         self.pos_hist += pos
@@ -272,6 +273,8 @@ def build_index(dataset, steps: int = DEFAULT_STEPS, progress: Callable[[int, in
                 on_error(exc)
             continue
         builder.add(sample.name, sample.target, sample.probs, sample.soft(), sample.pred_map)
+        del sample
+        trim_heap_every(done - 1)
         if progress:
             progress(done, len(order))
     return builder.finish()

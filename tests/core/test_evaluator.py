@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from helpers import run_cli, save_label
@@ -255,8 +256,15 @@ def test_sync_over_two_gloo_ranks_equals_one_process(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     single = evaluate(random_batches(seed=4), per_image_index=True, steps=50, threshold=0.3)
     single.to_csv(tmp_path / "single.csv", per_image=tmp_path / "single_images.csv")
-    assert (tmp_path / "synced.csv").read_text() == (tmp_path / "single.csv").read_text()
+    synced, alone = pd.read_csv(tmp_path / "synced.csv"), pd.read_csv(tmp_path / "single.csv")
+    # soft Dice sums probabilities, and torch's vectorised and scalar exp differ in the last float32 bit, which a
+    # process with another thread count (the forked ranks) reaches on other pixels: equal to ~1e-9, not bitwise
+    np.testing.assert_allclose(synced.pop("soft_dice"), alone.pop("soft_dice"), rtol=1e-7)
+    assert synced.equals(alone)
     assert (tmp_path / "synced_images.csv").read_text() == (tmp_path / "single_images.csv").read_text()
     with np.load(tmp_path / "synced.npz", allow_pickle=False) as synced:
         for key, value in single.index().to_arrays().items():
-            assert np.array_equal(synced[key], value), key
+            if key.startswith("soft_"):   # probability sums: see soft_dice above
+                np.testing.assert_allclose(synced[key], value, rtol=1e-7)
+            else:
+                assert np.array_equal(synced[key], value), key
