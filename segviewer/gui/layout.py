@@ -95,7 +95,7 @@ class WindowLayout:
         settles in the event loop) do not count as the user's choice."""
         self._window_size = self.w.size()
         self._applying = True
-        QTimer.singleShot(100, self._settled)
+        QTimer.singleShot(100, self.w, self._settled)   # dropped if the window is gone by then
         for dock, (share, orientation) in self.shares.items():
             if share is None or not dock.isVisible() or dock.isFloating():
                 continue

@@ -24,7 +24,8 @@ RUNNER = textwrap.dedent("""
         err = io.StringIO()
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
             rc = main(args)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent (pytest) through fork and exec
+        peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM")) / 1024
         print(json.dumps({"case": case, "rc": rc, "stderr": err.getvalue(), "peak_mb": peak}), flush=True)
 """)
 
