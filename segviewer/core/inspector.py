@@ -73,6 +73,7 @@ class Inspector(CompareMixin, CalibrationMixin, LabelIssuesMixin):
         self.use_cache = use_cache
         self.failures: dict[int, str] = {}
         self.reviews: dict[str, str] = {}            # image name -> review status, when a QA session is attached
+        self.cluster = None                          # a core.distributed.Cluster: the index is built there
         self._scoring = Scoring()
         self.scoring = scoring or Scoring()
         self._lock = threading.RLock()
@@ -197,6 +198,10 @@ class Inspector(CompareMixin, CalibrationMixin, LabelIssuesMixin):
         failures: list[LoadError] = []
 
         def build():
+            if self.cluster is not None:
+                from .distributed import build_index as build_on_cluster
+                return build_on_cluster(self.dataset, self.steps, progress=progress, on_error=failures.append,
+                                        cancelled=cancelled, cluster=self.cluster)
             return build_index(self.dataset, self.steps, progress=progress, on_error=failures.append,
                                cancelled=cancelled)
         index = load_or_build(self.dataset, self.steps, build)[0] if self.use_cache else build()

@@ -51,6 +51,10 @@ class OpenDatasetDialog(QDialog):
         row.addWidget(self.classes, 1)
         row.addWidget(browse)
         form.addRow("classes", row)
+        self.scheduler = QLineEdit(str(settings.value("scheduler", "") or "") if settings is not None else "")
+        self.scheduler.setPlaceholderText("optional: tcp://host:8786 — build the index on a Dask cluster")
+        self.scheduler.setToolTip("a running Dask scheduler whose workers see the same files (remembered)")
+        form.addRow("Dask scheduler", self.scheduler)
         self.problem = QLabel("")
         self.problem.setStyleSheet("color: #c03030;")
         self.problem.setWordWrap(True)
@@ -110,6 +114,13 @@ class OpenDatasetDialog(QDialog):
         self.problem.setText("; ".join(problems))
         if not problems:
             self.accept()
+
+    def scheduler_address(self) -> str | None:
+        """The scheduler field, remembered for the next time (empty: this process builds the index)."""
+        address = self.scheduler.text().strip()
+        if self.settings is not None:
+            self.settings.setValue("scheduler", address)
+        return address or None
 
     def options(self) -> DataOptions:
         gt = Path(self.gt.text().strip()).expanduser()

@@ -46,6 +46,7 @@ class Viewer(QObject):
         self.compute = LatestOnlyWorker("compute", ("load", "overlay", "counts", "analysis"), self)
         self.background = LatestOnlyWorker("index", ("index", "direct", "confusion"), self)
         self.settings = ViewSettings()
+        self.cluster = None        # a core.distributed.Cluster (the open dialog's scheduler): where the index is built
         self.generation = 0
         self._reset(None)
 
@@ -138,6 +139,8 @@ class Viewer(QObject):
 
     def open_engine(self, engine: Inspector) -> bool:
         self.compute.cancel("load")
+        if engine.cluster is None:
+            engine.cluster = self.cluster
         self._reset(engine)
         if engine.is_hard:
             self.settings = self.settings.with_(argmax=False, class_thresholds=None)

@@ -199,7 +199,13 @@ class WindowActions:
     def open_dialog(self) -> None:
         dialog = OpenDatasetDialog(self.w, self.w.qsettings)
         if dialog.exec():
+            self.use_scheduler(dialog.scheduler_address())
             self.w.open_options(dialog.options())
+
+    def use_scheduler(self, address: str | None) -> None:
+        """The index of the datasets opened from now on is built on this Dask scheduler (None: in this process)."""
+        from ..core.distributed import Cluster
+        self.v.cluster = Cluster(scheduler=address) if address else None
 
     def open_demo(self) -> None:
         from ..core.options import default_demo_dir
