@@ -43,6 +43,8 @@ class CalibrationPanel(QWidget):
             plot.setXRange(0, 1, padding=0.02)
             plot.setMenuEnabled(False)
             plot.showGrid(x=True, y=True, alpha=0.2)
+            plot.getAxis("left").setWidth(56)      # equal axes, so the two plots' bins line up
+        self.histogram.setLogMode(y=True)          # most pixels sit in the lowest bin: a log scale shows the rest
         self.diagram.setYRange(0, 1, padding=0.02)
         self.histogram.setXLink(self.diagram)
         self.histogram.setMaximumHeight(110)
@@ -72,8 +74,8 @@ class CalibrationPanel(QWidget):
         self.diagram.plot(r.mean_confidence[filled], r.frequency[filled], pen=None, symbol="o", symbolSize=6,
                           symbolBrush=(20, 20, 20))
         self.diagram.plot([0, 1], [0, 1], pen=pg.mkPen((120, 120, 120), style=Qt.DashLine))
-        self.histogram.addItem(pg.BarGraphItem(x=centre, height=r.pixels, width=width, brush=(150, 150, 150),
-                                               pen=None))
+        self.histogram.addItem(pg.BarGraphItem(x=centre, height=np.log10(r.pixels + 1), width=width,
+                                               brush=(150, 150, 150), pen=None))
         ece = r.ece
         text = f"<b>{title}</b>: ECE <b>{_f(ece)}</b>"
         if mce is not None:
