@@ -146,6 +146,14 @@ class ProbabilityIndex:
         pred = np.take_along_axis(self.image_pred, k[..., None], axis=-1)[..., 0].astype(np.int64)
         return _counts(tp, pred - tp, self.gt_count - tp)
 
+    def image_row_counts(self, row: int, threshold) -> Counts:
+        """[C] counts of one image (its index row): a slider step for the current image costs O(classes)."""
+        k = self.step_vector(threshold) // self.image_factor
+        classes = np.arange(self.num_classes)
+        tp = self.image_pos[row, classes, k].astype(np.int64)
+        pred = self.image_pred[row, classes, k].astype(np.int64)
+        return _counts(tp, pred - tp, self.gt_count[row] - tp)
+
     def curves(self) -> Counts:
         """[C, N+1] dataset counts at every grid threshold k = 0..N."""
         tp = np.cumsum(self.pos_hist[:, ::-1], axis=1)[:, ::-1][:, 1:]

@@ -169,15 +169,14 @@ class Inspector(CompareMixin, CalibrationMixin, LabelIssuesMixin):
             return None
         row = int(self._index_rows[i])
         if s.argmax:
-            c = index.argmax_counts()
-        else:
-            try:
-                if not index.image_counts_exact(s.effective_threshold()):
-                    return None
-                c = index.image_counts(s.effective_threshold())
-            except ValueError:
+            return Counts(*(torch.from_numpy(np.ascontiguousarray(a[row], dtype=np.int64))
+                            for a in (index.argmax_tp, index.argmax_fp, index.argmax_fn)))
+        try:
+            if not index.image_counts_exact(s.effective_threshold()):
                 return None
-        return Counts(c.tp[row], c.fp[row], c.fn[row])
+            return index.image_row_counts(row, s.effective_threshold())
+        except ValueError:
+            return None
 
     def image_soft(self, image: int | str, scoring: Scoring | None = None) -> Counts:
         return self.load(image).soft_counts(self.effective(scoring))

@@ -41,7 +41,7 @@ class CurvesPanel(QWidget):
         layout.addLayout(row)
         self.threshold_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((120, 120, 120), style=Qt.DashLine))
         self._curves: tuple | None = None
-        self._markers: list = []     # (class, marker on F-beta curve, marker on PR curve, f, p, r)
+        self._markers: list = []     # (class, colour, f, p, r): drawn by two scatter items, one per plot
         self._class_id = ALL_CLASSES
         self.source = None
 
@@ -77,9 +77,12 @@ class CurvesPanel(QWidget):
                 self.vs_threshold.plot(t, r[c], pen=pg.mkPen((90, 90, 90), width=1.5, style=Qt.DotLine), name="recall")
             ok = ~(np.isnan(p[c]) | np.isnan(r[c]))
             self.pr.plot(r[c][ok], p[c][ok], pen=pg.mkPen(color, width=2))
-            marker_f = self.vs_threshold.plot([t[k]], [f[c, k]], pen=None, symbol="o", symbolBrush=color, symbolSize=8)
-            marker_pr = self.pr.plot([r[c, k]], [p[c, k]], pen=None, symbol="o", symbolBrush=color, symbolSize=9)
-            self._markers.append((c, marker_f, marker_pr, f[c], p[c], r[c]))
+            self._markers.append((c, color, f[c], p[c], r[c]))
+        # one scatter item per plot for every class's marker: a threshold step is two setData calls, not 2 × C
+        brushes = [pg.mkBrush(color) for _c, color, *_ in self._markers]
+        self._marker_items = (pg.ScatterPlotItem(size=8, pen=None), pg.ScatterPlotItem(size=9, pen=None), brushes)
+        self.vs_threshold.addItem(self._marker_items[0])
+        self.pr.addItem(self._marker_items[1])
         self.vs_threshold.addItem(self.threshold_line)
         self.move_markers(threshold)
 
@@ -89,8 +92,9 @@ class CurvesPanel(QWidget):
             return
         steps = self._curves[1]
         thr = np.broadcast_to(np.asarray(threshold, dtype=float), (self._curves[0].tp.shape[0],))
-        for c, marker_f, marker_pr, f, p, r in self._markers:
-            k = int(round(thr[c] * steps))
-            marker_f.setData([k / steps], [f[k]])
-            marker_pr.setData([r[k]], [p[k]])
+        if self._markers:
+            rows = [(int(round(thr[c] * steps)), f, p, r) for c, _color, f, p, r in self._markers]
+            on_f, on_pr, brushes = self._marker_items
+            on_f.setData(x=[k / steps for k, *_ in rows], y=[f[k] for k, f, _p, _r in rows], brush=brushes)
+            on_pr.setData(x=[r[k] for k, _f, _p, r in rows], y=[p[k] for k, _f, p, _r in rows], brush=brushes)
         self.threshold_line.setValue(float(thr.mean()) if self._class_id == ALL_CLASSES else float(thr[self._class_id]))

@@ -23,6 +23,7 @@ class ImageListPanel(QWidget):
         super().__init__(parent)
         self.model = ImageListModel(self)
         self.proxy, self.view = sorted_table(self.model, self)
+        self.proxy.setDynamicSortFilter(False)   # the model sorts itself and refresh() re-filters once per step
         self._columns()
         self.view.selectionModel().currentRowChanged.connect(self._row_changed)
         self.search = QLineEdit()
@@ -140,6 +141,7 @@ class ImageListPanel(QWidget):
             self._sorted_once = True
             self.sort_worst_first()
         if not self._held:
+            self.resort()
             self._refilter()
         self.update_summary()
 
@@ -148,9 +150,8 @@ class ImageListPanel(QWidget):
         if held == self._held:
             return
         self._held = held
-        self.proxy.setDynamicSortFilter(not held)
         if not held:
-            self.proxy.sort(self.proxy.sortColumn(), self.proxy.sortOrder())
+            self.resort()
             self._refilter()
             if self._current_key >= 0:
                 self.select(self._current_key)
@@ -178,6 +179,10 @@ class ImageListPanel(QWidget):
         self.model.extra[column] = values
         self.model.changed(column, column)
         self.view.sortByColumn(column, Qt.AscendingOrder if ascending else Qt.DescendingOrder)
+
+    def resort(self) -> None:
+        """The rows in the order of the sorted-by column's new values (one numpy argsort)."""
+        self.model.sort(self.model.sort_column, self.model.sort_order)
 
     def sort_worst_first(self, column: int = 1) -> None:
         self.view.sortByColumn(column, Qt.AscendingOrder if column in (1, 2, 3) else Qt.DescendingOrder)
@@ -211,7 +216,7 @@ class ImageListPanel(QWidget):
         self._current_key = image_index
         if not 0 <= image_index < self.model.rowCount():
             return
-        idx = self.proxy.mapFromSource(self.model.index(image_index, NAME))
+        idx = self.proxy.mapFromSource(self.model.index(self.model.row_of(image_index), NAME))
         if idx.isValid():
             if self.view.currentIndex().row() != idx.row():
                 self.view.selectionModel().setCurrentIndex(
@@ -227,6 +232,13 @@ class ImageListPanel(QWidget):
         row = 0 if row < 0 else max(0, min(n - 1, row + delta))
         self.view.selectionModel().setCurrentIndex(self.proxy.index(row, NAME),
                                                    QItemSelectionModel.ClearAndSelect | QItemSelectionModel.Rows)
+
+    def position_of(self, image: int) -> tuple[int, int]:
+        """(row of the image in the visible list or -1, visible rows): O(1), where visible_order() is O(rows)."""
+        if not 0 <= image < len(self.model.names):
+            return -1, self.proxy.rowCount()
+        idx = self.proxy.mapFromSource(self.model.index(self.model.row_of(image), NAME))
+        return (idx.row() if idx.isValid() else -1), self.proxy.rowCount()
 
     def visible_order(self) -> list[int]:
         return [int(self.proxy.index(r, NAME).data(KEY_ROLE)) for r in range(self.proxy.rowCount())]

@@ -239,8 +239,8 @@ class MainWindow(QMainWindow):
         v = self.viewer
         if v.dataset is None or v.current < 0:
             return
-        order = self.image_list.visible_order()
-        where = f"{order.index(v.current) + 1} of {len(order)} in the list" if v.current in order else ""
+        row, shown = self.image_list.position_of(v.current)
+        where = f"{row + 1} of {shown} in the list" if row >= 0 else ""
         s = v.settings
         view = {"errors": "errors", "gt": "ground truth", "pred": "prediction", "image": "image only",
                 "doubt": "label doubt", "compare": "model A → B"}[s.view]

@@ -105,6 +105,22 @@ class SortProxy(QSortFilterProxyModel):
             self.accept = accept
             self.invalidateFilter()
 
+    def sort(self, column: int, order=Qt.AscendingOrder) -> None:
+        """A source that sorts itself (the image list, with numpy) is asked to; others are sorted here."""
+        source = self.sourceModel()
+        if hasattr(source, "sort_values"):
+            source.sort(column, order)
+            return
+        super().sort(column, order)
+
+    def sortColumn(self) -> int:
+        source = self.sourceModel()
+        return source.sort_column if hasattr(source, "sort_values") else super().sortColumn()
+
+    def sortOrder(self):
+        source = self.sourceModel()
+        return source.sort_order if hasattr(source, "sort_values") else super().sortOrder()
+
     def filterAcceptsRow(self, row, parent) -> bool:
         if self.accept is None:
             return True

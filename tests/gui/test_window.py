@@ -208,7 +208,8 @@ def test_curves_follow_the_threshold(qtbot, window, demo_copy):
     settle(qtbot, window)
     curves = v.index.curves()
     f, p, r = fbeta_score(curves).numpy(), precision_score(curves).numpy(), recall_score(curves).numpy()
-    (c, marker_f, marker_pr, *_), = window.curves._markers
+    (c, *_), = window.curves._markers
+    marker_f, marker_pr, _brushes = window.curves._marker_items
     assert c == 2
     xs, ys = marker_f.getData()
     assert xs[0] == pytest.approx(0.3) and ys[0] == pytest.approx(f[2, 300])
