@@ -23,6 +23,7 @@ TIPS = ["image name (⚠: failed to load; hover for the reason)", "mean F-beta o
         "label score (Label doubt tab): lower = the model more surely disagrees with the label",
         "F-beta of model B minus model A (Compare tab; selected class, or the mean over classes)"]
 NAME, STATUS, PAIR, LABEL, DELTA = 0, 6, 7, 8, 9
+ANSWERED = frozenset({Qt.DisplayRole, SORT_ROLE, KEY_ROLE, Qt.ToolTipRole, Qt.ForegroundRole, Qt.TextAlignmentRole})
 EXTRA_KEYS = {LABEL: "label_score", DELTA: "delta"}
 SCORE_KEYS = {1: "mean_fbeta", 2: "class_fbeta", 3: "mean_iou", 4: "fp", 5: "fn"}
 INTEGER_COLUMNS = {4, 5}
@@ -153,14 +154,11 @@ class ImageListModel(QAbstractTableModel):
         return None
 
     def data(self, index, role=Qt.DisplayRole):
-        if not index.isValid():
+        # the view asks ~10 roles per visible cell on every repaint: refuse the unused ones before any work
+        if role not in ANSWERED or not index.isValid():
             return None
-        r, c = int(self.order[index.row()]), index.column()
-        if role == KEY_ROLE:
-            return r
-        if role in (Qt.DisplayRole, SORT_ROLE, Qt.ToolTipRole, Qt.ForegroundRole, Qt.TextAlignmentRole):
-            return self._role(r, c, role)
-        return None
+        r = int(self.order[index.row()])
+        return r if role == KEY_ROLE else self._role(r, index.column(), role)
 
     def _role(self, r: int, c: int, role):
         v = self.value(r, c)

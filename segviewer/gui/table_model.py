@@ -11,6 +11,8 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 SORT_ROLE = Qt.UserRole + 1
 KEY_ROLE = Qt.UserRole + 2
+ANSWERED = frozenset({Qt.DisplayRole, SORT_ROLE, KEY_ROLE, Qt.ToolTipRole, Qt.ForegroundRole, Qt.BackgroundRole,
+                      Qt.TextAlignmentRole})
 ABSENT = "—"
 
 
@@ -65,7 +67,8 @@ class TableModel(QAbstractTableModel):
         return None
 
     def data(self, index, role=Qt.DisplayRole):
-        if not index.isValid():
+        # the view asks ~10 roles per visible cell on every repaint: refuse the unused ones before any work
+        if role not in ANSWERED or not index.isValid():
             return None
         cell = self.rows[index.row()][index.column()]
         if role == Qt.DisplayRole:
