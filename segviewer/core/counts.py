@@ -132,8 +132,10 @@ def soft_counts(probs: torch.Tensor, target: Target) -> Counts:
     """Probability-weighted tp/fp/fn (no threshold): the terms of soft Dice. float64, on the CPU."""
     acc = accumulation_dtype(probs.device)
     flat = probs.flatten(1)
-    # accumulated in float64: a float32 sum over a megapixel differs in its 8th digit with the thread count
-    pred_sum = flat.sum(1, dtype=acc)
+    # float32 sums along each image row, then float64 over the rows: a float32 sum over a whole megapixel would
+    # differ in its 8th digit with the thread count, a float64 one costs a conversion of every value
+    rows = probs.sum(-1) if probs.dim() == 3 else flat.sum(1, keepdim=True)
+    pred_sum = rows.to(acc).sum(-1)
     if not target.all_valid:   # ignore pixels are few: subtract them rather than weight every pixel
         pred_sum = pred_sum - flat.index_select(1, target.ignored_index()).sum(1, dtype=acc)
     pred_sum = pred_sum.cpu().double()
