@@ -48,3 +48,14 @@ def run_subprocess(*args, **kwargs):
     import sys
     return subprocess.run([sys.executable, "-m", "segviewer", *map(str, args)], capture_output=True, text=True,
                           **kwargs)
+
+
+def open_with_tab(qtbot, window, folder, panel_class, controller_class, *controller_args):
+    """A panel and its controller beside the window (active), and the dataset folder opened and settled."""
+    panel = panel_class()
+    qtbot.addWidget(panel)
+    controller = controller_class(*controller_args, panel)
+    controller.active = True
+    assert window.actions_.open_folder(folder)
+    settle(qtbot, window)
+    return panel, controller

@@ -53,7 +53,7 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..core.dataset import Dataset
     from ..core.distributed import evaluate
-    from ..core.export import write_per_class_csv, write_per_image_csv
+    from ..core.export import write_per_class_csv as per_class, write_per_image_csv as per_image
     from ..core.outputs import OutputGuard
     dataset = model_dataset_from_args(args) if args.model else Dataset(data_options_from_args(args))
     OutputGuard().add_dataset(dataset).check({"--out": args.out, "--per-image": args.per_image},
@@ -65,11 +65,11 @@ def run(args: argparse.Namespace) -> int:
                           progress=lambda done, total: bar.update(1), boundary=args.boundary, interior=args.interior,
                           cluster=cluster_from_args(args))
     report_failures(result.failures)
-    if args.boundary_metrics:
-        write_per_class_csv, write_per_image_csv = boundary_writers(dataset, threshold, args)
-    write_per_class_csv(args.out, dataset.classes, result.total(), result.soft_total(), threshold, args.beta, args.smooth)
+    if args.boundary_metrics:   # the same rows with boundary_iou, hd95 and nsd appended
+        per_class, per_image = boundary_writers(dataset, threshold, args)
+    per_class(args.out, dataset.classes, result.total(), result.soft_total(), threshold, args.beta, args.smooth)
     if args.per_image:
-        write_per_image_csv(args.per_image, result.names, dataset.classes, result.counts, args.beta, args.smooth)
+        per_image(args.per_image, result.names, dataset.classes, result.counts, args.beta, args.smooth)
     if args.figures:
         from ..core.figures import write_worst_figures
         write_worst_figures(dataset, result, args.figures, args.worst, threshold, args.beta, args.smooth, args.rank_by,

@@ -178,7 +178,7 @@ def _parse_label_map(value: object, num_classes: int, ignore: int, source: objec
         raise LoadError(source, "'label_map' must map raw label values to class ids, e.g. {\"7\": 0}")
     label_map = {}
     for raw, class_id in value.items():
-        key = _label_id(raw, f"label_map key", source)
+        key = _label_id(raw, "label_map key", source)
         target = _label_id(class_id, f"label_map value for {key}", source, low=-1)
         if not (0 <= target < num_classes or target == ignore):
             raise LoadError(source, f"label_map sends {key} to {target}, which is neither a class id "

@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 import torch
-from PIL import Image
 
 from .classes import ClassSpec, generic_classes, resolve_classes, DEFAULT_IGNORE_INDEX
 from .counts import (Counts, Target, argmax_map, count_hard, count_threshold, confusion_matrix,

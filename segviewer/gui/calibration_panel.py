@@ -124,7 +124,7 @@ class CalibrationController(QObject):
         key = self.key()
         if key == self._shown_key:
             return
-        engine, (_g, image, class_id, bins) = v.engine, key
+        engine, (image, class_id, bins) = v.engine, key[1:]
         worker = v.compute if image is not None else v.background
 
         def job():

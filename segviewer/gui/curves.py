@@ -62,13 +62,11 @@ class CurvesPanel(QWidget):
         t = np.arange(steps + 1) / steps
         p, r = precision_score(curves).numpy(), recall_score(curves).numpy()
         f = fbeta_score(curves, beta, smooth).numpy()
-        thr = np.broadcast_to(np.asarray(threshold, dtype=float), (len(names),))
         classes = range(len(names)) if class_id == ALL_CLASSES else [class_id]
         for c in classes:
             if np.all(np.isnan(f[c])):
                 continue
             color = tuple(int(v) for v in colors[c])
-            k = int(round(thr[c] * steps))
             if class_id == ALL_CLASSES:
                 self.vs_threshold.plot(t, f[c], pen=pg.mkPen(color, width=1.5), name=f"{names[c]}")
             else:

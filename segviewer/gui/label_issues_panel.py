@@ -3,8 +3,6 @@ to zoom), the dataset's label scores (worst first, click to open), and one butto
 with the region noted. Everything comes from the engine, off the GUI thread."""
 from __future__ import annotations
 
-import math
-
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
@@ -20,18 +18,10 @@ class LabelIssuesPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.temperature = QDoubleSpinBox()
-        self.temperature.setRange(0.01, 10)
-        self.temperature.setSingleStep(0.05)
-        self.temperature.setValue(DEFAULT_TEMPERATURE)
-        self.temperature.setPrefix("T ")
-        self.temperature.setToolTip("softmin temperature of the label score: lower weighs the worst pixels more")
-        self.confidence = QDoubleSpinBox()
-        self.confidence.setRange(0.5, 1.0)
-        self.confidence.setSingleStep(0.01)
-        self.confidence.setValue(DEFAULT_MIN_CONFIDENCE)
-        self.confidence.setPrefix("confidence ≥ ")
-        self.confidence.setToolTip("a suspect pixel: another class than the label is predicted at least this surely")
+        self.temperature = _spin("T ", (0.01, 10), 0.05, DEFAULT_TEMPERATURE,
+                                 "softmin temperature of the label score: lower weighs the worst pixels more")
+        self.confidence = _spin("confidence ≥ ", (0.5, 1.0), 0.01, DEFAULT_MIN_CONFIDENCE,
+                                "a suspect pixel: another class than the label is predicted at least this surely")
         self.mark = QPushButton("Mark: needs fix")
         self.mark.setToolTip("sets the review status to 'needs fix' and notes the selected (or largest) region")
         self.mark.clicked.connect(self.mark_clicked)
@@ -115,7 +105,7 @@ class LabelIssuesController(QObject):
         self._refresh_dataset()
 
     def _refresh_image(self) -> None:
-        v, (temperature, confidence) = self.v, self.settings()
+        v, confidence = self.v, self.settings()[1]
         key = (v.generation, v.current, confidence)
         if v.loaded is None or key == self._image_key:
             return
@@ -159,5 +149,11 @@ class LabelIssuesController(QObject):
         review._set(status=status, note=note)
 
 
-def fmt_score(value: float) -> str:
-    return "—" if math.isnan(value) else f"{value:.4f}"
+def _spin(prefix: str, bounds: tuple[float, float], step: float, value: float, tip: str) -> QDoubleSpinBox:
+    spin = QDoubleSpinBox()
+    spin.setRange(*bounds)
+    spin.setSingleStep(step)
+    spin.setValue(value)
+    spin.setPrefix(prefix)
+    spin.setToolTip(tip)
+    return spin

@@ -1,5 +1,4 @@
 """The command line end to end: CSVs that pandas reads, exit codes, one-line errors."""
-import sys
 
 import numpy as np
 import pandas as pd

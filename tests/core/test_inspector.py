@@ -11,7 +11,7 @@ import torch
 import segviewer
 from helpers import make_dataset, run_cli
 from segviewer.core.inspector import request_key
-from segviewer.core.overlay import ALL_CLASSES, EXTRA, FN, FP, TP, code_counts
+from segviewer.core.overlay import ALL_CLASSES, EXTRA, FN, FP, TP
 from segviewer.core.scoring import Scoring
 
 MODES = {

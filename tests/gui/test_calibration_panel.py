@@ -1,19 +1,13 @@
 """The Calibration tab shows the engine's reliability diagram for the selected class, dataset-wide or per image."""
 import numpy as np
 
-from helpers import settle
+from helpers import open_with_tab, settle
 from segviewer.core.calibration import TOP_LABEL
 from segviewer.gui.calibration_panel import CalibrationController, CalibrationPanel
 
 
 def open_with_panel(qtbot, window, demo_copy):
-    panel = CalibrationPanel()
-    qtbot.addWidget(panel)
-    controller = CalibrationController(window.viewer, panel)
-    controller.active = True
-    assert window.actions_.open_folder(demo_copy)
-    settle(qtbot, window)
-    return panel, controller
+    return open_with_tab(qtbot, window, demo_copy, CalibrationPanel, CalibrationController, window.viewer)
 
 
 def test_dataset_and_image_reliability_equal_the_engine(qtbot, window, demo_copy):

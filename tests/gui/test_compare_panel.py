@@ -3,7 +3,7 @@ compare codes and the list's Δ come from the engine."""
 import numpy as np
 
 import segviewer
-from helpers import settle
+from helpers import open_with_tab, settle
 from segviewer.gui.compare_panel import CompareController, ComparePanel
 
 
@@ -12,12 +12,7 @@ def column(panel, k):
 
 
 def test_compare_tab_equals_the_engine(qtbot, window, demo_copy):
-    panel = ComparePanel()
-    qtbot.addWidget(panel)
-    controller = CompareController(window.viewer, panel)
-    controller.active = True
-    assert window.actions_.open_folder(demo_copy)
-    settle(qtbot, window)
+    panel, controller = open_with_tab(qtbot, window, demo_copy, ComparePanel, CompareController, window.viewer)
     v = window.viewer
     v.engine.attach_compare(demo_copy / "masks")
     controller._reset()
@@ -43,12 +38,7 @@ def test_compare_tab_equals_the_engine(qtbot, window, demo_copy):
 
 
 def test_b_threshold_is_live_and_fast_changes_end_right(qtbot, window, demo_copy):
-    panel = ComparePanel()
-    qtbot.addWidget(panel)
-    controller = CompareController(window.viewer, panel)
-    controller.active = True
-    assert window.actions_.open_folder(demo_copy)
-    settle(qtbot, window)
+    panel, controller = open_with_tab(qtbot, window, demo_copy, ComparePanel, CompareController, window.viewer)
     v = window.viewer
     v.engine.attach_compare(demo_copy / "logits")       # the same model at another threshold
     controller._reset()

@@ -1,10 +1,8 @@
 """Output paths: never over an input or another output, never into a device, FIFO or folder; a failed write leaves
 the old file. Also `demo DIR` on a folder that is not an earlier demo, and out-of-range numbers."""
 import errno
-import json
 import os
 
-import numpy as np
 import pytest
 from PIL import Image
 
