@@ -53,7 +53,7 @@ class ComparePanel(QWidget):
         top = QHBoxLayout()
         for w in (self.threshold, self.argmax, self.ranking):
             top.addWidget(w)
-        top.addWidget(self.legend, 1)
+        top.addStretch(1)
         self.model = TableModel(COLUMNS, TIPS, self)
         self.proxy, self.view = sorted_table(self.model, self)
         self.view.sortByColumn(-1, Qt.AscendingOrder)    # class order until the user sorts by a column
@@ -61,6 +61,7 @@ class ComparePanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.note)
         layout.addLayout(top)
+        layout.addWidget(self.legend)
         layout.addWidget(self.view, 1)
         self.threshold.valueChanged.connect(lambda t: self.threshold_changed.emit({"threshold": float(t)}))
         self.argmax.toggled.connect(self._on_argmax)
