@@ -352,7 +352,28 @@ class Inspector(CompareMixin, CalibrationMixin, LabelIssuesMixin):
         counts = self.dataset_counts()
         if not counts.exact:
             counts = self._direct_counts(self.scoring, counts.key)
-        return images_frame(self.names, self.image_list(counts, class_id), self.reviews)
+        return images_frame(self.names, self.image_list(counts, class_id), self.reviews or self.session_statuses())
+
+    def session_statuses(self) -> dict[str, str]:
+        """The review statuses of this dataset's QA session (the window's, for this GT + prediction source), read
+        without writing; empty when there is none or it cannot be read."""
+        from .errors import LoadError
+        from .session import ReviewStore
+        from .session_paths import session_path
+        try:
+            path = session_path(self.dataset.options)
+        except (LoadError, OSError, ValueError):
+            return {}
+        if not path.is_file():
+            return {}
+        try:
+            store = ReviewStore(path, read_only=True)
+        except (LoadError, OSError):
+            return {}
+        try:
+            return {name: review.status for name, review in store.reviews().items()}
+        finally:
+            store.close()
 
     def confusion(self, image: int | str | None = None):
         """GT class x predicted class pixel counts (+ a 'none' column in threshold mode)."""

@@ -239,3 +239,17 @@ def test_error_regions_and_pair_masks_follow_class_and_band(tmp_path):
     assert [r.kind for r in banded] == ["missed"]
     mask = loaded.pair_mask(Scoring(threshold=0.5), 1, 0)    # GT square, predicted background: the right half
     assert mask.sum() == 8 and mask[2:6, 4:6].all()
+
+
+def test_images_show_the_review_status_of_this_sources_session(demo_copy):
+    from segviewer.core.session import ReviewStore
+    from segviewer.core.session_paths import session_path
+    with segviewer.open(folder=demo_copy) as ins:
+        assert set(ins.images()["status"]) == {"unreviewed"}
+        store = ReviewStore(session_path(ins.dataset.options))
+        store.set_review("scene_002", "needs fix", "a note", "qa")
+        store.close()
+        listed = ins.images().set_index("image")["status"]
+        assert listed["scene_002"] == "needs fix" and listed["scene_003"] == "unreviewed"
+    with segviewer.open(gt=demo_copy / "gt", masks=demo_copy / "masks") as masks:   # another source, another session
+        assert set(masks.images()["status"]) == {"unreviewed"}
