@@ -100,9 +100,11 @@ class Insights:
     # ---- the image list ----
     def _show_deltas(self, deltas) -> None:
         self.w.image_list.show_column(DELTA, deltas["delta"], ascending=self.compare.ranking == "breaks")
+        self.w._update_title()     # "n of N in the list" follows the new order
 
     def _show_label_scores(self, scores) -> None:
         self.w.image_list.show_column(LABEL, scores.label_score, ascending=True)
+        self.w._update_title()
 
     # ---- the canvas legend of these views ----
     def legend(self, view: str, overlay) -> str:
