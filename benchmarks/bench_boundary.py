@@ -9,7 +9,6 @@ usage: python benchmarks/bench_boundary.py [--images 2] [--classes 19] [--height
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 import warnings
@@ -19,7 +18,7 @@ import numpy as np
 from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine, setup_worker  # noqa: E402
+from common import data_parser, machine, setup_worker  # noqa: E402
 
 
 def make_pair(c: int, h: int, w: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -80,11 +79,7 @@ def run_reference_biou(gt, pred, c, width):
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--images", type=int, default=2)
-    p.add_argument("--classes", type=int, default=19)
-    p.add_argument("--height", type=int, default=1024)
-    p.add_argument("--width", type=int, default=2048)
+    p = data_parser(2, 1024, 2048)
     p.add_argument("--tolerance", type=float, default=2.0)
     args = p.parse_args()
     setup_worker()

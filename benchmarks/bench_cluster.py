@@ -7,7 +7,6 @@ usage: python benchmarks/bench_cluster.py [--images 200] [--classes 19] [--heigh
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
@@ -16,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine, make_synthetic, peak_rss_mib, run_worker, setup_worker  # noqa: E402
+from common import data_parser, machine, make_synthetic, peak_rss_mib, run_worker, setup_worker  # noqa: E402
 
 
 def digest(arrays: dict) -> str:
@@ -71,11 +70,7 @@ def worker(args) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--images", type=int, default=200)
-    p.add_argument("--classes", type=int, default=19)
-    p.add_argument("--height", type=int, default=256)
-    p.add_argument("--width", type=int, default=512)
+    p = data_parser(200, 256, 512)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--what", choices=("index", "export"), default="index")
     p.add_argument("--data", type=Path, help="where to keep the generated data (default: a temp folder)")

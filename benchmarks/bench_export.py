@@ -5,7 +5,6 @@ usage: python benchmarks/bench_export.py [--images 20] [--classes 19] [--height 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -13,7 +12,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine, make_synthetic, peak_rss_mib, run_worker, setup_worker  # noqa: E402
+from common import data_parser, machine, make_synthetic, peak_rss_mib, run_worker, setup_worker  # noqa: E402
 
 
 def run_ours(root: Path, mode: str, device: str) -> dict:
@@ -65,11 +64,7 @@ def spawn(kind: str, args, root: Path) -> dict:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--images", type=int, default=20)
-    p.add_argument("--classes", type=int, default=19)
-    p.add_argument("--height", type=int, default=1024)
-    p.add_argument("--width", type=int, default=2048)
+    p = data_parser(20, 1024, 2048)
     p.add_argument("--device", default="auto")
     p.add_argument("--data", type=Path, help="where to keep the generated data (default: a temp folder)")
     p.add_argument("--worker")

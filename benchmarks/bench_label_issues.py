@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine, peak_rss_mib, run_worker, setup_worker  # noqa: E402
+from common import data_parser, machine, peak_rss_mib, run_worker, setup_worker  # noqa: E402
 
 REPEATS = 3
 
@@ -123,11 +123,7 @@ def spawn(kind: str, root: Path, n: int, threads: int) -> dict:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--images", type=int, default=6)
-    p.add_argument("--classes", type=int, default=19)
-    p.add_argument("--height", type=int, default=512)
-    p.add_argument("--width", type=int, default=1024)
+    p = data_parser(6, 512, 1024)
     p.add_argument("--threads", type=int, default=0, help="torch threads in both workers (0: torch's default)")
     p.add_argument("--root", type=Path, help="keep the synthetic data here (default: a temporary folder)")
     p.add_argument("--worker", choices=("ours", "cleanlab"), help=argparse.SUPPRESS)

@@ -7,7 +7,6 @@ usage: python benchmarks/bench_sweep.py [--images 8] [--classes 19] [--height 25
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -15,7 +14,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine, make_synthetic, median_ms, peak_rss_mib, run_worker, setup_worker  # noqa: E402
+from common import data_parser, machine, make_synthetic, median_ms, peak_rss_mib, run_worker, setup_worker  # noqa: E402
 
 
 def build_ours(root: Path, steps: int) -> dict:
@@ -65,11 +64,7 @@ def spawn(kind: str, root: Path, args) -> dict:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--images", type=int, default=8)
-    p.add_argument("--classes", type=int, default=19)
-    p.add_argument("--height", type=int, default=256)
-    p.add_argument("--width", type=int, default=512)
+    p = data_parser(8, 256, 512)
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--data", type=Path)
     p.add_argument("--worker")

@@ -81,3 +81,14 @@ def run_worker(script: str, *args: object) -> dict:
     cmd = [sys.executable, script, *map(str, args)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def data_parser(images: int, height: int, width: int, classes: int = 19):
+    """The argument parser every benchmark starts from: how much synthetic data, of which shape."""
+    import argparse
+    p = argparse.ArgumentParser()
+    p.add_argument("--images", type=int, default=images)
+    p.add_argument("--classes", type=int, default=classes)
+    p.add_argument("--height", type=int, default=height)
+    p.add_argument("--width", type=int, default=width)
+    return p
