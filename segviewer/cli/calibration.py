@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from .common import progress_bar, report_failures, report_problems
-from .options import add_data_options, data_options_from_args, number
+from .options import add_cluster_options, add_data_options, cluster_from_args, data_options_from_args, number
 
 HELP = "per-class and top-label calibration (ECE, MCE) and reliability-diagram bins"
 
@@ -18,10 +18,12 @@ def configure(cal: argparse.ArgumentParser) -> None:
     cal.add_argument("--bins-out", type=Path, help="per-bin CSV: pixels, mean confidence and frequency per class")
     cal.add_argument("--plot", type=Path, help="reliability diagram PNG (top label) with the per-class ECE")
     cal.add_argument("--strict", action="store_true", help="the first bad file is fatal")
+    add_cluster_options(cal)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.calibration import dataset_calibration, plot_calibration, write_bins, write_calibration
+    from ..core.calibration import plot_calibration, write_bins, write_calibration
+    from ..core.distributed import calibrate
     from ..core.dataset import Dataset
     from ..core.errors import LoadError, all_failed
     from ..core.outputs import PLOT_EXTS, OutputGuard, atomic_output
@@ -33,8 +35,8 @@ def run(args: argparse.Namespace) -> int:
     report_problems(dataset)
     failures: list[LoadError] = []
     with progress_bar(len(dataset), "calibration") as bar:
-        stats = dataset_calibration(dataset, args.bins, lambda done, total: bar.update(1), failures.append,
-                                    strict=args.strict)
+        stats = calibrate(dataset, args.bins, lambda done, total: bar.update(1), failures.append,
+                          strict=args.strict, cluster=cluster_from_args(args))
     report_failures(failures)
     if len(failures) == len(dataset):
         raise all_failed(dataset.options.gt_dir, failures)

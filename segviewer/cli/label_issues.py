@@ -5,7 +5,8 @@ import argparse
 import math
 from pathlib import Path
 
-from .options import add_data_options, data_options_from_args, number, positive_float
+from .options import (add_cluster_options, add_data_options, cluster_from_args, data_options_from_args, number,
+                      positive_float)
 
 HELP = "rank images by likely label errors (softmin label score) and list suspect regions"
 
@@ -22,13 +23,15 @@ def configure(li: argparse.ArgumentParser) -> None:
     li.add_argument("--regions", type=Path, metavar="REGIONS.csv",
                     help="CSV of suspect regions: image,region,gt_class,predicted_class,pixels,mean_confidence,"
                          "x0,y0,x1,y1")
+    add_cluster_options(li)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..core.dataset import Dataset
     from ..core.errors import LoadError
     from ..core.export import fmt_number, safe_text, write_rows
-    from ..core.label_issues import ISSUES_COLUMNS, REGION_COLUMNS, region_row, require_probabilities, scan_label_issues
+    from ..core.distributed import scan_label_issues
+    from ..core.label_issues import ISSUES_COLUMNS, REGION_COLUMNS, region_row, require_probabilities
     from ..core.outputs import OutputGuard
     from .common import progress_bar, report_failures, report_problems
     dataset = Dataset(data_options_from_args(args))
@@ -42,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
         with progress_bar(len(dataset), "label-issues") as bar:
             for issue in scan_label_issues(dataset, args.temperature, args.min_confidence,
                                            with_regions=args.regions is not None, on_error=failures.append,
-                                           progress=lambda done, total: bar.update(1)):
+                                           progress=lambda done, total: bar.update(1),
+                                           cluster=cluster_from_args(args)):
                 issues.append((issue.label_score, issue.index, issue.name, issue.suspect_pixels))
                 for k, region in enumerate(issue.regions or (), start=1):
                     row = region_row(safe_text(issue.name), k, region)

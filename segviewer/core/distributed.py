@@ -72,6 +72,37 @@ def evaluate(dataset, threshold=0.5, argmax: bool = False, strict: bool = False,
     return merge_counts([part for part, _ in outcomes if part is not None], failures, dataset, with_confusion)
 
 
+def calibrate(dataset, bins: int, progress: Progress | None = None, on_error=None, strict: bool = False,
+              cluster=None):
+    """core.calibration.dataset_calibration, on the cluster when one is given: per-chunk statistics add up."""
+    from .calibration import CalibrationStats, check_bins, dataset_calibration
+    if cluster is None:
+        return dataset_calibration(dataset, bins, progress, on_error, strict=strict)
+    outcomes = run_chunks(cluster, _calibration_task, dataset, (check_bins(bins),), progress, None, strict)
+    _report(outcomes, on_error)
+    total = CalibrationStats.empty(dataset.classes.num_classes, bins)
+    for part, _ in outcomes:
+        total = total + part
+    return total
+
+
+def scan_label_issues(dataset, temperature: float, min_confidence: float, with_regions: bool = False, on_error=None,
+                      strict: bool = False, progress: Progress | None = None, cluster=None):
+    """core.label_issues.scan_label_issues, on the cluster when one is given; the images in dataset order."""
+    from .label_issues import scan_label_issues as scan_local
+    if cluster is None:
+        yield from scan_local(dataset, temperature, min_confidence, with_regions, on_error, strict, progress)
+        return
+    outcomes = run_chunks(cluster, _label_issues_task, dataset, (temperature, min_confidence, with_regions),
+                          progress, None, strict)
+    _report(outcomes, on_error)
+    positions = {item.name: i for i, item in enumerate(dataset.items)}
+    for part, _ in outcomes:
+        for issue in part:
+            issue.index = positions[issue.name]     # a chunk numbers its images from 0
+            yield issue
+
+
 def run_chunks(cluster, task, dataset, args: tuple, progress: Progress | None = None,
                cancelled: Callable[[], bool] | None = None, strict: bool = False) -> list[tuple]:
     """task(part, *args) for every chunk of the dataset; the (result, failures) pairs in dataset order.
@@ -291,6 +322,24 @@ def _evaluate_task(part, threshold, argmax: bool, boundary, interior: bool, with
             return None, [(f.path, f.reason) for f in _load_failures(part)]
     failures, result.failures = result.failures, []
     return result, [(f.path, f.reason) for f in failures]
+
+
+def _calibration_task(part, bins: int) -> tuple:
+    from .calibration import dataset_calibration
+    failures: list[LoadError] = []
+    with _picklable_errors(), _heap_trimmed():
+        _prepare_worker(part)
+        stats = dataset_calibration(part, bins, on_error=failures.append)
+    return stats, [(f.path, f.reason) for f in failures]
+
+
+def _label_issues_task(part, temperature: float, min_confidence: float, with_regions: bool) -> tuple:
+    from .label_issues import scan_label_issues as scan_local
+    failures: list[LoadError] = []
+    with _picklable_errors(), _heap_trimmed():
+        _prepare_worker(part)
+        issues = list(scan_local(part, temperature, min_confidence, with_regions, on_error=failures.append))
+    return issues, [(f.path, f.reason) for f in failures]
 
 
 def _load_failures(part) -> list[LoadError]:

@@ -189,3 +189,26 @@ def test_a_killed_worker_changes_nothing(client, tmp_path):
     on_cluster = dist.build_index(ds, 100, progress=kill_one, cluster=client)
     assert killed and killed[0] < 40
     assert_same_index(on_cluster, local)
+
+
+def test_calibration_and_label_issues_equal_one_process(client, tmp_path):
+    import pandas as pd
+    root = random_dataset(tmp_path / "data", 9, seed=5)
+    corrupt(root, "img4.npy")
+    data = ("--gt", root / "gt", "--logits", root / "logits")
+    there = ("--scheduler", client.scheduler.address)
+    runs = {}
+    for where, extra in (("local", ()), ("dask", there)):
+        cal = run_cli("calibration", *data, "--bins", "7", "--out", tmp_path / f"c_{where}.csv",
+                      "--bins-out", tmp_path / f"cb_{where}.csv", *extra)
+        lab = run_cli("label-issues", *data, "--min-confidence", "0.5", "--out", tmp_path / f"l_{where}.csv",
+                      "--regions", tmp_path / f"r_{where}.csv", *extra)
+        assert cal.returncode == 0 and lab.returncode == 0, cal.stderr + lab.stderr
+        runs[where] = (cal.stderr, lab.stderr)
+    assert runs["local"] == runs["dask"] and "img4" in runs["local"][0]        # the same skipped-file lines
+    for name in ("l", "r", "cb"):
+        assert (tmp_path / f"{name}_local.csv").read_bytes() == (tmp_path / f"{name}_dask.csv").read_bytes(), name
+    # per-class ECE sums float64 probabilities chunk by chunk: equal to rounding, not necessarily to the last digit
+    local, there_ = pd.read_csv(tmp_path / "c_local.csv"), pd.read_csv(tmp_path / "c_dask.csv")
+    assert local["pixels"].tolist() == there_["pixels"].tolist()
+    np.testing.assert_allclose(local[["ece", "mce"]], there_[["ece", "mce"]], rtol=1e-12)
