@@ -51,10 +51,13 @@ class LoadedImage:
 
     # ---- which pixels are scored ----
     def band(self, width: int) -> torch.Tensor:
-        if width not in self._bands:
-            band = boundary_band(self.sample.labels, width, self.classes.ignore_index)
-            self._bands = {width: torch.from_numpy(band).to(self.sample.target.labels.device)}
-        return self._bands[width]
+        # the GUI thread and a worker may both ask: each returns what it read or made, never the other's entry
+        band = self._bands.get(width)
+        if band is None:
+            band = torch.from_numpy(boundary_band(self.sample.labels, width, self.classes.ignore_index))
+            band = band.to(self.sample.target.labels.device)
+            self._bands = {width: band}
+        return band
 
     def scored(self, s: Scoring) -> torch.Tensor | None:
         """H×W bool of the pixels the band keeps (None: every valid pixel counts)."""
@@ -72,10 +75,11 @@ class LoadedImage:
         """H×W predicted class (NO_PREDICTION where none): argmax / mask, or the most probable above threshold."""
         if self.hard or s.argmax:
             return self.maps.pred_argmax
-        key = s.prediction_key()
-        if self._pred is None or self._pred[0] != key:
-            self._pred = (key, threshold_map(self.sample.probs, s.effective_threshold()))
-        return self._pred[1]
+        key, kept = s.prediction_key(), self._pred
+        if kept is None or kept[0] != key:
+            kept = (key, threshold_map(self.sample.probs, s.effective_threshold()))
+            self._pred = kept
+        return kept[1]
 
     def counts(self, s: Scoring) -> Counts:
         """[C] tp / fp / fn on the CPU, over the scored pixels."""

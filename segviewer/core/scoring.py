@@ -30,7 +30,16 @@ class Scoring:
     interior: bool = False
 
     def __post_init__(self):
+        try:
+            self._validate()
+        except (TypeError, ValueError) as exc:   # None, text, an array of the wrong kind ...: the user's input
+            raise LoadError(None, f"Scoring: {exc}") from None
+
+    def _validate(self) -> None:
         t = self.threshold
+        if hasattr(t, "tolist"):      # a numpy array or a tensor (e.g. Best.threshold)
+            t = t.tolist()
+            object.__setattr__(self, "threshold", t)
         values = tuple(float(v) for v in t) if isinstance(t, Sequence) and not isinstance(t, str) else (float(t),)
         if not values or any(not 0.0 <= v <= 1.0 for v in values):
             raise LoadError(None, f"threshold {t!r}: thresholds lie in [0, 1]")

@@ -38,7 +38,7 @@ class FailureAnalysis(QObject):
     # ---- the current image ----
     def refresh(self) -> None:
         v = self.v
-        if not self.active or v.loaded is None:
+        if not self.active or not v.showing_current():
             return
         loaded, scoring, extra = v.loaded, v.scoring, self._extra()
         key = v.key("regions", image=True, extra=extra)
@@ -54,7 +54,8 @@ class FailureAnalysis(QObject):
             self.image_confusion, self.regions = out
             self.confusion_ready.emit()
             self.regions_ready.emit()
-        v.compute.submit("analysis", job, lambda out: v._apply(key, "regions", extra, out, done))
+        v.compute.submit("analysis", job, lambda out: v._apply(key, "regions", extra, out, done),
+                         v._job_failed(key, "regions", extra, "Error regions"))
 
     def pair_mask(self, g: int, p: int) -> np.ndarray | None:
         """Pixels of the current image where GT is g and the prediction is p (p = C: no prediction)."""

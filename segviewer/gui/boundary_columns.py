@@ -13,6 +13,7 @@ class BoundaryColumns(QObject):
         super().__init__(window)
         self.w, self.v, self.table = window, window.viewer, window.class_table
         self._keys: dict[str, tuple] = {}
+        self._failed = None
         self.table.boundary_box.toggled.connect(lambda _on: self.refresh())
         v = self.v
         v.sample_loaded.connect(self.refresh)
@@ -48,6 +49,8 @@ class BoundaryColumns(QObject):
 
     def _submit(self, worker, scope: str, job) -> None:
         key = self.key(scope)
+        if key == self._failed:
+            return
 
         def done(columns):
             if key != self.key(scope):
@@ -56,4 +59,8 @@ class BoundaryColumns(QObject):
             image, dataset = self.table.boundary
             self.table.boundary = (columns, dataset) if scope == "image" else (image, columns)
             self.w._update_tables()
-        worker.submit(f"boundary_{scope}", job, done, lambda exc: self.v.error.emit(message("Boundary metrics", exc)))
+        def failed(exc):
+            if key == self.key(scope) and self._failed != key:   # once, and only for the current settings
+                self._failed = key
+                self.v.error.emit(message("Boundary metrics", exc))
+        worker.submit(f"boundary_{scope}", job, done, failed)

@@ -96,7 +96,7 @@ class CalibrationController(QObject):
         super().__init__(panel)
         self.v, self.panel = viewer, panel
         self.active = False
-        self._shown_key = None
+        self._shown_key = self._failed = None
         panel.scope.currentIndexChanged.connect(lambda _i: self.refresh())
         panel.bins.valueChanged.connect(lambda _v: self.refresh())
         viewer.sample_loaded.connect(self.refresh)
@@ -122,7 +122,7 @@ class CalibrationController(QObject):
             self.panel.show_reliability(None, "Calibration needs logits: hard masks have no confidence.")
             return
         key = self.key()
-        if key == self._shown_key:
+        if key in (self._shown_key, self._failed):
             return
         engine, (image, class_id, bins) = v.engine, key[1:]
         worker = v.compute if image is not None else v.background
@@ -142,4 +142,8 @@ class CalibrationController(QObject):
             self.panel.show_reliability(out[0], f"{title} · {where}", out[1])
         if image is None:
             self.panel.summary.setText("computing the dataset's calibration (one pass over the logits)…")
-        worker.submit("calibration", job, done, lambda exc: v.error.emit(message("Calibration", exc)))
+        def failed(exc):
+            if key == self.key() and self._failed != key:     # once, and only for the current settings
+                self._failed = key
+                v.error.emit(message("Calibration", exc))
+        worker.submit("calibration", job, done, failed)

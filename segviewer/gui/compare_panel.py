@@ -109,6 +109,7 @@ class CompareController(QObject):
         self.active = False              # the tab or the compare view is showing
         self.image = self.dataset = self.deltas = None
         self.ranking = "breaks"
+        self._failed: dict[str, tuple] = {}
         self._keys: dict[str, tuple] = {}
         viewer.sample_loaded.connect(self.refresh)
         viewer.dataset_opened.connect(self._reset)
@@ -171,14 +172,18 @@ class CompareController(QObject):
 
     def _submit(self, worker, kind: str, job, apply) -> None:
         key = self.key(kind)
-        if self._keys.get(kind) == key:
+        if key in (self._keys.get(kind), self._failed.get(kind)):
             return
 
         def done(out):
             if self.available and key == self.key(kind):
                 self._keys[kind] = key
                 apply(out)
-        worker.submit(kind, job, done, lambda exc: self.v.error.emit(message("Compare", exc)))
+        def failed(exc):
+            if self.available and key == self.key(kind) and self._failed.get(kind) != key:
+                self._failed[kind] = key          # reported once, and never for other settings
+                self.v.error.emit(message("Compare", exc))
+        worker.submit(kind, job, done, failed)
 
     def _on_image(self, out) -> None:
         self.image = out            # counts: scores follow beta without a recount
@@ -192,8 +197,13 @@ class CompareController(QObject):
         self.deltas = deltas
         self.deltas_ready.emit(deltas)
 
+    def _current(self, kind: str, value):
+        """A stored result only while its key is the current one ("computing…" otherwise)."""
+        return value if value is not None and self._keys.get(kind) == self.key(kind) else None
+
     def _show(self) -> None:
         s = self.v.scoring
-        image = image_values(self.image[0], self.image[1], s.beta, s.smooth) if self.image is not None else None
-        dataset = per_class_values(self.dataset, s.beta, s.smooth) if self.dataset is not None else None
+        counts, comparison = self._current("compare_image", self.image), self._current("compare_dataset", self.dataset)
+        image = image_values(counts[0], counts[1], s.beta, s.smooth) if counts is not None else None
+        dataset = per_class_values(comparison, s.beta, s.smooth) if comparison is not None else None
         self.panel.set_rows(self.v.classes.names, image, dataset)

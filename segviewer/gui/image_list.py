@@ -140,7 +140,7 @@ class ImageListPanel(QWidget):
         if self.scores is not None and not self._sorted_once:
             self._sorted_once = True
             self.sort_worst_first()
-        if not self._held:
+        if not self._held and self.scores is not None:   # while numbers are computed the order stays
             self.resort()
             self._refilter()
         self.update_summary()

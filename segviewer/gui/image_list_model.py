@@ -57,6 +57,7 @@ class ImageListModel(QAbstractTableModel):
         self.beginResetModel()
         self.names = list(names)
         self.order = self.rank = np.arange(len(names))
+        self.extra = {}
         self.sort_column = -1
         self.scores, self.failures, self.statuses, self.notes, self.pair_counts = None, {}, {}, {}, None
         self.endResetModel()

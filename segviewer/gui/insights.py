@@ -13,6 +13,7 @@ from .compare_panel import CompareController, ComparePanel
 from .folders import start_folder
 from .guard import guarded
 from .image_list_model import DELTA, LABEL
+from .viewer import COUNT_KEYS
 from .label_issues_panel import LabelIssuesController, LabelIssuesPanel
 
 
@@ -36,6 +37,8 @@ class Insights:
         self.label_panel.region_clicked.connect(lambda r: window.canvas.zoom_to(*r.bbox))
 
     def _on_settings_changed(self, changed: set) -> None:
+        if changed & COUNT_KEYS or "class_id" in changed:
+            self._drop_stale_columns()
         if "view" not in changed:
             return
         v = self.w.viewer
@@ -89,15 +92,24 @@ class Insights:
             self.w.statusBar().showMessage("L marks label doubt in review mode (press R first)", 6000)
             return
         labels, v = self.labels, self.w.viewer
-        if labels._image_key is None or labels._image_key[1] != v.current:
-            regions = guarded(self.w.show_error, "Suspect regions", v.engine.suspect_regions)(
-                v.current, labels.settings()[1])
+        if not labels.current_regions():
+            confidence = labels.settings()[1]
+            regions = guarded(self.w.show_error, "Suspect regions", v.engine.suspect_regions)(v.current, confidence)
             if regions is None:
                 return
             self.label_panel.set_regions(regions, v.classes.names)
+            labels._image_key = (v.generation, v.current, confidence)
         labels.mark_needs_fix()
 
     # ---- the image list ----
+    def _drop_stale_columns(self) -> None:
+        """Δ (and a confusion cell's pixels) belong to the settings they were computed for: cleared on a change
+        until the Compare tab (or the next cell click) computes them again."""
+        model = self.w.image_list.model
+        if model.extra.pop(DELTA, None) is not None or model.pair_counts is not None:
+            model.pair_counts = None
+            model.changed()
+        self.compare.refresh()
     def _show_deltas(self, deltas) -> None:
         self.w.image_list.show_column(DELTA, deltas["delta"], ascending=self.compare.ranking == "breaks")
         self.w._update_title()     # "n of N in the list" follows the new order

@@ -79,13 +79,24 @@ class LabelIssuesController(QObject):
         self.scores = None
         self._image_key = self._dataset_key = None
         v = self.v
-        v.sample_loaded.connect(self.refresh)
+        v.sample_loaded.connect(self._image_changed)
+        v.image_failed.connect(lambda _i, _m: self._image_changed())
         v.dataset_opened.connect(self._reset)
         v.dataset_scores_ready.connect(self.refresh)
         panel.temperature.valueChanged.connect(lambda _v: self.refresh())
         panel.confidence.valueChanged.connect(lambda _v: self.refresh())
         panel.image_clicked.connect(v.select_image)
         panel.mark_clicked.connect(self.mark_needs_fix)
+
+    def _image_changed(self) -> None:
+        """Another image: its regions are not the previous one's (nothing to mark until they arrive)."""
+        self._image_key = None
+        self.panel.set_regions([], self.v.classes.names if self.v.engine is not None else [])
+        self.refresh()
+
+    def current_regions(self) -> bool:
+        v = self.v
+        return self._image_key == (v.generation, v.current, self.settings()[1])
 
     def _reset(self) -> None:
         self.scores, self._image_key, self._dataset_key = None, None, None
@@ -135,6 +146,9 @@ class LabelIssuesController(QObject):
 
     def mark_needs_fix(self) -> None:
         """In review: status 'needs fix' and a note naming the region (the selected one, else the largest)."""
+        if not self.current_regions():
+            self.w.show_error("Mark needs fix failed: the suspect regions of this image are still being computed.")
+            return
         review, region = self.w.review, self.panel.selected_region()
         names = self.v.classes.names
         note = "label doubt" if region is None else (

@@ -23,8 +23,9 @@ def qt_loop_running() -> bool:
 
 
 def apply_scoring(viewer, scoring) -> None:
-    """The Inspector's threshold(s), mode, beta and smooth as the window's settings."""
-    changes = {"beta": scoring.beta, "smooth": scoring.smooth, "argmax": scoring.argmax and not viewer.is_hard}
+    """The Inspector's threshold(s), mode, beta, smooth and boundary band as the window's settings."""
+    changes = {"beta": scoring.beta, "smooth": scoring.smooth, "argmax": scoring.argmax and not viewer.is_hard,
+               "boundary": scoring.boundary, "interior": scoring.interior}
     if scoring.per_class:
         changes["class_thresholds"] = tuple(scoring.threshold)
     else:

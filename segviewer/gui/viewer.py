@@ -17,7 +17,7 @@ from ..core.inspector import DatasetCounts, Inspector, request_key
 from ..core.loaded import LoadedImage, Overlay
 from ..core.options import DataOptions
 from ..core.scores import Scores, compute_scores
-from .guard import message
+from .guard import guarded, message
 from .state import ViewSettings
 from .workers import LatestOnlyWorker, Stopwatch
 
@@ -62,6 +62,7 @@ class Viewer(QObject):
         self.index_ready = False
         self.last_overlay_ms = math.nan
         self.last_counts_ms = math.nan
+        self._reported = None
 
     # ---- what the panels read ----
     @property
@@ -126,7 +127,11 @@ class Viewer(QObject):
 
     @property
     def best(self):
-        return self.engine.best_thresholds(self.scoring) if self.index is not None and not self.is_hard else None
+        """Best thresholds over the whole image (the index knows no band): none while a band is set, so the table
+        never puts whole-image figures beside band scores."""
+        s = self.scoring
+        usable = self.index is not None and not self.is_hard and not s.boundary
+        return self.engine.best_thresholds(s) if usable else None
 
     # ---- opening ----
     def open_dataset(self, options: DataOptions) -> bool:
@@ -206,8 +211,12 @@ class Viewer(QObject):
     def b_scoring(self):
         return self.settings.compare_scoring()
 
+    def showing_current(self) -> bool:
+        """The loaded image is the selected one (between a selection and its load, nothing is computed for it)."""
+        return self.loaded is not None and self.loaded.index == self.current
+
     def request_render(self, counts: bool = True) -> None:
-        if self.loaded is None:
+        if not self.showing_current():
             return
         loaded, scoring, extra = self.loaded, self.scoring, self.overlay_extra()
         key = self.key("overlay", image=True, extra=extra)
@@ -223,11 +232,22 @@ class Viewer(QObject):
             # a few ms on this image (measured on the last one): drawn now, in the same repaint as the tables,
             # instead of a worker's result waiting behind that repaint (~30-50 ms of painting on a 2-core CPU)
             self.compute.cancel("overlay")
-            self._apply(key, "overlay", extra, job(), self._on_overlay)
+            out = guarded(self.error.emit, "Drawing the overlay", job)()
+            if out is not None:
+                self._apply(key, "overlay", extra, out, self._on_overlay)
         else:
-            self.compute.submit("overlay", job, lambda out: self._apply(key, "overlay", extra, out, self._on_overlay))
+            self.compute.submit("overlay", job, lambda out: self._apply(key, "overlay", extra, out, self._on_overlay),
+                                self._job_failed(key, "overlay", extra, "Drawing the overlay"))
         if counts or self.image_counts is None:
             self._request_image_counts()
+
+    def _job_failed(self, key: tuple, kind: str, extra: tuple, what: str):
+        """A failed job is reported once, and only while its settings are still the current ones."""
+        def report(exc: BaseException) -> None:
+            if key == self.key(kind, image=kind in IMAGE_KINDS, extra=extra) and key != self._reported:
+                self._reported = key
+                self.error.emit(message(what, exc))
+        return report
 
     def _apply(self, key: tuple, kind: str, extra: tuple, out, apply) -> None:
         """The one rule: a result is applied only while its key is the current one."""
@@ -256,12 +276,13 @@ class Viewer(QObject):
             counts, self.last_counts_ms = out
             self.image_result = (key, counts)
             self.image_scores_ready.emit()
-        self.compute.submit("counts", job, lambda out: self._apply(key, "image_counts", (), out, done))
+        self.compute.submit("counts", job, lambda out: self._apply(key, "image_counts", (), out, done),
+                            self._job_failed(key, "image_counts", (), "Image scores"))
         self.image_scores_ready.emit()   # the table shows "computing…" rather than numbers for other settings
 
     def image_scores(self) -> Scores | None:
         counts = self.image_counts
-        if counts is None or self.loaded is None:
+        if counts is None or not self.showing_current():
             return None
         s = self.scoring
         soft = self.loaded.soft_counts(s) if not s.boundary else None
