@@ -80,3 +80,34 @@ def test_masks_window_equals_api(qtbot, window, demo_copy):
                                    equal_nan=True)
         np.testing.assert_allclose(table_column(window, IMAGE_FBETA), ins.image_scores(v.current)["fbeta"],
                                    rtol=1e-9, equal_nan=True)
+
+
+def cli_args(scoring):
+    args = ["--argmax"] if scoring.argmax else ["--threshold", ",".join(map(str, scoring.threshold))
+                                                if scoring.per_class else str(scoring.threshold)]
+    args += ["--beta", str(scoring.beta), "--smooth", str(scoring.smooth)]
+    if scoring.boundary:
+        args += ["--boundary", str(scoring.boundary)] + (["--interior"] if scoring.interior else [])
+    return args
+
+
+@pytest.mark.parametrize("burst", ["per-class", "band then beta", "argmax after threshold"])
+def test_window_export_api_and_cli_end_at_the_same_numbers(qtbot, window, demo_copy, tmp_path, burst):
+    import pandas as pd
+    from helpers import run_cli
+    assert window.actions_.open_folder(demo_copy)
+    settle(qtbot, window)
+    v = window.viewer
+    for changes in BURSTS[burst]:
+        v.update_settings(**changes)
+    settle(qtbot, window)
+    assert window.actions_.export_per_class(str(tmp_path / "window.csv"))
+    res = run_cli("export", "--gt", demo_copy / "gt", "--logits", demo_copy / "logits", "--classes",
+                  demo_copy / "classes.json", *cli_args(v.scoring), "--out", tmp_path / "cli.csv")
+    assert res.returncode == 0, res.stderr
+    from_window, from_cli = pd.read_csv(tmp_path / "window.csv"), pd.read_csv(tmp_path / "cli.csv")
+    pd.testing.assert_frame_equal(from_window, from_cli)
+    with segviewer.open(folder=demo_copy, scoring=v.scoring) as ins:
+        api = ins.dataset_scores()
+        assert api["tp"].tolist() == from_cli["tp"].iloc[:-1].astype(int).tolist()
+        np.testing.assert_allclose(api["fbeta"], from_cli["fbeta"].iloc[:-1], rtol=1e-9, equal_nan=True)
