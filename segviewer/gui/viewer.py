@@ -319,6 +319,7 @@ class Viewer(QObject):
         if not scoring.boundary:
             quick = engine._counts_from_index(engine._index, scoring, key[1])
             if quick is not None:
+                self.background.cancel("direct")     # a queued pass for earlier settings would only be dropped
                 self.dataset_result = quick
                 self.dataset_scores_ready.emit()
                 return
