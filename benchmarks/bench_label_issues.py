@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import data_parser, machine, peak_rss_mib, run_worker, setup_worker  # noqa: E402
+from common import already_made, data_parser, machine, peak_rss_mib, run_worker, setup_worker  # noqa: E402
 
 REPEATS = 3
 
@@ -29,11 +29,9 @@ def prepare(root: Path, n: int, c: int, h: int, w: int, seed: int = 0) -> Path:
     """n images of blocky regions of c classes, logits of a confident model (+6 on the true class, N(0, 1) noise,
     float16) and label maps where every other image has a rectangle labelled with a wrong class (reused if present)."""
     from PIL import Image
-    stamp = root / f"labels_{n}_{c}_{h}_{w}_{seed}.ok"
-    if stamp.exists():
+    stamp = already_made(root, f"labels_{n}_{c}_{h}_{w}_{seed}.ok", "gt_full", "logits")
+    if stamp is None:
         return root
-    (root / "gt_full").mkdir(parents=True, exist_ok=True)
-    (root / "logits").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     for i in range(n):
         coarse = rng.integers(0, c, (h // 32 + 1, w // 32 + 1))

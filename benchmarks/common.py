@@ -13,13 +13,21 @@ import numpy as np
 from PIL import Image
 
 
+def already_made(root: Path, stamp_name: str, *folders: str) -> Path | None:
+    """The stamp file when the data was made before (None), else its path, with the folders created."""
+    stamp = root / stamp_name
+    if stamp.exists():
+        return None
+    for folder in folders:
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    return stamp
+
+
 def make_synthetic(root: Path, n_images: int, c: int, h: int, w: int, seed: int = 0) -> Path:
     """n_images pairs of float16 C×H×W logits and PNG label maps with a few ignore pixels (reused if present)."""
-    stamp = root / f"synthetic_{n_images}_{c}_{h}_{w}_{seed}.ok"
-    if stamp.exists():
+    stamp = already_made(root, f"synthetic_{n_images}_{c}_{h}_{w}_{seed}.ok", "gt", "logits")
+    if stamp is None:
         return root
-    (root / "gt").mkdir(parents=True, exist_ok=True)
-    (root / "logits").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     for i in range(n_images):
         gt = (np.arange(w)[None, :] * c // w + np.arange(h)[:, None] * 3 // h) % c

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import progress_bar, report_failures, report_problems
-from .options import add_cluster_options, add_data_options, cluster_from_args, data_options_from_args, number
+from .common import logits_dataset, progress_bar, report_failures
+from .options import add_cluster_options, add_data_options, cluster_from_args, number
 
 HELP = "per-class and top-label calibration (ECE, MCE) and reliability-diagram bins"
 
@@ -24,15 +24,10 @@ def configure(cal: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..core.calibration import plot_calibration, write_bins, write_calibration
     from ..core.distributed import calibrate
-    from ..core.dataset import Dataset
     from ..core.errors import LoadError, all_failed
-    from ..core.outputs import PLOT_EXTS, OutputGuard, atomic_output
-    dataset = Dataset(data_options_from_args(args))
-    if dataset.is_hard:
-        raise LoadError(dataset.options.pred_dir, "calibration needs logits; hard masks have no confidence")
-    OutputGuard().add_dataset(dataset).check({"--out": args.out, "--bins-out": args.bins_out, "--plot": args.plot},
-                                             formats={"--plot": PLOT_EXTS})
-    report_problems(dataset)
+    from ..core.outputs import atomic_output
+    dataset = logits_dataset(args, "calibration needs logits; hard masks have no confidence",
+                             {"--out": args.out, "--bins-out": args.bins_out, "--plot": args.plot}, plot="--plot")
     failures: list[LoadError] = []
     with progress_bar(len(dataset), "calibration") as bar:
         stats = calibrate(dataset, args.bins, lambda done, total: bar.update(1), failures.append,

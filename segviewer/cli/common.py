@@ -20,3 +20,18 @@ def report_failures(failures) -> None:
     from ..core.errors import one_line
     for exc in failures:
         print(f"segviewer: skipped {one_line(exc)}", file=sys.stderr)
+
+
+def logits_dataset(args, needs: str, outputs: dict, plot: str | None = None):
+    """The dataset of a command that needs probabilities: masks refused with `needs` as the reason, the outputs
+    checked against every input (`plot` names the option whose file must be an image), pairing problems reported."""
+    from ..core.dataset import Dataset
+    from ..core.errors import LoadError
+    from ..core.outputs import PLOT_EXTS, OutputGuard
+    from .options import data_options_from_args
+    dataset = Dataset(data_options_from_args(args))
+    if dataset.is_hard:
+        raise LoadError(dataset.options.pred_dir, needs)
+    OutputGuard().add_dataset(dataset).check(outputs, formats={plot: PLOT_EXTS} if plot else None)
+    report_problems(dataset)
+    return dataset

@@ -6,8 +6,8 @@ import sys
 
 from pathlib import Path
 
-from .common import progress_bar, report_failures, report_problems
-from .options import (MAX_STEPS, add_cluster_options, add_data_options, cluster_from_args, data_options_from_args,
+from .common import logits_dataset, progress_bar, report_failures
+from .options import (MAX_STEPS, add_cluster_options, add_data_options, cluster_from_args,
                       non_negative_float, number, positive_float)
 
 HELP = "scores at every threshold of a grid, and the best threshold per class"
@@ -27,18 +27,13 @@ def configure(sw: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.dataset import Dataset
-    from ..core.errors import LoadError, all_failed
+    from ..core.errors import all_failed
     from ..core.distributed import build_index
     from ..core.index_cache import load_or_build
-    from ..core.outputs import PLOT_EXTS, OutputGuard, atomic_output
+    from ..core.outputs import atomic_output
     from ..core.sweep import best_thresholds, plot_best, write_best, write_sweep
-    dataset = Dataset(data_options_from_args(args))
-    if dataset.is_hard:
-        raise LoadError(dataset.options.pred_dir, "a sweep needs logits; hard masks have no threshold")
-    OutputGuard().add_dataset(dataset).check({"--out": args.out, "--best": args.best, "--plot": args.plot},
-                                             formats={"--plot": PLOT_EXTS})
-    report_problems(dataset)
+    dataset = logits_dataset(args, "a sweep needs logits; hard masks have no threshold",
+                             {"--out": args.out, "--best": args.best, "--plot": args.plot}, plot="--plot")
     failures = []
 
     def build():
