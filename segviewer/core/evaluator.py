@@ -30,7 +30,7 @@ from .export import PER_CLASS_COLUMNS, PER_IMAGE_COLUMNS, write_per_class_csv, w
 from .index import DEFAULT_STEPS, IndexBuilder, ProbabilityIndex, counts_above, threshold_to_step
 from .io import all_finite
 from .options import DEFAULT_BETA, DEFAULT_SMOOTH
-from .probs import to_probabilities
+from .probs import ProbsBuffer, to_probabilities
 from .scores import compute_scores
 from .scoring import Scoring
 from .sweep import BEST_COLUMNS, best_thresholds
@@ -87,6 +87,7 @@ class Evaluator:
         self._soft: list[Counts] = []
         self._synced: _State | None = None
         self._seen = 0
+        self._probs = ProbsBuffer()     # each image's probabilities, overwritten by the next
 
     @torch.no_grad()
     def update(self, logits: torch.Tensor, target: torch.Tensor, names: Sequence[str] | None = None) -> None:
@@ -103,7 +104,8 @@ class Evaluator:
         for i in range(n):
             if not all_finite(logits[i]):
                 raise LoadError(None, f"image {names[i]!r}: logits contain NaN or Inf values")
-            probs = to_probabilities(logits[i], tuple(target.shape[-2:]), self.activation, self.align_corners, device)
+            probs = to_probabilities(logits[i], tuple(target.shape[-2:]), self.activation, self.align_corners, device,
+                                     buffer=self._probs)
             self._add(names[i], probs, prepare_target(target[i], c, classes.ignore_index))
         self._synced = None
 

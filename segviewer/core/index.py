@@ -13,7 +13,9 @@ from typing import Callable
 import numpy as np
 import torch
 
+from . import histogram_cpu
 from .counts import Counts, Target, argmax_map, confusion_matrix
+from .histogram_cpu import bin_table
 from .memory import trim_heap_every
 
 DEFAULT_STEPS = 1000
@@ -94,6 +96,20 @@ def _image_histograms_cpu(probs, target: Target, grid, c: int, nbins: int):
         key_gt = key_gt[target.valid.flatten().numpy()]
     pos = np.bincount(key_gt, minlength=c * nbins)
     return torch.from_numpy(pos.reshape(c, nbins)), torch.from_numpy(pred.reshape(c, nbins))
+
+
+def image_pass(probs: torch.Tensor, target: Target, grid: torch.Tensor):
+    """(pos, pred) histograms as numpy, the argmax map and its [C, C+1] confusion matrix, in as few passes as the
+    device allows: on CPU one blocked pass for all four (histogram_cpu), elsewhere the torch kernels."""
+    table = bin_table(grid.numel() - 1) if probs.device.type == "cpu" and probs.dtype == torch.float32 else None
+    if table is None:
+        pos, pred = (h.cpu().numpy() for h in image_histograms(probs, target, grid))
+        pred_map = argmax_map(probs)
+        return pos, pred, pred_map, confusion_matrix(pred_map, target)
+    ignored = None if target.all_valid else target.ignored_index().numpy()
+    done = histogram_cpu.image_pass(probs, target.labels.flatten().numpy(), ignored, table)
+    return (done.pos, done.pred, torch.from_numpy(done.argmax).view(probs.shape[1:]),
+            torch.from_numpy(done.confusion))
 
 
 def coarsen(hist: np.ndarray, factor: int) -> np.ndarray:
@@ -258,13 +274,12 @@ class IndexBuilder:
         """One image: probabilities (logits datasets) or a hard prediction map (mask datasets)."""
         c, nb = self.c, self.steps + 2
         if probs is not None:
-            pos, pred = (h.cpu().numpy() for h in image_histograms(probs, target, self.grid))
-            pred_map = argmax_map(probs)
+            pos, pred, pred_map, confusion = image_pass(probs, target, self.grid)
         else:
             pos = pred = np.zeros((c, nb), np.int64)
+            confusion = confusion_matrix(pred_map, target)
         self.pos_hist += pos
         self.pred_hist += pred
-        confusion = confusion_matrix(pred_map, target)
         hard = hard_counts_from_confusion(confusion)   # one pass over the pixels for both
         soft = soft or hard
         for key, value in (("names", name), ("image_pos", counts_above(coarsen(pos, self.factor)).astype(np.int32)),

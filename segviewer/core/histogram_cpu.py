@@ -1,0 +1,160 @@
+"""CPU probability histograms, argmax map and confusion in one pass over cache-sized pixel blocks, on a few threads.
+
+A grid bin costs one lookup instead of float64 arithmetic on every value: the float32 bit pattern of p, shifted
+right, names a bucket of consecutive floats narrow enough to hold at most one grid value g_k = float32(k/N); a
+table gives s = #{k : g_k < bucket start}, and then bin(p) = #{k : g_k < p} = s + (p > g_s) exactly, with
+g_s = float32(s) / float32(N) (IEEE division rounds correctly, so that is the grid value itself; when the bucket
+holds no grid value g_s lies past its end and the comparison is false). numpy's take and ufuncs and torch's
+bincount release the GIL, so the blocks run in parallel on a small thread pool.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+BLOCK_PIXELS = 1 << 17         # fewer, larger blocks: each numpy call then hands the GIL over less often
+MAX_TABLE_ENTRIES = 1 << 18     # finer grids than ~4,000 steps fall back to index.bin_probabilities
+
+
+@dataclass(frozen=True)
+class BinTable:
+    """start[key] for key = bits(p) >> shift, clipped to the table: keys below the bucket of g_1 hold 0 (p <= 0
+    gives bin 0, 0 < p < g_1 bin 1), and the last bucket starts at 1.0 and takes everything above it."""
+    steps: int
+    shift: int
+    start: np.ndarray    # int32
+
+
+@dataclass
+class ImagePass:
+    pos: np.ndarray        # [C, N+2] int64, bins of p_c over GT-c pixels
+    pred: np.ndarray       # [C, N+2] int64, bins of p_c over valid pixels
+    argmax: np.ndarray     # [H·W] int64, the most probable class, the first on ties (as torch.max)
+    confusion: np.ndarray  # [C, C+1] int64, GT rows, argmax columns (the last, 'no prediction', stays 0)
+
+
+@functools.lru_cache(maxsize=8)
+def bin_table(steps: int) -> BinTable | None:
+    """The lookup table of the grid k/steps, or None when it would not fit the cache (very fine grids)."""
+    grid = (np.arange(steps + 1, dtype=np.float64) / steps).astype(np.float32)
+    one = int(np.float32(1.0).view(np.int32))
+    for shift in range(23, 0, -1):
+        first, last = (int(grid[1].view(np.int32)) >> shift) - 1, one >> shift
+        if last + 1 > MAX_TABLE_ENTRIES:
+            return None
+        starts = (np.arange(first, last + 2, dtype=np.int64) << shift).astype(np.int32).view(np.float32)
+        starts[0] = 0.0
+        below = np.searchsorted(grid, starts, side="left")      # #{g_k < bucket start}
+        if np.all(np.diff(below) <= 1):                           # one grid value per bucket at most
+            # indexed by the key itself, no subtraction per value: the keys below `first` repeat bucket 0
+            start = np.concatenate([np.zeros(first, np.int64), below[:-1]]).astype(np.int32)
+            start[first], start[-1] = 0, steps
+            return BinTable(steps, shift, start)
+    return None
+
+
+def bin_block(x: np.ndarray, table: BinTable, scratch: tuple | None = None) -> np.ndarray:
+    """int32 bins of a contiguous float32 block; scratch: (int64 keys, int32 bins, bool, float32) of its size."""
+    key, bins, above, grid = scratch or (None, None, None, None)
+    key = np.right_shift(x.view(np.int32), table.shift, out=key, dtype=np.int64, casting="unsafe")
+    # int64 keys: take converts any other index type first; 'clip' sends p < 0 to bucket 0 and p > 1 to the last
+    bins = table.start.take(key, mode="clip", out=bins)
+    grid = np.divide(bins, np.float32(table.steps), out=grid, dtype=np.float32, casting="unsafe")
+    bins += np.greater(x, grid, out=above)
+    return bins
+
+
+@functools.lru_cache(maxsize=1)
+def _pool(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(workers, thread_name_prefix="segviewer-bins")
+
+
+def _workers() -> int:
+    return max(1, min(torch.get_num_threads(), os.cpu_count() or 1, 8))
+
+
+def image_pass(probs: torch.Tensor, labels: np.ndarray, ignored: np.ndarray | None, table: BinTable) -> ImagePass:
+    """labels: flat class ids (ignore pixels may hold any class); ignored: their flat indices, or None."""
+    flat = probs.detach().reshape(probs.shape[0], -1).numpy()
+    c, n = flat.shape
+    labels = labels.astype(np.uint8 if c <= 256 else np.int32)   # small ids: the per-class compares stream less
+    argmax = np.empty(n, np.int64)
+    blocks = [(s, min(s + BLOCK_PIXELS, n)) for s in range(0, n, BLOCK_PIXELS)]
+
+    def run(block):
+        return _block_counts(flat, labels, argmax, block, table)
+
+    workers = _workers()
+    parts = list(_pool(workers).map(run, blocks)) if workers > 1 and len(blocks) > 1 else [run(b) for b in blocks]
+    pos, pred, confusion = (np.sum([p[i] for p in parts], axis=0) for i in range(3))
+    confusion = confusion.reshape(c, c + 1)
+    if ignored is not None and len(ignored):
+        lab, argmax_ign = labels[ignored].astype(np.int64), argmax[ignored]
+        pos -= _class_bin_counts(flat[lab, ignored], lab, table, c)
+        pred -= _class_bin_counts(flat[:, ignored], np.repeat(np.arange(c), len(ignored)), table, c)
+        confusion -= np.bincount(lab * (c + 1) + argmax_ign, minlength=c * (c + 1)).reshape(c, c + 1)
+    return ImagePass(pos, pred, argmax, confusion)
+
+
+class _Scratch(threading.local):
+    """Each pool thread's block buffers, allocated once: fresh ones per block would be mostly page faults."""
+    key = (0, None)
+
+    def buffers(self, size: int, index_dtype) -> tuple[np.ndarray, ...]:
+        if self.key != (size, index_dtype):
+            self.key = (size, index_dtype)
+            self.arrays = (np.empty(size, np.int64), np.empty(size, np.int32), np.empty(size, bool),
+                           np.empty(size, np.float32), np.empty(size, np.float32), np.empty(size, np.int32),
+                           np.empty(size, index_dtype), np.empty(size, index_dtype))
+        return self.arrays
+
+
+_scratch = _Scratch()
+
+
+def _block_counts(flat: np.ndarray, labels: np.ndarray, argmax: np.ndarray, block, table: BinTable):
+    """One block of pixels, class by class: bins counted apart for GT and other pixels, running argmax updated.
+
+    Selections are arithmetic on 0/1 masks (old + mask·(new − old)): numpy's masked copies are ~10x slower."""
+    s, e = block
+    c, nbins = flat.shape[0], table.steps + 2
+    key, bins, mask, grid, best, gt_offset, index, step = _scratch.buffers(e - s, labels.dtype)
+    pos, pred = np.empty((c, nbins), np.int64), np.empty((c, nbins), np.int64)
+    lab = labels[s:e]
+    index[:] = 0
+    for k in range(c):
+        x = flat[k, s:e]
+        bin_block(x, table, (key, bins, mask, grid))
+        # GT-k pixels count in a second half of the histogram: one bincount gives both
+        bins += np.multiply(np.equal(lab, k, out=mask), nbins, out=gt_offset, dtype=np.int32)
+        both = _bincount(bins, 2 * nbins)
+        pos[k] = both[nbins:]
+        np.add(both[:nbins], pos[k], out=pred[k])
+        if k == 0:
+            best[:] = x
+            continue
+        np.greater(x, best, out=mask)      # strictly: an earlier class keeps a tie, as torch.max does
+        np.maximum(best, x, out=best)
+        np.subtract(index, k, out=step)
+        index -= np.multiply(step, mask.view(np.uint8), out=step, casting="unsafe")
+    argmax[s:e] = index
+    confusion = _bincount(lab.astype(np.int64) * (c + 1) + index, c * (c + 1))
+    return pos, pred, confusion
+
+
+def _bincount(keys: np.ndarray, length: int) -> np.ndarray:
+    # torch's bincount releases the GIL, numpy's does not
+    return torch.bincount(torch.from_numpy(keys), minlength=length).numpy()
+
+
+def _class_bin_counts(values: np.ndarray, classes: np.ndarray, table: BinTable, c: int) -> np.ndarray:
+    """[C, N+2] counts of (class, bin) for a few scattered values (the ignore pixels)."""
+    nbins = table.steps + 2
+    keys = bin_block(np.ascontiguousarray(values, np.float32).ravel(), table) + classes.astype(np.int64) * nbins
+    return np.bincount(keys, minlength=c * nbins).reshape(c, nbins)
