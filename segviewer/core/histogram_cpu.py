@@ -75,6 +75,10 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(workers, thread_name_prefix="segviewer-bins")
 
 
+# a forked child (DDP ranks, DataLoader workers) inherits the pool without its threads: it would wait forever
+os.register_at_fork(after_in_child=_pool.cache_clear)
+
+
 def _workers() -> int:
     return max(1, min(torch.get_num_threads(), os.cpu_count() or 1, 8))
 

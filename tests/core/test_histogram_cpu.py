@@ -111,3 +111,24 @@ def test_probabilities_into_a_kept_buffer_are_the_same_values(activation, size):
         assert got.data_ptr() == buffer.tensor.data_ptr()      # no fresh C×H×W output per image
     other = to_probabilities(logits[:3], size, activation, buffer=buffer)   # a new shape: a new buffer
     assert torch.equal(other, to_probabilities(keep[:3], size, activation))
+
+
+def _pass_in_child(case, queue):
+    queue.put(image_pass(*case, grid_values(1000))[0].sum())
+
+
+def test_a_forked_child_gets_its_own_pool(monkeypatch):
+    import multiprocessing
+    monkeypatch.setattr(H, "BLOCK_PIXELS", 1024)
+    monkeypatch.setattr(H, "_workers", lambda: 2)
+    case = random_case(4, 60, 80, seed=9)          # made here: torch's own OpenMP pool may not survive a fork
+    expected = image_pass(*case, grid_values(1000))[0].sum()     # the parent's pool now has threads
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_pass_in_child, args=(case, queue))
+    child.start()
+    child.join(30)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive and child.exitcode == 0 and queue.get(timeout=5) == expected
