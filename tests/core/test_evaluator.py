@@ -237,15 +237,23 @@ SYNC_SCRIPT = textwrap.dedent("""
         batches = random_batches(seed=4)
         ev = evaluate(batches[rank::2], per_image_index=True, steps=50, threshold=0.3)
         ev.sync()
+        counts_only = evaluate(batches[rank::2], keep_index=False, threshold=0.3).sync()
         if rank == 0:
             ev.to_csv({out!r} + "/synced.csv", per_image={out!r} + "/synced_images.csv")
             np.savez({out!r} + "/synced.npz", **ev.index().to_arrays())
+            counts_only.to_csv({out!r} + "/counts_only.csv", per_image={out!r} + "/counts_only_images.csv")
         dist.destroy_process_group()
 
     if __name__ == "__main__":
         # fork: the two ranks start without importing torch again
         mp.start_processes(work, args=("file://" + {out!r} + "/rendezvous",), nprocs=2, start_method="fork")
 """)
+
+
+def assert_same_per_class(path_a, path_b):
+    a, b = pd.read_csv(path_a), pd.read_csv(path_b)
+    np.testing.assert_allclose(a.pop("soft_dice"), b.pop("soft_dice"), rtol=1e-7)
+    assert a.equals(b)
 
 
 def test_sync_over_two_gloo_ranks_equals_one_process(tmp_path):
@@ -256,12 +264,14 @@ def test_sync_over_two_gloo_ranks_equals_one_process(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     single = evaluate(random_batches(seed=4), per_image_index=True, steps=50, threshold=0.3)
     single.to_csv(tmp_path / "single.csv", per_image=tmp_path / "single_images.csv")
-    synced, alone = pd.read_csv(tmp_path / "synced.csv"), pd.read_csv(tmp_path / "single.csv")
     # soft Dice sums probabilities, and torch's vectorised and scalar exp differ in the last float32 bit, which a
     # process with another thread count (the forked ranks) reaches on other pixels: equal to ~1e-9, not bitwise
-    np.testing.assert_allclose(synced.pop("soft_dice"), alone.pop("soft_dice"), rtol=1e-7)
-    assert synced.equals(alone)
+    assert_same_per_class(tmp_path / "synced.csv", tmp_path / "single.csv")
     assert (tmp_path / "synced_images.csv").read_text() == (tmp_path / "single_images.csv").read_text()
+    counts_only = evaluate(random_batches(seed=4), keep_index=False, threshold=0.3)
+    counts_only.to_csv(tmp_path / "alone.csv", per_image=tmp_path / "alone_images.csv")
+    assert_same_per_class(tmp_path / "counts_only.csv", tmp_path / "alone.csv")
+    assert (tmp_path / "counts_only_images.csv").read_text() == (tmp_path / "alone_images.csv").read_text()
     with np.load(tmp_path / "synced.npz", allow_pickle=False) as synced:
         for key, value in single.index().to_arrays().items():
             if key.startswith("soft_"):   # probability sums: see soft_dice above
