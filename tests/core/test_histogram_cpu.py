@@ -100,14 +100,15 @@ def test_blocks_from_several_calling_threads_do_not_mix(monkeypatch):
 
 @pytest.mark.parametrize("activation", ["softmax", "sigmoid", "none"])
 @pytest.mark.parametrize("size", [(13, 17), (40, 30)])
-def test_probabilities_into_a_kept_buffer_are_the_same_values(activation, size):
-    logits = torch.randn(5, 13, 17, generator=torch.Generator().manual_seed(1)) * 4
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_probabilities_into_a_kept_buffer_are_the_same_values(activation, size, dtype):
+    logits = (torch.randn(5, 13, 17, generator=torch.Generator().manual_seed(1)) * 4).to(dtype)
     keep = logits.clone()
     buffer = ProbsBuffer()
     for _ in range(2):
         got = to_probabilities(logits, size, activation, buffer=buffer)
         assert torch.equal(got, to_probabilities(keep, size, activation)) and torch.equal(logits, keep)
-    if activation == "softmax":
+    if activation != "none" or dtype == torch.float16:
         assert got.data_ptr() == buffer.tensor.data_ptr()      # no fresh C×H×W output per image
     other = to_probabilities(logits[:3], size, activation, buffer=buffer)   # a new shape: a new buffer
     assert torch.equal(other, to_probabilities(keep[:3], size, activation))
