@@ -5,10 +5,11 @@ right, names a bucket of consecutive floats narrow enough to hold at most one gr
 table gives s = #{k : g_k < bucket start}, and then bin(p) = #{k : g_k < p} = s + (p > g_s) exactly, with
 g_s = float32(s) / float32(N) (IEEE division rounds correctly, so that is the grid value itself; when the bucket
 holds no grid value g_s lies past its end and the comparison is false). numpy's take and ufuncs and torch's
-bincount release the GIL, so the blocks run in parallel on a small thread pool.
+bincount release the GIL, so the blocks run in parallel on a few threads.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
@@ -70,15 +71,6 @@ def bin_block(x: np.ndarray, table: BinTable, scratch: tuple | None = None) -> n
     return bins
 
 
-@functools.lru_cache(maxsize=1)
-def _pool(workers: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(workers, thread_name_prefix="segviewer-bins")
-
-
-# a forked child (DDP ranks, DataLoader workers) inherits the pool without its threads: it would wait forever
-os.register_at_fork(after_in_child=_pool.cache_clear)
-
-
 def _workers() -> int:
     return max(1, min(torch.get_num_threads(), os.cpu_count() or 1, 8))
 
@@ -86,17 +78,24 @@ def _workers() -> int:
 def image_pass(probs: torch.Tensor, labels: np.ndarray, ignored: np.ndarray | None, table: BinTable) -> ImagePass:
     """labels: flat class ids (ignore pixels may hold any class); ignored: their flat indices, or None."""
     flat = probs.detach().reshape(probs.shape[0], -1).numpy()
-    c, n = flat.shape
+    c, n, nbins = flat.shape[0], flat.shape[1], table.steps + 2
     labels = labels.astype(np.uint8 if c <= 256 else np.int32)   # small ids: the per-class compares stream less
     argmax = np.empty(n, np.int64)
     blocks = [(s, min(s + BLOCK_PIXELS, n)) for s in range(0, n, BLOCK_PIXELS)]
 
     def run(block):
-        return _block_counts(flat, labels, argmax, block, table)
+        with _scratch(labels.dtype) as scratch:
+            return _block_counts(flat, labels, argmax, block, table, scratch)
 
-    workers = _workers()
-    parts = list(_pool(workers).map(run, blocks)) if workers > 1 and len(blocks) > 1 else [run(b) for b in blocks]
-    pos, pred, confusion = (np.sum([p[i] for p in parts], axis=0) for i in range(3))
+    workers = min(_workers(), len(blocks))
+    if workers > 1:
+        # threads only while a pass runs: a process forked later (DataLoader workers, DDP ranks) inherits none
+        with ThreadPoolExecutor(workers, thread_name_prefix="segviewer-bins") as pool:
+            parts = list(pool.map(run, blocks))
+    else:
+        parts = [run(b) for b in blocks]
+    zeros = (np.zeros((c, nbins), np.int64), np.zeros((c, nbins), np.int64), np.zeros(c * (c + 1), np.int64))
+    pos, pred, confusion = (sum((p[i] for p in parts), zeros[i]) for i in range(3))
     confusion = confusion.reshape(c, c + 1)
     if ignored is not None and len(ignored):
         lab, argmax_ign = labels[ignored].astype(np.int64), argmax[ignored]
@@ -106,29 +105,47 @@ def image_pass(probs: torch.Tensor, labels: np.ndarray, ignored: np.ndarray | No
     return ImagePass(pos, pred, argmax, confusion)
 
 
-class _Scratch(threading.local):
-    """Each pool thread's block buffers, allocated once: fresh ones per block would be mostly page faults."""
-    key = (0, None)
+class _ScratchSet:
+    """One block's buffers; kept between passes: fresh ones per block would be mostly page faults."""
 
-    def buffers(self, size: int, index_dtype) -> tuple[np.ndarray, ...]:
-        if self.key != (size, index_dtype):
-            self.key = (size, index_dtype)
-            self.arrays = (np.empty(size, np.int64), np.empty(size, np.int32), np.empty(size, bool),
-                           np.empty(size, np.float32), np.empty(size, np.float32), np.empty(size, np.int32),
-                           np.empty(size, index_dtype), np.empty(size, index_dtype))
-        return self.arrays
+    def __init__(self, size: int, index_dtype):
+        self.size, self.index_dtype = size, index_dtype
+        self.arrays = tuple(np.empty(size, dtype) for dtype in (np.int64, np.int32, bool, np.float32, np.float32,
+                                                                 np.int32, index_dtype, index_dtype))
 
-
-_scratch = _Scratch()
+    def views(self, size: int) -> tuple[np.ndarray, ...]:
+        return tuple(a[:size] for a in self.arrays)
 
 
-def _block_counts(flat: np.ndarray, labels: np.ndarray, argmax: np.ndarray, block, table: BinTable):
+_free_scratch: list[_ScratchSet] = []
+_scratch_lock = threading.Lock()
+MAX_KEPT_SCRATCH = 8
+
+
+@contextlib.contextmanager
+def _scratch(index_dtype):
+    """A free set of block buffers (made when none fits), given back after the block."""
+    with _scratch_lock:
+        fits = [s for s in _free_scratch if s.size >= BLOCK_PIXELS and s.index_dtype == index_dtype]
+        if fits:
+            _free_scratch.remove(fits[0])
+    found = fits[0] if fits else _ScratchSet(BLOCK_PIXELS, index_dtype)
+    try:
+        yield found
+    finally:
+        with _scratch_lock:
+            if len(_free_scratch) < MAX_KEPT_SCRATCH:
+                _free_scratch.append(found)
+
+
+def _block_counts(flat: np.ndarray, labels: np.ndarray, argmax: np.ndarray, block, table: BinTable,
+                  scratch: _ScratchSet):
     """One block of pixels, class by class: bins counted apart for GT and other pixels, running argmax updated.
 
     Selections are arithmetic on 0/1 masks (old + mask·(new − old)): numpy's masked copies are ~10x slower."""
     s, e = block
     c, nbins = flat.shape[0], table.steps + 2
-    key, bins, mask, grid, best, gt_offset, index, step = _scratch.buffers(e - s, labels.dtype)
+    key, bins, mask, grid, best, gt_offset, index, step = scratch.views(e - s)
     pos, pred = np.empty((c, nbins), np.int64), np.empty((c, nbins), np.int64)
     lab = labels[s:e]
     index[:] = 0

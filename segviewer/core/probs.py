@@ -40,31 +40,45 @@ def to_probabilities(logits: torch.Tensor, size: tuple[int, int], activation: st
 
     overwrite=True: the caller gives up `logits`, whose buffer may then hold the probabilities. A copy made here
     (another device or dtype, a resize) is always reused that way. buffer: where the probabilities go when the
-    logits stay the caller's (a loop over images then allocates nothing; the result is valid until its next use)."""
+    logits stay the caller's, on the CPU (a loop over images then allocates nothing; the result is valid until
+    the buffer's next use). Every path gives the same values to the bit."""
     given = logits
     logits = logits.to(device=device, non_blocking=True)
-    out = buffer.get(logits.shape[0], size, logits.device) if buffer is not None else None
-    if out is not None and logits.dtype != torch.float32 and tuple(logits.shape[-2:]) == tuple(size):
-        logits = out.copy_(logits)          # the conversion .float() makes (float16 from AMP), into the kept buffer
-    else:
-        logits = resize_logits(logits.float(), size, align_corners, out)
+    if buffer is not None and not overwrite and _buffer_helps(logits, size, activation):
+        return _probabilities_into(buffer.get(logits.shape[0], size), logits, size, activation, align_corners)
+    logits = resize_logits(logits.float(), size, align_corners)
     owned = overwrite or logits.data_ptr() != given.data_ptr()
-    if out is not None and not owned and activation in ("softmax", "sigmoid") and logits.is_contiguous():
-        # a fresh C×H×W output is mostly page faults: the same kernel into a kept buffer is ~2.5x faster on CPU
-        if activation == "sigmoid":
-            return torch.sigmoid(logits, out=out)
-        return torch.ops.aten._softmax.out(logits, 0, False, out=out)
     return activate(logits, activation, in_place=owned).contiguous()
 
 
+def _buffer_helps(logits: torch.Tensor, size: tuple[int, int], activation: str) -> bool:
+    # CPU only: a fresh C×H×W output there is mostly page faults, while CUDA's caching allocator reuses memory
+    # (and a kept buffer would need stream care); contiguous only, so the kernels see the same layout as before
+    if logits.device.type != "cpu" or not logits.is_contiguous():
+        return False
+    return activation != "none" or logits.dtype != torch.float32 or tuple(logits.shape[-2:]) != tuple(size)
+
+
+def _probabilities_into(out: torch.Tensor, logits: torch.Tensor, size, activation: str, align_corners: bool):
+    if tuple(logits.shape[-2:]) != tuple(size):
+        return activate(resize_logits(logits.float(), size, align_corners, out), activation, in_place=True)
+    if logits.dtype != torch.float32:
+        return activate(out.copy_(logits), activation, in_place=True)   # the conversion .float() makes
+    if activation == "sigmoid":
+        return torch.sigmoid(logits, out=out)
+    return torch.ops.aten._softmax.out(logits, 0, False, out=out)      # the kernel torch.softmax runs
+
+
 class ProbsBuffer:
-    """One reusable C×H×W float32 tensor for to_probabilities, reallocated only when the shape changes."""
+    """One reusable C×H×W float32 CPU tensor for to_probabilities, reallocated when the shape changes."""
 
     def __init__(self):
         self.tensor: torch.Tensor | None = None
 
-    def get(self, classes: int, size: tuple[int, int], device: torch.device) -> torch.Tensor:
+    def get(self, classes: int, size: tuple[int, int]) -> torch.Tensor:
         shape = (classes, *size)
-        if self.tensor is None or tuple(self.tensor.shape) != shape or self.tensor.device != device:
-            self.tensor = torch.empty(shape, dtype=torch.float32, device=device)
+        t = self.tensor
+        # one made under torch.inference_mode() cannot be written outside it (Lightning validates in that mode)
+        if t is None or tuple(t.shape) != shape or t.is_inference() != torch.is_inference_mode_enabled():
+            self.tensor = torch.empty(shape, dtype=torch.float32)
         return self.tensor

@@ -112,18 +112,31 @@ def test_probabilities_into_a_kept_buffer_are_the_same_values(activation, size, 
         assert got.data_ptr() == buffer.tensor.data_ptr()      # no fresh C×H×W output per image
     other = to_probabilities(logits[:3], size, activation, buffer=buffer)   # a new shape: a new buffer
     assert torch.equal(other, to_probabilities(keep[:3], size, activation))
+    strided = logits.transpose(1, 2).contiguous().transpose(1, 2)          # channels-last-like: no buffer
+    assert torch.equal(to_probabilities(strided, size, activation, buffer=buffer),
+                       to_probabilities(keep, size, activation))
+
+
+def test_a_buffer_made_under_inference_mode_is_replaced_outside_it():
+    logits = torch.randn(3, 8, 8, generator=torch.Generator().manual_seed(2))
+    buffer = ProbsBuffer()
+    with torch.inference_mode():                  # Lightning's validation loop runs in this mode
+        to_probabilities(logits, (8, 8), buffer=buffer)
+        to_probabilities(logits, (16, 16), buffer=buffer)
+    for size in ((8, 8), (16, 16)):
+        assert torch.equal(to_probabilities(logits, size, buffer=buffer), to_probabilities(logits, size))
 
 
 def _pass_in_child(case, queue):
     queue.put(image_pass(*case, grid_values(1000))[0].sum())
 
 
-def test_a_forked_child_gets_its_own_pool(monkeypatch):
+def test_a_forked_child_runs_its_own_threaded_pass(monkeypatch):
     import multiprocessing
     monkeypatch.setattr(H, "BLOCK_PIXELS", 1024)
     monkeypatch.setattr(H, "_workers", lambda: 2)
     case = random_case(4, 60, 80, seed=9)          # made here: torch's own OpenMP pool may not survive a fork
-    expected = image_pass(*case, grid_values(1000))[0].sum()     # the parent's pool now has threads
+    expected = image_pass(*case, grid_values(1000))[0].sum()     # the parent has run a threaded pass
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
     child = ctx.Process(target=_pass_in_child, args=(case, queue))
@@ -133,3 +146,14 @@ def test_a_forked_child_gets_its_own_pool(monkeypatch):
     if alive:
         child.kill()
     assert not alive and child.exitcode == 0 and queue.get(timeout=5) == expected
+
+
+def test_no_thread_outlives_a_pass_and_an_empty_image_counts_nothing(monkeypatch):
+    import threading
+    monkeypatch.setattr(H, "BLOCK_PIXELS", 512)
+    image_pass(*random_case(3, 40, 40, seed=1), grid_values(100))
+    assert not [t for t in threading.enumerate() if t.name.startswith("segviewer-bins")]
+    labels = np.zeros(0, np.int64)
+    done = H.image_pass(torch.zeros(3, 0, 4), labels, None, H.bin_table(100))
+    assert done.pos.shape == done.pred.shape == (3, 102) and not done.pos.any() and not done.pred.any()
+    assert done.confusion.shape == (3, 4) and not done.confusion.any() and done.argmax.shape == (0,)
