@@ -57,6 +57,7 @@ class Evaluator:
     (no best_thresholds(), about half the time per batch on CPU). per_image_index=True keeps each image's
     histograms at full resolution (as the window's index: classes x bins per image), else only the dataset's.
     save_logits_to: a folder that receives each image's logits as float16 at the model's resolution (needs names).
+    On the CPU one image's probabilities stay in a kept buffer between updates; reset() frees it.
     """
 
     def __init__(self, classes=None, threshold=0.5, argmax: bool = False, beta: float = DEFAULT_BETA,
