@@ -13,7 +13,6 @@ import contextlib
 import functools
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,13 +86,7 @@ def image_pass(probs: torch.Tensor, labels: np.ndarray, ignored: np.ndarray | No
         with _scratch(labels.dtype) as scratch:
             return _block_counts(flat, labels, argmax, block, table, scratch)
 
-    workers = min(_workers(), len(blocks))
-    if workers > 1:
-        # threads only while a pass runs: a process forked later (DataLoader workers, DDP ranks) inherits none
-        with ThreadPoolExecutor(workers, thread_name_prefix="segviewer-bins") as pool:
-            parts = list(pool.map(run, blocks))
-    else:
-        parts = [run(b) for b in blocks]
+    parts = _run_blocks(run, blocks, min(_workers(), len(blocks)))
     zeros = (np.zeros((c, nbins), np.int64), np.zeros((c, nbins), np.int64), np.zeros(c * (c + 1), np.int64))
     pos, pred, confusion = (sum((p[i] for p in parts), zeros[i]) for i in range(3))
     confusion = confusion.reshape(c, c + 1)
@@ -103,6 +96,34 @@ def image_pass(probs: torch.Tensor, labels: np.ndarray, ignored: np.ndarray | No
         pred -= _class_bin_counts(flat[:, ignored], np.repeat(np.arange(c), len(ignored)), table, c)
         confusion -= np.bincount(lab * (c + 1) + argmax_ign, minlength=c * (c + 1)).reshape(c, c + 1)
     return ImagePass(pos, pred, argmax, confusion)
+
+
+def _run_blocks(run, blocks: list, workers: int) -> list:
+    """run(block) for every block, on the calling thread and workers − 1 helpers that live only for this pass
+    (a process forked later, such as DataLoader workers or DDP ranks, inherits no thread of ours)."""
+    results, errors = [None] * len(blocks), []
+    order, lock = iter(range(len(blocks))), threading.Lock()
+
+    def drain():
+        while not errors:
+            with lock:
+                i = next(order, None)
+            if i is None:
+                return
+            try:
+                results[i] = run(blocks[i])
+            except BaseException as exc:    # raised again on the calling thread
+                errors.append(exc)
+
+    helpers = [threading.Thread(target=drain, name="segviewer-bins", daemon=True) for _ in range(workers - 1)]
+    for t in helpers:
+        t.start()
+    drain()
+    for t in helpers:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
 
 
 class _ScratchSet:

@@ -152,8 +152,24 @@ def test_no_thread_outlives_a_pass_and_an_empty_image_counts_nothing(monkeypatch
     import threading
     monkeypatch.setattr(H, "BLOCK_PIXELS", 512)
     image_pass(*random_case(3, 40, 40, seed=1), grid_values(100))
-    assert not [t for t in threading.enumerate() if t.name.startswith("segviewer-bins")]
+    assert not [t for t in threading.enumerate() if t.name == "segviewer-bins"]
     labels = np.zeros(0, np.int64)
     done = H.image_pass(torch.zeros(3, 0, 4), labels, None, H.bin_table(100))
     assert done.pos.shape == done.pred.shape == (3, 102) and not done.pos.any() and not done.pred.any()
     assert done.confusion.shape == (3, 4) and not done.confusion.any() and done.argmax.shape == (0,)
+
+
+def test_an_error_in_any_block_reaches_the_caller(monkeypatch):
+    import threading
+    monkeypatch.setattr(H, "BLOCK_PIXELS", 256)
+    monkeypatch.setattr(H, "_workers", lambda: 3)
+    real = H._block_counts
+
+    def failing(flat, labels, argmax, block, *rest):
+        if block[0] == 256 * 5:
+            raise MemoryError("block 5")
+        return real(flat, labels, argmax, block, *rest)
+    monkeypatch.setattr(H, "_block_counts", failing)
+    with pytest.raises(MemoryError, match="block 5"):
+        image_pass(*random_case(3, 40, 40, seed=1), grid_values(100))
+    assert not [t for t in threading.enumerate() if t.name == "segviewer-bins"]
