@@ -196,9 +196,18 @@ def _block_counts(flat: np.ndarray, labels: np.ndarray, argmax: np.ndarray, bloc
     return pos, pred, confusion
 
 
+SERIAL_PIECE = 32767   # torch reduces tensors smaller than its grain size (32768) without an OpenMP region
+
+
 def _bincount(keys: np.ndarray, length: int) -> np.ndarray:
-    # torch's bincount releases the GIL, numpy's does not
-    return torch.bincount(torch.from_numpy(keys), minlength=length).numpy()
+    """torch's bincount releases the GIL (numpy's does not), but checks its input's range with two reductions that
+    open OpenMP regions above torch's grain size: ~40 regions per block, which stall for hundreds of ms when
+    another process keeps the cores busy (measured here). Pieces below the grain size open none."""
+    t = torch.from_numpy(keys)
+    counts = torch.bincount(t[:SERIAL_PIECE], minlength=length)
+    for s in range(SERIAL_PIECE, len(keys), SERIAL_PIECE):
+        counts += torch.bincount(t[s:s + SERIAL_PIECE], minlength=length)
+    return counts.numpy()
 
 
 def _class_bin_counts(values: np.ndarray, classes: np.ndarray, table: BinTable, c: int) -> np.ndarray:
