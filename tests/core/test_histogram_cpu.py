@@ -170,3 +170,9 @@ def test_an_error_in_any_block_reaches_the_caller(monkeypatch):
     probs, target = random_case(3, 40, 40, seed=1)
     monkeypatch.setattr(H, "_block_counts", real)     # the pool still works after a failed pass
     assert np.array_equal(image_pass(probs, target, grid_values(100))[1], reference_histograms(probs, target, 100)[1])
+
+
+def test_bincount_in_pieces_equals_numpys():
+    keys = np.random.default_rng(3).integers(0, 2004, 3 * H.SERIAL_PIECE + 11).astype(np.int32)
+    for n in (0, 5, H.SERIAL_PIECE, H.SERIAL_PIECE + 1, len(keys)):
+        assert np.array_equal(H._bincount(keys[:n], 2004), np.bincount(keys[:n], minlength=2004))
