@@ -87,7 +87,7 @@ def image_pass(probs: torch.Tensor, labels: np.ndarray, ignored: np.ndarray | No
         with _scratch(labels.dtype) as scratch:
             return _block_counts(flat, labels, argmax, block, table, scratch)
 
-    parts = _run_blocks(run, blocks, min(_workers(), len(blocks)))
+    parts = _run_blocks(run, blocks, _workers())
     zeros = (np.zeros((c, nbins), np.int64), np.zeros((c, nbins), np.int64), np.zeros(c * (c + 1), np.int64))
     pos, pred, confusion = (sum((p[i] for p in parts), zeros[i]) for i in range(3))
     confusion = confusion.reshape(c, c + 1)
@@ -101,8 +101,9 @@ def image_pass(probs: torch.Tensor, labels: np.ndarray, ignored: np.ndarray | No
 
 def _run_blocks(run, blocks: list, workers: int) -> list:
     """run(block) for every block, on a kept pool: measured in the Evaluator's loop, threads started per pass (or the
-    calling thread working too) cost ~10 ms more per 19×512×1024 image than threads that wait for the next pass."""
-    if workers < 2:
+    calling thread working too) cost ~10 ms more per 19×512×1024 image than threads that wait for the next pass.
+    One block runs on the calling thread: cutting a 256×512 image in two for two threads measured slower."""
+    if workers < 2 or len(blocks) < 2:
         return [run(b) for b in blocks]
     return list(_pool(workers).map(run, blocks))
 
