@@ -8,12 +8,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine, make_synthetic, peak_rss_mib, run_worker, setup_worker  # noqa: E402
+from common import data_root, machine, make_synthetic, peak_rss_mib, run_worker, setup_worker  # noqa: E402
 
 
 def samples(root: Path):
@@ -76,7 +75,7 @@ def parse_args() -> argparse.Namespace:
 
 def synthetic_sets(args) -> dict[int, Path]:
     """Two datasets, n and 4n images, to show what grows with the images."""
-    base = args.data or Path(tempfile.mkdtemp(prefix="segviewer_calibration_"))
+    base = data_root(args, "calibration")
     sets = {args.images: base / "small", args.images * 4: base / "large"}
     for seed, (n, root) in enumerate(sets.items()):
         make_synthetic(root, n, args.classes, args.height, args.width, seed=seed)

@@ -10,12 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import data_parser, machine, make_synthetic, peak_rss_mib, run_worker, setup_worker  # noqa: E402
+from common import data_root, data_parser, machine, make_synthetic, peak_rss_mib, run_worker, setup_worker  # noqa: E402
 
 
 def digest(arrays: dict) -> str:
@@ -80,7 +79,7 @@ def main() -> None:
     args = p.parse_args()
     if args.worker:
         return worker(args)
-    root = args.data or Path(tempfile.mkdtemp(prefix="segviewer_cluster_"))
+    root = data_root(args, "cluster")
     make_synthetic(root, args.images, args.classes, args.height, args.width)
     print(f"machine: {machine()}")
     print(f"data: {args.images} images, {args.classes}×{args.height}×{args.width} float16 logits; {args.what}")

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import data_parser, machine, make_synthetic, peak_rss_mib, run_worker, setup_worker  # noqa: E402
+from common import data_root, data_parser, machine, make_synthetic, peak_rss_mib, run_worker, setup_worker  # noqa: E402
 
 
 def run_ours(root: Path, mode: str, device: str) -> dict:
@@ -72,7 +71,7 @@ def main() -> None:
     args = p.parse_args()
     if args.worker:
         return worker(args)
-    root = args.data or Path(tempfile.mkdtemp(prefix="segviewer_bench_"))
+    root = data_root(args, "bench")
     make_synthetic(root, args.images, args.classes, args.height, args.width)
     print(f"machine: {machine()}")
     print(f"data: {args.images} images, {args.classes}×{args.height}×{args.width} float16 logits")

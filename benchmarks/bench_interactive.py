@@ -11,7 +11,6 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine, make_synthetic, median_ms, setup_worker  # noqa: E402
+from common import data_root, machine, make_synthetic, median_ms, setup_worker  # noqa: E402
 
 from segviewer.core.counts import count_threshold, confusion_matrix  # noqa: E402
 from segviewer.core.dataset import DataOptions, Dataset  # noqa: E402
@@ -63,7 +62,7 @@ def main() -> None:
     p.add_argument("--classes", type=int, default=19)
     p.add_argument("--data", type=Path)
     args = p.parse_args()
-    root = args.data or Path(tempfile.mkdtemp(prefix="segviewer_interactive_"))
+    root = data_root(args, "interactive")
     make_synthetic(root, 3, args.classes, args.height, args.width)
     print(f"machine: {machine()}")
     print(f"image: {args.classes}×{args.height}×{args.width}")

@@ -16,11 +16,10 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine, make_synthetic, run_worker  # noqa: E402
+from common import data_root, machine, make_synthetic, run_worker  # noqa: E402
 
 EXPORT_SCRIPT = str(Path(__file__).parent / "bench_export.py")
 SIDES = ("torchmetrics", "argmax", "threshold")
@@ -92,7 +91,7 @@ def main() -> None:
     args = p.parse_args()
     if args.threads:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
-    base = args.data or Path(tempfile.mkdtemp(prefix="segviewer_scale_"))
+    base = data_root(args, "scale")
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}")
     print(HEADER)
     for h, w in args.sizes:

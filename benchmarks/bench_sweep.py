@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import data_parser, machine, make_synthetic, median_ms, peak_rss_mib, run_worker, setup_worker  # noqa: E402
+from common import (data_parser, data_root, machine, make_synthetic, median_ms, peak_rss_mib,  # noqa: E402
+                    run_worker, setup_worker)
 
 
 def build_ours(root: Path, steps: int) -> dict:
@@ -72,7 +72,7 @@ def main() -> None:
     args = p.parse_args()
     if args.worker:
         return worker(args)
-    base = args.data or Path(tempfile.mkdtemp(prefix="segviewer_sweep_"))
+    base = data_root(args, "sweep")
     small, large = base / "small", base / "large"
     make_synthetic(small, args.images, args.classes, args.height, args.width)
     make_synthetic(large, args.images * 8, args.classes, args.height, args.width, seed=1)

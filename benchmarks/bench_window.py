@@ -14,13 +14,12 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine, make_synthetic, setup_worker  # noqa: E402
+from common import data_root, machine, make_synthetic, setup_worker  # noqa: E402
 
 STEPS = [0.41, 0.43, 0.45, 0.47, 0.49, 0.51, 0.53, 0.55, 0.57, 0.59]
 
@@ -106,7 +105,7 @@ def main() -> None:
     args = p.parse_args()
     from PySide6.QtWidgets import QApplication
     app = QApplication.instance() or QApplication([])
-    base = args.data or Path(tempfile.mkdtemp(prefix="segviewer_window_"))
+    base = data_root(args, "window")
     print(f"machine: {machine()}")
     print(f"{args.classes} classes, {args.height}×{args.width}; medians over {len(STEPS)} threshold steps")
     print(f"{'images':>6} | {'open cold':>9} | {'open, cached index':>18} | {'overlay':>7} | {'image table':>11} | "

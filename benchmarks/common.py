@@ -91,6 +91,12 @@ def run_worker(script: str, *args: object) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+def data_root(args, name: str) -> Path:
+    """--data when given, else a fresh temporary folder named for the benchmark."""
+    import tempfile
+    return args.data or Path(tempfile.mkdtemp(prefix=f"segviewer_{name}_"))
+
+
 def data_parser(images: int, height: int, width: int, classes: int = 19):
     """The argument parser every benchmark starts from: how much synthetic data, of which shape."""
     import argparse
