@@ -125,11 +125,10 @@ class Evaluator:
     def _add_to_index(self, name: str, probs: torch.Tensor, target: Target, soft: Counts) -> Counts:
         """Adds the image to the index; its counts come from what the index computed (no second pass)."""
         builder = self._builder_for(probs.shape[0])
-        pos_before, pred_before = builder.pos_hist.copy(), builder.pred_hist.copy()
-        builder.add(name, target, probs, soft)
+        pos, pred = builder.add(name, target, probs, soft)
         if self.scoring.argmax:
             return Counts(*(torch.from_numpy(np.asarray(builder.rows[f"argmax_{k}"][-1])) for k in _ROW_FIELDS))
-        return self._threshold_counts(probs, target, builder.pos_hist - pos_before, builder.pred_hist - pred_before)
+        return self._threshold_counts(probs, target, pos, pred)
 
     def _threshold_counts(self, probs, target: Target, pos: np.ndarray, pred: np.ndarray) -> Counts:
         """On the grid the image's histograms answer exactly; off the grid, counted directly."""

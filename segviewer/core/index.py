@@ -270,8 +270,9 @@ class IndexBuilder:
         self.pred_hist = np.zeros((num_classes, nb), np.int64)
 
     def add(self, name: str, target: Target, probs: torch.Tensor | None = None, soft: Counts | None = None,
-            pred_map: torch.Tensor | None = None) -> None:
-        """One image: probabilities (logits datasets) or a hard prediction map (mask datasets)."""
+            pred_map: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """One image: probabilities (logits datasets) or a hard prediction map (mask datasets). Returns the image's
+        own [C, N+2] histograms (pos, pred)."""
         c, nb = self.c, self.steps + 2
         if probs is not None:
             pos, pred, pred_map, confusion = image_pass(probs, target, self.grid)
@@ -290,6 +291,7 @@ class IndexBuilder:
                            ("soft_fn", soft.fn.double().cpu().numpy()),
                            ("confusion", confusion.cpu().numpy().astype(np.int32))):
             self.rows[key].append(value)
+        return pos, pred
 
     def finish(self) -> ProbabilityIndex:
         rows = self.rows
