@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["open", "Scoring", "Inspector", "Evaluator", "save_logits", "show", "LoadError"]
+__all__ = ["open", "Scoring", "Inspector", "Evaluator", "save_logits", "show", "LoadError", "OptionError"]
 
 _LAZY = {
     "open": ("segviewer.api", "open"),
@@ -18,6 +18,7 @@ _LAZY = {
     "Evaluator": ("segviewer.core.evaluator", "Evaluator"),
     "save_logits": ("segviewer.core.evaluator", "save_logits"),
     "LoadError": ("segviewer.core.errors", "LoadError"),
+    "OptionError": ("segviewer.core.errors", "OptionError"),
 }
 
 

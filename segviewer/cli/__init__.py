@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..core.errors import LoadError
+from ..core.errors import LoadError, OptionError
 from .options import HelpFormatter, add_data_options, add_score_options
 from .options import add_model_options
 
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         return open_window(args)
     except SystemExit as exc:   # argparse: --help (0) and usage errors (2), returned so in-process callers see it
         return exc.code if isinstance(exc.code, int) else 2
-    except LoadError as exc:
+    except (LoadError, OptionError) as exc:
         print(f"segviewer: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:   # the file system said no (read-only, full, missing folder ...): the user's to fix

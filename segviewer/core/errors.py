@@ -63,6 +63,15 @@ class LoadError(Exception):
         super().__init__(f"{where}: {self.reason}" if where is not None else self.reason)
 
 
+class OptionError(ValueError):
+    """A bad argument (an option, a keyword, a setting): not a file's fault. One line, like LoadError."""
+
+    def __init__(self, reason: str):
+        self.path = None
+        self.reason = one_line(reason)
+        super().__init__(self.reason)
+
+
 def os_reason(exc: OSError, writing: bool = True) -> str:
     """What an OSError means for the user, in words (no errno numbers, no tracebacks)."""
     code = exc.errno

@@ -5,12 +5,12 @@ import sys
 import traceback
 from typing import Any, Callable
 
-from ..core.errors import LoadError
+from ..core.errors import LoadError, OptionError
 
 
 def message(what: str, exc: BaseException) -> str:
     """The one format of every message the window shows: '<what> failed: <file>: <reason>'."""
-    if isinstance(exc, LoadError):
+    if isinstance(exc, (LoadError, OptionError)):
         reason = str(exc)
     elif isinstance(exc, OSError):
         reason = f"{exc.filename}: {exc.strerror}" if exc.filename else (exc.strerror or str(exc))
@@ -25,7 +25,7 @@ def guarded(report: Callable[[str], None], what: str, action: Callable[..., Any]
         try:
             return action(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - the window must survive anything one action does
-            if not isinstance(exc, (LoadError, OSError)):
+            if not isinstance(exc, (LoadError, OptionError, OSError)):
                 traceback.print_exc(file=sys.stderr)
             report(message(what, exc))
             return None
