@@ -27,6 +27,12 @@ def pg_server():
     if not (find_binary("initdb") and find_binary("pg_ctl")):
         pytest.skip("PostgreSQL is not installed (no initdb / pg_ctl on PATH or in /usr/lib/postgresql/*/bin)")
     pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -e '.[test]')")
+    if os.geteuid() == 0:
+        import pwd
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root, and PostgreSQL refuses root: no 'postgres' user to run the test server")
     cluster = Cluster()
     yield cluster
     cluster.remove()

@@ -2,7 +2,8 @@
 Unix socket in that folder only, run as the `postgres` user when we are root (PostgreSQL refuses root).
 
 Local socket connections are trusted (the tests' administrator); TCP connections need a password (scram), so a
-wrong password can be tried. fsync is off: the tests stop the server and kill clients, never the machine.
+wrong password can be tried. fsync is off for the tests (they stop the server and kill clients, never the
+machine); the benchmark keeps it on, as a real server does.
 """
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ def free_port() -> int:
 
 
 class Cluster:
-    def __init__(self) -> None:
+    def __init__(self, fsync: bool = False) -> None:
+        self.fsync = fsync
         self.initdb, self.pg_ctl = find_binary("initdb"), find_binary("pg_ctl")
         if not (self.initdb and self.pg_ctl):
             raise RuntimeError("no PostgreSQL binaries (initdb, pg_ctl) on PATH or in /usr/lib/postgresql/*/bin")
@@ -54,8 +56,9 @@ class Cluster:
         subprocess.run(full, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.root)
 
     def start(self) -> None:
-        options = (f"-k {self.root} -c listen_addresses=127.0.0.1 -p {self.port} -c fsync=off "
-                   "-c full_page_writes=off -c max_connections=60 -c shared_buffers=16MB")
+        durability = "" if self.fsync else "-c fsync=off -c full_page_writes=off "
+        options = (f"-k {self.root} -c listen_addresses=127.0.0.1 -p {self.port} {durability}"
+                   "-c max_connections=60 -c shared_buffers=16MB")
         self._run(self.pg_ctl, "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "-t", "30",
                   "start")
 

@@ -186,3 +186,14 @@ def test_psycopg_is_imported_only_for_a_team_session(tmp_path):
             "print('psycopg' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_open_shows_a_team_sessions_statuses(pg, demo_dir, tmp_path, monkeypatch):
+    import segviewer
+    monkeypatch.chdir(tmp_path)
+    with open_session(pg.url(), reviewer="ann") as store:
+        store.set_review("scene_002", "model-error")
+    with segviewer.open(folder=demo_dir, session=pg.url()) as ins:
+        listed = ins.images().set_index("image")["status"]
+    assert listed["scene_002"] == "model error" and listed["scene_001"] == "unreviewed"
+    assert list(tmp_path.iterdir()) == []

@@ -69,6 +69,7 @@ class Journal:
             for sql in TABLES.values():
                 self.con.execute(sql)
             self.con.execute("INSERT INTO meta VALUES ('app', ?)", (JOURNAL_APP,))
+            private_mode(self.path)   # notes are the reviewer's: not for other users of the machine
             return
         unknown = set(objects) - ALLOWED
         wrong = [n for n, sql in TABLES.items() if objects.get(("table", n)) != sql]

@@ -112,6 +112,9 @@ class SessionStore:
     def reviews(self) -> dict[str, Review]:
         """image -> its current review (committed, then this reviewer's changes still waiting to be sent)."""
         self.refresh()
+        return self._view()
+
+    def _view(self) -> dict[str, Review]:
         state = dict(self._state)
         for change in self._pending():
             state[change.image] = change.after(self.first_status)
@@ -144,7 +147,7 @@ class SessionStore:
             change = self._save(Change(new_change_id(), image, status, note, who, time.time()))
             self._undo.append(change.change_id)
             self.last_change = change
-            return self.reviews().get(image) or change.after(self.first_status)
+            return self._view().get(image) or change.after(self.first_status)
 
     def _save(self, change: Change) -> Change:
         """Submits a change with the review before it as this store sees it (the backend records the one the
