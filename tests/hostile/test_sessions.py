@@ -289,3 +289,12 @@ def test_two_qa_set_processes_wait_their_turn(tmp_path):
     results = [(p.wait(60), p.stderr.read()) for p in procs]
     assert results == [(0, ""), (0, "")]
     assert len(ReviewStore(session, read_only=True).reviews()) == 100
+
+
+@pytest.mark.parametrize("suffix", ["-wal", "-shm", "-journal"])
+def test_a_new_session_is_never_another_sessions_companion(tmp_path, suffix):
+    session = real_session(tmp_path / "s.sqlite", 3)
+    refused(tmp_path, ["qa-set", "--session", f"{session}{suffix}", "--image", "a", "--status", "accepted"],
+            f"s.sqlite{suffix}", "choose another name")
+    refused(tmp_path, ["qa-merge", session, "--into", f"{session}{suffix}"], f"s.sqlite{suffix}")
+    assert len(ReviewStore(session, read_only=True).reviews()) == 3

@@ -17,7 +17,7 @@ from .legacy import read_v1_changes
 from .model import (APP_ID, DEFAULT_STATUSES, MAX_CHANGE_ID, MAX_IMAGE, MAX_NOTE, MAX_REVIEWER, MAX_STATUS,
                     SCHEMA_VERSION, BadValue, Change, SessionError, check_statuses, read_change, read_statuses)
 from .sqlite_files import (CHANGES_INDEX, CHANGES_TABLE, NEW_SESSION, ReadOnlyFile, check_session, connect_writable,
-                           existing_file, has_content, session_reason, use_wal)
+                           existing_file, has_content, not_a_companion, session_reason, use_wal)
 from .store import SessionStore
 
 CHANGE_COLUMNS = (f"seq, substr(change_id, 1, {MAX_CHANGE_ID + 1}), substr(image, 1, {MAX_IMAGE + 1}), "
@@ -112,6 +112,7 @@ class SqliteStore(SessionStore):
 
     def _create(self) -> None:
         """The session file, made by the first change (or found made by another process meanwhile)."""
+        not_a_companion(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -83,6 +83,15 @@ def existing_file(path: Path) -> bool:
     return True
 
 
+def not_a_companion(path: Path) -> None:
+    """A new session file must not be named like another session's -wal, -shm or -journal: SQLite would read it
+    as part of that session (and rewrite it)."""
+    for suffix in ("-wal", "-shm", "-journal"):
+        if path.name.endswith(suffix) and os.path.exists(str(path)[: -len(suffix)]):
+            raise SessionError(path, f"is where SQLite keeps the {suffix[1:]} of {path.name[: -len(suffix)]}; "
+                                     "choose another name for a new session")
+
+
 def has_content(path: Path) -> bool:
     """False for an empty file (it becomes a new session); refuses a file that is not SQLite, unread."""
     try:
