@@ -11,6 +11,7 @@ from .options import add_model_options
 
 # one module per subcommand: HELP, configure(parser), run(args); none imports torch at module level
 COMMAND_MODULES = {"export": "export", "sweep": "sweep", "index": "index", "demo": "demo", "qa-set": "qa_set", "qa-report": "qa_report",
+                   "qa-merge": "qa_merge",
                    "label-issues": "label_issues",
                    "compare": "compare", "calibration": "calibration"}
 COMMANDS = (*COMMAND_MODULES, "gui")
@@ -38,7 +39,8 @@ def build_gui_parser() -> argparse.ArgumentParser:
     add_data_options(p, required=False)
     add_model_options(p)
     add_score_options(p)
-    p.add_argument("--session", type=Path, help="QA session file (default: .segviewer/session-*.sqlite beside the data)")
+    p.add_argument("--session", help="QA session: a file (default: .segviewer/session-*.sqlite beside the data) or a "
+                                     "team session on PostgreSQL (postgresql://USER@HOST/DB or service=NAME)")
     p.add_argument("--compare", type=Path, metavar="B_DIR",
                    help="model B beside the dataset's model A: a logits or masks folder (Compare tab, V view)")
     p.add_argument("--view", choices=("errors", "gt", "pred", "image", "doubt", "compare"),

@@ -7,7 +7,9 @@ from .options import data_options_from_args
 
 
 def open_window(args: argparse.Namespace) -> int:
+    from ..core.sessions import session_target
     from ..gui.app import Launch, run_app
+    session = session_target(args.session) if args.session else None   # never a folder named 'postgresql:'
     if getattr(args, "demo", False):
         from ..core.demo import write_demo
         from ..core.options import default_demo_dir
@@ -19,4 +21,4 @@ def open_window(args: argparse.Namespace) -> int:
     else:
         options = None if args.dataset is None and args.gt is None else data_options_from_args(args)
     return run_app(Launch(options, args.threshold, args.argmax, args.beta, args.smooth, args.class_name, args.image,
-                          args.session, args.screenshot, engine, args.compare, args.view))
+                          session, args.screenshot, engine, args.compare, args.view))

@@ -73,6 +73,7 @@ class Inspector(CompareMixin, CalibrationMixin, LabelIssuesMixin):
         self.use_cache = use_cache
         self.failures: dict[int, str] = {}
         self.reviews: dict[str, str] = {}            # image name -> review status, when a QA session is attached
+        self.session = None                          # a QA session (file or PostgreSQL target) named by the caller
         self.cluster = None                          # a core.distributed.Cluster: the index is built there
         self._scoring = Scoring()
         self.scoring = scoring or Scoring()
@@ -355,25 +356,10 @@ class Inspector(CompareMixin, CalibrationMixin, LabelIssuesMixin):
         return images_frame(self.names, self.image_list(counts, class_id), self.reviews or self.session_statuses())
 
     def session_statuses(self) -> dict[str, str]:
-        """The review statuses of this dataset's QA session (the window's, for this GT + prediction source), read
-        without writing; empty when there is none or it cannot be read."""
-        from .errors import LoadError
-        from .session import ReviewStore
-        from .session_paths import session_path
-        try:
-            path = session_path(self.dataset.options)
-        except (LoadError, OSError, ValueError):
-            return {}
-        if not path.is_file():
-            return {}
-        try:
-            store = ReviewStore(path, read_only=True)
-        except (LoadError, OSError):
-            return {}
-        try:
-            return {name: review.status for name, review in store.reviews().items()}
-        finally:
-            store.close()
+        """The review statuses of this dataset's QA session (`session=` given to segviewer.open, else the window's
+        for this GT + prediction source), read without writing; empty when there is none or it cannot be read."""
+        from .sessions import current_statuses
+        return current_statuses(self.session, self.dataset.options)
 
     def confusion(self, image: int | str | None = None):
         """GT class x predicted class pixel counts (+ a 'none' column in threshold mode)."""

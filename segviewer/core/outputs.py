@@ -123,7 +123,9 @@ def _user_state_folders() -> list[Path]:
         from platformdirs import user_cache_dir, user_data_dir
     except ImportError:   # pragma: no cover
         return []
-    return [resolved(Path(user_cache_dir("segviewer")) / "index"), resolved(Path(user_data_dir("segviewer")) / "sessions")]
+    from .sessions.journal import journal_folder
+    return [resolved(Path(user_cache_dir("segviewer")) / "index"), resolved(Path(user_data_dir("segviewer")) / "sessions"),
+            resolved(journal_folder())]
 
 
 def _existing(path: Path, target: Path, label: str) -> os.stat_result | None:

@@ -6,6 +6,7 @@ belongs to the GT + prediction source pair (core.session_paths)."""
 from __future__ import annotations
 
 import getpass
+import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -109,7 +110,8 @@ class ReviewController:
             self.file_label.setText("no session (the file could not be used)")
             self._offer_new_file(str(exc))
             return False
-        self.file_label.setText(f"<span style='color:gray'>{Path(path).name}</span>")
+        name = Path(path).name if isinstance(path, Path) else str(path)   # a team session: its masked URL
+        self.file_label.setText(f"<span style='color:gray'>{html.escape(name)}</span>")
         self.file_label.setToolTip(str(path))
         self.timer.start()
         self.refresh()
