@@ -136,3 +136,12 @@ def test_per_image_histograms_fit_5000_images():
     f = image_step_factor(5000, 19, 1000)
     assert 1000 % f == 0 and 5000 * 19 * 2 * (1000 // f + 2) * 4 <= IMAGE_BUDGET_BYTES
     assert image_step_factor(100, 19, 1000) == 1   # small datasets keep the full grid per image
+
+
+def test_dataset_key_is_the_same_however_the_stats_are_batched(demo_dir, monkeypatch):
+    from segviewer.core import index_cache
+    ds = Dataset(DataOptions(gt_dir=demo_dir / "gt", pred_dir=demo_dir / "logits"))
+    one_batch = index_cache.dataset_key(ds, 100)
+    monkeypatch.setattr(index_cache, "STAT_BATCH", 1)       # every file its own batch, on the threads
+    assert index_cache.dataset_key(ds, 100) == one_batch
+    assert index_cache.dataset_key(ds, 99) != one_batch
