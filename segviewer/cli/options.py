@@ -14,6 +14,31 @@ MAX_STEPS = 100_000
 LABEL_ID_RANGE = (-1, 65_535)   # PNG label maps hold 8- or 16-bit ids
 
 
+# argparse types of every path option: each says what the command does with the path, so a test can walk every
+# option a command writes through the output gate (tests/hostile/test_output_gate.py); plain `type=Path` is refused
+def input_path(text: str) -> Path:
+    """A file or folder the command reads."""
+    return Path(text)
+
+
+def output_file(text: str) -> Path:
+    """A file the command writes (through core.outputs' gate)."""
+    return Path(text)
+
+
+def output_folder(text: str) -> Path:
+    """A folder the command writes files into (each file through core.outputs' gate)."""
+    return Path(text)
+
+
+def session_file(text: str) -> Path:
+    """A QA session, read and written in place by SQLite (its companions are off limits to every output)."""
+    return Path(text)
+
+
+PATH_TYPES = (input_path, output_file, output_folder, session_file)
+
+
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Shows a default only where there is one worth showing."""
 
@@ -48,11 +73,11 @@ positive_int = number(int, 1, what="a whole number")
 
 def add_data_options(parser: argparse.ArgumentParser, required: bool = True) -> None:
     g = parser.add_argument_group("dataset")
-    g.add_argument("--gt", type=Path, required=required, help="folder of ground-truth label maps (PNG class ids)")
+    g.add_argument("--gt", type=input_path, required=required, help="folder of ground-truth label maps (PNG class ids)")
     src = g.add_mutually_exclusive_group(required=required)
-    src.add_argument("--logits", type=Path, help="folder of logits (.npy, .npz, .pt, .pth; C×H×W)")
-    src.add_argument("--masks", type=Path, help="folder of hard label masks (PNG), e.g. a second annotator")
-    g.add_argument("--images", type=Path, help="folder of images (optional)")
+    src.add_argument("--logits", type=input_path, help="folder of logits (.npy, .npz, .pt, .pth; C×H×W)")
+    src.add_argument("--masks", type=input_path, help="folder of hard label masks (PNG), e.g. a second annotator")
+    g.add_argument("--images", type=input_path, help="folder of images (optional)")
     g.add_argument("--classes", help="class preset (voc, cityscapes, cityscapes-labelids) or a JSON/TOML class file")
     g.add_argument("--num-classes", type=number(int, 1, MAX_CLASSES, what="a whole number"),
                    help="class count when there is no class file")
@@ -126,7 +151,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     """--model as a third prediction source beside --logits / --masks (call after add_data_options)."""
     # argparse has no public handle on a group once made; this one holds --logits
     sources = next(g for g in parser._mutually_exclusive_groups if any(a.dest == "logits" for a in g._group_actions))
-    sources.add_argument("--model", type=Path, help="run this model on --images instead of reading logits: "
+    sources.add_argument("--model", type=input_path, help="run this model on --images instead of reading logits: "
                          "TorchScript (.pt/.ts, torch.jit.load: it runs the code it contains) or .onnx "
                          '(pip install "segviewer[onnx]"); its logits are cached as float16 under .segviewer/')
     g = parser.add_argument_group("model (with --model)")

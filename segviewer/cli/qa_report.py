@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from .options import add_data_options, add_score_options, data_options_from_args, parse_threshold
+from .options import output_file, session_file
 
 HELP = "write the QA report CSV of a session"
 
 
 def configure(qr: argparse.ArgumentParser) -> None:
-    qr.add_argument("--session", type=Path, required=True, help="the session file")
-    qr.add_argument("--out", type=Path, required=True, help="report CSV to write")
+    qr.add_argument("--session", type=session_file, required=True, help="the session file")
+    qr.add_argument("--out", type=output_file, required=True, help="report CSV to write")
     add_data_options(qr, required=False)
     add_score_options(qr)
 

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
-from pathlib import Path
+from .options import session_file
 
 HELP = "record one review in a QA session file"
 
 
 def configure(qs: argparse.ArgumentParser) -> None:
-    qs.add_argument("--session", type=Path, required=True, help="the session file (created if missing)")
+    qs.add_argument("--session", type=session_file, required=True, help="the session file (created if missing)")
     qs.add_argument("--image", required=True, help="image name")
     qs.add_argument("--status", required=True, help="e.g. accepted, needs-fix, model-error, ambiguous")
     qs.add_argument("--note", default=None, help="free text")

@@ -148,7 +148,7 @@ class Dataset:
 
     def _load_sample(self, item: Item, with_image: bool, current: list) -> Sample:
         classes = self.classes
-        labels = load_label_map(item.gt, self._label_lut)
+        labels = load_label_map(item.gt, self._label_lut, classes.num_classes)
         check_label_values(labels, classes.num_classes, classes.ignore_index, item.gt)
         target = prepare_target(torch.from_numpy(labels).to(self.device), classes.num_classes, classes.ignore_index)
         sample = Sample(item.name, item, labels, target)
