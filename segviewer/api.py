@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .core.errors import LoadError
+from .core import validate
+from .core.errors import LoadError, OptionError
+from .core.scoring import Scoring
 from .core.options import DEFAULT_STRIP_SUFFIXES, DataOptions
 
 
@@ -19,6 +21,10 @@ def open(gt=None, logits=None, masks=None, images=None, classes=None, *, folder=
     """
     from .core.inspector import Inspector
     from .core.options import layout_from_folder
+    if steps is not None:
+        validate.steps(steps)   # at the door, before any folder is listed
+    if scoring is not None and not isinstance(scoring, Scoring):
+        raise OptionError(f"scoring {scoring!r}: give a segviewer.Scoring")
     if folder is not None:
         layout = layout_from_folder(Path(folder), classes)
         gt, logits, masks = layout.gt, layout.logits, layout.masks
@@ -37,7 +43,7 @@ def open(gt=None, logits=None, masks=None, images=None, classes=None, *, folder=
         pred, kind = (logits, "logits") if logits is not None else (masks, "masks")
         from .core.dataset import Dataset
         dataset = Dataset(DataOptions(gt_dir=Path(gt), pred_dir=Path(pred), pred_kind=kind, **common))
-    ins = Inspector(dataset, scoring=scoring, **({"steps": steps} if steps else {}))
+    ins = Inspector(dataset, scoring=scoring, **({"steps": steps} if steps is not None else {}))
     if compare is not None or compare_masks is not None:
         ins.attach_compare(compare if compare is not None else compare_masks,
                            kind=None if compare is not None else "masks")

@@ -4,8 +4,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from .options import (add_cluster_options, add_data_options, cluster_from_args, data_options_from_args, number,
-                      positive_float)
+from .options import add_cluster_options, add_data_options, cluster_from_args, data_options_from_args, number
 from .options import output_file
 
 HELP = "rank images by likely label errors (softmin label score) and list suspect regions"
@@ -14,7 +13,7 @@ HELP = "rank images by likely label errors (softmin label score) and list suspec
 def configure(li: argparse.ArgumentParser) -> None:
     add_data_options(li)
     g = li.add_argument_group("label issues")
-    g.add_argument("--temperature", type=positive_float, default=0.1, metavar="T",
+    g.add_argument("--temperature", type=number(float, 1e-9, 1e9), default=0.1, metavar="T",
                    help="softmin temperature of the label score (lower: closer to the worst pixel)")
     g.add_argument("--min-confidence", type=number(float, 0.0, 1.0), default=0.9, metavar="C",
                    help="a pixel is suspect where another class than its label is predicted with p >= C")

@@ -9,9 +9,7 @@ from ..core.errors import LoadError
 from ..core.options import (ACTIVATIONS, DEFAULT_BETA, DEFAULT_SMOOTH, DEFAULT_STRIP_SUFFIXES, DEVICE_CHOICES,
                             DataOptions, layout_from_folder, parse_threshold)  # noqa: F401
 
-MAX_CLASSES = 65_536
-MAX_STEPS = 100_000
-LABEL_ID_RANGE = (-1, 65_535)   # PNG label maps hold 8- or 16-bit ids
+from ..core.validate import LABEL_ID_RANGE, MAX_BETA, MAX_CLASSES, MAX_SMOOTH, MAX_STEPS  # noqa: F401
 
 
 # argparse types of every path option: each says what the command does with the path, so a test can walk every
@@ -68,6 +66,8 @@ def number(kind, low=None, high=None, low_open=False, what="a number"):
 
 positive_float = number(float, 0.0, low_open=True)
 non_negative_float = number(float, 0.0)
+beta_value = number(float, 0.0, MAX_BETA, low_open=True)      # the bounds of core.validate, as argparse types
+smooth_value = number(float, 0.0, MAX_SMOOTH)
 positive_int = number(int, 1, what="a whole number")
 
 
@@ -89,6 +89,9 @@ def add_data_options(parser: argparse.ArgumentParser, required: bool = True) -> 
     g.add_argument("--strip-suffix", action="append", default=None, metavar="SUFFIX",
                    help="name suffix removed before pairing (repeatable; default: Cityscapes-style suffixes)")
     g.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="torch device (auto: CUDA, MPS, CPU)")
+    g.add_argument("--memory-budget", metavar="SIZE",
+                   help="memory one image and the run's state may take, e.g. 6G (default: an eighth of this machine's "
+                        "memory, or $SEGVIEWER_MEMORY_BUDGET); larger files and settings are refused before decoding")
 
 
 def add_score_options(parser: argparse.ArgumentParser) -> None:
@@ -97,9 +100,9 @@ def add_score_options(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--threshold", type=str, default="0.5",
                       help="p > threshold counts as predicted; one value or one per class, comma-separated")
     mode.add_argument("--argmax", action="store_true", help="predicted class = argmax of the probabilities")
-    g.add_argument("--beta", type=positive_float, default=DEFAULT_BETA, help="F-beta's beta, > 0 (1 = Dice)")
-    g.add_argument("--smooth", type=non_negative_float, default=DEFAULT_SMOOTH,
-                   help="smoothing term of F-beta and IoU, >= 0")
+    g.add_argument("--beta", type=beta_value, default=DEFAULT_BETA, help=f"F-beta's beta, > 0 and <= {MAX_BETA:g} (1 = Dice)")
+    g.add_argument("--smooth", type=smooth_value, default=DEFAULT_SMOOTH,
+                   help=f"smoothing term of F-beta and IoU, >= 0 and <= {MAX_SMOOTH:g}")
 
 
 def data_options_from_args(args: argparse.Namespace) -> DataOptions:

@@ -5,8 +5,8 @@ import argparse
 import sys
 
 from .common import logits_dataset, progress_bar, report_failures
-from .options import (MAX_STEPS, add_cluster_options, add_data_options, cluster_from_args,
-                      non_negative_float, number, positive_float)
+from .options import (MAX_STEPS, add_cluster_options, add_data_options, beta_value, cluster_from_args, number,
+                      smooth_value)
 from .options import output_file
 
 HELP = "scores at every threshold of a grid, and the best threshold per class"
@@ -14,8 +14,8 @@ HELP = "scores at every threshold of a grid, and the best threshold per class"
 
 def configure(sw: argparse.ArgumentParser) -> None:
     add_data_options(sw)
-    sw.add_argument("--beta", type=positive_float, default=1.0, help="F-beta's beta for the best thresholds, > 0")
-    sw.add_argument("--smooth", type=non_negative_float, default=1e-5, help="smoothing term, >= 0")
+    sw.add_argument("--beta", type=beta_value, default=1.0, help="F-beta's beta for the best thresholds, > 0")
+    sw.add_argument("--smooth", type=smooth_value, default=1e-5, help="smoothing term, >= 0")
     sw.add_argument("--steps", type=number(int, 1, MAX_STEPS, what="a whole number"), default=1000,
                     help=f"grid k/N for k = 0..N (at most {MAX_STEPS})")
     sw.add_argument("--out", type=output_file, required=True, help="tidy sweep CSV")

@@ -18,9 +18,9 @@ import torch
 
 from .counts import Target
 from .errors import LoadError
+from .validate import MAX_BINS  # noqa: F401  (one bound for the CLI, the API and the window)
 
 DEFAULT_BINS = 15
-MAX_BINS = 10_000
 TOP_LABEL = -1          # the top-label row, where a class id is expected
 TOP_LABEL_NAME = "top-label"
 CALIBRATION_COLUMNS = ("class_id", "class_name", "pixels", "ece", "mce")
@@ -37,9 +37,8 @@ def bin_edges(bins: int) -> np.ndarray:
 
 
 def check_bins(bins: int) -> int:
-    if int(bins) != bins or not 1 <= bins <= MAX_BINS:
-        raise LoadError(None, f"bins {bins!r}: a whole number from 1 to {MAX_BINS}")
-    return int(bins)
+    from .validate import bins as valid_bins
+    return valid_bins(bins)
 
 
 @dataclass
@@ -52,6 +51,8 @@ class CalibrationStats:
 
     @classmethod
     def empty(cls, num_classes: int, bins: int) -> "CalibrationStats":
+        from .budgets import check_calibration
+        check_calibration(num_classes, bins)   # within the memory budget, before anything is allocated
         shape = (num_classes + 1, bins)
         return cls(bins, np.zeros(shape, np.int64), np.zeros(shape, np.float64), np.zeros(shape, np.int64))
 

@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from . import ddp
+from . import ddp, validate
 from .classes import DEFAULT_IGNORE_INDEX, ClassSpec, generic_classes, resolve_classes
 from .counts import Counts, Target, argmax_map, count_hard, count_threshold, prepare_target, soft_counts
 from .device import resolve_device
@@ -29,7 +29,7 @@ from .export import PER_CLASS_COLUMNS, PER_IMAGE_COLUMNS, write_per_class_csv, w
 from .index import DEFAULT_STEPS, IndexBuilder, ProbabilityIndex, counts_above, threshold_to_step
 from .io import all_finite
 from .options import DEFAULT_BETA, DEFAULT_SMOOTH
-from .probs import ProbsBuffer, to_probabilities
+from .probs import ProbsBuffer, outside_unit_range, to_probabilities
 from .scores import compute_scores
 from .scoring import Scoring
 from .sweep import BEST_COLUMNS, best_thresholds
@@ -73,7 +73,8 @@ class Evaluator:
         if self.classes is not None:
             self.scoring.check_classes(self.classes.num_classes)
         self.device = _resolve_device(device)
-        self.activation, self.align_corners, self.steps = activation, align_corners, int(steps)
+        self.activation, self.align_corners = validate.activation(activation), align_corners
+        self.steps = validate.steps(steps)
         self.keep_index, self.per_image_index = keep_index, per_image_index
         self.save_logits_to = Path(save_logits_to) if save_logits_to is not None else None
         self.reset()
@@ -106,6 +107,8 @@ class Evaluator:
             if not all_finite(logits[i]):
                 raise LoadError(None, f"image {names[i]!r}: logits contain NaN or Inf values; nothing of this "
                                       "batch was counted")
+        if self.activation == "none" and (reason := outside_unit_range(logits)) is not None:
+            raise OptionError(f"{reason}; nothing of this batch was counted")
         if self.save_logits_to is not None:
             save_logits(self.save_logits_to, names, logits)
         self.classes = classes
@@ -339,9 +342,7 @@ def _resolve_classes(classes, num_classes, ignore_index) -> ClassSpec | None:
 
 
 def _resolve_device(device) -> torch.device | None:
-    if device is None or isinstance(device, torch.device):
-        return device
-    return torch.device(device) if ":" in str(device) else resolve_device(str(device))
+    return None if device is None else resolve_device(device)
 
 
 def _batch_shapes(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -172,22 +172,6 @@ class OutputGuard:
                                       "the dataset; choose another place")
 
 
-def check_outputs(files: dict[str, str | Path | None], folders: dict[str, str | Path | None] | None = None,
-                  formats: dict[str, tuple[str, ...]] | None = None, *inputs_of) -> OutputGuard:
-    """OutputGuard over datasets (or DataOptions) and sessions given as inputs_of, checked: the one-call form."""
-    guard = OutputGuard()
-    for source in inputs_of:
-        if source is None:
-            continue
-        if hasattr(source, "items"):
-            guard.add_dataset(source)
-        elif hasattr(source, "gt_dir"):
-            guard.add_options(source)
-        else:
-            guard.add_session(source)
-    return guard.check(files, folders, formats)
-
-
 def _user_state_folders() -> list[Path]:
     try:
         from platformdirs import user_cache_dir, user_data_dir

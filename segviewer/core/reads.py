@@ -146,6 +146,7 @@ def check_structure(path: str | Path, text: str, kind: str, what: str = "class f
     """Refuses (LoadError) a JSON or TOML document nested deeper than MAX_DEPTH, with a key of more than
     MAX_KEY_PARTS dotted parts, or with more than MAX_VALUES values, before any parser sees it."""
     depth, deepest, values, parts = 0, 0, 0, 1
+    what = f"{kind} {what}"
     if kind == "JSON":
         for m in _JSON_TOKENS.finditer(text):
             t = m.group()
@@ -193,7 +194,7 @@ def check_structure(path: str | Path, text: str, kind: str, what: str = "class f
 
 def _limits(path, what: str, depth: int, values: int, parts: int) -> None:
     if depth > MAX_DEPTH:
-        raise LoadError(path, f"{what} is nested more than {MAX_DEPTH} levels deep; refused before parsing")
+        raise LoadError(path, f"{what} is nested too deeply (more than {MAX_DEPTH} levels); refused before parsing")
     if parts > MAX_KEY_PARTS:
         raise LoadError(path, f"{what} has a key of more than {MAX_KEY_PARTS} dotted parts; refused before parsing")
     if values > MAX_VALUES:
