@@ -191,6 +191,8 @@ def connected(cluster) -> Iterator:
     except ImportError:
         raise LoadError(None, f"--workers and --scheduler need Dask: {INSTALL_HINT}") from None
     if cluster.scheduler:
+        from .cluster_probe import probe_scheduler
+        probe_scheduler(cluster.scheduler)   # a Dask scheduler greets within seconds; anything else is refused
         try:
             client = Client(cluster.scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError, ValueError) as exc:

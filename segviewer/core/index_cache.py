@@ -25,8 +25,12 @@ def dataset_key(dataset, steps: int) -> str:
     h.update(json.dumps(meta, sort_keys=True, default=str).encode())
     for item in dataset.items:
         for path in (item.gt, item.pred):
-            st = path.stat()
-            h.update(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+            try:
+                st = path.stat()
+            except OSError:   # gone since the folder was listed: the pass skips it and says so; so does the key
+                h.update(f"{path}|missing\n".encode("utf-8", "surrogateescape"))
+                continue
+            h.update(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()
 
 
