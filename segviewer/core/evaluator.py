@@ -263,13 +263,16 @@ class Evaluator:
 
     def to_csv(self, path, per_image=None) -> None:
         """The per-class CSV (and the per-image one) exactly as `segviewer export` writes them."""
+        from .outputs import OutputGuard, run_scope
         total, soft = self._totals()
         s = self.scoring
         threshold = None if s.argmax else s.effective_threshold()
-        write_per_class_csv(path, self.classes, total, soft, threshold, s.beta, s.smooth)
-        if per_image is not None:
-            state = self._state()
-            write_per_image_csv(per_image, state.names, self.classes, state.counts, s.beta, s.smooth)
+        with run_scope():    # both files or neither
+            OutputGuard().check({"path": path, "per_image": per_image})
+            write_per_class_csv(path, self.classes, total, soft, threshold, s.beta, s.smooth)
+            if per_image is not None:
+                state = self._state()
+                write_per_image_csv(per_image, state.names, self.classes, state.counts, s.beta, s.smooth)
 
     def best_thresholds(self):
         """Per class, the grid threshold of maximum F-beta over the images seen (from the index: no pixels kept).
@@ -299,7 +302,7 @@ def _gather_index(index: ProbabilityIndex, names: list[str]) -> ProbabilityIndex
     return ProbabilityIndex(index.steps, index.num_classes, names, image_factor=index.image_factor, **merged)
 
 
-def save_logits(folder, name, logits: torch.Tensor) -> list[Path]:
+def save_logits(folder, name, logits: torch.Tensor, *, private: bool = False) -> list[Path]:
     """Writes logits as float16 .npy at the model's own resolution, one file per image, where the window and
     `segviewer export` read them (the name pairs with the ground truth's file name, as a logits folder does).
 
@@ -318,7 +321,8 @@ def save_logits(folder, name, logits: torch.Tensor) -> list[Path]:
                                   f"range (±{FLOAT16_MAX:g}); scale them before saving")
     paths = [_logit_path(Path(folder), str(image)) for image in names]
     from .output_run import atomic_output, run_scope
-    with run_scope() as run:    # all of the batch's files, or none of them
+    # all of the batch's files or none of them; private: segviewer's own cache (a model's logits), written at once
+    with run_scope(own=private, private=private) as run:
         for path in paths:
             run.check_file(path, "save_logits")
         for path, array in zip(paths, half):

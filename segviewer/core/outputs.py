@@ -129,7 +129,8 @@ class OutputGuard:
         target = resolved(path)
         exts = self.formats.get(label)
         if exts and path.suffix.lower() not in exts:
-            raise LoadError(path, f"{label}: unknown file type {path.suffix or '(none)'!r} (use one of {', '.join(exts)})")
+            raise LoadError(path, f"{label}: unknown file type {path.suffix or '(none)'!r} (use one of {', '.join(exts)}); "
+                                  "refused")
         if is_temp_name(target.name):
             raise LoadError(path, f"{label}: names starting with {target.name[:15]!r} are segviewer's temporary files")
         if len(target.name.encode("utf-8", "surrogateescape")) > NAME_MAX:
@@ -143,14 +144,13 @@ class OutputGuard:
             if found is not None:
                 raise LoadError(path, f"{label} would overwrite an input of this run ({found[1]}); refused, "
                                       "choose another file")
-            if _is_sqlite(target):
-                raise LoadError(path, f"{label} is an SQLite database (a QA session?); refused, choose another file")
+            _check_kind(path, target, label)
         else:
             _check_parents(path, target, label)
         database = _journal_of(target)
         if database is not None:
             raise LoadError(path, f"{label} is named like a companion of the SQLite database {database.name} (a QA "
-                                  "session?), which SQLite would take for its own journal; choose another name")
+                                  "session?), which SQLite would take for its own journal; refused, choose another name")
         self._check_place(path, target, label, file=True)
 
     def check_folder(self, label: str, path: str | Path) -> None:
@@ -188,8 +188,21 @@ def _check_parents(path: Path, target: Path, label: str) -> None:
 
 
 def _is_sqlite(path: Path) -> bool:
-    from .reads import starts_with
-    return starts_with(path, SQLITE_HEADER)
+    from .reads import read_head
+    return read_head(path).startswith(SQLITE_HEADER)
+
+
+def _check_kind(path: Path, target: Path, label: str) -> None:
+    """An existing file is replaced only by a file of its own kind: a CSV never replaces an image, an array or a
+    database, whatever the run reads (a run without a dataset does not know the dataset's files)."""
+    from .reads import detect, matches_extension, read_head
+    head = read_head(target)
+    if head.startswith(SQLITE_HEADER):
+        raise LoadError(path, f"{label} is an SQLite database (a QA session?); refused, choose another file")
+    found = detect(head)
+    if found is not None and not matches_extension(path, head):
+        raise LoadError(path, f"{label} is {found if found.startswith('a') else 'a ' + found + ' file'}, not the "
+                              f"{path.suffix or 'text'} file this writes; refused, choose another file")
 
 
 def _journal_of(target: Path) -> Path | None:

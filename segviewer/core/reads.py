@@ -62,21 +62,30 @@ def head(fh: BinaryIO, n: int = HEAD_BYTES) -> bytes:
     return data
 
 
-def starts_with(path: str | Path, prefix: bytes) -> bool:
-    """Whether a regular file starts with prefix; False for anything unreadable (never raises, never blocks)."""
-    try:
-        with open_regular(path) as fh:
-            return fh.read(len(prefix)) == prefix
-    except (LoadError, OSError):
-        return False
-
-
 def detect(data: bytes) -> str | None:
     """A format's name from the first bytes, for messages."""
     for name, magic in _KNOWN:
         if data.startswith(magic) and (name != "WEBP" or data[8:12] == b"WEBP"):
             return name
     return None
+
+
+def matches_extension(path: str | Path, data: bytes) -> bool:
+    """Whether data starts as path's extension says (True for extensions without a signature)."""
+    expected = SIGNATURES.get(Path(path).suffix.lower())
+    if expected is None or not expected[1]:
+        return True
+    name, magics = expected
+    return any(data.startswith(m) for m in magics) and (name != "WEBP" or data[8:12] == b"WEBP")
+
+
+def read_head(path: str | Path, n: int = HEAD_BYTES) -> bytes:
+    """The first n bytes of a regular file; b"" when it cannot be read (never raises, never blocks)."""
+    try:
+        with open_regular(path) as fh:
+            return fh.read(n)
+    except (LoadError, OSError):
+        return b""
 
 
 def check_signature(path: str | Path, what: str, fh: BinaryIO | None = None) -> None:
@@ -94,8 +103,8 @@ def check_signature(path: str | Path, what: str, fh: BinaryIO | None = None) -> 
             data = head(fh)
     except OSError as exc:
         raise LoadError(path, f"cannot read {what}: {os_reason(exc, writing=False)}") from None
-    name, magics = expected
-    if any(data.startswith(m) for m in magics) and (name != "WEBP" or data[8:12] == b"WEBP"):
+    name = expected[0]
+    if matches_extension(path, data):
         return
     if not data:
         raise LoadError(path, f"{what} is empty (0 bytes)")

@@ -253,7 +253,7 @@ class WindowActions:
         return guard.add_session(store.path if store is not None else None)
 
     @contextmanager
-    def _writing(self, label: str, path):
+    def writing_outputs(self, label: str, path):
         """One action's outputs: checked by the window's guard, renamed together when the action succeeds."""
         from ..core.output_run import run_scope
         with run_scope(own=True) as run:
@@ -268,7 +268,7 @@ class WindowActions:
         if not path:
             return False
         s = v.settings
-        with self._writing("the export file", path):
+        with self.writing_outputs("the export file", path):
             write_per_class_csv(path, v.classes, v.dataset_counts, v.dataset_soft, v.output_threshold(), s.beta,
                                 s.smooth)
         self.w.statusBar().showMessage(f"wrote {path}", 8000)
@@ -281,7 +281,7 @@ class WindowActions:
         path = path or self._save_path("Export per-image CSV", "per_image.csv", "CSV (*.csv)")
         if not path:
             return False
-        with self._writing("the export file", path):
+        with self.writing_outputs("the export file", path):
             write_per_image_csv(path, *rows[:1], self.v.classes, rows[1], self.v.settings.beta, self.v.settings.smooth)
         self.w.statusBar().showMessage(f"wrote {path}", 8000)
         return True
