@@ -23,6 +23,8 @@ def open(gt=None, logits=None, masks=None, images=None, classes=None, *, folder=
     from .core.options import layout_from_folder
     if steps is not None:
         validate.steps(steps)   # at the door, before any folder is listed
+    if isinstance(strip_suffixes, str):
+        raise OptionError(f"strip_suffixes {strip_suffixes!r}: a list of suffixes, e.g. [{strip_suffixes!r}]")
     if scoring is not None and not isinstance(scoring, Scoring):
         raise OptionError(f"scoring {scoring!r}: give a segviewer.Scoring")
     if folder is not None:

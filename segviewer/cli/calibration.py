@@ -31,9 +31,9 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar(len(dataset), "calibration") as bar:
         stats = calibrate(dataset, args.bins, lambda done, total: bar.update(1), failures.append,
                           strict=args.strict, cluster=cluster_from_args(args))
-    report_failures(failures)
-    if len(failures) == len(dataset):
+    if len(failures) == len(dataset):   # one line with the first reasons, as every command
         raise all_failed(dataset.options.gt_dir, failures)
+    report_failures(failures)
     names = dataset.classes.names
     write_calibration(args.out, names, stats)
     if args.bins_out:

@@ -22,8 +22,8 @@ def valid_utf8(text: object) -> str:
     text = str(text)
     try:
         data = text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:   # a lone surrogate that is no escaped byte (e.g. from JSON "\\ud800")
-        data = text.encode("utf-8", "surrogatepass")
+    except UnicodeEncodeError:   # a lone surrogate that is no escaped byte (e.g. from JSON "\\ud800"): one U+FFFD each
+        return re.sub("[\ud800-\udfff]", "\ufffd", text)
     return data.decode("utf-8", "replace")
 
 

@@ -195,12 +195,13 @@ def _is_sqlite(path: Path) -> bool:
 def _check_kind(path: Path, target: Path, label: str) -> None:
     """An existing file is replaced only by a file of its own kind: a CSV never replaces an image, an array or a
     database, whatever the run reads (a run without a dataset does not know the dataset's files)."""
-    from .reads import detect, matches_extension, read_head
+    from .reads import SIGNATURES, detect, matches_extension, read_head
     head = read_head(target)
     if head.startswith(SQLITE_HEADER):
         raise LoadError(path, f"{label} is an SQLite database (a QA session?); refused, choose another file")
     found = detect(head)
-    if found is not None and not matches_extension(path, head):
+    text_output = path.suffix.lower() not in SIGNATURES      # a CSV: never over a file of a binary format
+    if found is not None and (text_output or not matches_extension(path, head)):
         raise LoadError(path, f"{label} is {found if found.startswith('a') else 'a ' + found + ' file'}, not the "
                               f"{path.suffix or 'text'} file this writes; refused, choose another file")
 

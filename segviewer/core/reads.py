@@ -30,7 +30,8 @@ SIGNATURES: dict[str, tuple[str, tuple[bytes, ...]]] = {
     ".png": ("PNG", (b"\x89PNG\r\n\x1a\n",)), ".jpg": ("JPEG", (b"\xff\xd8\xff",)), ".jpeg": ("JPEG", (b"\xff\xd8\xff",)),
     ".tif": ("TIFF", TIFF), ".tiff": ("TIFF", TIFF), ".bmp": ("BMP", (b"BM",)), ".webp": ("WEBP", (b"RIFF",)),
     ".npy": ("NumPy", (b"\x93NUMPY",)), ".npz": ("NumPy zip", ZIP), ".pt": ("torch.save zip", ZIP),
-    ".pth": ("torch.save zip", ZIP), ".gz": ("gzip", (b"\x1f\x8b",)), ".nii": ("NIfTI", ()),
+    ".pth": ("torch.save zip", ZIP), ".gz": ("gzip", (b"\x1f\x8b",)), ".pdf": ("PDF", (b"%PDF",)),
+    ".svgz": ("gzip", (b"\x1f\x8b",)),
 }
 _KNOWN = [("PNG", b"\x89PNG"), ("JPEG", b"\xff\xd8\xff"), ("GIF", b"GIF8"), ("BMP", b"BM"), ("TIFF", b"II*\x00"),
           ("TIFF", b"MM\x00*"), ("WEBP", b"RIFF"), ("a NumPy array", b"\x93NUMPY"), ("a zip archive", b"PK\x03\x04"),
@@ -138,7 +139,10 @@ def read_array(path: str | Path, fh: BinaryIO, offset: int, shape: tuple[int, ..
     if got < len(view):
         raise LoadError(path, f"truncated: {got + offset:,} bytes where its header declares {len(view) + offset:,} "
                               "(changed while it was read?)")
-    return flat.reshape(shape, order="F" if fortran else "C")
+    if fortran:
+        return flat.reshape(shape, order="F")
+    flat.shape = shape     # in place: the array stays its own buffer (the caller may use it without a copy)
+    return flat
 
 
 # ---- text documents (class files): measured before parsing ----
