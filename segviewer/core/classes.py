@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import LoadError, plain, read_bounded
-from .reads import check_structure
+from .errors import LoadError, plain
+from .reads import check_structure, read_bounded
 
 DEFAULT_IGNORE_INDEX = 255
 MAX_CLASSES = 65_536

@@ -14,7 +14,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .errors import LoadError, file_in_the_way, os_reason, read_bounded
+from .errors import LoadError, file_in_the_way, os_reason
+from .reads import read_bounded
 from .options import CACHE_DIR_NAME
 
 DEMO_CLASSES = [

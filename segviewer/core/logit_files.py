@@ -117,7 +117,9 @@ def _load_npy(path: Path, st: os.stat_result, max_elements: int, decode: bool):
             if not decode:
                 return shape
             # read, not memory-mapped: a file truncated while it is read is an error, not a SIGBUS
-            return reads.read_array(path, fh, offset, shape, dtype, fortran)
+            # float16 straight into float32 (exact), piece by piece: no second full-size buffer
+            into = np.float32 if dtype == np.float16 else None
+            return reads.read_array(path, fh, offset, shape, dtype, fortran, out_dtype=into)
     except OSError as exc:
         raise LoadError(path, f"cannot read: {os_reason(exc, writing=False)}") from None
 

@@ -54,6 +54,20 @@ def open_regular(path: str | Path, what: str = "file") -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
+def read_bounded(path: str | Path, limit: int, what: str = "file") -> bytes:
+    """A regular file's bytes, at most limit of them (a larger file is refused); never blocks on a FIFO."""
+    path = Path(path)
+    try:
+        with open_regular(path, what) as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise LoadError(path, f"cannot read {what}: {os_reason(exc, writing=False)}") from None
+    if len(data) > limit:
+        raise LoadError(path, f"{what} is larger than {limit // 2**20 or limit} {'MiB' if limit >= 2**20 else 'bytes'}"
+                              "; refused")
+    return data
+
+
 def head(fh: BinaryIO, n: int = HEAD_BYTES) -> bytes:
     """The first n bytes of an open file; its position is put back."""
     where = fh.tell()
@@ -118,31 +132,48 @@ def check_signature(path: str | Path, what: str, fh: BinaryIO | None = None) -> 
 
 
 def read_array(path: str | Path, fh: BinaryIO, offset: int, shape: tuple[int, ...], dtype: np.dtype,
-               fortran: bool = False) -> np.ndarray:
+               fortran: bool = False, out_dtype: np.dtype | None = None) -> np.ndarray:
     """count × dtype bytes from offset into a new array (read, not mapped: a file shortened meanwhile is an error
-    naming it, never a crash)."""
+    naming it, never a crash). out_dtype: converted piece by piece into an array of that type (no second
+    full-size buffer, e.g. float16 logits straight into float32)."""
     count = 1
     for d in shape:
         count *= int(d)
-    flat = np.empty(count, dtype=dtype)
-    view = memoryview(flat).cast("B")
+    dtype = np.dtype(dtype)
+    out = np.empty(count, dtype=out_dtype or dtype)
+    same = out.dtype == dtype
+    step = count if same else max(1, PIECE // dtype.itemsize)
+    piece = None if same else np.empty(min(count, step), dtype)
     try:
         fh.seek(offset)
-        got = 0
-        while got < len(view):
-            n = fh.readinto(view[got:])
-            if not n:
-                break
-            got += n
+        for start in range(0, count, step):
+            n = min(step, count - start)
+            target = out[start:start + n] if same else piece[:n]
+            got = _read_fully(fh, memoryview(target).cast("B"))
+            if got < n * dtype.itemsize:
+                raise LoadError(path, f"truncated: {offset + start * dtype.itemsize + got:,} bytes where its header "
+                                      f"declares {offset + count * dtype.itemsize:,} (changed while it was read?)")
+            if not same:
+                out[start:start + n] = piece[:n]
     except OSError as exc:
         raise LoadError(path, f"cannot read: {os_reason(exc, writing=False)}") from None
-    if got < len(view):
-        raise LoadError(path, f"truncated: {got + offset:,} bytes where its header declares {len(view) + offset:,} "
-                              "(changed while it was read?)")
     if fortran:
-        return flat.reshape(shape, order="F")
-    flat.shape = shape     # in place: the array stays its own buffer (the caller may use it without a copy)
-    return flat
+        return out.reshape(shape, order="F")
+    out.shape = shape      # in place: the array stays its own buffer (the caller may use it without a copy)
+    return out
+
+
+PIECE = 4 * 2**20
+
+
+def _read_fully(fh: BinaryIO, view: memoryview) -> int:
+    got = 0
+    while got < len(view):
+        n = fh.readinto(view[got:])
+        if not n:
+            break
+        got += n
+    return got
 
 
 # ---- text documents (class files): measured before parsing ----

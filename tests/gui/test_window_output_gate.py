@@ -97,3 +97,20 @@ def test_every_window_writer_refuses_an_input(qtbot, window, demo_copy, tmp_path
         assert not os.path.exists(session.with_name(session.name + "-journal"))
         window.last_error = ""
     assert window.isVisible()
+
+
+def test_screenshot_into_a_missing_folder_is_written_and_over_an_input_is_one_line(qtbot, window, demo_copy,
+                                                                                  tmp_path, capsys):
+    from PIL import Image
+    from segviewer.gui.app import save_screenshot
+    assert window.actions_.open_folder(demo_copy)
+    settle(qtbot, window)
+    shot = tmp_path / "not" / "yet" / "shot.png"
+    assert save_screenshot(window, shot) == 0 and Image.open(shot).format == "PNG"
+    logits_file = sorted((demo_copy / "logits").iterdir())[0]
+    os.link(logits_file, tmp_path / "shot2.png")
+    before = digest(logits_file)
+    assert save_screenshot(window, tmp_path / "shot2.png") == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("segviewer: error: ") and "--screenshot" in err[0]
+    assert digest(logits_file) == before
