@@ -79,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_command(args)
         args = build_gui_parser().parse_args(argv[1:] if argv and argv[0] == "gui" else argv)
         from .window import open_window
-        set_budget(args)
-        return open_window(args)
+        with budget_of(args):
+            return open_window(args)
     except SystemExit as exc:   # argparse: --help (0) and usage errors (2), returned so in-process callers see it
         return exc.code if isinstance(exc.code, int) else 2
     except (LoadError, OptionError) as exc:
@@ -98,17 +98,17 @@ def main(argv: list[str] | None = None) -> int:
 def run_command(args: argparse.Namespace) -> int:
     """A command's outputs are all or nothing: written to temporary files, renamed together when it succeeds."""
     from ..core.output_run import run_scope
-    set_budget(args)
-    with run_scope(commit=False) as outputs:
+    with budget_of(args), run_scope(commit=False) as outputs:
         code = args.run(args)
         if code == 0:
             outputs.commit()
     return code
 
 
-def set_budget(args: argparse.Namespace) -> None:
-    from ..core.budgets import set_memory_budget
-    set_memory_budget(getattr(args, "memory_budget", None))
+def budget_of(args: argparse.Namespace):
+    """--memory-budget, in force while the command runs."""
+    from ..core.budgets import memory_budget_set
+    return memory_budget_set(getattr(args, "memory_budget", None))
 
 
 def _bound_heap() -> None:

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from .errors import LoadError, OptionError
 
@@ -63,10 +65,22 @@ def memory_budget() -> int:
     return max(MIN_BUDGET, physical_memory() // DEFAULT_FRACTION)
 
 
-def set_memory_budget(text: str | None) -> None:
-    """The CLI's --memory-budget: checked, then kept in the environment (so local worker processes see it too)."""
-    if text is not None:
-        os.environ[BUDGET_ENV] = str(parse_size(text))
+@contextmanager
+def memory_budget_set(text: str | None) -> Iterator[None]:
+    """The CLI's --memory-budget for one command: checked, then kept in the environment while it runs (so local
+    worker processes see it too), and the environment put back afterwards (in-process callers run many)."""
+    if text is None:
+        yield
+        return
+    value, old = str(parse_size(text)), os.environ.get(BUDGET_ENV)
+    os.environ[BUDGET_ENV] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(BUDGET_ENV, None)
+        else:
+            os.environ[BUDGET_ENV] = old
 
 
 def _over(need: int, budget: int) -> str:
