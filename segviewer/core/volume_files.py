@@ -85,19 +85,24 @@ def read_header(path: str | Path) -> VolumeHeader:
         raise LoadError(path, f"unsupported volume format (use {', '.join(VOLUME_SUFFIXES)})")
     regular_file(path, "volume file")
     try:
-        if suffix in (".nii", ".nii.gz"):
-            return _nifti_header(path)
-        if suffix == ".nrrd":
-            return _nrrd_header(path)
-        if suffix == ".npy":
-            return _npy_header(path)
-        return _npz_header(path)
+        header = {".nii": _nifti_header, ".nii.gz": _nifti_header, ".nrrd": _nrrd_header, ".npy": _npy_header,
+                  ".npz": _npz_header}[suffix](path)
+        _check_numbers(path, header.dtype)
+        return header
     except LoadError:
         raise
     except (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
         raise LoadError(path, f"corrupt or truncated file ({plain(exc) or type(exc).__name__})") from None
     except OSError as exc:
         raise LoadError(path, f"cannot read: {os_reason(exc, writing=False)}") from None
+
+
+def _check_numbers(path: Path, dtype: np.dtype) -> None:
+    """Plain numbers only: an object array is a pickle, and raw bytes must never become pointers."""
+    if dtype.hasobject:
+        raise LoadError(path, "holds pickled Python objects (refused; never unpickled)")
+    if dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in "biuf":
+        raise LoadError(path, f"holds {dtype} values, not plain numbers")
 
 
 def check_declared_size(header: VolumeHeader, max_elements: int, need: str) -> None:
@@ -226,7 +231,8 @@ def _nifti_header(path: Path) -> VolumeHeader:
     spatial = file_dims[:3]
     spacing = pixdim[1:len(spatial) + 1]
     if not np.all(np.isfinite(spacing) & (spacing > 0)):
-        raise LoadError(path, f"broken NIfTI header: voxel spacing {tuple(float(s) for s in spacing)} is not positive")
+        shown = ", ".join(f"{_float32_value(v):g}" for v in spacing[::-1])
+        raise LoadError(path, f"broken NIfTI header: voxel spacing ({shown}) is not positive")
     offset = int(hdr["vox_offset"])
     if offset > MAX_DATA_OFFSET:
         raise LoadError(path, f"broken NIfTI header: the data would start at byte {offset:,}")

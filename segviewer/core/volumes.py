@@ -24,7 +24,7 @@ from .errors import LoadError, read_bounded
 from .logit_files import _check_dtype
 from .volume_files import VolumeHeader, npz_member_name, read_data, read_header, read_slab
 
-MAX_VOLUME_VOXELS = 2**30         # a ground truth of up to 1024³ voxels; larger ones pass max_voxels
+MAX_VOLUME_VOXELS = 2**29         # a ground truth of up to ~812³ voxels (whole-body CT); larger ones pass max_voxels
 MAX_IMAGE_CHANNELS = 16
 SPACING_RTOL = 1e-3
 SIDECAR_SUFFIX = ".spacing.json"
