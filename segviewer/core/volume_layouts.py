@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal
 
 from .errors import LoadError, read_bounded
-from .options import CACHE_DIR_NAME, FolderLayout
+from .options import CACHE_DIR_NAME, FolderLayout, gt_folder_layout
 
 LABEL_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".npy")     # ground truth, hard masks and images
 PREDICTION_SUFFIXES = (".npz", ".npy")                     # probabilities or logits
@@ -71,7 +71,7 @@ def detect_volume_layout(folder: str | Path, classes: str | None = None,
         return _nnunet_like(folder, labels, classes, prefer)
     gt = folder / "gt"
     if gt.is_dir() and _holds_volumes(gt):
-        return _plain(folder, gt, classes, prefer)
+        return _plain(folder, classes, prefer)
     return None
 
 
@@ -87,16 +87,9 @@ def _holds_volumes(gt: Path) -> bool:
     return seen
 
 
-def _plain(folder: Path, gt: Path, classes: str | None, prefer: PredictionSource) -> VolumeLayout:
-    found = {kind: folder / kind for kind in ("logits", "masks") if (folder / kind).is_dir()}
-    if not found:
-        raise LoadError(folder, "dataset folder has gt/ volumes but neither logits/ nor masks/")
-    kind = prefer if prefer in found else next(iter(found))
-    images = folder / "images" if (folder / "images").is_dir() else None
-    if classes is None and (folder / "classes.json").is_file():
-        classes = str(folder / "classes.json")
-    return VolumeLayout(gt, found[kind] if kind == "logits" else None, found[kind] if kind == "masks" else None,
-                        images, classes, kind="plain")
+def _plain(folder: Path, classes: str | None, prefer: PredictionSource) -> VolumeLayout:
+    base = gt_folder_layout(folder, classes, prefer)
+    return VolumeLayout(**{f.name: getattr(base, f.name) for f in fields(base)}, kind="plain")
 
 
 def _nnunet_like(folder: Path, labels: list[Path], classes: str | None, prefer: PredictionSource) -> VolumeLayout:

@@ -263,6 +263,7 @@ def _scaled_float32(header: VolumeHeader, raw: np.ndarray) -> np.ndarray:
 
 
 def _check_finite(path: Path, values: np.ndarray) -> None:
-    # one float64 sum is far cheaper than isfinite() over every value, and finite exactly when every value is
-    if not math.isfinite(float(values.sum(dtype=np.float64))):
+    # a float32 sum is far cheaper than isfinite() over every value, and finite whenever every value is (bar an
+    # overflow, which the check value by value then clears)
+    if not math.isfinite(float(values.sum())) and not np.isfinite(values).all():
         raise LoadError(path, "prediction contains NaN or Inf values")

@@ -156,20 +156,25 @@ def test_dice_equals_monais_dice_metric(threshold):
 @pytest.mark.parametrize("mode", ["argmax", "threshold", "per-class threshold", "mask"])
 def test_slices_sum_to_the_case_and_each_slice_is_its_2d_count(axis, mode, monkeypatch):
     from segviewer.core import counts as counts_2d
-    monkeypatch.setattr("segviewer.core.volume_metrics.SLICE_BLOCK_VALUES", 700)   # several blocks of slices
+    monkeypatch.setattr("segviewer.core.volume_metrics.BLOCK_BYTES", 9000)   # several blocks of slices
     gt, probs = CASES[0]
     threshold = [0.3, 0.5, 0.2, 0.6] if mode == "per-class threshold" else 0.4
     mask = probs.argmax(0)
     mask[0, 0, :4] = 255                                   # a mask's ignore voxels predict nothing
+    whole = counts_2d.prepare_target(gt, C, IGNORE)         # the 2-D counting code on the whole volume at once
     if mode == "mask":
         per_slice, case = mask_slice_counts(mask, gt, C, IGNORE, axis), mask_case_counts(mask, gt, C, IGNORE)
+        direct = counts_2d.count_hard(counts_2d.hard_map_from_labels(mask, C, IGNORE), whole)
     else:
         argmax = mode == "argmax"
         per_slice = slice_counts(probs, gt, C, IGNORE, threshold, argmax, axis)
         case = case_counts(probs, gt, C, IGNORE, threshold, argmax)
+        direct = counts_2d.count_hard(counts_2d.argmax_map(probs), whole) if argmax else \
+            counts_2d.count_threshold(probs, whole, threshold)
     assert per_slice.tp.shape == (gt.shape[axis], C)
     for k in ("tp", "fp", "fn"):
-        assert torch.equal(getattr(per_slice, k).sum(0), getattr(case, k))
+        assert torch.equal(getattr(per_slice, k).sum(0), getattr(direct, k))
+        assert torch.equal(getattr(case, k), getattr(direct, k))
     for s in range(gt.shape[axis]):                        # each slice equals the 2-D counting of that slice
         target = counts_2d.prepare_target(gt.select(axis, s), C, IGNORE)
         if mode == "mask":
