@@ -28,7 +28,7 @@ from .logit_files import _npz_member
 from .logit_files import _read_header as read_npy_header
 
 VOLUME_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".npy", ".npz")
-CHUNK = 8 * 2**20
+CHUNK = 2**18                   # numpy's own read size: a compressed stream's temporaries stay small
 MAX_DATA_OFFSET = 64 * 2**20     # NIfTI extensions before the data: megabytes at most, never gigabytes
 NRRD_HEADER_LIMIT = 2**16
 GZIP_MAGIC = b"\x1f\x8b"
