@@ -79,13 +79,32 @@ def per_slice_all(volumes, classes: int) -> None:
         slice_counts(torch.from_numpy(probs), torch.from_numpy(labels), classes, 255, 0.5)
 
 
-def timed(fn, repeats: int):
-    times, result = [], None
+def alternating(ours, peer, repeats: int):
+    """Each timed `repeats` times, one after the other in turn (a shared machine's load then falls on both):
+    (median, min) of each, and the last results."""
+    times: dict[str, list[float]] = {"ours": [], "peer": []}
+    results = {}
+    for _ in range(repeats):
+        for name, fn in (("ours", ours), ("peer", peer)):
+            t0 = time.perf_counter()
+            results[name] = fn()
+            times[name].append(time.perf_counter() - t0)
+    return ({k: (statistics.median(v), min(v)) for k, v in times.items()}, results["ours"], results["peer"])
+
+
+def timed(fn, repeats: int) -> tuple[float, float]:
+    times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        result = fn()
+        fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times), min(times), result
+    return statistics.median(times), min(times)
+
+
+def line(what: str, figures: dict, peer: str) -> str:
+    (ours, ours_min), (other, other_min) = figures["ours"], figures["peer"]
+    return (f"{what:24s} segviewer {ours:6.2f} s (min {ours_min:.2f})   {peer} {other:6.2f} s (min {other_min:.2f})"
+            f"   ratio {ours / other:.2f} (of the minima {ours_min / other_min:.2f})")
 
 
 def main() -> None:
@@ -107,23 +126,21 @@ def main() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rescore_monai(read_peer(pairs[:1]), classes, True)          # MONAI's lazy imports, untimed
-    ours_read, ours_read_min, volumes = timed(lambda: read_ours(pairs, classes), args.repeats)
-    peer_read, peer_read_min, peer_volumes = timed(lambda: read_peer(pairs), args.repeats)
+    figures, volumes, peer_volumes = alternating(lambda: read_ours(pairs, classes), lambda: read_peer(pairs),
+                                                 args.repeats)
     for (a_labels, a_probs), (b_labels, b_probs) in zip(volumes, peer_volumes):
         assert np.array_equal(a_labels, b_labels) and np.array_equal(a_probs, b_probs)
-    print(f"read      segviewer {ours_read:6.2f} s (min {ours_read_min:.2f})   nibabel + np.load {peer_read:6.2f} s "
-          f"(min {peer_read_min:.2f})   ratio {ours_read / peer_read:.2f}")
+    del peer_volumes
+    print(line("read", figures, "nibabel + np.load"))
     for mode, argmax in (("argmax", True), ("threshold 0.5", False)):
-        ours, ours_min, dice = timed(lambda: rescore_ours(volumes, classes, argmax), args.repeats)
-        monai, monai_min, reference = timed(lambda: rescore_monai(volumes, classes, argmax), args.repeats)
+        figures, dice, reference = alternating(lambda: rescore_ours(volumes, classes, argmax),
+                                               lambda: rescore_monai(volumes, classes, argmax), args.repeats)
         present = ~torch.isnan(dice)
         assert torch.allclose(dice[present], reference[present].double(), rtol=1e-5), (dice, reference)
-        print(f"rescore   {mode:13s} segviewer {ours:6.2f} s (min {ours_min:.2f})   MONAI DiceMetric {monai:6.2f} s "
-              f"(min {monai_min:.2f})   ratio {ours / monai:.2f}")
-    slices, slices_min, _ = timed(lambda: per_slice_all(volumes, classes), args.repeats)
+        print(line(f"rescore, {mode}", figures, "MONAI DiceMetric"))
+    slices, slices_min = timed(lambda: per_slice_all(volumes, classes), args.repeats)
     print(f"per-slice counts of every case (threshold 0.5): {slices:.2f} s (min {slices_min:.2f}), "
           f"{slices / len(volumes) * 1000:.0f} ms per case")
-
 
 if __name__ == "__main__":
     main()

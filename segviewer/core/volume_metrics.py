@@ -13,6 +13,7 @@ Aggregations over counts [cases, classes] (Aggregation):
 """
 from __future__ import annotations
 
+import math
 from dataclasses import fields
 from typing import Literal, Sequence
 
@@ -20,23 +21,23 @@ import numpy as np
 import torch
 
 from .boundary_metrics import DEFAULT_TOLERANCE, BoundaryMetrics, image_boundary_metrics, width_in_voxels
-from .counts import MASK_BLOCK_BYTES, Counts, argmax_map, as_threshold_vector, count_classes, hard_map_from_labels
+from .counts import (NO_PREDICTION, Counts, argmax_map, as_threshold_vector, count_hard,
+                     count_threshold, hard_map_from_labels, prepare_target)
 from .options import DEFAULT_BETA, DEFAULT_SMOOTH
 from .scores import Scores, compute_scores, nanmean
 
 Aggregation = Literal["case_mean", "pooled"]
 AGGREGATIONS: tuple[Aggregation, ...] = ("case_mean", "pooled")
 SliceAxis = Literal[0, 1, 2]
-BLOCK_BYTES = MASK_BLOCK_BYTES  # the largest temporary of a block of slices, below core.memory's mmap threshold
+BLOCK_BYTES = 2**17             # the largest temporary of a block (see _by_blocks)
 
 
 # ---- counts ----
 def case_counts(probs: torch.Tensor, labels: torch.Tensor, num_classes: int, ignore_index: int,
                 threshold=0.5, argmax: bool = False) -> Counts:
-    """[C] counts of one case: probs (C, z, y, x), labels (z, y, x); threshold scalar or one per class. The sum of
-    its slices' counts: a block of slices at a time keeps every temporary below the 4 MB mmap threshold
-    (core.memory), where a whole volume's would be fresh pages at every call (measured, 64×192×192, 4 classes:
-    240 ms a case at once, ~30 ms by blocks)."""
+    """[C] counts of one case: probs (C, z, y, x), labels (z, y, x) holding class ids 0..C-1 or ignore_index only
+    (io.check_label_values says which file does not); threshold scalar or one per class. The sum of its slices'
+    counts (see _by_blocks for why)."""
     return _summed(slice_counts(probs, labels, num_classes, ignore_index, threshold, argmax))
 
 
@@ -52,72 +53,125 @@ def _summed(per_slice: Counts) -> Counts:
 
 def slice_counts(probs: torch.Tensor, labels: torch.Tensor, num_classes: int, ignore_index: int,
                  threshold=0.5, argmax: bool = False, axis: SliceAxis = 0) -> Counts:
-    """[S, C] counts of every slice along axis (S = labels.shape[axis]), a block of slices at a time."""
-    probs, labels = probs.movedim(axis + 1, 1), labels.movedim(axis, 0)
+    """[S, C] counts of every slice along axis (S = labels.shape[axis])."""
+    if probs.device.type != "cpu":
+        return _by_slice(labels, axis, lambda s: _image_counts(probs.select(axis + 1, s), labels.select(axis, s),
+                                                               num_classes, ignore_index, threshold, argmax))
+    p, lab = np.moveaxis(probs.numpy(), axis + 1, 1), np.moveaxis(labels.numpy(), axis, 0)
+    thr = as_threshold_vector(threshold, num_classes, "cpu").numpy()
 
-    def block(start: int, stop: int) -> Counts:
-        p, lab = probs[:, start:stop], labels[start:stop]
+    def block(where: tuple[slice, slice]) -> tuple[np.ndarray, ...]:
+        part = p[(slice(None), *where)]
         if argmax:
-            return _hard_block_counts(argmax_map(p), lab, num_classes, ignore_index)
-        return _threshold_block_counts(p, lab, num_classes, ignore_index, threshold)
-    return _by_blocks(labels.shape[0], probs[:, 0].numel(), num_classes, block)
+            return _hard_block(_argmax_block(part), lab[where], num_classes, ignore_index)
+        return _threshold_block(part, lab[where], num_classes, ignore_index, thr)
+    return _by_blocks(lab.shape, num_classes, num_classes, block)
 
 
 def mask_slice_counts(pred_labels: torch.Tensor, labels: torch.Tensor, num_classes: int, ignore_index: int,
                       axis: SliceAxis = 0) -> Counts:
     """[S, C] counts of every slice of a hard mask along axis."""
-    pred_labels, labels = pred_labels.movedim(axis, 0), labels.movedim(axis, 0)
+    if pred_labels.device.type != "cpu":
+        return _by_slice(labels, axis, lambda s: _mask_counts(pred_labels.select(axis, s), labels.select(axis, s),
+                                                              num_classes, ignore_index))
+    pred, lab = np.moveaxis(pred_labels.numpy(), axis, 0), np.moveaxis(labels.numpy(), axis, 0)
 
-    def block(start: int, stop: int) -> Counts:
-        pred = hard_map_from_labels(pred_labels[start:stop], num_classes, ignore_index)
-        return _hard_block_counts(pred, labels[start:stop], num_classes, ignore_index)
-    return _by_blocks(labels.shape[0], labels[0].numel(), 1, block)
-
-
-def _by_blocks(slices: int, plane: int, channels: int, count_block) -> Counts:
-    """count_block(start, stop) over blocks of slices whose temporaries (an int64 per voxel, a bool per voxel and
-    class) stay within BLOCK_BYTES."""
-    step = max(1, BLOCK_BYTES // (max(1, plane) * max(8, channels)))
-    blocks = [count_block(start, min(start + step, slices)) for start in range(0, slices, step)]
-    return Counts(*(torch.cat([getattr(b, k) for b in blocks]) for k in ("tp", "fp", "fn")))
+    def block(where: tuple[slice, slice]) -> tuple[np.ndarray, ...]:
+        part = pred[where].astype(np.intp)
+        known = (part >= 0) & (part < num_classes) & (part != ignore_index)
+        return _hard_block(np.where(known, part, NO_PREDICTION), lab[where], num_classes, ignore_index)
+    return _by_blocks(lab.shape, num_classes, 1, block)
 
 
-def _slice_keys(labels: torch.Tensor, num_classes: int, ignore_index: int):
-    """Per voxel: its GT class, valid or not, and the key slice × C + class that bincounts [S, C] at once."""
+# On the CPU a block of slices (or of rows of one slice) at a time in numpy: single-threaded, so no OpenMP region
+# waits for a core another process holds (measured under a load of 6 on 2 cores, 64×192×192, 4 classes: torch's 2
+# threads 158 ms a case, numpy 34 ms), and the temporaries stay small: once core.memory fixes the mmap threshold,
+# glibc hands the heap's top back above 128 KB, so larger blocks were fresh pages each time (one thread, CPU time,
+# 64×192×192, 4 classes: 128 KB blocks 23–29 ms a case and no page faults; 512 KB up to 63 ms and 28,000 faults;
+# 5×32×512×512: 131 ms against 223 ms at 512 KB and 151 ms for torch on the whole volume at once). On a GPU each
+# slice is counted by the 2-D code (core.counts).
+def _by_blocks(shape: tuple[int, ...], num_classes: int, channels: int, count_block) -> Counts:
+    """Sums count_block(where) -> (tp, fp, fn) [slices in where, C] over blocks `where` = (slices, rows) whose
+    temporaries (an int64 per voxel, a bool per voxel and channel) stay within BLOCK_BYTES."""
+    slices, rows = shape[0], shape[1]
+    rows_per_block = max(1, BLOCK_BYTES // (math.prod(shape[2:]) * max(8, channels)))
+    if rows_per_block >= rows:
+        step = rows_per_block // rows
+        blocks = [(slice(s, s + step), slice(None)) for s in range(0, slices, step)]
+    else:
+        blocks = [(slice(s, s + 1), slice(r, r + rows_per_block)) for s in range(slices)
+                  for r in range(0, rows, rows_per_block)]
+    totals = [np.zeros((slices, num_classes), np.int64) for _ in range(3)]
+    for where in blocks:
+        for total, value in zip(totals, count_block(where)):
+            total[where[0]] += value
+    return Counts(*(torch.from_numpy(t) for t in totals))
+
+
+def _slice_keys(labels: np.ndarray, num_classes: int, ignore_index: int):
+    """Per voxel its GT class (0 at ignore voxels), valid or not, and the key slice × C + class that one bincount
+    turns into [S, C] counts; keys of left-out voxels go to the spare bin S × C."""
     valid = labels != ignore_index
-    safe = torch.where(valid, labels, torch.zeros((), dtype=labels.dtype, device=labels.device)).long()
-    offset = (torch.arange(labels.shape[0], device=labels.device) * num_classes).view(-1, *[1] * (labels.dim() - 1))
-    return safe, valid, offset
+    safe = np.where(valid, labels, 0).astype(np.intp)
+    keys = safe + (np.arange(labels.shape[0], dtype=np.intp) * num_classes).reshape(-1, *[1] * (labels.ndim - 1))
+    return safe, valid, keys
 
 
-def _per_slice(ids: torch.Tensor, offset: torch.Tensor, slices: int, num_classes: int,
-               where: torch.Tensor) -> torch.Tensor:
-    return count_classes(ids + offset, slices * num_classes, where).view(slices, num_classes)
+def _per_slice(keys: np.ndarray, where: np.ndarray, slices: int, num_classes: int) -> np.ndarray:
+    spare = slices * num_classes
+    return np.bincount(np.where(where, keys, spare).ravel(), minlength=spare + 1)[:spare].reshape(slices, num_classes)
 
 
-def _threshold_block_counts(probs: torch.Tensor, labels: torch.Tensor, num_classes: int, ignore_index: int,
-                            threshold) -> Counts:
+def _threshold_block(probs: np.ndarray, labels: np.ndarray, num_classes: int, ignore_index: int,
+                     thr: np.ndarray) -> tuple[np.ndarray, ...]:
     """pred_c = p_c > t_c over valid voxels, per slice: the per-class rule of counts.count_threshold."""
     slices = labels.shape[0]
-    safe, valid, offset = _slice_keys(labels, num_classes, ignore_index)
-    thr = as_threshold_vector(threshold, num_classes, probs.device)
-    above = (probs > thr.view(-1, *[1] * labels.dim())) & valid
-    predicted = above.flatten(2).sum(2).t()
-    hit = (probs.gather(0, safe[None])[0] > thr[safe]) & valid
-    tp = _per_slice(safe, offset, slices, num_classes, hit)
-    return Counts(tp, predicted - tp, _per_slice(safe, offset, slices, num_classes, valid) - tp)
+    safe, valid, keys = _slice_keys(labels, num_classes, ignore_index)
+    above = probs > thr.reshape(-1, *[1] * labels.ndim)
+    above &= valid
+    predicted = np.count_nonzero(above.reshape(num_classes * slices, -1), axis=1).reshape(num_classes, slices).T
+    hit = np.take_along_axis(probs, safe[None], 0)[0] > thr[safe]
+    hit &= valid
+    tp = _per_slice(keys, hit, slices, num_classes)
+    return tp, predicted - tp, _per_slice(keys, valid, slices, num_classes) - tp
 
 
-def _hard_block_counts(pred: torch.Tensor, labels: torch.Tensor, num_classes: int, ignore_index: int) -> Counts:
+def _argmax_block(probs: np.ndarray) -> np.ndarray:
+    """The index of the largest probability, the first on ties (counts.argmax_map's running maximum)."""
+    best = probs[0].copy()
+    index = np.zeros(best.shape, np.intp)
+    above = np.empty(best.shape, bool)
+    for c in range(1, probs.shape[0]):
+        np.greater(probs[c], best, out=above)
+        np.maximum(best, probs[c], out=best)
+        np.copyto(index, c, where=above)
+    return index
+
+
+def _hard_block(pred: np.ndarray, labels: np.ndarray, num_classes: int, ignore_index: int) -> tuple[np.ndarray, ...]:
     """Counts per slice of a prediction map of class ids (NO_PREDICTION where nothing is predicted)."""
     slices = labels.shape[0]
-    safe, valid, offset = _slice_keys(labels, num_classes, ignore_index)
-    pred = pred.long()
+    safe, valid, keys = _slice_keys(labels, num_classes, ignore_index)
     predicted = (pred >= 0) & (pred < num_classes) & valid
-    pred_ids = pred.clamp(0, num_classes - 1)
-    pred_count = _per_slice(pred_ids, offset, slices, num_classes, predicted)
-    tp = _per_slice(safe, offset, slices, num_classes, predicted & (pred == safe))
-    return Counts(tp, pred_count - tp, _per_slice(safe, offset, slices, num_classes, valid) - tp)
+    pred_keys = keys - safe + np.clip(pred, 0, num_classes - 1)
+    pred_count = _per_slice(pred_keys, predicted, slices, num_classes)
+    tp = _per_slice(keys, predicted & (pred == safe), slices, num_classes)
+    return tp, pred_count - tp, _per_slice(keys, valid, slices, num_classes) - tp
+
+
+def _by_slice(labels: torch.Tensor, axis: int, count) -> Counts:
+    rows = [count(s) for s in range(labels.shape[axis])]
+    return Counts(*(torch.stack([getattr(r, k) for r in rows]).cpu() for k in ("tp", "fp", "fn")))
+
+
+def _image_counts(probs, labels, num_classes, ignore_index, threshold, argmax) -> Counts:
+    target = prepare_target(labels, num_classes, ignore_index)
+    return count_hard(argmax_map(probs), target) if argmax else count_threshold(probs, target, threshold)
+
+
+def _mask_counts(pred_labels, labels, num_classes, ignore_index) -> Counts:
+    return count_hard(hard_map_from_labels(pred_labels, num_classes, ignore_index),
+                      prepare_target(labels, num_classes, ignore_index))
 
 
 def stack_counts(rows: Sequence[Counts]) -> Counts:

@@ -65,6 +65,7 @@ def label_volume_header(path: str | Path) -> tuple[tuple[int, int, int], Spacing
 
 
 def read_label_volume(path: str | Path, max_voxels: int = MAX_VOLUME_VOXELS) -> LabelVolume:
+    """A ground-truth volume: (z, y, x) class ids and the voxel spacing every distance of its case uses."""
     header = read_header(path)
     _volume_shape(header, "label")
     labels = _class_ids(header, read_data(header, max_voxels, "a label volume"))
@@ -94,8 +95,6 @@ def read_image_volume(path: str | Path, gt_shape: tuple[int, ...], gt_spacing: S
     spacing = _spacing_of(header, default=None)
     if gt_spacing is not None and spacing is not None:
         check_spacing(header.path, spacing if order == "zyx" else spacing[::-1], gt_spacing)
-    if not np.issubdtype(header.dtype, np.number) or np.issubdtype(header.dtype, np.complexfloating):
-        raise LoadError(header.path, f"holds {header.dtype}, not intensities")
     raw = read_data(header, MAX_IMAGE_CHANNELS * math.prod(gt_shape),
                     f"its ground truth (at most {MAX_IMAGE_CHANNELS} channels of its voxels)")
     values = _scaled_float32(header, raw.reshape(-1, *spatial)[channel])

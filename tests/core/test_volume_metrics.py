@@ -154,13 +154,17 @@ def test_dice_equals_monais_dice_metric(threshold):
 # ---- per slice ----
 @pytest.mark.parametrize("axis", [0, 1, 2])
 @pytest.mark.parametrize("mode", ["argmax", "threshold", "per-class threshold", "mask"])
-def test_slices_sum_to_the_case_and_each_slice_is_its_2d_count(axis, mode, monkeypatch):
+@pytest.mark.parametrize("dtype,block_bytes", [(torch.uint8, 9000), (torch.int64, 600)])
+def test_slices_sum_to_the_case_and_each_slice_is_its_2d_count(axis, mode, dtype, block_bytes, monkeypatch):
     from segviewer.core import counts as counts_2d
-    monkeypatch.setattr("segviewer.core.volume_metrics.BLOCK_BYTES", 9000)   # several blocks of slices
+    from segviewer.core import volume_metrics
+    monkeypatch.setattr(volume_metrics, "BLOCK_BYTES", block_bytes)   # blocks of slices; of rows of one slice
     gt, probs = CASES[0]
+    gt = gt.to(dtype)                                      # as read: the narrowest integer type
     threshold = [0.3, 0.5, 0.2, 0.6] if mode == "per-class threshold" else 0.4
-    mask = probs.argmax(0)
-    mask[0, 0, :4] = 255                                   # a mask's ignore voxels predict nothing
+    mask = probs.argmax(0).to(dtype)
+    mask[0, 0, :4] = 255                                   # a mask's ignore (unknown) voxels predict nothing
+    mask[1, 0, :4] = IGNORE
     whole = counts_2d.prepare_target(gt, C, IGNORE)         # the 2-D counting code on the whole volume at once
     if mode == "mask":
         per_slice, case = mask_slice_counts(mask, gt, C, IGNORE, axis), mask_case_counts(mask, gt, C, IGNORE)
@@ -175,6 +179,14 @@ def test_slices_sum_to_the_case_and_each_slice_is_its_2d_count(axis, mode, monke
     for k in ("tp", "fp", "fn"):
         assert torch.equal(getattr(per_slice, k).sum(0), getattr(direct, k))
         assert torch.equal(getattr(case, k), getattr(direct, k))
+    if mode == "mask":                                     # the GPU's way, slice by slice with the 2-D code
+        by_slice = volume_metrics._by_slice(gt, axis, lambda s: volume_metrics._mask_counts(
+            mask.select(axis, s), gt.select(axis, s), C, IGNORE))
+    else:
+        by_slice = volume_metrics._by_slice(gt, axis, lambda s: volume_metrics._image_counts(
+            probs.select(axis + 1, s), gt.select(axis, s), C, IGNORE, threshold, mode == "argmax"))
+    for k in ("tp", "fp", "fn"):
+        assert torch.equal(getattr(by_slice, k), getattr(per_slice, k))
     for s in range(gt.shape[axis]):                        # each slice equals the 2-D counting of that slice
         target = counts_2d.prepare_target(gt.select(axis, s), C, IGNORE)
         if mode == "mask":
