@@ -20,7 +20,7 @@ from typing import Literal
 
 import numpy as np
 
-from .errors import LoadError, read_bounded
+from .errors import LoadError, OptionError, read_bounded
 from .logit_files import _check_dtype
 from .volume_files import VolumeHeader, npz_member_name, read_data, read_header, read_slab
 
@@ -90,7 +90,7 @@ def read_image_volume(path: str | Path, gt_shape: tuple[int, ...], gt_spacing: S
         raise LoadError(header.path, f"an image volume has 3 axes (z, y, x) or 4 (channel, z, y, x), this one has "
                                      f"shape {header.shape}")
     if not 0 <= channel < channels:
-        raise LoadError(header.path, f"has {channels} channel(s), no channel {channel}")
+        raise OptionError(f"channel {channel}: {header.path} has {channels} channel(s)")
     order = spatial_order(header.path, spatial, gt_shape, "image")
     spacing = _spacing_of(header, default=None)
     if gt_spacing is not None and spacing is not None:
@@ -125,6 +125,8 @@ def read_prediction_slices(path: str | Path, gt_shape: tuple[int, ...], num_clas
                            stop: int) -> PredictionVolume:
     """Axial slices start..stop-1 as (C, stop - start, y, x), read by offset from an uncompressed (z, y, x) file
     (.npy, .nii): a case larger than memory is read a slab at a time."""
+    if not 0 <= start < stop <= gt_shape[0]:
+        raise OptionError(f"slices {start}..{stop - 1}: a case of {gt_shape[0]} slices has 0..{gt_shape[0] - 1}")
     header, order = _checked_prediction(path, gt_shape, num_classes)
     if order != "zyx" or not header.seekable:
         raise LoadError(header.path, "slices can be read one by one only from an uncompressed (z, y, x) file "

@@ -7,7 +7,7 @@ import nrrd
 import numpy as np
 import pytest
 
-from segviewer import LoadError
+from segviewer import LoadError, OptionError
 from segviewer.core.volume_files import read_data, read_header
 from segviewer.core.volumes import (label_volume_header, prediction_volume_shape, read_image_volume,
                                     read_label_volume, read_mask_volume, read_prediction_slices,
@@ -175,6 +175,12 @@ def test_slices_by_offset_equal_the_whole_read(tmp_path, name):
         np.testing.assert_array_equal(slab.values, whole[:, start:stop])
 
 
+def test_slices_outside_the_case_are_an_option_error(tmp_path):
+    np.save(tmp_path / "p.npy", probabilities())
+    with pytest.raises(OptionError, match=r"slices 4\.\.5: a case of 5 slices has 0\.\.4"):
+        read_prediction_slices(tmp_path / "p.npy", ZYX, 3, 4, 6)
+
+
 def test_slices_of_a_compressed_file_are_refused(tmp_path):
     np.savez_compressed(tmp_path / "p.npz", probabilities=probabilities())
     with pytest.raises(LoadError, match="read whole"):
@@ -207,7 +213,7 @@ def test_a_4d_image_gives_the_asked_channel(tmp_path):
     save_nifti(tmp_path / "mr.nii.gz", channels, channels_last=True)
     np.testing.assert_array_equal(read_image_volume(tmp_path / "mr.nii.gz", ZYX, SPACING, channel=1).values,
                                   channels[1])
-    with pytest.raises(LoadError, match="has 2 channel"):
+    with pytest.raises(OptionError, match="channel 2: .*mr.nii.gz has 2 channel"):
         read_image_volume(tmp_path / "mr.nii.gz", ZYX, SPACING, channel=2)
 
 
