@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .core.errors import LoadError
+from .core import validate
+from .core.errors import LoadError, OptionError
+from .core.scoring import Scoring
 from .core.options import DEFAULT_STRIP_SUFFIXES, DataOptions
 
 
@@ -21,6 +23,12 @@ def open(gt=None, logits=None, masks=None, images=None, classes=None, *, folder=
     """
     from .core.inspector import Inspector
     from .core.options import layout_from_folder
+    if steps is not None:
+        validate.steps(steps)   # at the door, before any folder is listed
+    if isinstance(strip_suffixes, str):
+        raise OptionError(f"strip_suffixes {strip_suffixes!r}: a list of suffixes, e.g. [{strip_suffixes!r}]")
+    if scoring is not None and not isinstance(scoring, Scoring):
+        raise OptionError(f"scoring {scoring!r}: give a segviewer.Scoring")
     target = None
     if session is not None:   # checked before any work: a URL never becomes a folder named 'postgresql:'
         from .core.sessions import checked_target
@@ -43,7 +51,7 @@ def open(gt=None, logits=None, masks=None, images=None, classes=None, *, folder=
         pred, kind = (logits, "logits") if logits is not None else (masks, "masks")
         from .core.dataset import Dataset
         dataset = Dataset(DataOptions(gt_dir=Path(gt), pred_dir=Path(pred), pred_kind=kind, **common))
-    ins = Inspector(dataset, scoring=scoring, **({"steps": steps} if steps else {}))
+    ins = Inspector(dataset, scoring=scoring, **({"steps": steps} if steps is not None else {}))
     ins.session = target
     if compare is not None or compare_masks is not None:
         ins.attach_compare(compare if compare is not None else compare_masks,

@@ -3,19 +3,19 @@ reviewers' counts and Cohen's kappa between them on request."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from .options import add_data_options, add_score_options, data_options_from_args, parse_threshold
+from .options import output_file, session_file
 from .qa_set import SESSION_HELP
 
 HELP = "write the QA report CSV of a session"
 
 
 def configure(qr: argparse.ArgumentParser) -> None:
-    qr.add_argument("--session", required=True, help=SESSION_HELP)
-    qr.add_argument("--out", type=Path, required=True, help="report CSV to write")
-    qr.add_argument("--reviewers", type=Path, help="CSV of each reviewer's counts (images per status, changes)")
-    qr.add_argument("--agreement", type=Path,
+    qr.add_argument("--session", type=session_file, required=True, help=SESSION_HELP)
+    qr.add_argument("--out", type=output_file, required=True, help="report CSV to write")
+    qr.add_argument("--reviewers", type=output_file, help="CSV of each reviewer's counts (images per status, changes)")
+    qr.add_argument("--agreement", type=output_file,
                     help="CSV of Cohen's kappa between each pair of reviewers who set a status on the same images")
     add_data_options(qr, required=False)
     add_score_options(qr)
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from ..core.sessions import open_session, session_target
     target = session_target(args.session)
     outputs = {"--out": args.out, "--reviewers": args.reviewers, "--agreement": args.agreement}
-    guard = OutputGuard().add_session(target if isinstance(target, Path) else None)
+    guard = OutputGuard().add_session(target)
     guard.check(outputs)
     store = open_session(target, read_only=True)   # a report never writes the session (it may be read-only)
     try:

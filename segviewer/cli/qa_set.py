@@ -4,13 +4,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .options import session_file
+
 HELP = "record one review in a QA session (a file or a postgresql:// team session)"
 SESSION_HELP = ("the session: a file, or a team session on PostgreSQL (postgresql://USER@HOST/DB, "
                 "?session=NAME for one of several, or service=NAME)")
 
 
 def configure(qs: argparse.ArgumentParser) -> None:
-    qs.add_argument("--session", required=True, help=SESSION_HELP + "; created by the first change")
+    qs.add_argument("--session", type=session_file, required=True, help=SESSION_HELP + "; created by the first change")
     qs.add_argument("--image", required=True, help="image name")
     qs.add_argument("--status", required=True, help="e.g. accepted, needs-fix, model-error, ambiguous")
     qs.add_argument("--note", default=None, help="free text")

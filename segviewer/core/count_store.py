@@ -21,6 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import LoadError
+from .reads import open_regular
+
 MAGIC = b"SEGVCNT\x00"
 VERSION = 1
 HEADER_BYTES = 4096
@@ -130,9 +133,9 @@ class CountStore:
     def open(cls, path: Path, key: str, images: int, classes: int, steps: int, bounds: Bounds) -> "CountStore":
         """The store at path if it is the one these expectations describe, else StoreDamaged (missing too)."""
         try:
-            handle = open(path, "rb", buffering=0)
-        except OSError as exc:
-            raise StoreDamaged(f"cannot be opened ({exc.strerror})") from None
+            handle = open_regular(path, "count store")
+        except LoadError as exc:
+            raise StoreDamaged(exc.reason) from None
         try:
             layout = StoreLayout.parse(handle.read(HEADER_BYTES))
             if (layout.key, layout.images, layout.classes, layout.steps) != (key, images, classes, steps):

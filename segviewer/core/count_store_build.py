@@ -25,6 +25,7 @@ import numpy as np
 
 from .count_store import DTYPES, HEADER_BYTES, StoreLayout, narrowest_dtype
 from .errors import LoadError, os_reason
+from .outputs import private_output
 
 CHUNK_BYTES = 64 * 2**20          # a chunk's counts in memory (uint32 pairs): ~420 images at 19 classes
 MANIFEST = "manifest.json"
@@ -74,12 +75,21 @@ def disk_free(folder: Path) -> int:
 
 
 def _write_json(path: Path, value: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as fh:
+    with private_output(path) as tmp, open(tmp, "w") as fh:
         json.dump(value, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+
+
+def _open_in_place(path: Path):
+    """The build's own partial store, made through the output gate (private_output), opened to fill in chunks: a
+    resumable build cannot write a fresh temporary file per chunk (the test of the gate lists this exception)."""
+    return open(path, "r+b", buffering=0)
+
+
+def _new_store_file(path: Path, layout: StoreLayout) -> None:
+    """An empty store of the layout's full size (sparse: blocks are allocated as chunks land), renamed at once."""
+    with private_output(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(layout.header())
+        fh.truncate(layout.file_bytes)
 
 
 def _allocated(path: Path) -> int:
@@ -142,7 +152,7 @@ class StoreBuild:
         self.layout, self.chunk_size = layout, chunk_size
         self.done = {j for j in done if 0 <= j < len(self.chunks) and self._part_ok(j)}
         self._check_space(layout.file_bytes - _allocated(partial))
-        self._file = open(partial, "r+b", buffering=0)
+        self._file = _open_in_place(partial)
         return True
 
     def _part_ok(self, j: int) -> bool:
@@ -158,9 +168,8 @@ class StoreBuild:
             if leftover.is_file():
                 leftover.unlink()
         self._check_space(self.layout.file_bytes)
-        self._file = open(self.folder / PARTIAL, "w+b", buffering=0)
-        self._file.write(self.layout.header())
-        self._file.truncate(self.layout.file_bytes)     # sparse: the blocks are allocated as chunks land
+        _new_store_file(self.folder / PARTIAL, self.layout)
+        self._file = _open_in_place(self.folder / PARTIAL)
         self._save_manifest()
 
     def _check_space(self, store_bytes: int) -> None:
@@ -196,30 +205,28 @@ class StoreBuild:
                 self._file.seek(lay.offset(k, c, chunk[0]))
                 self._file.write(view[at:at + size])
         _sync(self._file)
-        tmp = self._part_path(j).with_suffix(".tmp.npz")
-        np.savez(tmp, **part)
-        os.replace(tmp, self._part_path(j))
+        with private_output(self._part_path(j)) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **part)
         self.done.add(j)
         self._save_manifest()
 
     def _widen(self, dtype: str) -> None:
-        """Rewrites what is written in a wider type (once per build at most per type step)."""
+        """Rewrites what is written in a wider type (at most once per type step in a build)."""
         wide = self.layout.widened(dtype)
         self._check_space(wide.file_bytes)
-        tmp = self.folder / (PARTIAL + ".wide")
-        with open(tmp, "w+b", buffering=0) as out:
+        row = np.empty(self.layout.row_bytes // self.layout.itemsize, self.layout.dtype)
+        with private_output(self.folder / PARTIAL) as tmp, open(tmp, "r+b") as out:
             out.write(wide.header())
             out.truncate(wide.file_bytes)
-            row = np.empty(self.layout.row_bytes // self.layout.itemsize, self.layout.dtype)
             for k in range(self.layout.steps + 1):
                 self._file.seek(self.layout.offset(k))
                 self._file.readinto(memoryview(row).cast("B"))
                 out.seek(wide.offset(k))
                 out.write(row.astype(dtype).tobytes())
+            out.flush()
             _sync(out)
-        self._file.close()
-        os.replace(tmp, self.folder / PARTIAL)
-        self._file = open(self.folder / PARTIAL, "r+b", buffering=0)
+            self._file.close()
+        self._file = _open_in_place(self.folder / PARTIAL)
         self.layout = wide
         self._save_manifest()
 
@@ -238,7 +245,8 @@ class StoreBuild:
         self._file.write(self.layout.header())
         _sync(self._file)
         self.close()
-        os.replace(self.folder / PARTIAL, store_path)
+        with private_output(store_path) as tmp:
+            os.replace(self.folder / PARTIAL, tmp)
         self.discard()
 
     def close(self) -> None:

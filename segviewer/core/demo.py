@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .errors import LoadError, file_in_the_way, os_reason, read_bounded
+from .errors import LoadError, file_in_the_way, os_reason
+from .reads import read_bounded
 from .options import CACHE_DIR_NAME
 
 DEMO_CLASSES = [
@@ -112,12 +114,19 @@ def _annotator_mask(gt: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return mask
 
 
-DEMO_ENTRIES = {"images": ".png", "logits": ".npy", "gt": ".png", "masks": ".png"}
-DEMO_FILES = ("classes.json", "demo.json")
-DEMO_NAME = re.compile(r"scene_\d{3}")
+@dataclass(frozen=True)
+class DemoFiles:
+    """What a demo writes: its top-level files and, per subfolder, the pattern of the file names in it."""
+    files: tuple[str, ...]
+    folders: dict[str, re.Pattern]
 
 
-def _demo_stamp(root: Path) -> dict | None:
+DEMO_FILES = DemoFiles(("classes.json", "demo.json"), {
+    sub: re.compile(rf"scene_\d{{3}}\{ext}") for sub, ext in
+    {"images": ".png", "logits": ".npy", "gt": ".png", "masks": ".png"}.items()})
+
+
+def demo_stamp(root: Path, expected: DemoFiles = DEMO_FILES) -> dict | None:
     """The stamp of an earlier demo in root; None for an empty (or missing) folder; LoadError for anything else."""
     if not root.exists():
         blocker = file_in_the_way(root)
@@ -129,7 +138,7 @@ def _demo_stamp(root: Path) -> dict | None:
     entries = {p.name: p for p in root.iterdir()}
     if not entries:
         return None
-    foreign = _foreign_entries(root, entries)
+    foreign = _foreign_entries(entries, expected)
     if foreign:
         raise LoadError(root, f"folder holds files that are not segviewer's demo ({', '.join(sorted(foreign)[:3])}); "
                               "choose an empty or new folder")
@@ -144,18 +153,19 @@ def _demo_stamp(root: Path) -> dict | None:
     return stamp
 
 
-def _foreign_entries(root: Path, entries: dict[str, Path]) -> list[str]:
+def _foreign_entries(entries: dict[str, Path], expected: DemoFiles) -> list[str]:
     """Names in root (and its demo subfolders) that an earlier demo did not write."""
     foreign = []
     for name, path in entries.items():
-        if name in DEMO_FILES and path.is_file() and not path.is_symlink() or name == CACHE_DIR_NAME and path.is_dir():
+        if name in expected.files and path.is_file() and not path.is_symlink() \
+                or name == CACHE_DIR_NAME and path.is_dir():
             continue
-        ext = DEMO_ENTRIES.get(name)
-        if ext is None or path.is_symlink() or not path.is_dir():
+        pattern = expected.folders.get(name)
+        if pattern is None or path.is_symlink() or not path.is_dir():
             foreign.append(name)
             continue
         foreign += [f"{name}/{f.name}" for f in path.iterdir()
-                    if f.suffix != ext or not DEMO_NAME.fullmatch(f.stem) or f.is_symlink() or not f.is_file()]
+                    if not pattern.fullmatch(f.name) or f.is_symlink() or not f.is_file()]
     return foreign
 
 
@@ -165,7 +175,7 @@ def write_demo(root: str | Path, n_images: int = 12, size: tuple[int, int] = (19
     Refuses (LoadError) a folder that holds anything but an earlier demo, so no user data is ever overwritten."""
     root = Path(root)
     meta = {"version": DEMO_VERSION, "n_images": n_images, "size": list(size), "seed": seed}
-    if _demo_stamp(root) == meta:
+    if demo_stamp(root) == meta:
         return root
     try:
         _write_files(root, meta, n_images, size, seed)
@@ -175,19 +185,29 @@ def write_demo(root: str | Path, n_images: int = 12, size: tuple[int, int] = (19
 
 
 def _write_files(root: Path, meta: dict, n_images: int, size: tuple[int, int], seed: int) -> None:
-    stamp = root / "demo.json"
-    for sub in ("images", "logits", "gt", "masks"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
+    """Every file through the output gate, renamed together at the end (the stamp last): all or nothing."""
+    from .output_run import atomic_output, run_scope
+
+    def save_png(path: Path, array: np.ndarray) -> None:
+        with atomic_output(path, "the demo") as tmp:
+            Image.fromarray(array).save(tmp, format="PNG")
+
+    def save_text(path: Path, text: str) -> None:
+        with atomic_output(path, "the demo") as tmp:
+            tmp.write_text(text)
+
     rng = np.random.default_rng(seed)
     h, w = size
-    for i in range(n_images):
-        name = f"scene_{i:03d}"
-        gt = _scene(h, w, rng)
-        Image.fromarray(_texture_image(gt, rng)).save(root / "images" / f"{name}.png")
-        np.save(root / "logits" / f"{name}.npy", _logits(_model_belief(gt, rng), rng, len(DEMO_CLASSES), i % 2 == 1))
-        labelled = _ignore_band(gt, rng)
-        Image.fromarray(labelled).save(root / "gt" / f"{name}.png")
-        Image.fromarray(_annotator_mask(labelled, rng)).save(root / "masks" / f"{name}.png")
-    classes = {"ignore_index": IGNORE, "classes": [{"name": n, "color": list(c)} for n, c in DEMO_CLASSES]}
-    (root / "classes.json").write_text(json.dumps(classes, indent=1))
-    stamp.write_text(json.dumps(meta))
+    with run_scope(own=True):
+        for i in range(n_images):
+            name = f"scene_{i:03d}"
+            gt = _scene(h, w, rng)
+            save_png(root / "images" / f"{name}.png", _texture_image(gt, rng))
+            with atomic_output(root / "logits" / f"{name}.npy", "the demo") as tmp, open(tmp, "wb") as fh:
+                np.save(fh, _logits(_model_belief(gt, rng), rng, len(DEMO_CLASSES), i % 2 == 1))
+            labelled = _ignore_band(gt, rng)
+            save_png(root / "gt" / f"{name}.png", labelled)
+            save_png(root / "masks" / f"{name}.png", _annotator_mask(labelled, rng))
+        classes = {"ignore_index": IGNORE, "classes": [{"name": n, "color": list(c)} for n, c in DEMO_CLASSES]}
+        save_text(root / "classes.json", json.dumps(classes, indent=1))
+        save_text(root / "demo.json", json.dumps(meta))

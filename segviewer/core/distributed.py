@@ -54,6 +54,8 @@ def build_index(dataset, steps: int | None = None, progress: Progress | None = N
     steps = steps or DEFAULT_STEPS
     if cluster is None:
         return build_local(dataset, steps, progress=progress, on_error=on_error, strict=strict, cancelled=cancelled)
+    from .budgets import check_index
+    check_index(dataset.classes.num_classes, steps, len(dataset))   # what the client will hold once merged
     factor = image_step_factor(len(dataset), dataset.classes.num_classes, steps)
     outcomes = run_chunks(cluster, _index_task, dataset, (steps, factor), progress, cancelled, strict)
     _report(outcomes, on_error)
@@ -78,9 +80,9 @@ def calibrate(dataset, bins: int, progress: Progress | None = None, on_error=Non
     from .calibration import CalibrationStats, check_bins, dataset_calibration
     if cluster is None:
         return dataset_calibration(dataset, bins, progress, on_error, strict=strict)
-    outcomes = run_chunks(cluster, _calibration_task, dataset, (check_bins(bins),), progress, None, strict)
+    total = CalibrationStats.empty(dataset.classes.num_classes, check_bins(bins))   # checked against the budget first
+    outcomes = run_chunks(cluster, _calibration_task, dataset, (bins,), progress, None, strict)
     _report(outcomes, on_error)
-    total = CalibrationStats.empty(dataset.classes.num_classes, bins)
     for part, _ in outcomes:
         total = total + part
     return total
@@ -189,6 +191,8 @@ def connected(cluster) -> Iterator:
     except ImportError:
         raise LoadError(None, f"--workers and --scheduler need Dask: {INSTALL_HINT}") from None
     if cluster.scheduler:
+        from .cluster_probe import probe_scheduler
+        probe_scheduler(cluster.scheduler)   # a Dask scheduler greets within seconds; anything else is refused
         try:
             client = Client(cluster.scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError, ValueError) as exc:

@@ -259,6 +259,8 @@ class IndexBuilder:
 
     def __init__(self, num_classes: int, steps: int = DEFAULT_STEPS, n_images: int = 1,
                  image_factor: int | None = None):
+        from .budgets import check_index
+        check_index(num_classes, steps, n_images)   # histograms and confusion matrices within the memory budget
         self.steps, self.c = steps, num_classes
         self.grid = grid_values(steps)
         self.factor = image_factor or image_step_factor(n_images, num_classes, steps)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import LoadError
 from .index import INDEX_VERSION, ProbabilityIndex
 from .options import CACHE_DIR_NAME, state_folder  # noqa: F401  (CACHE_DIR_NAME re-exported)
 
@@ -42,7 +43,11 @@ def _stat_lines(paths: list[Path]) -> list[str]:
     def batch(start: int) -> str:
         out = []
         for path in paths[start:start + STAT_BATCH]:
-            st = os.stat(path)
+            try:
+                st = os.stat(path)
+            except OSError:   # gone since the folder was listed: the pass skips it and says so; so does the key
+                out.append(f"{path}|missing\n")
+                continue
             out.append(f"{os.path.join(folders[path.parent], path.name)}|{st.st_size}|{st.st_mtime_ns}\n")
         return "".join(out)
     starts = range(0, len(paths), STAT_BATCH)
@@ -76,11 +81,12 @@ def load_cached(path: Path, key: str) -> ProbabilityIndex | None:
 
 
 def save_cached(path: Path, key: str, index: ProbabilityIndex) -> None:
-    """Written to a temporary name and renamed, so a crash never leaves half a file under the real name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, key=np.array(key), **index.to_arrays())
-    os.replace(tmp, path)
+    """Through the output gate's writer for segviewer's own files: a temporary file renamed at once, removed on any
+    failure (a full disk leaves nothing behind) and, if a killed run left one, by the next run. LoadError on
+    failure."""
+    from .outputs import private_output
+    with private_output(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, key=np.array(key), **index.to_arrays())
 
 
 def load_or_build(dataset, steps: int, build) -> tuple[ProbabilityIndex, bool]:
@@ -92,6 +98,6 @@ def load_or_build(dataset, steps: int, build) -> tuple[ProbabilityIndex, bool]:
     index = build()
     try:
         save_cached(path, key, index)
-    except OSError:
+    except (OSError, LoadError):
         pass  # a cache that cannot be written only costs a rebuild next time
     return index, False

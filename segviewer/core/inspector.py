@@ -18,7 +18,8 @@ from .calibration import CalibrationMixin
 from .compare import CompareMixin
 from .counts import Counts, Target, confusion_matrix
 from .dataset import Dataset, Sample, evaluate
-from .errors import LoadError
+from . import validate
+from .errors import LoadError, all_failed
 from .index import DEFAULT_STEPS, ProbabilityIndex, build_index
 from .index_cache import load_or_build
 from .label_issues import LabelIssuesMixin
@@ -69,7 +70,7 @@ class Inspector(CompareMixin, CalibrationMixin, LabelIssuesMixin):
     def __init__(self, dataset: Dataset, scoring: Scoring | None = None, steps: int = DEFAULT_STEPS,
                  use_cache: bool = True):
         self.dataset = dataset
-        self.steps = steps
+        self.steps = validate.steps(steps)
         self.use_cache = use_cache
         self.failures: dict[int, str] = {}
         self.reviews: dict[str, str] = {}            # image name -> review status, when a QA session is attached
@@ -342,8 +343,11 @@ class Inspector(CompareMixin, CalibrationMixin, LabelIssuesMixin):
         return scores_frame(self.classes.names, self.image_counts(image), self.scoring)
 
     def dataset_scores(self):
-        """The same columns over the whole dataset (images that fail to load are left out)."""
+        """The same columns over the whole dataset (images that fail to load are left out; when every one fails,
+        a LoadError with the first reasons, as the CLI's exit 2)."""
         from .tables import scores_frame
+        if not self.index().names:
+            raise all_failed(self.dataset.options.gt_dir, list(self.failures.values()))
         return scores_frame(self.classes.names, self.dataset_counts().total, self.scoring)
 
     def images(self, class_id: int = ALL_CLASSES):

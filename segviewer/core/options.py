@@ -6,10 +6,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import LoadError
+from .errors import LoadError, OptionError
+from . import validate
+from .validate import ACTIVATIONS, DEVICE_NAMES as DEVICE_CHOICES  # noqa: F401 (one vocabulary)
 
-ACTIVATIONS = ("softmax", "sigmoid", "none")
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 # Cityscapes-style names pair once these are stripped from the stem
 DEFAULT_STRIP_SUFFIXES = ("_leftImg8bit", "_gtFine_labelIds", "_gtFine_labelTrainIds", "_gtFine_trainIds",
                           "_gtCoarse_labelIds", "_gtCoarse_labelTrainIds", "_logits", "_pred", "_mask", "_gt")
@@ -33,6 +33,20 @@ class DataOptions:
     device: str = "auto"
     strip_suffixes: tuple[str, ...] = DEFAULT_STRIP_SUFFIXES
 
+    def __post_init__(self):
+        """Checked at the door (OptionError naming the keyword), whoever builds it: the CLI, segviewer.open, ..."""
+        validate.choice("pred_kind", self.pred_kind, validate.PRED_KINDS)
+        validate.activation(self.activation)
+        validate.device_name(self.device)
+        if self.num_classes is not None:
+            validate.whole("num_classes", self.num_classes, 1, validate.MAX_CLASSES)
+        if self.ignore_index is not None:
+            validate.whole("ignore_index", self.ignore_index, *validate.LABEL_ID_RANGE)
+        if not isinstance(self.align_corners, bool):
+            raise OptionError(f"align_corners {self.align_corners!r}: True or False")
+        if isinstance(self.strip_suffixes, str) or not all(isinstance(x, str) for x in self.strip_suffixes):
+            raise OptionError(f"strip_suffixes {self.strip_suffixes!r}: a sequence of name suffixes (text)")
+
     def probability_key(self) -> dict:
         """Settings that change probabilities; part of every cache key (the classes' content is added by it)."""
         return {"activation": self.activation, "align_corners": self.align_corners,
@@ -54,13 +68,23 @@ class FolderLayout:
 
 
 def layout_from_folder(folder: Path, classes: str | None = None, prefer: str = "logits") -> FolderLayout:
-    """The demo layout: gt/, logits/ (or masks/), optional images/ and classes.json."""
+    """The demo layout: gt/, logits/ (or masks/), optional images/ and classes.json; or a volume layout
+    (nnU-Net, the Decathlon, gt/ of volumes: volume_layouts.VolumeLayout)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise LoadError(folder, "dataset folder does not exist")
-    gt = folder / "gt"
-    if not gt.is_dir():
+    from .volume_layouts import detect_volume_layout
+    volumes = detect_volume_layout(folder, classes, prefer)
+    if volumes is not None:
+        return volumes
+    if not (folder / "gt").is_dir():
         raise LoadError(folder, "dataset folder has no gt/ subfolder (expected gt/, logits/ or masks/, images/)")
+    return gt_folder_layout(folder, classes, prefer)
+
+
+def gt_folder_layout(folder: Path, classes: str | None = None, prefer: str = "logits") -> FolderLayout:
+    """gt/ beside logits/ (or masks/), optional images/ and classes.json."""
+    gt = folder / "gt"
     found = {kind: folder / kind for kind in ("logits", "masks") if (folder / kind).is_dir()}
     if not found:
         raise LoadError(folder, "dataset folder has neither logits/ nor masks/")

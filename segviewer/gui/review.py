@@ -263,6 +263,7 @@ class ReviewController:
             return False
         v = self.w.viewer
         names, per_image = v.loaded_per_image() or (None, None)
-        write_report(path, self.store, names, per_image, v.settings.beta, v.settings.smooth)
+        with self.w.actions_.writing_outputs("the QA report", path):   # the output gate: not over the data or session
+            write_report(path, self.store, names, per_image, v.settings.beta, v.settings.smooth)
         self.w.statusBar().showMessage(f"wrote {path}", 8000)
         return True

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -241,10 +242,23 @@ class WindowActions:
             self.w.show_error(f"Export failed: the {what} are still being computed; try again in a moment.")
         return value is not None
 
-    def _check_output(self, path) -> None:
-        """The CLI's rule in the window too: never write over a file of the open dataset (LoadError otherwise)."""
+    def output_guard(self):
+        """What the window's writes must not touch: the open dataset's files and folders, the review session and
+        its companions. Every writer below checks its file through it (the CLI's gate)."""
         from ..core.outputs import OutputGuard
-        OutputGuard().add_dataset(self.v.dataset).check({"the export file": path})
+        guard = OutputGuard()
+        if self.v.dataset is not None:
+            guard.add_dataset(self.v.dataset)
+        store = getattr(self.w.review, "store", None)
+        return guard.add_session(store.target if store is not None else None)
+
+    @contextmanager
+    def writing_outputs(self, label: str, path):
+        """One action's outputs: checked by the window's guard, renamed together when the action succeeds."""
+        from ..core.output_run import run_scope
+        with run_scope(own=True) as run:
+            self.output_guard().check({label: path})
+            yield run
 
     def export_per_class(self, path: str | None = None) -> bool:
         v = self.v
@@ -254,8 +268,9 @@ class WindowActions:
         if not path:
             return False
         s = v.settings
-        self._check_output(path)
-        write_per_class_csv(path, v.classes, v.dataset_counts, v.dataset_soft, v.output_threshold(), s.beta, s.smooth)
+        with self.writing_outputs("the export file", path):
+            write_per_class_csv(path, v.classes, v.dataset_counts, v.dataset_soft, v.output_threshold(), s.beta,
+                                s.smooth)
         self.w.statusBar().showMessage(f"wrote {path}", 8000)
         return True
 
@@ -266,8 +281,8 @@ class WindowActions:
         path = path or self._save_path("Export per-image CSV", "per_image.csv", "CSV (*.csv)")
         if not path:
             return False
-        self._check_output(path)
-        write_per_image_csv(path, *rows[:1], self.v.classes, rows[1], self.v.settings.beta, self.v.settings.smooth)
+        with self.writing_outputs("the export file", path):
+            write_per_image_csv(path, *rows[:1], self.v.classes, rows[1], self.v.settings.beta, self.v.settings.smooth)
         self.w.statusBar().showMessage(f"wrote {path}", 8000)
         return True
 
@@ -291,7 +306,10 @@ class WindowActions:
             return False
         result = DatasetCounts(rows[0], rows[1], rows[1], None)
         s, dataset, threshold = v.settings, v.dataset, v.output_threshold()
-        v.background.submit("figures", lambda: write_worst_figures(dataset, result, folder, n, threshold, s.beta, s.smooth),
+        guard = self.output_guard()
+        guard.check({}, folders={"the figures folder": folder})
+        v.background.submit("figures", lambda: write_worst_figures(dataset, result, folder, n, threshold, s.beta, s.smooth,
+                                                                   label="the figures folder", guard=guard),
                             lambda files: self.w.statusBar().showMessage(f"wrote {len(files)} figures to {folder}", 8000),
                             lambda exc: self.w.show_error(message("Export worst figures", exc)))
         return True
@@ -302,12 +320,25 @@ class WindowActions:
         path = path or self._save_path("Save view as PNG", f"{name}.png", "PNG (*.png)")
         if not path:
             return False
-        ok = self.w.canvas.render_with_caption(view_caption(self.v)).save(path)
-        if ok:
-            self.w.statusBar().showMessage(f"wrote {path}", 8000)
-        else:
-            self.w.show_error(f"Save view failed: {path}: could not write a PNG there")
-        return ok
+        try:
+            save_image(self.w.canvas.render_with_caption(view_caption(self.v)), path, "Save view", self.output_guard())
+        except LoadError as exc:
+            self.w.show_error(message("Save view", exc))
+            return False
+        self.w.statusBar().showMessage(f"wrote {path}", 8000)
+        return True
+
+
+def save_image(image, path, label: str, guard) -> None:
+    """A QImage or QPixmap saved through the output gate (format from the extension); LoadError when unsafe or
+    when Qt cannot write it."""
+    from ..core.output_run import atomic_output, run_scope
+    from ..core.outputs import SCREENSHOT_EXTS
+    with run_scope(own=True):
+        guard.check({label: path}, formats={label: SCREENSHOT_EXTS})
+        with atomic_output(path, label) as tmp:
+            if not image.save(str(tmp)):
+                raise LoadError(path, f"{label}: Qt could not write this image")
 
 
 def view_caption(viewer) -> str:

@@ -213,7 +213,7 @@ def test_bad_input_is_a_load_error(tmp_path):
         ev = segviewer.Evaluator(keep_index=False)
         ev.update(torch.zeros(1, 4, 2, 2), torch.zeros(1, 2, 2, dtype=torch.long))
         ev.best_thresholds()
-    with pytest.raises(LoadError, match="thresholds"):
+    with pytest.raises(segviewer.OptionError, match="thresholds"):
         segviewer.Evaluator(classes="voc", threshold=[0.5, 0.5])
 
 

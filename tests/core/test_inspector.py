@@ -113,10 +113,10 @@ def test_request_keys_name_exactly_what_changes_a_result():
 def test_scoring_refuses_bad_values():
     for bad in (dict(beta=0), dict(beta=-1), dict(smooth=-1e-9), dict(threshold=1.5), dict(threshold=float("nan")),
                 dict(boundary=-1), dict(interior=True), dict(beta=float("inf"))):
-        with pytest.raises(segviewer.LoadError):
+        with pytest.raises(segviewer.OptionError):
             Scoring(**bad)
     ins_like = Scoring(threshold=[0.1, 0.2])
-    with pytest.raises(segviewer.LoadError, match="2 thresholds for 7 classes"):
+    with pytest.raises(segviewer.OptionError, match="2 thresholds for 7 classes"):
         ins_like.check_classes(7)
 
 
