@@ -23,11 +23,11 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .count_store import DTYPES, HEADER_BYTES, StoreLayout, narrowest_dtype
+from .count_store import DTYPES, StoreLayout, narrowest_dtype
 from .errors import LoadError, os_reason
 from .outputs import private_output
 
-CHUNK_BYTES = 64 * 2**20          # a chunk's counts in memory (uint32 pairs): ~420 images at 19 classes
+CHUNK_BYTES = 64 * 2**20          # a chunk's counts in memory: ~840 images of 19 classes in uint16
 MANIFEST = "manifest.json"
 PARTIAL = "counts.partial"
 MANIFEST_VERSION = 1
@@ -35,26 +35,37 @@ MANIFEST_VERSION = 1
 FreeSpace = Callable[[Path], int]
 
 
-def chunk_images(classes: int, steps: int, budget: int = CHUNK_BYTES) -> int:
-    """Images per chunk so that a chunk's [N+1, C, n, 2] uint32 counts stay within the budget."""
-    return max(1, budget // (classes * (steps + 1) * 2 * 4))
+def chunk_images(classes: int, steps: int, itemsize: int, budget: int = CHUNK_BYTES) -> int:
+    """Images per chunk so that a chunk's [N+1, C, n, 2] counts stay within the budget."""
+    return max(1, budget // (max(classes, 1) * (steps + 1) * 2 * itemsize))
 
 
 def chunk_ranges(images: int, size: int) -> list[range]:
     return [range(start, min(images, start + size)) for start in range(0, images, size)]
 
 
-def new_block(classes: int, steps: int, images: int) -> np.ndarray:
-    """A chunk's counts as the store lays them out: [N+1, C, n, (tp, predicted)]."""
-    return np.zeros((steps + 1, classes, images, 2), np.uint32)
+class ChunkCounts:
+    """A chunk's counts as the store lays them out, [N+1, C, n, (tp, predicted)], in the store's type, widened
+    when an image needs a wider one."""
 
+    def __init__(self, layout: StoreLayout, images: int):
+        self.array = np.zeros((layout.steps + 1, layout.classes, images, 2), layout.dtype)
 
-def fill_block(block: np.ndarray, j: int, tp_above: np.ndarray, pred_above: np.ndarray) -> None:
-    """Image j of the chunk from its [C, N+1] cumulative counts (pixels above each grid value)."""
-    if pred_above.max(initial=0) > np.iinfo(np.uint32).max:
-        raise ValueError("an image of more than 4,294,967,295 pixels")
-    block[:, :, j, 0] = tp_above.T
-    block[:, :, j, 1] = pred_above.T
+    def fill(self, j: int, tp_above: np.ndarray, pred_above: np.ndarray) -> None:
+        """Image j from its [C, N+1] counts above each grid value (predicted >= tp)."""
+        self._fit(int(pred_above.max(initial=0)))
+        self.array[:, :, j, 0] = tp_above.T
+        self.array[:, :, j, 1] = pred_above.T
+
+    def put(self, start: int, block: np.ndarray) -> None:
+        """A run of images from another chunk's array (a worker's task)."""
+        self._fit(int(block.max(initial=0)))
+        self.array[:, :, start:start + block.shape[2]] = block
+
+    def _fit(self, largest: int) -> None:
+        need = narrowest_dtype(largest)
+        if np.dtype(need).itemsize > self.array.itemsize:
+            self.array = self.array.astype(need)
 
 
 def narrowed(block: np.ndarray) -> np.ndarray:

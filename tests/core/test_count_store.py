@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from segviewer.core.count_store import Bounds, CountStore, StoreDamaged, StoreLayout, narrowest_dtype
-from segviewer.core.count_store_build import StoreBuild, fill_block, narrowed, new_block
+from segviewer.core.count_store_build import ChunkCounts, StoreBuild, narrowed
 from segviewer.core.counts import count_threshold
 from segviewer.core.errors import LoadError
 from segviewer.core.index import counts_above, grid_values, image_histograms
@@ -37,10 +37,10 @@ def build_store(folder, counts, chunk_size, order=None, stop_after=None, key="k"
             build.close()
             return build
         chunk = build.chunks[j]
-        block = new_block(C, STEPS, len(chunk))
+        block = ChunkCounts(StoreLayout("", len(chunk), C, STEPS, "<u1"), len(chunk))
         for jj, i in enumerate(chunk):
-            fill_block(block, jj, *counts[i])
-        build.write(j, narrowed(block), {"rows": np.arange(chunk.start, chunk.stop)})
+            block.fill(jj, *counts[i])
+        build.write(j, narrowed(block.array), {"rows": np.arange(chunk.start, chunk.stop)})
     return build
 
 
