@@ -109,15 +109,15 @@ class Bounds:
     pos_above: np.ndarray     # [C, N+1] dataset tp at each threshold (from the index's histograms)
     pred_above: np.ndarray    # [C, N+1] dataset predicted pixels at each threshold
 
-    @property
-    def valid(self) -> np.ndarray:
-        """[I] valid (non-ignore) pixels of each image: every one has exactly one GT class."""
-        return self.gt_count.sum(1)
+    def __post_init__(self):
+        self.gt_by_class = np.ascontiguousarray(self.gt_count.T)      # [C, I], as rows are read
+        self.valid = self.gt_count.sum(1)       # [I] valid pixels: each has exactly one GT class
 
 
-def check_row(tp: np.ndarray, pred: np.ndarray, gt: np.ndarray, valid: np.ndarray) -> None:
-    """[I, C] (or [C] of one image with its scalar valid) counts must be possible for these images."""
-    if not ((tp <= pred).all() and (tp <= gt).all() and (pred <= np.expand_dims(valid, -1)).all()):
+def check_counts(tp: np.ndarray, pred: np.ndarray, gt: np.ndarray, valid: np.ndarray) -> None:
+    """Counts (class-major [C, I], or [C] of one image with its scalar valid) must be possible for these images:
+    tp <= predicted, tp <= GT pixels, predicted <= valid pixels."""
+    if not ((tp <= pred).all() and (tp <= gt).all() and (pred <= valid).all()):
         raise StoreDamaged("counts that no image can have")
 
 
@@ -126,7 +126,6 @@ class CountStore:
 
     def __init__(self, path: Path, layout: StoreLayout, handle, bounds: Bounds):
         self.path, self.layout, self._file, self.bounds = path, layout, handle, bounds
-        self._valid = bounds.valid
         self._lock = threading.Lock()
 
     @classmethod
@@ -168,19 +167,19 @@ class CountStore:
                 done += got
 
     def counts(self, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(tp, predicted) [I, C] int64 of every image at grid step ks[c] for class c, checked."""
-        lay = self.layout
+        """(tp, predicted) of every image at grid step ks[c] for class c, class-major [C, I] int64, checked."""
+        lay, b = self.layout, self.bounds
         ks = self._steps(ks)
         raw = np.empty((lay.classes, lay.images, 2), lay.dtype)
         start = 0
         for end in _run_ends(ks):           # one read per run of consecutive classes at the same step
             self._read_into(lay.offset(int(ks[start]), start), raw[start:end])
             start = end
-        tp, pred = raw[:, :, 0].T.astype(np.int64, order="C"), raw[:, :, 1].T.astype(np.int64, order="C")
-        check_row(tp, pred, self.bounds.gt_count, self._valid)
+        tp, pred = raw[:, :, 0].astype(np.int64), raw[:, :, 1].astype(np.int64)
+        check_counts(tp, pred, b.gt_by_class, b.valid)
         classes = np.arange(lay.classes)
-        if not (np.array_equal(tp.sum(0), self.bounds.pos_above[classes, ks])
-                and np.array_equal(pred.sum(0), self.bounds.pred_above[classes, ks])):
+        if not (np.array_equal(tp.sum(1), b.pos_above[classes, ks]) and
+                np.array_equal(pred.sum(1), b.pred_above[classes, ks])):
             raise StoreDamaged("rows do not add up to the index's histograms")
         return tp, pred
 
@@ -199,7 +198,7 @@ class CountStore:
         for c in range(lay.classes):
             self._read_into(lay.offset(int(ks[c]), c, image), pair)
             out[:, c] = pair
-        check_row(out[0], out[1], self.bounds.gt_count[image], self._valid[image])
+        check_counts(out[0], out[1], self.bounds.gt_count[image], self.bounds.valid[image])
         return out[0], out[1]
 
 

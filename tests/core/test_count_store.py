@@ -56,12 +56,12 @@ def test_counts_equal_direct_counts_at_every_threshold_and_per_class(images, tmp
     store = CountStore.open(tmp_path / "counts.bin", "k" * 64, 7, C, STEPS, bounds_of(images, counts))
     assert store.layout.dtype == "<u1"
     for k in range(STEPS + 1):
-        tp, pred = store.counts(np.full(C, k))
+        tp, pred = (a.T for a in store.counts(np.full(C, k)))
         for i, (probs, target) in enumerate(images):
             direct = count_threshold(probs, target, float(grid_values(STEPS)[k]))
             assert tp[i].tolist() == direct.tp.tolist() and (pred[i] - tp[i]).tolist() == direct.fp.tolist(), k
     ks = np.array([3, 3, 17, 0])
-    tp, pred = store.counts(ks)
+    tp, pred = (a.T for a in store.counts(ks))
     direct = count_threshold(images[5][0], images[5][1], torch.tensor([float(grid_values(STEPS)[k]) for k in ks]))
     assert tp[5].tolist() == direct.tp.tolist() and (pred[5] - tp[5]).tolist() == direct.fp.tolist()
     one_tp, one_pred = store.image_counts(5, ks)
@@ -96,7 +96,7 @@ def test_a_chunk_needing_a_wider_type_widens_what_is_written(tmp_path):
     store = CountStore.open(tmp_path / "w.bin", "k" * 64, 4, C, STEPS, bounds)
     assert store.layout.dtype == "<u4" == narrowest_dtype(70_000)
     for k in (0, 7, STEPS):
-        tp, pred = store.counts(np.full(C, k))
+        tp, pred = (a.T for a in store.counts(np.full(C, k)))
         assert pred.tolist() == [p[:, k].tolist() for _, p in counts]
         assert tp.tolist() == [t[:, k].tolist() for t, _ in counts]
 
@@ -127,7 +127,7 @@ def test_damaged_stores_are_never_used(images, tmp_path):
     store = opened()
     with pytest.raises(StoreDamaged):
         store.counts(np.full(C, 10))
-    assert store.counts(np.full(C, 9))[0].shape == (7, C)     # the other rows are still checked and fine
+    assert store.counts(np.full(C, 9))[0].shape == (C, 7)     # the other rows are still checked and fine
     # shortened while open: a short read is an error, never a crash (no memory map)
     path.write_bytes(good)
     store = opened()
