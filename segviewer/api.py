@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .core.errors import LoadError
+from .core.errors import OptionError
 from .core.options import DEFAULT_STRIP_SUFFIXES, DataOptions
 
 
@@ -24,7 +24,7 @@ def open(gt=None, logits=None, masks=None, images=None, classes=None, *, folder=
         gt, logits, masks = layout.gt, layout.logits, layout.masks
         images, classes = images or layout.images, layout.classes
     if gt is None:
-        raise LoadError(None, "give gt= (a folder of label maps) or folder= (a dataset folder)")
+        raise OptionError("give gt= (a folder of label maps) or folder= (a dataset folder)")
     common = dict(images_dir=Path(images) if images is not None else None, classes=_class_arg(classes),
                   ignore_index=ignore_index, num_classes=num_classes, activation=activation,
                   align_corners=align_corners, device=device, strip_suffixes=tuple(strip_suffixes))
@@ -33,7 +33,7 @@ def open(gt=None, logits=None, masks=None, images=None, classes=None, *, folder=
         dataset = open_model_dataset(Path(gt), model, transform=transform, **common)
     else:
         if (logits is None) == (masks is None):
-            raise LoadError(None, "give exactly one prediction source: logits= or masks= (or model=)")
+            raise OptionError("give exactly one prediction source: logits= or masks= (or model=)")
         pred, kind = (logits, "logits") if logits is not None else (masks, "masks")
         from .core.dataset import Dataset
         dataset = Dataset(DataOptions(gt_dir=Path(gt), pred_dir=Path(pred), pred_kind=kind, **common))

@@ -5,7 +5,7 @@ import argparse
 import math
 from pathlib import Path
 
-from ..core.errors import LoadError
+from ..core.errors import OptionError
 from ..core.options import (ACTIVATIONS, DEFAULT_BETA, DEFAULT_SMOOTH, DEFAULT_STRIP_SUFFIXES, DEVICE_CHOICES,
                             DataOptions, layout_from_folder, parse_threshold)  # noqa: F401
 
@@ -85,7 +85,7 @@ def data_options_from_args(args: argparse.Namespace) -> DataOptions:
         gt, logits, masks, images, classes = (layout.gt, layout.logits, layout.masks, layout.images or images,
                                               layout.classes)
     if gt is None or (logits is None and masks is None):
-        raise LoadError(None, "give a dataset: --gt DIR with --logits DIR or --masks DIR, or a dataset folder")
+        raise OptionError("give a dataset: --gt DIR with --logits DIR or --masks DIR, or a dataset folder")
     return DataOptions(
         gt_dir=gt, pred_dir=logits if logits is not None else masks, pred_kind="logits" if logits is not None else "masks",
         images_dir=images, classes=classes, ignore_index=args.ignore_index, num_classes=args.num_classes,

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .counts import Target
-from .errors import LoadError
+from .errors import LoadError, OptionError
 
 DEFAULT_BINS = 15
 MAX_BINS = 10_000
@@ -38,7 +38,7 @@ def bin_edges(bins: int) -> np.ndarray:
 
 def check_bins(bins: int) -> int:
     if int(bins) != bins or not 1 <= bins <= MAX_BINS:
-        raise LoadError(None, f"bins {bins!r}: a whole number from 1 to {MAX_BINS}")
+        raise OptionError(f"bins {bins!r}: a whole number from 1 to {MAX_BINS}")
     return int(bins)
 
 
@@ -332,7 +332,7 @@ class CalibrationMixin:
     def reliability(self, class_id: int = TOP_LABEL, bins: int = DEFAULT_BINS, image: int | str | None = None):
         """Per bin: lower, upper, pixels, mean_confidence, frequency, for a class or the top label (TOP_LABEL)."""
         if class_id != TOP_LABEL and not 0 <= class_id < self.classes.num_classes:
-            raise LoadError(None, f"class {class_id}: no such class")
+            raise OptionError(f"class {class_id}: no such class")
         return self.calibration_stats(bins, image).reliability(class_id)
 
     def calibration(self, bins: int = DEFAULT_BINS, image: int | str | None = None):

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import LoadError
+from .errors import LoadError, OptionError
 
 COMPARE_CACHE_SIZE = 4
 PER_CLASS_COLUMNS = ("class_id", "class_name", "gt_pixels", "fbeta_a", "fbeta_b", "delta_fbeta", "iou_a", "iou_b",
@@ -145,7 +145,7 @@ def per_image_rows(values: dict):
 def rank_by_delta(delta: np.ndarray, ranking: str = "breaks") -> np.ndarray:
     """Positions ordered by delta (B − A): most negative first ('breaks') or most positive ('fixes'); NaN last."""
     if ranking not in RANKINGS:
-        raise ValueError(f"ranking {ranking!r}: use one of {RANKINGS}")
+        raise OptionError(f"ranking {ranking!r}: use one of {RANKINGS}")
     delta = np.asarray(delta, np.float64)
     key = delta if ranking == "breaks" else -delta
     return np.argsort(np.where(np.isnan(key), np.inf, key), kind="stable")
@@ -165,7 +165,7 @@ class CompareMixin:
         if kind is None:
             folder, kind = detect_kind(pred_dir)
         elif kind not in ("logits", "masks"):
-            raise LoadError(None, f"kind {kind!r}: use 'logits' or 'masks'")
+            raise OptionError(f"kind {kind!r}: use 'logits' or 'masks'")
         else:
             folder = Path(pred_dir)
         opts = self.dataset.options        # model A may run a model: B reads files with A's plain data options
@@ -196,7 +196,7 @@ class CompareMixin:
     def compare_model(self):
         """Model B's Inspector (its dataset, index and loaded images)."""
         if not self.has_compare:
-            raise LoadError(None, "no second model: open one with compare= (or attach_compare)")
+            raise OptionError("no second model: open one with compare= (or attach_compare)")
         return self._compare
 
     @property
@@ -287,7 +287,7 @@ class CompareMixin:
         over present classes for -1, else the class's), delta = B − A, and 'failed'. Rank with rank_by_delta."""
         from .scores import compute_scores, nanmean, SCORE_NAMES
         if score not in SCORE_NAMES:
-            raise LoadError(None, f"score {score!r}: use one of {', '.join(SCORE_NAMES)}")
+            raise OptionError(f"score {score!r}: use one of {', '.join(SCORE_NAMES)}")
         b = self.compare_model
         s, sb = self._snapshots(scoring, compare_scoring)
         da = self.dataset_counts(s)

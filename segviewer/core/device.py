@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from .errors import LoadError
+from .errors import OptionError
 
 from .options import DEVICE_CHOICES
 
@@ -16,11 +16,11 @@ def resolve_device(name: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise LoadError(None, "--device cuda: this torch build sees no CUDA GPU")
+        raise OptionError("--device cuda: this torch build sees no CUDA GPU")
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise LoadError(None, "--device mps: MPS is not available on this machine")
+        raise OptionError("--device mps: MPS is not available on this machine")
     if name not in DEVICE_CHOICES:
-        raise LoadError(None, f"unknown device {name!r} (use {', '.join(DEVICE_CHOICES)})")
+        raise OptionError(f"unknown device {name!r} (use {', '.join(DEVICE_CHOICES)})")
     return torch.device(name)
 
 

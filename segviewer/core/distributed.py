@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from .errors import LoadError, all_failed
+from .errors import LoadError, OptionError, all_failed
 
 INSTALL_HINT = 'pip install "segviewer[dask]"'
 MAX_CHUNK = 32            # images per task: a partial index of 32 images is a few MB
@@ -148,9 +148,9 @@ def _result(future, dataset, chunk: range) -> tuple:
     except RemoteLoadError as exc:
         raise LoadError(*exc.args) from None
     except KilledWorker:
-        first, last = dataset.items[chunk[0]].name, dataset.items[chunk[-1]].name
-        raise LoadError(None, f"Dask workers died repeatedly on the images {first} .. {last} "
-                              f"(out of memory?); the run was stopped") from None
+        first, last = dataset.items[chunk[0]], dataset.items[chunk[-1]]
+        raise LoadError(first.gt, f"Dask workers died repeatedly on the images {first.name} .. {last.name} "
+                                  f"(out of memory?); the run was stopped") from None
 
 
 def _raise_first_failure(outcomes: list) -> None:
@@ -187,12 +187,12 @@ def connected(cluster) -> Iterator:
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
-        raise LoadError(None, f"--workers and --scheduler need Dask: {INSTALL_HINT}") from None
+        raise OptionError(f"--workers and --scheduler need Dask: {INSTALL_HINT}") from None
     if cluster.scheduler:
         try:
             client = Client(cluster.scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError, ValueError) as exc:
-            raise LoadError(None, f"cannot reach the Dask scheduler at {cluster.scheduler} ({exc})") from None
+            raise OptionError(f"cannot reach the Dask scheduler at {cluster.scheduler} ({exc})") from None
         with client:
             yield client
         return

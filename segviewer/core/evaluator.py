@@ -25,7 +25,7 @@ from . import ddp
 from .classes import DEFAULT_IGNORE_INDEX, ClassSpec, generic_classes, resolve_classes
 from .counts import Counts, Target, argmax_map, count_hard, count_threshold, prepare_target, soft_counts
 from .device import resolve_device
-from .errors import LoadError
+from .errors import LoadError, OptionError
 from .export import PER_CLASS_COLUMNS, PER_IMAGE_COLUMNS, write_per_class_csv, write_per_image_csv
 from .index import DEFAULT_STEPS, IndexBuilder, ProbabilityIndex, counts_above, threshold_to_step
 from .io import all_finite
@@ -104,7 +104,7 @@ class Evaluator:
             save_logits(self.save_logits_to, names, logits)
         for i in range(n):
             if not all_finite(logits[i]):
-                raise LoadError(None, f"image {names[i]!r}: logits contain NaN or Inf values")
+                raise OptionError(f"image {names[i]!r}: logits contain NaN or Inf values")
             probs = to_probabilities(logits[i], tuple(target.shape[-2:]), self.activation, self.align_corners, device,
                                      buffer=self._probs)
             self._add(names[i], probs, prepare_target(target[i], c, classes.ignore_index))
@@ -154,19 +154,19 @@ class Evaluator:
             self.classes = generic_classes(num_classes, ignore)
             self.scoring.check_classes(num_classes)
         if num_classes != self.classes.num_classes:
-            raise LoadError(None, f"wrong number of classes: the logits have {num_classes} channels, "
-                                  f"but the classes define {self.classes.num_classes}")
+            raise OptionError(f"wrong number of classes: the logits have {num_classes} channels, "
+                              f"but the classes define {self.classes.num_classes}")
         return self.classes
 
     def _batch_names(self, names, n: int) -> list[str]:
         if names is None:
             if self.save_logits_to is not None:
-                raise LoadError(None, "save_logits_to needs names= in update(): the files are named for the images")
+                raise OptionError("save_logits_to needs names= in update(): the files are named for the images")
             prefix = f"rank{ddp.rank()}-" if ddp.world_size() > 1 else ""
             names = [f"{prefix}{self._seen + i:06d}" for i in range(n)]
         names = [str(v) for v in (names.tolist() if isinstance(names, torch.Tensor) else names)]
         if len(names) != n:
-            raise LoadError(None, f"{len(names)} names for a batch of {n} images")
+            raise OptionError(f"{len(names)} names for a batch of {n} images")
         self._seen += n
         return names
 
@@ -178,7 +178,7 @@ class Evaluator:
             return self
         num_classes = ddp.all_reduce_max(self.classes.num_classes if self.classes is not None else 0)
         if num_classes == 0:
-            raise LoadError(None, "no rank has any image: call update() before sync()")
+            raise OptionError("no rank has any image: call update() before sync()")
         local = self._local_state(self._classes_for(num_classes).num_classes)
         names = ddp.all_gather_names(local.names)
         counts, soft = (Counts(*(torch.from_numpy(ddp.all_gather_concat(getattr(rows, k).numpy()))
@@ -192,7 +192,7 @@ class Evaluator:
     def _local_state(self, num_classes: int | None = None) -> _State:
         c = self.classes.num_classes if self.classes is not None else num_classes
         if c is None:
-            raise LoadError(None, "no images yet: call update() first")
+            raise OptionError("no images yet: call update() first")
         index = None
         if self.keep_index:
             index = self._builder_for(c).finish()
@@ -203,14 +203,14 @@ class Evaluator:
     def _state(self) -> _State:
         state = self._synced or self._local_state()
         if not state.names:
-            raise LoadError(None, "no images yet: call update() first")
+            raise OptionError("no images yet: call update() first")
         return state
 
     def index(self) -> ProbabilityIndex:
         """The probability index of every image seen (after sync(): of every rank's images)."""
         index = self._state().index
         if index is None:
-            raise LoadError(None, "this Evaluator keeps no index (keep_index=False)")
+            raise OptionError("this Evaluator keeps no index (keep_index=False)")
         return index
 
     @property
@@ -299,14 +299,14 @@ def save_logits(folder, name, logits: torch.Tensor) -> list[Path]:
     if logits.ndim == 3:
         logits = logits[None]
     if logits.ndim != 4 or logits.shape[0] != len(names):
-        raise LoadError(None, f"save_logits: {len(names)} name(s) for logits of shape {tuple(logits.shape)} "
-                              f"(expected [C,h,w] for one name or [N,C,h,w] for N names)")
+        raise OptionError(f"save_logits: {len(names)} name(s) for logits of shape {tuple(logits.shape)} "
+                          f"(expected [C,h,w] for one name or [N,C,h,w] for N names)")
     half = logits.to(torch.float16).cpu()
     paths = []
     for image, array in zip(names, half):
         if not all_finite(array):
-            raise LoadError(None, f"save_logits: image {str(image)!r}: logits are NaN, Inf or beyond float16's "
-                                  f"range (±{FLOAT16_MAX:g}); scale them before saving")
+            raise OptionError(f"save_logits: image {str(image)!r}: logits are NaN, Inf or beyond float16's "
+                              f"range (±{FLOAT16_MAX:g}); scale them before saving")
         paths.append(_write_npy(_logit_path(Path(folder), str(image)), array.numpy()))
     return paths
 
@@ -314,7 +314,7 @@ def save_logits(folder, name, logits: torch.Tensor) -> list[Path]:
 def _logit_path(folder: Path, name: str) -> Path:
     relative = Path(name)
     if not name or relative.is_absolute() or ".." in relative.parts:
-        raise LoadError(None, f"save_logits: image name {name!r} must be a relative name without '..'")
+        raise OptionError(f"save_logits: image name {name!r} must be a relative name without '..'")
     return folder / f"{name}.npy"
 
 
@@ -346,17 +346,17 @@ def _resolve_device(device) -> torch.device | None:
 
 def _batch_shapes(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if not isinstance(logits, torch.Tensor) or not isinstance(target, torch.Tensor):
-        raise LoadError(None, "update(logits, target): both must be torch tensors")
+        raise OptionError("update(logits, target): both must be torch tensors")
     logits, target = logits.detach(), target.detach()
     if logits.ndim == 3 and target.ndim == 2:   # one image
         logits, target = logits[None], target[None]
     if logits.ndim != 4 or target.ndim != 3 or logits.shape[0] != target.shape[0]:
-        raise LoadError(None, f"update(): logits must be [N,C,h,w] and target [N,H,W], got "
-                              f"{tuple(logits.shape)} and {tuple(target.shape)}")
+        raise OptionError(f"update(): logits must be [N,C,h,w] and target [N,H,W], got "
+                          f"{tuple(logits.shape)} and {tuple(target.shape)}")
     if not logits.is_floating_point():
-        raise LoadError(None, f"logits must be floating point, got {logits.dtype}")
+        raise OptionError(f"logits must be floating point, got {logits.dtype}")
     if target.is_floating_point() or target.dtype == torch.bool:
-        raise LoadError(None, f"target must hold integer class ids, got {target.dtype}")
+        raise OptionError(f"target must hold integer class ids, got {target.dtype}")
     return logits, target
 
 
@@ -367,7 +367,7 @@ def _map_labels(target: torch.Tensor, classes: ClassSpec) -> torch.Tensor:
     if table is None:
         return target
     if target.numel() and (int(target.min()) < 0 or int(target.max()) >= len(table)):
-        raise LoadError(None, "target values outside the label map's range")
+        raise OptionError("target values outside the label map's range")
     return torch.from_numpy(table).to(target.device)[target]
 
 
@@ -378,7 +378,7 @@ def _check_target(target: torch.Tensor, classes: ClassSpec) -> None:
         return
     bad = ((target < 0) | (target >= c)) & (target != ignore)
     values = torch.unique(target[bad])[:5].tolist()
-    raise LoadError(None, f"target values {values} are not class ids 0..{c - 1} nor the ignore id {ignore}")
+    raise OptionError(f"target values {values} are not class ids 0..{c - 1} nor the ignore id {ignore}")
 
 
 def _warn_repeated(names: list[str]) -> None:

@@ -18,7 +18,7 @@ from .calibration import CalibrationMixin
 from .compare import CompareMixin
 from .counts import Counts, Target, confusion_matrix
 from .dataset import Dataset, Sample, evaluate
-from .errors import LoadError
+from .errors import LoadError, OptionError
 from .index import DEFAULT_STEPS, ProbabilityIndex, build_index
 from .index_cache import load_or_build
 from .label_issues import LabelIssuesMixin
@@ -59,7 +59,7 @@ def request_key(kind: str, scoring: Scoring, image: int | None = None, extra: tu
     elif kind in ("image_scores", "dataset_scores", "images"):
         settings = scoring.score_key()
     else:
-        raise ValueError(f"unknown request kind {kind!r}")
+        raise OptionError(f"unknown request kind {kind!r}")
     return (kind, image, settings, extra)
 
 
@@ -119,12 +119,12 @@ class Inspector(CompareMixin, CalibrationMixin, LabelIssuesMixin):
         """Dataset position of an image given by name or position."""
         if isinstance(image, (int, np.integer)):
             if not 0 <= int(image) < len(self):
-                raise LoadError(None, f"image {image}: out of range (the dataset has {len(self)} images)")
+                raise OptionError(f"image {image}: out of range (the dataset has {len(self)} images)")
             return int(image)
         rows = self._name_positions()
         if image not in rows:
             example = self.names[0] if len(self) else "none"
-            raise LoadError(None, f"image {image!r}: no such image (e.g. {example!r})")
+            raise OptionError(f"image {image!r}: no such image (e.g. {example!r})")
         return rows[image]
 
     def _name_positions(self) -> dict[str, int]:

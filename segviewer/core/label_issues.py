@@ -19,7 +19,7 @@ from scipy import ndimage
 
 from .boundary_metrics import BoundaryMetricsMixin
 from .counts import Target, accumulation_dtype
-from .errors import LoadError
+from .errors import LoadError, OptionError
 
 DEFAULT_TEMPERATURE = 0.1
 DEFAULT_MIN_CONFIDENCE = 0.9
@@ -50,9 +50,9 @@ class ImageIssues:
 
 def check_settings(temperature: float, min_confidence: float) -> None:
     if not (np.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature must be a finite number > 0, not {temperature!r}")
+        raise OptionError(f"temperature must be a finite number > 0, not {temperature!r}")
     if not 0.0 <= min_confidence <= 1.0:
-        raise ValueError(f"min_confidence must be within [0, 1], not {min_confidence!r}")
+        raise OptionError(f"min_confidence must be within [0, 1], not {min_confidence!r}")
 
 
 def self_confidence(probs: torch.Tensor, target: Target) -> torch.Tensor:

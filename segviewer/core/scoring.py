@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Sequence
 
-from .errors import LoadError
+from .errors import OptionError
 from .options import DEFAULT_BETA, DEFAULT_SMOOTH
 
 
@@ -32,8 +32,10 @@ class Scoring:
     def __post_init__(self):
         try:
             self._validate()
+        except OptionError:
+            raise
         except (TypeError, ValueError) as exc:   # None, text, an array of the wrong kind ...: the user's input
-            raise LoadError(None, f"Scoring: {exc}") from None
+            raise OptionError(f"Scoring: {exc}") from None
 
     def _validate(self) -> None:
         t = self.threshold
@@ -42,16 +44,16 @@ class Scoring:
             object.__setattr__(self, "threshold", t)
         values = tuple(float(v) for v in t) if isinstance(t, Sequence) and not isinstance(t, str) else (float(t),)
         if not values or any(not 0.0 <= v <= 1.0 for v in values):
-            raise LoadError(None, f"threshold {t!r}: thresholds lie in [0, 1]")
+            raise OptionError(f"threshold {t!r}: thresholds lie in [0, 1]")
         object.__setattr__(self, "threshold", values if len(values) > 1 or not _is_scalar(t) else values[0])
         if not (math.isfinite(float(self.beta)) and float(self.beta) > 0):
-            raise LoadError(None, f"beta {self.beta!r}: must be a finite number greater than 0")
+            raise OptionError(f"beta {self.beta!r}: must be a finite number greater than 0")
         if not (math.isfinite(float(self.smooth)) and float(self.smooth) >= 0):
-            raise LoadError(None, f"smooth {self.smooth!r}: must be a finite number, at least 0")
+            raise OptionError(f"smooth {self.smooth!r}: must be a finite number, at least 0")
         if int(self.boundary) != self.boundary or self.boundary < 0:
-            raise LoadError(None, f"boundary {self.boundary!r}: must be a whole number of pixels, at least 0")
+            raise OptionError(f"boundary {self.boundary!r}: must be a whole number of pixels, at least 0")
         if self.interior and not self.boundary:
-            raise LoadError(None, "interior needs a boundary band (boundary > 0)")
+            raise OptionError("interior needs a boundary band (boundary > 0)")
         object.__setattr__(self, "beta", float(self.beta))
         object.__setattr__(self, "smooth", float(self.smooth))
         object.__setattr__(self, "boundary", int(self.boundary))
@@ -74,7 +76,7 @@ class Scoring:
 
     def check_classes(self, num_classes: int) -> None:
         if self.per_class and len(self.threshold) != num_classes:
-            raise LoadError(None, f"{len(self.threshold)} thresholds for {num_classes} classes")
+            raise OptionError(f"{len(self.threshold)} thresholds for {num_classes} classes")
 
     # ---- keys: a result computed for one snapshot is valid while its key still matches ----
     def prediction_key(self) -> tuple:

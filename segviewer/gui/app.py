@@ -45,7 +45,7 @@ def run_app(args: Launch) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"   # a screenshot needs no screen
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
-    from ..core.errors import LoadError
+    from ..core.errors import LoadError, OptionError
     from .main_window import MainWindow
     options = args.options
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -69,7 +69,7 @@ def run_app(args: Launch) -> int:
                     status["code"] = 2
                 if args.view:
                     window.viewer.update_settings(view=args.view)
-        except LoadError as exc:
+        except (LoadError, OptionError) as exc:
             window.show_error(f"Open failed: {exc}")
             print(f"segviewer: error: {exc}", file=sys.stderr)
             status["code"] = 2
@@ -98,13 +98,13 @@ def apply_initial_settings(window, args) -> None:
     if args.image:
         names = v.dataset.names
         if args.image not in names:
-            from ..core.errors import LoadError
-            raise LoadError(None, f"--image {args.image!r}: no such image (e.g. {names[0]!r})")
+            from ..core.errors import OptionError
+            raise OptionError(f"--image {args.image!r}: no such image (e.g. {names[0]!r})")
         window.show_image(names.index(args.image))
 
 
 def resolve_class(names, text: str) -> int:
-    from ..core.errors import LoadError
+    from ..core.errors import OptionError
     from ..core.overlay import ALL_CLASSES
     if text.lower() in ("all", "all classes"):
         return ALL_CLASSES
@@ -112,7 +112,7 @@ def resolve_class(names, text: str) -> int:
         return list(names).index(text)
     if text.isdigit() and int(text) < len(names):
         return int(text)
-    raise LoadError(None, f"--class {text!r}: no such class (classes: {', '.join(names[:8])}…)")
+    raise OptionError(f"--class {text!r}: no such class (classes: {', '.join(names[:8])}…)")
 
 
 def take_screenshot_when_settled(app, window, path: Path) -> None:

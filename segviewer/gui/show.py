@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from ..core.errors import LoadError
+from ..core.errors import OptionError
 
 _OPEN_WINDOWS: list = []   # windows shown into a running loop: kept, or Python's collector would close them
 
@@ -51,8 +51,8 @@ def show_inspector(inspector, block: bool | None = None):
     if block is None:
         block = not qt_loop_running()
     if headless():
-        raise LoadError(None, "no display to open the window on (no DISPLAY or WAYLAND_DISPLAY); use the "
-                              "Inspector's tables, or run on a desktop")
+        raise OptionError("no display to open the window on (no DISPLAY or WAYLAND_DISPLAY); use the "
+                          "Inspector's tables, or run on a desktop")
     from PySide6.QtWidgets import QApplication
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("segviewer")

@@ -13,7 +13,7 @@ from helpers import run_cli, save_label
 
 import segviewer
 from segviewer.core.dataset import DataOptions, Dataset
-from segviewer.core.errors import LoadError
+from segviewer.core.errors import LoadError, OptionError
 from segviewer.core.index import build_index
 from segviewer.core.probs import to_probabilities
 
@@ -188,32 +188,32 @@ def test_save_logits_writes_float16_the_export_reads(tmp_path):
 def test_save_logits_one_image_and_bad_input(tmp_path):
     path, = segviewer.save_logits(tmp_path, "sub/a", torch.zeros(1, 3, 2, 2))
     assert path == tmp_path / "sub" / "a.npy" and np.load(path).shape == (3, 2, 2)
-    with pytest.raises(LoadError, match="float16"):
+    with pytest.raises(OptionError, match="float16"):
         segviewer.save_logits(tmp_path, "b", torch.full((3, 2, 2), 1e6))
-    with pytest.raises(LoadError, match="'..'"):
+    with pytest.raises(OptionError, match="'..'"):
         segviewer.save_logits(tmp_path, "../c", torch.zeros(3, 2, 2))
-    with pytest.raises(LoadError, match="name"):
+    with pytest.raises(OptionError, match="name"):
         segviewer.save_logits(tmp_path, ["a", "b"], torch.zeros(3, 3, 2, 2))
 
 
-def test_bad_input_is_a_load_error(tmp_path):
+def test_bad_input_is_an_option_error(tmp_path):
     ev = segviewer.Evaluator(classes="voc")
-    with pytest.raises(LoadError, match="21"):
+    with pytest.raises(OptionError, match="21"):
         ev.update(torch.zeros(1, 4, 2, 2), torch.zeros(1, 2, 2, dtype=torch.long))
     ev = segviewer.Evaluator(num_classes=4)
-    with pytest.raises(LoadError, match=r"\[7\]"):
+    with pytest.raises(OptionError, match=r"\[7\]"):
         ev.update(torch.zeros(1, 4, 2, 2), torch.full((1, 2, 2), 7))
-    with pytest.raises(LoadError, match="NaN"):
+    with pytest.raises(OptionError, match="NaN"):
         ev.update(torch.full((1, 4, 2, 2), float("nan")), torch.zeros(1, 2, 2, dtype=torch.long))
-    with pytest.raises(LoadError, match="names"):
+    with pytest.raises(OptionError, match="names"):
         segviewer.Evaluator(save_logits_to=tmp_path).update(torch.zeros(1, 4, 2, 2), torch.zeros(1, 2, 2).long())
-    with pytest.raises(LoadError, match="update"):
+    with pytest.raises(OptionError, match="update"):
         segviewer.Evaluator().compute()
-    with pytest.raises(LoadError, match="keep_index"):
+    with pytest.raises(OptionError, match="keep_index"):
         ev = segviewer.Evaluator(keep_index=False)
         ev.update(torch.zeros(1, 4, 2, 2), torch.zeros(1, 2, 2, dtype=torch.long))
         ev.best_thresholds()
-    with pytest.raises(LoadError, match="thresholds"):
+    with pytest.raises(OptionError, match="thresholds"):
         segviewer.Evaluator(classes="voc", threshold=[0.5, 0.5])
 
 

@@ -113,10 +113,10 @@ def test_request_keys_name_exactly_what_changes_a_result():
 def test_scoring_refuses_bad_values():
     for bad in (dict(beta=0), dict(beta=-1), dict(smooth=-1e-9), dict(threshold=1.5), dict(threshold=float("nan")),
                 dict(boundary=-1), dict(interior=True), dict(beta=float("inf"))):
-        with pytest.raises(segviewer.LoadError):
+        with pytest.raises(segviewer.OptionError):
             Scoring(**bad)
     ins_like = Scoring(threshold=[0.1, 0.2])
-    with pytest.raises(segviewer.LoadError, match="2 thresholds for 7 classes"):
+    with pytest.raises(segviewer.OptionError, match="2 thresholds for 7 classes"):
         ins_like.check_classes(7)
 
 
@@ -191,7 +191,7 @@ def test_images_keep_dataset_order_and_mark_failures(tmp_path):
     assert "wrong number of classes" in ins.failures[1]
     with pytest.raises(segviewer.LoadError, match="img1"):
         ins.image_scores("img1")
-    with pytest.raises(segviewer.LoadError, match="no such image"):
+    with pytest.raises(segviewer.OptionError, match="no such image"):
         ins.image_scores("nope")
 
 
@@ -211,9 +211,9 @@ def test_random_counts_match_torchmetrics(tmp_path):
 
 
 def test_open_refuses_ambiguous_sources(tmp_path):
-    with pytest.raises(segviewer.LoadError, match="exactly one prediction source"):
+    with pytest.raises(segviewer.OptionError, match="exactly one prediction source"):
         segviewer.open(gt=tmp_path, logits=tmp_path, masks=tmp_path)
-    with pytest.raises(segviewer.LoadError, match="give gt="):
+    with pytest.raises(segviewer.OptionError, match="give gt="):
         segviewer.open(logits=tmp_path)
 
 

@@ -10,7 +10,7 @@ from PIL import Image
 from helpers import make_dataset, save_label
 from segviewer.core.classes import load_class_file, load_preset, preset_names, resolve_classes
 from segviewer.core.dataset import DataOptions, Dataset, evaluate
-from segviewer.core.errors import LoadError
+from segviewer.core.errors import LoadError, OptionError
 from segviewer.core.io import load_image, load_label_map, load_logits, pair_dataset
 
 
@@ -179,7 +179,7 @@ def test_presets_and_class_files(tmp_path):
     (tmp_path / "bad.json").write_text("{nope")
     with pytest.raises(LoadError, match="bad.json: not valid JSON"):
         load_class_file(tmp_path / "bad.json")
-    with pytest.raises(LoadError, match="unknown class preset"):
+    with pytest.raises(OptionError, match="unknown class preset"):
         resolve_classes("nosuch")
     generic = resolve_classes(None, 4)
     assert generic.names[3] == "class 3" and len(set(generic.colors)) == 4

@@ -100,7 +100,7 @@ def test_broken_models_give_clear_errors(tmp_path):
         segviewer.open(gt=root / "gt", images=root / "images", model=Broken(), device="cpu")
     with pytest.raises(LoadError, match="channels"):
         segviewer.open(gt=root / "gt", images=root / "images", model=TinySeg(), classes="voc", device="cpu").load(0)
-    with pytest.raises(LoadError, match="images="):
+    with pytest.raises(segviewer.OptionError, match="images="):
         segviewer.open(gt=root / "gt", model=TinySeg())
     (tmp_path / "junk.pt").write_bytes(b"not a model")
     with pytest.raises(LoadError, match="not a TorchScript model"):
