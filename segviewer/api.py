@@ -39,7 +39,7 @@ def open(gt=None, logits=None, masks=None, images=None, classes=None, *, folder=
         dataset = Dataset(DataOptions(gt_dir=Path(gt), pred_dir=Path(pred), pred_kind=kind, **common))
     ins = Inspector(dataset, scoring=scoring, **({"steps": steps} if steps else {}))
     if compare is not None or compare_masks is not None:
-        ins.attach_compare(compare if compare is not None else compare_masks,
+        ins.compare.attach(compare if compare is not None else compare_masks,
                            kind=None if compare is not None else "masks")
     return ins
 

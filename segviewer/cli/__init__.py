@@ -76,7 +76,11 @@ def main(argv: list[str] | None = None) -> int:
             args = parser.parse_args(argv)
             check_combinations(parser, args)
             _bound_heap()
-            return args.run(args)
+            try:
+                return args.run(args)
+            finally:
+                from .common import close_engines
+                close_engines()
         args = build_gui_parser().parse_args(argv[1:] if argv and argv[0] == "gui" else argv)
         from .window import open_window
         return open_window(args)

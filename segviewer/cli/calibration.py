@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import logits_dataset, progress_bar, report_failures
-from .options import add_cluster_options, add_data_options, cluster_from_args, number
+from .common import engine_from_args, logits_dataset, progress_bar, progress_of, report_failures
+from .options import add_cluster_options, add_data_options, number
 
 HELP = "per-class and top-label calibration (ECE, MCE) and reliability-diagram bins"
 
@@ -23,18 +23,16 @@ def configure(cal: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..core.calibration import plot_calibration, write_bins, write_calibration
-    from ..core.distributed import calibrate
-    from ..core.errors import LoadError, all_failed
+    from ..core.errors import all_failed
     from ..core.outputs import atomic_output
     dataset = logits_dataset(args, "calibration needs logits; hard masks have no confidence",
                              {"--out": args.out, "--bins-out": args.bins_out, "--plot": args.plot}, plot="--plot")
-    failures: list[LoadError] = []
+    ins = engine_from_args(args, dataset)
     with progress_bar(len(dataset), "calibration") as bar:
-        stats = calibrate(dataset, args.bins, lambda done, total: bar.update(1), failures.append,
-                          strict=args.strict, cluster=cluster_from_args(args))
-    report_failures(failures)
-    if len(failures) == len(dataset):
-        raise all_failed(dataset.options.gt_dir, failures)
+        stats = ins.calibration.stats(args.bins, strict=args.strict, progress=progress_of(bar))
+    report_failures(ins.failures.reasons())
+    if len(ins.failures) == len(dataset):
+        raise all_failed(dataset.options.gt_dir, ins.failures.reasons())
     names = dataset.classes.names
     write_calibration(args.out, names, stats)
     if args.bins_out:

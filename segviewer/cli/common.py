@@ -35,3 +35,37 @@ def logits_dataset(args, needs: str, outputs: dict, plot: str | None = None):
     OutputGuard().add_dataset(dataset).check(outputs, formats={plot: PLOT_EXTS} if plot else None)
     report_problems(dataset)
     return dataset
+
+
+def scoring_from_args(args, dataset):
+    """The Scoring of --threshold / --argmax, --beta, --smooth (and --boundary / --interior where a command has
+    them) for this dataset: hard masks predict by themselves (argmax)."""
+    from ..core.options import parse_threshold
+    from ..core.scoring import Scoring
+    argmax = bool(getattr(args, "argmax", False)) or dataset.is_hard
+    threshold = 0.5 if argmax else parse_threshold(args.threshold, dataset.classes.num_classes)
+    return Scoring(threshold=threshold, argmax=argmax, beta=args.beta, smooth=args.smooth,
+                   boundary=getattr(args, "boundary", None) or 0, interior=bool(getattr(args, "interior", False)))
+
+
+OPEN_ENGINES: list = []     # closed when the command returns (cli.main): a local Dask cluster stops with them
+
+
+def engine_from_args(args, dataset, scoring=None, **keywords):
+    """The engine every command runs its passes through, on the cluster of --workers / --scheduler if given (one
+    cluster for all of the command's passes)."""
+    from ..core.inspector import Inspector
+    from .options import cluster_from_args
+    engine = Inspector(dataset, scoring, cluster=cluster_from_args(args), **keywords)
+    OPEN_ENGINES.append(engine)
+    return engine
+
+
+def close_engines() -> None:
+    while OPEN_ENGINES:
+        OPEN_ENGINES.pop().close()
+
+
+def progress_of(bar):
+    """A pass's progress(done, total) that moves the bar one image per call."""
+    return lambda done, total: bar.update(1)

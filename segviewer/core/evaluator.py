@@ -254,12 +254,10 @@ class Evaluator:
     def to_csv(self, path, per_image=None) -> None:
         """The per-class CSV (and the per-image one) exactly as `segviewer export` writes them."""
         total, soft = self._totals()
-        s = self.scoring
-        threshold = None if s.argmax else s.effective_threshold()
-        write_per_class_csv(path, self.classes, total, soft, threshold, s.beta, s.smooth)
+        write_per_class_csv(path, self.classes, total, soft, self.scoring)
         if per_image is not None:
             state = self._state()
-            write_per_image_csv(per_image, state.names, self.classes, state.counts, s.beta, s.smooth)
+            write_per_image_csv(per_image, state.names, self.classes, state.counts, self.scoring)
 
     def best_thresholds(self):
         """Per class, the grid threshold of maximum F-beta over the images seen (from the index: no pixels kept).

@@ -86,12 +86,9 @@ def run_app(args: Launch) -> int:
 
 def apply_initial_settings(window, args) -> None:
     v = window.viewer
-    changes = {"beta": args.beta, "smooth": args.smooth, "argmax": bool(args.argmax) and not v.is_hard}
     t = parse_threshold(args.threshold, v.classes.num_classes)
-    if isinstance(t, list):
-        changes["class_thresholds"] = tuple(t)
-    else:
-        changes["threshold"] = t
+    changes = {"beta": args.beta, "smooth": args.smooth, "argmax": bool(args.argmax) or v.is_hard,
+               "threshold": tuple(t) if isinstance(t, list) else t}
     if args.class_name:
         changes["class_id"] = resolve_class(v.classes.names, args.class_name)
     v.update_settings(**changes)

@@ -21,13 +21,14 @@ from .controls import ControlsPanel
 from .curves import CurvesPanel
 from .image_list import ImageListPanel
 from .layout import DEFAULT_SIZE, WindowLayout, scrolling
-from .state import ViewSettings
 from .viewer import Viewer
 from .window_actions import WindowActions
+from .window_exports import WindowExports
 from .guard import guarded
 from .boundary_columns import BoundaryColumns
 from .insights import Insights
 from .review import ReviewController
+from .services import WindowServices
 
 LUT_KEYS = {"palette", "show_tp", "show_fp", "show_fn", "opacity", "view", "class_id", "show_background"}
 
@@ -61,15 +62,18 @@ class MainWindow(QMainWindow):
         self.bottom_tabs.addTab(self.confusion, "Confusion")
         self.bottom_tabs.addTab(self.regions, "Error regions")
         self.setCentralWidget(self.canvas)
-        self.review = ReviewController(self)
-        self.insights = Insights(self)
-        self.boundary_columns = BoundaryColumns(self)
+        self.last_error = ""
+        self.services = WindowServices(self)       # what the parts below may ask of the window
+        self.review = ReviewController(self.viewer, self.services, self)
+        self.insights = Insights(self.viewer, self.services, self.bottom_tabs, self.review, self)
+        self.boundary_columns = BoundaryColumns(self.viewer, self.class_table, self)
+        self.exports = WindowExports(self.viewer, self.services, self.canvas)
         self.layout_ = WindowLayout(self)
         self.images_dock = self.layout_.add("Images", self.image_list, Qt.LeftDockWidgetArea, 270, (200, 150))
         self.settings_dock = self.layout_.add("Settings", scrolling(self.controls), Qt.RightDockWidgetArea, 330,
                                               (0, 120))
-        self.review.dock = self.layout_.add("Review", scrolling(self.review.panel), Qt.RightDockWidgetArea, 285, (0, 120),
-                                            below=self.settings_dock)
+        self.review_dock = self.layout_.add("Review", scrolling(self.review.panel), Qt.RightDockWidgetArea, 285,
+                                            (0, 120), below=self.settings_dock)
         self.scores_dock = self.layout_.add("Scores", self.bottom_tabs, Qt.BottomDockWidgetArea, 280, (0, 190))
         self.layout_.keep_share(self.images_dock, Qt.Horizontal)
         self.layout_.keep_share(self.scores_dock, Qt.Vertical)
@@ -117,8 +121,14 @@ class MainWindow(QMainWindow):
         v.error.connect(self.show_error)   # the viewer's messages are already in the one format
         self.controls.changed.connect(lambda changes: v.update_settings(**changes))
         self.controls.apply_best.connect(v.apply_best_thresholds)
-        self.controls.reset_best.connect(lambda: v.update_settings(class_thresholds=None,
-                                                                   threshold=ViewSettings.threshold))
+        self.controls.reset_best.connect(v.reset_thresholds)
+        self.review.panel_wanted.connect(self.review_dock.show)
+        self.review.reviews_changed.connect(lambda statuses, notes: self.image_list.refresh(statuses=statuses,
+                                                                                           notes=notes))
+        self.review.progress_changed.connect(self.reviewed_label.setText)
+        self.insights.list_column.connect(self._rank_list)
+        self.insights.columns_stale.connect(self.image_list.drop_settings_columns)
+        self.boundary_columns.changed.connect(self._update_tables)
         self.controls.drag_changed.connect(self.image_list.hold_order)
         self.image_list.image_selected.connect(self._on_list_selected)
         self.class_table.class_clicked.connect(lambda c: v.update_settings(class_id=c))
@@ -217,10 +227,10 @@ class MainWindow(QMainWindow):
         if "class_id" in changed:
             self.class_table.select_class(self.viewer.settings.class_id)
             self._refresh_list()
-        if changed & {"class_id", "beta", "smooth", "class_thresholds"}:
+        if changed & {"class_id", "beta", "smooth"}:
             self._redraw_curves()
         elif "threshold" in changed and self.viewer.dataset is not None:
-            self.curves.move_markers(self.viewer.settings.effective_threshold())
+            self.curves.move_markers(self.viewer.scoring.effective_threshold())
 
     def _apply_lut(self) -> None:
         colors = self.viewer.classes.color_array() if self.viewer.dataset else np.zeros((1, 3), np.uint8)
@@ -277,7 +287,7 @@ class MainWindow(QMainWindow):
             note = "building the dataset index…"
         self.class_table.update_scores(v.classes.names, v.classes.colors, image,
                                        (ic.tp + ic.fn) if ic is not None else None, dataset,
-                                       (dc.tp + dc.fn) if dc is not None else None, v.best, v.settings.beta, note)
+                                       (dc.tp + dc.fn) if dc is not None else None, v.best, v.scoring.beta, note)
         self.class_table.select_class(v.settings.class_id)
         self._update_legend()
         self._update_timing()
@@ -304,9 +314,14 @@ class MainWindow(QMainWindow):
         v = self.viewer
         if v.dataset is None:
             return
-        s = v.settings
-        self.curves.redraw(s.class_id, v.classes.names, v.classes.color_array(), s.beta, s.smooth,
-                           s.effective_threshold())
+        sc = v.scoring
+        self.curves.redraw(v.settings.class_id, v.classes.names, v.classes.color_array(), sc.beta, sc.smooth,
+                           sc.effective_threshold())
+
+    def _rank_list(self, column: int, values, ascending: bool) -> None:
+        """An analysis ranks the image list by its column; the title's "n of N in the list" follows the order."""
+        self.image_list.show_column(column, values, ascending)
+        self._update_title()
 
     def _update_timing(self) -> None:
         v = self.viewer
@@ -339,7 +354,7 @@ class MainWindow(QMainWindow):
         if v.dataset is None:
             return
         matrix = a.dataset_confusion if self.confusion.scope.currentText() == "dataset" else a.image_confusion
-        self.confusion.set_matrix(matrix, v.classes.names, show_none=not (v.is_hard or v.settings.argmax))
+        self.confusion.set_matrix(matrix, v.classes.names, show_none=not (v.is_hard or v.scoring.argmax))
 
     def on_confusion_cell(self, g: int, p: int) -> None:
         """Highlights the cell's pixels on the canvas (on every image, until Esc) and ranks the images by it."""
@@ -364,6 +379,11 @@ class MainWindow(QMainWindow):
         box = QMessageBox(QMessageBox.Warning, "segviewer", text, QMessageBox.Ok, self)
         box.setAttribute(Qt.WA_DeleteOnClose)
         box.open()
+        self.last_error = text
+
+    def note_error(self, text: str) -> None:
+        """A problem shown in the status bar only (the part that found it shows its own dialog)."""
+        self.statusBar().showMessage(text, 15000)
         self.last_error = text
 
     def _show_empty_hint(self) -> None:

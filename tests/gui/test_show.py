@@ -21,5 +21,6 @@ def test_show_opens_the_inspectors_dataset_and_scoring(qtbot, tmp_path):
     shown = viewer.dataset_scores()
     expected = ins.dataset_scores()
     assert shown.fbeta.tolist() == pytest.approx(expected["fbeta"].tolist(), nan_ok=True)
-    assert viewer.settings.class_thresholds == (0.3, 0.4, 0.6) and viewer.settings.beta == 2.0
+    assert viewer.settings.scoring is ins.scoring and ins.scoring.threshold == (0.3, 0.4, 0.6)
+    assert viewer.scoring.beta == 2.0
     window.close()
