@@ -229,3 +229,20 @@ class DatasetCounts:
         rows = torch.from_numpy(keep)
         return ([self.names[i] for i in keep],
                 Counts(*(t.index_select(0, rows) for t in (self.per_image.tp, self.per_image.fp, self.per_image.fn))))
+
+
+def rows_in_dataset_order(rows: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Rows rearranged to dataset order (order[i] = source row, -1 -> a zero row)."""
+    found = order >= 0
+    out = np.zeros((len(order),) + rows.shape[1:], rows.dtype)
+    out[found] = rows[order[found]]
+    return out
+
+
+def in_dataset_order(counts: Counts, order: np.ndarray) -> Counts:
+    """Per-image counts (an index's rows) in dataset order; integer counts as int64."""
+    def rows(t: torch.Tensor) -> torch.Tensor:
+        values = t.numpy()
+        values = values if values.dtype.kind == "f" else values.astype(np.int64)
+        return torch.from_numpy(rows_in_dataset_order(values, order))
+    return Counts(rows(counts.tp), rows(counts.fp), rows(counts.fn))

@@ -122,7 +122,8 @@ class Connection:
         self._opened: tuple | None = None      # (client, local cluster or None)
 
     def client(self):
-        if hasattr(self.cluster, "submit"):      # a dask Client given by the caller: theirs to close
+        """The client (None without a cluster: this process)."""
+        if self.cluster is None or hasattr(self.cluster, "submit"):   # a dask Client given: the caller's to close
             return self.cluster
         if self._opened is None:
             self._opened = open_client(self.cluster)

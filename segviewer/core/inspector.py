@@ -14,8 +14,9 @@ import numpy as np
 import torch
 
 from .cache import BoundedCache
-from .counts import Counts, DatasetCounts, confusion_matrix
+from .counts import Counts, DatasetCounts, confusion_matrix, in_dataset_order, rows_in_dataset_order
 from .dataset import Dataset, Sample
+from .distributed import Connection
 from .errors import ClosedError, LoadError, OptionError
 from .events import Events
 from .failures import FailureLog
@@ -24,7 +25,7 @@ from .keys import KINDS, settings_key
 from .loaded import LoadedImage
 from .overlay import ALL_CLASSES
 from .parts import Boundary, Calibration, Compare, LabelIssues, refuse_after_close
-from .scores import Scores, compute_scores, nanmean
+from .scores import Scores, compute_scores
 from .scoring import Scoring
 from .sweep import Best, best_thresholds
 
@@ -41,8 +42,7 @@ class Inspector:
     def __init__(self, dataset: Dataset, scoring: Scoring | None = None, steps: int = DEFAULT_STEPS,
                  use_cache: bool = True, cluster=None):
         self.steps, self.use_cache = steps, use_cache
-        self._connection = None
-        self.cluster = cluster
+        self._connection = Connection(cluster)
         self.events = Events("scoring", "compare_scoring")
         self._closed = False
         self._lock = threading.RLock()
@@ -68,22 +68,16 @@ class Inspector:
     @property
     def cluster(self):
         """A core.distributed.Cluster (or a dask Client) every pass runs on; None: this process."""
-        return self._cluster
+        return self._connection.cluster
 
     @cluster.setter
     def cluster(self, cluster) -> None:
-        if self._connection is not None:
-            self._connection.close()
-        self._cluster, self._connection = cluster, None
+        self._connection.close()
+        self._connection = Connection(cluster)
 
     def cluster_client(self):
         """The Dask client the passes run on (a local cluster starts on first use and stays until close()), or
         None: this process."""
-        if self._cluster is None:
-            return None
-        if self._connection is None:
-            from .distributed import Connection
-            self._connection = Connection(self._cluster)
         return self._connection.client()
 
     @property
@@ -119,14 +113,7 @@ class Inspector:
 
     @scoring.setter
     def scoring(self, value: Scoring) -> None:
-        self._check_open()
-        if not isinstance(value, Scoring):
-            raise OptionError("scoring must be a segviewer.Scoring")
-        value.check_classes(self.classes.num_classes)
-        value = value.for_dataset(self.is_hard)
-        with self._lock:
-            old, self._scoring = self._scoring, value
-        self.events.scoring.emit(old, value)
+        self._set("scoring", value, hard_masks_argmax=True)
 
     @property
     def compare_scoring(self) -> Scoring:
@@ -135,13 +122,20 @@ class Inspector:
 
     @compare_scoring.setter
     def compare_scoring(self, value: Scoring) -> None:
+        self._set("compare_scoring", value)
+
+    def _set(self, name: str, value: Scoring, hard_masks_argmax: bool = False) -> None:
+        """The one way a setting changes: validated, kept, then every listener told (in this thread)."""
         self._check_open()
         if not isinstance(value, Scoring):
-            raise OptionError("compare_scoring must be a segviewer.Scoring")
+            raise OptionError(f"{name} must be a segviewer.Scoring")
         value.check_classes(self.classes.num_classes)
+        if hard_masks_argmax:
+            value = value.for_dataset(self.is_hard)
         with self._lock:
-            old, self._compare_scoring = self._compare_scoring, value
-        self.events.compare_scoring.emit(old, value)
+            old = getattr(self, f"_{name}")
+            setattr(self, f"_{name}", value)
+        getattr(self.events, name).emit(old, value)
 
     def effective(self, scoring: Scoring | None) -> Scoring:
         return self._scoring if scoring is None else scoring.for_dataset(self.is_hard)
@@ -298,8 +292,8 @@ class Inspector:
             except ValueError:   # not on the grid
                 return None
         rows = self._index_rows
-        return DatasetCounts(self.names, _reorder(per_image, rows), _reorder(index.soft_counts(), rows), rows >= 0,
-                             s.count_key(), exact, totals=totals)
+        return DatasetCounts(self.names, in_dataset_order(per_image, rows), in_dataset_order(index.soft_counts(), rows),
+                             rows >= 0, s.count_key(), exact, totals=totals)
 
     def _counted(self, s: Scoring, with_confusion: bool, progress=None, cancelled=None,
                  strict: bool = False) -> DatasetCounts:
@@ -326,7 +320,7 @@ class Inspector:
         s = self.effective(scoring)
         index = self.index(progress)
         if s.argmax and not s.boundary:
-            return _reorder_rows(index.confusion, self._index_rows)
+            return rows_in_dataset_order(index.confusion, self._index_rows)
         return self._counted(s, True, progress).confusion_per_image
 
     def best_thresholds(self, scoring: Scoring | None = None) -> Best | None:
@@ -346,19 +340,8 @@ class Inspector:
     def image_list(self, counts: DatasetCounts, class_id: int = ALL_CLASSES, scoring: Scoring | None = None) -> dict:
         """Per image (dataset order): mean F-beta and IoU over present classes, the chosen class's F-beta, and FP
         and FN pixels (for all classes: the sums of the per-class fp / fn the table shows)."""
-        s = self.effective(scoring)
-        pi = counts.per_image
-        sc = compute_scores(pi, s.beta, s.smooth)
-        mean_f, mean_iou = nanmean(sc.fbeta).numpy(), nanmean(sc.iou).numpy()
-        if class_id == ALL_CLASSES:
-            fp, fn, cls = pi.fp.sum(1).numpy(), pi.fn.sum(1).numpy(), mean_f
-        else:
-            fp, fn, cls = pi.fp[:, class_id].numpy(), pi.fn[:, class_id].numpy(), sc.fbeta[:, class_id].numpy()
-        failed = ~counts.loaded
-        nan = np.where(failed, np.nan, 1.0)
-        return {"mean_fbeta": mean_f * nan, "class_fbeta": cls * nan, "mean_iou": mean_iou * nan,
-                "fp": fp, "fn": fn, "failed": failed,
-                "gt_present": (pi.tp + pi.fn > 0).numpy(), "pred_present": (pi.tp + pi.fp > 0).numpy()}
+        from .tables import image_list_values
+        return image_list_values(counts, class_id, self.effective(scoring))
 
     # ---- tables for scripts (pandas imported only there) ----
     def image_scores(self, image: int | str):
@@ -418,20 +401,6 @@ class Inspector:
                                               f"{self._dataset.options.pred_kind}, {self._scoring}"
         return f"<segviewer.Inspector {state}>"
 
-
-def _reorder_rows(rows: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Rows rearranged to dataset order (order[i] = source row, -1 -> a zero row)."""
-    found = order >= 0
-    out = np.zeros((len(order),) + rows.shape[1:], rows.dtype)
-    out[found] = rows[order[found]]
-    return out
-
-
-def _reorder(counts: Counts, order: np.ndarray) -> Counts:
-    def rows(t: torch.Tensor) -> torch.Tensor:
-        values = t.numpy()
-        return torch.from_numpy(_reorder_rows(values if values.dtype.kind == "f" else values.astype(np.int64), order))
-    return Counts(rows(counts.tp), rows(counts.fp), rows(counts.fn))
 
 
 __all__ = ["Inspector", "DatasetCounts", "LoadedImage", "Sample"]

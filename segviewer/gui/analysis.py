@@ -84,3 +84,61 @@ class FailureAnalysis(QObject):
     def pair_counts(self, g: int, p: int) -> np.ndarray | None:
         per_image = self.per_image_confusion
         return None if per_image is None else per_image[:, g, p]
+
+
+class FailureTabs(QObject):
+    """The Confusion and Error regions tabs: FailureAnalysis's results drawn; a clicked cell highlights its pixels
+    on every image (until cleared) and ranks the image list by them; a clicked region zooms the canvas."""
+    highlight = Signal(object)        # H×W bool mask of the current image's highlighted pixels (None: none)
+    pair_ranked = Signal(object)      # the clicked cell's pixels per image (dataset order)
+
+    def __init__(self, viewer, services, tabs, confusion, regions, parent: QObject | None = None):
+        super().__init__(parent)
+        self.v, self.services, self.tabs = viewer, services, tabs
+        self.confusion, self.regions = confusion, regions
+        self.analysis = FailureAnalysis(viewer)
+        self.active_pair: tuple[int, int] | None = None
+        tabs.currentChanged.connect(self._on_tab_changed)
+        self.analysis.confusion_ready.connect(self.show_confusion)
+        self.analysis.regions_ready.connect(lambda: regions.set_regions(self.analysis.regions, viewer.classes.names))
+        confusion.scope_changed.connect(lambda _scope: self.show_confusion())
+        confusion.cell_clicked.connect(self.select_cell)
+        regions.region_clicked.connect(lambda region: services.zoom_to(region.bbox))
+        regions.min_area_changed.connect(self._on_min_area)
+        viewer.sample_loaded.connect(self._highlight_again)
+
+    def _on_tab_changed(self, _index: int) -> None:
+        a = self.analysis
+        a.active = self.tabs.currentWidget() in (self.confusion, self.regions)
+        a.refresh()
+        a.refresh_dataset()
+
+    def _on_min_area(self, value: int) -> None:
+        self.analysis.min_area = value
+        self.analysis.refresh()
+
+    def show_confusion(self) -> None:
+        v, a = self.v, self.analysis
+        if v.dataset is None:
+            return
+        matrix = a.dataset_confusion if self.confusion.scope.currentText() == "dataset" else a.image_confusion
+        self.confusion.set_matrix(matrix, v.classes.names, show_none=not (v.is_hard or v.scoring.argmax))
+
+    def select_cell(self, g: int, p: int) -> None:
+        """Highlights the cell's pixels on the canvas (on every image, until cleared) and ranks the images by it."""
+        self.active_pair = (g, p)
+        self.highlight.emit(self.analysis.pair_mask(g, p))
+        counts = self.analysis.pair_counts(g, p)
+        if counts is not None:
+            self.pair_ranked.emit(counts)
+        names = list(self.v.classes.names) + ["none"]
+        self.services.status(f"highlighted: GT {names[g]} predicted as {names[p]} (magenta)", 10000)
+
+    def _highlight_again(self) -> None:
+        if self.active_pair is not None:
+            self.highlight.emit(self.analysis.pair_mask(*self.active_pair))
+
+    def clear(self) -> None:
+        self.active_pair = None
+        self.confusion.clear_outline()
+        self.highlight.emit(None)

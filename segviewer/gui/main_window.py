@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar, QT
 from ..core.dataset import DataOptions
 from ..core.overlay import ALL_CLASSES, class_lut
 from .canvas import CanvasPanel, blank_code, luts_for
-from .analysis import FailureAnalysis
+from .analysis import FailureTabs
 from .class_table import ClassTablePanel
 from .confusion_panel import ConfusionPanel
 from .regions_panel import RegionsPanel
@@ -25,6 +25,7 @@ from .viewer import Viewer
 from .window_actions import WindowActions
 from .window_exports import WindowExports
 from .guard import guarded
+from .readout import hover_text
 from .boundary_columns import BoundaryColumns
 from .insights import Insights
 from .review import ReviewController
@@ -55,7 +56,6 @@ class MainWindow(QMainWindow):
         self.curves = CurvesPanel()
         self.confusion = ConfusionPanel()
         self.regions = RegionsPanel()
-        self.analysis = FailureAnalysis(self.viewer)
         self.bottom_tabs = QTabWidget()
         self.bottom_tabs.addTab(self.class_table, "Classes")
         self.bottom_tabs.addTab(self.curves, "Curves")
@@ -64,6 +64,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.canvas)
         self.last_error = ""
         self.services = WindowServices(self)       # what the parts below may ask of the window
+        self.failure_tabs = FailureTabs(self.viewer, self.services, self.bottom_tabs, self.confusion, self.regions,
+                                        self)
+        self.analysis = self.failure_tabs.analysis
         self.review = ReviewController(self.viewer, self.services, self)
         self.insights = Insights(self.viewer, self.services, self.bottom_tabs, self.review, self)
         self.boundary_columns = BoundaryColumns(self.viewer, self.class_table, self)
@@ -83,7 +86,6 @@ class MainWindow(QMainWindow):
         if remember_layout:
             self.layout_.restore(self.qsettings)
         self._last_codes = None
-        self.active_pair: tuple[int, int] | None = None
         self._jump_to_top = False
         self._connect()
         self.controls.sync(self.viewer.settings)
@@ -132,15 +134,9 @@ class MainWindow(QMainWindow):
         self.controls.drag_changed.connect(self.image_list.hold_order)
         self.image_list.image_selected.connect(self._on_list_selected)
         self.class_table.class_clicked.connect(lambda c: v.update_settings(class_id=c))
-        self.canvas.hovered.connect(self._on_hover)
-        self.bottom_tabs.currentChanged.connect(self._on_tab_changed)
-        self.analysis.confusion_ready.connect(self._show_confusion)
-        self.analysis.regions_ready.connect(
-            lambda: self.regions.set_regions(self.analysis.regions, self.viewer.classes.names))
-        self.confusion.scope_changed.connect(lambda _s: self._show_confusion())
-        self.confusion.cell_clicked.connect(self.on_confusion_cell)
-        self.regions.region_clicked.connect(lambda r: self.canvas.zoom_to(*r.bbox))
-        self.regions.min_area_changed.connect(self._on_min_area)
+        self.canvas.hovered.connect(lambda x, y: self.canvas.readout.setText(hover_text(self.viewer, x, y)))
+        self.failure_tabs.highlight.connect(self.canvas.set_highlight)
+        self.failure_tabs.pair_ranked.connect(self.image_list.show_pair_counts)
 
     # ---- opening ----
     def open_options(self, options: DataOptions) -> bool:
@@ -185,8 +181,6 @@ class MainWindow(QMainWindow):
         self.canvas.set_image(loaded.sample.image, loaded.sample.shape)
         self._update_title()
         self._show_gt_pane()
-        if self.active_pair is not None:
-            self.canvas.set_highlight(self.analysis.pair_mask(*self.active_pair))
         self.image_list.select(loaded.index)
         self.review.refresh()   # another window may have reviewed this image meanwhile
 
@@ -332,44 +326,8 @@ class MainWindow(QMainWindow):
             parts.append(f"image scores {v.last_counts_ms:.1f} ms")
         self.timing_label.setText("last recompute: " + ", ".join(parts) if parts else "")
 
-    def _on_hover(self, x: int, y: int) -> None:
-        loaded = self.viewer.loaded
-        if loaded is None or x < 0 or y >= loaded.sample.shape[0] or x >= loaded.sample.shape[1]:
-            self.canvas.readout.setText("")
-            return
-        self.canvas.readout.setText(hover_text(self.viewer, x, y))
-
-    # ---- failure analysis ----
-    def _on_tab_changed(self, _index: int) -> None:
-        self.analysis.active = self.bottom_tabs.currentWidget() in (self.confusion, self.regions)
-        self.analysis.refresh()
-        self.analysis.refresh_dataset()
-
-    def _on_min_area(self, value: int) -> None:
-        self.analysis.min_area = value
-        self.analysis.refresh()
-
-    def _show_confusion(self) -> None:
-        v, a = self.viewer, self.analysis
-        if v.dataset is None:
-            return
-        matrix = a.dataset_confusion if self.confusion.scope.currentText() == "dataset" else a.image_confusion
-        self.confusion.set_matrix(matrix, v.classes.names, show_none=not (v.is_hard or v.scoring.argmax))
-
-    def on_confusion_cell(self, g: int, p: int) -> None:
-        """Highlights the cell's pixels on the canvas (on every image, until Esc) and ranks the images by it."""
-        self.active_pair = (g, p)
-        self.canvas.set_highlight(self.analysis.pair_mask(g, p))
-        counts = self.analysis.pair_counts(g, p)
-        if counts is not None:
-            self.image_list.show_pair_counts(counts)
-        names = list(self.viewer.classes.names) + ["none"]
-        self.statusBar().showMessage(f"highlighted: GT {names[g]} predicted as {names[p]} (magenta)", 10000)
-
     def clear_highlight(self) -> None:
-        self.active_pair = None
-        self.confusion.clear_outline()
-        self.canvas.set_highlight(None)
+        self.failure_tabs.clear()
         self.canvas.box_item.hide()
 
     # ---- messages ----
@@ -412,16 +370,3 @@ class MainWindow(QMainWindow):
         self.viewer.shutdown()
         super().closeEvent(event)
 
-
-def hover_text(viewer: Viewer, x: int, y: int) -> str:
-    loaded, classes = viewer.loaded, viewer.classes
-    label = int(loaded.sample.labels[y, x])
-    names = classes.names
-    gt = "ignore" if label == classes.ignore_index else names[label] if label < len(names) else str(label)
-    if loaded.sample.probs is None:
-        pred = int(loaded.maps.pred_argmax[y, x])
-        return f"x {x}, y {y} · GT {gt} · mask {names[pred] if pred >= 0 else 'none'}"
-    p = loaded.sample.probs[:, y, x].float().cpu()
-    top = int(p.argmax())
-    p_gt = f" (p={float(p[label]):.3f})" if label < len(names) else ""
-    return f"x {x}, y {y} · GT {gt}{p_gt} · predicted {names[top]} (p={float(p[top]):.3f})"

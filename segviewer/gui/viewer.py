@@ -137,11 +137,6 @@ class Viewer(QObject):
         return d.soft if d is not None else None
 
     @property
-    def per_image(self) -> Counts | None:
-        d = self.dataset_result
-        return d.per_image if d is not None else None
-
-    @property
     def per_image_exact(self) -> bool:
         d = self.dataset_result
         return d is None or d.exact

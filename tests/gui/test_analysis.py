@@ -24,7 +24,7 @@ def test_confusion_matrix_click_through(qtbot, window, demo_copy):
     pred = threshold_map(sample.probs, 0.5)
     assert np.array_equal(a.image_confusion, confusion_matrix(pred, sample.target).numpy())
     # the demo model reads discs as ellipses: click that cell
-    window.on_confusion_cell(1, 2)
+    window.failure_tabs.select_cell(1, 2)
     mask = window.canvas.highlight_item.image[..., 3] > 0
     assert np.array_equal(mask, ((torch.from_numpy(sample.labels) == 1) & (pred == 2)).numpy())
     order = window.image_list.visible_order()

@@ -268,7 +268,7 @@ def test_reset_resets_the_threshold(qtbot, window, demo_copy):
 
 def test_readout_clears_on_switch_and_save_view_has_a_caption(qtbot, window, demo_copy, tmp_path):
     open_demo(qtbot, window, demo_copy)
-    window._on_hover(5, 5)
+    window.canvas.hovered.emit(5, 5)
     assert window.canvas.readout.text().startswith("x 5, y 5")
     qtbot.keyClick(window, Qt.Key_Right)
     settle(qtbot, window)
