@@ -22,12 +22,12 @@ import numpy as np
 import torch
 
 from . import ddp
-from .classes import DEFAULT_IGNORE_INDEX, ClassSpec, generic_classes, resolve_classes
+from .classes import DEFAULT_IGNORE_INDEX, ClassSpec, generic_classes
 from .counts import Counts, Target, argmax_map, count_hard, count_threshold, prepare_target, soft_counts
-from .device import resolve_device
 from .errors import LoadError, OptionError
 from .export import PER_CLASS_COLUMNS, PER_IMAGE_COLUMNS, write_per_class_csv, write_per_image_csv
 from .index import DEFAULT_STEPS, IndexBuilder, ProbabilityIndex, counts_above, threshold_to_step
+from .evaluator_inputs import batch_shapes, check_target, map_labels, resolve_classes_arg, resolve_device_arg
 from .io import all_finite
 from .options import DEFAULT_BETA, DEFAULT_SMOOTH
 from .probs import ProbsBuffer, to_probabilities
@@ -51,12 +51,14 @@ class _State:
 class Evaluator:
     """Per-class tp / fp / fn, F-beta, Dice, IoU over a stream of batches, as `segviewer export` computes them.
 
-    classes: a preset name, a class file, a ClassSpec, or None (generic names, the class count from the logits).
+    classes: a class count (as torchmetrics' num_classes), a list of class names, a preset name, a class file, a
+    ClassSpec, or None (generic names, the class count from the logits).
     threshold: one value or one per class; argmax=True predicts the most probable class instead.
     device: where the counting runs (None: the logits' device). keep_index=False skips the probability index
     (no best_thresholds(), about half the time per batch on CPU). per_image_index=True keeps each image's
     histograms at full resolution (as the window's index: classes x bins per image), else only the dataset's.
-    save_logits_to: a folder that receives each image's logits as float16 at the model's resolution (needs names).
+    save_logits_to: a folder that receives each image's logits as float16 at the model's resolution (needs names);
+    the Evaluator then scores those float16 values, so its numbers equal `segviewer export` over the folder.
     On the CPU one image's probabilities stay in a kept buffer between updates; reset() frees it.
     """
 
@@ -69,11 +71,11 @@ class Evaluator:
             threshold = threshold.tolist()
         self.scoring = Scoring(threshold=threshold if not isinstance(threshold, list) else tuple(threshold),
                                argmax=argmax, beta=beta, smooth=smooth)
-        self.classes: ClassSpec | None = _resolve_classes(classes, num_classes, ignore_index)
+        self.classes: ClassSpec | None = resolve_classes_arg(classes, num_classes, ignore_index)
         self._ignore_index = ignore_index
         if self.classes is not None:
             self.scoring.check_classes(self.classes.num_classes)
-        self.device = _resolve_device(device)
+        self.device = resolve_device_arg(device)
         self.activation, self.align_corners, self.steps = activation, align_corners, int(steps)
         self.keep_index, self.per_image_index = keep_index, per_image_index
         self.save_logits_to = Path(save_logits_to) if save_logits_to is not None else None
@@ -93,15 +95,16 @@ class Evaluator:
     @torch.no_grad()
     def update(self, logits: torch.Tensor, target: torch.Tensor, names: Sequence[str] | None = None) -> None:
         """One batch: logits [N,C,h,w] (before softmax, any resolution), target [N,H,W] class ids."""
-        logits, target = _batch_shapes(logits, target)
+        logits, target = batch_shapes(logits, target)
         n, c = logits.shape[:2]
         names = self._batch_names(names, n)
         classes = self._classes_for(c)
         device = self.device or logits.device
-        target = _map_labels(target.to(device), classes)
-        _check_target(target, classes)
+        target = map_labels(target.to(device), classes)
+        check_target(target, classes)
         if self.save_logits_to is not None:
             save_logits(self.save_logits_to, names, logits)
+            logits = logits.to(torch.float16).float()      # what was saved, as the export reads it back
         for i in range(n):
             if not all_finite(logits[i]):
                 raise OptionError(f"image {names[i]!r}: logits contain NaN or Inf values")
@@ -327,56 +330,6 @@ def _write_npy(path: Path, array: np.ndarray) -> Path:
     except OSError as exc:
         raise LoadError(path, f"cannot write logits ({exc.strerror or exc})") from None
     return path
-
-
-# ---- input checks ----
-def _resolve_classes(classes, num_classes, ignore_index) -> ClassSpec | None:
-    if isinstance(classes, ClassSpec):
-        return classes.with_ignore_index(ignore_index)
-    return resolve_classes(None if classes is None else str(classes), num_classes, ignore_index)
-
-
-def _resolve_device(device) -> torch.device | None:
-    if device is None or isinstance(device, torch.device):
-        return device
-    return torch.device(device) if ":" in str(device) else resolve_device(str(device))
-
-
-def _batch_shapes(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    if not isinstance(logits, torch.Tensor) or not isinstance(target, torch.Tensor):
-        raise OptionError("update(logits, target): both must be torch tensors")
-    logits, target = logits.detach(), target.detach()
-    if logits.ndim == 3 and target.ndim == 2:   # one image
-        logits, target = logits[None], target[None]
-    if logits.ndim != 4 or target.ndim != 3 or logits.shape[0] != target.shape[0]:
-        raise OptionError(f"update(): logits must be [N,C,h,w] and target [N,H,W], got "
-                          f"{tuple(logits.shape)} and {tuple(target.shape)}")
-    if not logits.is_floating_point():
-        raise OptionError(f"logits must be floating point, got {logits.dtype}")
-    if target.is_floating_point() or target.dtype == torch.bool:
-        raise OptionError(f"target must hold integer class ids, got {target.dtype}")
-    return logits, target
-
-
-def _map_labels(target: torch.Tensor, classes: ClassSpec) -> torch.Tensor:
-    """Raw label ids through the class file's label_map (as the dataset loader does), else as they are."""
-    target = target.long()
-    table = classes.lookup_table()
-    if table is None:
-        return target
-    if target.numel() and (int(target.min()) < 0 or int(target.max()) >= len(table)):
-        raise OptionError("target values outside the label map's range")
-    return torch.from_numpy(table).to(target.device)[target]
-
-
-def _check_target(target: torch.Tensor, classes: ClassSpec) -> None:
-    c, ignore = classes.num_classes, classes.ignore_index
-    lo, hi = torch.aminmax(torch.where(target == ignore, 0, target))
-    if int(lo) >= 0 and int(hi) < c:
-        return
-    bad = ((target < 0) | (target >= c)) & (target != ignore)
-    values = torch.unique(target[bad])[:5].tolist()
-    raise OptionError(f"target values {values} are not class ids 0..{c - 1} nor the ignore id {ignore}")
 
 
 def _warn_repeated(names: list[str]) -> None:
