@@ -134,6 +134,8 @@ class Inspector:
             value = value.for_dataset(self.is_hard)
         with self._lock:
             old = getattr(self, f"_{name}")
+            if value == old:
+                return              # nothing changed: the object everyone holds stays the engine's
             setattr(self, f"_{name}", value)
         getattr(self.events, name).emit(old, value)
 
