@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import engine_from_args, logits_dataset, progress_bar, progress_of, report_failures
-from .options import add_cluster_options, add_data_options, number
+from .common import logits_engine, progress_bar, progress_of, report_failures
+from .options import add_pass_options, add_data_options, number
 
 HELP = "per-class and top-label calibration (ECE, MCE) and reliability-diagram bins"
 
@@ -17,17 +17,15 @@ def configure(cal: argparse.ArgumentParser) -> None:
     cal.add_argument("--out", type=Path, required=True, help="per-class CSV: class_id, class_name, pixels, ece, mce")
     cal.add_argument("--bins-out", type=Path, help="per-bin CSV: pixels, mean confidence and frequency per class")
     cal.add_argument("--plot", type=Path, help="reliability diagram PNG (top label) with the per-class ECE")
-    cal.add_argument("--strict", action="store_true", help="the first bad file is fatal")
-    add_cluster_options(cal)
+    add_pass_options(cal)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..core.calibration import plot_calibration, write_bins, write_calibration
     from ..core.errors import all_failed
     from ..core.outputs import atomic_output
-    dataset = logits_dataset(args, "calibration needs logits; hard masks have no confidence",
-                             {"--out": args.out, "--bins-out": args.bins_out, "--plot": args.plot}, plot="--plot")
-    ins = engine_from_args(args, dataset)
+    dataset, ins = logits_engine(args, "calibration needs logits; hard masks have no confidence",
+                                 {"--out": args.out, "--bins-out": args.bins_out, "--plot": args.plot}, plot="--plot")
     with progress_bar(len(dataset), "calibration") as bar:
         stats = ins.calibration.stats(args.bins, strict=args.strict, progress=progress_of(bar))
     report_failures(ins.failures.reasons())

@@ -22,6 +22,12 @@ def report_failures(failures) -> None:
         print(f"segviewer: skipped {one_line(exc)}", file=sys.stderr)
 
 
+def logits_engine(args, needs: str, outputs: dict, plot: str | None = None, scoring=None, **keywords):
+    """(dataset, engine) of a command that needs probabilities (logits_dataset, then engine_from_args)."""
+    dataset = logits_dataset(args, needs, outputs, plot)
+    return dataset, engine_from_args(args, dataset, scoring, **keywords)
+
+
 def logits_dataset(args, needs: str, outputs: dict, plot: str | None = None):
     """The dataset of a command that needs probabilities: masks refused with `needs` as the reason, the outputs
     checked against every input (`plot` names the option whose file must be an image), pairing problems reported."""

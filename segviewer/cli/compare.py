@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from .common import engine_from_args, progress_bar, progress_of, report_problems, scoring_from_args
-from .options import add_cluster_options, add_data_options, add_score_options, data_options_from_args
+from .options import add_pass_options, add_data_options, add_score_options, data_options_from_args
 
 HELP = "model A vs model B: per-class scores, their difference, and the pixels B fixes or breaks"
 
@@ -24,7 +24,7 @@ def configure(cp: argparse.ArgumentParser) -> None:
     mode.add_argument("--compare-argmax", action="store_true", help="model B predicts the argmax (default: model A's mode)")
     cp.add_argument("--out", type=Path, required=True, help="per-class CSV to write")
     cp.add_argument("--per-image", type=Path, help="per-image CSV to write")
-    add_cluster_options(cp)
+    add_pass_options(cp)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         threshold = parse_threshold(args.compare_threshold, n) if args.compare_threshold is not None else 0.5
         ins.compare_scoring = Scoring(threshold=threshold, argmax=args.compare_argmax)
     with progress_bar(len(dataset), "compare") as bar:
-        comparison = ins.compare.dataset(progress=progress_of(bar))
+        comparison = ins.compare.dataset(progress=progress_of(bar), strict=args.strict)
     for failure in comparison.failures.values():
         print(f"segviewer: skipped {failure}", file=sys.stderr)
     write_rows(args.out, PER_CLASS_COLUMNS,

@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from .common import engine_from_args, progress_bar, progress_of, report_failures, report_problems, scoring_from_args
-from .options import (add_cluster_options, add_data_options, add_score_options, data_options_from_args, number,
+from .options import (add_pass_options, add_data_options, add_score_options, data_options_from_args, number,
                       positive_int)
 from .options import non_negative_float
 
@@ -21,7 +21,6 @@ def configure(ex: argparse.ArgumentParser) -> None:
     add_score_options(ex)
     ex.add_argument("--out", type=Path, required=True, help="per-class CSV to write")
     ex.add_argument("--per-image", type=Path, help="per-image (tidy) CSV to write")
-    ex.add_argument("--strict", action="store_true", help="the first bad file is fatal")
     ex.add_argument("--boundary", type=positive_int, metavar="K", help="count only pixels within K px of a GT boundary")
     ex.add_argument("--interior", action="store_true", help="with --boundary: count only the pixels beyond the band")
     ex.add_argument("--boundary-metrics", action="store_true",
@@ -34,7 +33,7 @@ def configure(ex: argparse.ArgumentParser) -> None:
     ex.add_argument("--figures", type=Path, metavar="DIR", help="write overlay figures of the worst images here")
     ex.add_argument("--worst", type=number(int, 1, 100_000, what="a whole number"), default=None, metavar="N",
                     help="how many worst images get a figure (with --figures; default 10)")
-    add_cluster_options(ex)
+    add_pass_options(ex)
 
 
 def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

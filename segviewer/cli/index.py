@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from .common import engine_from_args, progress_bar, progress_of, report_failures, report_problems
-from .options import MAX_STEPS, add_cluster_options, add_data_options, data_options_from_args, number
+from .options import MAX_STEPS, add_pass_options, add_data_options, data_options_from_args, number
 
 HELP = "build (or refresh) the index cache the window, sweep and dataset scores read (optionally on Dask)"
 WINDOW_STEPS = 1000   # the grid the window reads (core.index.DEFAULT_STEPS); not imported: --help stays torch-free
@@ -17,8 +17,7 @@ def configure(ix: argparse.ArgumentParser) -> None:
     ix.add_argument("--steps", type=number(int, 1, MAX_STEPS, what="a whole number"), default=WINDOW_STEPS,
                     help=f"grid k/N for k = 0..N (the window reads N = {WINDOW_STEPS})")
     ix.add_argument("--force", action="store_true", help="rebuild even when the cached index is up to date")
-    ix.add_argument("--strict", action="store_true", help="the first bad file is fatal")
-    add_cluster_options(ix)
+    add_pass_options(ix)
 
 
 def run(args: argparse.Namespace) -> int:

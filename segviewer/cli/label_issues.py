@@ -5,7 +5,7 @@ import argparse
 import math
 from pathlib import Path
 
-from .options import add_cluster_options, add_data_options, data_options_from_args, number, positive_float
+from .options import add_pass_options, add_data_options, data_options_from_args, number, positive_float
 
 HELP = "rank images by likely label errors (softmin label score) and list suspect regions"
 
@@ -22,7 +22,7 @@ def configure(li: argparse.ArgumentParser) -> None:
     li.add_argument("--regions", type=Path, metavar="REGIONS.csv",
                     help="CSV of suspect regions: image,region,gt_class,predicted_class,pixels,mean_confidence,"
                          "x0,y0,x1,y1")
-    add_cluster_options(li)
+    add_pass_options(li)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     def region_rows():
         with progress_bar(len(dataset), "label-issues") as bar:
             for issue in ins.label_issues.scan(args.temperature, args.min_confidence,
-                                               with_regions=args.regions is not None, progress=progress_of(bar)):
+                                               with_regions=args.regions is not None, strict=args.strict,
+                                               progress=progress_of(bar)):
                 issues.append((issue.label_score, issue.index, issue.name, issue.suspect_pixels))
                 for k, region in enumerate(issue.regions or (), start=1):
                     row = region_row(safe_text(issue.name), k, region)

@@ -93,7 +93,9 @@ def data_options_from_args(args: argparse.Namespace) -> DataOptions:
         strip_suffixes=tuple(args.strip_suffix) if args.strip_suffix else DEFAULT_STRIP_SUFFIXES)
 
 
-def add_cluster_options(parser: argparse.ArgumentParser) -> None:
+def add_pass_options(parser: argparse.ArgumentParser) -> None:
+    """How every command runs its passes over the dataset: --strict, and where (--workers / --scheduler)."""
+    parser.add_argument("--strict", action="store_true", help="the first bad file is fatal")
     g = parser.add_argument_group('on a Dask cluster (optional: pip install "segviewer[dask]")')
     where = g.add_mutually_exclusive_group()
     where.add_argument("--workers", type=number(int, 1, 4096, what="a whole number"), metavar="N",

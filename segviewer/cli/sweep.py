@@ -6,8 +6,8 @@ import sys
 
 from pathlib import Path
 
-from .common import engine_from_args, logits_dataset, progress_bar, progress_of, report_failures
-from .options import MAX_STEPS, add_cluster_options, add_data_options, non_negative_float, number, positive_float
+from .common import logits_engine, progress_bar, progress_of, report_failures
+from .options import MAX_STEPS, add_pass_options, add_data_options, non_negative_float, number, positive_float
 
 HELP = "scores at every threshold of a grid, and the best threshold per class"
 
@@ -21,8 +21,7 @@ def configure(sw: argparse.ArgumentParser) -> None:
     sw.add_argument("--out", type=Path, required=True, help="tidy sweep CSV")
     sw.add_argument("--best", type=Path, help="best threshold per class CSV")
     sw.add_argument("--plot", type=Path, help="bar chart PNG of the per-class scores at the best thresholds")
-    sw.add_argument("--strict", action="store_true", help="the first bad file is fatal")
-    add_cluster_options(sw)
+    add_pass_options(sw)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,9 +29,10 @@ def run(args: argparse.Namespace) -> int:
     from ..core.outputs import atomic_output
     from ..core.scoring import Scoring
     from ..core.sweep import plot_best, write_best, write_sweep
-    dataset = logits_dataset(args, "a sweep needs logits; hard masks have no threshold",
-                             {"--out": args.out, "--best": args.best, "--plot": args.plot}, plot="--plot")
-    ins = engine_from_args(args, dataset, Scoring(beta=args.beta, smooth=args.smooth), steps=args.steps)
+    scoring = Scoring(beta=args.beta, smooth=args.smooth)      # the best thresholds' beta; the index needs none
+    dataset, ins = logits_engine(args, "a sweep needs logits; hard masks have no threshold",
+                                 {"--out": args.out, "--best": args.best, "--plot": args.plot}, plot="--plot",
+                                 scoring=scoring, steps=args.steps)
     with progress_bar(len(dataset), "index") as bar:
         index = ins.index(strict=args.strict, progress=progress_of(bar))
     if not index.names:   # every file failed: one line with the first reasons (and no empty index is cached)

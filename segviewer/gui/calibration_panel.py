@@ -76,14 +76,14 @@ class CalibrationPanel(QWidget):
         self.histogram.addItem(pg.BarGraphItem(x=centre, height=np.log10(r.pixels + 1), width=width,
                                                brush=(150, 150, 150), pen=None))
         ece = r.ece
-        text = f"<b>{title}</b>: ECE <b>{_f(ece)}</b>"
+        text = f"<b>{title}</b>: ECE <b>{_four_digits(ece)}</b>"
         if mce is not None:
-            text += f" · MCE {_f(mce)}"
+            text += f" · MCE {_four_digits(mce)}"
         text += f" · {int(r.pixels.sum()):,} pixels"
         self.summary.setText(text)
 
 
-def _f(value: float) -> str:
+def _four_digits(value: float) -> str:
     return "—" if value is None or math.isnan(value) else f"{value:.4f}"
 
 

@@ -111,16 +111,14 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         v = self.viewer
-        v.dataset_opened.connect(self._on_dataset_opened)
-        v.sample_loaded.connect(self._on_sample_loaded)
-        v.overlay_ready.connect(self._on_overlay)
-        v.image_scores_ready.connect(self._update_tables)
-        v.dataset_scores_ready.connect(self._on_dataset_scores)
-        v.settings_changed.connect(self._on_settings_changed)
-        v.index_progress.connect(self._on_index_progress)
-        v.image_failed.connect(self._on_image_failed)
-        v.failures_changed.connect(lambda: self.image_list.refresh(failures=self.viewer.failures))
-        v.error.connect(self.show_error)   # the viewer's messages are already in the one format
+        for signal, slot in ((v.dataset_opened, self._on_dataset_opened), (v.sample_loaded, self._on_sample_loaded),
+                             (v.overlay_ready, self._on_overlay), (v.image_scores_ready, self._update_tables),
+                             (v.dataset_scores_ready, self._on_dataset_scores),
+                             (v.settings_changed, self._on_settings_changed),
+                             (v.index_progress, self._on_index_progress), (v.image_failed, self._on_image_failed),
+                             (v.failures_changed, lambda: self.image_list.refresh(failures=self.viewer.failures)),
+                             (v.error, self.show_error)):     # the viewer's messages are already in the one format
+            signal.connect(slot)
         self.controls.changed.connect(lambda changes: v.update_settings(**changes))
         self.controls.apply_best.connect(v.apply_best_thresholds)
         self.controls.reset_best.connect(v.reset_thresholds)
