@@ -3,22 +3,36 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .core import validate
 from .core.errors import OptionError
+from .core.scoring import Scoring
 from .core.options import DEFAULT_STRIP_SUFFIXES, DataOptions
 
 
 def open(gt=None, logits=None, masks=None, images=None, classes=None, *, folder=None, ignore_index=None,
          num_classes=None, activation="softmax", align_corners=True, device="auto",
          strip_suffixes=DEFAULT_STRIP_SUFFIXES, scoring=None, steps=None, compare=None, compare_masks=None,
-         model=None, transform=None):
+         model=None, transform=None, session=None):
     """An Inspector over a dataset: the same engine the window and the CLI read.
 
     gt + (logits | masks) folders, or folder= a dataset folder (gt/, logits/ or masks/, images/, classes.json);
     model= a callable [1,3,H,W] -> [1,C,h,w] logits, run per image instead of a logits folder (needs images=).
     compare= a second prediction folder (logits or masks) for model A vs model B.
+    session= the QA session whose statuses `images()` shows: a session file or a team session's postgresql:// URL
+    (default: the window's session of this GT + prediction source).
     """
     from .core.inspector import Inspector
     from .core.options import layout_from_folder
+    if steps is not None:
+        validate.steps(steps)   # at the door, before any folder is listed
+    if isinstance(strip_suffixes, str):
+        raise OptionError(f"strip_suffixes {strip_suffixes!r}: a list of suffixes, e.g. [{strip_suffixes!r}]")
+    if scoring is not None and not isinstance(scoring, Scoring):
+        raise OptionError(f"scoring {scoring!r}: give a segviewer.Scoring")
+    target = None
+    if session is not None:   # checked before any work: a URL never becomes a folder named 'postgresql:'
+        from .core.sessions import checked_target
+        target = checked_target(session)
     if folder is not None:
         layout = layout_from_folder(Path(folder), classes)
         gt, logits, masks = layout.gt, layout.logits, layout.masks
@@ -37,7 +51,8 @@ def open(gt=None, logits=None, masks=None, images=None, classes=None, *, folder=
         pred, kind = (logits, "logits") if logits is not None else (masks, "masks")
         from .core.dataset import Dataset
         dataset = Dataset(DataOptions(gt_dir=Path(gt), pred_dir=Path(pred), pred_kind=kind, **common))
-    ins = Inspector(dataset, scoring=scoring, **({"steps": steps} if steps else {}))
+    ins = Inspector(dataset, scoring=scoring, **({"steps": steps} if steps is not None else {}))
+    ins.session = target
     if compare is not None or compare_masks is not None:
         ins.compare.attach(compare if compare is not None else compare_masks,
                            kind=None if compare is not None else "masks")

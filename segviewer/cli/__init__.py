@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ..core.errors import LoadError, OptionError
 from .options import HelpFormatter, add_data_options, add_score_options
 from .options import add_model_options
+from .options import input_path, output_file, session_file
 
 # one module per subcommand: HELP, configure(parser), run(args); none imports torch at module level
 COMMAND_MODULES = {"export": "export", "sweep": "sweep", "index": "index", "demo": "demo", "qa-set": "qa_set", "qa-report": "qa_report",
+                   "qa-merge": "qa_merge",
                    "label-issues": "label_issues",
                    "compare": "compare", "calibration": "calibration"}
 COMMANDS = (*COMMAND_MODULES, "gui")
@@ -38,12 +39,14 @@ def build_gui_parser() -> argparse.ArgumentParser:
     add_data_options(p, required=False)
     add_model_options(p)
     add_score_options(p)
-    p.add_argument("--session", type=Path, help="QA session file (default: .segviewer/session-*.sqlite beside the data)")
-    p.add_argument("--compare", type=Path, metavar="B_DIR",
+    p.add_argument("--session", type=session_file,
+                   help="QA session: a file (default: .segviewer/session-*.sqlite beside the data) or a "
+                        "team session on PostgreSQL (postgresql://USER@HOST/DB or service=NAME)")
+    p.add_argument("--compare", type=input_path, metavar="B_DIR",
                    help="model B beside the dataset's model A: a logits or masks folder (Compare tab, V view)")
     p.add_argument("--view", choices=("errors", "gt", "pred", "image", "doubt", "compare"),
                    help="what the canvas shows first (doubt: label-doubt heatmap; compare: model A → B, with --compare)")
-    p.add_argument("--screenshot", type=Path, help="render the window once loaded, save this PNG and exit")
+    p.add_argument("--screenshot", type=output_file, help="render the window once loaded, save this PNG and exit")
     p.add_argument("--image", help="image to show first (name)")
     p.add_argument("--class", dest="class_name", help="class to show first (name or 'all')")
     return p
@@ -76,14 +79,11 @@ def main(argv: list[str] | None = None) -> int:
             args = parser.parse_args(argv)
             check_combinations(parser, args)
             _bound_heap()
-            try:
-                return args.run(args)
-            finally:
-                from .common import close_engines
-                close_engines()
+            return run_command(args)
         args = build_gui_parser().parse_args(argv[1:] if argv and argv[0] == "gui" else argv)
         from .window import open_window
-        return open_window(args)
+        with budget_of(args):
+            return open_window(args)
     except SystemExit as exc:   # argparse: --help (0) and usage errors (2), returned so in-process callers see it
         return exc.code if isinstance(exc.code, int) else 2
     except (LoadError, OptionError) as exc:
@@ -96,6 +96,26 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """A command's outputs are all or nothing: written to temporary files, renamed together when it succeeds."""
+    from ..core.output_run import run_scope
+    from .common import close_engines
+    try:
+        with budget_of(args), run_scope(commit=False) as outputs:
+            code = args.run(args)
+            if code == 0:
+                outputs.commit()
+        return code
+    finally:
+        close_engines()     # a local Dask cluster the command started stops here
+
+
+def budget_of(args: argparse.Namespace):
+    """--memory-budget, in force while the command runs."""
+    from ..core.budgets import memory_budget_set
+    return memory_budget_set(getattr(args, "memory_budget", None))
 
 
 def _bound_heap() -> None:

@@ -47,11 +47,12 @@ def scoring_from_args(args, dataset):
     """The Scoring of --threshold / --argmax, --beta, --smooth (and --boundary / --interior where a command has
     them) for this dataset: hard masks predict by themselves (argmax)."""
     from ..core.options import parse_threshold
-    from ..core.scoring import Scoring
+    from ..core.scoring import MAX_BOUNDARY, Scoring
     argmax = bool(getattr(args, "argmax", False)) or dataset.is_hard
     threshold = 0.5 if argmax else parse_threshold(args.threshold, dataset.classes.num_classes)
-    return Scoring(threshold=threshold, argmax=argmax, beta=args.beta, smooth=args.smooth,
-                   boundary=getattr(args, "boundary", None) or 0, interior=bool(getattr(args, "interior", False)))
+    band = min(getattr(args, "boundary", None) or 0, MAX_BOUNDARY)   # wider than any label map: the whole image
+    return Scoring(threshold=threshold, argmax=argmax, beta=args.beta, smooth=args.smooth, boundary=band,
+                   interior=bool(getattr(args, "interior", False)))
 
 
 OPEN_ENGINES: list = []     # closed when the command returns (cli.main): a local Dask cluster stops with them

@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
 from .common import engine_from_args, progress_bar, progress_of, report_problems, scoring_from_args
-from .options import add_pass_options, add_data_options, add_score_options, data_options_from_args
+from .options import add_data_options, add_pass_options, add_score_options, data_options_from_args, input_path, output_file
 
 HELP = "model A vs model B: per-class scores, their difference, and the pixels B fixes or breaks"
 
@@ -15,15 +13,15 @@ def configure(cp: argparse.ArgumentParser) -> None:
     add_score_options(cp)
     g = cp.add_argument_group("model B")
     source = g.add_mutually_exclusive_group(required=True)
-    source.add_argument("--compare", type=Path, metavar="B_DIR",
+    source.add_argument("--compare", type=input_path, metavar="B_DIR",
                         help="model B's predictions: logits or masks, detected like model A's")
-    source.add_argument("--compare-masks", type=Path, metavar="B_DIR", help="model B's predictions as hard masks")
+    source.add_argument("--compare-masks", type=input_path, metavar="B_DIR", help="model B's predictions as hard masks")
     mode = g.add_mutually_exclusive_group()
     mode.add_argument("--compare-threshold", metavar="T",
                       help="model B's threshold, one value or one per class (default: model A's)")
     mode.add_argument("--compare-argmax", action="store_true", help="model B predicts the argmax (default: model A's mode)")
-    cp.add_argument("--out", type=Path, required=True, help="per-class CSV to write")
-    cp.add_argument("--per-image", type=Path, help="per-image CSV to write")
+    cp.add_argument("--out", type=output_file, required=True, help="per-class CSV to write")
+    cp.add_argument("--per-image", type=output_file, help="per-image CSV to write")
     add_pass_options(cp)
 
 

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+from .options import output_folder
 
 HELP = "write the built-in demo dataset (and open it)"
 
 
 def configure(de: argparse.ArgumentParser) -> None:
-    de.add_argument("dir", nargs="?", type=Path, help="where to write it (default: the user cache folder)")
+    de.add_argument("dir", nargs="?", type=output_folder, help="where to write it (default: the user cache folder)")
     de.add_argument("--no-gui", action="store_true", help="only write the dataset")
 
 

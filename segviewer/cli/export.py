@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
 from .common import engine_from_args, progress_bar, progress_of, report_failures, report_problems, scoring_from_args
 from .options import (add_pass_options, add_data_options, add_score_options, data_options_from_args, number,
                       positive_int)
 from .options import non_negative_float
 
 from .model import model_dataset_from_args
-from .options import add_model_options
+from .options import add_model_options, output_file, output_folder
 
 HELP = "per-class and per-image score CSVs (and figures of the worst images)"
 
@@ -19,8 +17,8 @@ def configure(ex: argparse.ArgumentParser) -> None:
     add_data_options(ex)
     add_model_options(ex)
     add_score_options(ex)
-    ex.add_argument("--out", type=Path, required=True, help="per-class CSV to write")
-    ex.add_argument("--per-image", type=Path, help="per-image (tidy) CSV to write")
+    ex.add_argument("--out", type=output_file, required=True, help="per-class CSV to write")
+    ex.add_argument("--per-image", type=output_file, help="per-image (tidy) CSV to write")
     ex.add_argument("--boundary", type=positive_int, metavar="K", help="count only pixels within K px of a GT boundary")
     ex.add_argument("--interior", action="store_true", help="with --boundary: count only the pixels beyond the band")
     ex.add_argument("--boundary-metrics", action="store_true",
@@ -30,7 +28,7 @@ def configure(ex: argparse.ArgumentParser) -> None:
     ex.add_argument("--tolerance", type=non_negative_float, metavar="T", help="NSD's tolerance in px (default: 2)")
     ex.add_argument("--rank-by", default="mean_fbeta", choices=("mean_fbeta", "mean_iou", "fp", "fn"),
                     help="what makes an image 'worst' for --figures")
-    ex.add_argument("--figures", type=Path, metavar="DIR", help="write overlay figures of the worst images here")
+    ex.add_argument("--figures", type=output_folder, metavar="DIR", help="write overlay figures of the worst images here")
     ex.add_argument("--worst", type=number(int, 1, 100_000, what="a whole number"), default=None, metavar="N",
                     help="how many worst images get a figure (with --figures; default 10)")
     add_pass_options(ex)

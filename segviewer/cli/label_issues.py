@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
-
-from .options import add_pass_options, add_data_options, data_options_from_args, number, positive_float
+from .options import add_data_options, add_pass_options, data_options_from_args, number, output_file
 
 HELP = "rank images by likely label errors (softmin label score) and list suspect regions"
 
@@ -13,13 +11,13 @@ HELP = "rank images by likely label errors (softmin label score) and list suspec
 def configure(li: argparse.ArgumentParser) -> None:
     add_data_options(li)
     g = li.add_argument_group("label issues")
-    g.add_argument("--temperature", type=positive_float, default=0.1, metavar="T",
+    g.add_argument("--temperature", type=number(float, 1e-9, 1e9), default=0.1, metavar="T",
                    help="softmin temperature of the label score (lower: closer to the worst pixel)")
     g.add_argument("--min-confidence", type=number(float, 0.0, 1.0), default=0.9, metavar="C",
                    help="a pixel is suspect where another class than its label is predicted with p >= C")
-    li.add_argument("--out", type=Path, required=True, metavar="ISSUES.csv",
+    li.add_argument("--out", type=output_file, required=True, metavar="ISSUES.csv",
                     help="CSV image,label_score,suspect_pixels sorted by label_score (worst first)")
-    li.add_argument("--regions", type=Path, metavar="REGIONS.csv",
+    li.add_argument("--regions", type=output_file, metavar="REGIONS.csv",
                     help="CSV of suspect regions: image,region,gt_class,predicted_class,pixels,mean_confidence,"
                          "x0,y0,x1,y1")
     add_pass_options(li)

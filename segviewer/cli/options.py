@@ -9,9 +9,33 @@ from ..core.errors import OptionError
 from ..core.options import (ACTIVATIONS, DEFAULT_BETA, DEFAULT_SMOOTH, DEFAULT_STRIP_SUFFIXES, DEVICE_CHOICES,
                             DataOptions, layout_from_folder, parse_threshold)  # noqa: F401
 
-MAX_CLASSES = 65_536
-MAX_STEPS = 100_000
-LABEL_ID_RANGE = (-1, 65_535)   # PNG label maps hold 8- or 16-bit ids
+from ..core.validate import LABEL_ID_RANGE, MAX_BETA, MAX_CLASSES, MAX_SMOOTH, MAX_STEPS  # noqa: F401
+
+
+# argparse types of every path option: each says what the command does with the path, so a test can walk every
+# option a command writes through the output gate (tests/hostile/test_output_gate.py); plain `type=Path` is refused
+def input_path(text: str) -> Path:
+    """A file or folder the command reads."""
+    return Path(text)
+
+
+def output_file(text: str) -> Path:
+    """A file the command writes (through core.outputs' gate)."""
+    return Path(text)
+
+
+def output_folder(text: str) -> Path:
+    """A folder the command writes files into (each file through core.outputs' gate)."""
+    return Path(text)
+
+
+def session_file(text: str) -> str:
+    """A QA session: a file, read and written in place by SQLite (its companions are off limits to every output), or
+    a team session's postgresql:// URL. Kept as text: a Path would fold a URL's '//' into a folder name."""
+    return text
+
+
+PATH_TYPES = (input_path, output_file, output_folder, session_file)
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -43,16 +67,18 @@ def number(kind, low=None, high=None, low_open=False, what="a number"):
 
 positive_float = number(float, 0.0, low_open=True)
 non_negative_float = number(float, 0.0)
+beta_value = number(float, 0.0, MAX_BETA, low_open=True)      # the bounds of core.validate, as argparse types
+smooth_value = number(float, 0.0, MAX_SMOOTH)
 positive_int = number(int, 1, what="a whole number")
 
 
 def add_data_options(parser: argparse.ArgumentParser, required: bool = True) -> None:
     g = parser.add_argument_group("dataset")
-    g.add_argument("--gt", type=Path, required=required, help="folder of ground-truth label maps (PNG class ids)")
+    g.add_argument("--gt", type=input_path, required=required, help="folder of ground-truth label maps (PNG class ids)")
     src = g.add_mutually_exclusive_group(required=required)
-    src.add_argument("--logits", type=Path, help="folder of logits (.npy, .npz, .pt, .pth; C×H×W)")
-    src.add_argument("--masks", type=Path, help="folder of hard label masks (PNG), e.g. a second annotator")
-    g.add_argument("--images", type=Path, help="folder of images (optional)")
+    src.add_argument("--logits", type=input_path, help="folder of logits (.npy, .npz, .pt, .pth; C×H×W)")
+    src.add_argument("--masks", type=input_path, help="folder of hard label masks (PNG), e.g. a second annotator")
+    g.add_argument("--images", type=input_path, help="folder of images (optional)")
     g.add_argument("--classes", help="class preset (voc, cityscapes, cityscapes-labelids) or a JSON/TOML class file")
     g.add_argument("--num-classes", type=number(int, 1, MAX_CLASSES, what="a whole number"),
                    help="class count when there is no class file")
@@ -64,6 +90,9 @@ def add_data_options(parser: argparse.ArgumentParser, required: bool = True) -> 
     g.add_argument("--strip-suffix", action="append", default=None, metavar="SUFFIX",
                    help="name suffix removed before pairing (repeatable; default: Cityscapes-style suffixes)")
     g.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="torch device (auto: CUDA, MPS, CPU)")
+    g.add_argument("--memory-budget", metavar="SIZE",
+                   help="memory one image and the run's state may take, e.g. 6G (default: an eighth of this machine's "
+                        "memory, or $SEGVIEWER_MEMORY_BUDGET); larger files and settings are refused before decoding")
 
 
 def add_score_options(parser: argparse.ArgumentParser) -> None:
@@ -72,9 +101,9 @@ def add_score_options(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--threshold", type=str, default="0.5",
                       help="p > threshold counts as predicted; one value or one per class, comma-separated")
     mode.add_argument("--argmax", action="store_true", help="predicted class = argmax of the probabilities")
-    g.add_argument("--beta", type=positive_float, default=DEFAULT_BETA, help="F-beta's beta, > 0 (1 = Dice)")
-    g.add_argument("--smooth", type=non_negative_float, default=DEFAULT_SMOOTH,
-                   help="smoothing term of F-beta and IoU, >= 0")
+    g.add_argument("--beta", type=beta_value, default=DEFAULT_BETA, help=f"F-beta's beta, > 0 and <= {MAX_BETA:g} (1 = Dice)")
+    g.add_argument("--smooth", type=smooth_value, default=DEFAULT_SMOOTH,
+                   help=f"smoothing term of F-beta and IoU, >= 0 and <= {MAX_SMOOTH:g}")
 
 
 def data_options_from_args(args: argparse.Namespace) -> DataOptions:
@@ -128,7 +157,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     """--model as a third prediction source beside --logits / --masks (call after add_data_options)."""
     # argparse has no public handle on a group once made; this one holds --logits
     sources = next(g for g in parser._mutually_exclusive_groups if any(a.dest == "logits" for a in g._group_actions))
-    sources.add_argument("--model", type=Path, help="run this model on --images instead of reading logits: "
+    sources.add_argument("--model", type=input_path, help="run this model on --images instead of reading logits: "
                          "TorchScript (.pt/.ts, torch.jit.load: it runs the code it contains) or .onnx "
                          '(pip install "segviewer[onnx]"); its logits are cached as float16 under .segviewer/')
     g = parser.add_argument_group("model (with --model)")

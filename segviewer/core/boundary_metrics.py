@@ -63,7 +63,8 @@ def class_maps(labels: np.ndarray, valid: np.ndarray, pred: np.ndarray) -> tuple
 def boundary_pixels(classes: np.ndarray, width: int) -> np.ndarray:
     """B(M_c) of every class c at once: pixels of a class with another label or the border within `width` px
     (chessboard), i.e. not in the class mask eroded `width` times by the 3×3 square with zero padding."""
-    size = 2 * width + 1
+    # a window past the image's longest side always reaches the border: a huge width is that width, same result
+    size = 2 * min(int(width), max(classes.shape)) + 1
     low = ndimage.minimum_filter(classes, size=size, mode="constant", cval=OUTSIDE)
     high = ndimage.maximum_filter(classes, size=size, mode="constant", cval=OUTSIDE)
     return (classes != OUTSIDE) & (low != high)

@@ -17,10 +17,10 @@ import numpy as np
 import torch
 
 from .counts import Target
-from .errors import LoadError, OptionError
+from .errors import LoadError
+from .validate import MAX_BINS  # noqa: F401  (one bound for the CLI, the API and the window)
 
 DEFAULT_BINS = 15
-MAX_BINS = 10_000
 TOP_LABEL = -1          # the top-label row, where a class id is expected
 TOP_LABEL_NAME = "top-label"
 CALIBRATION_COLUMNS = ("class_id", "class_name", "pixels", "ece", "mce")
@@ -37,9 +37,8 @@ def bin_edges(bins: int) -> np.ndarray:
 
 
 def check_bins(bins: int) -> int:
-    if int(bins) != bins or not 1 <= bins <= MAX_BINS:
-        raise OptionError(f"bins {bins!r}: a whole number from 1 to {MAX_BINS}")
-    return int(bins)
+    from .validate import bins as valid_bins
+    return valid_bins(bins)
 
 
 @dataclass
@@ -52,6 +51,8 @@ class CalibrationStats:
 
     @classmethod
     def empty(cls, num_classes: int, bins: int) -> "CalibrationStats":
+        from .budgets import check_calibration
+        check_calibration(num_classes, bins)   # within the memory budget, before anything is allocated
         shape = (num_classes + 1, bins)
         return cls(bins, np.zeros(shape, np.int64), np.zeros(shape, np.float64), np.zeros(shape, np.int64))
 
@@ -266,32 +267,32 @@ def bins_frame(names, stats: CalibrationStats):
     return pd.concat(parts, ignore_index=True)
 
 
-def plot_calibration(path, names, stats: CalibrationStats) -> None:
-    """The top label's reliability diagram with its pixels per bin beneath, and the ECE of every class (headless)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    rel = stats.reliability(TOP_LABEL)
-    fig = plt.figure(figsize=(max(9.0, 0.4 * len(names) + 6), 5.0), dpi=120)
-    grid = fig.add_gridspec(2, 2, height_ratios=(3, 1), width_ratios=(1, 1.2))
-    ax, hist, bars = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[:, 1])
-    width = 1.0 / stats.bins
-    ax.bar(rel.lower, np.nan_to_num(rel.frequency), width=width, align="edge", color="#0072B2", alpha=0.75,
-           edgecolor="white", label="observed accuracy")
-    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect calibration")
-    ax.plot(rel.mean_confidence, rel.frequency, "o", color="#D55E00", markersize=4, label="mean confidence of the bin")
-    ax.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy",
-           title=f"Top label: ECE {stats.ece()[-1]:.4f}, MCE {stats.mce()[-1]:.4f}")
-    ax.legend(loc="upper left", fontsize=7)
-    hist.bar(rel.lower, rel.pixels, width=width, align="edge", color="grey", edgecolor="white")
-    hist.set(xlim=(0, 1), xlabel="confidence", ylabel="pixels")
-    hist.set_yscale("log" if rel.pixels.max(initial=0) > 0 else "linear")
-    ece = stats.ece()[:-1]
-    bars.barh(np.arange(len(names)), np.nan_to_num(ece), color="#009E73")
-    bars.set_yticks(np.arange(len(names)), [str(n) for n in names], fontsize=7)
-    bars.invert_yaxis()
-    bars.set(xlabel="class-wise ECE", title="Per class")
-    bars.tick_params(axis="x", labelsize=7, labelrotation=45)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+def plot_calibration(path, names, stats: CalibrationStats, label: str = "--plot") -> None:
+    """The top label's reliability diagram with its pixels per bin beneath, and the ECE of every class (headless,
+    names drawn literally, saved through the output gate)."""
+    from .plots import drawing, literal, save_figure
+    with drawing() as plt:
+        rel = stats.reliability(TOP_LABEL)
+        fig = plt.figure(figsize=(max(9.0, 0.4 * len(names) + 6), 5.0), dpi=120)
+        grid = fig.add_gridspec(2, 2, height_ratios=(3, 1), width_ratios=(1, 1.2))
+        ax, hist, bars = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[:, 1])
+        width = 1.0 / stats.bins
+        ax.bar(rel.lower, np.nan_to_num(rel.frequency), width=width, align="edge", color="#0072B2", alpha=0.75,
+               edgecolor="white", label="observed accuracy")
+        ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect calibration")
+        ax.plot(rel.mean_confidence, rel.frequency, "o", color="#D55E00", markersize=4,
+                label="mean confidence of the bin")
+        ax.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy",
+               title=f"Top label: ECE {stats.ece()[-1]:.4f}, MCE {stats.mce()[-1]:.4f}")
+        ax.legend(loc="upper left", fontsize=7)
+        hist.bar(rel.lower, rel.pixels, width=width, align="edge", color="grey", edgecolor="white")
+        hist.set(xlim=(0, 1), xlabel="confidence", ylabel="pixels")
+        hist.set_yscale("log" if rel.pixels.max(initial=0) > 0 else "linear")
+        ece = stats.ece()[:-1]
+        bars.barh(np.arange(len(names)), np.nan_to_num(ece), color="#009E73")
+        bars.set_yticks(np.arange(len(names)), [literal(n) for n in names], fontsize=7)
+        bars.invert_yaxis()
+        bars.set(xlabel="class-wise ECE", title="Per class")
+        bars.tick_params(axis="x", labelsize=7, labelrotation=45)
+        fig.tight_layout()
+        save_figure(fig, path, label)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import LoadError, OptionError, plain, read_bounded
+from .errors import LoadError, OptionError, plain
+from .reads import check_structure, read_bounded
 
 DEFAULT_IGNORE_INDEX = 255
 MAX_CLASSES = 65_536
@@ -87,6 +88,7 @@ def load_class_file(path: str | Path) -> ClassSpec:
     except UnicodeDecodeError as exc:
         raise LoadError(path, f"class file is not UTF-8 text (byte 0x{data[exc.start]:02x} at position {exc.start}; "
                               "save it as UTF-8)") from None
+    check_structure(path, text, kind)   # depth, dotted-key parts, values: measured before any parser runs
     try:
         doc = tomllib.loads(text) if kind == "TOML" else json.loads(text, parse_constant=_no_constant)
     except RecursionError:

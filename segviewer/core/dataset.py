@@ -15,7 +15,7 @@ from .errors import LoadError, all_failed, plain
 from .options import DataOptions
 from .io import (Item, Pairing, MAX_CLASSES, check_label_values, label_map_size, load_image, load_label_map,
                  load_logits, logits_budget, logits_shape, pair_dataset)
-from .probs import to_probabilities
+from .probs import outside_unit_range, to_probabilities
 from .regions import boundary_band, restrict_target
 from .scoring import Mode, Scoring
 
@@ -149,7 +149,7 @@ class Dataset:
 
     def _load_sample(self, item: Item, with_image: bool, current: list) -> Sample:
         classes = self.classes
-        labels = load_label_map(item.gt, self._label_lut)
+        labels = load_label_map(item.gt, self._label_lut, classes.num_classes)
         check_label_values(labels, classes.num_classes, classes.ignore_index, item.gt)
         target = prepare_target(torch.from_numpy(labels).to(self.device), classes.num_classes, classes.ignore_index)
         sample = Sample(item.name, item, labels, target)
@@ -173,7 +173,10 @@ class Dataset:
                                        f"but the classes define {self.classes.num_classes}")
         opts = self.options
         # load_logits returns a fresh copy, so the softmax may reuse its buffer (one C×H×W allocation less)
-        return to_probabilities(logits, size, opts.activation, opts.align_corners, self.device, overwrite=True)
+        probs = to_probabilities(logits, size, opts.activation, opts.align_corners, self.device, overwrite=True)
+        if opts.activation == "none" and (reason := outside_unit_range(probs)) is not None:
+            raise LoadError(item.pred, reason)
+        return probs
 
     def _load_mask(self, item: Item, size: tuple[int, int]) -> torch.Tensor:
         mask = load_label_map(item.pred, self._label_lut)

@@ -14,7 +14,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .errors import LoadError, file_in_the_way, os_reason, read_bounded
+from .errors import LoadError, file_in_the_way, os_reason
+from .reads import read_bounded
 from .options import CACHE_DIR_NAME
 
 DEMO_CLASSES = [
@@ -175,19 +176,29 @@ def write_demo(root: str | Path, n_images: int = 12, size: tuple[int, int] = (19
 
 
 def _write_files(root: Path, meta: dict, n_images: int, size: tuple[int, int], seed: int) -> None:
-    stamp = root / "demo.json"
-    for sub in ("images", "logits", "gt", "masks"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
+    """Every file through the output gate, renamed together at the end (the stamp last): all or nothing."""
+    from .output_run import atomic_output, run_scope
+
+    def save_png(path: Path, array: np.ndarray) -> None:
+        with atomic_output(path, "the demo") as tmp:
+            Image.fromarray(array).save(tmp, format="PNG")
+
+    def save_text(path: Path, text: str) -> None:
+        with atomic_output(path, "the demo") as tmp:
+            tmp.write_text(text)
+
     rng = np.random.default_rng(seed)
     h, w = size
-    for i in range(n_images):
-        name = f"scene_{i:03d}"
-        gt = _scene(h, w, rng)
-        Image.fromarray(_texture_image(gt, rng)).save(root / "images" / f"{name}.png")
-        np.save(root / "logits" / f"{name}.npy", _logits(_model_belief(gt, rng), rng, len(DEMO_CLASSES), i % 2 == 1))
-        labelled = _ignore_band(gt, rng)
-        Image.fromarray(labelled).save(root / "gt" / f"{name}.png")
-        Image.fromarray(_annotator_mask(labelled, rng)).save(root / "masks" / f"{name}.png")
-    classes = {"ignore_index": IGNORE, "classes": [{"name": n, "color": list(c)} for n, c in DEMO_CLASSES]}
-    (root / "classes.json").write_text(json.dumps(classes, indent=1))
-    stamp.write_text(json.dumps(meta))
+    with run_scope(own=True):
+        for i in range(n_images):
+            name = f"scene_{i:03d}"
+            gt = _scene(h, w, rng)
+            save_png(root / "images" / f"{name}.png", _texture_image(gt, rng))
+            with atomic_output(root / "logits" / f"{name}.npy", "the demo") as tmp, open(tmp, "wb") as fh:
+                np.save(fh, _logits(_model_belief(gt, rng), rng, len(DEMO_CLASSES), i % 2 == 1))
+            labelled = _ignore_band(gt, rng)
+            save_png(root / "gt" / f"{name}.png", labelled)
+            save_png(root / "masks" / f"{name}.png", _annotator_mask(labelled, rng))
+        classes = {"ignore_index": IGNORE, "classes": [{"name": n, "color": list(c)} for n, c in DEMO_CLASSES]}
+        save_text(root / "classes.json", json.dumps(classes, indent=1))
+        save_text(root / "demo.json", json.dumps(meta))

@@ -3,25 +3,34 @@ from __future__ import annotations
 
 import torch
 
+from . import validate
 from .errors import OptionError
 
-from .options import DEVICE_CHOICES
 
-
-def resolve_device(name: str = "auto") -> torch.device:
+def resolve_device(name="auto") -> torch.device:
+    """'auto' (CUDA, then MPS, then CPU), 'cpu', 'cuda', 'cuda:N', 'mps' or a torch.device: one that exists on
+    this machine, or an OptionError saying which is missing."""
+    name = validate.device_name(name)
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise OptionError("--device cuda: this torch build sees no CUDA GPU")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise OptionError("--device mps: MPS is not available on this machine")
-    if name not in DEVICE_CHOICES:
-        raise OptionError(f"unknown device {name!r} (use {', '.join(DEVICE_CHOICES)})")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise OptionError(f"device {name!r}: this torch build sees no CUDA GPU (use cpu or auto)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise OptionError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s), "
+                              f"numbered from 0")
+    if device.type == "mps" and not _mps_available():
+        raise OptionError(f"device {name!r}: MPS is not available on this machine (use cpu or auto)")
+    return device
+
+
+def _mps_available() -> bool:
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
 
 
 def describe_device(device: torch.device) -> str:

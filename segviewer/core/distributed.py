@@ -142,6 +142,8 @@ def open_client(cluster) -> tuple:
     except ImportError:
         raise OptionError(f"--workers and --scheduler need Dask: {INSTALL_HINT}") from None
     if cluster.scheduler:
+        from .cluster_probe import probe_scheduler
+        probe_scheduler(cluster.scheduler)   # a Dask scheduler greets within seconds; anything else is refused
         try:
             return Client(cluster.scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False), None
         except (OSError, TimeoutError, ValueError) as exc:

@@ -22,8 +22,8 @@ def valid_utf8(text: object) -> str:
     text = str(text)
     try:
         data = text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:   # a lone surrogate that is no escaped byte (e.g. from JSON "\\ud800")
-        data = text.encode("utf-8", "surrogatepass")
+    except UnicodeEncodeError:   # a lone surrogate that is no escaped byte (e.g. from JSON "\\ud800"): one U+FFFD each
+        return re.sub("[\ud800-\udfff]", "\ufffd", text)
     return data.decode("utf-8", "replace")
 
 
@@ -133,29 +133,6 @@ def file_in_the_way(path: str | Path) -> Path | None:
         if parent.exists():
             return None if parent.is_dir() else parent
     return None
-
-
-def read_bounded(path: str | Path, limit: int, what: str = "file") -> bytes:
-    """A regular file's bytes, at most limit of them (a larger file is refused); never blocks on a FIFO."""
-    path = Path(path)
-    regular_file(path, what)
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise LoadError(path, f"cannot read {what}: {os_reason(exc, writing=False)}") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):   # swapped for a FIFO between the check and the open
-            raise LoadError(path, f"{what} is not a regular file; refused")
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(limit + 1)
-    except OSError as exc:
-        raise LoadError(path, f"cannot read {what}: {os_reason(exc, writing=False)}") from None
-    finally:
-        os.close(fd)
-    if len(data) > limit:
-        raise LoadError(path, f"{what} is larger than {limit // 2**20 or limit} {'MiB' if limit >= 2**20 else 'bytes'}"
-                              "; refused")
-    return data
 
 
 def all_failed(path: str | Path | None, failures: list, shown: int = 3) -> LoadError:

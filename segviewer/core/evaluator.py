@@ -12,7 +12,6 @@ as histograms (classes x bins, never pixels); `best_thresholds()` reads it. `syn
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,16 +20,16 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from . import ddp
+from . import ddp, validate
 from .classes import DEFAULT_IGNORE_INDEX, ClassSpec, generic_classes
 from .counts import Counts, Target, argmax_map, count_hard, count_threshold, prepare_target, soft_counts
-from .errors import LoadError, OptionError
+from .errors import OptionError
+from .evaluator_inputs import batch_shapes, check_target, map_labels, resolve_classes_arg, resolve_device_arg
 from .export import PER_CLASS_COLUMNS, PER_IMAGE_COLUMNS, write_per_class_csv, write_per_image_csv
 from .index import DEFAULT_STEPS, IndexBuilder, ProbabilityIndex, counts_above, threshold_to_step
-from .evaluator_inputs import batch_shapes, check_target, map_labels, resolve_classes_arg, resolve_device_arg
 from .io import all_finite
 from .options import DEFAULT_BETA, DEFAULT_SMOOTH
-from .probs import ProbsBuffer, to_probabilities
+from .probs import ProbsBuffer, outside_unit_range, to_probabilities
 from .scores import compute_scores
 from .scoring import Scoring
 from .sweep import BEST_COLUMNS, best_thresholds
@@ -57,8 +56,8 @@ class Evaluator:
     device: where the counting runs (None: the logits' device). keep_index=False skips the probability index
     (no best_thresholds(), about half the time per batch on CPU). per_image_index=True keeps each image's
     histograms at full resolution (as the window's index: classes x bins per image), else only the dataset's.
-    save_logits_to: a folder that receives each image's logits as float16 at the model's resolution (needs names);
-    the Evaluator then scores those float16 values, so its numbers equal `segviewer export` over the folder.
+    save_logits_to: a folder that receives each image's logits as float16 at the model's resolution (needs names).
+    The Evaluator then scores those float16 values, so its numbers equal `segviewer export` over the folder.
     On the CPU one image's probabilities stay in a kept buffer between updates; reset() frees it.
     """
 
@@ -76,7 +75,8 @@ class Evaluator:
         if self.classes is not None:
             self.scoring.check_classes(self.classes.num_classes)
         self.device = resolve_device_arg(device)
-        self.activation, self.align_corners, self.steps = activation, align_corners, int(steps)
+        self.activation, self.align_corners = validate.activation(activation), align_corners
+        self.steps = validate.steps(steps)
         self.keep_index, self.per_image_index = keep_index, per_image_index
         self.save_logits_to = Path(save_logits_to) if save_logits_to is not None else None
         self.reset()
@@ -97,17 +97,26 @@ class Evaluator:
         """One batch: logits [N,C,h,w] (before softmax, any resolution), target [N,H,W] class ids."""
         logits, target = batch_shapes(logits, target)
         n, c = logits.shape[:2]
+        if n == 0:    # an empty batch (a sampler's last one): nothing to count
+            return
+        # a batch counts all or nothing: every check runs before the first image is counted
         names = self._batch_names(names, n)
         classes = self._classes_for(c)
         device = self.device or logits.device
         target = map_labels(target.to(device), classes)
         check_target(target, classes)
+        for i in range(n):
+            if not all_finite(logits[i]):
+                raise OptionError(f"image {names[i]!r}: logits contain NaN or Inf values; nothing of this "
+                                  "batch was counted")
+        if self.activation == "none" and (reason := outside_unit_range(logits)) is not None:
+            raise OptionError(f"{reason}; nothing of this batch was counted")
         if self.save_logits_to is not None:
             save_logits(self.save_logits_to, names, logits)
             logits = logits.to(torch.float16).float()      # what was saved, as the export reads it back
+        self.classes = classes
+        self._seen += n
         for i in range(n):
-            if not all_finite(logits[i]):
-                raise OptionError(f"image {names[i]!r}: logits contain NaN or Inf values")
             probs = to_probabilities(logits[i], tuple(target.shape[-2:]), self.activation, self.align_corners, device,
                                      buffer=self._probs)
             self._add(names[i], probs, prepare_target(target[i], c, classes.ignore_index))
@@ -152,14 +161,16 @@ class Evaluator:
         return self._builder
 
     def _classes_for(self, num_classes: int) -> ClassSpec:
-        if self.classes is None:
+        """The classes for a batch of num_classes channels (generic ones, kept once the batch is counted)."""
+        classes = self.classes
+        if classes is None:
             ignore = self._ignore_index if self._ignore_index is not None else DEFAULT_IGNORE_INDEX
-            self.classes = generic_classes(num_classes, ignore)
+            classes = generic_classes(num_classes, ignore)
             self.scoring.check_classes(num_classes)
-        if num_classes != self.classes.num_classes:
+        if num_classes != classes.num_classes:
             raise OptionError(f"wrong number of classes: the logits have {num_classes} channels, "
-                              f"but the classes define {self.classes.num_classes}")
-        return self.classes
+                              f"but the classes define {classes.num_classes}")
+        return classes
 
     def _batch_names(self, names, n: int) -> list[str]:
         if names is None:
@@ -170,7 +181,6 @@ class Evaluator:
         names = [str(v) for v in (names.tolist() if isinstance(names, torch.Tensor) else names)]
         if len(names) != n:
             raise OptionError(f"{len(names)} names for a batch of {n} images")
-        self._seen += n
         return names
 
     # ---- across ranks ----
@@ -256,11 +266,14 @@ class Evaluator:
 
     def to_csv(self, path, per_image=None) -> None:
         """The per-class CSV (and the per-image one) exactly as `segviewer export` writes them."""
+        from .outputs import OutputGuard, run_scope
         total, soft = self._totals()
-        write_per_class_csv(path, self.classes, total, soft, self.scoring)
-        if per_image is not None:
-            state = self._state()
-            write_per_image_csv(per_image, state.names, self.classes, state.counts, self.scoring)
+        with run_scope():    # both files or neither
+            OutputGuard().check({"path": path, "per_image": per_image})
+            write_per_class_csv(path, self.classes, total, soft, self.scoring)
+            if per_image is not None:
+                state = self._state()
+                write_per_image_csv(per_image, state.names, self.classes, state.counts, self.scoring)
 
     def best_thresholds(self):
         """Per class, the grid threshold of maximum F-beta over the images seen (from the index: no pixels kept).
@@ -290,7 +303,7 @@ def _gather_index(index: ProbabilityIndex, names: list[str]) -> ProbabilityIndex
     return ProbabilityIndex(index.steps, index.num_classes, names, image_factor=index.image_factor, **merged)
 
 
-def save_logits(folder, name, logits: torch.Tensor) -> list[Path]:
+def save_logits(folder, name, logits: torch.Tensor, *, private: bool = False) -> list[Path]:
     """Writes logits as float16 .npy at the model's own resolution, one file per image, where the window and
     `segviewer export` read them (the name pairs with the ground truth's file name, as a logits folder does).
 
@@ -303,12 +316,19 @@ def save_logits(folder, name, logits: torch.Tensor) -> list[Path]:
         raise OptionError(f"save_logits: {len(names)} name(s) for logits of shape {tuple(logits.shape)} "
                           f"(expected [C,h,w] for one name or [N,C,h,w] for N names)")
     half = logits.to(torch.float16).cpu()
-    paths = []
     for image, array in zip(names, half):
         if not all_finite(array):
             raise OptionError(f"save_logits: image {str(image)!r}: logits are NaN, Inf or beyond float16's "
                               f"range (±{FLOAT16_MAX:g}); scale them before saving")
-        paths.append(_write_npy(_logit_path(Path(folder), str(image)), array.numpy()))
+    paths = [_logit_path(Path(folder), str(image)) for image in names]
+    from .output_run import atomic_output, run_scope
+    # all of the batch's files or none of them; private: segviewer's own cache (a model's logits), written at once
+    with run_scope(own=private, private=private) as run:
+        for path in paths:
+            run.check_file(path, "save_logits")
+        for path, array in zip(paths, half):
+            with atomic_output(path, "save_logits") as tmp, open(tmp, "wb") as fh:
+                np.save(fh, array.numpy(), allow_pickle=False)
     return paths
 
 
@@ -317,19 +337,6 @@ def _logit_path(folder: Path, name: str) -> Path:
     if not name or relative.is_absolute() or ".." in relative.parts:
         raise OptionError(f"save_logits: image name {name!r} must be a relative name without '..'")
     return folder / f"{name}.npy"
-
-
-def _write_npy(path: Path, array: np.ndarray) -> Path:
-    """Written beside and renamed, so a crash never leaves half a file under the real name."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array, allow_pickle=False)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise LoadError(path, f"cannot write logits ({exc.strerror or exc})") from None
-    return path
 
 
 def _warn_repeated(names: list[str]) -> None:

@@ -42,9 +42,7 @@ def named_classes(names, ignore_index: int | None) -> ClassSpec:
 
 
 def resolve_device_arg(device) -> torch.device | None:
-    if device is None or isinstance(device, torch.device):
-        return device
-    return torch.device(device) if ":" in str(device) else resolve_device(str(device))
+    return None if device is None else resolve_device(device)
 
 
 def batch_shapes(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -37,25 +37,24 @@ def overlay_rgba(sample, classes, scoring: Scoring, palette: str = "classic", op
 
 
 def draw_figure(path: Path, image: np.ndarray | None, rgba: np.ndarray, title: str, lines: list[str],
-                palette: str = "classic") -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+                palette: str = "classic", label: str = "--figures") -> None:
+    """One figure, drawn headless with its text shown literally, saved through the output gate."""
     from matplotlib.patches import Patch
-    h, w = rgba.shape[:2]
-    fig = plt.figure(figsize=(9, 9 * 0.7 * h / w / 0.82 + 0.4), dpi=110)
-    ax = fig.add_axes([0.01, 0.1, 0.7, 0.82])
-    ax.imshow(image if image is not None else np.full((h, w, 3), 70, np.uint8))
-    ax.imshow(rgba)
-    ax.set_axis_off()
-    ax.set_title(title, fontsize=11, loc="left")
-    colors = PALETTES[palette]
-    handles = [Patch(color=np.array(colors[c]) / 255, label=n) for c, n in ((TP, "TP"), (FP, "FP"), (FN, "FN"))]
-    handles.append(Patch(color=(0.6, 0.6, 0.6), label="ignore"))
-    fig.legend(handles=handles, loc="lower left", ncols=4, fontsize=9, frameon=False, bbox_to_anchor=(0.01, 0.02))
-    fig.text(0.73, 0.9, "\n".join(lines), fontsize=8, va="top", family="monospace")
-    fig.savefig(path)
-    plt.close(fig)
+    from .plots import drawing, literal, save_figure
+    with drawing() as plt:
+        h, w = rgba.shape[:2]
+        fig = plt.figure(figsize=(9, 9 * 0.7 * h / w / 0.82 + 0.4), dpi=110)
+        ax = fig.add_axes([0.01, 0.1, 0.7, 0.82])
+        ax.imshow(image if image is not None else np.full((h, w, 3), 70, np.uint8))
+        ax.imshow(rgba)
+        ax.set_axis_off()
+        ax.set_title(literal(title), fontsize=11, loc="left")
+        colors = PALETTES[palette]
+        handles = [Patch(color=np.array(colors[c]) / 255, label=n) for c, n in ((TP, "TP"), (FP, "FP"), (FN, "FN"))]
+        handles.append(Patch(color=(0.6, 0.6, 0.6), label="ignore"))
+        fig.legend(handles=handles, loc="lower left", ncols=4, fontsize=9, frameon=False, bbox_to_anchor=(0.01, 0.02))
+        fig.text(0.73, 0.9, literal("\n".join(lines)), fontsize=8, va="top", family="monospace")
+        save_figure(fig, path, label)
 
 
 def score_lines(classes, counts: Counts, row: int, beta: float, smooth: float) -> list[str]:
@@ -70,31 +69,43 @@ def score_lines(classes, counts: Counts, row: int, beta: float, smooth: float) -
     return lines
 
 
-def write_worst_figures(dataset, result, folder, n: int, scoring: Scoring, by: str = "mean_fbeta",
-                        on_error=None) -> list[Path]:
+def figure_path(folder: Path, rank: int, name: str) -> Path:
+    """rank-name.png in folder, the name shortened (with a hash) when the file name would be too long."""
+    from .outputs import folder_file_name
+    return folder_file_name(folder, f"{rank:03d}-{name}.png")
+
+
+def write_worst_figures(dataset, result, folder, n: int, scoring: Scoring, by: str = "mean_fbeta", on_error=None,
+                        label: str = "--figures", guard=None) -> list[Path]:
     """One PNG per worst image (rank-name.png) among the images of `result` (a DatasetCounts) that loaded; returns
-    the files written. A bad image file is reported (on_error) and its figure drawn without the photo."""
+    the files written. Every file is checked by the output gate (the run's guards, and `guard`) before the first is
+    drawn. A bad image file is reported (on_error) and its figure drawn without it."""
+    from .output_run import run_scope
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     names, counts = result.loaded_rows()
-    beta, smooth = scoring.beta, scoring.smooth
-    rows = rank_worst(counts, beta, smooth, by)[:n]
+    rows = rank_worst(counts, scoring.beta, scoring.smooth, by)[:n]
     index_of = {name: i for i, name in enumerate(dataset.names)}
-    written = []
-    for rank, row in enumerate(rows, 1):
-        name = names[row]
-        try:
-            sample = dataset.load(index_of[name])
-        except LoadError as exc:
-            if on_error is not None:
-                on_error(exc)
-            sample = dataset.load(index_of[name], with_image=False)
-        mean = float(nanmean(compute_scores(Counts(counts.tp[row], counts.fp[row], counts.fn[row]), beta,
-                                            smooth).fbeta))
-        mode = "argmax" if scoring.mode is Mode.ARGMAX else f"threshold {scoring.effective_threshold()}"
-        path = folder / f"{rank:03d}-{name}.png"
-        draw_figure(path, sample.image, overlay_rgba(sample, dataset.classes, scoring),
-                    f"#{rank} {name}: mean F{beta:g} {mean:.3f} ({mode})",
-                    score_lines(dataset.classes, counts, row, beta, smooth))
-        written.append(path)
-    return written
+    paths = [figure_path(folder, rank, names[row]) for rank, row in enumerate(rows, 1)]
+    with run_scope() as run:
+        if guard is not None:
+            run.add_guard(guard)
+        for path in paths:
+            run.check_file(path, label)
+        for rank, (row, path) in enumerate(zip(rows, paths), 1):
+            _draw_worst(dataset, names[row], counts, row, index_of[names[row]], rank, path, scoring, on_error, label)
+    return paths
+
+
+def _draw_worst(dataset, name, counts, row, position, rank, path, scoring, on_error, label) -> None:
+    try:
+        sample = dataset.load(position)
+    except LoadError as exc:
+        if on_error is not None:
+            on_error(exc)
+        sample = dataset.load(position, with_image=False)
+    beta, smooth = scoring.beta, scoring.smooth
+    mean = float(nanmean(compute_scores(Counts(counts.tp[row], counts.fp[row], counts.fn[row]), beta, smooth).fbeta))
+    mode = "argmax" if scoring.mode is Mode.ARGMAX else f"threshold {scoring.effective_threshold()}"
+    draw_figure(path, sample.image, overlay_rgba(sample, dataset.classes, scoring),
+                f"#{rank} {name}: mean F{beta:g} {mean:.3f} ({mode})",
+                score_lines(dataset.classes, counts, row, beta, smooth), label=label)

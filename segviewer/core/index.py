@@ -196,6 +196,11 @@ class ProbabilityIndex:
         pred = self.image_pred[row, classes, k].astype(np.int64)
         return _counts(tp, pred - tp, self.gt_count[row] - tp)
 
+    def argmax_row_counts(self, row: int) -> Counts:
+        """[C] argmax counts of one image (its index row)."""
+        return Counts(*(torch.from_numpy(np.ascontiguousarray(a[row], dtype=np.int64))
+                        for a in (self.argmax_tp, self.argmax_fp, self.argmax_fn)))
+
     def curves(self) -> Counts:
         """[C, N+1] dataset counts at every grid threshold k = 0..N."""
         tp = np.cumsum(self.pos_hist[:, ::-1], axis=1)[:, ::-1][:, 1:]
@@ -259,6 +264,8 @@ class IndexBuilder:
 
     def __init__(self, num_classes: int, steps: int = DEFAULT_STEPS, n_images: int = 1,
                  image_factor: int | None = None):
+        from .budgets import check_index
+        check_index(num_classes, steps, n_images)   # histograms and confusion matrices within the memory budget
         self.steps, self.c = steps, num_classes
         self.grid = grid_values(steps)
         self.factor = image_factor or image_step_factor(n_images, num_classes, steps)

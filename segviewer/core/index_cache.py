@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from .errors import LoadError
 from .index import INDEX_VERSION, ProbabilityIndex
 from .options import CACHE_DIR_NAME, state_folder  # noqa: F401  (CACHE_DIR_NAME re-exported)
 
@@ -25,8 +25,12 @@ def dataset_key(dataset, steps: int) -> str:
     h.update(json.dumps(meta, sort_keys=True, default=str).encode())
     for item in dataset.items:
         for path in (item.gt, item.pred):
-            st = path.stat()
-            h.update(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+            try:
+                st = path.stat()
+            except OSError:   # gone since the folder was listed: the pass skips it and says so; so does the key
+                h.update(f"{path}|missing\n".encode("utf-8", "surrogateescape"))
+                continue
+            h.update(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()
 
 
@@ -54,11 +58,12 @@ def load_cached(path: Path, key: str) -> ProbabilityIndex | None:
 
 
 def save_cached(path: Path, key: str, index: ProbabilityIndex) -> None:
-    """Written to a temporary name and renamed, so a crash never leaves half a file under the real name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, key=np.array(key), **index.to_arrays())
-    os.replace(tmp, path)
+    """Through the output gate's writer for segviewer's own files: a temporary file renamed at once, removed on any
+    failure (a full disk leaves nothing behind) and, if a killed run left one, by the next run. LoadError on
+    failure."""
+    from .outputs import private_output
+    with private_output(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, key=np.array(key), **index.to_arrays())
 
 
 def load_or_build(dataset, steps: int, build, rebuild: bool = False) -> tuple[ProbabilityIndex, bool]:
@@ -72,6 +77,6 @@ def load_or_build(dataset, steps: int, build, rebuild: bool = False) -> tuple[Pr
     if index.names:
         try:
             save_cached(path, key, index)
-        except OSError:
+        except (OSError, LoadError):
             pass  # a cache that cannot be written only costs a rebuild next time
     return index, False

@@ -11,13 +11,13 @@ import threading
 from typing import Callable, Literal
 
 import numpy as np
-import torch
 
 from .cache import BoundedCache
 from .counts import Counts, DatasetCounts, confusion_matrix, in_dataset_order, rows_in_dataset_order
 from .dataset import Dataset, Sample
 from .distributed import Connection
-from .errors import ClosedError, LoadError, OptionError
+from . import validate
+from .errors import ClosedError, LoadError, OptionError, all_failed
 from .events import Events
 from .failures import FailureLog
 from .index import DEFAULT_STEPS, ProbabilityIndex
@@ -41,7 +41,8 @@ class Inspector:
 
     def __init__(self, dataset: Dataset, scoring: Scoring | None = None, steps: int = DEFAULT_STEPS,
                  use_cache: bool = True, cluster=None):
-        self.steps, self.use_cache = steps, use_cache
+        self.steps, self.use_cache = validate.steps(steps), use_cache
+        self.session = None           # the QA session images() reads (a file or a PostgreSQL target; None: the window's)
         self._connection = Connection(cluster)
         self.events = Events("scoring", "compare_scoring")
         self._closed = False
@@ -60,9 +61,8 @@ class Inspector:
             self.scoring = scoring
 
     def _add_cache(self, size: int) -> BoundedCache:
-        cache = BoundedCache(size)
-        self._caches.append(cache)
-        return cache
+        self._caches.append(BoundedCache(size))
+        return self._caches[-1]
 
     # ---- where the passes run ----
     @property
@@ -76,8 +76,7 @@ class Inspector:
         self._connection = Connection(cluster)
 
     def cluster_client(self):
-        """The Dask client the passes run on (a local cluster starts on first use and stays until close()), or
-        None: this process."""
+        """The Dask client the passes run on (started on first use, kept until close()); None: this process."""
         return self._connection.client()
 
     @property
@@ -208,19 +207,13 @@ class Inspector:
         index, rows = self._index, self._index_rows
         if index is None or s.boundary or rows is None or rows[i] < 0:
             return None
-        row = int(rows[i])
         if s.argmax:
-            return Counts(*(torch.from_numpy(np.ascontiguousarray(a[row], dtype=np.int64))
-                            for a in (index.argmax_tp, index.argmax_fp, index.argmax_fn)))
+            return index.argmax_row_counts(int(rows[i]))
         try:
-            if not index.image_counts_exact(s.effective_threshold()):
-                return None
-            return index.image_row_counts(row, s.effective_threshold())
+            exact = index.image_counts_exact(s.effective_threshold())
+            return index.image_row_counts(int(rows[i]), s.effective_threshold()) if exact else None
         except ValueError:       # not on the grid
             return None
-
-    def image_soft(self, image: int | str, scoring: Scoring | None = None) -> Counts:
-        return self.load(image).soft_counts(self.effective(scoring))
 
     def image_confusion(self, image: int | str, scoring: Scoring | None = None) -> np.ndarray:
         """[C, C+1] GT class x predicted class (last column: nothing predicted) for one image."""
@@ -310,12 +303,8 @@ class Inspector:
         return self._direct.put((s.count_key(), with_confusion), counts)
 
     def dataset_confusion(self, scoring: Scoring | None = None, progress=None) -> np.ndarray:
-        """[C, C+1] over the dataset: from the index in argmax mode, else one pass (kept)."""
-        s = self.effective(scoring)
-        index = self.index(progress)
-        if s.argmax and not s.boundary:
-            return index.confusion.sum(0).astype(np.int64)
-        return self._counted(s, True, progress).confusion
+        """[C, C+1] over the dataset: the sum of every image's matrix."""
+        return self.per_image_confusion(scoring, progress).sum(0, dtype=np.int64)
 
     def per_image_confusion(self, scoring: Scoring | None = None, progress=None) -> np.ndarray:
         """[I, C, C+1] per image in dataset order (zeros for failed images): from the index in argmax mode."""
@@ -352,18 +341,24 @@ class Inspector:
         return scores_frame(self.classes.names, self.image_counts(image), self._scoring)
 
     def dataset_scores(self):
-        """The same columns over the whole dataset (images that fail to load are left out)."""
+        """The same columns over the whole dataset (images that fail to load are left out; when every one fails,
+        a LoadError with the first reasons, as the CLI's exit 2)."""
         from .tables import scores_frame
+        if not self.index().names:
+            raise all_failed(self._dataset.options.gt_dir, self.failures.reasons())
         return scores_frame(self.classes.names, self.dataset_counts().total, self._scoring)
 
     def images(self, class_id: int = ALL_CLASSES):
         """A row per image in dataset order, as the window's list shows it: image, mean_fbeta, mean_iou, fp, fn,
-        status (the review status of the dataset's QA session, or 'failed')."""
-        from .tables import images_frame, session_statuses
+        status (the review status of the QA session: `session=` given to segviewer.open, else the window's for
+        this GT + prediction source; or 'failed')."""
+        from .sessions import current_statuses
+        from .tables import images_frame
         counts = self.dataset_counts()
         if not counts.exact:
             counts = self._counted(self._scoring, False)
-        return images_frame(self.names, self.image_list(counts, class_id), session_statuses(self._dataset.options))
+        statuses = current_statuses(self.session, self._dataset.options)
+        return images_frame(self.names, self.image_list(counts, class_id), statuses)
 
     def confusion(self, image: int | str | None = None):
         """GT class x predicted class pixel counts (+ a 'none' column in threshold mode)."""
@@ -402,7 +397,6 @@ class Inspector:
         state = "closed" if self._closed else f"{len(self)} images, {self.classes.num_classes} classes, " \
                                               f"{self._dataset.options.pred_kind}, {self._scoring}"
         return f"<segviewer.Inspector {state}>"
-
 
 
 __all__ = ["Inspector", "DatasetCounts", "LoadedImage", "Sample"]

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .errors import LoadError, plain, regular_file
+from . import budgets, reads
+from .errors import LoadError, plain
 from .logit_files import DEFAULT_MAX_ELEMENTS, MAX_CLASSES, logits_budget, read_logit_array  # noqa: F401
 
 LOGIT_EXTS = (".npy", ".npz", ".pt", ".pth")
@@ -18,6 +19,7 @@ LABEL_EXTS = (".png",)
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 from .options import DEFAULT_STRIP_SUFFIXES  # noqa: F401
 LABEL_MODES = ("L", "P", "I;16", "I;16B", "I;16L", "I")
+PILLOW_FORMATS = ("PNG", "JPEG", "TIFF", "BMP", "WEBP")
 
 
 @dataclass(frozen=True)
@@ -94,15 +96,23 @@ def pair_dataset(gt_dir: str | Path, pred_dir: str | Path, pred_kind: str = "log
     return Pairing(items, {k: v for k, v in unpaired.items() if v}, {k: v for k, v in dups.items() if v})
 
 
-def _open_pillow(path: Path) -> Image.Image:
-    """Opens and fully decodes an image, turning Pillow's bomb warning into an error; only regular files."""
-    regular_file(path, "image file")
+def _open_pillow(path: Path, classes: int = 0, what: str = "image file") -> Image.Image:
+    """Opens and fully decodes an image through the read gate: a regular file whose content matches its
+    extension, read through a file object (Pillow then never memory-maps it), its pixels × `classes` admitted by
+    the memory budget before decoding; Pillow's bomb warning is an error."""
+    fmt = reads.SIGNATURES.get(path.suffix.lower(), (None,))[0]
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(path)
-            img.load()
+        with reads.open_regular(path, what) as fh:
+            reads.check_signature(path, what, fh)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                img = Image.open(fh, formats=[fmt] if fmt in PILLOW_FORMATS else None)
+                budgets.admit_decode(path, (img.size[1], img.size[0]), classes=classes,
+                                     what="label map" if classes else "image")
+                img.load()
         return img
+    except LoadError:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise LoadError(path, f"image is larger than Pillow's decompression-bomb limit "
                               f"({Image.MAX_IMAGE_PIXELS} pixels); refusing to decode it") from None
@@ -119,16 +129,16 @@ def _open_pillow(path: Path) -> Image.Image:
 def label_map_size(path: Path) -> tuple[int, int] | None:
     """(H, W) from an image's header without decoding it; None when it cannot be read (it fails later by name)."""
     try:
-        regular_file(path)
-        with Image.open(path) as img:
+        with reads.open_regular(path) as fh, Image.open(fh) as img:
             return img.size[1], img.size[0]
     except Exception:  # noqa: BLE001 - any unreadable header: the load of this file reports why
         return None
 
 
-def load_label_map(path: Path, label_lut: np.ndarray | None = None) -> np.ndarray:
-    """A single-channel PNG of class ids as an int64 H×W array."""
-    img = _open_pillow(path)
+def load_label_map(path: Path, label_lut: np.ndarray | None = None, classes: int = 1) -> np.ndarray:
+    """A single-channel PNG of class ids as an int64 H×W array; classes: what the run builds per pixel (the
+    memory budget admits pixels × classes before decoding)."""
+    img = _open_pillow(path, max(1, classes), "label map")
     if img.mode not in LABEL_MODES:
         raise LoadError(path, f"label map must be single-channel (L, P or 16-bit), got mode {img.mode}")
     labels = np.asarray(img).astype(np.int64, copy=False)
@@ -164,16 +174,29 @@ def load_logits(path: Path, max_elements: int | None = None) -> torch.Tensor:
     """
     path = Path(path)
     array = read_logit_array(path, max_elements or DEFAULT_MAX_ELEMENTS)
+    fresh = isinstance(array, np.ndarray) and array.flags.owndata and array.flags.writeable
     if not isinstance(array, torch.Tensor):
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # read-only memmap: converted to a new float32 copy below
+            warnings.simplefilter("ignore", UserWarning)  # a read-only buffer (.npz): copied below
             array = torch.as_tensor(array)
-    tensor = array[0] if array.ndim == 4 else array
-    # a new, dense, contiguous float32 copy: never a view of the file, of an expanded storage or of a graph
-    tensor = torch.empty(tensor.shape, dtype=torch.float32).copy_(tensor)
+    source = array[0] if array.ndim == 4 else array
+    if fresh and source.dtype == torch.float32 and source.is_contiguous():
+        tensor = source      # read into a new array of our own: already the dense float32 copy
+    else:
+        # a new, dense, contiguous float32 copy: never a view of an expanded storage, of a graph or of a buffer
+        tensor = torch.empty(source.shape, dtype=torch.float32).copy_(source)
     if not all_finite(tensor):
-        raise LoadError(path, "logits contain NaN or Inf values")
+        raise LoadError(path, not_finite_reason(source))
     return tensor
+
+
+def not_finite_reason(values: torch.Tensor) -> str:
+    """Why values are not finite float32: NaN or Inf in the file, or finite values beyond float32's range."""
+    if values.dtype != torch.float64 or not bool(torch.isfinite(values).all()):
+        return "logits contain NaN or Inf values"
+    largest = float(values.abs().max())
+    return (f"logits reach {largest:.3g}, beyond float32's range (±3.4e38) in which segviewer computes; "
+            "scale them (they are finite, but not float32 numbers)")
 
 
 def logits_shape(path: Path, max_elements: int | None = None) -> tuple[int, int, int]:

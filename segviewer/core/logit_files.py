@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import reads
 from .errors import LoadError, os_reason, plain, regular_file
 
 RESIZE_FACTOR = 4               # logits may have up to 4× the GT's pixels (2× per side); low resolution is fine
@@ -31,7 +32,7 @@ def logits_budget(num_classes: int, size: tuple[int, int]) -> int:
 
 
 def read_logit_array(path: Path, max_elements: int, decode: bool = True):
-    """The file's array (numpy, memory-mapped for .npy, or a torch tensor), checked against the budget.
+    """The file's array (numpy, read into memory for .npy, or a torch tensor), checked against the budget.
 
     decode=False returns only the declared shape (read from a header, or from a memory-mapped tensor).
     """
@@ -106,22 +107,21 @@ def _read_header(fh, path: Path) -> tuple[tuple, np.dtype, bool]:
 
 def _load_npy(path: Path, st: os.stat_result, max_elements: int, decode: bool):
     try:
-        with open(path, "rb") as fh:
+        with reads.open_regular(path, "logit file") as fh:
             shape, dtype, fortran = _read_header(fh, path)
             offset = fh.tell()
+            check_declared(path, shape, dtype, max_elements)
+            needed = offset + int(np.prod(shape)) * dtype.itemsize
+            if st.st_size < needed:
+                raise LoadError(path, f"corrupt or truncated .npy: {st.st_size:,} bytes, the header declares {needed:,}")
+            if not decode:
+                return shape
+            # read, not memory-mapped: a file truncated while it is read is an error, not a SIGBUS
+            # float16 straight into float32 (exact), piece by piece: no second full-size buffer
+            into = np.float32 if dtype == np.float16 else None
+            return reads.read_array(path, fh, offset, shape, dtype, fortran, out_dtype=into)
     except OSError as exc:
         raise LoadError(path, f"cannot read: {os_reason(exc, writing=False)}") from None
-    check_declared(path, shape, dtype, max_elements)
-    needed = offset + int(np.prod(shape)) * dtype.itemsize
-    if st.st_size < needed:
-        raise LoadError(path, f"corrupt or truncated .npy: {st.st_size:,} bytes, the header declares {needed:,}")
-    if not decode:
-        return shape
-    try:
-        # memory-mapped: the float32 conversion reads the page cache directly instead of a private copy first
-        return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C")
-    except (OSError, ValueError) as exc:
-        raise LoadError(path, f"corrupt or truncated .npy ({plain(exc)})") from None
 
 
 def _npz_member(path: Path, archive: zipfile.ZipFile) -> zipfile.ZipInfo:
@@ -194,8 +194,9 @@ def _check_torch_zip(path: Path, st: os.stat_result, max_elements: int) -> None:
 def _load_torch(path: Path, st: os.stat_result, max_elements: int) -> torch.Tensor:
     _check_torch_zip(path, st, max_elements)
     try:
-        # mmap: storages stay in the file until a checked copy is made
-        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        # read, not memory-mapped (a file truncated under a mapping kills the process with SIGBUS); the file's
+        # size was bounded above, and its members are stored uncompressed, so this reads at most that much
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=False)
     except FileNotFoundError:
         raise LoadError(path, "file does not exist") from None
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files

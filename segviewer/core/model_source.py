@@ -102,7 +102,7 @@ class ModelDataset(Dataset):
                 pass   # a damaged cache file is recomputed
         logits = self._run_model(item)
         try:
-            save_logits(self.cache_dir, item.name, logits)
+            save_logits(self.cache_dir, item.name, logits, private=True)
         except LoadError as exc:
             if exc.path is None:   # beyond float16: the cache (and the window) could not hold these logits
                 raise LoadError(item.image, exc.reason) from None

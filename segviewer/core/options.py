@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import LoadError, OptionError
+from . import validate
+from .validate import ACTIVATIONS, DEVICE_NAMES as DEVICE_CHOICES  # noqa: F401 (one vocabulary)
 
-ACTIVATIONS = ("softmax", "sigmoid", "none")
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 # Cityscapes-style names pair once these are stripped from the stem
 DEFAULT_STRIP_SUFFIXES = ("_leftImg8bit", "_gtFine_labelIds", "_gtFine_labelTrainIds", "_gtFine_trainIds",
                           "_gtCoarse_labelIds", "_gtCoarse_labelTrainIds", "_logits", "_pred", "_mask", "_gt")
@@ -32,6 +32,20 @@ class DataOptions:
     align_corners: bool = True
     device: str = "auto"
     strip_suffixes: tuple[str, ...] = DEFAULT_STRIP_SUFFIXES
+
+    def __post_init__(self):
+        """Checked at the door (OptionError naming the keyword), whoever builds it: the CLI, segviewer.open, ..."""
+        validate.choice("pred_kind", self.pred_kind, validate.PRED_KINDS)
+        validate.activation(self.activation)
+        validate.device_name(self.device)
+        if self.num_classes is not None:
+            validate.whole("num_classes", self.num_classes, 1, validate.MAX_CLASSES)
+        if self.ignore_index is not None:
+            validate.whole("ignore_index", self.ignore_index, *validate.LABEL_ID_RANGE)
+        if not isinstance(self.align_corners, bool):
+            raise OptionError(f"align_corners {self.align_corners!r}: True or False")
+        if isinstance(self.strip_suffixes, str) or not all(isinstance(x, str) for x in self.strip_suffixes):
+            raise OptionError(f"strip_suffixes {self.strip_suffixes!r}: a sequence of name suffixes (text)")
 
     def probability_key(self) -> dict:
         """Settings that change probabilities; part of every cache key (the classes' content is added by it)."""

@@ -1,27 +1,32 @@
-"""Safe outputs: never write over a file the run reads or another output of the same run; write beside and rename.
+"""The output gate: every file segviewer writes is checked here before anything is written, and written through
+core.output_run (a temporary file beside it, all of a run's files renamed together at the end).
 
-Every output path is resolved (symlinks followed) and checked before any work is done: a path that is an input of
-the run (ground truth, predictions, images, class file, session, index cache), another output of the run, a folder,
-a device or FIFO, or a path under a file, is refused with one line. Files are written to a temporary file in the
-target's folder and renamed into place, so a run that fails leaves the old file as it was.
+A guard knows what the run reads: its files (by resolved path and by inode/device, so symlinks and hard links are
+caught), its data folders (where a new file of a data type would be read as data), segviewer's own cache folders,
+and its QA sessions with their SQLite companions (`-wal`, `-shm`, `-journal`) whether they exist yet or not. An
+output is refused with one line naming the option when it would overwrite any of that, when it is another output
+of the run, when it is a folder, a FIFO, a device or lies under a file, when it is itself an SQLite database, or
+when it is named like a companion of an existing SQLite database (SQLite would take it for the database's own
+journal and discard it, or apply it).
+
+    guard = OutputGuard().add_dataset(dataset).add_session(session)
+    guard.check({"--out": out, "--per-image": per_image}, folders={"--figures": figures})
+    with atomic_output(out, "--out") as tmp: ...     # each file is checked again, by the guards of the run
 """
 from __future__ import annotations
 
 import os
-import stat
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
-from .errors import LoadError, file_in_the_way, os_reason, regular_file
+from .errors import LoadError, file_in_the_way, regular_file
+from .output_run import (NAME_MAX, atomic_output, current_run, fit_name, is_temp_name, private_output,  # noqa: F401
+                         resolved, run_scope)
 
 PLOT_EXTS = (".png", ".pdf", ".svg", ".svgz", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".webp")
+SCREENSHOT_EXTS = (".png", ".jpg", ".jpeg", ".bmp")
 SESSION_COMPANIONS = ("", "-wal", "-shm", "-journal")
-
-
-def resolved(path: str | Path) -> Path:
-    return Path(os.path.realpath(os.fspath(path)))
+JOURNAL_SUFFIXES = SESSION_COMPANIONS[1:]
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -29,89 +34,142 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 class OutputGuard:
-    """What a run reads; check() refuses outputs that would overwrite any of it."""
+    """What a run reads; check() refuses outputs that would overwrite any of it, and registers the guard with the
+    open output run so that every file written later (a figure in a folder) passes the same checks."""
 
-    def __init__(self) -> None:
+    def __init__(self, private_ok: bool = False) -> None:
         self.inputs: list[tuple[Path, str]] = []            # (file, what it is)
         self.data_folders: list[tuple[Path, tuple[str, ...], str]] = []   # scanned folder, its extensions, what
-        self.private: list[Path] = []                       # segviewer's own folders (index cache)
+        self.private: list[Path] = []                       # segviewer's own folders (index cache, sessions)
+        self.private_ok = private_ok                        # a writer of segviewer's own files (the index cache)
+        self.formats: dict[str, tuple[str, ...]] = {}       # option -> the extensions its files may have
+        self._ids: dict[tuple[int, int], tuple[Path, str]] | None = None
+        self._paths: dict[Path, str] | None = None
 
+    # ---- what the run reads ----
     def add_file(self, path: str | Path | None, what: str) -> "OutputGuard":
         if path is not None:
             self.inputs.append((Path(path), what))
+            self._ids = self._paths = None
         return self
 
     def add_session(self, path: str | Path | None) -> "OutputGuard":
-        if path is not None:
+        """A QA session and its companions, also those that do not exist yet (SQLite makes them when it writes).
+        A team session on PostgreSQL (a URL) has no file here."""
+        if path is not None and not isinstance(path, Path):
+            from .sessions.target import session_target
+            path = session_target(path)
+        if isinstance(path, Path):
             for suffix in SESSION_COMPANIONS:
-                self.add_file(f"{path}{suffix}", "the QA session")
+                self.add_file(f"{path}{suffix}", "the QA session" if not suffix else f"the QA session's {suffix[1:]}")
         return self
 
     def add_dataset(self, dataset) -> "OutputGuard":
+        for item in dataset.items:
+            self.add_file(item.gt, "ground truth").add_file(item.pred, "predictions").add_file(item.image, "images")
+        return self.add_options(dataset.options, hard=dataset.is_hard)
+
+    def add_options(self, opts, hard: bool | None = None) -> "OutputGuard":
+        """A dataset's folders and class file, before (or without) listing its files."""
         from .io import IMAGE_EXTS, LABEL_EXTS, LOGIT_EXTS
         from .options import beside_dataset_folder
-        opts = dataset.options
-        pred_exts = LABEL_EXTS if dataset.is_hard else LOGIT_EXTS
+        hard = opts.pred_kind == "masks" if hard is None else hard
+        pred_exts = LABEL_EXTS if hard else LOGIT_EXTS
         for folder, exts, what in ((opts.gt_dir, LABEL_EXTS, "ground truth"), (opts.pred_dir, pred_exts, "predictions"),
                                    (opts.images_dir, IMAGE_EXTS, "images")):
             if folder is not None:
                 self.data_folders.append((resolved(folder), exts, what))
-        for item in dataset.items:
-            self.add_file(item.gt, "ground truth").add_file(item.pred, "predictions").add_file(item.image, "images")
         if opts.classes and Path(opts.classes).suffix.lower() in (".json", ".toml"):
             self.add_file(opts.classes, "the class file")
         self.private.append(resolved(beside_dataset_folder(opts.gt_dir)))
         self.private.extend(_user_state_folders())
         return self
 
-    def _input_ids(self) -> dict[tuple[int, int], tuple[Path, str]]:
-        ids = {}
-        for path, what in self.inputs:
-            try:
-                st = os.stat(path)
-            except OSError:
-                continue
-            ids[(st.st_dev, st.st_ino)] = (path, what)
-        return ids
+    def _input_paths(self) -> dict[Path, str]:
+        if self._paths is None:
+            self._paths = {resolved(path): what for path, what in reversed(self.inputs)}
+        return self._paths
 
+    def _input_ids(self) -> dict[tuple[int, int], tuple[Path, str]]:
+        if self._ids is None:
+            self._ids = {}
+            for path, what in self.inputs:
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                self._ids.setdefault((st.st_dev, st.st_ino), (path, what))
+        return self._ids
+
+    # ---- the checks ----
     def check(self, files: dict[str, str | Path | None], folders: dict[str, str | Path | None] | None = None,
-              formats: dict[str, tuple[str, ...]] | None = None) -> None:
-        """Refuses (LoadError, nothing written) any output file or folder that is unsafe; labels name the options."""
+              formats: dict[str, tuple[str, ...]] | None = None) -> "OutputGuard":
+        """Refuses (LoadError, nothing written) any output file or folder that is unsafe; labels name the options.
+        Registers this guard with the open output run (core.output_run), whose writes it then checks too."""
+        self.formats.update({k: v for k, v in (formats or {}).items() if k is not None})
         files = {k: Path(v) for k, v in files.items() if v is not None}
         folders = {k: Path(v) for k, v in (folders or {}).items() if v is not None}
-        ids = None
         seen: dict[Path, str] = {}
         for label, path in files.items():
             target = resolved(path)
             if target in seen:
                 raise LoadError(path, f"{label} and {seen[target]} are the same file; give each output its own path")
             seen[target] = label
-            exts = (formats or {}).get(label)
-            if exts and path.suffix.lower() not in exts:
-                raise LoadError(path, f"{label}: unknown file type {path.suffix or '(none)'!r} "
-                                      f"(use one of {', '.join(exts)})")
-            st = _existing(path, target, label)
-            if st is not None:
-                ids = self._input_ids() if ids is None else ids
-                hit = ids.get((st.st_dev, st.st_ino))
-                if hit is not None:
-                    raise LoadError(path, f"{label} would overwrite an input of this run ({hit[1]}); refused, "
-                                          "choose another file")
-            self._check_place(path, target, label, file=True)
+            self.check_file(label, path)
         for label, path in folders.items():
+            self.check_folder(label, path)
             target = resolved(path)
-            if target.exists() and not target.is_dir():
-                raise LoadError(path, f"{label} must be a folder, but it is a file")
-            _check_parents(path, target, label)
-            self._check_place(path, target, label, file=False)
             for other, flabel in seen.items():
                 if _inside(other, target) and other.suffix.lower() == ".png":
                     raise LoadError(path, f"{flabel} lies in the {label} folder and could be overwritten by a figure")
+        run = current_run()
+        if run is not None:
+            run.add_guard(self)
+        return self
+
+    def check_file(self, label: str, path: str | Path) -> None:
+        """One output file: its type, what it is now (a regular file that no input shares), where it lies."""
+        path = Path(path)
+        target = resolved(path)
+        exts = self.formats.get(label)
+        if exts and path.suffix.lower() not in exts:
+            raise LoadError(path, f"{label}: unknown file type {path.suffix or '(none)'!r} (use one of {', '.join(exts)}); "
+                                  "refused")
+        if is_temp_name(target.name):
+            raise LoadError(path, f"{label}: names starting with {target.name[:15]!r} are segviewer's temporary files")
+        if len(target.name.encode("utf-8", "surrogateescape")) > NAME_MAX:
+            raise LoadError(path, f"{label}: the file name is longer than {NAME_MAX} bytes; choose a shorter name")
+        hit = self._input_paths().get(target)
+        if hit is not None:
+            raise LoadError(path, f"{label} would overwrite an input of this run ({hit}); refused, choose another file")
+        if os.path.lexists(target):
+            st = regular_file(path, label)
+            found = self._input_ids().get((st.st_dev, st.st_ino))
+            if found is not None:
+                raise LoadError(path, f"{label} would overwrite an input of this run ({found[1]}); refused, "
+                                      "choose another file")
+            _check_kind(path, target, label)
+        else:
+            _check_parents(path, target, label)
+        database = _journal_of(target)
+        if database is not None:
+            raise LoadError(path, f"{label} is named like a companion of the SQLite database {database.name} (a QA "
+                                  "session?), which SQLite would take for its own journal; refused, choose another name")
+        self._check_place(path, target, label, file=True)
+
+    def check_folder(self, label: str, path: str | Path) -> None:
+        path = Path(path)
+        target = resolved(path)
+        if target.exists() and not target.is_dir():
+            raise LoadError(path, f"{label} must be a folder, but it is a file")
+        _check_parents(path, target, label)
+        self._check_place(path, target, label, file=False)
 
     def _check_place(self, path: Path, target: Path, label: str, file: bool) -> None:
-        for folder in self.private:
-            if _inside(target, folder):
-                raise LoadError(path, f"{label} lies inside segviewer's cache folder {folder}; choose another place")
+        if not self.private_ok:
+            for folder in self.private:
+                if _inside(target, folder):
+                    raise LoadError(path, f"{label} lies inside segviewer's cache folder {folder}; choose another place")
         for folder, exts, what in self.data_folders:
             if _inside(target, folder) and (not file or target.suffix.lower() in exts):
                 raise LoadError(path, f"{label} lies inside the {what} folder, where it would be read as part of "
@@ -123,15 +181,9 @@ def _user_state_folders() -> list[Path]:
         from platformdirs import user_cache_dir, user_data_dir
     except ImportError:   # pragma: no cover
         return []
-    return [resolved(Path(user_cache_dir("segviewer")) / "index"), resolved(Path(user_data_dir("segviewer")) / "sessions")]
-
-
-def _existing(path: Path, target: Path, label: str) -> os.stat_result | None:
-    """The stat of an existing output (which must be a regular file), None when it does not exist yet."""
-    if not os.path.exists(target):
-        _check_parents(path, target, label)
-        return None
-    return regular_file(path, label)
+    from .sessions.journal import journal_folder
+    return [resolved(Path(user_cache_dir("segviewer")) / "index"), resolved(Path(user_data_dir("segviewer")) / "sessions"),
+            resolved(journal_folder())]
 
 
 def _check_parents(path: Path, target: Path, label: str) -> None:
@@ -141,42 +193,35 @@ def _check_parents(path: Path, target: Path, label: str) -> None:
         raise LoadError(path, f"{label}: {blocker} is a file, not a folder")
 
 
-def _new_file_mode(target: Path) -> int:
-    try:
-        return stat.S_IMODE(os.stat(target).st_mode)
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
+def _is_sqlite(path: Path) -> bool:
+    from .reads import read_head
+    return read_head(path).startswith(SQLITE_HEADER)
 
 
-@contextmanager
-def atomic_output(path: str | Path) -> Iterator[Path]:
-    """Yields a temporary path beside the target (same extension); renamed over the target when the body succeeds.
+def _check_kind(path: Path, target: Path, label: str) -> None:
+    """An existing file is replaced only by a file of its own kind: a CSV never replaces an image, an array or a
+    database, whatever the run reads (a run without a dataset does not know the dataset's files)."""
+    from .reads import SIGNATURES, detect, matches_extension, read_head
+    head = read_head(target)
+    if head.startswith(SQLITE_HEADER):
+        raise LoadError(path, f"{label} is an SQLite database (a QA session?); refused, choose another file")
+    found = detect(head)
+    text_output = path.suffix.lower() not in SIGNATURES      # a CSV: never over a file of a binary format
+    if found is not None and (text_output or not matches_extension(path, head)):
+        raise LoadError(path, f"{label} is {found if found.startswith('a') else 'a ' + found + ' file'}, not the "
+                              f"{path.suffix or 'text'} file this writes; refused, choose another file")
 
-    Any OSError (read-only, disk full, a folder in the way ...) becomes a LoadError naming the target; on any failure
-    the temporary file is removed and the target is left as it was.
-    """
-    path = Path(path)
-    target = resolved(path)
-    if target.is_dir():
-        raise LoadError(path, "is a folder, not a file; give a file name")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=target.parent)
-        os.close(fd)
-    except OSError as exc:
-        raise LoadError(path, f"cannot write: {os_reason(exc)}") from None
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.chmod(tmp, _new_file_mode(target))
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise LoadError(path, f"cannot write: {os_reason(exc)}; the old file (if any) is unchanged") from None
-    finally:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
 
+def _journal_of(target: Path) -> Path | None:
+    """The SQLite database whose companion target would be (`X-wal` beside an existing database X), or None."""
+    for suffix in JOURNAL_SUFFIXES:
+        if target.name.endswith(suffix) and len(target.name) > len(suffix):
+            database = target.with_name(target.name[: -len(suffix)])
+            if os.path.isfile(database) and _is_sqlite(database):
+                return database
+    return None
+
+
+def folder_file_name(folder: str | Path, name: str) -> Path:
+    """A file in folder named `name`, shortened (with a hash) to what one file name may hold."""
+    return Path(folder) / fit_name(name)

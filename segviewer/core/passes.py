@@ -103,6 +103,9 @@ def index_pass(dataset, scoring: Scoring | None = None, cluster=None, *, steps: 
     """The probability index (histograms per class and grid threshold); independent of the Scoring."""
     from .index import DEFAULT_STEPS, image_step_factor
     steps = steps or DEFAULT_STEPS
+    if cluster is not None:
+        from .budgets import check_index
+        check_index(dataset.classes.num_classes, steps, len(dataset))   # what this process holds once merged
     factor = image_step_factor(len(dataset), dataset.classes.num_classes, steps)   # one grid for every chunk
     parts = _run(dataset, index_images, (steps, factor), cluster, on_error, strict, progress, cancelled)
     return merge_indexes(parts)

@@ -34,6 +34,15 @@ def activate(logits: torch.Tensor, activation: str = "softmax", in_place: bool =
     raise OptionError(f"unknown activation {activation!r} (use {', '.join(ACTIVATIONS)})")
 
 
+def outside_unit_range(probs: torch.Tensor) -> str | None:
+    """With activation 'none' the values are used as probabilities: why they are not (values outside [0, 1])."""
+    lo, hi = (float(v) for v in torch.aminmax(probs))
+    if lo >= 0.0 and hi <= 1.0:
+        return None
+    return (f"activation 'none' takes the values as probabilities, but they range from {lo:.3g} to {hi:.3g}; "
+            "raw logits need --activation softmax (or sigmoid)")
+
+
 def to_probabilities(logits: torch.Tensor, size: tuple[int, int], activation: str = "softmax",
                      align_corners: bool = True, device: torch.device | str = "cpu",
                      overwrite: bool = False, buffer: "ProbsBuffer | None" = None) -> torch.Tensor:

@@ -21,6 +21,8 @@ def boundary_band(labels: np.ndarray, width: int, ignore_index: int) -> np.ndarr
         e[:-1] |= differs
     if width <= 1:
         return edge
+    # past the image's longest side the band covers all it ever will: a huge width costs no more than that
+    width = min(int(width), max(labels.shape))
     return ndimage.binary_dilation(edge, structure=np.ones((3, 3), bool), iterations=width - 1)
 
 

@@ -1,13 +1,15 @@
 """Scoring: the frozen settings that decide every count and score, and the keys that say what they change."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Sequence
 
+from . import validate
 from .errors import OptionError
 from .options import DEFAULT_BETA, DEFAULT_SMOOTH
+
+MAX_BOUNDARY = 65_535      # a band wider than any label map is the whole image
 
 
 class Mode(str, Enum):
@@ -32,9 +34,9 @@ class Scoring:
     def __post_init__(self):
         try:
             self._validate()
-        except OptionError:
-            raise
         except (TypeError, ValueError) as exc:   # None, text, an array of the wrong kind ...: the user's input
+            if isinstance(exc, OptionError):
+                raise
             raise OptionError(f"Scoring: {exc}") from None
 
     def _validate(self) -> None:
@@ -42,21 +44,20 @@ class Scoring:
         if hasattr(t, "tolist"):      # a numpy array or a tensor (e.g. Best.threshold)
             t = t.tolist()
             object.__setattr__(self, "threshold", t)
-        values = tuple(float(v) for v in t) if isinstance(t, Sequence) and not isinstance(t, str) else (float(t),)
-        if not values or any(not 0.0 <= v <= 1.0 for v in values):
-            raise OptionError(f"threshold {t!r}: thresholds lie in [0, 1]")
+        if isinstance(t, Sequence) and not isinstance(t, str):
+            if not t:
+                raise OptionError("threshold []: give one value, or one per class")
+            values = tuple(validate.threshold(v) for v in t)
+        else:
+            values = (validate.threshold(t),)
         object.__setattr__(self, "threshold", values if len(values) > 1 or not _is_scalar(t) else values[0])
-        if not (math.isfinite(float(self.beta)) and float(self.beta) > 0):
-            raise OptionError(f"beta {self.beta!r}: must be a finite number greater than 0")
-        if not (math.isfinite(float(self.smooth)) and float(self.smooth) >= 0):
-            raise OptionError(f"smooth {self.smooth!r}: must be a finite number, at least 0")
-        if int(self.boundary) != self.boundary or self.boundary < 0:
-            raise OptionError(f"boundary {self.boundary!r}: must be a whole number of pixels, at least 0")
+        object.__setattr__(self, "beta", validate.beta(self.beta))
+        object.__setattr__(self, "smooth", validate.smooth(self.smooth))
+        object.__setattr__(self, "boundary", validate.whole("boundary", self.boundary, 0, MAX_BOUNDARY))
+        if not isinstance(self.argmax, bool) or not isinstance(self.interior, bool):
+            raise OptionError(f"argmax {self.argmax!r} / interior {self.interior!r}: True or False")
         if self.interior and not self.boundary:
             raise OptionError("interior needs a boundary band (boundary > 0)")
-        object.__setattr__(self, "beta", float(self.beta))
-        object.__setattr__(self, "smooth", float(self.smooth))
-        object.__setattr__(self, "boundary", int(self.boundary))
 
     @property
     def mode(self) -> Mode:

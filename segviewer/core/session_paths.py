@@ -29,3 +29,8 @@ def session_path(options: DataOptions) -> Path:
     """The default session file of a dataset opened with these options."""
     folder = state_folder(options.gt_dir, "sessions")
     return folder / session_name(options.gt_dir, options.pred_dir, options.pred_kind)
+
+
+def default_session_path(gt_dir: str | Path) -> Path:
+    """.segviewer/session.sqlite beside the dataset, or the user data folder when that is read-only."""
+    return state_folder(gt_dir, "sessions") / "session.sqlite"

@@ -57,27 +57,26 @@ def write_best(path, classes: ClassSpec, best: Best) -> None:
     write_rows(path, BEST_COLUMNS, best_rows(classes, best))
 
 
-def plot_best(path, classes: ClassSpec, best: Best, beta: float) -> None:
-    """Per-class bar chart of precision, recall and F-beta at each class's best threshold (headless)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    n = classes.num_classes
-    x = np.arange(n)
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * n + 2), 4.2), dpi=120)
-    for offset, key, label in ((-0.27, "precision", "precision"), (0.0, "recall", "recall"),
-                               (0.27, "fbeta", f"F{beta:g} at best threshold")):
-        ax.bar(x + offset, np.nan_to_num(getattr(best, key)), width=0.27, label=label)
-    for i in range(n):
-        if not np.isnan(best.fbeta[i]):
-            ax.text(i + 0.27, best.fbeta[i] + 0.02, f"{best.fbeta[i]:.2f}", ha="center", fontsize=7, rotation=90)
-        else:
-            ax.text(i, 0.02, "absent", ha="center", fontsize=7, rotation=90, color="grey")
-    ax.set_xticks(x, [str(nm) for nm in classes.names], rotation=45, ha="right")
-    ax.set_ylim(0, 1.12)
-    ax.set_ylabel("score")
-    ax.set_title(f"Per-class scores at the best threshold (mean F{beta:g} = {np.nanmean(best.fbeta):.3f})")
-    ax.legend(loc="upper right", fontsize=8, ncols=3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+def plot_best(path, classes: ClassSpec, best: Best, beta: float, label: str = "--plot") -> None:
+    """Per-class bar chart of precision, recall and F-beta at each class's best threshold (headless, names drawn
+    literally, saved through the output gate)."""
+    from .plots import drawing, literal, save_figure
+    with drawing() as plt:
+        n = classes.num_classes
+        x = np.arange(n)
+        fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * n + 2), 4.2), dpi=120)
+        for offset, key, text in ((-0.27, "precision", "precision"), (0.0, "recall", "recall"),
+                                  (0.27, "fbeta", f"F{beta:g} at best threshold")):
+            ax.bar(x + offset, np.nan_to_num(getattr(best, key)), width=0.27, label=text)
+        for i in range(n):
+            if not np.isnan(best.fbeta[i]):
+                ax.text(i + 0.27, best.fbeta[i] + 0.02, f"{best.fbeta[i]:.2f}", ha="center", fontsize=7, rotation=90)
+            else:
+                ax.text(i, 0.02, "absent", ha="center", fontsize=7, rotation=90, color="grey")
+        ax.set_xticks(x, [literal(nm) for nm in classes.names], rotation=45, ha="right")
+        ax.set_ylim(0, 1.12)
+        ax.set_ylabel("score")
+        ax.set_title(f"Per-class scores at the best threshold (mean F{beta:g} = {np.nanmean(best.fbeta):.3f})")
+        ax.legend(loc="upper right", fontsize=8, ncols=3)
+        fig.tight_layout()
+        save_figure(fig, path, label)

@@ -58,24 +58,3 @@ def confusion_frame(names, matrix: np.ndarray, with_none: bool):
     frame.index.name, frame.columns.name = "gt", "predicted"
     return frame if with_none else frame.drop(columns="none")
 
-
-def session_statuses(options) -> dict[str, str]:
-    """The review statuses of a dataset's QA session (the window's, for this GT + prediction source), read
-    without writing; empty when there is none or it cannot be read."""
-    from .errors import LoadError
-    from .session import ReviewStore
-    from .session_paths import session_path
-    try:
-        path = session_path(options)
-    except (LoadError, OSError, ValueError):
-        return {}
-    if not path.is_file():
-        return {}
-    try:
-        store = ReviewStore(path, read_only=True)
-    except (LoadError, OSError):
-        return {}
-    try:
-        return {name: review.status for name, review in store.reviews().items()}
-    finally:
-        store.close()

@@ -123,9 +123,21 @@ def take_screenshot_when_settled(app, window, path: Path) -> None:
         if state["settled"] >= 3 or time.monotonic() - started > SCREENSHOT_TIMEOUT_S:
             timer.stop()
             app.processEvents()
-            ok = window.grab().save(str(path))
-            app.exit(0 if ok else 2)
+            app.exit(save_screenshot(window, path))
 
     timer = QTimer(window)
     timer.timeout.connect(poll)
     timer.start(100)
+
+
+def save_screenshot(window, path: Path) -> int:
+    """The window saved through the output gate (the open dataset's files and session are off limits): 0, or 2
+    with one line on stderr."""
+    from ..core.errors import LoadError
+    from .window_exports import save_image
+    try:
+        save_image(window.grab(), path, "--screenshot", window.exports.output_guard())
+    except LoadError as exc:
+        print(f"segviewer: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

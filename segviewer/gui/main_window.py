@@ -70,7 +70,8 @@ class MainWindow(QMainWindow):
         self.review = ReviewController(self.viewer, self.services, self)
         self.insights = Insights(self.viewer, self.services, self.bottom_tabs, self.review, self)
         self.boundary_columns = BoundaryColumns(self.viewer, self.class_table, self)
-        self.exports = WindowExports(self.viewer, self.services, self.canvas)
+        self.exports = WindowExports(self.viewer, self.services, self.canvas,
+                                     lambda: self.review.store.target if self.review.store is not None else None)
         self.layout_ = WindowLayout(self)
         self.images_dock = self.layout_.add("Images", self.image_list, Qt.LeftDockWidgetArea, 270, (200, 150))
         self.settings_dock = self.layout_.add("Settings", scrolling(self.controls), Qt.RightDockWidgetArea, 330,

@@ -7,6 +7,7 @@ window's services (messages, navigation); what the window shows of the reviews c
 from __future__ import annotations
 
 import getpass
+import html
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
@@ -115,7 +116,8 @@ class ReviewController(QObject):
             self.file_label.setText("no session (the file could not be used)")
             self._offer_new_file(str(exc))
             return False
-        self.file_label.setText(f"<span style='color:gray'>{Path(path).name}</span>")
+        name = Path(path).name if isinstance(path, Path) else str(path)   # a team session: its masked URL
+        self.file_label.setText(f"<span style='color:gray'>{html.escape(name)}</span>")
         self.file_label.setToolTip(str(path))
         self.timer.start()
         self.refresh()
@@ -274,6 +276,7 @@ class ReviewController(QObject):
             return False
         v = self.viewer
         names, per_image = v.loaded_per_image() or (None, None)
-        write_report(path, self.store, names, per_image, v.scoring.beta, v.scoring.smooth)
+        with self.services.writing_outputs("the QA report", path):   # the output gate: not over the data or session
+            write_report(path, self.store, names, per_image, v.scoring.beta, v.scoring.smooth)
         self.services.status(f"wrote {path}")
         return True

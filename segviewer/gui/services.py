@@ -1,5 +1,5 @@
 """What a window part may ask of the window, and nothing more: messages, navigation in the image list's order,
-the canvas (focus, zoom), the settings store and a parent for its dialogs. Parts get this and the view-model's
+the canvas (focus, zoom), the output gate around a write, the settings store and a parent for its dialogs. Parts get this and the view-model's
 signals; they never reach into another part."""
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ class Services(Protocol):
     def visible_order(self) -> list[int]: ...             # the list's order (dataset positions)
     def focus_canvas(self) -> None: ...
     def zoom_to(self, bbox) -> None: ...                  # (x0, y0, x1, y1), exclusive
+    def writing_outputs(self, label: str, path): ...      # a context: the window's output gate around one write
 
 
 class WindowServices:
@@ -51,3 +52,6 @@ class WindowServices:
 
     def zoom_to(self, bbox) -> None:
         self._w.canvas.zoom_to(*bbox)
+
+    def writing_outputs(self, label: str, path):
+        return self._w.exports.writing_outputs(label, path)

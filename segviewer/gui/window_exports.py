@@ -1,9 +1,12 @@
-"""File ▸ Export and Save view: the CLI's CSVs and figures from the numbers the window shows, checked as the CLI
-checks its outputs (never over a file of the open dataset)."""
+"""File ▸ Export and Save view: the CLI's CSVs and figures from the numbers the window shows, every file through the
+CLI's output gate (never over a file of the open dataset or the review session, all of an action's files or none)."""
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 from PySide6.QtWidgets import QFileDialog
 
+from ..core.errors import LoadError
 from ..core.export import write_per_class_csv, write_per_image_csv
 from ..core.overlay import ALL_CLASSES
 from .folders import remember_folder, start_folder
@@ -11,8 +14,26 @@ from .guard import message
 
 
 class WindowExports:
-    def __init__(self, viewer, services, canvas):
+    def __init__(self, viewer, services, canvas, session_target):
         self.v, self.services, self.canvas = viewer, services, canvas
+        self.session_target = session_target     # () -> the open review session's target, or None
+
+    def output_guard(self):
+        """What the window's writes must not touch: the open dataset's files and folders, the review session and
+        its companions. Every writer below checks its file through it (the CLI's gate)."""
+        from ..core.outputs import OutputGuard
+        guard = OutputGuard()
+        if self.v.dataset is not None:
+            guard.add_dataset(self.v.dataset)
+        return guard.add_session(self.session_target())
+
+    @contextmanager
+    def writing_outputs(self, label: str, path):
+        """One action's outputs: checked by the window's guard, renamed together when the action succeeds."""
+        from ..core.output_run import run_scope
+        with run_scope(own=True) as run:
+            self.output_guard().check({label: path})
+            yield run
 
     def _save_path(self, title: str, default: str, filters: str) -> str | None:
         qsettings = self.services.qsettings
@@ -26,11 +47,6 @@ class WindowExports:
             self.services.error(f"Export failed: the {what} are still being computed; try again in a moment.")
         return value is not None
 
-    def _check_output(self, path) -> None:
-        """The CLI's rule in the window too: never write over a file of the open dataset (LoadError otherwise)."""
-        from ..core.outputs import OutputGuard
-        OutputGuard().add_dataset(self.v.dataset).check({"the export file": path})
-
     def export_per_class(self, path: str | None = None) -> bool:
         v = self.v
         if not self._ready(v.dataset_counts, "dataset-wide scores"):
@@ -38,8 +54,8 @@ class WindowExports:
         path = path or self._save_path("Export per-class CSV", "per_class.csv", "CSV (*.csv)")
         if not path:
             return False
-        self._check_output(path)
-        write_per_class_csv(path, v.classes, v.dataset_counts, v.dataset_soft, v.scoring)
+        with self.writing_outputs("the export file", path):
+            write_per_class_csv(path, v.classes, v.dataset_counts, v.dataset_soft, v.scoring)
         self.services.status(f"wrote {path}")
         return True
 
@@ -50,8 +66,8 @@ class WindowExports:
         path = path or self._save_path("Export per-image CSV", "per_image.csv", "CSV (*.csv)")
         if not path:
             return False
-        self._check_output(path)
-        write_per_image_csv(path, rows[0], self.v.classes, rows[1], self.v.scoring)
+        with self.writing_outputs("the export file", path):
+            write_per_image_csv(path, rows[0], self.v.classes, rows[1], self.v.scoring)
         self.services.status(f"wrote {path}")
         return True
 
@@ -75,7 +91,10 @@ class WindowExports:
         if not folder:
             return False
         dataset, scoring = v.dataset, v.scoring
-        v.background.submit("figures", lambda: write_worst_figures(dataset, result, folder, n, scoring),
+        guard = self.output_guard()
+        guard.check({}, folders={"the figures folder": folder})
+        v.background.submit("figures", lambda: write_worst_figures(dataset, result, folder, n, scoring,
+                                                                   label="the figures folder", guard=guard),
                             lambda files: self.services.status(f"wrote {len(files)} figures to {folder}"),
                             lambda exc: self.services.error(message("Export worst figures", exc)))
         return True
@@ -87,12 +106,25 @@ class WindowExports:
         path = path or self._save_path("Save view as PNG", f"{name}.png", "PNG (*.png)")
         if not path:
             return False
-        ok = self.canvas.render_with_caption(view_caption(v)).save(path)
-        if ok:
-            self.services.status(f"wrote {path}")
-        else:
-            self.services.error(f"Save view failed: {path}: could not write a PNG there")
-        return ok
+        try:
+            save_image(self.canvas.render_with_caption(view_caption(v)), path, "Save view", self.output_guard())
+        except LoadError as exc:
+            self.services.error(message("Save view", exc))
+            return False
+        self.services.status(f"wrote {path}")
+        return True
+
+
+def save_image(image, path, label: str, guard) -> None:
+    """A QImage or QPixmap saved through the output gate (format from the extension); LoadError when unsafe or
+    when Qt cannot write it."""
+    from ..core.output_run import atomic_output, run_scope
+    from ..core.outputs import SCREENSHOT_EXTS
+    with run_scope(own=True):
+        guard.check({label: path}, formats={label: SCREENSHOT_EXTS})
+        with atomic_output(path, label) as tmp:
+            if not image.save(str(tmp)):
+                raise LoadError(path, f"{label}: Qt could not write this image")
 
 
 def view_caption(viewer) -> str:

@@ -89,7 +89,7 @@ def test_truncated_npy_and_corrupt_png(tmp_path):
     (tmp_path / "garbage.png").write_bytes(b"not a png at all")
     with pytest.raises(LoadError, match="trunc.png: corrupt or truncated"):
         load_label_map(tmp_path / "trunc.png")
-    with pytest.raises(LoadError, match="garbage.png: not an image"):
+    with pytest.raises(LoadError, match="garbage.png: label map is not a PNG file"):
         load_label_map(tmp_path / "garbage.png")
 
 

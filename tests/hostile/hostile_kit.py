@@ -109,3 +109,13 @@ def refused(root: Path, args: list, *names: str) -> str:
     line = assert_one_line(result, *names)
     assert_untouched(before, snapshot(root))
     return line
+
+
+def make_session(path) -> None:
+    """A real session file on disk (a session file is made by its first change)."""
+    from segviewer.core.session import ReviewStore
+    store = ReviewStore(path)
+    try:
+        store.set_review("made-by-the-test", "accepted")
+    finally:
+        store.close()

@@ -74,7 +74,7 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch, code, words):
     base = make_base(tmp_path / "data")
     out = tmp_path / "o.csv"
     out.write_text("old results\n")
-    import segviewer.core.outputs as outputs
+    import segviewer.core.output_run as outputs
 
     def fail(*_):
         raise OSError(code, os.strerror(code))

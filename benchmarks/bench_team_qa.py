@@ -1,0 +1,114 @@
+"""Team QA on PostgreSQL: status changes per second with several reviewers at once, and the time from one
+reviewer's status key to another reviewer's listener receiving the change (target ≤ 1 s).
+
+Starts a throwaway PostgreSQL cluster (tests/pg_cluster.py, fsync on as on a real server). The peer, measured in the
+same run: the same reviewers on one shared SQLite session file (one machine, no server), whose events come from
+polling the file. Reviewers are separate processes (tests/team_worker.py).
+
+    python benchmarks/bench_team_qa.py [--reviewers 4] [--changes 200] [--pulses 40]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+TESTS = Path(__file__).parents[1] / "tests"
+sys.path.insert(0, str(TESTS))
+WORKER = str(TESTS / "team_worker.py")
+
+
+def run_reviewers(target: str, reviewers: int, changes: int, state: Path) -> tuple[float, int]:
+    """(changes per second over the slowest reviewer's time, changes made): 'next unreviewed', a status, a note."""
+    procs = [subprocess.Popen([sys.executable, WORKER, "review", target, f"r{k}", str(reviewers * changes),
+                               str(changes)], stdout=subprocess.PIPE, text=True,
+                              env=dict(os.environ, XDG_STATE_HOME=str(state / f"r{k}"))) for k in range(reviewers)]
+    elapsed, made = [], 0
+    for proc in procs:
+        for line in proc.stdout:
+            if line.startswith("saved"):
+                made += 1
+            elif line.startswith("elapsed"):
+                elapsed.append(float(line.split()[1]))
+        if proc.wait() != 0:
+            raise SystemExit(f"a reviewer failed on {target}")
+    return made / max(elapsed), made
+
+
+def event_latency(target: str, pulses: int, state: Path) -> list[float]:
+    """Seconds from a reviewer's key (time before set_review) to another process's poll() returning the change."""
+    from segviewer.core.sessions import ChangeEvent, open_session
+    received: dict[str, float] = {}
+    listener = open_session(target, reviewer="watcher")
+    listener.add_changes([])   # the session exists before the listener starts
+    stop = threading.Event()
+
+    def listen():
+        while not stop.is_set():
+            for event in listener.poll(timeout=0.5):
+                if isinstance(event, ChangeEvent):
+                    received[event.change.change_id] = time.time()
+    thread = threading.Thread(target=listen)
+    thread.start()
+    time.sleep(0.5)
+    proc = subprocess.Popen([sys.executable, WORKER, "pulse", target, "ann", str(pulses), "0.1"], stdout=subprocess.PIPE,
+                            text=True, env=dict(os.environ, XDG_STATE_HOME=str(state / "pulse")))
+    keys = {}
+    for line in proc.stdout:
+        if line.startswith("key"):
+            _, t0, change_id = line.split()
+            keys[change_id] = float(t0)
+    proc.wait()
+    deadline = time.monotonic() + 5
+    while len(received) < len(keys) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    thread.join()
+    listener.close()
+    missing = set(keys) - set(received)
+    if missing:
+        raise SystemExit(f"{len(missing)} changes never reached the listener on {target}")
+    return [received[c] - t0 for c, t0 in keys.items()]
+
+
+def describe(latencies: list[float]) -> str:
+    ms = sorted(1000 * x for x in latencies)
+    return (f"median {statistics.median(ms):.1f} ms, p95 {ms[int(0.95 * (len(ms) - 1))]:.1f} ms, "
+            f"max {ms[-1]:.1f} ms over {len(ms)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reviewers", type=int, default=4)
+    parser.add_argument("--changes", type=int, default=200, help="status changes per reviewer")
+    parser.add_argument("--pulses", type=int, default=40, help="changes timed from key to listener")
+    args = parser.parse_args()
+    from pg_cluster import Cluster, Database
+    cluster = Cluster(fsync=True)
+    work = Path(tempfile.mkdtemp(prefix="segviewer-bench-team-"))
+    try:
+        print(f"PostgreSQL cluster (fsync on) at {cluster.root}; {os.cpu_count()} CPUs")
+        pg_rate, made = run_reviewers(Database(cluster, "rate").url(), args.reviewers, args.changes, work / "s1")
+        lite_rate, _ = run_reviewers(str(work / "rate.sqlite"), args.reviewers, args.changes, work / "s2")
+        print(f"{args.reviewers} reviewers × {args.changes} changes ({made} in all): PostgreSQL {pg_rate:.0f} changes/s, "
+              f"one SQLite file {lite_rate:.0f} changes/s (ratio {pg_rate / lite_rate:.2f})")
+        one_rate, _ = run_reviewers(Database(cluster, "solo").url(), 1, args.changes, work / "s3")
+        print(f"1 reviewer × {args.changes} changes: PostgreSQL {one_rate:.0f} changes/s")
+        pg_lat = event_latency(Database(cluster, "latency").url(), args.pulses, work / "s4")
+        lite_lat = event_latency(str(work / "latency.sqlite"), args.pulses, work / "s5")
+        print(f"key → other reviewer's listener, PostgreSQL LISTEN/NOTIFY: {describe(pg_lat)} (target ≤ 1000 ms)")
+        print(f"key → other reviewer's listener, SQLite file polled: {describe(lite_lat)}")
+    finally:
+        cluster.remove()
+        import shutil
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
