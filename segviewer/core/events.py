@@ -13,7 +13,7 @@ from typing import Callable
 
 @dataclass(frozen=True)
 class Event:
-    name: str                   # the setting: "scoring" or "compare_scoring"
+    name: str                   # what changed: "scoring", "compare_scoring", or "closed" (the engine was closed)
     old: object
     new: object
     changed: frozenset[str]     # the fields of the setting whose values differ
@@ -48,9 +48,10 @@ class Emitter:
             elif callback in self._callbacks:
                 self._callbacks.remove(callback)
 
-    def emit(self, old, new) -> Event | None:
-        """Calls every callback with the Event when something changed; returns it (None when nothing changed)."""
-        changed = changed_fields(old, new)
+    def emit(self, old, new, changed: frozenset[str] | None = None) -> Event | None:
+        """Calls every callback with the Event when something changed (the fields that differ, unless given);
+        returns it (None when nothing changed)."""
+        changed = changed_fields(old, new) if changed is None else changed
         if not changed:
             return None
         event = Event(self.name, old, new, changed)
@@ -65,7 +66,7 @@ class Emitter:
 
 
 class Events:
-    """The engine's emitters by name: `events.scoring`, `events.compare_scoring`."""
+    """The engine's emitters by name: `events.scoring`, `events.compare_scoring`, `events.closed`."""
 
     def __init__(self, *names: str):
         self._names = names

@@ -44,7 +44,7 @@ class Inspector:
         self.steps, self.use_cache = validate.steps(steps), use_cache
         self.session = None           # the QA session images() reads (a file or a PostgreSQL target; None: the window's)
         self._connection = Connection(cluster)
-        self.events = Events("scoring", "compare_scoring")
+        self.events = Events("scoring", "compare_scoring", "closed")
         self._closed = False
         self._lock = threading.RLock()
         self._caches: list[BoundedCache] = []
@@ -385,6 +385,7 @@ class Inspector:
             self._index = self._index_rows = None
             self._closed = True
         self.cluster = None              # a local cluster this engine started stops here
+        self.events.closed.emit(False, True, frozenset({"closed"}))   # a window on it lets go of it
         self.events.disconnect_all()
 
     def __enter__(self) -> "Inspector":

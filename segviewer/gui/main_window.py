@@ -112,7 +112,8 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         v = self.viewer
-        for signal, slot in ((v.dataset_opened, self._on_dataset_opened), (v.sample_loaded, self._on_sample_loaded),
+        for signal, slot in ((v.dataset_opened, self._on_dataset_opened), (v.dataset_closed, self._on_dataset_closed),
+                             (v.sample_loaded, self._on_sample_loaded),
                              (v.overlay_ready, self._on_overlay), (v.image_scores_ready, self._update_tables),
                              (v.dataset_scores_ready, self._on_dataset_scores),
                              (v.settings_changed, self._on_settings_changed),
@@ -165,6 +166,16 @@ class MainWindow(QMainWindow):
         self.progress.setValue(0)
         self.progress.show()
         self._update_tables()
+
+    def _on_dataset_closed(self) -> None:
+        """Nothing of a closed engine stays on screen: no numbers for a dataset that is gone."""
+        self.canvas.clear()
+        self._last_codes = None
+        self.image_list.set_dataset([], [], [])
+        self.class_table.model.set_rows([], [])
+        self.review.close()
+        self.size_label.setText("no dataset")
+        self._show_empty_hint()
 
     def show_image(self, i: int) -> None:
         """Shows image i (dataset order) as the user's choice: the list's top no longer replaces it."""

@@ -34,6 +34,7 @@ SYNC_OVERLAY_MS = 8.0      # an overlay that took less than this is redrawn on t
 
 class Viewer(QObject):
     dataset_opened = Signal()
+    dataset_closed = Signal()               # the engine was closed under the window (by its script)
     sample_loaded = Signal()
     overlay_ready = Signal(object)          # uint8 code image
     image_scores_ready = Signal()
@@ -60,7 +61,7 @@ class Viewer(QObject):
         self._reset(None)
 
     def _reset(self, engine: Inspector | None, owned: bool = False) -> None:
-        self._detach()
+        self._listen(self.engine, False)
         self.jobs.reset()
         if self._owns_engine and self.engine is not None and self.engine is not engine:
             self.engine.close()
@@ -69,14 +70,12 @@ class Viewer(QObject):
         self.loaded: LoadedImage | None = None
         self.index_ready = False
         self.last_overlay_ms = self.last_counts_ms = math.nan
-        if engine is not None:
-            engine.events.scoring.connect(self._on_engine_event)
-            engine.events.compare_scoring.connect(self._on_engine_event)
+        self._listen(engine, True)
 
-    def _detach(self) -> None:
-        if self.engine is not None:
-            self.engine.events.scoring.disconnect(self._on_engine_event)
-            self.engine.events.compare_scoring.disconnect(self._on_engine_event)
+    def _listen(self, engine: Inspector | None, on: bool) -> None:
+        if engine is not None:
+            for emitter in (engine.events.scoring, engine.events.compare_scoring, engine.events.closed):
+                (emitter.connect if on else emitter.disconnect)(self._on_engine_event)
 
     @property
     def generation(self) -> int:
@@ -209,10 +208,15 @@ class Viewer(QObject):
     def _on_engine_event(self, event) -> None:
         self._engine_event.emit(event)              # direct in this thread, queued from any other
 
-    def _follow_engine(self, _event=None) -> None:
+    def _follow_engine(self, event=None) -> None:
         """The engine's settings now, whatever order its events come in: the window shows the engine's own."""
         engine, s = self.engine, self.settings
-        if engine is None or engine.closed:
+        if engine is not None and engine.closed:       # its script closed it: nothing of it can be shown any more
+            self._reset(None)
+            self.dataset_closed.emit()
+            self.error.emit("The dataset was closed by the script that opened it (ins.close()); open one to go on.")
+            return
+        if engine is None:
             return
         changed = changed_scoring(s.scoring, engine.scoring) | \
             changed_scoring(s.compare_scoring, engine.compare_scoring, "compare_")

@@ -66,3 +66,16 @@ def test_notebook_and_window_share_one_scoring_both_ways(qtbot, demo_copy):
     ins.scoring = segviewer.Scoring(threshold=0.2)                # the window is gone; the engine carries on
     assert ins.dataset_scores() is not None and not ins.closed
     ins.close()
+
+
+def test_a_script_that_closes_its_engine_leaves_the_window_empty_and_running(qtbot, demo_copy):
+    ins = segviewer.open(folder=demo_copy)
+    window = show_inspector(ins, block=False)
+    qtbot.addWidget(window)
+    settle(qtbot, window)
+    assert window.class_table.model.rows
+    ins.close()                                  # e.g. the end of a `with segviewer.open(...) as ins:` block
+    assert window.viewer.engine is None and window.viewer.is_settled()
+    assert window.class_table.model.rows == [] and window.image_list.model.rowCount() == 0
+    assert "closed by the script" in window.last_error and window.isVisible()
+    window.close()
