@@ -48,3 +48,9 @@ def pg(pg_server, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     return Database(pg_server, f"qa{next(_DATABASES)}")
 
+
+@pytest.fixture(scope="session")
+def demo3d_dir(tmp_path_factory):
+    """The `segviewer demo --3d` dataset (nnU-Net layout), written once per test session."""
+    from segviewer.core.demo_volume import write_demo_volumes
+    return write_demo_volumes(tmp_path_factory.mktemp("demo3d"))

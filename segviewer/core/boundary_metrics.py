@@ -1,25 +1,28 @@
-"""Boundary metrics per class (issue #12): Boundary IoU, HD95 and NSD, for one image and over a dataset.
+"""Boundary metrics per class (issue #12): Boundary IoU, HD95 and NSD, for one image or volume and over a dataset.
 
 - Boundary IoU (Cheng et al., CVPR 2021): the boundary of a mask M is M minus M eroded `width` times by a 3×3
-  square, the image border counting as background (the reference pads with zeros); per class
+  square (a 3×3×3 cube in 3-D), the border counting as background (the reference pads with zeros); per class
   |B(G) ∩ B(P)| / |B(G) ∪ B(P)|, and over a dataset the intersections and unions are summed. Default width:
-  round(0.02 × image diagonal), at least 1, as the reference's dilation_ratio=0.02.
-- HD95 and NSD with the semantics of MONAI's `compute_hausdorff_distance(percentile=95)` and
-  `compute_surface_dice(class_thresholds=[tolerance] * C)` (include_background=True): edges are a mask minus its
-  erosion by the 3×3 cross (zero border), distances are Euclidean in pixels between edge pixels (float32, as
-  MONAI's), HD95 = max over both directions of the linearly interpolated 95th percentile, NSD = the share of edge
-  pixels of both masks within `tolerance` of the other's edge. As MONAI gives: NaN for both where the class is in
-  neither mask; HD95 NaN and NSD 0 where it is in only one. Dataset values: the mean over images where defined.
+  round(0.02 × diagonal), at least 1, as the reference's dilation_ratio=0.02; with a voxel spacing the diagonal is
+  in mm and the width is turned into voxels per axis (at least 1 on each).
+- HD95 and NSD with the semantics of MONAI's `compute_hausdorff_distance(percentile=95, spacing=)` and
+  `compute_surface_dice(class_thresholds=[tolerance] * C, spacing=)` (include_background=True): edges are a mask
+  minus its erosion by the cross of face neighbours (zero border), distances are Euclidean between edge pixels
+  (float32, as MONAI's), in pixels, or in mm when a spacing is given; HD95 = max over both directions of the
+  linearly interpolated 95th percentile, NSD = the share of edge pixels of both masks within `tolerance` of the
+  other's edge. As MONAI gives: NaN for both where the class is in neither mask; HD95 NaN and NSD 0 where it is in
+  only one. Dataset values: the mean over images where defined.
 
 Ignore pixels belong to no class in either mask (as MONAI's ignore_index masks both), and pixels where a
 threshold predicts nothing belong to no predicted class. All classes are done in one pass over the label maps:
-a pixel is on its class's boundary when a pixel of another label (or the image border) lies within the width.
+a pixel is on its class's boundary when a pixel of another label (or the border) lies within the width. Every
+pure function takes 2-D images and 3-D volumes alike.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -48,9 +51,19 @@ class BoundaryMetrics:
         return {"boundary_iou": self.boundary_iou, "hd95": self.hd95, "nsd": self.nsd}
 
 
-def default_width(shape: tuple[int, int]) -> int:
+def default_width(shape: tuple[int, ...]) -> int:
     """The reference's dilation: round(0.02 × diagonal), at least 1."""
-    return max(1, int(round(BOUNDARY_RATIO * math.hypot(shape[0], shape[1]))))
+    return max(1, int(round(BOUNDARY_RATIO * math.hypot(*shape))))
+
+
+def default_width_mm(shape: tuple[int, ...], spacing: Sequence[float]) -> float:
+    """The reference's dilation ratio on a volume's diagonal in mm (not rounded: it becomes voxels per axis)."""
+    return BOUNDARY_RATIO * math.hypot(*(n * float(s) for n, s in zip(shape, spacing)))
+
+
+def width_in_voxels(width_mm: float, spacing: Sequence[float]) -> tuple[int, ...]:
+    """A width in mm as voxels along each axis, at least 1 on each (else a surface facing that axis had none)."""
+    return tuple(max(1, int(round(width_mm / float(s)))) for s in spacing)
 
 
 def class_maps(labels: np.ndarray, valid: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -60,27 +73,32 @@ def class_maps(labels: np.ndarray, valid: np.ndarray, pred: np.ndarray) -> tuple
     return gt, pr
 
 
-def boundary_pixels(classes: np.ndarray, width: int) -> np.ndarray:
+def boundary_pixels(classes: np.ndarray, width: int | Sequence[int]) -> np.ndarray:
     """B(M_c) of every class c at once: pixels of a class with another label or the border within `width` px
-    (chessboard), i.e. not in the class mask eroded `width` times by the 3×3 square with zero padding."""
+    (chessboard; one width per axis allowed), i.e. not in the class mask eroded `width` times by the 3×3 square
+    (3×3×3 cube) with zero padding."""
     # a window past the image's longest side always reaches the border: a huge width is that width, same result
-    size = 2 * min(int(width), max(classes.shape)) + 1
+    size = 2 * np.minimum(np.asarray(width), max(classes.shape)) + 1
     low = ndimage.minimum_filter(classes, size=size, mode="constant", cval=OUTSIDE)
     high = ndimage.maximum_filter(classes, size=size, mode="constant", cval=OUTSIDE)
     return (classes != OUTSIDE) & (low != high)
 
 
 def edge_pixels(classes: np.ndarray) -> np.ndarray:
-    """MONAI's edges of every class at once: pixels of a class with a 4-neighbour of another label or the border."""
+    """MONAI's edges of every class at once: pixels of a class with a face neighbour (4 in 2-D, 6 in 3-D) of
+    another label or the border."""
     padded = np.pad(classes, 1, constant_values=OUTSIDE)
-    centre = padded[1:-1, 1:-1]
-    differs = ((padded[:-2, 1:-1] != centre) | (padded[2:, 1:-1] != centre)
-               | (padded[1:-1, :-2] != centre) | (padded[1:-1, 2:] != centre))
+    inner = (slice(1, -1),) * classes.ndim
+    centre = padded[inner]
+    differs = np.zeros(classes.shape, bool)
+    for axis in range(classes.ndim):
+        for shifted in (slice(None, -2), slice(2, None)):
+            differs |= padded[inner[:axis] + (shifted,) + inner[axis + 1:]] != centre
     return differs & (centre != OUTSIDE)
 
 
 def boundary_iou_counts(gt: np.ndarray, pred: np.ndarray, num_classes: int,
-                        width: int) -> tuple[np.ndarray, np.ndarray]:
+                        width: int | Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """[C] intersections and unions of the class boundaries of two class maps."""
     in_gt, in_pred = boundary_pixels(gt, width), boundary_pixels(pred, width)
     gt_size = np.bincount(gt[in_gt], minlength=num_classes)[:num_classes]
@@ -90,12 +108,15 @@ def boundary_iou_counts(gt: np.ndarray, pred: np.ndarray, num_classes: int,
     return intersection.astype(np.int64), (gt_size + pred_size - intersection).astype(np.int64)
 
 
-def edge_points_by_class(classes: np.ndarray, num_classes: int) -> list[np.ndarray]:
-    """Per class, the (row, col) coordinates of its edge pixels as float64 [N, 2]."""
-    rows, cols = np.nonzero(edge_pixels(classes))
-    owner = classes[rows, cols]
+def edge_points_by_class(classes: np.ndarray, num_classes: int,
+                         spacing: Sequence[float] | None = None) -> list[np.ndarray]:
+    """Per class, the coordinates of its edge pixels as float64 [N, ndim]: indices, or mm with a spacing."""
+    where = np.nonzero(edge_pixels(classes))
+    owner = classes[where]
     order = np.argsort(owner, kind="stable")
-    points = np.stack([rows[order], cols[order]], axis=1).astype(np.float64)
+    points = np.stack([axis[order] for axis in where], axis=1).astype(np.float64)
+    if spacing is not None:
+        points *= np.asarray(spacing, np.float64)
     bounds = np.searchsorted(owner[order], np.arange(num_classes + 1))
     return [points[bounds[c]:bounds[c + 1]] for c in range(num_classes)]
 
@@ -115,14 +136,20 @@ def surface_scores(gt_points: np.ndarray, pred_points: np.ndarray, tolerance: fl
 
 
 def image_boundary_metrics(labels: np.ndarray, valid: np.ndarray, pred: np.ndarray, num_classes: int,
-                           width: int | None = None, tolerance: float = DEFAULT_TOLERANCE) -> BoundaryMetrics:
-    """All three metrics of every class for one image.
+                           width: int | Sequence[int] | None = None, tolerance: float = DEFAULT_TOLERANCE,
+                           spacing: Sequence[float] | None = None) -> BoundaryMetrics:
+    """All three metrics of every class for one image (H×W) or volume (z×y×x).
 
-    labels: H×W GT class ids (any value at invalid pixels); valid: H×W bool (False at ignore pixels);
-    pred: H×W predicted class ids, negative where nothing is predicted; width None: the reference's default."""
+    labels: GT class ids (any value at invalid pixels); valid: bool (False at ignore pixels); pred: predicted
+    class ids, negative where nothing is predicted. width: pixels (one, or one per axis); None: the reference's
+    default. spacing: the size of a pixel along each axis (mm): HD95 and the NSD tolerance are then in mm."""
     gt, pr = class_maps(np.asarray(labels), np.asarray(valid, bool), np.asarray(pred))
-    intersection, union = boundary_iou_counts(gt, pr, num_classes, width or default_width(gt.shape))
-    gt_points, pred_points = edge_points_by_class(gt, num_classes), edge_points_by_class(pr, num_classes)
+    if width is None:
+        width = default_width(gt.shape) if spacing is None else width_in_voxels(default_width_mm(gt.shape, spacing),
+                                                                                spacing)
+    intersection, union = boundary_iou_counts(gt, pr, num_classes, width)
+    gt_points = edge_points_by_class(gt, num_classes, spacing)
+    pred_points = edge_points_by_class(pr, num_classes, spacing)
     hd95, nsd = np.full(num_classes, np.nan), np.full(num_classes, np.nan)
     for c in range(num_classes):
         hd95[c], nsd[c] = surface_scores(gt_points[c], pred_points[c], tolerance)

@@ -134,7 +134,7 @@ def soft_counts(probs: torch.Tensor, target: Target) -> Counts:
     flat = probs.flatten(1)
     # float32 sums along each image row, then float64 over the rows: a float32 sum over a whole megapixel would
     # differ in its 8th digit with the thread count, a float64 one costs a conversion of every value
-    rows = probs.sum(-1) if probs.dim() == 3 else flat.sum(1, keepdim=True)
+    rows = probs.sum(-1).reshape(probs.shape[0], -1) if probs.dim() >= 3 else flat.sum(1, keepdim=True)
     pred_sum = rows.to(acc).sum(-1)
     if not target.all_valid:   # ignore pixels are few: subtract them rather than weight every pixel
         pred_sum = pred_sum - flat.index_select(1, target.ignored_index()).sum(1, dtype=acc)
@@ -165,7 +165,7 @@ def argmax_map(probs: torch.Tensor) -> torch.Tensor:
 
 def threshold_map(probs: torch.Tensor, threshold) -> torch.Tensor:
     """The most probable class among those above their threshold; NO_PREDICTION where none is."""
-    thr = as_threshold_vector(threshold, probs.shape[0], probs.device).view(-1, 1, 1)
+    thr = as_threshold_vector(threshold, probs.shape[0], probs.device).view(-1, *[1] * (probs.dim() - 1))
     above = probs > thr
     best = torch.where(above, probs, torch.full((), -1.0, device=probs.device)).argmax(0)
     return torch.where(above.any(0), best, torch.full((), NO_PREDICTION, device=probs.device))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -113,12 +114,19 @@ def _annotator_mask(gt: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return mask
 
 
-DEMO_ENTRIES = {"images": ".png", "logits": ".npy", "gt": ".png", "masks": ".png"}
-DEMO_FILES = ("classes.json", "demo.json")
-DEMO_NAME = re.compile(r"scene_\d{3}")
+@dataclass(frozen=True)
+class DemoFiles:
+    """What a demo writes: its top-level files and, per subfolder, the pattern of the file names in it."""
+    files: tuple[str, ...]
+    folders: dict[str, re.Pattern]
 
 
-def _demo_stamp(root: Path) -> dict | None:
+DEMO_FILES = DemoFiles(("classes.json", "demo.json"), {
+    sub: re.compile(rf"scene_\d{{3}}\{ext}") for sub, ext in
+    {"images": ".png", "logits": ".npy", "gt": ".png", "masks": ".png"}.items()})
+
+
+def demo_stamp(root: Path, expected: DemoFiles = DEMO_FILES) -> dict | None:
     """The stamp of an earlier demo in root; None for an empty (or missing) folder; LoadError for anything else."""
     if not root.exists():
         blocker = file_in_the_way(root)
@@ -130,7 +138,7 @@ def _demo_stamp(root: Path) -> dict | None:
     entries = {p.name: p for p in root.iterdir()}
     if not entries:
         return None
-    foreign = _foreign_entries(root, entries)
+    foreign = _foreign_entries(entries, expected)
     if foreign:
         raise LoadError(root, f"folder holds files that are not segviewer's demo ({', '.join(sorted(foreign)[:3])}); "
                               "choose an empty or new folder")
@@ -145,18 +153,19 @@ def _demo_stamp(root: Path) -> dict | None:
     return stamp
 
 
-def _foreign_entries(root: Path, entries: dict[str, Path]) -> list[str]:
+def _foreign_entries(entries: dict[str, Path], expected: DemoFiles) -> list[str]:
     """Names in root (and its demo subfolders) that an earlier demo did not write."""
     foreign = []
     for name, path in entries.items():
-        if name in DEMO_FILES and path.is_file() and not path.is_symlink() or name == CACHE_DIR_NAME and path.is_dir():
+        if name in expected.files and path.is_file() and not path.is_symlink() \
+                or name == CACHE_DIR_NAME and path.is_dir():
             continue
-        ext = DEMO_ENTRIES.get(name)
-        if ext is None or path.is_symlink() or not path.is_dir():
+        pattern = expected.folders.get(name)
+        if pattern is None or path.is_symlink() or not path.is_dir():
             foreign.append(name)
             continue
         foreign += [f"{name}/{f.name}" for f in path.iterdir()
-                    if f.suffix != ext or not DEMO_NAME.fullmatch(f.stem) or f.is_symlink() or not f.is_file()]
+                    if not pattern.fullmatch(f.name) or f.is_symlink() or not f.is_file()]
     return foreign
 
 
@@ -166,7 +175,7 @@ def write_demo(root: str | Path, n_images: int = 12, size: tuple[int, int] = (19
     Refuses (LoadError) a folder that holds anything but an earlier demo, so no user data is ever overwritten."""
     root = Path(root)
     meta = {"version": DEMO_VERSION, "n_images": n_images, "size": list(size), "seed": seed}
-    if _demo_stamp(root) == meta:
+    if demo_stamp(root) == meta:
         return root
     try:
         _write_files(root, meta, n_images, size, seed)

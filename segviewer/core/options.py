@@ -68,13 +68,23 @@ class FolderLayout:
 
 
 def layout_from_folder(folder: Path, classes: str | None = None, prefer: str = "logits") -> FolderLayout:
-    """The demo layout: gt/, logits/ (or masks/), optional images/ and classes.json."""
+    """The demo layout: gt/, logits/ (or masks/), optional images/ and classes.json; or a volume layout
+    (nnU-Net, the Decathlon, gt/ of volumes: volume_layouts.VolumeLayout)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise LoadError(folder, "dataset folder does not exist")
-    gt = folder / "gt"
-    if not gt.is_dir():
+    from .volume_layouts import detect_volume_layout
+    volumes = detect_volume_layout(folder, classes, prefer)
+    if volumes is not None:
+        return volumes
+    if not (folder / "gt").is_dir():
         raise LoadError(folder, "dataset folder has no gt/ subfolder (expected gt/, logits/ or masks/, images/)")
+    return gt_folder_layout(folder, classes, prefer)
+
+
+def gt_folder_layout(folder: Path, classes: str | None = None, prefer: str = "logits") -> FolderLayout:
+    """gt/ beside logits/ (or masks/), optional images/ and classes.json."""
+    gt = folder / "gt"
     found = {kind: folder / kind for kind in ("logits", "masks") if (folder / kind).is_dir()}
     if not found:
         raise LoadError(folder, "dataset folder has neither logits/ nor masks/")
