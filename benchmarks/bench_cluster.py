@@ -28,6 +28,8 @@ def digest(arrays: dict) -> str:
 def run_side(root: Path, what: str, workers: int) -> dict:
     from segviewer.core.dataset import DataOptions, Dataset
     from segviewer.core import distributed as dist
+    from segviewer.core.passes import counts_pass, index_pass
+    from segviewer.core.scoring import Scoring
     ds = Dataset(DataOptions(gt_dir=root / "gt", pred_dir=root / "logits", device="cpu"))
     with dist.connected(dist.Cluster(workers=workers)) if workers else _nothing() as client:
         t_start = time.perf_counter()
@@ -36,13 +38,13 @@ def run_side(root: Path, what: str, workers: int) -> dict:
             client.run(_import_worker_modules)   # what every run pays once per worker, timed with the start-up
         t0 = time.perf_counter()
         if what == "index":
-            index = dist.build_index(ds, cluster=client)
+            index = index_pass(ds, None, client)
             arrays = index.to_arrays()
             size = sum(a.nbytes for a in arrays.values())
         else:
-            result = dist.evaluate(ds, 0.5, True, cluster=client)
-            arrays = {k: getattr(result.counts, k).numpy() for k in ("tp", "fp", "fn")}
-            arrays.update({f"soft_{k}": getattr(result.soft, k).numpy() for k in ("tp", "fp", "fn")})
+            result = counts_pass(ds, Scoring(argmax=True), client)
+            arrays = {k: getattr(result.per_image, k).numpy() for k in ("tp", "fp", "fn")}
+            arrays.update({f"soft_{k}": getattr(result.soft_per_image, k).numpy() for k in ("tp", "fp", "fn")})
             size = sum(a.nbytes for a in arrays.values())
         seconds = time.perf_counter() - t0
     return {"seconds": seconds, "startup": t0 - t_start, "digest": digest(arrays), "result_mib": size / 2**20}

@@ -1,4 +1,4 @@
-"""Times label-issue scoring (`ins.label_issues()`) against cleanlab's segmentation
+"""Times label-issue scoring (`ins.label_issues.table()`) against cleanlab's segmentation
 `get_label_quality_scores(method="softmin")` on the same files, and checks that the scores agree.
 
 Both sides read the same float16 logits and PNG label maps (no ignore pixels: cleanlab has no ignore label) and
@@ -58,7 +58,7 @@ def run_ours(root: Path, n: int) -> dict:
     import segviewer.core.inspector  # noqa: F401  (imports outside the timing, as cleanlab's side)
     t0 = time.perf_counter()
     ins = segviewer.open(gt=root / "gt_full", logits=root / "logits", device="cpu")
-    scores = ins.label_scores()
+    scores = ins.label_issues.scores()
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, "score_seconds": score_alone(ins.dataset),
             "with_suspects_seconds": scoring_alone(ins.dataset), "scores": scores.label_score[:n].tolist()}

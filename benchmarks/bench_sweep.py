@@ -19,10 +19,10 @@ from common import (data_parser, data_root, machine, make_synthetic, median_ms, 
 
 def build_ours(root: Path, steps: int) -> dict:
     from segviewer.core.dataset import DataOptions, Dataset
-    from segviewer.core.index import build_index
+    from segviewer.core.passes import index_pass
     ds = Dataset(DataOptions(gt_dir=root / "gt", pred_dir=root / "logits"))
     t0 = time.perf_counter()
-    index = build_index(ds, steps)
+    index = index_pass(ds, None, steps=steps)
     seconds = time.perf_counter() - t0
     thresholds = iter([k / steps for k in range(steps + 1)] * 20)
     rescore = median_ms(lambda: index.dataset_counts(next(thresholds)), repeats=200)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .core import validate
-from .core.errors import LoadError, OptionError
+from .core.errors import OptionError
 from .core.scoring import Scoring
 from .core.options import DEFAULT_STRIP_SUFFIXES, DataOptions
 
@@ -38,7 +38,7 @@ def open(gt=None, logits=None, masks=None, images=None, classes=None, *, folder=
         gt, logits, masks = layout.gt, layout.logits, layout.masks
         images, classes = images or layout.images, layout.classes
     if gt is None:
-        raise LoadError(None, "give gt= (a folder of label maps) or folder= (a dataset folder)")
+        raise OptionError("give gt= (a folder of label maps) or folder= (a dataset folder)")
     common = dict(images_dir=Path(images) if images is not None else None, classes=_class_arg(classes),
                   ignore_index=ignore_index, num_classes=num_classes, activation=activation,
                   align_corners=align_corners, device=device, strip_suffixes=tuple(strip_suffixes))
@@ -47,14 +47,14 @@ def open(gt=None, logits=None, masks=None, images=None, classes=None, *, folder=
         dataset = open_model_dataset(Path(gt), model, transform=transform, **common)
     else:
         if (logits is None) == (masks is None):
-            raise LoadError(None, "give exactly one prediction source: logits= or masks= (or model=)")
+            raise OptionError("give exactly one prediction source: logits= or masks= (or model=)")
         pred, kind = (logits, "logits") if logits is not None else (masks, "masks")
         from .core.dataset import Dataset
         dataset = Dataset(DataOptions(gt_dir=Path(gt), pred_dir=Path(pred), pred_kind=kind, **common))
     ins = Inspector(dataset, scoring=scoring, **({"steps": steps} if steps is not None else {}))
     ins.session = target
     if compare is not None or compare_masks is not None:
-        ins.attach_compare(compare if compare is not None else compare_masks,
+        ins.compare.attach(compare if compare is not None else compare_masks,
                            kind=None if compare is not None else "masks")
     return ins
 

@@ -101,11 +101,15 @@ def main(argv: list[str] | None = None) -> int:
 def run_command(args: argparse.Namespace) -> int:
     """A command's outputs are all or nothing: written to temporary files, renamed together when it succeeds."""
     from ..core.output_run import run_scope
-    with budget_of(args), run_scope(commit=False) as outputs:
-        code = args.run(args)
-        if code == 0:
-            outputs.commit()
-    return code
+    from .common import close_engines
+    try:
+        with budget_of(args), run_scope(commit=False) as outputs:
+            code = args.run(args)
+            if code == 0:
+                outputs.commit()
+        return code
+    finally:
+        close_engines()     # a local Dask cluster the command started stops here
 
 
 def budget_of(args: argparse.Namespace):

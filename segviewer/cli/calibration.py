@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import argparse
-
-from .common import logits_dataset, progress_bar, report_failures
-from .options import add_cluster_options, add_data_options, cluster_from_args, number
-from .options import output_file
+from .common import logits_engine, progress_bar, progress_of, report_failures
+from .options import add_data_options, add_pass_options, number, output_file
 
 HELP = "per-class and top-label calibration (ECE, MCE) and reliability-diagram bins"
 
@@ -17,23 +15,19 @@ def configure(cal: argparse.ArgumentParser) -> None:
     cal.add_argument("--out", type=output_file, required=True, help="per-class CSV: class_id, class_name, pixels, ece, mce")
     cal.add_argument("--bins-out", type=output_file, help="per-bin CSV: pixels, mean confidence and frequency per class")
     cal.add_argument("--plot", type=output_file, help="reliability diagram PNG (top label) with the per-class ECE")
-    cal.add_argument("--strict", action="store_true", help="the first bad file is fatal")
-    add_cluster_options(cal)
+    add_pass_options(cal)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..core.calibration import plot_calibration, write_bins, write_calibration
-    from ..core.distributed import calibrate
-    from ..core.errors import LoadError, all_failed
-    dataset = logits_dataset(args, "calibration needs logits; hard masks have no confidence",
-                             {"--out": args.out, "--bins-out": args.bins_out, "--plot": args.plot}, plot="--plot")
-    failures: list[LoadError] = []
+    from ..core.errors import all_failed
+    dataset, ins = logits_engine(args, "calibration needs logits; hard masks have no confidence",
+                                 {"--out": args.out, "--bins-out": args.bins_out, "--plot": args.plot}, plot="--plot")
     with progress_bar(len(dataset), "calibration") as bar:
-        stats = calibrate(dataset, args.bins, lambda done, total: bar.update(1), failures.append,
-                          strict=args.strict, cluster=cluster_from_args(args))
-    if len(failures) == len(dataset):   # one line with the first reasons, as every command
-        raise all_failed(dataset.options.gt_dir, failures)
-    report_failures(failures)
+        stats = ins.calibration.stats(args.bins, strict=args.strict, progress=progress_of(bar))
+    if len(ins.failures) == len(dataset):   # one line with the first reasons, as every command
+        raise all_failed(dataset.options.gt_dir, ins.failures.reasons())
+    report_failures(ins.failures.reasons())
     names = dataset.classes.names
     write_calibration(args.out, names, stats)
     if args.bins_out:

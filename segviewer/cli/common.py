@@ -22,6 +22,12 @@ def report_failures(failures) -> None:
         print(f"segviewer: skipped {one_line(exc)}", file=sys.stderr)
 
 
+def logits_engine(args, needs: str, outputs: dict, plot: str | None = None, scoring=None, **keywords):
+    """(dataset, engine) of a command that needs probabilities (logits_dataset, then engine_from_args)."""
+    dataset = logits_dataset(args, needs, outputs, plot)
+    return dataset, engine_from_args(args, dataset, scoring, **keywords)
+
+
 def logits_dataset(args, needs: str, outputs: dict, plot: str | None = None):
     """The dataset of a command that needs probabilities: masks refused with `needs` as the reason, the outputs
     checked against every input (`plot` names the option whose file must be an image), pairing problems reported."""
@@ -35,3 +41,38 @@ def logits_dataset(args, needs: str, outputs: dict, plot: str | None = None):
     OutputGuard().add_dataset(dataset).check(outputs, formats={plot: PLOT_EXTS} if plot else None)
     report_problems(dataset)
     return dataset
+
+
+def scoring_from_args(args, dataset):
+    """The Scoring of --threshold / --argmax, --beta, --smooth (and --boundary / --interior where a command has
+    them) for this dataset: hard masks predict by themselves (argmax)."""
+    from ..core.options import parse_threshold
+    from ..core.scoring import MAX_BOUNDARY, Scoring
+    argmax = bool(getattr(args, "argmax", False)) or dataset.is_hard
+    threshold = 0.5 if argmax else parse_threshold(args.threshold, dataset.classes.num_classes)
+    band = min(getattr(args, "boundary", None) or 0, MAX_BOUNDARY)   # wider than any label map: the whole image
+    return Scoring(threshold=threshold, argmax=argmax, beta=args.beta, smooth=args.smooth, boundary=band,
+                   interior=bool(getattr(args, "interior", False)))
+
+
+OPEN_ENGINES: list = []     # closed when the command returns (cli.main): a local Dask cluster stops with them
+
+
+def engine_from_args(args, dataset, scoring=None, **keywords):
+    """The engine every command runs its passes through, on the cluster of --workers / --scheduler if given (one
+    cluster for all of the command's passes)."""
+    from ..core.inspector import Inspector
+    from .options import cluster_from_args
+    engine = Inspector(dataset, scoring, cluster=cluster_from_args(args), **keywords)
+    OPEN_ENGINES.append(engine)
+    return engine
+
+
+def close_engines() -> None:
+    while OPEN_ENGINES:
+        OPEN_ENGINES.pop().close()
+
+
+def progress_of(bar):
+    """A pass's progress(done, total) that moves the bar one image per call."""
+    return lambda done, total: bar.update(1)

@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import argparse
-
-from .common import progress_bar, report_failures, report_problems
-from .options import (add_cluster_options, add_data_options, add_score_options, cluster_from_args, data_options_from_args,
-                      number, parse_threshold, positive_int)
+from .common import engine_from_args, progress_bar, progress_of, report_failures, report_problems, scoring_from_args
+from .options import (add_pass_options, add_data_options, add_score_options, data_options_from_args, number,
+                      positive_int)
 from .options import non_negative_float
 
 from .model import model_dataset_from_args
-from .options import add_model_options
-from .options import output_file, output_folder
+from .options import add_model_options, output_file, output_folder
 
 HELP = "per-class and per-image score CSVs (and figures of the worst images)"
 
@@ -21,7 +19,6 @@ def configure(ex: argparse.ArgumentParser) -> None:
     add_score_options(ex)
     ex.add_argument("--out", type=output_file, required=True, help="per-class CSV to write")
     ex.add_argument("--per-image", type=output_file, help="per-image (tidy) CSV to write")
-    ex.add_argument("--strict", action="store_true", help="the first bad file is fatal")
     ex.add_argument("--boundary", type=positive_int, metavar="K", help="count only pixels within K px of a GT boundary")
     ex.add_argument("--interior", action="store_true", help="with --boundary: count only the pixels beyond the band")
     ex.add_argument("--boundary-metrics", action="store_true",
@@ -34,7 +31,7 @@ def configure(ex: argparse.ArgumentParser) -> None:
     ex.add_argument("--figures", type=output_folder, metavar="DIR", help="write overlay figures of the worst images here")
     ex.add_argument("--worst", type=number(int, 1, 100_000, what="a whole number"), default=None, metavar="N",
                     help="how many worst images get a figure (with --figures; default 10)")
-    add_cluster_options(ex)
+    add_pass_options(ex)
 
 
 def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -52,39 +49,35 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..core.dataset import Dataset
-    from ..core.distributed import evaluate
     from ..core.export import write_per_class_csv as per_class, write_per_image_csv as per_image
     from ..core.outputs import OutputGuard
     dataset = model_dataset_from_args(args) if args.model else Dataset(data_options_from_args(args))
     OutputGuard().add_dataset(dataset).check({"--out": args.out, "--per-image": args.per_image},
                                              folders={"--figures": args.figures})
     report_problems(dataset)
-    threshold = None if args.argmax or dataset.is_hard else parse_threshold(args.threshold, dataset.classes.num_classes)
+    ins = engine_from_args(args, dataset, scoring_from_args(args, dataset))
     with progress_bar(len(dataset), "export") as bar:
-        result = evaluate(dataset, threshold if threshold is not None else 0.5, threshold is None, args.strict,
-                          progress=lambda done, total: bar.update(1), boundary=args.boundary, interior=args.interior,
-                          cluster=cluster_from_args(args))
-    report_failures(result.failures)
+        result = ins.dataset_counts(source="pass", strict=args.strict, progress=progress_of(bar))
+    report_failures(ins.failures.reasons())
     if args.boundary_metrics:   # the same rows with boundary_iou, hd95 and nsd appended
-        per_class, per_image = boundary_writers(dataset, threshold, args)
-    per_class(args.out, dataset.classes, result.total(), result.soft_total(), threshold, args.beta, args.smooth)
+        per_class, per_image = boundary_writers(ins, args)
+    per_class(args.out, dataset.classes, result.total, result.soft, ins.scoring)
     if args.per_image:
-        per_image(args.per_image, result.names, dataset.classes, result.counts, args.beta, args.smooth)
+        names, rows = result.loaded_rows()
+        per_image(args.per_image, names, dataset.classes, rows, ins.scoring)
     if args.figures:
         from ..core.figures import write_worst_figures
-        write_worst_figures(dataset, result, args.figures, args.worst, threshold, args.beta, args.smooth, args.rank_by,
+        write_worst_figures(dataset, result, args.figures, args.worst, ins.scoring, args.rank_by,
                             on_error=lambda exc: report_failures([exc]))
     return 0
 
 
-def boundary_writers(dataset, threshold, args: argparse.Namespace):
+def boundary_writers(ins, args: argparse.Namespace):
     """The two CSV writers with boundary_iou, hd95, nsd appended (one more pass over the dataset for them)."""
     from functools import partial
-    from ..core.boundary_metrics import dataset_boundary_metrics
     from ..core.export import write_per_class_csv_with_boundary, write_per_image_csv_with_boundary
-    with progress_bar(len(dataset), "boundary metrics") as bar:
-        boundary = dataset_boundary_metrics(dataset, threshold if threshold is not None else 0.5, threshold is None,
-                                            args.boundary_width, args.tolerance, args.strict,
-                                            progress=lambda done, total: bar.update(1))
+    with progress_bar(len(ins), "boundary metrics") as bar:
+        boundary = ins.boundary.dataset(args.boundary_width, args.tolerance, strict=args.strict,
+                                        progress=progress_of(bar))
     return (partial(write_per_class_csv_with_boundary, boundary=boundary),
             partial(write_per_image_csv_with_boundary, boundary=boundary))

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import progress_bar, report_failures, report_problems
-from .options import MAX_STEPS, add_cluster_options, add_data_options, cluster_from_args, data_options_from_args, number
+from .common import engine_from_args, progress_bar, progress_of, report_failures, report_problems
+from .options import MAX_STEPS, add_pass_options, add_data_options, data_options_from_args, number
 
 HELP = "build (or refresh) the index cache the window, sweep and dataset scores read (optionally on Dask)"
 WINDOW_STEPS = 1000   # the grid the window reads (core.index.DEFAULT_STEPS); not imported: --help stays torch-free
@@ -17,13 +17,11 @@ def configure(ix: argparse.ArgumentParser) -> None:
     ix.add_argument("--steps", type=number(int, 1, MAX_STEPS, what="a whole number"), default=WINDOW_STEPS,
                     help=f"grid k/N for k = 0..N (the window reads N = {WINDOW_STEPS})")
     ix.add_argument("--force", action="store_true", help="rebuild even when the cached index is up to date")
-    ix.add_argument("--strict", action="store_true", help="the first bad file is fatal")
-    add_cluster_options(ix)
+    add_pass_options(ix)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..core.dataset import Dataset
-    from ..core.distributed import build_index
     from ..core.errors import LoadError, os_reason
     from ..core.index_cache import cache_path, load_cached, save_cached
     dataset = Dataset(data_options_from_args(args))
@@ -32,11 +30,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.force and load_cached(path, key) is not None:
         print(f"segviewer: the index is up to date: {path}", file=sys.stderr)
         return 0
-    failures = []
+    ins = engine_from_args(args, dataset, steps=args.steps, use_cache=False)   # this command writes the cache
     with progress_bar(len(dataset), "index") as bar:
-        index = build_index(dataset, args.steps, progress=lambda done, total: bar.update(1),
-                            on_error=failures.append, strict=args.strict, cluster=cluster_from_args(args))
-    report_failures(failures)
+        index = ins.index(strict=args.strict, progress=progress_of(bar))
+    report_failures(ins.failures.reasons())
     try:
         save_cached(path, key, index)   # a temporary name renamed: an interrupted run leaves the old cache
     except OSError as exc:

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import argparse
 import math
-
-from .options import add_cluster_options, add_data_options, cluster_from_args, data_options_from_args, number
-from .options import output_file
+from .options import add_data_options, add_pass_options, data_options_from_args, number, output_file
 
 HELP = "rank images by likely label errors (softmin label score) and list suspect regions"
 
@@ -22,45 +20,44 @@ def configure(li: argparse.ArgumentParser) -> None:
     li.add_argument("--regions", type=output_file, metavar="REGIONS.csv",
                     help="CSV of suspect regions: image,region,gt_class,predicted_class,pixels,mean_confidence,"
                          "x0,y0,x1,y1")
-    add_cluster_options(li)
+    add_pass_options(li)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..core.dataset import Dataset
     from ..core.errors import LoadError
     from ..core.export import fmt_number, safe_text, write_rows
-    from ..core.distributed import scan_label_issues
     from ..core.label_issues import ISSUES_COLUMNS, REGION_COLUMNS, region_row, require_probabilities
     from ..core.outputs import OutputGuard
-    from .common import progress_bar, report_failures, report_problems
+    from .common import engine_from_args, progress_bar, progress_of, report_failures, report_problems
     dataset = Dataset(data_options_from_args(args))
     require_probabilities(dataset)
     OutputGuard().add_dataset(dataset).check({"--out": args.out, "--regions": args.regions})
     report_problems(dataset)
-    issues, failures = [], []
+    ins = engine_from_args(args, dataset)
+    issues = []
     CONFIDENCE = REGION_COLUMNS.index("mean_confidence")
 
     def region_rows():
         with progress_bar(len(dataset), "label-issues") as bar:
-            for issue in scan_label_issues(dataset, args.temperature, args.min_confidence,
-                                           with_regions=args.regions is not None, on_error=failures.append,
-                                           progress=lambda done, total: bar.update(1),
-                                           cluster=cluster_from_args(args)):
+            for issue in ins.label_issues.scan(args.temperature, args.min_confidence,
+                                               with_regions=args.regions is not None, strict=args.strict,
+                                               progress=progress_of(bar)):
                 issues.append((issue.label_score, issue.index, issue.name, issue.suspect_pixels))
                 for k, region in enumerate(issue.regions or (), start=1):
                     row = region_row(safe_text(issue.name), k, region)
                     row[CONFIDENCE] = fmt_number(row[CONFIDENCE])
                     yield row
         if not issues:   # raised while writing, so no output file is left behind
-            report_failures(failures)
-            raise LoadError(dataset.options.gt_dir, f"no image could be loaded ({len(failures)} failed)")
+            report_failures(ins.failures.reasons())
+            raise LoadError(dataset.options.gt_dir, f"no image could be loaded ({len(ins.failures)} failed)")
 
     if args.regions is not None:
         write_rows(args.regions, REGION_COLUMNS, region_rows())
     else:
         for _ in region_rows():
             pass
-    report_failures(failures)
+    report_failures(ins.failures.reasons())
     issues.sort(key=lambda t: (math.isnan(t[0]), 0.0 if math.isnan(t[0]) else t[0], t[1]))   # NaN: no valid pixel
     write_rows(args.out, ISSUES_COLUMNS, ([safe_text(name), fmt_number(score), pixels]
                                           for score, _, name, pixels in issues))

@@ -9,10 +9,10 @@ from .options import data_options_from_args
 
 def model_dataset_from_args(args: argparse.Namespace):
     """A ModelDataset for --gt, --images, --model, --normalize, --input-size and the other data options."""
-    from ..core.errors import LoadError
+    from ..core.errors import OptionError
     from ..core.model_source import InputTransform, file_fingerprint, load_model_file, open_model_dataset
     if getattr(args, "workers", None) or getattr(args, "scheduler", None):
-        raise LoadError(None, "--model runs the model in this process: leave out --workers / --scheduler")
+        raise OptionError("--model runs the model in this process: leave out --workers / --scheduler")
     options = data_options_from_args(argparse.Namespace(**{**vars(args), "logits": args.model, "masks": None}))
     transform = InputTransform(args.normalize, args.input_size)
     model = load_model_file(args.model, options.device)

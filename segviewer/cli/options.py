@@ -5,7 +5,7 @@ import argparse
 import math
 from pathlib import Path
 
-from ..core.errors import LoadError
+from ..core.errors import OptionError
 from ..core.options import (ACTIVATIONS, DEFAULT_BETA, DEFAULT_SMOOTH, DEFAULT_STRIP_SUFFIXES, DEVICE_CHOICES,
                             DataOptions, layout_from_folder, parse_threshold)  # noqa: F401
 
@@ -114,7 +114,7 @@ def data_options_from_args(args: argparse.Namespace) -> DataOptions:
         gt, logits, masks, images, classes = (layout.gt, layout.logits, layout.masks, layout.images or images,
                                               layout.classes)
     if gt is None or (logits is None and masks is None):
-        raise LoadError(None, "give a dataset: --gt DIR with --logits DIR or --masks DIR, or a dataset folder")
+        raise OptionError("give a dataset: --gt DIR with --logits DIR or --masks DIR, or a dataset folder")
     return DataOptions(
         gt_dir=gt, pred_dir=logits if logits is not None else masks, pred_kind="logits" if logits is not None else "masks",
         images_dir=images, classes=classes, ignore_index=args.ignore_index, num_classes=args.num_classes,
@@ -122,7 +122,9 @@ def data_options_from_args(args: argparse.Namespace) -> DataOptions:
         strip_suffixes=tuple(args.strip_suffix) if args.strip_suffix else DEFAULT_STRIP_SUFFIXES)
 
 
-def add_cluster_options(parser: argparse.ArgumentParser) -> None:
+def add_pass_options(parser: argparse.ArgumentParser) -> None:
+    """How every command runs its passes over the dataset: --strict, and where (--workers / --scheduler)."""
+    parser.add_argument("--strict", action="store_true", help="the first bad file is fatal")
     g = parser.add_argument_group('on a Dask cluster (optional: pip install "segviewer[dask]")')
     where = g.add_mutually_exclusive_group()
     where.add_argument("--workers", type=number(int, 1, 4096, what="a whole number"), metavar="N",

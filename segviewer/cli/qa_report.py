@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .options import add_data_options, add_score_options, data_options_from_args, parse_threshold
+from .options import add_data_options, add_score_options, data_options_from_args
 from .options import output_file, session_file
 from .qa_set import SESSION_HELP
 
@@ -33,15 +33,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         names = per_image = None
         if args.gt is not None or getattr(args, "dataset", None):
-            from ..core.dataset import Dataset, evaluate
-            from .common import report_failures
+            from ..core.dataset import Dataset
+            from .common import engine_from_args, report_failures, scoring_from_args
             dataset = Dataset(data_options_from_args(args))
             guard.add_dataset(dataset).check(outputs)
-            hard = dataset.is_hard or args.argmax
-            threshold = 0.5 if hard else parse_threshold(args.threshold, dataset.classes.num_classes)
-            result = evaluate(dataset, threshold, hard)
-            report_failures(result.failures)
-            names, per_image = result.names, result.counts
+            ins = engine_from_args(args, dataset, scoring_from_args(args, dataset))
+            result = ins.dataset_counts(source="pass")
+            report_failures(ins.failures.reasons())
+            names, per_image = result.loaded_rows()
         write_report(args.out, store, names, per_image, args.beta, args.smooth)
         if args.reviewers is not None:
             write_reviewer_counts(args.reviewers, store)

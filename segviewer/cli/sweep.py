@@ -4,10 +4,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import logits_dataset, progress_bar, report_failures
-from .options import (MAX_STEPS, add_cluster_options, add_data_options, beta_value, cluster_from_args, number,
+
+from .common import logits_engine, progress_bar, progress_of, report_failures
+from .options import (MAX_STEPS, add_data_options, add_pass_options, beta_value, number, output_file,
                       smooth_value)
-from .options import output_file
 
 HELP = "scores at every threshold of a grid, and the best threshold per class"
 
@@ -21,34 +21,27 @@ def configure(sw: argparse.ArgumentParser) -> None:
     sw.add_argument("--out", type=output_file, required=True, help="tidy sweep CSV")
     sw.add_argument("--best", type=output_file, help="best threshold per class CSV")
     sw.add_argument("--plot", type=output_file, help="bar chart PNG of the per-class scores at the best thresholds")
-    sw.add_argument("--strict", action="store_true", help="the first bad file is fatal")
-    add_cluster_options(sw)
+    add_pass_options(sw)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..core.errors import all_failed
-    from ..core.distributed import build_index
-    from ..core.index_cache import load_or_build
-    from ..core.sweep import best_thresholds, plot_best, write_best, write_sweep
-    dataset = logits_dataset(args, "a sweep needs logits; hard masks have no threshold",
-                             {"--out": args.out, "--best": args.best, "--plot": args.plot}, plot="--plot")
-    failures = []
-
-    def build():
-        built = build_index(dataset, args.steps, progress=lambda d, t: bar.update(1), on_error=failures.append,
-                            strict=args.strict, cluster=cluster_from_args(args))
-        if not built.names:   # every file failed: one line with the first reasons, and no empty index cached
-            raise all_failed(dataset.options.gt_dir, failures)
-        return built
+    from ..core.scoring import Scoring
+    from ..core.sweep import plot_best, write_best, write_sweep
+    scoring = Scoring(beta=args.beta, smooth=args.smooth)      # the best thresholds' beta; the index needs none
+    dataset, ins = logits_engine(args, "a sweep needs logits; hard masks have no threshold",
+                                 {"--out": args.out, "--best": args.best, "--plot": args.plot}, plot="--plot",
+                                 scoring=scoring, steps=args.steps)
     with progress_bar(len(dataset), "index") as bar:
-        index, cached = load_or_build(dataset, args.steps, build)
-    if not index.names:
-        raise all_failed(dataset.options.gt_dir, failures)
-    report_failures(failures)
-    if cached:
+        index = ins.index(strict=args.strict, progress=progress_of(bar))
+    if not index.names:   # every file failed: one line with the first reasons (and no empty index is cached)
+        raise all_failed(dataset.options.gt_dir, ins.failures.reasons())
+    if ins.index_from_cache:
         print("segviewer: using the cached index", file=sys.stderr)
+    else:
+        report_failures(ins.failures.reasons())
     write_sweep(args.out, dataset.classes, index, args.beta, args.smooth)
-    best = best_thresholds(index.curves(), index.steps, args.beta, args.smooth)
+    best = ins.best_thresholds()
     if args.best:
         write_best(args.best, dataset.classes, best)
     if args.plot:

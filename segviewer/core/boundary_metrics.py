@@ -21,7 +21,7 @@ pure function takes 2-D images and 3-D volumes alike.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -156,12 +156,12 @@ def image_boundary_metrics(labels: np.ndarray, valid: np.ndarray, pred: np.ndarr
     return BoundaryMetrics(intersection, union, hd95, nsd)
 
 
-def sample_boundary_metrics(sample, num_classes: int, threshold=0.5, argmax: bool = False, width: int | None = None,
+def sample_boundary_metrics(sample, num_classes: int, scoring=None, width: int | None = None,
                             tolerance: float = DEFAULT_TOLERANCE, prediction=None) -> BoundaryMetrics:
-    """The metrics of one dataset Sample for its prediction at these settings (or the given prediction map)."""
+    """The metrics of one dataset Sample for its prediction at the Scoring's mode (or the given prediction map)."""
     target = sample.target
     if prediction is None:
-        prediction = sample.prediction_map(None if argmax else threshold, argmax)
+        prediction = sample.prediction_map(scoring)
     return image_boundary_metrics(target.labels.cpu().numpy(), target.valid.cpu().numpy(),
                                   prediction.cpu().numpy(), num_classes, width, tolerance)
 
@@ -176,10 +176,9 @@ def nanmean_rows(values: np.ndarray) -> np.ndarray:
 
 @dataclass
 class DatasetBoundary:
-    """Per-image metrics [I, C] of the images that loaded (in `names` order) and the failures."""
+    """Per-image metrics [I, C] of the images that loaded (in `names` order)."""
     names: list[str]
     per_image: BoundaryMetrics
-    failures: list = field(default_factory=list)
 
     def total(self) -> BoundaryMetrics:
         """Summed Boundary IoU terms; HD95 and NSD averaged over the images where defined."""
@@ -199,21 +198,21 @@ def stack_metrics(rows: list[BoundaryMetrics], num_classes: int) -> BoundaryMetr
     return BoundaryMetrics(*(np.stack([getattr(r, k) for r in rows]) for k in ("intersection", "union", "hd95", "nsd")))
 
 
-def dataset_boundary_metrics(dataset, threshold=0.5, argmax: bool = False, width: int | None = None,
-                             tolerance: float = DEFAULT_TOLERANCE, strict: bool = False,
-                             progress: Callable[[int, int], None] | None = None,
+def dataset_boundary_metrics(dataset, scoring, width: int | None = None, tolerance: float = DEFAULT_TOLERANCE,
+                             on_error=None, strict: bool = False, progress: Callable[[int, int], None] | None = None,
                              cancelled: Callable[[], bool] | None = None) -> DatasetBoundary:
-    """One streaming pass (one image in memory at a time); a bad file is reported and skipped unless strict."""
+    """One streaming pass (one image in memory at a time); a bad file goes to on_error and is skipped unless
+    strict. The chunk function of core.passes.boundary_pass."""
     c = dataset.classes.num_classes
-    names, rows, failures = [], [], []
-    for index, sample in dataset.iter_samples(on_error=failures.append, strict=strict):
+    names, rows = [], []
+    for index, sample in dataset.iter_samples(on_error=on_error, strict=strict):
         if cancelled is not None and cancelled():
-            break
+            raise InterruptedError("cancelled")
         names.append(sample.name)
-        rows.append(sample_boundary_metrics(sample, c, threshold, argmax, width, tolerance))
+        rows.append(sample_boundary_metrics(sample, c, scoring, width, tolerance))
         if progress:
             progress(index + 1, len(dataset))
-    return DatasetBoundary(names, stack_metrics(rows, c), failures)
+    return DatasetBoundary(names, stack_metrics(rows, c))
 
 
 BOUNDARY_COLUMNS = ("boundary_iou", "hd95", "nsd")
@@ -224,71 +223,3 @@ def boundary_frame(class_names, metrics: BoundaryMetrics):
     import pandas as pd
     return pd.DataFrame({"class_id": np.arange(len(class_names)), "class_name": list(class_names),
                          **metrics.columns()}, columns=["class_id", "class_name", *BOUNDARY_COLUMNS])
-
-
-class BoundaryMetricsMixin:
-    """Inspector methods for boundary metrics (kept per setting; the window calls them off the GUI thread)."""
-
-    def image_boundary_metrics(self, image, width: int | None = None, tolerance: float = DEFAULT_TOLERANCE,
-                               scoring=None) -> BoundaryMetrics:
-        """[C] metrics of one image for its prediction at the scoring's mode (argmax / threshold / mask)."""
-        s = self.effective(scoring)
-        i = self.position(image)
-        key = ("image", i, s.prediction_key(), width, float(tolerance))
-        found = self._boundary_cached(key)
-        if found is None:
-            loaded = self.load(i)
-            found = sample_boundary_metrics(loaded.sample, self.classes.num_classes, width=width,
-                                            tolerance=tolerance, prediction=loaded.prediction(s))
-            self._boundary_keep(key, found)
-        return found
-
-    def dataset_boundary_metrics(self, width: int | None = None, tolerance: float = DEFAULT_TOLERANCE, scoring=None,
-                                 progress=None, cancelled=None) -> DatasetBoundary:
-        """Per-image and dataset metrics (`.total()`), one pass over the dataset."""
-        s = self.effective(scoring)
-        key = ("dataset", None, s.prediction_key(), width, float(tolerance))
-        found = self._boundary_cached(key)
-        if found is None:
-            threshold = None if s.argmax else s.effective_threshold()
-            found = dataset_boundary_metrics(self.dataset, threshold, s.argmax, width, tolerance,
-                                             progress=progress, cancelled=cancelled)
-            if cancelled is not None and cancelled():
-                return found
-            for exc in found.failures:
-                self._note_failure(exc)
-            self._boundary_keep(key, found)
-        return found
-
-    def boundary_scores(self, image=None, width: int | None = None, tolerance: float = DEFAULT_TOLERANCE):
-        """A row per class: class_id, class_name, boundary_iou, hd95, nsd, for one image or (None) the dataset."""
-        if image is None:
-            metrics = self.dataset_boundary_metrics(width, tolerance).total()
-        else:
-            metrics = self.image_boundary_metrics(image, width, tolerance)
-        return boundary_frame(self.classes.names, metrics)
-
-    # ---- a small cache per setting ----
-    BOUNDARY_CACHE_SIZE = 8
-
-    def _boundary_cache(self) -> dict:
-        cache = getattr(self, "_boundary_results", None)
-        if cache is None:
-            cache = self._boundary_results = {}
-        return cache
-
-    def _boundary_cached(self, key):
-        with self._lock:
-            return self._boundary_cache().get(key)
-
-    def _boundary_keep(self, key, value) -> None:
-        with self._lock:
-            cache = self._boundary_cache()
-            cache[key] = value
-            while len(cache) > self.BOUNDARY_CACHE_SIZE:
-                cache.pop(next(iter(cache)))
-
-    def _note_failure(self, exc) -> None:
-        for i, item in enumerate(self.dataset.items):
-            if exc.path in (item.gt, item.pred, item.image):
-                self.failures[i] = str(exc)

@@ -191,12 +191,17 @@ def _top_label(stats: CalibrationStats, p: np.ndarray, picked: np.ndarray, p_gt:
 
 
 # ---- the dataset ----
+def require_confidence(dataset) -> None:
+    if dataset.is_hard:
+        raise LoadError(dataset.options.pred_dir, "calibration needs logits; hard masks have no confidence")
+
+
 def dataset_calibration(dataset, bins: int = DEFAULT_BINS, progress: Callable[[int, int], None] | None = None,
                         on_error: Callable[[LoadError], None] | None = None, strict: bool = False,
                         cancelled: Callable[[], bool] | None = None) -> CalibrationStats:
-    """One streaming pass: memory is one image plus (classes + 1) x bins."""
-    if dataset.is_hard:
-        raise LoadError(dataset.options.pred_dir, "calibration needs logits; hard masks have no confidence")
+    """One streaming pass: memory is one image plus (classes + 1) x bins (core.passes.calibration_pass runs it
+    here; on a cluster the images' statistics come back and are added in the same order)."""
+    require_confidence(dataset)
     stats = CalibrationStats.empty(dataset.classes.num_classes, check_bins(bins))
     for i, sample in dataset.iter_samples(on_error=on_error, strict=strict):
         if cancelled is not None and cancelled():
@@ -291,55 +296,3 @@ def plot_calibration(path, names, stats: CalibrationStats, label: str = "--plot"
         bars.tick_params(axis="x", labelsize=7, labelrotation=45)
         fig.tight_layout()
         save_figure(fig, path, label)
-
-
-class CalibrationMixin:
-    """Inspector methods for calibration: dataset-wide statistics (one pass per bin count, kept) and one image's."""
-
-    def calibration_stats(self, bins: int = DEFAULT_BINS, image: int | str | None = None, progress=None,
-                          cancelled=None) -> CalibrationStats:
-        """The statistics for the whole dataset, or for one image (its loaded probabilities)."""
-        bins = check_bins(bins)
-        if self.is_hard:
-            raise LoadError(self.dataset.options.pred_dir, "calibration needs logits; hard masks have no confidence")
-        if image is not None:
-            return self._image_calibration(self.position(image), bins)
-        with self._lock:
-            kept = self.__dict__.setdefault("_calibration", {})
-            if bins in kept:
-                return kept[bins]
-        failures: list[LoadError] = []
-        stats = dataset_calibration(self.dataset, bins, progress, failures.append, cancelled=cancelled)
-        self._record_failures(failures)
-        with self._lock:
-            kept[bins] = stats
-        return stats
-
-    def _image_calibration(self, i: int, bins: int) -> CalibrationStats:
-        kept = self.__dict__.get("_image_calibration_kept")
-        if kept is not None and kept[0] == (i, bins):
-            return kept[1]
-        sample = self.load(i).sample
-        stats = image_calibration(sample.probs, sample.target, bins)
-        self._image_calibration_kept = ((i, bins), stats)   # one (key, value) tuple: swapped atomically
-        return stats
-
-    def _record_failures(self, failures) -> None:
-        for exc in failures:
-            for i, item in enumerate(self.dataset.items):
-                if exc.path in (item.gt, item.pred, item.image):
-                    self.failures[i] = str(exc)
-
-    def reliability(self, class_id: int = TOP_LABEL, bins: int = DEFAULT_BINS, image: int | str | None = None):
-        """Per bin: lower, upper, pixels, mean_confidence, frequency, for a class or the top label (TOP_LABEL)."""
-        if class_id != TOP_LABEL and not 0 <= class_id < self.classes.num_classes:
-            raise LoadError(None, f"class {class_id}: no such class")
-        return self.calibration_stats(bins, image).reliability(class_id)
-
-    def calibration(self, bins: int = DEFAULT_BINS, image: int | str | None = None):
-        """class_id, class_name, pixels, ece, mce: a row per class, then 'top-label' (class_id <NA>)."""
-        return calibration_frame(self.classes.names, self.calibration_stats(bins, image))
-
-    def calibration_bins(self, bins: int = DEFAULT_BINS, image: int | str | None = None):
-        """class_id, class_name, bin, lower, upper, pixels, mean_confidence, frequency."""
-        return bins_frame(self.classes.names, self.calibration_stats(bins, image))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import LoadError, plain
+from .errors import LoadError, OptionError, plain
 from .reads import check_structure, read_bounded
 
 DEFAULT_IGNORE_INDEX = 255
@@ -74,7 +74,7 @@ def preset_names() -> list[str]:
 def load_preset(name: str) -> ClassSpec:
     entry = resources.files("segviewer.resources") / "presets" / f"{name}.json"
     if not entry.is_file():
-        raise LoadError(None, f"unknown class preset {name!r} (presets: {', '.join(preset_names())})")
+        raise OptionError(f"unknown class preset {name!r} (presets: {', '.join(preset_names())})")
     return parse_class_document(json.loads(entry.read_text()), name)
 
 

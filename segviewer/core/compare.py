@@ -1,22 +1,19 @@
 """Model A vs model B (issue #11): a second prediction source beside the first, its own threshold (or argmax),
 beta shared; per class and per image, A's and B's scores, their difference, and the pixels B fixes or breaks.
 
-The second source is an Inspector of its own (its index, its loaded images); model A's Scoring supplies beta,
-smoothing and the boundary band, `compare_scoring` only B's threshold / argmax. Pixel-level changes need both
-predictions at once: one streaming pass per pair of settings, kept for the last few (`compare_dataset`).
+The pure parts: finding B's folder, one pass over the images both models have (`compare_images`, the chunk
+function of core.passes.compare_pass), and the tables. The engine's side is core.parts.compare.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from .errors import LoadError
+from .errors import LoadError, OptionError
 
-COMPARE_CACHE_SIZE = 4
 PER_CLASS_COLUMNS = ("class_id", "class_name", "gt_pixels", "fbeta_a", "fbeta_b", "delta_fbeta", "iou_a", "iou_b",
                      "delta_iou", "fixed", "broken", "both_wrong")
 PER_IMAGE_COLUMNS = ("image", "mean_fbeta_a", "mean_fbeta_b", "delta_mean_fbeta", "fixed", "broken")
@@ -49,7 +46,24 @@ class DatasetComparison:
     counts_a: object                 # Counts [I, C]
     counts_b: object
     changes: object                  # Changes [I, C]
-    failures: dict[int, str] = field(default_factory=dict)
+    failures: dict[int, LoadError] = field(default_factory=dict)   # position -> why it was not compared
+
+    @classmethod
+    def concatenate(cls, parts: list["DatasetComparison"]) -> "DatasetComparison":
+        """The comparison of consecutive chunks, in their order."""
+        import torch
+        from .compare_pixels import Changes
+        from .counts import Counts
+        cat = lambda name: Counts(*(torch.cat([getattr(getattr(p, name), k) for p in parts])  # noqa: E731
+                                    for k in ("tp", "fp", "fn")))
+        changes = Changes(*(np.concatenate([getattr(p.changes, k) for p in parts])
+                            for k in ("fixed", "broken", "both_wrong")))
+        failures, offset = {}, 0
+        for p in parts:
+            failures.update({offset + i: e for i, e in p.failures.items()})
+            offset += len(p.names)
+        return cls(parts[0].key, [n for p in parts for n in p.names], np.concatenate([p.loaded for p in parts]),
+                   cat("counts_a"), cat("counts_b"), changes, failures)
 
     def totals(self):
         from .counts import Counts
@@ -60,10 +74,11 @@ class DatasetComparison:
         return a, b, type(ch)(*(v[self.loaded].sum(0) for v in (ch.fixed, ch.broken, ch.both_wrong)))
 
 
-def compare_pass(dataset_a, dataset_b, rows: np.ndarray, scoring_a, scoring_b,
-                 progress: Callable[[int, int], None] | None = None,
-                 cancelled: Callable[[], bool] | None = None, strict: bool = False) -> DatasetComparison:
-    """Per image: both models' counts and the changes, over the pixels model A's Scoring scores."""
+def compare_images(dataset_a, dataset_b, rows: np.ndarray, scoring_a, scoring_b, *, on_error=None,
+                   strict: bool = False, progress: Callable[[int, int], None] | None = None,
+                   cancelled: Callable[[], bool] | None = None) -> DatasetComparison:
+    """Per image: both models' counts and the changes, over the pixels model A's Scoring scores. A file that fails
+    is that image's entry in `failures` (model B's files are not model A's failures)."""
     import torch
     from .compare_pixels import Changes, image_changes, prediction_counts, prediction_of
     from .counts import Counts
@@ -83,7 +98,7 @@ def compare_pass(dataset_a, dataset_b, rows: np.ndarray, scoring_a, scoring_b,
         except LoadError as exc:
             if strict:
                 raise
-            failures[i] = str(exc)
+            failures[i] = exc
             continue
         if scoring_a.boundary:
             restrict_to_band(sa, scoring_a.boundary, dataset_a.classes.ignore_index, scoring_a.interior)
@@ -127,7 +142,7 @@ def per_image_values(comparison: DatasetComparison, beta: float, smooth: float) 
             "broken": comparison.changes.broken.sum(1)[keep]}
 
 
-def per_class_rows(names, values: dict):
+def comparison_class_rows(names, values: dict):
     from .export import fmt_number, safe_text
     for c, name in enumerate(names):
         yield [c, safe_text(name), int(values["gt_pixels"][c]),
@@ -135,7 +150,7 @@ def per_class_rows(names, values: dict):
                *(int(values[k][c]) for k in PER_CLASS_COLUMNS[9:])]
 
 
-def per_image_rows(values: dict):
+def comparison_image_rows(values: dict):
     from .export import fmt_number, safe_text
     for i, image in enumerate(values["image"]):
         yield [safe_text(str(image)), *(fmt_number(values[k][i]) for k in PER_IMAGE_COLUMNS[1:4]),
@@ -145,174 +160,7 @@ def per_image_rows(values: dict):
 def rank_by_delta(delta: np.ndarray, ranking: str = "breaks") -> np.ndarray:
     """Positions ordered by delta (B − A): most negative first ('breaks') or most positive ('fixes'); NaN last."""
     if ranking not in RANKINGS:
-        raise ValueError(f"ranking {ranking!r}: use one of {RANKINGS}")
+        raise OptionError(f"ranking {ranking!r}: use one of {RANKINGS}")
     delta = np.asarray(delta, np.float64)
     key = delta if ranking == "breaks" else -delta
     return np.argsort(np.where(np.isnan(key), np.inf, key), kind="stable")
-
-
-class CompareMixin:
-    """Inspector methods for a second prediction source (model B)."""
-
-    # ---- attaching ----
-    def attach_compare(self, pred_dir, kind=None):
-        """Opens model B's predictions (kind None: logits or masks, detected) over model A's ground truth; B starts
-        with A's threshold / argmax. Returns B's own Inspector."""
-        from .dataset import Dataset
-        from .inspector import Inspector
-        from .options import DataOptions
-        from .scoring import Scoring
-        if kind is None:
-            folder, kind = detect_kind(pred_dir)
-        elif kind not in ("logits", "masks"):
-            raise LoadError(None, f"kind {kind!r}: use 'logits' or 'masks'")
-        else:
-            folder = Path(pred_dir)
-        opts = self.dataset.options        # model A may run a model: B reads files with A's plain data options
-        opts = DataOptions(**{f.name: getattr(opts, f.name) for f in fields(DataOptions)})
-        options = replace(opts, pred_dir=folder, pred_kind=kind, images_dir=None,
-                          num_classes=self.classes.num_classes if opts.classes is None else opts.num_classes)
-        dataset = Dataset(options)
-        if dataset.classes.names != self.classes.names:
-            raise LoadError(folder, "model B's classes differ from model A's")
-        mine = self._name_positions()
-        rows = np.full(len(self), -1, np.int64)
-        for j, name in enumerate(dataset.names):
-            if name in mine:
-                rows[mine[name]] = j
-        if not (rows >= 0).any():
-            raise LoadError(folder, "none of model B's predictions pairs with model A's images")
-        s = self.scoring
-        self._compare = Inspector(dataset, Scoring(s.threshold, s.argmax), steps=self.steps, use_cache=self.use_cache)
-        self._compare_rows = rows
-        self._compare_kept: OrderedDict[tuple, DatasetComparison] = OrderedDict()
-        return self._compare
-
-    @property
-    def has_compare(self) -> bool:
-        return getattr(self, "_compare", None) is not None
-
-    @property
-    def compare_model(self):
-        """Model B's Inspector (its dataset, index and loaded images)."""
-        if not self.has_compare:
-            raise LoadError(None, "no second model: open one with compare= (or attach_compare)")
-        return self._compare
-
-    @property
-    def compare_scoring(self):
-        """Model B's threshold / argmax (its beta, smoothing and band are model A's)."""
-        return self.compare_model.scoring
-
-    @compare_scoring.setter
-    def compare_scoring(self, value) -> None:
-        self.compare_model.scoring = value
-
-    def scoring_b(self, scoring=None, compare_scoring=None):
-        """The full Scoring model B counts with: A's (or the given snapshot), with B's threshold / argmax (argmax
-        for masks). Every compare method takes these two snapshots, so a worker computes exactly what its key says."""
-        own = compare_scoring if compare_scoring is not None else self.compare_scoring
-        base = self.effective(scoring)
-        return replace(base, threshold=own.threshold, argmax=own.argmax).for_dataset(self._compare.is_hard)
-
-    def compare_key(self, kind: str, image: int | None = None, extra: tuple = (), scoring=None,
-                    compare_scoring=None) -> tuple:
-        """The request key of a compare result: both models' count settings (and beta for scores)."""
-        s = self.effective(scoring)
-        scores = (s.beta, s.smooth) if kind in ("compare_scores", "compare_images", "compare_deltas") else ()
-        return (kind, image, s.count_key(), self.scoring_b(s, compare_scoring).count_key(), scores, extra)
-
-    # ---- one image ----
-    def compare_load(self, image: int | str):
-        """Model B's loaded image for model A's image (LoadError when B has none)."""
-        i = self.position(image)
-        self.compare_model  # noqa: B018  (LoadError without a second model)
-        row = int(self._compare_rows[i])
-        if row < 0:
-            raise LoadError(self.dataset.items[i].pred, "model B has no prediction for this image")
-        return self._compare.load(row)
-
-    def _predictions(self, image, sa, sb):
-        from .compare_pixels import prediction_of
-        la, lb = self.load(image), self.compare_load(image)
-        pa = prediction_of(la.sample.probs, la.sample.pred_map, sa, la.maps)
-        pb = prediction_of(lb.sample.probs, lb.sample.pred_map, sb, lb.maps)
-        return la, pa, pb
-
-    def _snapshots(self, scoring, compare_scoring):
-        sa = self.effective(scoring)
-        return sa, self.scoring_b(sa, compare_scoring)
-
-    def compare_image(self, image: int | str, scoring=None, compare_scoring=None):
-        """(counts A, counts B, Changes) of one image, [C] each, over the pixels A's Scoring scores."""
-        from .compare_pixels import image_changes, prediction_counts
-        sa, sb = self._snapshots(scoring, compare_scoring)
-        la, pa, pb = self._predictions(image, sa, sb)
-        target = la.target(sa)
-        return prediction_counts(pa, target), prediction_counts(pb, target), image_changes(pa, pb, target)
-
-    def compare_overlay(self, image: int | str, class_id: int = -1, scoring=None, compare_scoring=None):
-        """The compare view's codes (SAME / FIXED / BROKEN / BOTH_WRONG, ignore hatched) for one class or all
-        (-1), with the legend's pixel counts; draw them through compare_pixels.compare_lut()."""
-        from .compare_pixels import change_legend, compare_codes
-        from .loaded import Overlay
-        sa, sb = self._snapshots(scoring, compare_scoring)
-        la, pa, pb = self._predictions(image, sa, sb)
-        codes = compare_codes(pa, pb, la.maps, class_id, la.scored(sa))
-        return Overlay(codes, change_legend(codes))
-
-    # ---- the whole dataset ----
-    def compare_dataset(self, progress=None, cancelled=None, scoring=None, compare_scoring=None) -> DatasetComparison:
-        """Both models' per-image counts and changes at the current settings (one pass, kept for a few)."""
-        b = self.compare_model
-        sa, sb = self._snapshots(scoring, compare_scoring)
-        key = (sa.count_key(), sb.count_key())
-        kept = self._compare_kept
-        with self._lock:
-            if key in kept:
-                kept.move_to_end(key)
-                return kept[key]
-        result = compare_pass(self.dataset, b.dataset, self._compare_rows, sa, sb, progress, cancelled)
-        if not result.loaded.any():
-            raise LoadError(self.dataset.options.gt_dir, f"no image could be compared ({len(result.failures)} failed)")
-        with self._lock:
-            kept[key] = result
-            while len(kept) > COMPARE_CACHE_SIZE:
-                kept.popitem(last=False)
-        return result
-
-    def compare_deltas(self, score: str = "fbeta", class_id: int = -1, scoring=None,
-                       compare_scoring=None) -> dict[str, np.ndarray]:
-        """Per image in dataset order, from both indexes (a threshold step is a lookup): A's and B's score (mean
-        over present classes for -1, else the class's), delta = B − A, and 'failed'. Rank with rank_by_delta."""
-        from .scores import compute_scores, nanmean, SCORE_NAMES
-        if score not in SCORE_NAMES:
-            raise LoadError(None, f"score {score!r}: use one of {', '.join(SCORE_NAMES)}")
-        b = self.compare_model
-        s, sb = self._snapshots(scoring, compare_scoring)
-        da = self.dataset_counts(s)
-        db = b.dataset_counts(sb)
-        rows = self._compare_rows
-        found = rows >= 0
-        values = []
-        for counts, order in ((da.per_image, np.arange(len(self))), (db.per_image, rows)):
-            per = getattr(compute_scores(counts, s.beta, s.smooth), score)
-            v = (nanmean(per) if class_id == -1 else per[:, class_id]).numpy()
-            values.append(np.where(found, v[np.maximum(order, 0)], np.nan))
-        failed = ~da.loaded | ~found | ~np.where(found, db.loaded[np.maximum(rows, 0)], False)
-        a, bv = (np.where(failed, np.nan, v) for v in values)
-        return {"a": a, "b": bv, "delta": bv - a, "failed": failed}
-
-    def compare_scores(self):
-        """A row per class: class_id, class_name, gt_pixels, fbeta_a, fbeta_b, delta_fbeta, iou_a, iou_b, delta_iou,
-        fixed, broken, both_wrong (absent classes: NaN scores)."""
-        import pandas as pd
-        values = per_class_values(self.compare_dataset(), self.scoring.beta, self.scoring.smooth)
-        return pd.DataFrame({"class_id": np.arange(self.classes.num_classes), "class_name": list(self.classes.names),
-                             **values}, columns=list(PER_CLASS_COLUMNS))
-
-    def compare_images(self):
-        """A row per compared image: image, mean_fbeta_a, mean_fbeta_b, delta_mean_fbeta, fixed, broken."""
-        import pandas as pd
-        values = per_image_values(self.compare_dataset(), self.scoring.beta, self.scoring.smooth)
-        return pd.DataFrame(values, columns=list(PER_IMAGE_COLUMNS))

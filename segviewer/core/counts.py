@@ -186,3 +186,63 @@ def confusion_matrix(pred_map: torch.Tensor, target: Target) -> torch.Tensor:
     if not target.all_valid:
         flat = flat[target.valid]
     return torch.bincount(flat.flatten(), minlength=c * (c + 1))[: c * (c + 1)].view(c, c + 1)
+
+
+@dataclass
+class DatasetCounts:
+    """Every image's counts at one Scoring, in dataset order: the rows of images that failed to load are zero and
+    marked False in `loaded`. From one pass over the pixels or from the index (`exact` is False only when the index
+    keeps per-image rows on a coarser grid than the threshold: very large datasets)."""
+    names: list[str]
+    per_image: Counts                         # [I, C] int64
+    soft_per_image: Counts                    # [I, C] float64, soft Dice's terms
+    loaded: np.ndarray                        # [I] bool
+    key: tuple = ()
+    exact: bool = True
+    totals: Counts | None = None              # [C] known apart from the rows (the index's dataset histograms)
+    confusion_per_image: np.ndarray | None = None   # [I, C, C+1] when asked for
+
+    def _loaded_sum(self, counts: Counts) -> Counts:
+        # over the loaded rows only: the same additions, in the same order, as a pass that never saw the failures
+        keep = torch.from_numpy(np.asarray(self.loaded, bool))
+        return Counts(*(t[keep].sum(0) for t in (counts.tp, counts.fp, counts.fn)))
+
+    @property
+    def total(self) -> Counts:
+        """[C] counts over the images that loaded."""
+        return self.totals if self.totals is not None else self._loaded_sum(self.per_image)
+
+    @property
+    def soft(self) -> Counts:
+        return self._loaded_sum(self.soft_per_image)
+
+    @property
+    def confusion(self) -> np.ndarray | None:
+        """[C, C+1] summed over the images that loaded (None when not computed)."""
+        if self.confusion_per_image is None:
+            return None
+        return self.confusion_per_image[self.loaded].sum(0, dtype=np.int64)
+
+    def loaded_rows(self) -> tuple[list[str], Counts]:
+        """Names and [n, C] counts of the images that loaded: what the per-image CSV writes."""
+        keep = np.flatnonzero(self.loaded)
+        rows = torch.from_numpy(keep)
+        return ([self.names[i] for i in keep],
+                Counts(*(t.index_select(0, rows) for t in (self.per_image.tp, self.per_image.fp, self.per_image.fn))))
+
+
+def rows_in_dataset_order(rows: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Rows rearranged to dataset order (order[i] = source row, -1 -> a zero row)."""
+    found = order >= 0
+    out = np.zeros((len(order),) + rows.shape[1:], rows.dtype)
+    out[found] = rows[order[found]]
+    return out
+
+
+def in_dataset_order(counts: Counts, order: np.ndarray) -> Counts:
+    """Per-image counts (an index's rows) in dataset order; integer counts as int64."""
+    def rows(t: torch.Tensor) -> torch.Tensor:
+        values = t.numpy()
+        values = values if values.dtype.kind == "f" else values.astype(np.int64)
+        return torch.from_numpy(rows_in_dataset_order(values, order))
+    return Counts(rows(counts.tp), rows(counts.fp), rows(counts.fn))

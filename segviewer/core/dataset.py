@@ -1,16 +1,15 @@
-"""A paired dataset that loads one image's tensors at a time, and the streaming evaluation over it."""
+"""A paired dataset that loads one image's tensors at a time (the passes over it are core.passes)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np
 import torch
 
 from .classes import ClassSpec, generic_classes, resolve_classes, DEFAULT_IGNORE_INDEX
-from .counts import (Counts, Target, argmax_map, count_hard, count_threshold, confusion_matrix,
-                     hard_map_from_labels, prepare_target, soft_counts, threshold_map)
-from .memory import trim_heap_every
+from .counts import (Counts, Target, argmax_map, count_hard, count_threshold, hard_map_from_labels, prepare_target,
+                     soft_counts, threshold_map)
 from .device import resolve_device
 from .errors import LoadError, all_failed, plain
 from .options import DataOptions
@@ -18,6 +17,7 @@ from .io import (Item, Pairing, MAX_CLASSES, check_label_values, label_map_size,
                  load_logits, logits_budget, logits_shape, pair_dataset)
 from .probs import outside_unit_range, to_probabilities
 from .regions import boundary_band, restrict_target
+from .scoring import Mode, Scoring
 
 
 @dataclass
@@ -35,17 +35,18 @@ class Sample:
     def shape(self) -> tuple[int, int]:
         return self.labels.shape  # type: ignore[return-value]
 
-    def prediction_map(self, threshold=None, argmax: bool = False) -> torch.Tensor:
+    def prediction_map(self, scoring: Scoring) -> torch.Tensor:
+        """H×W predicted class at the Scoring's mode (NO_PREDICTION where a threshold predicts nothing)."""
         if self.pred_map is not None:
             return self.pred_map
-        if argmax or threshold is None:
+        if scoring.mode is Mode.ARGMAX:
             return argmax_map(self.probs)
-        return threshold_map(self.probs, threshold)
+        return threshold_map(self.probs, scoring.effective_threshold())
 
-    def counts(self, threshold=0.5, argmax: bool = False) -> Counts:
-        if self.pred_map is not None or argmax:
-            return count_hard(self.prediction_map(argmax=True), self.target)
-        return count_threshold(self.probs, self.target, threshold)
+    def counts(self, scoring: Scoring) -> Counts:
+        if self.pred_map is not None or scoring.mode is Mode.ARGMAX:
+            return count_hard(self.pred_map if self.pred_map is not None else argmax_map(self.probs), self.target)
+        return count_threshold(self.probs, self.target, scoring.effective_threshold())
 
     def soft(self) -> Counts:
         if self.probs is None:
@@ -199,56 +200,6 @@ class Dataset:
                     on_error(exc)
 
 
-@dataclass
-class DatasetCounts:
-    """Per-image counts [I, C] for the images that loaded, and the summed confusion matrix."""
-    names: list[str]
-    counts: Counts
-    soft: Counts
-    confusion: torch.Tensor | None        # [C, C+1] when asked for (with_confusion)
-    failures: list[LoadError] = field(default_factory=list)
-    confusion_per_image: torch.Tensor | None = None   # [I, C, C+1] when asked for
-
-    def total(self) -> Counts:
-        return Counts(self.counts.tp.sum(0), self.counts.fp.sum(0), self.counts.fn.sum(0))
-
-    def soft_total(self) -> Counts:
-        return Counts(self.soft.tp.sum(0), self.soft.fp.sum(0), self.soft.fn.sum(0))
-
-
-def evaluate(dataset: Dataset, threshold=0.5, argmax: bool = False, strict: bool = False,
-             progress: Callable[[int, int], None] | None = None, boundary: int | None = None,
-             interior: bool = False, with_confusion: bool = False) -> DatasetCounts:
-    """One streaming pass: counts at the threshold (or argmax) and soft counts per image.
-
-    boundary=K counts only pixels within K px of a GT boundary (interior=True: only the pixels beyond it).
-    """
-    names, per_image, soft, failures, confusions = [], [], [], [], []
-    for index, sample in dataset.iter_samples(on_error=failures.append, strict=strict):
-        if boundary:
-            restrict_to_band(sample, boundary, dataset.classes.ignore_index, interior)
-        names.append(sample.name)
-        per_image.append(sample.counts(threshold, argmax).to("cpu"))
-        soft.append(sample.soft().to("cpu"))
-        if with_confusion:
-            pred = sample.prediction_map(None if argmax else threshold, argmax)
-            confusions.append(confusion_matrix(pred, sample.target).cpu())
-        if progress:
-            progress(index + 1, len(dataset))
-        trim_heap_every(index)
-    if not names:
-        raise all_failed(dataset.options.gt_dir, failures)
-    per_image_confusion = torch.stack(confusions) if confusions else None
-    # C x (C+1) only when asked for: at 65,536 classes it would be 34 GB
-    confusion = per_image_confusion.sum(0) if confusions else None
-    return DatasetCounts(names, _stack(per_image, torch.int64), _stack(soft, torch.float64), confusion, failures,
-                         per_image_confusion)
-
-
 def restrict_to_band(sample: Sample, width: int, ignore_index: int, interior: bool = False) -> None:
     band = torch.from_numpy(boundary_band(sample.labels, width, ignore_index)).to(sample.target.labels.device)
     sample.target = restrict_target(sample.target, ~band if interior else band)
-
-
-def _stack(rows: list[Counts], dtype) -> Counts:
-    return Counts(*(torch.stack([getattr(r, k) for r in rows]).to(dtype) for k in ("tp", "fp", "fn")))

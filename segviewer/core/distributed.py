@@ -1,12 +1,10 @@
-"""The index and the per-image counts on a Dask cluster, with the same results as one process.
+"""Where a pass runs when a cluster is given: chunks of consecutive images on Dask workers, merged in dataset order.
 
-Tasks are chunks of consecutive images. A worker loads its chunk and returns a partial index (or partial
-per-image counts) and the files that failed; the client merges the parts in dataset order. Every per-image row is
-computed by the same code as in one process, the dataset histograms are int64 sums and the per-image grid is
-fixed for the whole dataset up front, so the merged arrays (and the CSVs written from them) are identical.
-
-Without a cluster, `build_index` and `evaluate` here are exactly the single-process functions. Dask
-(`pip install "segviewer[dask]"`) is imported only when a cluster is asked for.
+A task is one of core.passes' chunk functions on a part of the dataset (`dataset_part`); it returns its result,
+and the files that failed come back beside it. Every per-image row is computed by the same code as in one
+process and the client merges the parts in dataset order, so the merged results (and the files written from
+them) are identical to one process's. Dask (`pip install "segviewer[dask]"`) is imported only when a cluster is
+asked for; core.passes decides what runs where.
 """
 from __future__ import annotations
 
@@ -15,9 +13,9 @@ import dataclasses
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
-from .errors import LoadError, all_failed
+from .errors import LoadError, OptionError
 
 INSTALL_HINT = 'pip install "segviewer[dask]"'
 MAX_CHUNK = 32            # images per task: a partial index of 32 images is a few MB
@@ -31,13 +29,6 @@ WORKER_ENV = {"THP_MEM_ALLOC_ENABLE": "1"}
 Progress = Callable[[int, int], None]
 
 
-class RemoteLoadError(Exception):
-    """A LoadError raised on a worker, as (path, reason): LoadError's own pickling needs both arguments."""
-
-    def __init__(self, path, reason: str):
-        super().__init__(path, reason)
-
-
 @dataclass(frozen=True)
 class Cluster:
     """Where the work runs: a local cluster of `workers` single-threaded processes, or a running scheduler."""
@@ -47,79 +38,29 @@ class Cluster:
 
 # ---- the client side ----
 
-def build_index(dataset, steps: int | None = None, progress: Progress | None = None, on_error=None,
-                strict: bool = False, cancelled: Callable[[], bool] | None = None, cluster=None):
-    """core.index.build_index, on the cluster when one is given (a Cluster or a dask Client)."""
-    from .index import DEFAULT_STEPS, build_index as build_local, image_step_factor
-    steps = steps or DEFAULT_STEPS
-    if cluster is None:
-        return build_local(dataset, steps, progress=progress, on_error=on_error, strict=strict, cancelled=cancelled)
-    from .budgets import check_index
-    check_index(dataset.classes.num_classes, steps, len(dataset))   # what the client will hold once merged
-    factor = image_step_factor(len(dataset), dataset.classes.num_classes, steps)
-    outcomes = run_chunks(cluster, _index_task, dataset, (steps, factor), progress, cancelled, strict)
-    _report(outcomes, on_error)
-    return merge_indexes([part for part, _ in outcomes])
-
-
-def evaluate(dataset, threshold=0.5, argmax: bool = False, strict: bool = False, progress: Progress | None = None,
-             boundary: int | None = None, interior: bool = False, with_confusion: bool = False, cluster=None):
-    """core.dataset.evaluate, on the cluster when one is given (a Cluster or a dask Client)."""
-    from .dataset import evaluate as evaluate_local
-    if cluster is None:
-        return evaluate_local(dataset, threshold, argmax, strict, progress, boundary, interior, with_confusion)
-    outcomes = run_chunks(cluster, _evaluate_task, dataset, (threshold, argmax, boundary, interior, with_confusion),
-                          progress, None, strict)
-    failures = [LoadError(path, reason) for _, chunk_failures in outcomes for path, reason in chunk_failures]
-    return merge_counts([part for part, _ in outcomes if part is not None], failures, dataset, with_confusion)
-
-
-def calibrate(dataset, bins: int, progress: Progress | None = None, on_error=None, strict: bool = False,
-              cluster=None):
-    """core.calibration.dataset_calibration, on the cluster when one is given: per-chunk statistics add up."""
-    from .calibration import CalibrationStats, check_bins, dataset_calibration
-    if cluster is None:
-        return dataset_calibration(dataset, bins, progress, on_error, strict=strict)
-    total = CalibrationStats.empty(dataset.classes.num_classes, check_bins(bins))   # checked against the budget first
-    outcomes = run_chunks(cluster, _calibration_task, dataset, (bins,), progress, None, strict)
-    _report(outcomes, on_error)
-    for part, _ in outcomes:
-        total = total + part
-    return total
-
-
-def scan_label_issues(dataset, temperature: float, min_confidence: float, with_regions: bool = False, on_error=None,
-                      strict: bool = False, progress: Progress | None = None, cluster=None):
-    """core.label_issues.scan_label_issues, on the cluster when one is given; the images in dataset order."""
-    from .label_issues import scan_label_issues as scan_local
-    if cluster is None:
-        yield from scan_local(dataset, temperature, min_confidence, with_regions, on_error, strict, progress)
-        return
-    outcomes = run_chunks(cluster, _label_issues_task, dataset, (temperature, min_confidence, with_regions),
-                          progress, None, strict)
-    _report(outcomes, on_error)
-    positions = {item.name: i for i, item in enumerate(dataset.items)}
-    for part, _ in outcomes:
-        for issue in part:
-            issue.index = positions[issue.name]     # a chunk numbers its images from 0
-            yield issue
-
-
-def run_chunks(cluster, task, dataset, args: tuple, progress: Progress | None = None,
-               cancelled: Callable[[], bool] | None = None, strict: bool = False) -> list[tuple]:
-    """task(part, *args) for every chunk of the dataset; the (result, failures) pairs in dataset order.
+def run_chunks(cluster, task, dataset, args, on_error=None, progress: Progress | None = None,
+               cancelled: Callable[[], bool] | None = None, strict: bool = False) -> list[tuple[range, object]]:
+    """task(part, *args, on_error=...) for every chunk of the dataset on the cluster (args: a tuple, or a function
+    of the chunk that gives one); the (chunk, result) pairs in dataset order. Each failed file reaches on_error
+    named as this process names it, in dataset order.
 
     Ctrl+C or cancelled() cancels every task still queued or running; with strict, the first bad file in dataset
     order is raised as soon as every chunk before it is known to be clean."""
     with connected(cluster) as client:
         chunks = chunk_ranges(len(dataset), worker_count(client))
-        futures = [client.submit(task, dataset_part(dataset, chunk), *args, retries=TASK_RETRIES, pure=False)
+        futures = [client.submit(run_task, task, dataset_part(dataset, chunk),
+                                 *(args(chunk) if callable(args) else args), retries=TASK_RETRIES, pure=False)
                    for chunk in chunks]
         try:
-            return _collect(client, futures, chunks, dataset, progress, cancelled, strict)
+            outcomes = _collect(client, futures, chunks, dataset, progress, cancelled, strict)
         except BaseException:
             _cancel(client, futures)
             raise
+    for _, failures in outcomes:
+        for path, reason in failures:
+            if on_error is not None:
+                on_error(LoadError(path, reason))
+    return [(chunk, result) for chunk, (result, _) in zip(chunks, outcomes)]
 
 
 def _collect(client, futures, chunks, dataset, progress, cancelled, strict) -> list[tuple]:
@@ -128,31 +69,31 @@ def _collect(client, futures, chunks, dataset, progress, cancelled, strict) -> l
     paths = client_paths(dataset)
     outcomes: list[tuple | None] = [None] * len(futures)
     done, total = 0, len(dataset)
-    for future in as_completed(futures):
+    for future in as_completed(futures, loop=client.loop):
         i = position[future.key]
-        result, failures = _result(future, dataset, chunks[i])
-        outcomes[i] = (result, [(paths.get(str(path), path), reason) for path, reason in failures])
+        result, failures = _result(future, dataset, chunks[i], paths)
+        outcomes[i] = (result, [(local_path(paths, path), reason) for path, reason in failures])
         for _ in chunks[i]:
             done += 1
             if progress:
                 progress(done, total)
         if cancelled is not None and cancelled():
-            raise InterruptedError("index build cancelled")
+            raise InterruptedError("cancelled")
         if strict:
             _raise_first_failure(outcomes)
     return outcomes  # type: ignore[return-value]
 
 
-def _result(future, dataset, chunk: range) -> tuple:
+def _result(future, dataset, chunk: range, paths: dict) -> tuple:
     from dask.distributed import KilledWorker
     try:
         return future.result()
-    except RemoteLoadError as exc:
-        raise LoadError(*exc.args) from None
+    except LoadError as exc:        # a worker's --strict failure: named as this process names the file
+        raise LoadError(local_path(paths, exc.path), exc.reason) from None
     except KilledWorker:
-        first, last = dataset.items[chunk[0]].name, dataset.items[chunk[-1]].name
-        raise LoadError(None, f"Dask workers died repeatedly on the images {first} .. {last} "
-                              f"(out of memory?); the run was stopped") from None
+        first, last = dataset.items[chunk[0]], dataset.items[chunk[-1]]
+        raise LoadError(first.gt, f"Dask workers died repeatedly on the images {first.name} .. {last.name} "
+                                  f"(out of memory?); the run was stopped") from None
 
 
 def _raise_first_failure(outcomes: list) -> None:
@@ -172,12 +113,55 @@ def _cancel(client, futures) -> None:
         pass
 
 
-def _report(outcomes: list[tuple], on_error) -> None:
-    if on_error is None:
-        return
-    for _, failures in outcomes:
-        for path, reason in failures:
-            on_error(LoadError(path, reason))
+class Connection:
+    """A Cluster's client, started on first use and kept until close(): the passes of one engine share it (a local
+    cluster starts once, not once per pass). Closed from any thread, as the window's workers use it."""
+
+    def __init__(self, cluster):
+        self.cluster = cluster
+        self._opened: tuple | None = None      # (client, local cluster or None)
+
+    def client(self):
+        """The client (None without a cluster: this process)."""
+        if self.cluster is None or hasattr(self.cluster, "submit"):   # a dask Client given: the caller's to close
+            return self.cluster
+        if self._opened is None:
+            self._opened = open_client(self.cluster)
+        return self._opened[0]
+
+    def close(self) -> None:
+        opened, self._opened = self._opened, None
+        if opened is not None:
+            close_client(*opened)
+
+
+def open_client(cluster) -> tuple:
+    """(dask Client, the LocalCluster it started or None) for a Cluster."""
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise OptionError(f"--workers and --scheduler need Dask: {INSTALL_HINT}") from None
+    if cluster.scheduler:
+        from .cluster_probe import probe_scheduler
+        probe_scheduler(cluster.scheduler)   # a Dask scheduler greets within seconds; anything else is refused
+        try:
+            return Client(cluster.scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False), None
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise OptionError(f"cannot reach the Dask scheduler at {cluster.scheduler} ({exc})") from None
+    import logging
+    local = LocalCluster(n_workers=cluster.workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                         silence_logs=logging.ERROR, env=WORKER_ENV)
+    try:
+        return Client(local, set_as_default=False), local
+    except BaseException:
+        local.close()
+        raise
+
+
+def close_client(client, local) -> None:
+    client.close()
+    if local is not None:
+        local.close()
 
 
 @contextmanager
@@ -186,24 +170,11 @@ def connected(cluster) -> Iterator:
     if hasattr(cluster, "submit"):
         yield cluster
         return
+    client, local = open_client(cluster)
     try:
-        from dask.distributed import Client, LocalCluster
-    except ImportError:
-        raise LoadError(None, f"--workers and --scheduler need Dask: {INSTALL_HINT}") from None
-    if cluster.scheduler:
-        from .cluster_probe import probe_scheduler
-        probe_scheduler(cluster.scheduler)   # a Dask scheduler greets within seconds; anything else is refused
-        try:
-            client = Client(cluster.scheduler, timeout=CONNECT_TIMEOUT)
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise LoadError(None, f"cannot reach the Dask scheduler at {cluster.scheduler} ({exc})") from None
-        with client:
-            yield client
-        return
-    import logging
-    with LocalCluster(n_workers=cluster.workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.ERROR, env=WORKER_ENV) as local, Client(local) as client:
         yield client
+    finally:
+        close_client(client, local)
 
 
 def worker_count(client) -> int:
@@ -216,7 +187,7 @@ def chunk_ranges(n_images: int, workers: int) -> list[range]:
     return [range(start, min(n_images, start + size)) for start in range(0, n_images, size)]
 
 
-def dataset_part(dataset, positions: range):
+def dataset_part(dataset, positions: Sequence[int]):
     """The dataset restricted to some images (a shallow copy with their items only): what a task ships. Paths
     are made absolute, so a worker started in another folder finds the same files."""
     from .io import Pairing
@@ -236,31 +207,8 @@ def client_paths(dataset) -> dict[str, object]:
             if path is not None}
 
 
-# ---- merging, in dataset order ----
-
-def merge_indexes(parts: list):
-    """One index from the parts of consecutive chunks, in their order (pairwise, so each array is copied log n
-    times rather than once per part). Empty parts (every image failed) add nothing."""
-    kept = [p for p in parts if p.names] or parts[:1]
-    while len(kept) > 1:
-        kept = [kept[i].merge(kept[i + 1]) if i + 1 < len(kept) else kept[i] for i in range(0, len(kept), 2)]
-    return kept[0]
-
-
-def merge_counts(parts: list, failures: list[LoadError], dataset, with_confusion: bool):
-    """DatasetCounts of the parts, in their order; the same tensors one process stacks."""
-    import torch
-    from .counts import Counts
-    from .dataset import DatasetCounts
-    if not parts:
-        raise all_failed(dataset.options.gt_dir, failures)
-    cat = lambda name: Counts(*(torch.cat([getattr(getattr(p, name), k) for p in parts])  # noqa: E731
-                                for k in ("tp", "fp", "fn")))
-    c = dataset.classes.num_classes
-    per_image = torch.cat([p.confusion_per_image for p in parts]) if with_confusion else None
-    confusion = per_image.sum(0) if with_confusion else torch.zeros(c, c + 1, dtype=torch.int64)
-    names = [name for p in parts for name in p.names]
-    return DatasetCounts(names, cat("counts"), cat("soft"), confusion, failures, per_image)
+def local_path(paths: dict, path):
+    return paths.get(str(path), path) if path is not None else None
 
 
 # ---- the worker side (module-level functions: Dask ships them by reference) ----
@@ -268,12 +216,13 @@ def merge_counts(parts: list, failures: list[LoadError], dataset, with_confusion
 _worker_ready = False
 
 
-@contextmanager
-def _picklable_errors() -> Iterator[None]:
-    try:
-        yield
-    except LoadError as exc:
-        raise RemoteLoadError(exc.path, exc.reason) from None
+def run_task(task, part, *args) -> tuple:
+    """On a worker: task(part, *args) with its failed files collected as (path, reason) pairs."""
+    failures: list[LoadError] = []
+    with _heap_trimmed():
+        _prepare_worker(part)
+        result = task(part, *args, on_error=failures.append)
+    return result, [(f.path, f.reason) for f in failures]
 
 
 @contextmanager
@@ -305,52 +254,3 @@ def _prepare_worker(part) -> None:
         _worker_ready = True
     from .device import resolve_device
     part.device = resolve_device(part.options.device)
-
-
-def _index_task(part, steps: int, factor: int) -> tuple:
-    from .index import build_index as build_local
-    failures: list[LoadError] = []
-    with _picklable_errors(), _heap_trimmed():
-        _prepare_worker(part)
-        index = build_local(part, steps, on_error=failures.append, image_factor=factor)
-    return index, [(f.path, f.reason) for f in failures]
-
-
-def _evaluate_task(part, threshold, argmax: bool, boundary, interior: bool, with_confusion: bool) -> tuple:
-    from .dataset import evaluate as evaluate_local
-    with _picklable_errors(), _heap_trimmed():
-        _prepare_worker(part)
-        try:
-            result = evaluate_local(part, threshold, argmax, False, None, boundary, interior, with_confusion)
-        except LoadError:   # every image of the chunk failed; evaluate keeps no list then, so name them here
-            return None, [(f.path, f.reason) for f in _load_failures(part)]
-    failures, result.failures = result.failures, []
-    return result, [(f.path, f.reason) for f in failures]
-
-
-def _calibration_task(part, bins: int) -> tuple:
-    from .calibration import dataset_calibration
-    failures: list[LoadError] = []
-    with _picklable_errors(), _heap_trimmed():
-        _prepare_worker(part)
-        stats = dataset_calibration(part, bins, on_error=failures.append)
-    return stats, [(f.path, f.reason) for f in failures]
-
-
-def _label_issues_task(part, temperature: float, min_confidence: float, with_regions: bool) -> tuple:
-    from .label_issues import scan_label_issues as scan_local
-    failures: list[LoadError] = []
-    with _picklable_errors(), _heap_trimmed():
-        _prepare_worker(part)
-        issues = list(scan_local(part, temperature, min_confidence, with_regions, on_error=failures.append))
-    return issues, [(f.path, f.reason) for f in failures]
-
-
-def _load_failures(part) -> list[LoadError]:
-    failures = []
-    for i in range(len(part)):
-        try:
-            part.load(i, with_image=False)
-        except LoadError as exc:
-            failures.append(exc)
-    return failures

@@ -62,6 +62,10 @@ class LoadError(Exception):
         where = printable(self.path) if self.path is not None else None
         super().__init__(f"{where}: {self.reason}" if where is not None else self.reason)
 
+    def __reduce__(self):
+        # pickled as (path, reason): a Dask worker's error arrives at the client as the same LoadError
+        return (type(self), (self.path, self.reason))
+
 
 class OptionError(ValueError):
     """A bad argument (an option, a keyword, a setting): not a file's fault. One line, like LoadError."""
@@ -70,6 +74,19 @@ class OptionError(ValueError):
         self.path = None
         self.reason = one_line(reason)
         super().__init__(self.reason)
+
+    def __reduce__(self):
+        return (type(self), (self.reason,))
+
+
+class ClosedError(OptionError):
+    """A call to an Inspector (or one of its parts) after close()."""
+
+    def __init__(self, what: str = "this Inspector"):
+        super().__init__(f"{what} is closed: open the dataset again (segviewer.open) to use it")
+
+    def __reduce__(self):
+        return (type(self), ())
 
 
 def os_reason(exc: OSError, writing: bool = True) -> str:
@@ -116,12 +133,6 @@ def file_in_the_way(path: str | Path) -> Path | None:
         if parent.exists():
             return None if parent.is_dir() else parent
     return None
-
-
-def read_bounded(path: str | Path, limit: int, what: str = "file") -> bytes:
-    """core.reads.read_bounded (the read gate), here for the callers that import it from errors."""
-    from .reads import read_bounded as read
-    return read(path, limit, what)
 
 
 def all_failed(path: str | Path | None, failures: list, shown: int = 3) -> LoadError:

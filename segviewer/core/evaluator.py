@@ -21,10 +21,10 @@ import numpy as np
 import torch
 
 from . import ddp, validate
-from .classes import DEFAULT_IGNORE_INDEX, ClassSpec, generic_classes, resolve_classes
+from .classes import DEFAULT_IGNORE_INDEX, ClassSpec, generic_classes
 from .counts import Counts, Target, argmax_map, count_hard, count_threshold, prepare_target, soft_counts
-from .device import resolve_device
-from .errors import LoadError, OptionError
+from .errors import OptionError
+from .evaluator_inputs import batch_shapes, check_target, map_labels, resolve_classes_arg, resolve_device_arg
 from .export import PER_CLASS_COLUMNS, PER_IMAGE_COLUMNS, write_per_class_csv, write_per_image_csv
 from .index import DEFAULT_STEPS, IndexBuilder, ProbabilityIndex, counts_above, threshold_to_step
 from .io import all_finite
@@ -50,12 +50,14 @@ class _State:
 class Evaluator:
     """Per-class tp / fp / fn, F-beta, Dice, IoU over a stream of batches, as `segviewer export` computes them.
 
-    classes: a preset name, a class file, a ClassSpec, or None (generic names, the class count from the logits).
+    classes: a class count (as torchmetrics' num_classes), a list of class names, a preset name, a class file, a
+    ClassSpec, or None (generic names, the class count from the logits).
     threshold: one value or one per class; argmax=True predicts the most probable class instead.
     device: where the counting runs (None: the logits' device). keep_index=False skips the probability index
     (no best_thresholds(), about half the time per batch on CPU). per_image_index=True keeps each image's
     histograms at full resolution (as the window's index: classes x bins per image), else only the dataset's.
     save_logits_to: a folder that receives each image's logits as float16 at the model's resolution (needs names).
+    The Evaluator then scores those float16 values, so its numbers equal `segviewer export` over the folder.
     On the CPU one image's probabilities stay in a kept buffer between updates; reset() frees it.
     """
 
@@ -68,11 +70,11 @@ class Evaluator:
             threshold = threshold.tolist()
         self.scoring = Scoring(threshold=threshold if not isinstance(threshold, list) else tuple(threshold),
                                argmax=argmax, beta=beta, smooth=smooth)
-        self.classes: ClassSpec | None = _resolve_classes(classes, num_classes, ignore_index)
+        self.classes: ClassSpec | None = resolve_classes_arg(classes, num_classes, ignore_index)
         self._ignore_index = ignore_index
         if self.classes is not None:
             self.scoring.check_classes(self.classes.num_classes)
-        self.device = _resolve_device(device)
+        self.device = resolve_device_arg(device)
         self.activation, self.align_corners = validate.activation(activation), align_corners
         self.steps = validate.steps(steps)
         self.keep_index, self.per_image_index = keep_index, per_image_index
@@ -93,7 +95,7 @@ class Evaluator:
     @torch.no_grad()
     def update(self, logits: torch.Tensor, target: torch.Tensor, names: Sequence[str] | None = None) -> None:
         """One batch: logits [N,C,h,w] (before softmax, any resolution), target [N,H,W] class ids."""
-        logits, target = _batch_shapes(logits, target)
+        logits, target = batch_shapes(logits, target)
         n, c = logits.shape[:2]
         if n == 0:    # an empty batch (a sampler's last one): nothing to count
             return
@@ -101,16 +103,17 @@ class Evaluator:
         names = self._batch_names(names, n)
         classes = self._classes_for(c)
         device = self.device or logits.device
-        target = _map_labels(target.to(device), classes)
-        _check_target(target, classes)
+        target = map_labels(target.to(device), classes)
+        check_target(target, classes)
         for i in range(n):
             if not all_finite(logits[i]):
-                raise LoadError(None, f"image {names[i]!r}: logits contain NaN or Inf values; nothing of this "
-                                      "batch was counted")
+                raise OptionError(f"image {names[i]!r}: logits contain NaN or Inf values; nothing of this "
+                                  "batch was counted")
         if self.activation == "none" and (reason := outside_unit_range(logits)) is not None:
             raise OptionError(f"{reason}; nothing of this batch was counted")
         if self.save_logits_to is not None:
             save_logits(self.save_logits_to, names, logits)
+            logits = logits.to(torch.float16).float()      # what was saved, as the export reads it back
         self.classes = classes
         self._seen += n
         for i in range(n):
@@ -165,19 +168,19 @@ class Evaluator:
             classes = generic_classes(num_classes, ignore)
             self.scoring.check_classes(num_classes)
         if num_classes != classes.num_classes:
-            raise LoadError(None, f"wrong number of classes: the logits have {num_classes} channels, "
-                                  f"but the classes define {classes.num_classes}")
+            raise OptionError(f"wrong number of classes: the logits have {num_classes} channels, "
+                              f"but the classes define {classes.num_classes}")
         return classes
 
     def _batch_names(self, names, n: int) -> list[str]:
         if names is None:
             if self.save_logits_to is not None:
-                raise LoadError(None, "save_logits_to needs names= in update(): the files are named for the images")
+                raise OptionError("save_logits_to needs names= in update(): the files are named for the images")
             prefix = f"rank{ddp.rank()}-" if ddp.world_size() > 1 else ""
             names = [f"{prefix}{self._seen + i:06d}" for i in range(n)]
         names = [str(v) for v in (names.tolist() if isinstance(names, torch.Tensor) else names)]
         if len(names) != n:
-            raise LoadError(None, f"{len(names)} names for a batch of {n} images")
+            raise OptionError(f"{len(names)} names for a batch of {n} images")
         return names
 
     # ---- across ranks ----
@@ -188,7 +191,7 @@ class Evaluator:
             return self
         num_classes = ddp.all_reduce_max(self.classes.num_classes if self.classes is not None else 0)
         if num_classes == 0:
-            raise LoadError(None, "no rank has any image: call update() before sync()")
+            raise OptionError("no rank has any image: call update() before sync()")
         local = self._local_state(self._classes_for(num_classes).num_classes)
         names = ddp.all_gather_names(local.names)
         counts, soft = (Counts(*(torch.from_numpy(ddp.all_gather_concat(getattr(rows, k).numpy()))
@@ -202,7 +205,7 @@ class Evaluator:
     def _local_state(self, num_classes: int | None = None) -> _State:
         c = self.classes.num_classes if self.classes is not None else num_classes
         if c is None:
-            raise LoadError(None, "no images yet: call update() first")
+            raise OptionError("no images yet: call update() first")
         index = None
         if self.keep_index:
             index = self._builder_for(c).finish()
@@ -213,14 +216,14 @@ class Evaluator:
     def _state(self) -> _State:
         state = self._synced or self._local_state()
         if not state.names:
-            raise LoadError(None, "no images yet: call update() first")
+            raise OptionError("no images yet: call update() first")
         return state
 
     def index(self) -> ProbabilityIndex:
         """The probability index of every image seen (after sync(): of every rank's images)."""
         index = self._state().index
         if index is None:
-            raise LoadError(None, "this Evaluator keeps no index (keep_index=False)")
+            raise OptionError("this Evaluator keeps no index (keep_index=False)")
         return index
 
     @property
@@ -265,14 +268,12 @@ class Evaluator:
         """The per-class CSV (and the per-image one) exactly as `segviewer export` writes them."""
         from .outputs import OutputGuard, run_scope
         total, soft = self._totals()
-        s = self.scoring
-        threshold = None if s.argmax else s.effective_threshold()
         with run_scope():    # both files or neither
             OutputGuard().check({"path": path, "per_image": per_image})
-            write_per_class_csv(path, self.classes, total, soft, threshold, s.beta, s.smooth)
+            write_per_class_csv(path, self.classes, total, soft, self.scoring)
             if per_image is not None:
                 state = self._state()
-                write_per_image_csv(per_image, state.names, self.classes, state.counts, s.beta, s.smooth)
+                write_per_image_csv(per_image, state.names, self.classes, state.counts, self.scoring)
 
     def best_thresholds(self):
         """Per class, the grid threshold of maximum F-beta over the images seen (from the index: no pixels kept).
@@ -312,13 +313,13 @@ def save_logits(folder, name, logits: torch.Tensor, *, private: bool = False) ->
     if logits.ndim == 3:
         logits = logits[None]
     if logits.ndim != 4 or logits.shape[0] != len(names):
-        raise LoadError(None, f"save_logits: {len(names)} name(s) for logits of shape {tuple(logits.shape)} "
-                              f"(expected [C,h,w] for one name or [N,C,h,w] for N names)")
+        raise OptionError(f"save_logits: {len(names)} name(s) for logits of shape {tuple(logits.shape)} "
+                          f"(expected [C,h,w] for one name or [N,C,h,w] for N names)")
     half = logits.to(torch.float16).cpu()
     for image, array in zip(names, half):
         if not all_finite(array):
-            raise LoadError(None, f"save_logits: image {str(image)!r}: logits are NaN, Inf or beyond float16's "
-                                  f"range (±{FLOAT16_MAX:g}); scale them before saving")
+            raise OptionError(f"save_logits: image {str(image)!r}: logits are NaN, Inf or beyond float16's "
+                              f"range (±{FLOAT16_MAX:g}); scale them before saving")
     paths = [_logit_path(Path(folder), str(image)) for image in names]
     from .output_run import atomic_output, run_scope
     # all of the batch's files or none of them; private: segviewer's own cache (a model's logits), written at once
@@ -334,56 +335,8 @@ def save_logits(folder, name, logits: torch.Tensor, *, private: bool = False) ->
 def _logit_path(folder: Path, name: str) -> Path:
     relative = Path(name)
     if not name or relative.is_absolute() or ".." in relative.parts:
-        raise LoadError(None, f"save_logits: image name {name!r} must be a relative name without '..'")
+        raise OptionError(f"save_logits: image name {name!r} must be a relative name without '..'")
     return folder / f"{name}.npy"
-
-
-# ---- input checks ----
-def _resolve_classes(classes, num_classes, ignore_index) -> ClassSpec | None:
-    if isinstance(classes, ClassSpec):
-        return classes.with_ignore_index(ignore_index)
-    return resolve_classes(None if classes is None else str(classes), num_classes, ignore_index)
-
-
-def _resolve_device(device) -> torch.device | None:
-    return None if device is None else resolve_device(device)
-
-
-def _batch_shapes(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    if not isinstance(logits, torch.Tensor) or not isinstance(target, torch.Tensor):
-        raise LoadError(None, "update(logits, target): both must be torch tensors")
-    logits, target = logits.detach(), target.detach()
-    if logits.ndim == 3 and target.ndim == 2:   # one image
-        logits, target = logits[None], target[None]
-    if logits.ndim != 4 or target.ndim != 3 or logits.shape[0] != target.shape[0]:
-        raise LoadError(None, f"update(): logits must be [N,C,h,w] and target [N,H,W], got "
-                              f"{tuple(logits.shape)} and {tuple(target.shape)}")
-    if not logits.is_floating_point():
-        raise LoadError(None, f"logits must be floating point, got {logits.dtype}")
-    if target.is_floating_point() or target.dtype == torch.bool:
-        raise LoadError(None, f"target must hold integer class ids, got {target.dtype}")
-    return logits, target
-
-
-def _map_labels(target: torch.Tensor, classes: ClassSpec) -> torch.Tensor:
-    """Raw label ids through the class file's label_map (as the dataset loader does), else as they are."""
-    target = target.long()
-    table = classes.lookup_table()
-    if table is None:
-        return target
-    if target.numel() and (int(target.min()) < 0 or int(target.max()) >= len(table)):
-        raise LoadError(None, "target values outside the label map's range")
-    return torch.from_numpy(table).to(target.device)[target]
-
-
-def _check_target(target: torch.Tensor, classes: ClassSpec) -> None:
-    c, ignore = classes.num_classes, classes.ignore_index
-    lo, hi = torch.aminmax(torch.where(target == ignore, 0, target))
-    if int(lo) >= 0 and int(hi) < c:
-        return
-    bad = ((target < 0) | (target >= c)) & (target != ignore)
-    values = torch.unique(target[bad])[:5].tolist()
-    raise LoadError(None, f"target values {values} are not class ids 0..{c - 1} nor the ignore id {ignore}")
 
 
 def _warn_repeated(names: list[str]) -> None:

@@ -10,6 +10,7 @@ from .counts import Counts
 from .errors import LoadError
 from .overlay import ALL_CLASSES, FN, FP, PALETTES, TP, error_lut, hard_codes, prepare_maps, threshold_codes
 from .scores import compute_scores, nanmean
+from .scoring import Mode, Scoring
 
 RANKINGS = ("mean_fbeta", "mean_iou", "fp", "fn")
 
@@ -25,13 +26,13 @@ def rank_worst(counts: Counts, beta: float, smooth: float, by: str = "mean_fbeta
     return [int(i) for i in np.argsort(values, kind="stable")]
 
 
-def overlay_rgba(sample, classes, threshold, palette: str = "classic", opacity: float = 0.6) -> np.ndarray:
+def overlay_rgba(sample, classes, scoring: Scoring, palette: str = "classic", opacity: float = 0.6) -> np.ndarray:
     labels = sample.target.labels.new_tensor(sample.labels)
     maps = prepare_maps(labels, classes.ignore_index, sample.probs, sample.pred_map)
-    if sample.probs is None or threshold is None:
+    if sample.probs is None or scoring.mode is Mode.ARGMAX:
         codes = hard_codes(maps, maps.pred_argmax, ALL_CLASSES)
     else:
-        codes = threshold_codes(maps, sample.probs, ALL_CLASSES, threshold)
+        codes = threshold_codes(maps, sample.probs, ALL_CLASSES, scoring.effective_threshold())
     return error_lut(palette, opacity=opacity)[codes]
 
 
@@ -74,37 +75,37 @@ def figure_path(folder: Path, rank: int, name: str) -> Path:
     return folder_file_name(folder, f"{rank:03d}-{name}.png")
 
 
-def write_worst_figures(dataset, result, folder, n: int, threshold, beta: float, smooth: float,
-                        by: str = "mean_fbeta", on_error=None, label: str = "--figures", guard=None) -> list[Path]:
-    """One PNG per worst image (rank-name.png); returns the files written. Every file is checked by the output
-    gate (the run's guards, and `guard`) before the first is drawn. A bad image file is reported (on_error) and its
-    figure drawn without it."""
+def write_worst_figures(dataset, result, folder, n: int, scoring: Scoring, by: str = "mean_fbeta", on_error=None,
+                        label: str = "--figures", guard=None) -> list[Path]:
+    """One PNG per worst image (rank-name.png) among the images of `result` (a DatasetCounts) that loaded; returns
+    the files written. Every file is checked by the output gate (the run's guards, and `guard`) before the first is
+    drawn. A bad image file is reported (on_error) and its figure drawn without it."""
     from .output_run import run_scope
     folder = Path(folder)
-    rows = rank_worst(result.counts, beta, smooth, by)[:n]
+    names, counts = result.loaded_rows()
+    rows = rank_worst(counts, scoring.beta, scoring.smooth, by)[:n]
     index_of = {name: i for i, name in enumerate(dataset.names)}
-    paths = [figure_path(folder, rank, result.names[row]) for rank, row in enumerate(rows, 1)]
+    paths = [figure_path(folder, rank, names[row]) for rank, row in enumerate(rows, 1)]
     with run_scope() as run:
         if guard is not None:
             run.add_guard(guard)
         for path in paths:
             run.check_file(path, label)
         for rank, (row, path) in enumerate(zip(rows, paths), 1):
-            _draw_worst(dataset, result, index_of, rank, row, path, threshold, beta, smooth, on_error, label)
+            _draw_worst(dataset, names[row], counts, row, index_of[names[row]], rank, path, scoring, on_error, label)
     return paths
 
 
-def _draw_worst(dataset, result, index_of, rank, row, path, threshold, beta, smooth, on_error, label) -> None:
-    name = result.names[row]
+def _draw_worst(dataset, name, counts, row, position, rank, path, scoring, on_error, label) -> None:
     try:
-        sample = dataset.load(index_of[name])
+        sample = dataset.load(position)
     except LoadError as exc:
         if on_error is not None:
             on_error(exc)
-        sample = dataset.load(index_of[name], with_image=False)
-    mean = float(nanmean(compute_scores(Counts(result.counts.tp[row], result.counts.fp[row],
-                                               result.counts.fn[row]), beta, smooth).fbeta))
-    mode = "argmax" if threshold is None else f"threshold {threshold}"
-    draw_figure(path, sample.image, overlay_rgba(sample, dataset.classes, threshold),
+        sample = dataset.load(position, with_image=False)
+    beta, smooth = scoring.beta, scoring.smooth
+    mean = float(nanmean(compute_scores(Counts(counts.tp[row], counts.fp[row], counts.fn[row]), beta, smooth).fbeta))
+    mode = "argmax" if scoring.mode is Mode.ARGMAX else f"threshold {scoring.effective_threshold()}"
+    draw_figure(path, sample.image, overlay_rgba(sample, dataset.classes, scoring),
                 f"#{rank} {name}: mean F{beta:g} {mean:.3f} ({mode})",
-                score_lines(dataset.classes, result.counts, row, beta, smooth), label=label)
+                score_lines(dataset.classes, counts, row, beta, smooth), label=label)

@@ -75,7 +75,7 @@ def _workers() -> int:
     return max(1, min(torch.get_num_threads(), os.cpu_count() or 1, 8))
 
 
-def image_pass(probs: torch.Tensor, labels: np.ndarray, ignored: np.ndarray | None, table: BinTable) -> ImagePass:
+def blocked_image_pass(probs: torch.Tensor, labels: np.ndarray, ignored: np.ndarray | None, table: BinTable) -> ImagePass:
     """labels: flat class ids (ignore pixels may hold any class); ignored: their flat indices, or None."""
     flat = probs.detach().reshape(probs.shape[0], -1).numpy()
     c, n, nbins = flat.shape[0], flat.shape[1], table.steps + 2
@@ -182,7 +182,7 @@ def _block_counts(flat: np.ndarray, labels: np.ndarray, argmax: np.ndarray, bloc
         bin_block(x, table, (key, bins, mask, grid))
         # GT-k pixels count in a second half of the histogram: one bincount gives both
         bins += np.multiply(np.equal(lab, k, out=mask), nbins, out=gt_offset, dtype=np.int32)
-        both = _bincount(bins, 2 * nbins)
+        both = _bincount_in_pieces(bins, 2 * nbins)
         pos[k] = both[nbins:]
         np.add(both[:nbins], pos[k], out=pred[k])
         if k == 0:
@@ -193,14 +193,14 @@ def _block_counts(flat: np.ndarray, labels: np.ndarray, argmax: np.ndarray, bloc
         np.subtract(index, k, out=step)
         index -= np.multiply(step, mask.view(np.uint8), out=step, casting="unsafe")
     argmax[s:e] = index
-    confusion = _bincount(lab.astype(np.int64) * (c + 1) + index, c * (c + 1))
+    confusion = _bincount_in_pieces(lab.astype(np.int64) * (c + 1) + index, c * (c + 1))
     return pos, pred, confusion
 
 
 SERIAL_PIECE = 32767   # torch reduces tensors smaller than its grain size (32768) without an OpenMP region
 
 
-def _bincount(keys: np.ndarray, length: int) -> np.ndarray:
+def _bincount_in_pieces(keys: np.ndarray, length: int) -> np.ndarray:
     """torch's bincount releases the GIL (numpy's does not), but checks its input's range with two reductions that
     open OpenMP regions above torch's grain size: ~40 regions per block, which stall for hundreds of ms when
     another process keeps the cores busy (measured here). Pieces below the grain size open none."""

@@ -57,7 +57,7 @@ def bin_probabilities(probs: torch.Tensor, grid: torch.Tensor, offsets: np.ndarr
     return torch.from_numpy(bins)
 
 
-def _bincount(values: torch.Tensor, length: int) -> torch.Tensor:
+def _bincount_on_device(values: torch.Tensor, length: int) -> torch.Tensor:
     if values.device.type == "cpu":   # numpy's bincount is ~5x faster than torch's on CPU
         return torch.from_numpy(np.bincount(values.numpy(), minlength=length))
     return torch.bincount(values, minlength=length)
@@ -70,15 +70,15 @@ def image_histograms(probs: torch.Tensor, target: Target, grid: torch.Tensor) ->
         return _image_histograms_cpu(probs, target, grid, c, nbins)
     bins = bin_probabilities(probs, grid).view(c, -1)
     offsets = (torch.arange(c, device=probs.device, dtype=torch.int32) * nbins).view(c, 1)
-    pred = _bincount((bins + offsets).flatten(), c * nbins).view(c, nbins)
+    pred = _bincount_on_device((bins + offsets).flatten(), c * nbins).view(c, nbins)
     labels = target.labels.flatten()
     bin_gt = bins.gather(0, labels.view(1, -1))[0]
     if not target.all_valid:
         ignored = target.ignored_index()
-        pred -= _bincount((bins[:, ignored] + offsets).flatten(), c * nbins).view(c, nbins)
+        pred -= _bincount_on_device((bins[:, ignored] + offsets).flatten(), c * nbins).view(c, nbins)
         keep = target.valid.flatten()
         labels, bin_gt = labels[keep], bin_gt[keep]
-    pos = _bincount(labels * nbins + bin_gt.long(), c * nbins).view(c, nbins)
+    pos = _bincount_on_device(labels * nbins + bin_gt.long(), c * nbins).view(c, nbins)
     return pos, pred
 
 
@@ -107,7 +107,7 @@ def image_pass(probs: torch.Tensor, target: Target, grid: torch.Tensor):
         pred_map = argmax_map(probs)
         return pos, pred, pred_map, confusion_matrix(pred_map, target)
     ignored = None if target.all_valid else target.ignored_index().numpy()
-    done = histogram_cpu.image_pass(probs, target.labels.flatten().numpy(), ignored, table)
+    done = histogram_cpu.blocked_image_pass(probs, target.labels.flatten().numpy(), ignored, table)
     return (done.pos, done.pred, torch.from_numpy(done.argmax).view(probs.shape[1:]),
             torch.from_numpy(done.confusion))
 
@@ -195,6 +195,11 @@ class ProbabilityIndex:
         tp = self.image_pos[row, classes, k].astype(np.int64)
         pred = self.image_pred[row, classes, k].astype(np.int64)
         return _counts(tp, pred - tp, self.gt_count[row] - tp)
+
+    def argmax_row_counts(self, row: int) -> Counts:
+        """[C] argmax counts of one image (its index row)."""
+        return Counts(*(torch.from_numpy(np.ascontiguousarray(a[row], dtype=np.int64))
+                        for a in (self.argmax_tp, self.argmax_fp, self.argmax_fn)))
 
     def curves(self) -> Counts:
         """[C, N+1] dataset counts at every grid threshold k = 0..N."""

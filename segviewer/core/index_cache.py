@@ -89,15 +89,17 @@ def save_cached(path: Path, key: str, index: ProbabilityIndex) -> None:
         np.savez(fh, key=np.array(key), **index.to_arrays())
 
 
-def load_or_build(dataset, steps: int, build) -> tuple[ProbabilityIndex, bool]:
-    """(index, came_from_cache); build() is called only when no valid cache exists."""
+def load_or_build(dataset, steps: int, build, rebuild: bool = False) -> tuple[ProbabilityIndex, bool]:
+    """(index, came_from_cache); build() is called only when no valid cache exists (or rebuild). An index of no
+    image is not kept: the next run tries the files again."""
     path, key = cache_path(dataset, steps)
-    cached = load_cached(path, key)
+    cached = None if rebuild else load_cached(path, key)
     if cached is not None:
         return cached, True
     index = build()
-    try:
-        save_cached(path, key, index)
-    except (OSError, LoadError):
-        pass  # a cache that cannot be written only costs a rebuild next time
+    if index.names:
+        try:
+            save_cached(path, key, index)
+        except (OSError, LoadError):
+            pass  # a cache that cannot be written only costs a rebuild next time
     return index, False

@@ -1,187 +1,219 @@
-"""The inspection engine: a dataset, its index, the current image and a frozen Scoring. Every face reads it.
+"""The inspection engine: a dataset, its index, the loaded images, one failure log and the evented Scoring.
 
-The window runs its requests on worker threads, the CLI and the API call them directly; all of them reduce
-every score from the same (tp, fp, fn) counts. Each request is tagged with the key of exactly the settings that
-change its result (`request_key`), and a result is applied only while that key still matches the current one.
+Every face reads it: the window runs its requests on worker threads, the CLI and the API call them directly, and
+all of them reduce every score from the same (tp, fp, fn) counts. The analyses are parts the engine holds
+(`ins.compare`, `ins.calibration`, `ins.label_issues`, `ins.boundary`); every dataset pass goes through
+core.passes, on the engine's cluster when it has one. `key()` names the settings each kind of result depends on.
 """
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Literal
 
 import numpy as np
-import torch
 
-from .calibration import CalibrationMixin
-from .compare import CompareMixin
-from .counts import Counts, Target, confusion_matrix
-from .dataset import Dataset, Sample, evaluate
+from .cache import BoundedCache
+from .counts import Counts, DatasetCounts, confusion_matrix, in_dataset_order, rows_in_dataset_order
+from .dataset import Dataset, Sample
+from .distributed import Connection
 from . import validate
-from .errors import LoadError, all_failed
-from .index import DEFAULT_STEPS, ProbabilityIndex, build_index
-from .index_cache import load_or_build
-from .label_issues import LabelIssuesMixin
+from .errors import ClosedError, LoadError, OptionError, all_failed
+from .events import Events
+from .failures import FailureLog
+from .index import DEFAULT_STEPS, ProbabilityIndex
+from .keys import KINDS, settings_key
 from .loaded import LoadedImage
 from .overlay import ALL_CLASSES
-from .scores import Scores, compute_scores, nanmean
+from .parts import Boundary, Calibration, Compare, LabelIssues, refuse_after_close
+from .scores import Scores, compute_scores
 from .scoring import Scoring
 from .sweep import Best, best_thresholds
 
-DIRECT_CACHE_SIZE = 4
+LOADED_IMAGES = 2          # the current image and the one before it (flicking back is instant)
+DIRECT_CACHE_SIZE = 4      # dataset passes kept for settings the index cannot answer (bands, off-grid thresholds)
+CountSource = Literal["index", "pass"]
 
 
-@dataclass
-class DatasetCounts:
-    """Counts over the whole dataset for one count_key: totals [C] and per-image rows [I, C] in dataset order.
-
-    Rows of images that failed to load are zero and marked in `loaded`; `exact` is False only when the index keeps
-    per-image rows on a coarser grid than the threshold (very large datasets)."""
-    key: tuple
-    total: Counts
-    soft: Counts
-    per_image: Counts
-    loaded: np.ndarray              # [I] bool
-    exact: bool = True
-    confusion: np.ndarray | None = None          # [C, C+1] when computed
-    confusion_per_image: np.ndarray | None = None  # [I, C, C+1] int32 in dataset order, when computed
-    failures: dict[int, str] = field(default_factory=dict)
-
-
-def request_key(kind: str, scoring: Scoring, image: int | None = None, extra: tuple = ()) -> tuple:
-    """The one rule: a result for (kind, image, the settings that change it, view extras)."""
-    if kind in ("image_counts", "dataset_counts", "overlay", "regions"):
-        settings = scoring.count_key()
-    elif kind == "confusion":
-        settings = scoring.count_key()
-    elif kind == "best":
-        settings = (scoring.beta, scoring.smooth)
-    elif kind in ("image_scores", "dataset_scores", "images"):
-        settings = scoring.score_key()
-    else:
-        raise ValueError(f"unknown request kind {kind!r}")
-    return (kind, image, settings, extra)
-
-
-class Inspector(CompareMixin, CalibrationMixin, LabelIssuesMixin):
-    """The engine. Thread-safe for one writer of `scoring` and any number of readers of computed results."""
+@refuse_after_close
+class Inspector:
+    """The engine. Thread-safe for any number of readers; settings may be set from any thread (listeners are
+    called in the setter's thread)."""
 
     def __init__(self, dataset: Dataset, scoring: Scoring | None = None, steps: int = DEFAULT_STEPS,
-                 use_cache: bool = True):
-        self.dataset = dataset
-        self.steps = validate.steps(steps)
-        self.use_cache = use_cache
-        self.failures: dict[int, str] = {}
-        self.reviews: dict[str, str] = {}            # image name -> review status, when a QA session is attached
-        self.session = None                          # a QA session (file or PostgreSQL target) named by the caller
-        self.cluster = None                          # a core.distributed.Cluster: the index is built there
-        self._scoring = Scoring()
-        self.scoring = scoring or Scoring()
+                 use_cache: bool = True, cluster=None):
+        self.steps, self.use_cache = validate.steps(steps), use_cache
+        self.session = None           # the QA session images() reads (a file or a PostgreSQL target; None: the window's)
+        self._connection = Connection(cluster)
+        self.events = Events("scoring", "compare_scoring", "closed")
+        self._closed = False
         self._lock = threading.RLock()
-        self._index: ProbabilityIndex | None = None
-        self._index_rows: np.ndarray | None = None   # dataset position -> index row (-1 when not in the index)
-        self._loaded: OrderedDict[int, LoadedImage] = OrderedDict()
-        self._direct: OrderedDict[tuple, DatasetCounts] = OrderedDict()
-        self._best: tuple[tuple, Best] | None = None
-        self.closed = False
+        self._caches: list[BoundedCache] = []
+        self._loaded = self._add_cache(LOADED_IMAGES)        # position -> LoadedImage
+        self._direct = self._add_cache(DIRECT_CACHE_SIZE)    # (count key, with confusion) -> DatasetCounts
+        self._best = self._add_cache(1)                       # (beta, smooth) -> Best
+        self.compare = Compare(self)
+        self.calibration = Calibration(self)
+        self.label_issues = LabelIssues(self)
+        self.boundary = Boundary(self)
+        self._scoring = self._compare_scoring = Scoring()
+        self.dataset = dataset
+        if scoring is not None:
+            self.scoring = scoring
 
-    # ---- settings ----
+    def _add_cache(self, size: int) -> BoundedCache:
+        self._caches.append(BoundedCache(size))
+        return self._caches[-1]
+
+    # ---- where the passes run ----
+    @property
+    def cluster(self):
+        """A core.distributed.Cluster (or a dask Client) every pass runs on; None: this process."""
+        return self._connection.cluster
+
+    @cluster.setter
+    def cluster(self, cluster) -> None:
+        self._connection.close()
+        self._connection = Connection(cluster)
+
+    def cluster_client(self):
+        """The Dask client the passes run on (started on first use, kept until close()); None: this process."""
+        return self._connection.client()
+
+    @property
+    def parts(self) -> tuple:
+        return (self.compare, self.calibration, self.label_issues, self.boundary)
+
+    # ---- the dataset: setting another one resets everything computed from the last ----
+    @property
+    def dataset(self) -> Dataset:
+        return self._dataset
+
+    @dataset.setter
+    def dataset(self, dataset: Dataset) -> None:
+        self._check_open()
+        with self._lock:
+            self._scoring.check_classes(dataset.classes.num_classes)
+            self._dataset = dataset
+            self.failures = FailureLog(dataset.items)
+            self._positions = {name: i for i, name in enumerate(dataset.names)}
+            self._index: ProbabilityIndex | None = None
+            self._index_rows: np.ndarray | None = None   # dataset position -> index row (-1: not in the index)
+            self.index_from_cache = False
+            for cache in self._caches:
+                cache.clear()
+            for part in self.parts:
+                part.reset()
+        self.scoring = self._scoring                     # hard masks predict by themselves: argmax
+
+    # ---- the settings ----
     @property
     def scoring(self) -> Scoring:
         return self._scoring
 
     @scoring.setter
     def scoring(self, value: Scoring) -> None:
+        self._set("scoring", value, hard_masks_argmax=True)
+
+    @property
+    def compare_scoring(self) -> Scoring:
+        """Model B's threshold / argmax (its beta, smoothing and band are model A's)."""
+        return self._compare_scoring
+
+    @compare_scoring.setter
+    def compare_scoring(self, value: Scoring) -> None:
+        self._set("compare_scoring", value)
+
+    def _set(self, name: str, value: Scoring, hard_masks_argmax: bool = False) -> None:
+        """The one way a setting changes: validated, kept, then every listener told (in this thread)."""
+        self._check_open()
         if not isinstance(value, Scoring):
-            raise TypeError("scoring must be a segviewer.Scoring")
+            raise OptionError(f"{name} must be a segviewer.Scoring")
         value.check_classes(self.classes.num_classes)
-        self._scoring = value.for_dataset(self.is_hard)
+        if hard_masks_argmax:
+            value = value.for_dataset(self.is_hard)
+        with self._lock:
+            old = getattr(self, f"_{name}")
+            if value == old:
+                return              # nothing changed: the object everyone holds stays the engine's
+            setattr(self, f"_{name}", value)
+        getattr(self.events, name).emit(old, value)
 
     def effective(self, scoring: Scoring | None) -> Scoring:
         return self._scoring if scoring is None else scoring.for_dataset(self.is_hard)
 
-    # ---- the dataset ----
+    def key(self, kind: str, scoring: Scoring | None = None, image: int | None = None, extra: tuple = (),
+            compare_scoring: Scoring | None = None) -> tuple:
+        """The key of a result of this kind: exactly the settings that change it (core.keys.KINDS), the image,
+        and the caller's own extras (a view, a class, a bin count ...)."""
+        if kind not in KINDS:
+            raise OptionError(f"unknown kind of result {kind!r} (kinds: {', '.join(KINDS)})")
+        depends, with_b = KINDS[kind]
+        s = self.effective(scoring)
+        b = self.compare.scoring_b(s, compare_scoring).prediction_key() if with_b else ()
+        return (kind, image, settings_key(depends, s), b, tuple(extra))
+
+    # ---- the dataset's facts ----
     @property
     def classes(self):
-        return self.dataset.classes
+        return self._dataset.classes
 
     @property
     def is_hard(self) -> bool:
-        return self.dataset.is_hard
+        return self._dataset.is_hard
 
     @property
     def names(self) -> list[str]:
-        return self.dataset.names
+        return self._dataset.names
 
     def __len__(self) -> int:
-        return len(self.dataset)
+        return len(self._dataset)
 
     def position(self, image: int | str) -> int:
         """Dataset position of an image given by name or position."""
         if isinstance(image, (int, np.integer)):
             if not 0 <= int(image) < len(self):
-                raise LoadError(None, f"image {image}: out of range (the dataset has {len(self)} images)")
+                raise OptionError(f"image {image}: out of range (the dataset has {len(self)} images)")
             return int(image)
-        rows = self._name_positions()
-        if image not in rows:
+        if image not in self._positions:
             example = self.names[0] if len(self) else "none"
-            raise LoadError(None, f"image {image!r}: no such image (e.g. {example!r})")
-        return rows[image]
-
-    def _name_positions(self) -> dict[str, int]:
-        cached = getattr(self, "_positions", None)
-        if cached is None:
-            cached = self._positions = {n: i for i, n in enumerate(self.names)}
-        return cached
+            raise OptionError(f"image {image!r}: no such image (e.g. {example!r})")
+        return self._positions[image]
 
     # ---- one image ----
     def load(self, image: int | str) -> LoadedImage:
-        """The image's tensors and overlay maps (the last two are kept); LoadError names the file and problem."""
+        """The image's tensors and overlay maps (the last few are kept); LoadError names the file and problem."""
         i = self.position(image)
-        with self._lock:
-            if i in self._loaded:
-                self._loaded.move_to_end(i)
-                return self._loaded[i]
+        found = self._loaded.get(i)
+        if found is not None:
+            return found
         try:
-            sample = self.dataset.load(i)
+            sample = self._dataset.load(i)
         except LoadError as exc:
-            self.failures[i] = str(exc)
+            self.failures.record_at(i, str(exc))
             raise
-        loaded = LoadedImage.prepare(i, sample, self.classes)
-        with self._lock:
-            self.failures.pop(i, None)
-            self._loaded[i] = loaded
-            while len(self._loaded) > 2:
-                self._loaded.popitem(last=False)
-        return loaded
+        self.failures.forget(i)
+        return self._loaded.put(i, LoadedImage.prepare(i, sample, self.classes))
 
     def image_counts(self, image: int | str, scoring: Scoring | None = None) -> Counts:
         """[C] tp/fp/fn of one image; from the index in O(classes) when it can, else counted on the pixels."""
-        s = self.effective(scoring)
-        i = self.position(image)
-        from_index = self._image_counts_from_index(i, s)
-        if from_index is not None:
-            return from_index
-        return self.load(i).counts(s)
+        s, i = self.effective(scoring), self.position(image)
+        found = self.indexed_image_counts(i, s)
+        return found if found is not None else self.load(i).counts(s)
 
-    def _image_counts_from_index(self, i: int, s: Scoring) -> Counts | None:
-        index = self._index
-        if index is None or s.boundary or self._index_rows is None or self._index_rows[i] < 0:
+    def indexed_image_counts(self, image: int | str, scoring: Scoring | None = None) -> Counts | None:
+        """[C] counts of one image from the built index in O(classes); None when the index cannot answer (not
+        built, a band, a threshold off its grid, the image not in it)."""
+        s, i = self.effective(scoring), self.position(image)
+        index, rows = self._index, self._index_rows
+        if index is None or s.boundary or rows is None or rows[i] < 0:
             return None
-        row = int(self._index_rows[i])
         if s.argmax:
-            return Counts(*(torch.from_numpy(np.ascontiguousarray(a[row], dtype=np.int64))
-                            for a in (index.argmax_tp, index.argmax_fp, index.argmax_fn)))
+            return index.argmax_row_counts(int(rows[i]))
         try:
-            if not index.image_counts_exact(s.effective_threshold()):
-                return None
-            return index.image_row_counts(row, s.effective_threshold())
-        except ValueError:
+            exact = index.image_counts_exact(s.effective_threshold())
+            return index.image_row_counts(int(rows[i]), s.effective_threshold()) if exact else None
+        except ValueError:       # not on the grid
             return None
-
-    def image_soft(self, image: int | str, scoring: Scoring | None = None) -> Counts:
-        return self.load(image).soft_counts(self.effective(scoring))
 
     def image_confusion(self, image: int | str, scoring: Scoring | None = None) -> np.ndarray:
         """[C, C+1] GT class x predicted class (last column: nothing predicted) for one image."""
@@ -189,130 +221,107 @@ class Inspector(CompareMixin, CalibrationMixin, LabelIssuesMixin):
         loaded = self.load(image)
         return confusion_matrix(loaded.prediction(s), loaded.target(s)).cpu().numpy()
 
-    # ---- the whole dataset ----
-    def index(self, progress: Callable[[int, int], None] | None = None,
-              cancelled: Callable[[], bool] | None = None) -> ProbabilityIndex:
-        """The probability index (built once, or read from the cache beside the dataset)."""
+    # ---- the probability index ----
+    def index(self, progress: Callable[[int, int], None] | None = None, cancelled: Callable[[], bool] | None = None,
+              strict: bool = False, rebuild: bool = False) -> ProbabilityIndex:
+        """The probability index: built once (on the cluster when there is one), or read from the cache beside
+        the dataset; rebuild=True builds it again."""
+        from .index_cache import load_or_build
+        from .passes import index_pass
         with self._lock:
-            if self._index is not None:
+            if self._index is not None and not rebuild:
                 return self._index
-        failures: list[LoadError] = []
+        failures: list = []
 
-        def build():
-            if self.cluster is not None:
-                from .distributed import build_index as build_on_cluster
-                return build_on_cluster(self.dataset, self.steps, progress=progress, on_error=failures.append,
-                                        cancelled=cancelled, cluster=self.cluster)
-            return build_index(self.dataset, self.steps, progress=progress, on_error=failures.append,
-                               cancelled=cancelled)
-        index = load_or_build(self.dataset, self.steps, build)[0] if self.use_cache else build()
-        self._record_index(index, failures)
+        def build() -> ProbabilityIndex:
+            return index_pass(self._dataset, self._scoring, self.cluster_client(), steps=self.steps,
+                              on_error=failures.append, strict=strict, progress=progress, cancelled=cancelled)
+        index, cached = load_or_build(self._dataset, self.steps, build, rebuild) if self.use_cache \
+            else (build(), False)
+        self._keep_index(index, failures, cached)
         return index
 
-    def _record_index(self, index: ProbabilityIndex, failures: list[LoadError]) -> None:
+    def _keep_index(self, index: ProbabilityIndex, failures: list, cached: bool) -> None:
         rows = {n: r for r, n in enumerate(index.names)}
         order = np.array([rows.get(n, -1) for n in self.names], dtype=np.int64)
-        reasons = {str(f.path): str(f) for f in failures if f.path is not None}
+        self.failures.record_all(failures)
+        for i in np.flatnonzero(order < 0):
+            if int(i) not in self.failures:     # a cached index knows only that the image was left out
+                self.failures.record_at(int(i), f"{self.names[i]}: could not be loaded")
         with self._lock:
-            for i in np.flatnonzero(order < 0):
-                item = self.dataset.items[i]
-                reason = next((reasons[str(p)] for p in (item.gt, item.pred, item.image) if str(p) in reasons),
-                              self.failures.get(int(i), f"{item.name}: could not be loaded"))
-                self.failures[int(i)] = reason
-            self._index, self._index_rows = index, order
+            self._index, self._index_rows, self.index_from_cache = index, order, cached
+            self._best.clear()
 
     @property
-    def has_index(self) -> bool:
-        return self._index is not None
+    def built_index(self) -> ProbabilityIndex | None:
+        """The index when it has been built (or read), without building it."""
+        return self._index
 
-    def dataset_counts(self, scoring: Scoring | None = None, progress=None, cancelled=None) -> DatasetCounts:
-        """Totals and per-image rows at these settings: from the index when the threshold is on its grid and no
-        boundary band is set (O(classes x bins)), else one direct pass, kept for the last few settings."""
+    # ---- the whole dataset ----
+    def dataset_counts(self, scoring: Scoring | None = None, progress=None, cancelled=None, *,
+                       source: CountSource = "index", strict: bool = False) -> DatasetCounts:
+        """Every image's counts at these settings. source "index": from the index when the threshold is on its
+        grid and no band is set (O(classes x bins)), else one pass over the pixels, kept for the last few
+        settings; "pass": always the pass (no index is built: what `segviewer export` runs)."""
+        if source not in ("index", "pass"):
+            raise OptionError(f"source {source!r}: use 'index' or 'pass'")
         s = self.effective(scoring)
-        index = self.index(progress, cancelled)
-        key = request_key("dataset_counts", s)
-        if not s.boundary:
-            counts = self._counts_from_index(index, s, key)
-            if counts is not None:
-                return counts
-        return self._direct_counts(s, key, progress)
+        if source == "index":
+            self.index(progress, cancelled)
+            found = self.indexed_dataset_counts(s)
+            if found is not None:
+                return found
+        return self._counted(s, False, progress, cancelled, strict)
 
-    def _counts_from_index(self, index: ProbabilityIndex, s: Scoring, key: tuple) -> DatasetCounts | None:
+    def indexed_dataset_counts(self, scoring: Scoring | None = None) -> DatasetCounts | None:
+        """The dataset's counts from the built index in O(classes x bins); None when it cannot answer."""
+        s, index = self.effective(scoring), self._index
+        if index is None or s.boundary:
+            return None
         if s.argmax:
-            per_image, exact = index.argmax_counts(), True
-            total = _sum(per_image)
+            per_image, exact, totals = index.argmax_counts(), True, None
         else:
             t = s.effective_threshold()
             try:
-                per_image, exact = index.image_counts(t), index.image_counts_exact(t)
-                total = index.dataset_counts(t)
-            except ValueError:
+                per_image, exact, totals = index.image_counts(t), index.image_counts_exact(t), index.dataset_counts(t)
+            except ValueError:   # not on the grid
                 return None
-        soft = _sum(index.soft_counts())
-        return DatasetCounts(key, total, soft, self._in_dataset_order(per_image), self._index_rows >= 0, exact=exact,
-                             failures=dict(self.failures))
+        rows = self._index_rows
+        return DatasetCounts(self.names, in_dataset_order(per_image, rows), in_dataset_order(index.soft_counts(), rows),
+                             rows >= 0, s.count_key(), exact, totals=totals)
 
-    def _direct_counts(self, s: Scoring, key: tuple, progress=None, with_confusion: bool = False) -> DatasetCounts:
-        with self._lock:
-            cached = self._direct.get(key)
-        if cached is not None and (cached.confusion is not None or not with_confusion):
-            return cached
-        result = evaluate(self.dataset, s.effective_threshold(), s.argmax, boundary=s.boundary or None,
-                          interior=s.interior, progress=progress, with_confusion=with_confusion)
-        positions = self._name_positions()
-        order = np.full(len(self), -1, np.int64)
-        for r, n in enumerate(result.names):
-            order[positions[n]] = r
-        for exc in result.failures:
-            for i, item in enumerate(self.dataset.items):
-                if exc.path in (item.gt, item.pred, item.image):
-                    self.failures[i] = str(exc)
-        per_image_confusion = None
-        if with_confusion:
-            per_image_confusion = _reorder_rows(result.confusion_per_image.numpy().astype(np.int32), order)
-        counts = DatasetCounts(key, result.total(), result.soft_total(), _reorder(result.counts, order), order >= 0,
-                               confusion=result.confusion.numpy() if with_confusion else None,
-                               confusion_per_image=per_image_confusion, failures=dict(self.failures))
-        with self._lock:
-            self._direct[key] = counts
-            while len(self._direct) > DIRECT_CACHE_SIZE:
-                self._direct.popitem(last=False)
-        return counts
-
-    def _in_dataset_order(self, per_image: Counts) -> Counts:
-        return _reorder(per_image, self._index_rows)
+    def _counted(self, s: Scoring, with_confusion: bool, progress=None, cancelled=None,
+                 strict: bool = False) -> DatasetCounts:
+        from .passes import counts_pass
+        found = self._direct.get((s.count_key(), True))
+        if found is None and not with_confusion:
+            found = self._direct.get((s.count_key(), False))
+        if found is not None:
+            return found
+        counts = counts_pass(self._dataset, s, self.cluster_client(), with_confusion=with_confusion,
+                             on_error=self.failures.record, strict=strict, progress=progress, cancelled=cancelled)
+        return self._direct.put((s.count_key(), with_confusion), counts)
 
     def dataset_confusion(self, scoring: Scoring | None = None, progress=None) -> np.ndarray:
-        """[C, C+1] over the dataset: from the index in argmax mode, else one direct pass (kept)."""
-        s = self.effective(scoring)
-        index = self.index(progress)
-        if s.argmax and not s.boundary:
-            return index.confusion.sum(0).astype(np.int64)
-        return self._direct_counts(s, request_key("dataset_counts", s), progress, with_confusion=True).confusion
+        """[C, C+1] over the dataset: the sum of every image's matrix."""
+        return self.per_image_confusion(scoring, progress).sum(0, dtype=np.int64)
 
     def per_image_confusion(self, scoring: Scoring | None = None, progress=None) -> np.ndarray:
         """[I, C, C+1] per image in dataset order (zeros for failed images): from the index in argmax mode."""
         s = self.effective(scoring)
         index = self.index(progress)
         if s.argmax and not s.boundary:
-            return _reorder_rows(index.confusion, self._index_rows)
-        return self._direct_counts(s, request_key("dataset_counts", s), progress,
-                                   with_confusion=True).confusion_per_image
+            return rows_in_dataset_order(index.confusion, self._index_rows)
+        return self._counted(s, True, progress).confusion_per_image
 
     def best_thresholds(self, scoring: Scoring | None = None) -> Best | None:
         """Per class, the grid threshold of maximum F-beta (None for hard masks)."""
         if self.is_hard:
             return None
         s = self.effective(scoring)
-        key = request_key("best", s)
-        with self._lock:
-            if self._best is not None and self._best[0] == key:
-                return self._best[1]
         index = self.index()
-        best = best_thresholds(index.curves(), index.steps, s.beta, s.smooth)
-        with self._lock:
-            self._best = (key, best)
-        return best
+        return self._best.get_or_compute((s.beta, s.smooth),
+                                         lambda: best_thresholds(index.curves(), index.steps, s.beta, s.smooth))
 
     # ---- scores ----
     def scores(self, counts: Counts, soft: Counts | None = None, scoring: Scoring | None = None) -> Scores:
@@ -322,66 +331,62 @@ class Inspector(CompareMixin, CalibrationMixin, LabelIssuesMixin):
     def image_list(self, counts: DatasetCounts, class_id: int = ALL_CLASSES, scoring: Scoring | None = None) -> dict:
         """Per image (dataset order): mean F-beta and IoU over present classes, the chosen class's F-beta, and FP
         and FN pixels (for all classes: the sums of the per-class fp / fn the table shows)."""
-        s = self.effective(scoring)
-        pi = counts.per_image
-        sc = compute_scores(pi, s.beta, s.smooth)
-        mean_f, mean_iou = nanmean(sc.fbeta).numpy(), nanmean(sc.iou).numpy()
-        if class_id == ALL_CLASSES:
-            fp, fn, cls = pi.fp.sum(1).numpy(), pi.fn.sum(1).numpy(), mean_f
-        else:
-            fp, fn, cls = pi.fp[:, class_id].numpy(), pi.fn[:, class_id].numpy(), sc.fbeta[:, class_id].numpy()
-        failed = ~counts.loaded
-        nan = np.where(failed, np.nan, 1.0)
-        return {"mean_fbeta": mean_f * nan, "class_fbeta": cls * nan, "mean_iou": mean_iou * nan,
-                "fp": fp, "fn": fn, "failed": failed,
-                "gt_present": (pi.tp + pi.fn > 0).numpy(), "pred_present": (pi.tp + pi.fp > 0).numpy()}
+        from .tables import image_list_values
+        return image_list_values(counts, class_id, self.effective(scoring))
 
-    # ---- tables for scripts (pandas imported only here) ----
+    # ---- tables for scripts (pandas imported only there) ----
     def image_scores(self, image: int | str):
         """A row per class: class_id, class_name, tp, fp, fn, precision, recall, fbeta, dice, iou."""
         from .tables import scores_frame
-        return scores_frame(self.classes.names, self.image_counts(image), self.scoring)
+        return scores_frame(self.classes.names, self.image_counts(image), self._scoring)
 
     def dataset_scores(self):
         """The same columns over the whole dataset (images that fail to load are left out; when every one fails,
         a LoadError with the first reasons, as the CLI's exit 2)."""
         from .tables import scores_frame
         if not self.index().names:
-            raise all_failed(self.dataset.options.gt_dir, list(self.failures.values()))
-        return scores_frame(self.classes.names, self.dataset_counts().total, self.scoring)
+            raise all_failed(self._dataset.options.gt_dir, self.failures.reasons())
+        return scores_frame(self.classes.names, self.dataset_counts().total, self._scoring)
 
     def images(self, class_id: int = ALL_CLASSES):
         """A row per image in dataset order, as the window's list shows it: image, mean_fbeta, mean_iou, fp, fn,
-        status (the review status, or 'failed')."""
+        status (the review status of the QA session: `session=` given to segviewer.open, else the window's for
+        this GT + prediction source; or 'failed')."""
+        from .sessions import current_statuses
         from .tables import images_frame
         counts = self.dataset_counts()
         if not counts.exact:
-            counts = self._direct_counts(self.scoring, counts.key)
-        return images_frame(self.names, self.image_list(counts, class_id), self.reviews or self.session_statuses())
-
-    def session_statuses(self) -> dict[str, str]:
-        """The review statuses of this dataset's QA session (`session=` given to segviewer.open, else the window's
-        for this GT + prediction source), read without writing; empty when there is none or it cannot be read."""
-        from .sessions import current_statuses
-        return current_statuses(self.session, self.dataset.options)
+            counts = self._counted(self._scoring, False)
+        statuses = current_statuses(self.session, self._dataset.options)
+        return images_frame(self.names, self.image_list(counts, class_id), statuses)
 
     def confusion(self, image: int | str | None = None):
         """GT class x predicted class pixel counts (+ a 'none' column in threshold mode)."""
         from .tables import confusion_frame
         matrix = self.dataset_confusion() if image is None else self.image_confusion(image)
-        return confusion_frame(self.classes.names, matrix, with_none=not self.scoring.argmax)
-
-    def show(self, block: bool | None = None):
-        """The window on this engine: blocking in a script, non-blocking in IPython/Jupyter under `%gui qt`."""
-        from ..api import show   # the one declared exception to the core's no-GUI layer (pyproject.toml)
-        return show(self, block=block)
+        return confusion_frame(self.classes.names, matrix, with_none=not self._scoring.argmax)
 
     # ---- lifetime ----
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError()
+
     def close(self) -> None:
+        """Releases every cache of the engine and its parts; any later call raises ClosedError."""
         with self._lock:
-            self._loaded.clear()
-            self._direct.clear()
-        self.closed = True
+            for cache in self._caches:
+                cache.clear()
+            for part in self.parts:
+                part.reset()
+            self._index = self._index_rows = None
+            self._closed = True
+        self.cluster = None              # a local cluster this engine started stops here
+        self.events.closed.emit(False, True, frozenset({"closed"}))   # a window on it lets go of it
+        self.events.disconnect_all()
 
     def __enter__(self) -> "Inspector":
         return self
@@ -390,25 +395,9 @@ class Inspector(CompareMixin, CalibrationMixin, LabelIssuesMixin):
         self.close()
 
     def __repr__(self) -> str:
-        return (f"<segviewer.Inspector {len(self)} images, {self.classes.num_classes} classes, "
-                f"{self.dataset.options.pred_kind}, {self.scoring}>")
+        state = "closed" if self._closed else f"{len(self)} images, {self.classes.num_classes} classes, " \
+                                              f"{self._dataset.options.pred_kind}, {self._scoring}"
+        return f"<segviewer.Inspector {state}>"
 
 
-def _sum(counts: Counts) -> Counts:
-    return Counts(counts.tp.sum(0), counts.fp.sum(0), counts.fn.sum(0))
-
-
-def _reorder_rows(rows: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Rows rearranged to dataset order (order[i] = source row, -1 -> a zero row)."""
-    found = order >= 0
-    out = np.zeros((len(order),) + rows.shape[1:], rows.dtype)
-    out[found] = rows[order[found]]
-    return out
-
-
-def _reorder(counts: Counts, order: np.ndarray) -> Counts:
-    return Counts(*(torch.from_numpy(_reorder_rows(t.numpy().astype(np.int64), order))
-                    for t in (counts.tp, counts.fp, counts.fn)))
-
-
-__all__ = ["Inspector", "DatasetCounts", "LoadedImage", "Sample", "Target", "request_key"]
+__all__ = ["Inspector", "DatasetCounts", "LoadedImage", "Sample"]

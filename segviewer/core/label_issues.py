@@ -17,9 +17,8 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from .boundary_metrics import BoundaryMetricsMixin
 from .counts import Target, accumulation_dtype
-from .errors import LoadError
+from .errors import LoadError, OptionError
 
 DEFAULT_TEMPERATURE = 0.1
 DEFAULT_MIN_CONFIDENCE = 0.9
@@ -50,9 +49,9 @@ class ImageIssues:
 
 def check_settings(temperature: float, min_confidence: float) -> None:
     if not (np.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature must be a finite number > 0, not {temperature!r}")
+        raise OptionError(f"temperature must be a finite number > 0, not {temperature!r}")
     if not 0.0 <= min_confidence <= 1.0:
-        raise ValueError(f"min_confidence must be within [0, 1], not {min_confidence!r}")
+        raise OptionError(f"min_confidence must be within [0, 1], not {min_confidence!r}")
 
 
 def self_confidence(probs: torch.Tensor, target: Target) -> torch.Tensor:
@@ -230,54 +229,3 @@ def regions_frame(name: str, regions: list[SuspectRegion]):
 
 def region_row(name: str, number: int, r: SuspectRegion) -> list:
     return [name, number, r.gt_class, r.predicted_class, r.pixels, r.mean_confidence, *r.bbox]
-
-
-class LabelIssuesMixin(BoundaryMetricsMixin):
-    """Inspector methods for likely label errors (and, through BoundaryMetricsMixin, boundary metrics)."""
-
-    def label_scores(self, temperature: float = DEFAULT_TEMPERATURE, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-                     progress=None, cancelled=None) -> LabelScores:
-        """Every image's label_score and suspect pixels in dataset order (one pass, kept for the last setting)."""
-        key = (float(temperature), float(min_confidence))
-        with self._lock:
-            kept = getattr(self, "_label_scores", None)
-        if kept is not None and kept[0] == key:
-            return kept[1]
-        n = len(self)
-        out = LabelScores(np.full(n, np.nan), np.full(n, -1, np.int64), np.zeros(n, bool))
-        failures: list[LoadError] = []
-        for issue in scan_label_issues(self.dataset, temperature, min_confidence, on_error=failures.append,
-                                       progress=progress, cancelled=cancelled):
-            out.label_score[issue.index], out.suspect_pixels[issue.index] = issue.label_score, issue.suspect_pixels
-            out.loaded[issue.index] = True
-        if cancelled is not None and cancelled():
-            return out
-        for exc in failures:
-            self._note_failure(exc)
-        with self._lock:
-            self._label_scores = (key, out)
-        return out
-
-    def label_issues(self, temperature: float = DEFAULT_TEMPERATURE, min_confidence: float = DEFAULT_MIN_CONFIDENCE):
-        """DataFrame image, label_score, suspect_pixels sorted by label_score ascending (worst first)."""
-        return issues_frame(self.names, self.label_scores(temperature, min_confidence))
-
-    def label_doubt(self, image) -> np.ndarray:
-        """H×W uint8 heatmap of 1 − s (the probability the label is wrong, × 255) of one image."""
-        sample = self._probability_sample(image)
-        return label_doubt_map(sample.probs, sample.target)
-
-    def suspect_regions(self, image, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> list[SuspectRegion]:
-        """One image's suspect regions, most pixels first."""
-        check_settings(DEFAULT_TEMPERATURE, min_confidence)
-        sample = self._probability_sample(image)
-        return suspect_regions(sample.probs, sample.target, min_confidence, sums_to_one(self.dataset))
-
-    def suspect_regions_frame(self, image, min_confidence: float = DEFAULT_MIN_CONFIDENCE):
-        """One image's suspect regions as the REGIONS table."""
-        i = self.position(image)
-        return regions_frame(self.names[i], self.suspect_regions(i, min_confidence))
-
-    def _probability_sample(self, image):
-        require_probabilities(self.dataset)
-        return self.load(image).sample

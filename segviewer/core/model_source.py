@@ -20,7 +20,7 @@ import torch
 from .classes import resolve_classes
 from .dataset import Dataset
 from .device import resolve_device
-from .errors import LoadError
+from .errors import LoadError, OptionError
 from .evaluator import save_logits
 from .io import IMAGE_EXTS, LABEL_EXTS, Item, Pairing, all_finite, find_files, load_image, load_logits
 from .options import DEFAULT_STRIP_SUFFIXES, DataOptions, state_folder
@@ -160,7 +160,7 @@ def _input_device(model, default: torch.device) -> torch.device:
 def pair_images(gt_dir: Path, images_dir: Path | None, strip_suffixes=DEFAULT_STRIP_SUFFIXES) -> Pairing:
     """Ground truth paired with images by name; the model reads the image, so pred is the image too."""
     if images_dir is None:
-        raise LoadError(None, "a model as the prediction source needs images= (--images DIR): it runs on them")
+        raise OptionError("a model as the prediction source needs images= (--images DIR): it runs on them")
     gts, gt_dups = find_files(Path(gt_dir), LABEL_EXTS, strip_suffixes)
     images, image_dups = find_files(Path(images_dir), IMAGE_EXTS, strip_suffixes)
     if not gts:
@@ -193,9 +193,9 @@ def open_model_dataset(gt_dir, model: Callable, transform: Callable | None = Non
     """A Dataset over gt_dir and images_dir (required) whose logits come from model([1,3,H,W] RGB in [0,1],
     after transform) -> [1,C,h,w]. fields: the other DataOptions fields (classes, ignore_index, device, ...)."""
     if not callable(model):
-        raise LoadError(None, f"model= must be callable ([1,3,H,W] -> [1,C,h,w] logits), got {type(model).__name__}")
+        raise OptionError(f"model= must be callable ([1,3,H,W] -> [1,C,h,w] logits), got {type(model).__name__}")
     if fields.get("images_dir") is None:
-        raise LoadError(None, "a model as the prediction source needs images= (--images DIR): it runs on them")
+        raise OptionError("a model as the prediction source needs images= (--images DIR): it runs on them")
     if fields.get("classes") is not None:
         resolve_classes(fields["classes"], fields.get("num_classes"), fields.get("ignore_index"))   # fail early
     if isinstance(model, torch.nn.Module):

@@ -101,13 +101,13 @@ def parse_threshold(text: str, num_classes: int):
     try:
         values = [float(v) for v in str(text).split(",")]
     except ValueError:
-        raise LoadError(None, f"--threshold {text!r}: not a number or comma-separated numbers") from None
+        raise OptionError(f"--threshold {text!r}: not a number or comma-separated numbers") from None
     if any(not 0.0 <= v <= 1.0 for v in values):   # also refuses NaN
-        raise LoadError(None, f"--threshold {text!r}: thresholds lie in [0, 1]")
+        raise OptionError(f"--threshold {text!r}: thresholds lie in [0, 1]")
     if len(values) == 1:
         return values[0]
     if len(values) != num_classes:
-        raise LoadError(None, f"--threshold lists {len(values)} values for {num_classes} classes")
+        raise OptionError(f"--threshold lists {len(values)} values for {num_classes} classes")
     return values
 
 

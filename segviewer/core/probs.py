@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .errors import OptionError
 from .options import ACTIVATIONS
 
 
@@ -30,7 +31,7 @@ def activate(logits: torch.Tensor, activation: str = "softmax", in_place: bool =
         return torch.sigmoid_(logits) if in_place else torch.sigmoid(logits)
     if activation == "none":
         return logits
-    raise ValueError(f"unknown activation {activation!r} (use {', '.join(ACTIVATIONS)})")
+    raise OptionError(f"unknown activation {activation!r} (use {', '.join(ACTIVATIONS)})")
 
 
 def outside_unit_range(probs: torch.Tensor) -> str | None:

@@ -23,6 +23,25 @@ def scores_frame(names, counts: Counts, scoring: Scoring):
         columns=list(SCORE_COLUMNS))
 
 
+def image_list_values(counts, class_id: int, scoring: Scoring) -> dict:
+    """Per image (dataset order) of a DatasetCounts: mean F-beta and IoU over present classes, the class's F-beta
+    (ALL_CLASSES: the mean), FP and FN pixels (all classes: the sums of the per-class fp / fn the table shows)."""
+    from .overlay import ALL_CLASSES
+    from .scores import nanmean
+    pi = counts.per_image
+    sc = compute_scores(pi, scoring.beta, scoring.smooth)
+    mean_f, mean_iou = nanmean(sc.fbeta).numpy(), nanmean(sc.iou).numpy()
+    if class_id == ALL_CLASSES:
+        fp, fn, cls = pi.fp.sum(1).numpy(), pi.fn.sum(1).numpy(), mean_f
+    else:
+        fp, fn, cls = pi.fp[:, class_id].numpy(), pi.fn[:, class_id].numpy(), sc.fbeta[:, class_id].numpy()
+    failed = ~counts.loaded
+    nan = np.where(failed, np.nan, 1.0)
+    return {"mean_fbeta": mean_f * nan, "class_fbeta": cls * nan, "mean_iou": mean_iou * nan,
+            "fp": fp, "fn": fn, "failed": failed,
+            "gt_present": (pi.tp + pi.fn > 0).numpy(), "pred_present": (pi.tp + pi.fp > 0).numpy()}
+
+
 def images_frame(names, rows: dict, reviews: dict[str, str]):
     import pandas as pd
     failed = rows["failed"]
@@ -38,3 +57,4 @@ def confusion_frame(names, matrix: np.ndarray, with_none: bool):
     frame = pd.DataFrame(np.asarray(matrix, dtype=np.int64), index=list(names), columns=columns)
     frame.index.name, frame.columns.name = "gt", "predicted"
     return frame if with_none else frame.drop(columns="none")
+

@@ -18,7 +18,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal
 
-from .errors import LoadError, read_bounded
+from .errors import LoadError
+from .reads import read_bounded
 from .options import CACHE_DIR_NAME, FolderLayout, gt_folder_layout
 
 LABEL_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".npy")     # ground truth, hard masks and images

@@ -20,7 +20,8 @@ from typing import Literal
 
 import numpy as np
 
-from .errors import LoadError, OptionError, read_bounded
+from .errors import LoadError, OptionError
+from .reads import read_bounded
 from .logit_files import _check_dtype
 from .volume_files import VolumeHeader, npz_member_name, read_data, read_header, read_slab
 

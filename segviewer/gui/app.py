@@ -45,7 +45,7 @@ def run_app(args: Launch) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"   # a screenshot needs no screen
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
-    from ..core.errors import LoadError
+    from ..core.errors import LoadError, OptionError
     from .main_window import MainWindow
     options = args.options
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -69,7 +69,7 @@ def run_app(args: Launch) -> int:
                     status["code"] = 2
                 if args.view:
                     window.viewer.update_settings(view=args.view)
-        except LoadError as exc:
+        except (LoadError, OptionError) as exc:
             window.show_error(f"Open failed: {exc}")
             print(f"segviewer: error: {exc}", file=sys.stderr)
             status["code"] = 2
@@ -86,25 +86,22 @@ def run_app(args: Launch) -> int:
 
 def apply_initial_settings(window, args) -> None:
     v = window.viewer
-    changes = {"beta": args.beta, "smooth": args.smooth, "argmax": bool(args.argmax) and not v.is_hard}
     t = parse_threshold(args.threshold, v.classes.num_classes)
-    if isinstance(t, list):
-        changes["class_thresholds"] = tuple(t)
-    else:
-        changes["threshold"] = t
+    changes = {"beta": args.beta, "smooth": args.smooth, "argmax": bool(args.argmax) or v.is_hard,
+               "threshold": tuple(t) if isinstance(t, list) else t}
     if args.class_name:
         changes["class_id"] = resolve_class(v.classes.names, args.class_name)
     v.update_settings(**changes)
     if args.image:
         names = v.dataset.names
         if args.image not in names:
-            from ..core.errors import LoadError
-            raise LoadError(None, f"--image {args.image!r}: no such image (e.g. {names[0]!r})")
+            from ..core.errors import OptionError
+            raise OptionError(f"--image {args.image!r}: no such image (e.g. {names[0]!r})")
         window.show_image(names.index(args.image))
 
 
 def resolve_class(names, text: str) -> int:
-    from ..core.errors import LoadError
+    from ..core.errors import OptionError
     from ..core.overlay import ALL_CLASSES
     if text.lower() in ("all", "all classes"):
         return ALL_CLASSES
@@ -112,7 +109,7 @@ def resolve_class(names, text: str) -> int:
         return list(names).index(text)
     if text.isdigit() and int(text) < len(names):
         return int(text)
-    raise LoadError(None, f"--class {text!r}: no such class (classes: {', '.join(names[:8])}…)")
+    raise OptionError(f"--class {text!r}: no such class (classes: {', '.join(names[:8])}…)")
 
 
 def take_screenshot_when_settled(app, window, path: Path) -> None:
@@ -137,9 +134,9 @@ def save_screenshot(window, path: Path) -> int:
     """The window saved through the output gate (the open dataset's files and session are off limits): 0, or 2
     with one line on stderr."""
     from ..core.errors import LoadError
-    from .window_actions import save_image
+    from .window_exports import save_image
     try:
-        save_image(window.grab(), path, "--screenshot", window.actions_.output_guard())
+        save_image(window.grab(), path, "--screenshot", window.exports.output_guard())
     except LoadError as exc:
         print(f"segviewer: error: {exc}", file=sys.stderr)
         return 2

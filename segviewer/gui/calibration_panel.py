@@ -11,7 +11,6 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLay
 
 from ..core.calibration import DEFAULT_BINS, TOP_LABEL
 from ..core.overlay import ALL_CLASSES
-from .guard import message
 
 GAP_BRUSH = (230, 120, 90, 110)
 BAR_BRUSH = (70, 120, 200, 200)
@@ -77,42 +76,38 @@ class CalibrationPanel(QWidget):
         self.histogram.addItem(pg.BarGraphItem(x=centre, height=np.log10(r.pixels + 1), width=width,
                                                brush=(150, 150, 150), pen=None))
         ece = r.ece
-        text = f"<b>{title}</b>: ECE <b>{_f(ece)}</b>"
+        text = f"<b>{title}</b>: ECE <b>{_four_digits(ece)}</b>"
         if mce is not None:
-            text += f" · MCE {_f(mce)}"
+            text += f" · MCE {_four_digits(mce)}"
         text += f" · {int(r.pixels.sum()):,} pixels"
         self.summary.setText(text)
 
 
-def _f(value: float) -> str:
+def _four_digits(value: float) -> str:
     return "—" if value is None or math.isnan(value) else f"{value:.4f}"
 
 
 class CalibrationController(QObject):
     """Asks the engine for the statistics the panel shows: the dataset's on the background worker (one pass per
-    bin count, kept by the engine), the image's on the compute worker; applied only while still current."""
+    bin count, kept by the engine), the image's on the compute worker; drawn only while still current."""
 
     def __init__(self, viewer, panel: CalibrationPanel):
         super().__init__(panel)
         self.v, self.panel = viewer, panel
         self.active = False
-        self._shown_key = self._failed = None
         panel.scope.currentIndexChanged.connect(lambda _i: self.refresh())
         panel.bins.valueChanged.connect(lambda _v: self.refresh())
         viewer.sample_loaded.connect(self.refresh)
         viewer.settings_changed.connect(lambda changed: "class_id" in changed and self.refresh())
-        viewer.dataset_opened.connect(self._reset)
+        viewer.dataset_opened.connect(lambda: self.panel.show_reliability(None, ""))
         viewer.dataset_scores_ready.connect(self.refresh)
 
-    def _reset(self) -> None:
-        self._shown_key = None
-        self.panel.show_reliability(None, "")
-
-    def key(self) -> tuple:
+    def _request(self) -> tuple:
+        """(image or None, class id or TOP_LABEL, bins) the panel asks for now."""
         v, p = self.v, self.panel
-        image = v.current if p.scope.currentText() == "image" else None
         class_id = v.settings.class_id
-        return (v.generation, image, TOP_LABEL if class_id == ALL_CLASSES else class_id, p.bins.value())
+        return (v.current if p.scope.currentText() == "image" else None,
+                TOP_LABEL if class_id == ALL_CLASSES else class_id, p.bins.value())
 
     def refresh(self) -> None:
         v = self.v
@@ -121,29 +116,21 @@ class CalibrationController(QObject):
         if v.is_hard:
             self.panel.show_reliability(None, "Calibration needs logits: hard masks have no confidence.")
             return
-        key = self.key()
-        if key in (self._shown_key, self._failed):
-            return
-        engine, (image, class_id, bins) = v.engine, key[1:]
-        worker = v.compute if image is not None else v.background
+        engine, (image, class_id, bins) = v.engine, self._request()
 
         def job():
-            stats = engine.calibration_stats(bins, image)
-            row = stats.row(class_id)
-            return stats.reliability(class_id), float(stats.mce()[row])
+            stats = engine.calibration.stats(bins, image)
+            return stats.reliability(class_id), float(stats.mce()[stats.row(class_id)])
 
-        def done(out):
-            if key != self.key():
-                return
-            self._shown_key = key
-            names = v.classes.names
-            title = "top label" if class_id == TOP_LABEL else names[class_id]
+        def draw(out):
+            title = "top label" if class_id == TOP_LABEL else v.classes.names[class_id]
             where = "dataset" if image is None else v.engine.names[image]
             self.panel.show_reliability(out[0], f"{title} · {where}", out[1])
-        if image is None:
+        if image is None and not v.jobs.is_current("calibration"):
             self.panel.summary.setText("computing the dataset's calibration (one pass over the logits)…")
-        def failed(exc):
-            if key == self.key() and self._failed != key:     # once, and only for the current settings
-                self._failed = key
-                v.error.emit(message("Calibration", exc))
-        worker.submit("calibration", job, done, failed)
+        v.jobs.request("calibration", self._key, job, draw, worker=v.compute if image is not None else v.background,
+                       what="Calibration")
+
+    def _key(self) -> tuple:
+        image, class_id, bins = self._request()
+        return self.v.engine.key("calibration", image=image, extra=(class_id, bins))

@@ -61,8 +61,8 @@ class ClassTablePanel(QWidget):
             row = [Cell("", swatch=tuple(colors[c])), Cell(f"{c}: {name}")]
             row += self._score_cells(image, image_gt, c)
             row += self._score_cells(dataset, dataset_gt, c)
-            row += [Cell(_f(best.threshold[c]) if best is not None else None),
-                    Cell(_f(best.fbeta[c]) if best is not None else None)]
+            row += [Cell(float(best.threshold[c]) if best is not None else None),
+                    Cell(float(best.fbeta[c]) if best is not None else None)]
             row += [self._boundary_cell(columns, b, c) for columns in self.boundary for b in BOUNDARY]
             rows.append(row)
         self.model.set_rows(rows, list(range(len(names))))
@@ -75,14 +75,14 @@ class ClassTablePanel(QWidget):
         cells = [Cell(int(gt[c]))]
         for s in SCORES:
             values = getattr(scores, s)
-            v = _f(values[c]) if values is not None else math.nan
+            v = float(values[c]) if values is not None else math.nan
             cells.append(Cell(v, tooltip="absent: no GT and no predicted pixel" if math.isnan(v) else None))
         return cells
 
     def _boundary_cell(self, columns: dict | None, name: str, c: int) -> Cell:
         if columns is None:
             return Cell(None, tooltip="computing…" if self.boundary_box.isChecked() else "tick 'boundary metrics'")
-        v = _f(columns[name][c])
+        v = float(columns[name][c])
         return Cell(v, tooltip="undefined: the class is in only one of GT and prediction" if math.isnan(v) else None)
 
     @staticmethod
@@ -104,6 +104,3 @@ class ClassTablePanel(QWidget):
                 return
         self.view.clearSelection()
 
-
-def _f(value) -> float:
-    return float(value)

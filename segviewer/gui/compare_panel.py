@@ -12,7 +12,6 @@ from ..core.compare import per_class_values
 from ..core.compare_pixels import COMPARE_RGB, COMPARE_WORDS
 from ..core.counts import Counts
 from ..core.scores import compute_scores
-from .guard import message
 from .table_model import Cell, TableModel, sorted_table
 
 COLUMNS = ["class", "image Fβ A", "image Fβ B", "image ΔFβ", "dataset Fβ A", "dataset Fβ B", "dataset ΔFβ",
@@ -100,46 +99,53 @@ def image_values(counts_a: Counts, counts_b: Counts, beta: float, smooth: float)
 
 class CompareController(QObject):
     """Runs the engine's compare requests for the panel and the list's Δ ranking (the viewer draws the compare
-    view itself, as every other view)."""
+    view itself, as every other view). Model B's threshold / argmax is the engine's compare_scoring."""
     deltas_ready = Signal(object)        # per-image dict a, b, delta, failed (dataset order)
 
     def __init__(self, viewer, panel: ComparePanel):
         super().__init__(panel)
         self.v, self.panel = viewer, panel
         self.active = False              # the tab or the compare view is showing
-        self.image = self.dataset = self.deltas = None
         self.ranking = "breaks"
-        self._failed: dict[str, tuple] = {}
-        self._keys: dict[str, tuple] = {}
         viewer.sample_loaded.connect(self.refresh)
-        viewer.dataset_opened.connect(self._reset)
+        viewer.dataset_opened.connect(self.reset)
         viewer.dataset_scores_ready.connect(self.refresh)
-        viewer.settings_changed.connect(lambda _c: self.refresh())
+        viewer.settings_changed.connect(self._on_settings_changed)
         panel.threshold_changed.connect(self.set_b)
         panel.ranking_changed.connect(self._on_ranking)
 
     @property
     def available(self) -> bool:
-        return self.v.engine is not None and self.v.engine.has_compare
-
-    def _reset(self) -> None:
-        self.image = self.dataset = self.deltas = None
-        self._keys = {}
-        self.panel.note.setVisible(not self.available)
-        if self.available:
-            s = self.v.settings
-            for widget, value in ((self.panel.threshold, s.compare_threshold), (self.panel.argmax, s.compare_argmax)):
-                widget.blockSignals(True)
-                widget.setValue(value) if widget is self.panel.threshold else widget.setChecked(value)
-                widget.blockSignals(False)
-            hard = self.v.engine.compare_model.is_hard
-            self.panel.threshold.setEnabled(not hard and not s.compare_argmax)
-            self.panel.argmax.setEnabled(not hard)
+        return self.v.engine is not None and self.v.engine.compare.attached
 
     @property
-    def b_scoring(self):
-        """Model B's own threshold / argmax: a window setting like every other (the compare view follows it)."""
-        return self.v.b_scoring
+    def deltas(self):
+        return self.v.jobs.value("compare_deltas")
+
+    def reset(self) -> None:
+        self.panel.note.setVisible(not self.available)
+        if self.available:
+            self._show_b()
+
+    def _show_b(self) -> None:
+        """Model B's settings in the panel's widgets, without echoing them back."""
+        b = self.v.b_scoring
+        for widget, value in ((self.panel.threshold, None if b.per_class else b.threshold),
+                              (self.panel.argmax, b.argmax)):
+            widget.blockSignals(True)
+            if widget is self.panel.argmax:
+                widget.setChecked(value)
+            elif value is not None:
+                widget.setValue(value)
+            widget.blockSignals(False)
+        hard = self.v.engine.compare.model.is_hard
+        self.panel.threshold.setEnabled(not hard and not b.argmax and not b.per_class)
+        self.panel.argmax.setEnabled(not hard)
+
+    def _on_settings_changed(self, changed: set) -> None:
+        if self.available and any(name.startswith("compare_") for name in changed):
+            self._show_b()
+        self.refresh()
 
     def set_b(self, changes: dict) -> None:
         if self.available:
@@ -150,60 +156,33 @@ class CompareController(QObject):
         if self.deltas is not None:
             self.deltas_ready.emit(self.deltas)
 
-    def key(self, kind: str) -> tuple:
-        v = self.v
-        image = v.current if kind == "compare_image" else None
-        extra = (v.settings.class_id,) if kind == "compare_deltas" else ()
-        return (v.generation, v.engine.compare_key(kind, image, extra, v.scoring, self.b_scoring))
-
     def refresh(self) -> None:
-        if not self.active or not self.available or self.v.index is None:
+        v = self.v
+        if not self.active or not self.available or v.index is None:
             return
-        engine, v = self.v.engine, self.v
+        engine = v.engine
         # snapshots: each job computes exactly the settings its key names
-        i, class_id, sa, sb = v.current, v.settings.class_id, v.scoring, self.b_scoring
-        self._submit(v.compute, "compare_image", lambda: engine.compare_image(i, sa, sb), self._on_image)
-        self._submit(v.background, "compare_dataset", lambda: engine.compare_dataset(scoring=sa, compare_scoring=sb),
-                     self._on_dataset)
-        self._submit(v.background, "compare_deltas", lambda: engine.compare_deltas("fbeta", class_id, sa, sb),
-                     self._on_deltas)
-        if self.image is not None or self.dataset is not None:
-            self._show()
-
-    def _submit(self, worker, kind: str, job, apply) -> None:
-        key = self.key(kind)
-        if key in (self._keys.get(kind), self._failed.get(kind)):
-            return
-
-        def done(out):
-            if self.available and key == self.key(kind):
-                self._keys[kind] = key
-                apply(out)
-        def failed(exc):
-            if self.available and key == self.key(kind) and self._failed.get(kind) != key:
-                self._failed[kind] = key          # reported once, and never for other settings
-                self.v.error.emit(message("Compare", exc))
-        worker.submit(kind, job, done, failed)
-
-    def _on_image(self, out) -> None:
-        self.image = out            # counts: scores follow beta without a recount
+        i, class_id, sa, sb = v.current, v.settings.class_id, v.scoring, v.b_scoring
+        v.jobs.request("compare_image", self._key("compare_image", image=True),
+                       lambda: engine.compare.image(i, sa, sb), self._show, worker=v.compute, what="Compare")
+        v.jobs.request("compare_dataset", self._key("compare_dataset"),
+                       lambda: engine.compare.dataset(scoring=sa, compare_scoring=sb), self._show,
+                       worker=v.background, what="Compare")
+        v.jobs.request("compare_deltas", self._key("compare_deltas", by_class=True),
+                       lambda: engine.compare.deltas("fbeta", class_id, sa, sb), self.deltas_ready.emit,
+                       worker=v.background, what="Compare")
         self._show()
 
-    def _on_dataset(self, comparison) -> None:
-        self.dataset = comparison
-        self._show()
+    def _key(self, kind: str, image: bool = False, by_class: bool = False):
+        """The current settings' key of this kind of compare result, for the keyed jobs."""
+        v = self.v
+        return lambda: v.engine.key(kind, v.scoring, v.current if image else None,
+                                    (v.settings.class_id,) if by_class else (), v.b_scoring)
 
-    def _on_deltas(self, deltas) -> None:
-        self.deltas = deltas
-        self.deltas_ready.emit(deltas)
-
-    def _current(self, kind: str, value):
-        """A stored result only while its key is the current one ("computing…" otherwise)."""
-        return value if value is not None and self._keys.get(kind) == self.key(kind) else None
-
-    def _show(self) -> None:
-        s = self.v.scoring
-        counts, comparison = self._current("compare_image", self.image), self._current("compare_dataset", self.dataset)
+    def _show(self, _out=None) -> None:
+        """Only results whose key is the current one ("computing…" otherwise)."""
+        s, jobs = self.v.scoring, self.v.jobs
+        counts, comparison = jobs.value("compare_image"), jobs.value("compare_dataset")
         image = image_values(counts[0], counts[1], s.beta, s.smooth) if counts is not None else None
         dataset = per_class_values(comparison, s.beta, s.smooth) if comparison is not None else None
         self.panel.set_rows(self.v.classes.names, image, dataset)

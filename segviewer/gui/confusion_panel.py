@@ -6,7 +6,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
 from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import QComboBox, QGraphicsRectItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGraphicsRectItem, QLabel, QWidget
+
+from .layout import tab_layout
 
 
 class ConfusionPanel(QWidget):
@@ -45,14 +47,7 @@ class ConfusionPanel(QWidget):
         self.scope.currentTextChanged.connect(self.scope_changed)
         self.readout = QLabel("Hover a cell for its pixel count; click it to highlight those pixels and rank images.")
         self.readout.setWordWrap(True)
-        top = QHBoxLayout()
-        top.addWidget(QLabel("matrix of"))
-        top.addWidget(self.scope)
-        top.addWidget(self.readout, 1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(top)
-        layout.addWidget(self.plot, 1)
+        tab_layout(self, ["matrix of", self.scope, self.readout], self.plot)
         self.matrix: np.ndarray | None = None
         self.names: list[str] = []
         self.plot.scene().sigMouseMoved.connect(self._hover)

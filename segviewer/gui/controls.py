@@ -193,17 +193,20 @@ class ControlsPanel(QWidget):
         """Shows the settings without echoing them back as changes."""
         self._syncing = True
         try:
-            self.mode.setCurrentText("argmax" if s.argmax else "threshold")
-            self.threshold_slider.setValue(int(round(s.threshold * self.steps)))
-            if abs(self.threshold_spin.value() - s.threshold) > 1e-9:
-                self.threshold_spin.setValue(s.threshold)
-            self.beta_slider.setValue(int(round(math.log10(max(s.beta, 1e-6)) * BETA_LOG_RANGE)))
-            if abs(self.beta_spin.value() - s.beta) > 1e-9:
-                self.beta_spin.setValue(s.beta)
-            self.smooth_spin.setValue(s.smooth)
-            self.boundary_spin.setValue(s.boundary)
-            self.interior_box.setChecked(s.interior)
-            self.interior_box.setEnabled(s.boundary > 0)
+            sc = s.scoring
+            per_class = sc.per_class
+            self.mode.setCurrentText("argmax" if sc.argmax else "threshold")
+            if not per_class:           # per-class thresholds: the slider keeps its last single value, unused
+                self.threshold_slider.setValue(int(round(sc.threshold * self.steps)))
+                if abs(self.threshold_spin.value() - sc.threshold) > 1e-9:
+                    self.threshold_spin.setValue(sc.threshold)
+            self.beta_slider.setValue(int(round(math.log10(max(sc.beta, 1e-6)) * BETA_LOG_RANGE)))
+            if abs(self.beta_spin.value() - sc.beta) > 1e-9:
+                self.beta_spin.setValue(sc.beta)
+            self.smooth_spin.setValue(sc.smooth)
+            self.boundary_spin.setValue(sc.boundary)
+            self.interior_box.setChecked(sc.interior)
+            self.interior_box.setEnabled(sc.boundary > 0)
             idx = self.class_combo.findData(s.class_id)
             if idx >= 0:
                 self.class_combo.setCurrentIndex(idx)
@@ -215,9 +218,8 @@ class ControlsPanel(QWidget):
             self.style_combo.setCurrentText(s.style)
             self.background_box.setChecked(s.show_background)
             self.layout_combo.setCurrentText(s.layout)
-            per_class = s.class_thresholds is not None
             self.per_class_label.setText("per-class thresholds active (the slider is not used)" if per_class else "")
-            self.threshold_slider.setEnabled(not per_class and not s.argmax and self.mode.isEnabled())
-            self.threshold_spin.setEnabled(not per_class and not s.argmax and self.mode.isEnabled())
+            self.threshold_slider.setEnabled(not per_class and not sc.argmax and self.mode.isEnabled())
+            self.threshold_spin.setEnabled(not per_class and not sc.argmax and self.mode.isEnabled())
         finally:
             self._syncing = False

@@ -8,7 +8,7 @@ import numpy as np
 from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QVBoxLayout, QWidget
 
-from .image_list_model import COLUMNS, NAME, PAIR, STATUS, ImageListModel
+from .image_list_model import COLUMNS, DELTA, NAME, PAIR, STATUS, ImageListModel
 from .table_model import KEY_ROLE, table_view
 
 NAME_MIN_WIDTH = 90
@@ -180,6 +180,14 @@ class ImageListPanel(QWidget):
         self.model.extra[column] = values
         self.model.changed(column, column)
         self.view.sortByColumn(column, Qt.AscendingOrder if ascending else Qt.DescendingOrder)
+
+    def drop_settings_columns(self) -> None:
+        """Δ (and a confusion cell's pixels) belong to the settings they were computed for: cleared on a change
+        until the Compare tab (or the next cell click) computes them again."""
+        m = self.model
+        if m.extra.pop(DELTA, None) is not None or m.pair_counts is not None:
+            m.pair_counts = None
+            m.changed()
 
     def resort(self) -> None:
         """The rows in the order of the sorted-by column's new values (one numpy argsort)."""

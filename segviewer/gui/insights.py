@@ -1,9 +1,10 @@
-"""The analysis tabs beyond the scores: Compare (model A vs model B), Calibration and Label doubt, wired to the
-window: their views on the canvas, their rankings in the image list, model B opened from the menu or the CLI."""
+"""The analysis tabs beyond the scores: Compare (model A vs model B), Calibration and Label doubt: their tabs, their
+views on the canvas, their rankings of the image list (as signals), model B opened from the menu or the CLI."""
 from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog
 
 from ..core.compare_pixels import COMPARE_RGB, COMPARE_WORDS
@@ -13,44 +14,49 @@ from .compare_panel import CompareController, ComparePanel
 from .folders import start_folder
 from .guard import guarded
 from .image_list_model import DELTA, LABEL
-from .viewer import COUNT_KEYS
 from .label_issues_panel import LabelIssuesController, LabelIssuesPanel
+from .viewer import COUNT_KEYS
 
 
-class Insights:
-    def __init__(self, window):
-        self.w = window
-        v = window.viewer
+class Insights(QObject):
+    list_column = Signal(int, object, bool)    # rank the image list: column, values in dataset order, ascending
+    columns_stale = Signal()                   # the list's Δ and pair columns belong to other settings now
+
+    def __init__(self, viewer, services, tabs, review, parent: QObject | None = None):
+        super().__init__(parent)
+        self.v, self.services, self.tabs, self.review = viewer, services, tabs, review
         self.compare_panel, self.calibration_panel, self.label_panel = (ComparePanel(), CalibrationPanel(),
                                                                         LabelIssuesPanel())
-        self.compare = CompareController(v, self.compare_panel)
-        self.calibration = CalibrationController(v, self.calibration_panel)
-        self.labels = LabelIssuesController(window, self.label_panel)
-        tabs = window.bottom_tabs
+        self.compare = CompareController(viewer, self.compare_panel)
+        self.calibration = CalibrationController(viewer, self.calibration_panel)
+        self.labels = LabelIssuesController(viewer, services, self.label_panel)
         tabs.addTab(self.compare_panel, "Compare A/B")
         tabs.addTab(self.calibration_panel, "Calibration")
         tabs.addTab(self.label_panel, "Label doubt")
         tabs.currentChanged.connect(lambda _i: self.activate())
-        v.settings_changed.connect(self._on_settings_changed)
-        self.compare.deltas_ready.connect(self._show_deltas)
-        self.labels.scores_ready.connect(self._show_label_scores)
-        self.label_panel.region_clicked.connect(lambda r: window.canvas.zoom_to(*r.bbox))
+        viewer.settings_changed.connect(self._on_settings_changed)
+        self.compare.deltas_ready.connect(
+            lambda deltas: self.list_column.emit(DELTA, deltas["delta"], self.compare.ranking == "breaks"))
+        self.labels.scores_ready.connect(lambda scores: self.list_column.emit(LABEL, scores.label_score, True))
+        self.labels.needs_fix.connect(review.mark_needs_fix)
+        self.label_panel.region_clicked.connect(lambda r: services.zoom_to(r.bbox))
 
     def _on_settings_changed(self, changed: set) -> None:
         if changed & COUNT_KEYS or "class_id" in changed:
-            self._drop_stale_columns()
+            self.columns_stale.emit()
+            self.compare.refresh()
         if "view" not in changed:
             return
-        v = self.w.viewer
-        if v.settings.view == "compare" and not (v.engine is not None and v.engine.has_compare):
-            self.w.show_error("Compare view failed: no model B is open (File ▸ Compare with model B…).")
+        v = self.v
+        if v.settings.view == "compare" and not (v.engine is not None and v.engine.compare.attached):
+            self.services.error("Compare view failed: no model B is open (File ▸ Compare with model B…).")
             v.update_settings(view="errors")
             return
         self.activate()
 
     def activate(self) -> None:
         """Each controller computes only while its tab (or its canvas view) is showing."""
-        current, view = self.w.bottom_tabs.currentWidget(), self.w.viewer.settings.view
+        current, view = self.tabs.currentWidget(), self.v.settings.view
         self.compare.active = current is self.compare_panel or view == "compare"
         self.calibration.active = current is self.calibration_panel
         self.labels.active = current is self.label_panel or view == "doubt"
@@ -60,63 +66,38 @@ class Insights:
     # ---- model B ----
     def open_compare(self, folder: Path, kind: str | None = None) -> bool:
         """Model B (logits or masks) beside the open dataset; the Compare tab and the compare view (V) show it."""
-        engine = self.w.viewer.engine
+        engine = self.v.engine
         if engine is None:
-            self.w.show_error("Compare failed: open a dataset (model A) first.")
+            self.services.error("Compare failed: open a dataset (model A) first.")
             return False
-        if guarded(self.w.show_error, "Open model B", engine.attach_compare)(folder, kind) is None:
+        if guarded(self.services.error, "Open model B", engine.compare.attach)(folder, kind) is None:
             return False
-        self.compare._reset()
-        self.w.bottom_tabs.setCurrentWidget(self.compare_panel)
-        self.w.statusBar().showMessage(f"model B: {folder} — press V for the compare view", 10000)
+        self.compare.reset()
+        self.tabs.setCurrentWidget(self.compare_panel)
+        self.services.status(f"model B: {folder} — press V for the compare view", 10000)
         self.activate()
         return True
 
     def pick_compare(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.w, "Model B: a logits or masks folder (or a dataset folder)",
-                                                  str(start_folder(self.w.qsettings)))
+        folder = QFileDialog.getExistingDirectory(self.services.dialog_parent,
+                                                  "Model B: a logits or masks folder (or a dataset folder)",
+                                                  str(start_folder(self.services.qsettings)))
         if folder:
             self.open_compare(Path(folder))
 
     def toggle_compare_view(self) -> None:
-        v = self.w.viewer
-        v.update_settings(view="errors" if v.settings.view == "compare" else "compare")
+        self.v.update_settings(view="errors" if self.v.settings.view == "compare" else "compare")
 
     def toggle_doubt_view(self) -> None:
-        v = self.w.viewer
-        v.update_settings(view="errors" if v.settings.view == "doubt" else "doubt")
+        self.v.update_settings(view="errors" if self.v.settings.view == "doubt" else "doubt")
 
     def mark_label_doubt(self) -> None:
         """L in review mode: the image's largest (or selected) suspect region, noted with 'needs fix'."""
-        if not self.w.review.mode:
-            self.w.statusBar().showMessage("L marks label doubt in review mode (press R first)", 6000)
+        if not self.review.mode:
+            self.services.status("L marks label doubt in review mode (press R first)", 6000)
             return
-        labels, v = self.labels, self.w.viewer
-        if not labels.current_regions():
-            confidence = labels.settings()[1]
-            regions = guarded(self.w.show_error, "Suspect regions", v.engine.suspect_regions)(v.current, confidence)
-            if regions is None:
-                return
-            self.label_panel.set_regions(regions, v.classes.names)
-            labels._image_key = (v.generation, v.current, confidence)
-        labels.mark_needs_fix()
-
-    # ---- the image list ----
-    def _drop_stale_columns(self) -> None:
-        """Δ (and a confusion cell's pixels) belong to the settings they were computed for: cleared on a change
-        until the Compare tab (or the next cell click) computes them again."""
-        model = self.w.image_list.model
-        if model.extra.pop(DELTA, None) is not None or model.pair_counts is not None:
-            model.pair_counts = None
-            model.changed()
-        self.compare.refresh()
-    def _show_deltas(self, deltas) -> None:
-        self.w.image_list.show_column(DELTA, deltas["delta"], ascending=self.compare.ranking == "breaks")
-        self.w._update_title()     # "n of N in the list" follows the new order
-
-    def _show_label_scores(self, scores) -> None:
-        self.w.image_list.show_column(LABEL, scores.label_score, ascending=True)
-        self.w._update_title()
+        if self.labels.regions_now():
+            self.labels.mark_needs_fix()
 
     # ---- the canvas legend of these views ----
     def legend(self, view: str, overlay) -> str:

@@ -7,7 +7,6 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
 from ..core.label_issues import DEFAULT_MIN_CONFIDENCE, DEFAULT_TEMPERATURE
-from .guard import message
 from .table_model import KEY_ROLE, Cell, TableModel, sorted_table
 
 
@@ -69,41 +68,41 @@ class LabelIssuesPanel(QWidget):
 
 class LabelIssuesController(QObject):
     """Suspect regions on the compute worker, the dataset's label scores on the background worker (one pass, kept
-    by the engine per setting); a result is shown only while its image and settings are still the current ones."""
+    by the engine per setting); each shown only while its key (the image and the settings) is the current one."""
     scores_ready = Signal(object)        # LabelScores in dataset order (the image list ranks by them)
+    needs_fix = Signal(str)              # the review note of the image's selected (or largest) suspect region
 
-    def __init__(self, window, panel: LabelIssuesPanel):
+    def __init__(self, viewer, services, panel: LabelIssuesPanel):
         super().__init__(panel)
-        self.w, self.v, self.panel = window, window.viewer, panel
+        self.v, self.services, self.panel = viewer, services, panel
         self.active = False
-        self.scores = None
-        self._image_key = self._dataset_key = None
-        v = self.v
-        v.sample_loaded.connect(self._image_changed)
-        v.image_failed.connect(lambda _i, _m: self._image_changed())
-        v.dataset_opened.connect(self._reset)
-        v.dataset_scores_ready.connect(self.refresh)
+        viewer.sample_loaded.connect(self._image_changed)
+        viewer.image_failed.connect(lambda _i, _m: self._image_changed())
+        viewer.dataset_opened.connect(lambda: self.panel.set_regions([], []))
+        viewer.dataset_scores_ready.connect(self.refresh)
         panel.temperature.valueChanged.connect(lambda _v: self.refresh())
         panel.confidence.valueChanged.connect(lambda _v: self.refresh())
-        panel.image_clicked.connect(v.select_image)
+        panel.image_clicked.connect(viewer.select_image)
         panel.mark_clicked.connect(self.mark_needs_fix)
+
+    @property
+    def scores(self):
+        return self.v.jobs.value("label_scores")
 
     def _image_changed(self) -> None:
         """Another image: its regions are not the previous one's (nothing to mark until they arrive)."""
-        self._image_key = None
         self.panel.set_regions([], self.v.classes.names if self.v.engine is not None else [])
         self.refresh()
 
     def current_regions(self) -> bool:
-        v = self.v
-        return self._image_key == (v.generation, v.current, self.settings()[1])
-
-    def _reset(self) -> None:
-        self.scores, self._image_key, self._dataset_key = None, None, None
-        self.panel.set_regions([], [])
+        return self.v.jobs.is_current("suspect_regions")
 
     def settings(self) -> tuple[float, float]:
         return float(self.panel.temperature.value()), float(self.panel.confidence.value())
+
+    def _regions_key(self) -> tuple:
+        v = self.v
+        return v.engine.key("suspect_regions", image=v.current, extra=(self.settings()[1],))
 
     def refresh(self) -> None:
         v = self.v
@@ -112,55 +111,41 @@ class LabelIssuesController(QObject):
         if v.is_hard:
             self.panel.summary.setText("Label doubt needs logits: hard masks have no confidence.")
             return
-        self._refresh_image()
-        self._refresh_dataset()
+        engine, i, (temperature, confidence) = v.engine, v.current, self.settings()
+        if v.loaded is not None:
+            v.jobs.request("suspect_regions", self._regions_key, lambda: engine.label_issues.regions(i, confidence),
+                           lambda regions: self.panel.set_regions(regions, v.classes.names), worker=v.compute,
+                           what="Suspect regions")
+        v.jobs.request("label_scores", lambda: engine.key("label_scores", extra=self.settings()),
+                       lambda: engine.label_issues.scores(temperature, confidence), self._show_scores,
+                       worker=v.background, what="Label scores")
 
-    def _refresh_image(self) -> None:
+    def _show_scores(self, scores) -> None:
+        self.panel.set_scores(self.v.engine.names, scores)
+        self.scores_ready.emit(scores)
+
+    def regions_now(self) -> bool:
+        """The current image's regions, computed here when they have not arrived yet (L in review mode)."""
+        if self.current_regions():
+            return True
         v, confidence = self.v, self.settings()[1]
-        key = (v.generation, v.current, confidence)
-        if v.loaded is None or key == self._image_key:
-            return
         engine, i = v.engine, v.current
-
-        def done(regions):
-            if key == (v.generation, v.current, self.settings()[1]):
-                self._image_key = key
-                self.panel.set_regions(regions, v.classes.names)
-        v.compute.submit("suspects", lambda: engine.suspect_regions(i, confidence), done,
-                         lambda exc: v.error.emit(message("Suspect regions", exc)))
-
-    def _refresh_dataset(self) -> None:
-        v, settings = self.v, self.settings()
-        key = (v.generation, settings)
-        if key == self._dataset_key:
-            return
-        engine = v.engine
-
-        def done(scores):
-            if key == (v.generation, self.settings()):
-                self._dataset_key, self.scores = key, scores
-                self.panel.set_scores(engine.names, scores)
-                self.scores_ready.emit(scores)
-        v.background.submit("label_scores", lambda: engine.label_scores(*settings), done,
-                            lambda exc: v.error.emit(message("Label scores", exc)))
+        v.jobs.request("suspect_regions", self._regions_key, lambda: engine.label_issues.regions(i, confidence),
+                       lambda regions: self.panel.set_regions(regions, v.classes.names), worker=v.compute,
+                       what="Suspect regions", now=True)
+        return self.current_regions()
 
     def mark_needs_fix(self) -> None:
-        """In review: status 'needs fix' and a note naming the region (the selected one, else the largest)."""
+        """In review: a note naming the region (the selected one, else the largest) for the 'needs fix' status."""
         if not self.current_regions():
-            self.w.show_error("Mark needs fix failed: the suspect regions of this image are still being computed.")
+            self.services.error("Mark needs fix failed: the suspect regions of this image are still being computed.")
             return
-        review, region = self.w.review, self.panel.selected_region()
-        names = self.v.classes.names
+        region, names = self.panel.selected_region(), self.v.classes.names
         note = "label doubt" if region is None else (
             f"label doubt: {names[region.gt_class]} looks like {names[region.predicted_class]} "
             f"({region.pixels} px, p={region.mean_confidence:.2f}) at x {region.bbox[0]}-{region.bbox[2]}, "
             f"y {region.bbox[1]}-{region.bbox[3]}")
-        statuses = review.status_names()
-        status = next((st for st in statuses if "fix" in st), None)
-        if review.store is None or status is None:
-            self.w.show_error("Mark needs fix failed: no review session with a 'needs fix' status is open.")
-            return
-        review._set(status=status, note=note)
+        self.needs_fix.emit(note)
 
 
 def _spin(prefix: str, bounds: tuple[float, float], step: float, value: float, tip: str) -> QDoubleSpinBox:

@@ -3,7 +3,7 @@ layout remembered between runs (QSettings)."""
 from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer
-from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QHBoxLayout, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
 LAYOUT_VERSION = 2          # bump when the docks change: an older saved layout is then ignored
 STATE_KEY, GEOMETRY_KEY = "layout/state", "layout/geometry"
@@ -140,3 +140,14 @@ class _ResizeWatcher(QObject):
         if event.type() == QEvent.Resize:
             self.layout.dock_resized(obj)
         return False
+
+
+def tab_layout(tab: QWidget, controls: list, body: QWidget) -> None:
+    """A Scores tab: a row of controls (a label string, or a widget; the last one stretches) over its body."""
+    top = QHBoxLayout()
+    for k, item in enumerate(controls):
+        top.addWidget(QLabel(item) if isinstance(item, str) else item, 1 if k == len(controls) - 1 else 0)
+    layout = QVBoxLayout(tab)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addLayout(top)
+    layout.addWidget(body, 1)

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar, QT
 from ..core.dataset import DataOptions
 from ..core.overlay import ALL_CLASSES, class_lut
 from .canvas import CanvasPanel, blank_code, luts_for
-from .analysis import FailureAnalysis
+from .analysis import FailureTabs
 from .class_table import ClassTablePanel
 from .confusion_panel import ConfusionPanel
 from .regions_panel import RegionsPanel
@@ -21,13 +21,15 @@ from .controls import ControlsPanel
 from .curves import CurvesPanel
 from .image_list import ImageListPanel
 from .layout import DEFAULT_SIZE, WindowLayout, scrolling
-from .state import ViewSettings
 from .viewer import Viewer
 from .window_actions import WindowActions
+from .window_exports import WindowExports
 from .guard import guarded
+from .readout import hover_text
 from .boundary_columns import BoundaryColumns
 from .insights import Insights
 from .review import ReviewController
+from .services import WindowServices
 
 LUT_KEYS = {"palette", "show_tp", "show_fp", "show_fn", "opacity", "view", "class_id", "show_background"}
 
@@ -54,22 +56,28 @@ class MainWindow(QMainWindow):
         self.curves = CurvesPanel()
         self.confusion = ConfusionPanel()
         self.regions = RegionsPanel()
-        self.analysis = FailureAnalysis(self.viewer)
         self.bottom_tabs = QTabWidget()
         self.bottom_tabs.addTab(self.class_table, "Classes")
         self.bottom_tabs.addTab(self.curves, "Curves")
         self.bottom_tabs.addTab(self.confusion, "Confusion")
         self.bottom_tabs.addTab(self.regions, "Error regions")
         self.setCentralWidget(self.canvas)
-        self.review = ReviewController(self)
-        self.insights = Insights(self)
-        self.boundary_columns = BoundaryColumns(self)
+        self.last_error = ""
+        self.services = WindowServices(self)       # what the parts below may ask of the window
+        self.failure_tabs = FailureTabs(self.viewer, self.services, self.bottom_tabs, self.confusion, self.regions,
+                                        self)
+        self.analysis = self.failure_tabs.analysis
+        self.review = ReviewController(self.viewer, self.services, self)
+        self.insights = Insights(self.viewer, self.services, self.bottom_tabs, self.review, self)
+        self.boundary_columns = BoundaryColumns(self.viewer, self.class_table, self)
+        self.exports = WindowExports(self.viewer, self.services, self.canvas,
+                                     lambda: self.review.store.target if self.review.store is not None else None)
         self.layout_ = WindowLayout(self)
         self.images_dock = self.layout_.add("Images", self.image_list, Qt.LeftDockWidgetArea, 270, (200, 150))
         self.settings_dock = self.layout_.add("Settings", scrolling(self.controls), Qt.RightDockWidgetArea, 330,
                                               (0, 120))
-        self.review.dock = self.layout_.add("Review", scrolling(self.review.panel), Qt.RightDockWidgetArea, 285, (0, 120),
-                                            below=self.settings_dock)
+        self.review_dock = self.layout_.add("Review", scrolling(self.review.panel), Qt.RightDockWidgetArea, 285,
+                                            (0, 120), below=self.settings_dock)
         self.scores_dock = self.layout_.add("Scores", self.bottom_tabs, Qt.BottomDockWidgetArea, 280, (0, 190))
         self.layout_.keep_share(self.images_dock, Qt.Horizontal)
         self.layout_.keep_share(self.scores_dock, Qt.Vertical)
@@ -79,7 +87,6 @@ class MainWindow(QMainWindow):
         if remember_layout:
             self.layout_.restore(self.qsettings)
         self._last_codes = None
-        self.active_pair: tuple[int, int] | None = None
         self._jump_to_top = False
         self._connect()
         self.controls.sync(self.viewer.settings)
@@ -105,32 +112,31 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         v = self.viewer
-        v.dataset_opened.connect(self._on_dataset_opened)
-        v.sample_loaded.connect(self._on_sample_loaded)
-        v.overlay_ready.connect(self._on_overlay)
-        v.image_scores_ready.connect(self._update_tables)
-        v.dataset_scores_ready.connect(self._on_dataset_scores)
-        v.settings_changed.connect(self._on_settings_changed)
-        v.index_progress.connect(self._on_index_progress)
-        v.image_failed.connect(self._on_image_failed)
-        v.failures_changed.connect(lambda: self.image_list.refresh(failures=self.viewer.failures))
-        v.error.connect(self.show_error)   # the viewer's messages are already in the one format
+        for signal, slot in ((v.dataset_opened, self._on_dataset_opened), (v.dataset_closed, self._on_dataset_closed),
+                             (v.sample_loaded, self._on_sample_loaded),
+                             (v.overlay_ready, self._on_overlay), (v.image_scores_ready, self._update_tables),
+                             (v.dataset_scores_ready, self._on_dataset_scores),
+                             (v.settings_changed, self._on_settings_changed),
+                             (v.index_progress, self._on_index_progress), (v.image_failed, self._on_image_failed),
+                             (v.failures_changed, lambda: self.image_list.refresh(failures=self.viewer.failures)),
+                             (v.error, self.show_error)):     # the viewer's messages are already in the one format
+            signal.connect(slot)
         self.controls.changed.connect(lambda changes: v.update_settings(**changes))
         self.controls.apply_best.connect(v.apply_best_thresholds)
-        self.controls.reset_best.connect(lambda: v.update_settings(class_thresholds=None,
-                                                                   threshold=ViewSettings.threshold))
+        self.controls.reset_best.connect(v.reset_thresholds)
+        self.review.panel_wanted.connect(self.review_dock.show)
+        self.review.reviews_changed.connect(lambda statuses, notes: self.image_list.refresh(statuses=statuses,
+                                                                                           notes=notes))
+        self.review.progress_changed.connect(self.reviewed_label.setText)
+        self.insights.list_column.connect(self._rank_list)
+        self.insights.columns_stale.connect(self.image_list.drop_settings_columns)
+        self.boundary_columns.changed.connect(self._update_tables)
         self.controls.drag_changed.connect(self.image_list.hold_order)
         self.image_list.image_selected.connect(self._on_list_selected)
         self.class_table.class_clicked.connect(lambda c: v.update_settings(class_id=c))
-        self.canvas.hovered.connect(self._on_hover)
-        self.bottom_tabs.currentChanged.connect(self._on_tab_changed)
-        self.analysis.confusion_ready.connect(self._show_confusion)
-        self.analysis.regions_ready.connect(
-            lambda: self.regions.set_regions(self.analysis.regions, self.viewer.classes.names))
-        self.confusion.scope_changed.connect(lambda _s: self._show_confusion())
-        self.confusion.cell_clicked.connect(self.on_confusion_cell)
-        self.regions.region_clicked.connect(lambda r: self.canvas.zoom_to(*r.bbox))
-        self.regions.min_area_changed.connect(self._on_min_area)
+        self.canvas.hovered.connect(lambda x, y: self.canvas.readout.setText(hover_text(self.viewer, x, y)))
+        self.failure_tabs.highlight.connect(self.canvas.set_highlight)
+        self.failure_tabs.pair_ranked.connect(self.image_list.show_pair_counts)
 
     # ---- opening ----
     def open_options(self, options: DataOptions) -> bool:
@@ -161,6 +167,16 @@ class MainWindow(QMainWindow):
         self.progress.show()
         self._update_tables()
 
+    def _on_dataset_closed(self) -> None:
+        """Nothing of a closed engine stays on screen: no numbers for a dataset that is gone."""
+        self.canvas.clear()
+        self._last_codes = None
+        self.image_list.set_dataset([], [], [])
+        self.class_table.model.set_rows([], [])
+        self.review.close()
+        self.size_label.setText("no dataset")
+        self._show_empty_hint()
+
     def show_image(self, i: int) -> None:
         """Shows image i (dataset order) as the user's choice: the list's top no longer replaces it."""
         self._jump_to_top = False
@@ -175,8 +191,6 @@ class MainWindow(QMainWindow):
         self.canvas.set_image(loaded.sample.image, loaded.sample.shape)
         self._update_title()
         self._show_gt_pane()
-        if self.active_pair is not None:
-            self.canvas.set_highlight(self.analysis.pair_mask(*self.active_pair))
         self.image_list.select(loaded.index)
         self.review.refresh()   # another window may have reviewed this image meanwhile
 
@@ -217,10 +231,10 @@ class MainWindow(QMainWindow):
         if "class_id" in changed:
             self.class_table.select_class(self.viewer.settings.class_id)
             self._refresh_list()
-        if changed & {"class_id", "beta", "smooth", "class_thresholds"}:
+        if changed & {"class_id", "beta", "smooth"}:
             self._redraw_curves()
         elif "threshold" in changed and self.viewer.dataset is not None:
-            self.curves.move_markers(self.viewer.settings.effective_threshold())
+            self.curves.move_markers(self.viewer.scoring.effective_threshold())
 
     def _apply_lut(self) -> None:
         colors = self.viewer.classes.color_array() if self.viewer.dataset else np.zeros((1, 3), np.uint8)
@@ -277,7 +291,7 @@ class MainWindow(QMainWindow):
             note = "building the dataset index…"
         self.class_table.update_scores(v.classes.names, v.classes.colors, image,
                                        (ic.tp + ic.fn) if ic is not None else None, dataset,
-                                       (dc.tp + dc.fn) if dc is not None else None, v.best, v.settings.beta, note)
+                                       (dc.tp + dc.fn) if dc is not None else None, v.best, v.scoring.beta, note)
         self.class_table.select_class(v.settings.class_id)
         self._update_legend()
         self._update_timing()
@@ -304,9 +318,14 @@ class MainWindow(QMainWindow):
         v = self.viewer
         if v.dataset is None:
             return
-        s = v.settings
-        self.curves.redraw(s.class_id, v.classes.names, v.classes.color_array(), s.beta, s.smooth,
-                           s.effective_threshold())
+        sc = v.scoring
+        self.curves.redraw(v.settings.class_id, v.classes.names, v.classes.color_array(), sc.beta, sc.smooth,
+                           sc.effective_threshold())
+
+    def _rank_list(self, column: int, values, ascending: bool) -> None:
+        """An analysis ranks the image list by its column; the title's "n of N in the list" follows the order."""
+        self.image_list.show_column(column, values, ascending)
+        self._update_title()
 
     def _update_timing(self) -> None:
         v = self.viewer
@@ -317,44 +336,8 @@ class MainWindow(QMainWindow):
             parts.append(f"image scores {v.last_counts_ms:.1f} ms")
         self.timing_label.setText("last recompute: " + ", ".join(parts) if parts else "")
 
-    def _on_hover(self, x: int, y: int) -> None:
-        loaded = self.viewer.loaded
-        if loaded is None or x < 0 or y >= loaded.sample.shape[0] or x >= loaded.sample.shape[1]:
-            self.canvas.readout.setText("")
-            return
-        self.canvas.readout.setText(hover_text(self.viewer, x, y))
-
-    # ---- failure analysis ----
-    def _on_tab_changed(self, _index: int) -> None:
-        self.analysis.active = self.bottom_tabs.currentWidget() in (self.confusion, self.regions)
-        self.analysis.refresh()
-        self.analysis.refresh_dataset()
-
-    def _on_min_area(self, value: int) -> None:
-        self.analysis.min_area = value
-        self.analysis.refresh()
-
-    def _show_confusion(self) -> None:
-        v, a = self.viewer, self.analysis
-        if v.dataset is None:
-            return
-        matrix = a.dataset_confusion if self.confusion.scope.currentText() == "dataset" else a.image_confusion
-        self.confusion.set_matrix(matrix, v.classes.names, show_none=not (v.is_hard or v.settings.argmax))
-
-    def on_confusion_cell(self, g: int, p: int) -> None:
-        """Highlights the cell's pixels on the canvas (on every image, until Esc) and ranks the images by it."""
-        self.active_pair = (g, p)
-        self.canvas.set_highlight(self.analysis.pair_mask(g, p))
-        counts = self.analysis.pair_counts(g, p)
-        if counts is not None:
-            self.image_list.show_pair_counts(counts)
-        names = list(self.viewer.classes.names) + ["none"]
-        self.statusBar().showMessage(f"highlighted: GT {names[g]} predicted as {names[p]} (magenta)", 10000)
-
     def clear_highlight(self) -> None:
-        self.active_pair = None
-        self.confusion.clear_outline()
-        self.canvas.set_highlight(None)
+        self.failure_tabs.clear()
         self.canvas.box_item.hide()
 
     # ---- messages ----
@@ -364,6 +347,11 @@ class MainWindow(QMainWindow):
         box = QMessageBox(QMessageBox.Warning, "segviewer", text, QMessageBox.Ok, self)
         box.setAttribute(Qt.WA_DeleteOnClose)
         box.open()
+        self.last_error = text
+
+    def note_error(self, text: str) -> None:
+        """A problem shown in the status bar only (the part that found it shows its own dialog)."""
+        self.statusBar().showMessage(text, 15000)
         self.last_error = text
 
     def _show_empty_hint(self) -> None:
@@ -392,16 +380,3 @@ class MainWindow(QMainWindow):
         self.viewer.shutdown()
         super().closeEvent(event)
 
-
-def hover_text(viewer: Viewer, x: int, y: int) -> str:
-    loaded, classes = viewer.loaded, viewer.classes
-    label = int(loaded.sample.labels[y, x])
-    names = classes.names
-    gt = "ignore" if label == classes.ignore_index else names[label] if label < len(names) else str(label)
-    if loaded.sample.probs is None:
-        pred = int(loaded.maps.pred_argmax[y, x])
-        return f"x {x}, y {y} · GT {gt} · mask {names[pred] if pred >= 0 else 'none'}"
-    p = loaded.sample.probs[:, y, x].float().cpu()
-    top = int(p.argmax())
-    p_gt = f" (p={float(p[label]):.3f})" if label < len(names) else ""
-    return f"x {x}, y {y} · GT {gt}{p_gt} · predicted {names[top]} (p={float(p[top]):.3f})"

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSpinBox, QWidget
 
+from .layout import tab_layout
 from .table_model import KEY_ROLE, Cell, TableModel, sorted_table
 
 
@@ -24,14 +25,7 @@ class RegionsPanel(QWidget):
         self.min_area.setToolTip("hide specks smaller than this")
         self.min_area.valueChanged.connect(self.min_area_changed)
         self.count = QLabel("")
-        top = QHBoxLayout()
-        top.addWidget(QLabel("minimum area"))
-        top.addWidget(self.min_area)
-        top.addWidget(self.count, 1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(top)
-        layout.addWidget(self.view)
+        tab_layout(self, ["minimum area", self.min_area, self.count], self.view)
 
     def set_regions(self, regions, names) -> None:
         rows = [[Cell(r.kind), Cell(f"{r.class_id}: {names[r.class_id]}"), Cell(r.area), *(Cell(v) for v in r.bbox)]

@@ -2,14 +2,15 @@
 
 A status key can move on to the next image in the list's order (on by default); Ctrl+→ goes to the next
 unreviewed image as the list shows them; the note box saves on Enter (Shift+Enter: a new line). The session
-belongs to the GT + prediction source pair (core.session_paths)."""
+belongs to the GT + prediction source pair (core.session_paths). The controller reads the view-model and asks the
+window's services (messages, navigation); what the window shows of the reviews comes from its signals."""
 from __future__ import annotations
 
 import getpass
 import html
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QLabel, QLineEdit, QMessageBox, QPlainTextEdit,
                                QPushButton, QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget)
 
@@ -37,17 +38,21 @@ class NoteEdit(QPlainTextEdit):
             super().keyPressEvent(event)
 
 
-class ReviewController:
-    def __init__(self, window):
-        self.w = window
+class ReviewController(QObject):
+    panel_wanted = Signal()                 # review mode or a note: the Review panel should be on screen
+    reviews_changed = Signal(dict, dict)    # image name -> status, image name -> note
+    progress_changed = Signal(str)          # "n of N reviewed"
+
+    def __init__(self, viewer, services, parent: QObject | None = None):
+        super().__init__(parent)
+        self.viewer, self.services = viewer, services
         self.store: ReviewStore | None = None
         self.mode = False
         self.session_override: Path | None = None
         self.resumed = False
-        self.dock = None
         self._cache: dict = {}
         self._build_panel()
-        self.timer = QTimer(window)
+        self.timer = QTimer(self)
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self.refresh)
 
@@ -66,16 +71,17 @@ class ReviewController:
         for label in (self.mode_label, self.file_label, self.status_label, self.progress_label):
             label.setWordWrap(True)
             label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
-        self.reviewer = QLineEdit(self.w.qsettings.value("reviewer", getpass.getuser()))
-        self.reviewer.editingFinished.connect(lambda: self.w.qsettings.setValue("reviewer", self.reviewer.text()))
+        qsettings = self.services.qsettings
+        self.reviewer = QLineEdit(qsettings.value("reviewer", getpass.getuser()))
+        self.reviewer.editingFinished.connect(lambda: qsettings.setValue("reviewer", self.reviewer.text()))
         self.note_box = NoteEdit()
         self.note_box.setPlaceholderText("N: write a note · Enter saves · Shift+Enter new line · Esc cancels")
         self.note_box.setFixedHeight(3 * self.note_box.fontMetrics().height() + 12)
         self.note_box.submitted.connect(self._note_submitted)
         self.note_box.cancelled.connect(self._note_cancelled)
         self.advance = QCheckBox("a status key moves to the next image")
-        self.advance.setChecked(self.w.qsettings.value(ADVANCE_KEY, True, type=bool))
-        self.advance.toggled.connect(lambda on: self.w.qsettings.setValue(ADVANCE_KEY, on))
+        self.advance.setChecked(qsettings.value(ADVANCE_KEY, True, type=bool))
+        self.advance.toggled.connect(lambda on: qsettings.setValue(ADVANCE_KEY, on))
         buttons = QHBoxLayout()
         for text, slot, tip in (("Undo (U)", self.undo, "undo the last review change"),
                                 ("Next unreviewed", self.next_unreviewed, "Ctrl+→, in the list's order")):
@@ -96,7 +102,7 @@ class ReviewController:
     def open_for_dataset(self) -> None:
         self.close()
         self.resumed = False
-        ds = self.w.viewer.dataset
+        ds = self.viewer.dataset
         path = self.session_override or session_path(ds.options)
         if self.use_session(path):
             self._resume()
@@ -119,19 +125,18 @@ class ReviewController:
 
     def _offer_new_file(self, message: str) -> None:
         box = QMessageBox(QMessageBox.Warning, "Review session", message + "\n\nStart a new session file instead?",
-                          QMessageBox.Yes | QMessageBox.No, self.w)
+                          QMessageBox.Yes | QMessageBox.No, self.services.dialog_parent)
         box.setAttribute(Qt.WA_DeleteOnClose)
         box.buttonClicked.connect(lambda b: box.buttonRole(b) == QMessageBox.YesRole and self._pick_new_file())
         box.open()
-        self.w.last_error = message
-        self.w.statusBar().showMessage(message, 15000)
+        self.services.report(message)
 
     def _pick_new_file(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.w, "New review session",
-                                              str(start_folder(self.w.qsettings) / "session.sqlite"),
-                                              "Session (*.sqlite)")
+        qsettings = self.services.qsettings
+        path, _ = QFileDialog.getSaveFileName(self.services.dialog_parent, "New review session",
+                                              str(start_folder(qsettings) / "session.sqlite"), "Session (*.sqlite)")
         if path:
-            remember_folder(self.w.qsettings, path)
+            remember_folder(qsettings, path)
             self.session_override = Path(path)
             self.use_session(Path(path))
 
@@ -152,13 +157,13 @@ class ReviewController:
         self.mode = not self.mode
         keys = ", ".join(f"{i + 1} {s}" for i, s in enumerate(self.status_names()))
         self.mode_label.setText(f"ON — {keys}; N note, U undo" if self.mode else "off — press R to review")
-        if self.mode and self.dock is not None:
-            self.dock.show()
+        if self.mode:
+            self.panel_wanted.emit()
         self.mode_label.setStyleSheet("color: #2a8a2a; font-weight: bold;" if self.mode else "")
-        self.w.statusBar().showMessage("review mode " + ("on: number keys set the status" if self.mode else "off"), 5000)
+        self.services.status("review mode " + ("on: number keys set the status" if self.mode else "off"), 5000)
 
     def _current_name(self) -> str | None:
-        v = self.w.viewer
+        v = self.viewer
         return v.dataset.items[v.current].name if v.dataset is not None and v.current >= 0 else None
 
     def set_status_number(self, n: int) -> None:
@@ -166,7 +171,7 @@ class ReviewController:
         if self.store is not None and 1 <= n <= len(names):
             self._set(status=names[n - 1])
             if self.advance.isChecked():
-                self.w.image_list.step(+1)
+                self.services.step_image(+1)
 
     def edit_note(self, text: str | None = None) -> None:
         """With text: saves it as the current image's note. Without: puts the keys in the note box."""
@@ -174,8 +179,7 @@ class ReviewController:
         if self.store is None or name is None:
             return
         if text is None:
-            if self.dock is not None:
-                self.dock.show()
+            self.panel_wanted.emit()
             self.note_box.setFocus()
             self.note_box.selectAll()
             return
@@ -183,11 +187,11 @@ class ReviewController:
 
     def _note_submitted(self, text: str) -> None:
         self.edit_note(text)
-        self.w.canvas.view_widget.setFocus()
+        self.services.focus_canvas()
 
     def _note_cancelled(self) -> None:
         self.on_image_changed()
-        self.w.canvas.view_widget.setFocus()
+        self.services.focus_canvas()
 
     def _set(self, **fields) -> None:
         name = self._current_name()
@@ -196,28 +200,36 @@ class ReviewController:
         self.store.set_review(name, reviewer=self.reviewer.text() or getpass.getuser(), **fields)
         self.refresh()
 
+    def mark_needs_fix(self, note: str) -> bool:
+        """The current image's status becomes the session's "needs fix" one, with the note (label doubt: L)."""
+        status = next((st for st in self.status_names() if "fix" in st), None)
+        if self.store is None or status is None:
+            self.services.error("Mark needs fix failed: no review session with a 'needs fix' status is open.")
+            return False
+        self._set(status=status, note=note)
+        return True
+
     def undo(self) -> None:
         if self.store is not None and self.store.undo() is not None:
             self.refresh()
 
     def next_unreviewed(self) -> None:
         """The next image after the current one, in the list's order (wrapping), that has no status yet."""
-        v = self.w.viewer
+        v = self.viewer
         if self.store is None or v.dataset is None:
             return
-        order = self.w.image_list.visible_order()
+        order = self.services.visible_order()
         start = order.index(v.current) + 1 if v.current in order else 0
         names = v.dataset.names
         for i in order[start:] + order[:start]:
             r = self._cache.get(names[i])
             if (r is None or r.status == "unreviewed") and i != v.current:
-                self.w.image_list.select(i)
-                self.w.show_image(i)
+                self.services.show_image(i)
                 return
-        self.w.statusBar().showMessage("every image in the list is reviewed", 5000)
+        self.services.status("every image in the list is reviewed", 5000)
 
     def _resume(self) -> None:
-        v = self.w.viewer
+        v = self.viewer
         if self.store is not None and self.store.reviews():
             i = self.store.first_unreviewed(v.dataset.names)
             self.resumed = i is not None
@@ -230,18 +242,18 @@ class ReviewController:
             return
         self._cache = self.store.reviews()
         self.on_image_changed()
-        self.w.image_list.refresh(statuses=self.statuses(), notes={k: r.note for k, r in self._cache.items()})
+        self.reviews_changed.emit(self.statuses(), {k: r.note for k, r in self._cache.items()})
         self.show_progress()
 
     def show_progress(self) -> None:
         """"n of N reviewed", in the panel and the status bar, always."""
-        ds = self.w.viewer.dataset
+        ds = self.viewer.dataset
         if ds is None:
             return
         n = sum(1 for name in ds.names if (r := self._cache.get(name)) is not None and r.status != "unreviewed")
         text = f"{n} of {len(ds.names)} reviewed"
         self.progress_label.setText(text)
-        self.w.reviewed_label.setText(text)
+        self.progress_changed.emit(text)
 
     def on_image_changed(self) -> None:
         name = self._current_name()
@@ -253,17 +265,18 @@ class ReviewController:
     def export_report(self, path: str | None = None) -> bool:
         from ..core.qa_report import write_report
         if self.store is None:
-            self.w.show_error("Export QA report failed: no review session is open.")
+            self.services.error("Export QA report failed: no review session is open.")
             return False
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self.w, "Export QA report",
-                                                  str(start_folder(self.w.qsettings) / "qa_report.csv"), "CSV (*.csv)")
-            remember_folder(self.w.qsettings, path)
+            qsettings = self.services.qsettings
+            path, _ = QFileDialog.getSaveFileName(self.services.dialog_parent, "Export QA report",
+                                                  str(start_folder(qsettings) / "qa_report.csv"), "CSV (*.csv)")
+            remember_folder(qsettings, path)
         if not path:
             return False
-        v = self.w.viewer
+        v = self.viewer
         names, per_image = v.loaded_per_image() or (None, None)
-        with self.w.actions_.writing_outputs("the QA report", path):   # the output gate: not over the data or session
-            write_report(path, self.store, names, per_image, v.settings.beta, v.settings.smooth)
-        self.w.statusBar().showMessage(f"wrote {path}", 8000)
+        with self.services.writing_outputs("the QA report", path):   # the output gate: not over the data or session
+            write_report(path, self.store, names, per_image, v.scoring.beta, v.scoring.smooth)
+        self.services.status(f"wrote {path}")
         return True

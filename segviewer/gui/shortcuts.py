@@ -1,57 +1,128 @@
-"""Every keyboard shortcut in one table, shown by the help overlay (?) exactly as the window binds them."""
+"""Every menu entry, action and key of the window in one declarative table; the window binds it (window_actions)
+and the help (?) is generated from it, so the help lists exactly what is bound.
+
+Keys with Ctrl/Alt are Qt shortcuts; single keys go through the KeyRouter (they work wherever the focus is, except
+while typing in a field) and are shown in their menu entry's text.
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout, QWidget
 
-# (keys, description, action name on the window)
-SHORTCUTS = [
-    (("Right", "J"), "next image (in the list's order)", "next_image"),
-    (("Left", "K"), "previous image", "previous_image"),
-    (("]",), "next worst image (list sorted worst first)", "next_worst"),
-    (("[",), "previous worst image", "previous_worst"),
-    (("A",), "all classes", "all_classes"),
-    (("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"), "class 0–9 (in review mode: Alt+number)", "class_by_number"),
-    (("Z",), "show / hide true positives", "toggle_tp"),
-    (("X",), "show / hide false positives", "toggle_fp"),
-    (("C",), "show / hide false negatives", "toggle_fn"),
-    (("E",), "errors view", "view_errors"),
-    (("G",), "ground-truth classes view", "view_gt"),
-    (("M",), "predicted classes view", "view_pred"),
-    (("I",), "image only (press again: back to the overlay)", "image_only"),
-    (("T",), "flicker: ground truth ⇄ prediction (class colours)", "flicker"),
-    (("S",), "side by side: ground truth beside the view, zoom and pan linked", "side_by_side"),
-    (("O",), "contour style ⇄ filled", "toggle_contour"),
-    (("D",), "label doubt: 1 − p(label) as a heatmap over the photo (again: back)", "view_doubt"),
-    (("V",), "model A → B: pixels B fixes, breaks, or both get wrong (again: back)", "view_compare"),
-    (("B",), "all classes: paint the correct background pixels too", "toggle_background"),
-    (("F",), "fit the image to the window", "fit"),
-    (("Esc",), "clear the confusion-cell highlight and region box", "clear_highlight"),
-    (("R",), "review mode on / off (QA)", "toggle_review"),
-    (("1", "2", "3", "4", "5"), "review mode: set the status (and go to the next image in the list)",
-     "set_status"),
-    (("N",), "review mode: write a note", "edit_note"),
-    (("U",), "review mode: undo the last review change", "undo_review"),
-    (("L",), "review mode: 'needs fix', noting the suspect region selected in Label doubt (else the largest)",
-     "mark_label_doubt"),
-    (("Ctrl+Right",), "next unreviewed image (in the list's order)", "next_unreviewed"),
-    (("Enter", "Esc"), "in a text or number field: done, keys go back to the image", "field_done"),
-    (("?",), "this help", "toggle_help"),
-]
+DIGITS = tuple(str(n) for n in range(10))
 
 
-MOUSE = [
+@dataclass(frozen=True)
+class Action:
+    name: str                     # the handler's name (WindowActions.handlers)
+    help: str                     # what the help says it does
+    keys: tuple[str, ...] = ()
+    menu: str | None = None       # "File", "View" or "Help": also a menu entry, with this text
+    text: str | None = None
+    separator: bool = False       # a separator above its menu entry
+
+
+ACTIONS = (
+    # ---- File ----
+    Action("pick_folder", "open a dataset folder", ("Ctrl+O",), "File", "Open dataset folder…"),
+    Action("open_dialog", "open a dataset from separate folders (and a Dask scheduler)", ("Ctrl+Shift+O",), "File",
+           "Open dataset (separate folders)…"),
+    Action("recent", "open a recent dataset", (), "File", "Open recent"),            # a submenu
+    Action("open_demo", "open the demo dataset", (), "File", "Open demo dataset"),
+    Action("pick_compare", "open model B beside the dataset's model A", (), "File", "Compare with model B…"),
+    Action("export_per_class", "export the per-class CSV", ("Ctrl+E",), "File", "Export per-class CSV…", True),
+    Action("export_per_image", "export the per-image CSV", (), "File", "Export per-image CSV…"),
+    Action("export_report", "export the QA report", (), "File", "Export QA report…"),
+    Action("export_worst_figures", "export figures of the worst images", (), "File", "Export worst figures…"),
+    Action("save_view", "save the view as a PNG with a caption", ("Ctrl+S",), "File", "Save view as PNG…"),
+    Action("quit", "quit", ("Ctrl+Q",), "File", "Quit", True),
+    # ---- View ----
+    Action("fit", "fit the image to the window", ("F",), "View", "Fit image"),
+    Action("image_only", "image only (press again: back to the overlay)", ("I",), "View", "Image only"),
+    Action("toggle_contour", "contour style ⇄ filled", ("O",), "View", "Contour / filled"),
+    Action("side_by_side", "side by side: ground truth beside the view, zoom and pan linked", ("S",), "View",
+           "Side by side with the ground truth"),
+    Action("flicker", "flicker: ground truth ⇄ prediction (class colours)", ("T",), "View",
+           "Flicker ground truth ⇄ prediction"),
+    Action("view_doubt", "label doubt: 1 − p(label) as a heatmap over the photo (again: back)", ("D",), "View",
+           "Label doubt heatmap"),
+    Action("view_compare", "model A → B: pixels B fixes, breaks, or both get wrong (again: back)", ("V",), "View",
+           "Model A → B changes"),
+    Action("toggle_palette", "colour-blind safe colours ⇄ classic", (), "View", "Colour-blind safe colours"),
+    Action("panels", "show or hide a panel; reset the layout", (), "View", "Panels", True),   # dock toggles
+    # ---- Help ----
+    Action("toggle_help", "this help", ("?",), "Help", "Keyboard shortcuts"),
+    # ---- keys only ----
+    Action("next_image", "next image (in the list's order)", ("Right", "J")),
+    Action("previous_image", "previous image", ("Left", "K")),
+    Action("next_worst", "next worst image (list sorted worst first)", ("]",)),
+    Action("previous_worst", "previous worst image", ("[",)),
+    Action("all_classes", "all classes", ("A",)),
+    Action("class_by_number", "class 0–9 (in review mode: the status 1–5)", DIGITS),
+    Action("select_class", "class 0–9, also in review mode", tuple(f"Alt+{n}" for n in DIGITS)),
+    Action("toggle_tp", "show / hide true positives", ("Z",)),
+    Action("toggle_fp", "show / hide false positives", ("X",)),
+    Action("toggle_fn", "show / hide false negatives", ("C",)),
+    Action("view_errors", "errors view", ("E",)),
+    Action("view_gt", "ground-truth classes view", ("G",)),
+    Action("view_pred", "predicted classes view", ("M",)),
+    Action("toggle_background", "all classes: paint the correct background pixels too", ("B",)),
+    Action("clear_highlight", "close the help, else clear the confusion-cell highlight and region box", ("Esc",)),
+    Action("toggle_review", "review mode on / off (QA)", ("R",)),
+    Action("edit_note", "review mode: write a note", ("N",)),
+    Action("undo_review", "review mode: undo the last review change", ("U",)),
+    Action("mark_label_doubt", "review mode: 'needs fix', noting the suspect region selected in Label doubt "
+           "(else the largest)", ("L",)),
+    Action("next_unreviewed", "next unreviewed image (in the list's order)", ("Ctrl+Right",)),
+)
+FIELD_KEYS = (("Enter / Esc", "in a text or number field: done, keys go back to the image"),)
+
+MOUSE = (
     ("wheel", "zoom at the pointer"),
     ("left drag", "pan (both panes when side by side)"),
     ("right drag", "zoom in x and y"),
     ("hover", "pixel readout: GT class, prediction, probabilities"),
+    ("drop a folder", "open it as a dataset"),
     ("click an image row", "show that image; click a column header to sort by it"),
     ("click a class row", "show that class"),
     ("click a confusion cell", "highlight its pixels (magenta) and rank the images by it"),
     ("click an error region", "zoom to it"),
-]
+    ("click a suspect region", "zoom to it (Label doubt tab); click an image there to show it"),
+    ("drag a panel's title", "move the panel to another edge of the window"),
+)
 SINGLE_KEY_NOTE = ("Single keys work wherever the focus is, except while typing in a text or number field "
                    "(there, letters still work in number fields; Enter or Esc gives the keys back).")
+
+
+def is_single(key: str) -> bool:
+    """Routed by the KeyRouter (no Ctrl/Alt): "F", "?", "Right", "Esc" ..."""
+    return "+" not in key
+
+
+def key_text(keys: tuple[str, ...]) -> str:
+    if keys == DIGITS:
+        return "0 – 9"
+    if len(keys) == 10 and all(k.startswith("Alt+") for k in keys):
+        return "Alt+0 – 9"
+    return " / ".join(keys)
+
+
+def menu_text(action: Action) -> str:
+    """A menu entry's text; its single keys in brackets (Ctrl keys are shown by Qt itself)."""
+    single = [k for k in action.keys if is_single(k)]
+    return f"{action.text} ({' / '.join(single)})" if single else action.text
+
+
+def help_rows() -> list[tuple[str, str]]:
+    """(keys, what they do) for every action with keys, then the field keys: what the help shows."""
+    return [(key_text(a.keys), a.help) for a in ACTIONS if a.keys] + list(FIELD_KEYS)
+
+
+def help_html() -> str:
+    return (f"<table>{_rows(help_rows())}</table><p><b>Mouse</b></p><table>{_rows(MOUSE)}</table>"
+            f"<p style='color:gray'>{SINGLE_KEY_NOTE}</p>")
 
 
 def _rows(pairs) -> str:
@@ -62,9 +133,7 @@ class HelpOverlay(QDialog):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts and mouse")
-        keys = _rows((" / ".join(k), text) for k, text, _ in SHORTCUTS)
-        label = QLabel(f"<table>{keys}</table><p><b>Mouse</b></p><table>{_rows(MOUSE)}</table>"
-                       f"<p style='color:gray'>{SINGLE_KEY_NOTE}</p>")
+        label = QLabel(help_html())
         label.setWordWrap(True)
         label.setTextFormat(Qt.RichText)
         layout = QVBoxLayout(self)

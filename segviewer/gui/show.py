@@ -3,13 +3,14 @@
 In a script the call blocks until the window is closed (QApplication.exec()). In IPython or Jupyter with a running
 Qt event loop (`%gui qt`), it returns the window at once and the notebook stays usable.
 
-The window reads the same Inspector (its dataset, index and Scoring), so both show the same numbers.
+The window reads the same Inspector (its dataset, index and evented Scoring), so both show the same numbers and
+the same settings.
 """
 from __future__ import annotations
 
 import sys
 
-from ..core.errors import LoadError
+from ..core.errors import OptionError
 
 _OPEN_WINDOWS: list = []   # windows shown into a running loop: kept, or Python's collector would close them
 
@@ -22,25 +23,14 @@ def qt_loop_running() -> bool:
     return str(getattr(shell, "active_eventloop", None) or "").startswith("qt")
 
 
-def apply_scoring(viewer, scoring) -> None:
-    """The Inspector's threshold(s), mode, beta, smooth and boundary band as the window's settings."""
-    changes = {"beta": scoring.beta, "smooth": scoring.smooth, "argmax": scoring.argmax and not viewer.is_hard,
-               "boundary": scoring.boundary, "interior": scoring.interior}
-    if scoring.per_class:
-        changes["class_thresholds"] = tuple(scoring.threshold)
-    else:
-        changes["threshold"] = scoring.threshold
-    viewer.update_settings(**changes)
-
-
-def open_window(inspector):
-    """A shown MainWindow reading this very Inspector (call with a QApplication and in its thread): the window
-    and the script share one engine, its index and its caches; a model source runs per image on demand."""
+def window_on(inspector):
+    """A shown MainWindow on this very Inspector (call with a QApplication and in its thread): the window and the
+    script share one engine, its settings (both ways: the window follows `ins.scoring = ...`, and `ins.scoring` is
+    what the window's controls set), its index and its caches; a model source runs per image on demand."""
     from .main_window import MainWindow
     window = MainWindow()
     window.show()
-    if window.viewer.open_engine(inspector):
-        apply_scoring(window.viewer, inspector.scoring)
+    window.viewer.open_engine(inspector)
     return window
 
 
@@ -51,12 +41,12 @@ def show_inspector(inspector, block: bool | None = None):
     if block is None:
         block = not qt_loop_running()
     if headless():
-        raise LoadError(None, "no display to open the window on (no DISPLAY or WAYLAND_DISPLAY); use the "
-                              "Inspector's tables, or run on a desktop")
+        raise OptionError("no display to open the window on (no DISPLAY or WAYLAND_DISPLAY); use the "
+                          "Inspector's tables, or run on a desktop")
     from PySide6.QtWidgets import QApplication
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("segviewer")
-    window = open_window(inspector)
+    window = window_on(inspector)
     if not block:
         _OPEN_WINDOWS[:] = [w for w in _OPEN_WINDOWS if w.isVisible()] + [window]
         return window

@@ -1,7 +1,9 @@
-"""The window's adapter to the engine: runs Inspector requests on the workers and emits signals.
+"""The window's view-model: the engine's settings as the window's, every request through the keyed jobs, and the
+signals the panels listen to. Nothing here computes a score.
 
-One rule for every result: a request is tagged with (generation, request_key(kind, scoring, image, view extras)),
-and its result is applied only while that key is still the current one. Nothing here computes a score.
+The engine owns the Scoring (and model B's): a setting changed here is set on the engine, and the engine's event
+brings it back, the same path a notebook's `ins.scoring = ...` takes (queued to this thread when it comes from
+another). So the window always shows the engine's own settings.
 """
 from __future__ import annotations
 
@@ -9,60 +11,75 @@ import math
 
 from PySide6.QtCore import QObject, Signal
 
-from ..core.counts import Counts
+from ..core.counts import Counts, DatasetCounts
 from ..core.device import describe_device
-from ..core.errors import LoadError
+from ..core.errors import LoadError, OptionError
 from ..core.index import DEFAULT_STEPS
-from ..core.inspector import DatasetCounts, Inspector, request_key
+from ..core.inspector import Inspector
 from ..core.loaded import LoadedImage, Overlay
 from ..core.options import DataOptions
 from ..core.scores import Scores, compute_scores
-from .guard import guarded, message
-from .state import ViewSettings
+from ..core.scoring import Scoring
+from .guard import message
+from .jobs import KeyedJobs
+from .state import ViewSettings, changed_scoring, split_changes
 from .workers import LatestOnlyWorker, Stopwatch
 
-OVERLAY_KEYS = {"threshold", "class_thresholds", "argmax", "class_id", "view", "boundary", "interior",
-                "compare_threshold", "compare_argmax"}
-COUNT_KEYS = {"threshold", "class_thresholds", "argmax", "boundary", "interior"}
+OVERLAY_KEYS = {"threshold", "argmax", "class_id", "view", "boundary", "interior", "compare_threshold",
+                "compare_argmax"}
+COUNT_KEYS = {"threshold", "argmax", "boundary", "interior"}
 SCORE_KEYS = {"beta", "smooth"}
-IMAGE_KINDS = ("overlay", "image_counts", "regions")
 SYNC_OVERLAY_MS = 8.0      # an overlay that took less than this is redrawn on the GUI thread
 
 
 class Viewer(QObject):
     dataset_opened = Signal()
+    dataset_closed = Signal()               # the engine was closed under the window (by its script)
     sample_loaded = Signal()
     overlay_ready = Signal(object)          # uint8 code image
     image_scores_ready = Signal()
     dataset_scores_ready = Signal()
-    settings_changed = Signal(set)          # names of the settings that changed
+    settings_changed = Signal(set)          # names of the settings that changed (model B's: compare_<field>)
     index_progress = Signal(int, int)
     image_failed = Signal(int, str)         # the selected image could not be loaded
     failures_changed = Signal()             # the set of failed images changed (once per index build)
     error = Signal(str)
+    _engine_event = Signal(object)          # an engine event, delivered in this object's thread
 
     def __init__(self, steps: int = DEFAULT_STEPS, parent: QObject | None = None):
         super().__init__(parent)
         self.steps = steps
-        self.compute = LatestOnlyWorker("compute", ("load", "overlay", "counts", "analysis"), self)
-        self.background = LatestOnlyWorker("index", ("index", "direct", "confusion"), self)
+        self.compute = LatestOnlyWorker("compute", ("load", "overlay", "image_counts", "regions"), self)
+        self.background = LatestOnlyWorker("index", ("index", "dataset_counts", "confusion"), self)
+        self.jobs = KeyedJobs(self.error.emit, self)
         self.settings = ViewSettings()
-        self.cluster = None        # a core.distributed.Cluster (the open dialog's scheduler): where the index is built
-        self.generation = 0
+        self.cluster = None        # a core.distributed.Cluster (the open dialog's scheduler): where passes run
+        self.engine: Inspector | None = None
+        self._owns_engine = False  # an engine this window opened (not a script's) is closed when it is done with it
+        self._timing: dict[str, float] = {}
+        self._engine_event.connect(self._follow_engine)
         self._reset(None)
 
-    def _reset(self, engine: Inspector | None) -> None:
-        self.engine = engine
-        self.generation += 1
+    def _reset(self, engine: Inspector | None, owned: bool = False) -> None:
+        self._listen(self.engine, False)
+        self.jobs.reset()
+        if self._owns_engine and self.engine is not None and self.engine is not engine:
+            self.engine.close()
+        self.engine, self._owns_engine = engine, owned
         self.current = -1
         self.loaded: LoadedImage | None = None
-        self.overlay: Overlay | None = None
-        self.image_result: tuple[tuple, Counts] | None = None      # (key, [C] counts)
-        self.dataset_result: DatasetCounts | None = None
         self.index_ready = False
-        self.last_overlay_ms = math.nan
-        self.last_counts_ms = math.nan
-        self._reported = None
+        self.last_overlay_ms = self.last_counts_ms = math.nan
+        self._listen(engine, True)
+
+    def _listen(self, engine: Inspector | None, on: bool) -> None:
+        if engine is not None:
+            for emitter in (engine.events.scoring, engine.events.compare_scoring, engine.events.closed):
+                (emitter.connect if on else emitter.disconnect)(self._on_engine_event)
+
+    @property
+    def generation(self) -> int:
+        return self.jobs.generation
 
     # ---- what the panels read ----
     @property
@@ -71,7 +88,7 @@ class Viewer(QObject):
 
     @property
     def index(self):
-        return self.engine._index if self.engine is not None and self.index_ready else None
+        return self.engine.built_index if self.engine is not None and self.index_ready else None
 
     @property
     def classes(self):
@@ -82,48 +99,46 @@ class Viewer(QObject):
         return bool(self.engine and self.engine.is_hard)
 
     @property
-    def failures(self) -> dict[int, str]:
+    def failures(self):
         return self.engine.failures if self.engine is not None else {}
 
     @property
-    def scoring(self):
-        return self.settings.scoring().for_dataset(self.is_hard)
+    def scoring(self) -> Scoring:
+        return self.settings.scoring
+
+    @property
+    def b_scoring(self) -> Scoring:
+        return self.settings.compare_scoring
 
     def device_text(self) -> str:
         return describe_device(self.dataset.device) if self.dataset else ""
 
-    def key(self, kind: str, image: bool = False, extra: tuple = ()) -> tuple:
-        """The key a result of this kind must carry to be shown now."""
-        return (self.generation, request_key(kind, self.scoring, self.current if image else None, extra))
+    @property
+    def overlay(self) -> Overlay | None:
+        return self.jobs.value("overlay")
 
     @property
     def image_counts(self) -> Counts | None:
-        r = self.image_result
-        return r[1] if r is not None and r[0] == self.key("image_counts", image=True) else None
+        return self.jobs.value("image_counts")
+
+    @property
+    def dataset_result(self) -> DatasetCounts | None:
+        return self.jobs.value("dataset_counts")
 
     @property
     def dataset_counts(self) -> Counts | None:
-        d = self._current_dataset()
+        d = self.dataset_result
         return d.total if d is not None else None
 
     @property
     def dataset_soft(self) -> Counts | None:
-        d = self._current_dataset()
+        d = self.dataset_result
         return d.soft if d is not None else None
 
     @property
-    def per_image(self) -> Counts | None:
-        d = self._current_dataset()
-        return d.per_image if d is not None else None
-
-    @property
     def per_image_exact(self) -> bool:
-        d = self._current_dataset()
-        return d is None or d.exact
-
-    def _current_dataset(self) -> DatasetCounts | None:
         d = self.dataset_result
-        return d if d is not None and d.key == self.key("dataset_counts")[1] else None
+        return d is None or d.exact
 
     @property
     def best(self):
@@ -137,61 +152,79 @@ class Viewer(QObject):
     def open_dataset(self, options: DataOptions) -> bool:
         from ..core.dataset import Dataset
         try:
-            engine = Inspector(Dataset(options), steps=self.steps)
-        except LoadError as exc:
+            dataset = Dataset(options)
+            engine = Inspector(dataset, self._carried_scoring(dataset.classes.num_classes), steps=self.steps)
+        except (LoadError, OptionError) as exc:
             self.error.emit(message("Open dataset", exc))
             return False
-        return self.open_engine(engine)
+        return self.open_engine(engine, owned=True)
 
-    def open_engine(self, engine: Inspector) -> bool:
-        self.compute.cancel("load")
+    def _carried_scoring(self, num_classes: int) -> Scoring:
+        """The settings the next dataset opens with: the window's, less what no longer fits it."""
+        s = self.settings.scoring
+        if self.is_hard:            # masks forced argmax; the user did not choose it
+            s = s.with_(argmax=False)
+        if s.per_class and len(s.threshold) != num_classes:
+            s = s.with_(threshold=Scoring().threshold)
+        return s
+
+    def open_engine(self, engine: Inspector, owned: bool = False) -> bool:
+        """Shows this engine (owned: the window closes it when another opens or the window closes)."""
         if engine.cluster is None:
             engine.cluster = self.cluster
-        self._reset(engine)
-        if engine.is_hard:
-            self.settings = self.settings.with_(argmax=False, class_thresholds=None)
-        elif self.settings.class_thresholds is not None and len(self.settings.class_thresholds) != len(engine.classes.names):
-            self.settings = self.settings.with_(class_thresholds=None)
+        self._reset(engine, owned)
+        self.settings = self.settings.with_(scoring=engine.scoring, compare_scoring=engine.compare_scoring)
         self.select_image(0)
         self._start_index()
         self.dataset_opened.emit()   # listeners may pick another first image (e.g. resume a review)
         return True
 
-    # ---- the current image ----
-    def select_image(self, i: int) -> None:
-        if self.engine is None or not 0 <= i < len(self.engine):
-            return
-        self.current = i
-        engine, generation = self.engine, self.generation
-        self.compute.submit("load", lambda: engine.load(i),
-                            lambda loaded: self._on_loaded(generation, loaded),
-                            lambda exc: self._on_load_failed(generation, i, exc))
-
-    def _on_loaded(self, generation: int, loaded: LoadedImage) -> None:
-        if generation != self.generation or loaded.index != self.current:
-            return
-        self.loaded = loaded
-        self.overlay = None
-        self.last_overlay_ms = math.nan   # a new image is measured on the worker first
-        self.sample_loaded.emit()
-        self.request_render()
-
-    def _on_load_failed(self, generation: int, i: int, exc: BaseException) -> None:
-        if generation != self.generation:
-            return
-        message = str(exc) if isinstance(exc, LoadError) else f"{self.engine.names[i]}: {exc!r}"
-        self.engine.failures[i] = message
-        if i == self.current:  # nothing of the previous image may pass for this one
-            self.loaded, self.overlay, self.image_result = None, None, None
-            self.image_scores_ready.emit()
-        self.image_failed.emit(i, message)
-
-    # ---- settings ----
+    # ---- the settings: the engine's, both ways ----
     def update_settings(self, **changes) -> None:
-        changed = {k for k, v in changes.items() if getattr(self.settings, k) != v}
-        if not changed:
+        """Window settings by name; the Scoring's fields (and model B's as compare_<field>) are set on the engine."""
+        scoring, compare, view = split_changes(changes)
+        changed = {k for k, v in view.items() if getattr(self.settings, k) != v}
+        if changed:
+            self.settings = self.settings.with_(**view)
+            self._settings_changed(changed)
+        try:
+            if scoring:
+                if not scoring.get("boundary", self.scoring.boundary):
+                    scoring["interior"] = False      # the interior box counts only while a band is set
+                self._set_scoring("scoring", self.scoring.with_(**scoring))
+            if compare:
+                self._set_scoring("compare_scoring", self.b_scoring.with_(**compare))
+        except OptionError as exc:
+            self.error.emit(message("Settings", exc))
+
+    def _set_scoring(self, name: str, value: Scoring) -> None:
+        if self.engine is not None:
+            setattr(self.engine, name, value)       # its event brings the value back (_follow_engine)
             return
-        self.settings = self.settings.with_(**changes)
+        old = getattr(self.settings, name)
+        self.settings = self.settings.with_(**{name: value})
+        self._settings_changed(changed_scoring(old, value, "compare_" if name == "compare_scoring" else ""))
+
+    def _on_engine_event(self, event) -> None:
+        self._engine_event.emit(event)              # direct in this thread, queued from any other
+
+    def _follow_engine(self, event=None) -> None:
+        """The engine's settings now, whatever order its events come in: the window shows the engine's own."""
+        engine, s = self.engine, self.settings
+        if engine is not None and engine.closed:       # its script closed it: nothing of it can be shown any more
+            self._reset(None)
+            self.dataset_closed.emit()
+            self.error.emit("The dataset was closed by the script that opened it (ins.close()); open one to go on.")
+            return
+        if engine is None:
+            return
+        changed = changed_scoring(s.scoring, engine.scoring) | \
+            changed_scoring(s.compare_scoring, engine.compare_scoring, "compare_")
+        if changed:
+            self.settings = s.with_(scoring=engine.scoring, compare_scoring=engine.compare_scoring)
+            self._settings_changed(changed)
+
+    def _settings_changed(self, changed: set) -> None:
         self.settings_changed.emit(changed)
         if changed & OVERLAY_KEYS:
             self.request_render(counts=bool(changed & COUNT_KEYS))
@@ -201,84 +234,88 @@ class Viewer(QObject):
             self.image_scores_ready.emit()
             self.dataset_scores_ready.emit()
 
-    # ---- the current image's overlay and counts ----
-    def overlay_extra(self) -> tuple:
-        s = self.settings
-        b = s.compare_scoring().prediction_key() if s.view == "compare" else ()
-        return (s.class_id, s.view, b)
+    # ---- the current image ----
+    def select_image(self, i: int) -> None:
+        if self.engine is None or not 0 <= i < len(self.engine):
+            return
+        self.current = i
+        engine = self.engine
+        self.jobs.forget("load")
+        self.jobs.request("load", lambda: engine.key("image", image=self.current), lambda: engine.load(i),
+                          self._on_loaded, worker=self.compute, what="Loading the image",
+                          failed=lambda exc: self._on_load_failed(i, exc))
 
-    @property
-    def b_scoring(self):
-        return self.settings.compare_scoring()
+    def _on_loaded(self, loaded: LoadedImage) -> None:
+        self.loaded = loaded
+        self.last_overlay_ms = math.nan   # a new image is measured on the worker first
+        self.sample_loaded.emit()
+        self.request_render()
+
+    def _on_load_failed(self, i: int, exc: BaseException) -> None:
+        text = str(exc) if isinstance(exc, LoadError) else f"{self.engine.names[i]}: {exc!r}"
+        self.engine.failures.record_at(i, text)
+        self.loaded = None                  # nothing of the previous image may pass for this one
+        self.image_scores_ready.emit()
+        self.image_failed.emit(i, text)
 
     def showing_current(self) -> bool:
         """The loaded image is the selected one (between a selection and its load, nothing is computed for it)."""
         return self.loaded is not None and self.loaded.index == self.current
 
+    def _compare_view(self) -> bool:
+        return self.settings.view == "compare" and self.engine.compare.attached
+
+    def overlay_key(self) -> tuple:
+        s = self.settings
+        kind = "compare_overlay" if self._compare_view() else "overlay"
+        return self.engine.key(kind, s.scoring, self.current, (s.class_id, s.view), s.compare_scoring)
+
     def request_render(self, counts: bool = True) -> None:
         if not self.showing_current():
             return
-        loaded, scoring, extra = self.loaded, self.scoring, self.overlay_extra()
-        key = self.key("overlay", image=True, extra=extra)
-        engine, b = self.engine, self.b_scoring
-        compare = extra[1] == "compare" and engine.has_compare
+        engine, loaded, s = self.engine, self.loaded, self.settings
+        compare = self._compare_view()
 
         def job():
             watch = Stopwatch()
             if compare:   # model A vs model B: the pixels B fixes, breaks, or both get wrong
-                return engine.compare_overlay(loaded.index, extra[0], scoring, b), watch.ms()
-            return loaded.overlay(scoring, *extra[:2]), watch.ms()
-        if self.last_overlay_ms < SYNC_OVERLAY_MS and not compare:
-            # a few ms on this image (measured on the last one): drawn now, in the same repaint as the tables,
-            # instead of a worker's result waiting behind that repaint (~30-50 ms of painting on a 2-core CPU)
-            self.compute.cancel("overlay")
-            out = guarded(self.error.emit, "Drawing the overlay", job)()
-            if out is not None:
-                self._apply(key, "overlay", extra, out, self._on_overlay)
-        else:
-            self.compute.submit("overlay", job, lambda out: self._apply(key, "overlay", extra, out, self._on_overlay),
-                                self._job_failed(key, "overlay", extra, "Drawing the overlay"))
+                out = engine.compare.overlay(loaded.index, s.class_id, s.scoring, s.compare_scoring)
+            else:
+                out = loaded.overlay(s.scoring, s.class_id, s.view)
+            self._timing["overlay"] = watch.ms()
+            return out
+        # a few ms on this image (measured on the last one): drawn now, in the same repaint as the tables, instead
+        # of a worker's result waiting behind that repaint (~30-50 ms of painting on a 2-core CPU)
+        now = self.last_overlay_ms < SYNC_OVERLAY_MS and not compare
+        self.jobs.request("overlay", self.overlay_key, job, self._on_overlay, worker=self.compute,
+                          what="Drawing the overlay", now=now)
         if counts or self.image_counts is None:
             self._request_image_counts()
 
-    def _job_failed(self, key: tuple, kind: str, extra: tuple, what: str):
-        """A failed job is reported once, and only while its settings are still the current ones."""
-        def report(exc: BaseException) -> None:
-            if key == self.key(kind, image=kind in IMAGE_KINDS, extra=extra) and key != self._reported:
-                self._reported = key
-                self.error.emit(message(what, exc))
-        return report
-
-    def _apply(self, key: tuple, kind: str, extra: tuple, out, apply) -> None:
-        """The one rule: a result is applied only while its key is the current one."""
-        if key == self.key(kind, image=kind in IMAGE_KINDS, extra=extra):
-            apply(out)
-
-    def _on_overlay(self, out) -> None:
-        self.overlay, self.last_overlay_ms = out
-        self.overlay_ready.emit(self.overlay.codes)
+    def _on_overlay(self, overlay: Overlay) -> None:
+        self.last_overlay_ms = self._timing.get("overlay", math.nan)
+        self.overlay_ready.emit(overlay.codes)
 
     def _request_image_counts(self) -> None:
-        engine, i, scoring = self.engine, self.current, self.scoring
-        key = self.key("image_counts", image=True)
-        # from the index this is O(classes): answer at once, so the table never lags the slider
-        quick = engine._image_counts_from_index(i, scoring) if self.index is not None else None
-        if quick is not None:
-            self.image_result, self.last_counts_ms = (key, quick), 0.0
-            self.image_scores_ready.emit()
-            return
+        engine, i, s = self.engine, self.current, self.scoring
 
         def job():
             watch = Stopwatch()
-            return engine.image_counts(i, scoring), watch.ms()
+            counts = engine.image_counts(i, s)
+            self._timing["image_counts"] = watch.ms()
+            return counts
 
-        def done(out):
-            counts, self.last_counts_ms = out
-            self.image_result = (key, counts)
-            self.image_scores_ready.emit()
-        self.compute.submit("counts", job, lambda out: self._apply(key, "image_counts", (), out, done),
-                            self._job_failed(key, "image_counts", (), "Image scores"))
-        self.image_scores_ready.emit()   # the table shows "computing…" rather than numbers for other settings
+        def quick():   # from the index this is O(classes): answered at once, so the table never lags the slider
+            self._timing["image_counts"] = 0.0
+            return engine.indexed_image_counts(i, s) if self.index is not None else None
+        self.jobs.request("image_counts", lambda: engine.key("image_counts", self.scoring, self.current), job,
+                          self._on_image_counts, worker=self.compute, what="Image scores", quick=quick)
+        if self.image_counts is None:
+            self.image_scores_ready.emit()   # the table shows "computing…" rather than numbers for other settings
+
+    def _on_image_counts(self, _counts: Counts) -> None:
+        self.last_counts_ms = self._timing.get("image_counts", math.nan)
+        self.image_scores_ready.emit()
 
     def image_scores(self) -> Scores | None:
         counts = self.image_counts
@@ -297,43 +334,28 @@ class Viewer(QObject):
                                 cancelled=lambda: generation != self.generation)
 
         def done(_index):
-            if generation != self.generation:
-                return
             self.index_ready = True
             self.failures_changed.emit()
             self.index_progress.emit(len(engine), len(engine))
             self.refresh_dataset_scores()
             self.request_render(counts=True)
-
-        def failed(exc):
-            if generation == self.generation:
-                self.error.emit(message("Building the dataset index", exc))
-        self.background.submit("index", job, done, failed)
+        self.jobs.request("index", lambda: engine.key("index"), job, done, worker=self.background,
+                          what="Building the dataset index")
 
     def refresh_dataset_scores(self) -> None:
         """From the index in O(classes × bins) on this thread; off-grid thresholds and bands on a worker."""
         if self.index is None:
             return
-        engine, scoring = self.engine, self.scoring
-        key = self.key("dataset_counts")
-        if not scoring.boundary:
-            quick = engine._counts_from_index(engine._index, scoring, key[1])
-            if quick is not None:
-                self.background.cancel("direct")     # a queued pass for earlier settings would only be dropped
-                self.dataset_result = quick
-                self.dataset_scores_ready.emit()
-                return
-        self.background.submit("direct", lambda: engine.dataset_counts(scoring),
-                               lambda out: self._apply(key, "dataset_counts", (), out, self._on_dataset_counts),
-                               lambda exc: self.error.emit(message("Dataset scores", exc)))
-        self.dataset_scores_ready.emit()   # stale numbers give way to "computing…"
-
-    def _on_dataset_counts(self, counts: DatasetCounts) -> None:
-        self.dataset_result = counts
-        self.dataset_scores_ready.emit()
+        engine, s = self.engine, self.scoring
+        self.jobs.request("dataset_counts", lambda: engine.key("dataset_counts", self.scoring),
+                          lambda: engine.dataset_counts(s), lambda _counts: self.dataset_scores_ready.emit(),
+                          worker=self.background, what="Dataset scores",
+                          quick=lambda: engine.indexed_dataset_counts(s))
+        if self.dataset_result is None:
+            self.dataset_scores_ready.emit()   # stale numbers give way to "computing…"
 
     def dataset_scores(self) -> Scores | None:
-        d = self._current_dataset()
+        d = self.dataset_result
         if d is None:
             return None
         s = self.scoring
@@ -341,34 +363,25 @@ class Viewer(QObject):
 
     def image_list_scores(self) -> dict | None:
         """Per image (dataset order): the list's columns at the current settings, from the engine."""
-        d = self._current_dataset()
-        if d is None:
-            return None
-        return self.engine.image_list(d, self.settings.class_id, self.scoring)
+        d = self.dataset_result
+        return None if d is None else self.engine.image_list(d, self.settings.class_id, self.scoring)
 
     def loaded_per_image(self) -> tuple[list[str], Counts] | None:
         """Names and [I, C] counts of the images that loaded (failed ones left out), for exports."""
-        d = self._current_dataset()
-        if d is None:
-            return None
-        keep = [i for i in range(len(self.engine)) if d.loaded[i]]
-        counts = Counts(d.per_image.tp[keep], d.per_image.fp[keep], d.per_image.fn[keep])
-        return [self.engine.names[i] for i in keep], counts
-
-    def output_threshold(self):
-        """The threshold written into exports: None in argmax mode and for hard masks."""
-        s = self.scoring
-        return None if s.argmax else s.effective_threshold()
+        d = self.dataset_result
+        return None if d is None else d.loaded_rows()
 
     def apply_best_thresholds(self) -> None:
         best = self.best
         if best is not None:
             import numpy as np
-            t = np.where(np.isnan(best.threshold), self.settings.threshold, best.threshold)
-            self.update_settings(class_thresholds=tuple(float(v) for v in t))
+            s = self.scoring
+            fallback = Scoring().threshold if s.per_class else s.threshold
+            t = np.where(np.isnan(best.threshold), fallback, best.threshold)
+            self.update_settings(threshold=tuple(float(v) for v in t))
 
     def reset_thresholds(self) -> None:
-        self.update_settings(class_thresholds=None)
+        self.update_settings(threshold=Scoring().threshold)
 
     def is_settled(self) -> bool:
         """Every panel shows the answer for the current settings (or the current image failed)."""
@@ -376,10 +389,12 @@ class Viewer(QObject):
             return self.compute.idle() and self.background.idle()
         shown = ((self.loaded is not None and self.image_counts is not None and self.overlay is not None)
                  or self.current in self.failures)
-        dataset_done = self.index is not None and (self._current_dataset() is not None or not self.engine.names)
+        dataset_done = self.index is not None and (self.dataset_result is not None or not self.engine.names)
         return shown and dataset_done and self.compute.idle() and self.background.idle()
 
     def shutdown(self) -> None:
-        self.generation += 1
+        self.jobs.reset()
         self.compute.stop()
         self.background.stop()
+        self._reset(None)
+

@@ -23,11 +23,11 @@ def test_compare_csvs_equal_the_api(demo_dir, tmp_path):
                                        "broken"]
     ins = segviewer.open(folder=demo_dir, compare_masks=demo_dir / "masks",
                          scoring=segviewer.Scoring(threshold=0.4, beta=0.5))
-    api = ins.compare_scores()
+    api = ins.compare.table()
     assert per_class["fbeta_a"].to_numpy() == pytest.approx(api["fbeta_a"].to_numpy(), rel=1e-9)
     assert per_class["fixed"].tolist() == api["fixed"].tolist()
     assert per_class["both_wrong"].tolist() == api["both_wrong"].tolist()
-    assert per_image["broken"].tolist() == ins.compare_images()["broken"].tolist()
+    assert per_image["broken"].tolist() == ins.compare.images()["broken"].tolist()
     assert per_class["fbeta_a"].to_numpy() == pytest.approx(ins.dataset_scores()["fbeta"].to_numpy(), rel=1e-9)
 
 
@@ -70,7 +70,7 @@ def test_calibration_csvs_plot_and_api(demo_dir, tmp_path):
     assert list(bins.columns) == ["class_id", "class_name", "bin", "lower", "upper", "pixels", "mean_confidence",
                                   "frequency"]
     assert len(bins) == 8 * 10
-    api = segviewer.open(folder=demo_dir).calibration(bins=10)
+    api = segviewer.open(folder=demo_dir).calibration.table(bins=10)
     assert cal["ece"].astype(float).to_numpy() == pytest.approx(api["ece"].to_numpy(), rel=1e-9)
     # ECE from the bins file: Σ pixels · |frequency − mean confidence| / pixels
     top = bins[bins["class_name"] == "top-label"].fillna(0)

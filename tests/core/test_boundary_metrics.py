@@ -184,7 +184,7 @@ def test_dataset_sums_boundary_iou_terms_and_averages_the_rest(tmp_path):
     logits = [np.eye(C, dtype=np.float32)[pred].transpose(2, 0, 1) * 8 for _, pred, _ in cases]
     root = make_dataset(tmp_path, logits, gts)
     ins = segviewer.open(gt=root / "gt", logits=root / "logits", num_classes=C, scoring=segviewer.Scoring(argmax=True))
-    result = ins.dataset_boundary_metrics(width=2)
+    result = ins.boundary.dataset(width=2)
     per = [metrics(gt, pred, width=2) for gt, pred, _ in cases]
     assert result.names == ["img0", "img1", "img2"]
     np.testing.assert_array_equal(result.total().intersection, sum(p.intersection for p in per))
@@ -194,9 +194,9 @@ def test_dataset_sums_boundary_iou_terms_and_averages_the_rest(tmp_path):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             np.testing.assert_allclose(getattr(result.total(), k), np.nanmean(stacked, 0), rtol=1e-12)
-    one = ins.image_boundary_metrics("img1", width=2)
+    one = ins.boundary.image("img1", width=2)
     np.testing.assert_array_equal(one.union, per[1].union)
-    assert ins.image_boundary_metrics("img1", width=2) is one          # kept per setting
-    frame = ins.boundary_scores(None, width=2)
+    assert ins.boundary.image("img1", width=2) is one          # kept per setting
+    frame = ins.boundary.table(None, width=2)
     assert list(frame.columns) == ["class_id", "class_name", "boundary_iou", "hd95", "nsd"]
     np.testing.assert_allclose(frame["boundary_iou"], result.total().boundary_iou, equal_nan=True)

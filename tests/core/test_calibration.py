@@ -120,24 +120,24 @@ def test_dataset_pass_adds_images_and_the_inspector_tables(tmp_path):
     ins = segviewer.open(gt=root / "gt", logits=root / "logits")
     summed = CalibrationStats.empty(c, 15)
     for i in range(3):
-        summed = summed + ins.calibration_stats(image=i)
+        summed = summed + ins.calibration.stats(image=i)
     whole = dataset_calibration(ins.dataset)
     assert np.array_equal(whole.pixels, summed.pixels) and np.array_equal(whole.positives, summed.positives)
     assert np.allclose(whole.conf_sum, summed.conf_sum)
-    frame = ins.calibration()
+    frame = ins.calibration.table()
     assert list(frame.columns) == ["class_id", "class_name", "pixels", "ece", "mce"]
     assert frame["class_name"].iloc[-1] == "top-label" and frame["class_id"].isna().tolist() == [False] * c + [True]
     assert frame["ece"].to_numpy() == pytest.approx(whole.ece())
-    bins = ins.calibration_bins(bins=5)
+    bins = ins.calibration.bins_table(bins=5)
     assert list(bins.columns) == ["class_id", "class_name", "bin", "lower", "upper", "pixels", "mean_confidence",
                                   "frequency"]
     assert len(bins) == (c + 1) * 5 and bins["pixels"].iloc[:5].sum() == 3 * 12 * 16 - 2 * 16
-    rel = ins.reliability(2, bins=5, image=0)
-    assert rel.ece == pytest.approx(ins.calibration(bins=5, image=0)["ece"][2])
+    rel = ins.calibration.reliability(2, bins=5, image=0)
+    assert rel.ece == pytest.approx(ins.calibration.table(bins=5, image=0)["ece"][2])
 
 
 def test_masks_have_no_calibration(demo_dir):
     import segviewer
     ins = segviewer.open(gt=demo_dir / "gt", masks=demo_dir / "masks", classes=demo_dir / "classes.json")
     with pytest.raises(LoadError, match="needs logits"):
-        ins.calibration()
+        ins.calibration.table()

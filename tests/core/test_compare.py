@@ -176,7 +176,7 @@ def test_inspector_tables_match_each_model_alone(two_models):
     root, b_dir, _ = two_models
     ins = segviewer.open(gt=root / "gt", logits=root / "logits", compare=b_dir, scoring=Scoring(threshold=0.4, beta=2))
     ins.compare_scoring = Scoring(argmax=True)
-    scores = ins.compare_scores()
+    scores = ins.compare.table()
     assert list(scores.columns) == ["class_id", "class_name", "gt_pixels", "fbeta_a", "fbeta_b", "delta_fbeta",
                                     "iou_a", "iou_b", "delta_iou", "fixed", "broken", "both_wrong"]
     # model A over the images both have, scored alone; model B alone with argmax and the shared beta
@@ -187,21 +187,21 @@ def test_inspector_tables_match_each_model_alone(two_models):
     alone_b = segviewer.open(gt=root / "gt", logits=b_dir, scoring=Scoring(argmax=True, beta=2))
     assert scores["fbeta_b"].to_numpy() == pytest.approx(alone_b.dataset_scores()["fbeta"].to_numpy())
     assert scores["delta_iou"].to_numpy() == pytest.approx((scores["iou_b"] - scores["iou_a"]).to_numpy())
-    changes = [ins.compare_image(i)[2] for i in range(3)]
+    changes = [ins.compare.image(i)[2] for i in range(3)]
     assert scores["fixed"].tolist() == sum(ch.fixed for ch in changes).tolist()
     assert scores["both_wrong"].tolist() == sum(ch.both_wrong for ch in changes).tolist()
-    images = ins.compare_images()
+    images = ins.compare.images()
     assert list(images.columns) == ["image", "mean_fbeta_a", "mean_fbeta_b", "delta_mean_fbeta", "fixed", "broken"]
     assert images["image"].tolist() == ["img0", "img1", "img2"]      # img3: no prediction from B
     assert images["broken"].tolist() == [int(ch.broken.sum()) for ch in changes]
-    deltas = ins.compare_deltas()
+    deltas = ins.compare.deltas()
     assert deltas["failed"].tolist() == [False, False, False, True]
     assert deltas["delta"][:3] == pytest.approx(images["delta_mean_fbeta"].to_numpy())
     for k in range(3):
-        legend = ins.compare_overlay("img1", k).legend
+        legend = ins.compare.overlay("img1", k).legend
         assert [legend["fixed"], legend["broken"], legend["both wrong"]] == [
             changes[1].fixed[k], changes[1].broken[k], changes[1].both_wrong[k]]
-    assert 3 in ins.compare_dataset().failures
+    assert 3 in ins.compare.dataset().failures
 
 
 def test_masks_as_model_b_and_detection(two_models):
@@ -211,11 +211,11 @@ def test_masks_as_model_b_and_detection(two_models):
     root, b_dir, bm_dir = two_models
     assert detect_kind(bm_dir)[1] == "masks" and detect_kind(b_dir)[1] == "logits"
     ins = segviewer.open(gt=root / "gt", logits=root / "logits", compare=bm_dir)
-    assert ins.compare_model.is_hard and ins.scoring_b().argmax
-    ch = ins.compare_image(0)[2]
-    assert ins.compare_scores()["fixed"][0] >= ch.fixed[0]
+    assert ins.compare.model.is_hard and ins.compare.scoring_b().argmax
+    ch = ins.compare.image(0)[2]
+    assert ins.compare.table()["fixed"][0] >= ch.fixed[0]
     with pytest.raises(LoadError, match="model B has no prediction"):
-        ins.compare_overlay(3)
+        ins.compare.overlay(3)
     with pytest.raises(LoadError):
         segviewer.open(gt=root / "gt", logits=root / "logits", compare=root / "gt" / "missing")
 
@@ -226,12 +226,12 @@ def test_boundary_band_restricts_counts_and_codes(two_models):
     root, b_dir, _ = two_models
     ins = segviewer.open(gt=root / "gt", logits=root / "logits", compare=b_dir,
                          scoring=Scoring(threshold=0.4, boundary=1))
-    counts_a, counts_b, ch = ins.compare_image(1)
+    counts_a, counts_b, ch = ins.compare.image(1)
     band = ins.load(1).scored(ins.scoring).numpy()
     assert int((counts_a.tp + counts_a.fn).sum()) == int(band.sum())         # img1 has no ignore pixels
-    codes = ins.compare_overlay(1, 2).codes
+    codes = ins.compare.overlay(1, 2).codes
     assert (codes[~band] == OUTSIDE).all()
     assert [np.count_nonzero(codes == k) for k in (FIXED, BROKEN, BOTH_WRONG)] == [ch.fixed[2], ch.broken[2],
                                                                                 ch.both_wrong[2]]
-    row = ins.compare_scores().iloc[2]
-    assert row["fixed"] == sum(ins.compare_image(i)[2].fixed[2] for i in range(3))
+    row = ins.compare.table().iloc[2]
+    assert row["fixed"] == sum(ins.compare.image(i)[2].fixed[2] for i in range(3))

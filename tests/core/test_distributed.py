@@ -1,5 +1,6 @@
-"""The index, export and sweep on a local Dask cluster (2 single-threaded worker processes) equal one process
-exactly: the same index arrays, the same CSV bytes, the same skipped files; a killed worker changes nothing."""
+"""Every pass on a local Dask cluster (2 single-threaded worker processes, one for the whole module) equals one
+process exactly: the same index arrays, the same CSV bytes, the same skipped files; a killed worker changes
+nothing."""
 import os
 import shutil
 import signal
@@ -13,11 +14,13 @@ from helpers import make_dataset, run_cli
 distributed = pytest.importorskip("distributed")
 
 from segviewer.core import distributed as dist  # noqa: E402
-from segviewer.core.dataset import Dataset, evaluate as evaluate_local  # noqa: E402
+from segviewer.core.dataset import Dataset  # noqa: E402
 from segviewer.core.errors import LoadError  # noqa: E402
-from segviewer.core.index import build_index as build_local  # noqa: E402
+from segviewer.core.index import build_index  # noqa: E402
 from segviewer.core.index_cache import cache_folder, cache_path, save_cached  # noqa: E402
 from segviewer.core.options import DataOptions  # noqa: E402
+from segviewer.core.passes import counts_pass, index_pass  # noqa: E402
+from segviewer.core.scoring import Scoring  # noqa: E402
 
 C = 4
 
@@ -72,9 +75,9 @@ def test_chunks_cover_the_dataset_in_order():
 
 def test_index_equals_one_process(client, tmp_path):
     ds = open_dataset(random_dataset(tmp_path, 13))
-    local = build_local(ds, 40)
+    local = index_pass(ds, None, steps=40)
     done = []
-    on_cluster = dist.build_index(ds, 40, progress=lambda d, t: done.append((d, t)), cluster=client)
+    on_cluster = index_pass(ds, None, client, steps=40, progress=lambda d, t: done.append((d, t)))
     assert_same_index(on_cluster, local)
     assert on_cluster.names == ds.names
     assert done == [(i, 13) for i in range(1, 14)]      # one tick per image, as the chunks come back
@@ -110,7 +113,7 @@ def test_index_command_builds_the_cache_the_window_reads(client, tmp_path):
     path, key = cache_path(ds, 1000)
     assert str(path) in res.stdout and path.is_file()
     from segviewer.core.index_cache import load_cached
-    assert_same_index(load_cached(path, key), build_local(ds, 1000))
+    assert_same_index(load_cached(path, key), index_pass(ds, None, steps=1000))
     again = run_cli("index", root)
     assert again.returncode == 0 and "up to date" in again.stderr
 
@@ -120,19 +123,22 @@ def test_corrupt_files_reported_as_in_one_process_and_skipped(client, tmp_path):
     corrupt(root, "img3.npy", "img4.png", "img5.npy")   # 4 and 5 form a whole chunk of failures
     ds = open_dataset(root)
     local_failures, dask_failures = [], []
-    local = build_local(ds, 30, on_error=local_failures.append)
-    on_cluster = dist.build_index(ds, 30, on_error=dask_failures.append, cluster=client)
+    local = index_pass(ds, None, steps=30, on_error=local_failures.append)
+    on_cluster = index_pass(ds, None, client, steps=30, on_error=dask_failures.append)
     assert [str(e) for e in dask_failures] == [str(e) for e in local_failures] and len(local_failures) == 3
     assert "img3.npy" in str(local_failures[0]) and "img4.png" in str(local_failures[1])
     assert_same_index(on_cluster, local)
-    counts_local, counts_dask = evaluate_local(ds, 0.5), dist.evaluate(ds, 0.5, cluster=client)
-    assert [str(e) for e in counts_dask.failures] == [str(e) for e in counts_local.failures]
-    assert counts_dask.names == counts_local.names
+    local_failures, dask_failures = [], []
+    counts_local = counts_pass(ds, Scoring(threshold=0.5), on_error=local_failures.append)
+    counts_dask = counts_pass(ds, Scoring(threshold=0.5), client, on_error=dask_failures.append)
+    assert [str(e) for e in dask_failures] == [str(e) for e in local_failures]
+    assert counts_dask.names == counts_local.names and counts_dask.loaded.tolist() == counts_local.loaded.tolist()
     for key in ("tp", "fp", "fn"):
-        assert np.array_equal(getattr(counts_dask.counts, key), getattr(counts_local.counts, key))
-        assert np.array_equal(getattr(counts_dask.soft, key), getattr(counts_local.soft, key))
-    confusion_local = evaluate_local(ds, 0.3, with_confusion=True, boundary=1)
-    confusion_dask = dist.evaluate(ds, 0.3, with_confusion=True, boundary=1, cluster=client)
+        assert np.array_equal(getattr(counts_dask.per_image, key), getattr(counts_local.per_image, key))
+        assert np.array_equal(getattr(counts_dask.soft_per_image, key), getattr(counts_local.soft_per_image, key))
+    banded = Scoring(threshold=0.3, boundary=1)
+    confusion_local = counts_pass(ds, banded, with_confusion=True)
+    confusion_dask = counts_pass(ds, banded, client, with_confusion=True)
     assert np.array_equal(confusion_dask.confusion_per_image, confusion_local.confusion_per_image)
     assert np.array_equal(confusion_dask.confusion, confusion_local.confusion)
     res = [run_cli("export", "--gt", root / "gt", "--logits", root / "logits", "--out", tmp_path / f"{i}.csv", *extra)
@@ -140,22 +146,22 @@ def test_corrupt_files_reported_as_in_one_process_and_skipped(client, tmp_path):
     skipped = [line for line in res[0].stderr.splitlines() if line.startswith("segviewer: skipped")]
     assert len(skipped) == 3 and skipped == [line for line in res[1].stderr.splitlines() if "skipped" in line]
     with pytest.raises(LoadError) as strict_local:
-        build_local(ds, 30, strict=True)
+        index_pass(ds, None, steps=30, strict=True)
     with pytest.raises(LoadError) as strict_dask:
-        dist.build_index(ds, 30, strict=True, cluster=client)
+        index_pass(ds, None, client, steps=30, strict=True)
     assert str(strict_dask.value) == str(strict_local.value)
 
 
 def test_ctrl_c_cancels_the_tasks_and_keeps_the_previous_cache(client, tmp_path):
     ds = open_dataset(random_dataset(tmp_path, 16, seed=4))
     path, key = cache_path(ds, 20)
-    save_cached(path, key, build_local(ds, 20, indices=[0, 1]))
+    save_cached(path, key, build_index(ds, 20, indices=[0, 1]))
     before = path.read_bytes()
 
     def interrupt(done, total):
         raise KeyboardInterrupt
     with pytest.raises(KeyboardInterrupt):
-        dist.build_index(ds, 20, progress=interrupt, cluster=client)
+        index_pass(ds, None, client, steps=20, progress=interrupt)
     assert path.read_bytes() == before and not list(path.parent.glob("*.tmp*"))
     left = lambda dask_scheduler: len(dask_scheduler.tasks)  # noqa: E731
     deadline = time.monotonic() + 10
@@ -178,7 +184,7 @@ def test_relative_paths_reach_workers_started_elsewhere(client, tmp_path, monkey
 
 def test_a_killed_worker_changes_nothing(client, tmp_path):
     ds = open_dataset(random_dataset(tmp_path, 40, h=48, w=64, seed=5))
-    local = build_local(ds, 100)
+    local = index_pass(ds, None, steps=100)
     pids = list(client.run(os.getpid).values())
     killed = []
 
@@ -186,14 +192,14 @@ def test_a_killed_worker_changes_nothing(client, tmp_path):
         if not killed:
             os.kill(pids[0], signal.SIGKILL)
             killed.append(done)
-    on_cluster = dist.build_index(ds, 100, progress=kill_one, cluster=client)
+    on_cluster = index_pass(ds, None, client, steps=100, progress=kill_one)
     assert killed and killed[0] < 40
     assert_same_index(on_cluster, local)
 
 
-def test_calibration_and_label_issues_equal_one_process(client, tmp_path):
-    import pandas as pd
+def test_calibration_label_issues_and_compare_bytes_equal_one_process(client, tmp_path):
     root = random_dataset(tmp_path / "data", 9, seed=5)
+    model_b = random_dataset(tmp_path / "b", 9, seed=7) / "logits"
     corrupt(root, "img4.npy")
     data = ("--gt", root / "gt", "--logits", root / "logits")
     there = ("--scheduler", client.scheduler.address)
@@ -203,12 +209,32 @@ def test_calibration_and_label_issues_equal_one_process(client, tmp_path):
                       "--bins-out", tmp_path / f"cb_{where}.csv", *extra)
         lab = run_cli("label-issues", *data, "--min-confidence", "0.5", "--out", tmp_path / f"l_{where}.csv",
                       "--regions", tmp_path / f"r_{where}.csv", *extra)
-        assert cal.returncode == 0 and lab.returncode == 0, cal.stderr + lab.stderr
-        runs[where] = (cal.stderr, lab.stderr)
-    assert runs["local"] == runs["dask"] and "img4" in runs["local"][0]        # the same skipped-file lines
-    for name in ("l", "r", "cb"):
+        cmp = run_cli("compare", *data, "--threshold", "0.3", "--compare", model_b, "--compare-argmax",
+                      "--out", tmp_path / f"p_{where}.csv", "--per-image", tmp_path / f"pi_{where}.csv", *extra)
+        assert cal.returncode == lab.returncode == cmp.returncode == 0, cal.stderr + lab.stderr + cmp.stderr
+        runs[where] = (cal.stderr, lab.stderr, cmp.stderr)
+    assert runs["local"] == runs["dask"] and "img4" in runs["local"][0] and "img4" in runs["local"][2]
+    for name in ("c", "cb", "l", "r", "p", "pi"):
         assert (tmp_path / f"{name}_local.csv").read_bytes() == (tmp_path / f"{name}_dask.csv").read_bytes(), name
-    # per-class ECE sums float64 probabilities chunk by chunk: equal to rounding, not necessarily to the last digit
-    local, there_ = pd.read_csv(tmp_path / "c_local.csv"), pd.read_csv(tmp_path / "c_dask.csv")
-    assert local["pixels"].tolist() == there_["pixels"].tolist()
-    np.testing.assert_allclose(local[["ece", "mce"]], there_[["ece", "mce"]], rtol=1e-12)
+
+
+def test_boundary_metrics_equal_one_process(client, tmp_path):
+    from segviewer.core.passes import boundary_pass
+    ds = open_dataset(random_dataset(tmp_path, 7, seed=8))
+    for scoring in (Scoring(threshold=0.4), Scoring(argmax=True)):
+        local = boundary_pass(ds, scoring, width=1, tolerance=1.0)
+        there = boundary_pass(ds, scoring, client, width=1, tolerance=1.0)
+        assert there.names == local.names == ds.names
+        for key in ("intersection", "union", "hd95", "nsd"):
+            assert np.array_equal(getattr(there.per_image, key), getattr(local.per_image, key), equal_nan=True), key
+
+
+def test_workers_option_starts_its_own_cluster_and_equals_one_process(tmp_path):
+    root = random_dataset(tmp_path / "data", 5, seed=9)
+    data = ("--gt", root / "gt", "--logits", root / "logits", "--threshold", "0.35")
+    for where, extra in (("local", ()), ("dask", ("--workers", "2"))):
+        res = run_cli("export", *data, "--out", tmp_path / f"{where}.csv", "--per-image", tmp_path / f"{where}_pi.csv",
+                      "--boundary-metrics", *extra)
+        assert res.returncode == 0, res.stderr
+    for name in ("", "_pi"):
+        assert (tmp_path / f"local{name}.csv").read_bytes() == (tmp_path / f"dask{name}.csv").read_bytes()

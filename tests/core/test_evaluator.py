@@ -13,7 +13,7 @@ from helpers import run_cli, save_label
 
 import segviewer
 from segviewer.core.dataset import DataOptions, Dataset
-from segviewer.core.errors import LoadError
+from segviewer.core.errors import LoadError, OptionError
 from segviewer.core.index import build_index
 from segviewer.core.probs import to_probabilities
 
@@ -175,45 +175,88 @@ def test_save_logits_writes_float16_the_export_reads(tmp_path):
     saved = np.load(root / "logits" / "img00.npy", allow_pickle=False)
     assert saved.dtype == np.float16 and saved.shape == (C, 6, 8)
     assert np.array_equal(saved, batches[0][0][0].half().numpy())
-    # the Evaluator saw float32 logits; on their float16 rounding it equals the export of the saved files
-    halves = [(lg.half().float(), tg, n) for lg, tg, n in batches]
-    evaluate(halves).to_csv(tmp_path / "ev.csv")
-    r = run_cli("export", "--gt", root / "gt", "--logits", root / "logits", "--ignore-index", IGNORE,
-                "--out", tmp_path / "ex.csv", "--device", "cpu")
-    assert r.returncode == 0, r.stderr
-    assert (tmp_path / "ev.csv").read_text() == (tmp_path / "ex.csv").read_text()
     assert len(ev.names) == 4
+
+
+def near_ties(seed: int):
+    """Batches whose logits sit near 300, where float16 keeps steps of 0.25, with the label's class ahead by about
+    log 3: its probability is near 0.5 and the most probable class near a tie, so rounding changes decisions."""
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for logits, target, names in random_batches(seed):
+        lg = 300 + torch.randn(logits.shape, generator=g) * 0.3
+        small = torch.nn.functional.interpolate(target[:, None].float(), size=lg.shape[-2:], mode="nearest")
+        label = small[:, 0].long().clamp(max=C - 1)
+        lg.scatter_add_(1, label[:, None], torch.full_like(lg[:, :1], 1.1))
+        out.append((lg, target, names))
+    return out
+
+
+@pytest.mark.parametrize("mode", ["threshold", "argmax"])
+def test_evaluator_scores_exactly_what_it_saves(tmp_path, mode):
+    kwargs, args = MODES[mode]
+    batches = near_ties(seed=5)
+    root = write_to_disk(tmp_path / "d", batches, half=True)
+    ev = evaluate(batches, save_logits_to=root / "logits", **kwargs)
+    ev.to_csv(tmp_path / "ev.csv", per_image=tmp_path / "ev_pi.csv")
+    r = run_cli("export", "--gt", root / "gt", "--logits", root / "logits", "--ignore-index", IGNORE, *args,
+                "--out", tmp_path / "ex.csv", "--per-image", tmp_path / "ex_pi.csv", "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "ev.csv").read_bytes() == (tmp_path / "ex.csv").read_bytes()
+    assert (tmp_path / "ev_pi.csv").read_bytes() == (tmp_path / "ex_pi.csv").read_bytes()
+    # the rounding matters on this data: the float32 logits themselves count differently
+    unsaved = evaluate(batches, **kwargs).compute()
+    assert unsaved[["tp", "fp", "fn"]].to_numpy().tolist() != ev.compute()[["tp", "fp", "fn"]].to_numpy().tolist()
+
+
+def test_classes_as_a_count_or_names():
+    batches = random_batches(seed=3)
+    by_count = evaluate(batches, classes=C)
+    assert by_count.classes.names == tuple(f"class {i}" for i in range(C))
+    by_names = evaluate(batches, classes=["road", "car", "sky", "tree"])
+    assert list(by_names.compute()["class_name"]) == ["road", "car", "sky", "tree"]
+    automatic = evaluate(batches).compute()
+    for frame in (by_count.compute(), by_names.compute()):
+        assert frame["tp"].tolist() == automatic["tp"].tolist() and frame["fn"].tolist() == automatic["fn"].tolist()
+    with pytest.raises(OptionError, match="wrong number of classes"):
+        evaluate(batches, classes=5)
+    for bad, match in ((0, "class count"), (True, "class count, a list"), ([], "classes=: class file lists no"),
+                       (["a", None], "classes=: class name None is not text"), (3.5, "class count, a list")):
+        with pytest.raises(OptionError, match=match):
+            segviewer.Evaluator(classes=bad)
+    with pytest.raises(OptionError, match="disagree"):
+        segviewer.Evaluator(classes=4, num_classes=5)
 
 
 def test_save_logits_one_image_and_bad_input(tmp_path):
     path, = segviewer.save_logits(tmp_path, "sub/a", torch.zeros(1, 3, 2, 2))
     assert path == tmp_path / "sub" / "a.npy" and np.load(path).shape == (3, 2, 2)
-    with pytest.raises(LoadError, match="float16"):
+    with pytest.raises(OptionError, match="float16"):
         segviewer.save_logits(tmp_path, "b", torch.full((3, 2, 2), 1e6))
-    with pytest.raises(LoadError, match="'..'"):
+    with pytest.raises(OptionError, match="'..'"):
         segviewer.save_logits(tmp_path, "../c", torch.zeros(3, 2, 2))
-    with pytest.raises(LoadError, match="name"):
+    with pytest.raises(OptionError, match="name"):
         segviewer.save_logits(tmp_path, ["a", "b"], torch.zeros(3, 3, 2, 2))
 
 
-def test_bad_input_is_a_load_error(tmp_path):
+def test_bad_input_is_an_option_error(tmp_path):
     ev = segviewer.Evaluator(classes="voc")
-    with pytest.raises(LoadError, match="21"):
+    with pytest.raises(OptionError, match="21"):
         ev.update(torch.zeros(1, 4, 2, 2), torch.zeros(1, 2, 2, dtype=torch.long))
     ev = segviewer.Evaluator(num_classes=4)
-    with pytest.raises(LoadError, match=r"\[7\]"):
+    with pytest.raises(OptionError, match=r"\[7\]"):
         ev.update(torch.zeros(1, 4, 2, 2), torch.full((1, 2, 2), 7))
-    with pytest.raises(LoadError, match="NaN"):
+    with pytest.raises(OptionError, match="NaN"):
         ev.update(torch.full((1, 4, 2, 2), float("nan")), torch.zeros(1, 2, 2, dtype=torch.long))
-    with pytest.raises(LoadError, match="names"):
+    with pytest.raises(OptionError, match="names"):
         segviewer.Evaluator(save_logits_to=tmp_path).update(torch.zeros(1, 4, 2, 2), torch.zeros(1, 2, 2).long())
-    with pytest.raises(LoadError, match="update"):
+    with pytest.raises(OptionError, match="update"):
         segviewer.Evaluator().compute()
-    with pytest.raises(LoadError, match="keep_index"):
+    with pytest.raises(OptionError, match="keep_index"):
         ev = segviewer.Evaluator(keep_index=False)
         ev.update(torch.zeros(1, 4, 2, 2), torch.zeros(1, 2, 2, dtype=torch.long))
         ev.best_thresholds()
-    with pytest.raises(segviewer.OptionError, match="thresholds"):
+    with pytest.raises(OptionError, match="thresholds"):
         segviewer.Evaluator(classes="voc", threshold=[0.5, 0.5])
 
 

@@ -150,7 +150,7 @@ def test_a_forked_child_gets_its_own_pool(monkeypatch):
 
 def test_an_empty_image_counts_nothing():
     labels = np.zeros(0, np.int64)
-    done = H.image_pass(torch.zeros(3, 0, 4), labels, None, H.bin_table(100))
+    done = H.blocked_image_pass(torch.zeros(3, 0, 4), labels, None, H.bin_table(100))
     assert done.pos.shape == done.pred.shape == (3, 102) and not done.pos.any() and not done.pred.any()
     assert done.confusion.shape == (3, 4) and not done.confusion.any() and done.argmax.shape == (0,)
 
@@ -175,4 +175,4 @@ def test_an_error_in_any_block_reaches_the_caller(monkeypatch):
 def test_bincount_in_pieces_equals_numpys():
     keys = np.random.default_rng(3).integers(0, 2004, 3 * H.SERIAL_PIECE + 11).astype(np.int32)
     for n in (0, 5, H.SERIAL_PIECE, H.SERIAL_PIECE + 1, len(keys)):
-        assert np.array_equal(H._bincount(keys[:n], 2004), np.bincount(keys[:n], minlength=2004))
+        assert np.array_equal(H._bincount_in_pieces(keys[:n], 2004), np.bincount(keys[:n], minlength=2004))

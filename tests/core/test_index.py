@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from segviewer.core.counts import count_threshold, prepare_target, soft_counts
-from segviewer.core.dataset import DataOptions, Dataset, evaluate
+from segviewer.core.dataset import DataOptions, Dataset
+from segviewer.core.passes import counts_pass
+from segviewer.core.scoring import Scoring
 from segviewer.core.index import IndexBuilder, build_index, grid_values
 from segviewer.core.index_cache import cache_path, load_cached, load_or_build
 
@@ -97,11 +99,11 @@ def test_dataset_index_matches_evaluate_and_caches(demo_dir, tmp_path):
     calls = []
     index, cached = load_or_build(ds, 100, lambda: calls.append(1) or build_index(ds, 100))
     assert not cached and calls == [1]
-    direct = evaluate(ds, 0.37)
-    assert index.dataset_counts(0.37).tp.tolist() == direct.total().tp.tolist()
-    assert index.dataset_counts(0.37).fp.tolist() == direct.total().fp.tolist()
-    arg = evaluate(ds, argmax=True)
-    assert index.argmax_counts().tp.tolist() == arg.counts.tp.tolist()
+    direct = counts_pass(ds, Scoring(threshold=0.37))
+    assert index.dataset_counts(0.37).tp.tolist() == direct.total.tp.tolist()
+    assert index.dataset_counts(0.37).fp.tolist() == direct.total.fp.tolist()
+    arg = counts_pass(ds, Scoring(argmax=True))
+    assert index.argmax_counts().tp.tolist() == arg.per_image.tp.tolist()
     again, cached = load_or_build(ds, 100, lambda: pytest.fail("should come from cache"))
     assert cached and again.names == index.names
     path, key = cache_path(ds, 100)

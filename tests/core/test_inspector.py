@@ -10,7 +10,6 @@ import torch
 
 import segviewer
 from helpers import make_dataset, run_cli
-from segviewer.core.inspector import request_key
 from segviewer.core.overlay import ALL_CLASSES, EXTRA, FN, FP, TP
 from segviewer.core.scoring import Scoring
 
@@ -100,14 +99,21 @@ def test_confusion_has_a_none_column_only_in_threshold_mode(demo_copy):
         assert argmax.sum(axis=1).tolist() == (ins.dataset_scores()["tp"] + ins.dataset_scores()["fn"]).tolist()
 
 
-def test_request_keys_name_exactly_what_changes_a_result():
+def test_keys_name_exactly_what_changes_a_result(demo_copy):
     a, b = Scoring(threshold=0.4), Scoring(threshold=0.4, beta=2.0, smooth=0.1)
-    assert request_key("dataset_counts", a) == request_key("dataset_counts", b)    # beta never changes counts
-    assert request_key("dataset_scores", a) != request_key("dataset_scores", b)
-    assert request_key("dataset_counts", Scoring(threshold=0.4, boundary=3)) != request_key("dataset_counts", a)
-    assert request_key("confusion", Scoring(argmax=True, threshold=0.1)) == request_key("confusion",
-                                                                                        Scoring(argmax=True))
-    assert request_key("overlay", a, 2, (1, "errors")) != request_key("overlay", a, 2, (2, "errors"))
+    with segviewer.open(folder=demo_copy) as ins:
+        key = ins.key
+        assert key("dataset_counts", a) == key("dataset_counts", b)    # beta never changes counts
+        assert key("dataset_scores", a) != key("dataset_scores", b)
+        assert key("dataset_counts", Scoring(threshold=0.4, boundary=3)) != key("dataset_counts", a)
+        assert key("confusion", Scoring(argmax=True, threshold=0.1)) == key("confusion", Scoring(argmax=True))
+        assert key("overlay", a, 2, (1, "errors")) != key("overlay", a, 2, (2, "errors"))
+        assert key("best", a) == key("best", Scoring(threshold=0.9)) != key("best", b)   # the whole grid: no threshold
+        assert key("boundary", a) == key("boundary", Scoring(threshold=0.4, boundary=2, beta=3.0))
+        assert key("calibration", a, extra=(15,)) == key("calibration", Scoring(argmax=True), extra=(15,))
+        assert key("label_scores", a) == key("label_scores", b)
+        with pytest.raises(segviewer.OptionError, match="unknown kind"):
+            key("nonsense", a)
 
 
 def test_scoring_refuses_bad_values():
@@ -191,7 +197,7 @@ def test_images_keep_dataset_order_and_mark_failures(tmp_path):
     assert "wrong number of classes" in ins.failures[1]
     with pytest.raises(segviewer.LoadError, match="img1"):
         ins.image_scores("img1")
-    with pytest.raises(segviewer.LoadError, match="no such image"):
+    with pytest.raises(segviewer.OptionError, match="no such image"):
         ins.image_scores("nope")
 
 
@@ -211,9 +217,9 @@ def test_random_counts_match_torchmetrics(tmp_path):
 
 
 def test_open_refuses_ambiguous_sources(tmp_path):
-    with pytest.raises(segviewer.LoadError, match="exactly one prediction source"):
+    with pytest.raises(segviewer.OptionError, match="exactly one prediction source"):
         segviewer.open(gt=tmp_path, logits=tmp_path, masks=tmp_path)
-    with pytest.raises(segviewer.LoadError, match="give gt="):
+    with pytest.raises(segviewer.OptionError, match="give gt="):
         segviewer.open(logits=tmp_path)
 
 

@@ -9,8 +9,10 @@ from PIL import Image
 
 from helpers import make_dataset, save_label
 from segviewer.core.classes import load_class_file, load_preset, preset_names, resolve_classes
-from segviewer.core.dataset import DataOptions, Dataset, evaluate
-from segviewer.core.errors import LoadError
+from segviewer.core.dataset import DataOptions, Dataset
+from segviewer.core.passes import counts_pass
+from segviewer.core.scoring import Scoring
+from segviewer.core.errors import LoadError, OptionError
 from segviewer.core.io import load_image, load_label_map, load_logits, pair_dataset
 
 
@@ -114,13 +116,14 @@ def test_wrong_class_count_and_bad_labels_are_skipped_and_named(tmp_path):
     np.save(root / "logits" / "img1.npy", np.zeros((5, 6, 8), np.float32))
     save_label(root / "gt" / "img2.png", np.full((6, 8), 7))
     ds = Dataset(options(root, classes=None, num_classes=3))
-    result = evaluate(ds)
-    assert result.names == ["img0"]
-    reasons = {f.path.name: f.reason for f in result.failures}
+    failures = []
+    result = counts_pass(ds, Scoring(), on_error=failures.append)
+    assert result.loaded_rows()[0] == ["img0"] and result.loaded.tolist() == [True, False, False]
+    reasons = {f.path.name: f.reason for f in failures}
     assert "wrong number of classes" in reasons["img1.npy"]
     assert "[7]" in reasons["img2.png"]
     with pytest.raises(LoadError, match="img1.npy"):
-        evaluate(ds, strict=True)
+        counts_pass(ds, Scoring(), strict=True)
 
 
 def test_image_size_mismatch_and_rgb_label(tmp_path):
@@ -179,7 +182,7 @@ def test_presets_and_class_files(tmp_path):
     (tmp_path / "bad.json").write_text("{nope")
     with pytest.raises(LoadError, match="bad.json: not valid JSON"):
         load_class_file(tmp_path / "bad.json")
-    with pytest.raises(LoadError, match="unknown class preset"):
+    with pytest.raises(OptionError, match="unknown class preset"):
         resolve_classes("nosuch")
     generic = resolve_classes(None, 4)
     assert generic.names[3] == "class 3" and len(set(generic.colors)) == 4
@@ -192,7 +195,7 @@ def test_masks_as_predictions(tmp_path):
     save_label(tmp_path / "masks" / "a.png", mask)
     ds = Dataset(DataOptions(gt_dir=tmp_path / "gt", pred_dir=tmp_path / "masks", pred_kind="masks"))
     assert ds.classes.num_classes == 3
-    counts = evaluate(ds).total()
+    counts = counts_pass(ds, Scoring()).total
     # class 0: tp1 fn1; class 1: tp1 fp1 fn1 (mask's 255 predicts nothing); class 2: tp1
     assert counts.tp.tolist() == [1, 1, 1] and counts.fp.tolist() == [0, 1, 0] and counts.fn.tolist() == [1, 1, 0]
 

@@ -167,17 +167,17 @@ def test_inspector_label_issues(tmp_path):
     gt_ignored[0, :] = IGNORE
     root = make_dataset(tmp_path, logits, [gt, gt_ignored])
     ins = segviewer.open(gt=root / "gt", logits=root / "logits", num_classes=3)
-    frame = ins.label_issues()
+    frame = ins.label_issues.table()
     assert list(frame.columns) == ["image", "label_score", "suspect_pixels"]
     assert list(frame["image"]) == ["img0", "img1"]          # the flipped labels rank first
     assert list(frame["suspect_pixels"]) == [7, 0]
-    scores = ins.label_scores()
+    scores = ins.label_issues.scores()
     for i, labels in enumerate((gt, gt_ignored)):
         assert scores.label_score[i] == pytest.approx(label_score(probs, target(labels, 3)), rel=1e-6)
     assert frame["label_score"].is_monotonic_increasing
-    assert [(r.gt_class, r.pixels) for r in ins.suspect_regions("img0")] == [(2, 4), (0, 3)]
-    assert list(ins.suspect_regions_frame("img0")["region"]) == [1, 2]
-    doubt = ins.label_doubt("img1")
+    assert [(r.gt_class, r.pixels) for r in ins.label_issues.regions("img0")] == [(2, 4), (0, 3)]
+    assert list(ins.label_issues.regions_table("img0")["region"]) == [1, 2]
+    doubt = ins.label_issues.doubt("img1")
     assert doubt.shape == (16, 16) and doubt.dtype == np.uint8 and (doubt[0] == 0).all()
 
 
@@ -188,6 +188,6 @@ def test_label_issues_need_logits(tmp_path):
     save_label(tmp_path / "masks" / "a.png", np.zeros((4, 4)))
     ins = segviewer.open(gt=tmp_path / "gt", masks=tmp_path / "masks", num_classes=2)
     with pytest.raises(LoadError, match="need logits"):
-        ins.label_issues()
+        ins.label_issues.table()
     with pytest.raises(ValueError, match="temperature"):
-        segviewer.open(gt=tmp_path / "gt", masks=tmp_path / "masks", num_classes=2).label_scores(temperature=0)
+        segviewer.open(gt=tmp_path / "gt", masks=tmp_path / "masks", num_classes=2).label_issues.scores(temperature=0)

@@ -6,7 +6,8 @@ from helpers import run_cli, save_label
 from PIL import Image
 
 import segviewer
-from segviewer.core.dataset import DataOptions, Dataset, evaluate
+from segviewer.core.dataset import DataOptions, Dataset
+from segviewer.core.passes import counts_pass
 from segviewer.core.errors import LoadError
 from segviewer.core.model_source import InputTransform, load_model_file
 
@@ -59,14 +60,14 @@ def test_scripted_model_counts_equal_saved_logits(tmp_path):
     scripted = torch.jit.script(TinySeg())
     ins = segviewer.open(gt=root / "gt", images=root / "images", model=scripted, device="cpu")
     reference = Dataset(DataOptions(gt_dir=root / "gt", pred_dir=saved_logits(root, scripted), device="cpu"))
-    direct = evaluate(reference, 0.5)
+    direct = counts_pass(reference, segviewer.Scoring(threshold=0.5))
     counts = ins.dataset_counts()
-    assert counts.total.tp.tolist() == direct.total().tp.tolist()
-    assert counts.total.fp.tolist() == direct.total().fp.tolist()
+    assert counts.total.tp.tolist() == direct.total.tp.tolist()
+    assert counts.total.fp.tolist() == direct.total.fp.tolist()
     assert torch.equal(ins.load(1).sample.probs, reference.load(1).probs)   # so the overlays are equal too
     # the cache is an ordinary logits folder: the window's plain Dataset on it gives the same numbers
-    cached = evaluate(Dataset(ins.dataset.options), 0.5)
-    assert cached.total().fn.tolist() == direct.total().fn.tolist()
+    cached = counts_pass(Dataset(ins.dataset.options), segviewer.Scoring(threshold=0.5))
+    assert cached.total.fn.tolist() == direct.total.fn.tolist()
 
 
 def test_cache_is_reused_for_the_same_module(tmp_path):
@@ -100,7 +101,7 @@ def test_broken_models_give_clear_errors(tmp_path):
         segviewer.open(gt=root / "gt", images=root / "images", model=Broken(), device="cpu")
     with pytest.raises(LoadError, match="channels"):
         segviewer.open(gt=root / "gt", images=root / "images", model=TinySeg(), classes="voc", device="cpu").load(0)
-    with pytest.raises(LoadError, match="images="):
+    with pytest.raises(segviewer.OptionError, match="images="):
         segviewer.open(gt=root / "gt", model=TinySeg())
     (tmp_path / "junk.pt").write_bytes(b"not a model")
     with pytest.raises(LoadError, match="not a TorchScript model"):

@@ -4,7 +4,9 @@ import torch
 
 from helpers import settle
 from segviewer.core.counts import confusion_matrix, threshold_map
-from segviewer.core.dataset import DataOptions, Dataset, evaluate
+from segviewer.core.dataset import DataOptions, Dataset
+from segviewer.core.passes import counts_pass
+from segviewer.core.scoring import Scoring
 from segviewer.core.regions import error_regions
 
 
@@ -16,17 +18,17 @@ def test_confusion_matrix_click_through(qtbot, window, demo_copy):
     qtbot.waitUntil(lambda: window.analysis.dataset_confusion is not None, timeout=30000)
     v, a = window.viewer, window.analysis
     ds = Dataset(DataOptions(gt_dir=demo_copy / "gt", pred_dir=demo_copy / "logits", classes=str(demo_copy / "classes.json")))
-    result = evaluate(ds, 0.5, with_confusion=True)
-    assert np.array_equal(a.dataset_confusion, result.confusion.numpy())
+    result = counts_pass(ds, Scoring(threshold=0.5), with_confusion=True)
+    assert np.array_equal(a.dataset_confusion, result.confusion)
     sample = ds.load(v.current)
     pred = threshold_map(sample.probs, 0.5)
     assert np.array_equal(a.image_confusion, confusion_matrix(pred, sample.target).numpy())
     # the demo model reads discs as ellipses: click that cell
-    window.on_confusion_cell(1, 2)
+    window.failure_tabs.select_cell(1, 2)
     mask = window.canvas.highlight_item.image[..., 3] > 0
     assert np.array_equal(mask, ((torch.from_numpy(sample.labels) == 1) & (pred == 2)).numpy())
     order = window.image_list.visible_order()
-    pair = result.confusion_per_image[:, 1, 2].numpy()
+    pair = result.confusion_per_image[:, 1, 2]
     assert pair[order[0]] == pair.max() > 0
     # the 'none' column exists in threshold mode, not in argmax mode
     assert window.confusion.matrix.shape == (7, 8)

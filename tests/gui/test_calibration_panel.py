@@ -15,14 +15,14 @@ def test_dataset_and_image_reliability_equal_the_engine(qtbot, window, demo_copy
     v = window.viewer
     controller.refresh()
     qtbot.waitUntil(lambda: panel.shown is not None, timeout=30000)
-    want = v.engine.reliability(TOP_LABEL, 15)
+    want = v.engine.calibration.reliability(TOP_LABEL, 15)
     assert np.array_equal(panel.shown.pixels, want.pixels)
     assert "top label · dataset" in panel.summary.text() and f"{want.ece:.4f}" in panel.summary.text()
     v.update_settings(class_id=2)
     panel.scope.setCurrentText("image")
     qtbot.waitUntil(lambda: panel.shown is not None and panel.shown.class_id == 2
-                    and controller._shown_key is not None and controller._shown_key[1] == v.current, timeout=30000)
-    want = v.engine.reliability(2, 15, image=v.current)
+                    and v.jobs.is_current("calibration"), timeout=30000)
+    want = v.engine.calibration.reliability(2, 15, image=v.current)
     np.testing.assert_array_equal(panel.shown.pixels, want.pixels)
     np.testing.assert_allclose(panel.shown.frequency, want.frequency, equal_nan=True)
     panel.bins.setValue(5)

@@ -14,24 +14,25 @@ def column(panel, k):
 def test_compare_tab_equals_the_engine(qtbot, window, demo_copy):
     panel, controller = open_with_tab(qtbot, window, demo_copy, ComparePanel, CompareController, window.viewer)
     v = window.viewer
-    v.engine.attach_compare(demo_copy / "masks")
-    controller._reset()
+    v.engine.compare.attach(demo_copy / "masks")
+    controller.reset()
     panel.argmax.setChecked(False)
     v.update_settings(threshold=0.4, beta=2.0)
     controller.refresh()
     v.update_settings(view="compare")
-    qtbot.waitUntil(lambda: controller.dataset is not None and controller.deltas is not None, timeout=60000)
+    qtbot.waitUntil(lambda: window.viewer.jobs.is_current("compare_dataset") and controller.deltas is not None,
+                    timeout=60000)
     settle(qtbot, window)
     with segviewer.open(folder=demo_copy, compare_masks=demo_copy / "masks",
                         scoring=segviewer.Scoring(threshold=0.4, beta=2.0)) as ins:
-        want = ins.compare_scores()
+        want = ins.compare.table()
         np.testing.assert_allclose(column(panel, 4), want["fbeta_a"], equal_nan=True)
         np.testing.assert_allclose(column(panel, 5), want["fbeta_b"], equal_nan=True)
         assert column(panel, 10).tolist() == want["fixed"].tolist()
         assert column(panel, 11).tolist() == want["broken"].tolist()
-        codes = ins.compare_overlay(v.current, v.settings.class_id).codes
+        codes = ins.compare.overlay(v.current, v.settings.class_id).codes
         assert np.array_equal(v.overlay.codes, codes)        # the canvas's compare view
-        per_image = ins.compare_images().set_index("image")
+        per_image = ins.compare.images().set_index("image")
         shown = dict(zip(v.engine.names, controller.deltas["delta"]))
         for name, row in per_image.iterrows():
             assert shown[name] == np.float64(row.delta_mean_fbeta) or np.isclose(shown[name], row.delta_mean_fbeta)
@@ -40,18 +41,17 @@ def test_compare_tab_equals_the_engine(qtbot, window, demo_copy):
 def test_b_threshold_is_live_and_fast_changes_end_right(qtbot, window, demo_copy):
     panel, controller = open_with_tab(qtbot, window, demo_copy, ComparePanel, CompareController, window.viewer)
     v = window.viewer
-    v.engine.attach_compare(demo_copy / "logits")       # the same model at another threshold
-    controller._reset()
+    v.engine.compare.attach(demo_copy / "logits")       # the same model at another threshold
+    controller.reset()
     for t in (0.2, 0.7, 0.3):                          # no waiting between changes
         panel.threshold.setValue(t)
         v.update_settings(threshold=0.6 - t / 2)
-    qtbot.waitUntil(lambda: controller.dataset is not None
-                    and controller._keys.get("compare_dataset") == controller.key("compare_dataset"), timeout=60000)
+    qtbot.waitUntil(lambda: v.jobs.is_current("compare_dataset"), timeout=60000)
     settle(qtbot, window)
     with segviewer.open(folder=demo_copy, compare=demo_copy / "logits",
                         scoring=segviewer.Scoring(threshold=0.45)) as ins:
         ins.compare_scoring = segviewer.Scoring(threshold=0.3)
-        want = ins.compare_scores()
+        want = ins.compare.table()
         np.testing.assert_allclose(column(panel, 5), want["fbeta_b"], equal_nan=True)
         np.testing.assert_allclose(column(panel, 6), want["delta_fbeta"], equal_nan=True)
         assert column(panel, 11).tolist() == want["broken"].tolist()

@@ -12,7 +12,7 @@ LIST_MEAN_FBETA, LIST_FP, LIST_FN = 1, 4, 5
 BURSTS = {
     "threshold": [dict(threshold=0.3), dict(argmax=True), dict(argmax=False, threshold=0.42), dict(beta=2.0)],
     "argmax after threshold": [dict(threshold=0.2), dict(beta=3.0), dict(argmax=True)],
-    "per-class": [dict(threshold=0.6), dict(class_thresholds=(0.3, 0.5, 0.6, 0.2, 0.45, 0.5, 0.7)), dict(beta=0.5)],
+    "per-class": [dict(threshold=0.6), dict(threshold=(0.3, 0.5, 0.6, 0.2, 0.45, 0.5, 0.7)), dict(beta=0.5)],
     "band then beta": [dict(boundary=3), dict(beta=2.0), dict(smooth=0.01)],
     "interior": [dict(boundary=2), dict(interior=True), dict(threshold=0.35), dict(class_id=2)],
     "off-grid": [dict(threshold=0.1234), dict(class_id=3), dict(beta=1.5)],
@@ -101,7 +101,7 @@ def test_window_export_api_and_cli_end_at_the_same_numbers(qtbot, window, demo_c
     for changes in BURSTS[burst]:
         v.update_settings(**changes)
     settle(qtbot, window)
-    assert window.actions_.export_per_class(str(tmp_path / "window.csv"))
+    assert window.exports.export_per_class(str(tmp_path / "window.csv"))
     res = run_cli("export", "--gt", demo_copy / "gt", "--logits", demo_copy / "logits", "--classes",
                   demo_copy / "classes.json", *cli_args(v.scoring), "--out", tmp_path / "cli.csv")
     assert res.returncode == 0, res.stderr

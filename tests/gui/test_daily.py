@@ -88,7 +88,7 @@ def test_view_menu_toggles_panels_resets_and_remembers_the_layout(qtbot, qsettin
     assert not again.images_dock.isVisible()        # remembered
     again.layout_.reset()
     qtbot.wait(20)
-    assert all(d.isVisible() for d in (again.images_dock, again.settings_dock, again.review.dock,
+    assert all(d.isVisible() for d in (again.images_dock, again.settings_dock, again.review_dock,
                                        again.scores_dock))
     again.close()
 
@@ -124,7 +124,7 @@ def test_keys_work_wherever_the_focus_is_except_while_typing(qtbot, window, demo
     assert v.settings.class_id == ALL_CLASSES
     qtbot.keyClick(spin.lineEdit(), Qt.Key_Return)
     qtbot.wait(20)
-    assert v.settings.threshold == pytest.approx(0.3)
+    assert v.scoring.threshold == pytest.approx(0.3)
     assert window.focusWidget() is window.canvas.view_widget
     # in the name filter every printable key is text
     lst.search.setFocus()
@@ -262,22 +262,22 @@ def test_reset_resets_the_threshold(qtbot, window, demo_copy):
     window.controls.threshold_slider.setValue(300)
     window.controls.best_button.click()
     window.controls.reset_button.click()
-    s = window.viewer.settings
-    assert s.threshold == 0.5 and s.class_thresholds is None
+    s = window.viewer.scoring
+    assert s.threshold == 0.5 and not s.per_class and window.viewer.engine.scoring is s
 
 
 def test_readout_clears_on_switch_and_save_view_has_a_caption(qtbot, window, demo_copy, tmp_path):
     open_demo(qtbot, window, demo_copy)
-    window._on_hover(5, 5)
+    window.canvas.hovered.emit(5, 5)
     assert window.canvas.readout.text().startswith("x 5, y 5")
     qtbot.keyClick(window, Qt.Key_Right)
     settle(qtbot, window)
     assert window.canvas.readout.text() == ""
     name = window.viewer.dataset.names[window.viewer.current]
-    from segviewer.gui.window_actions import view_caption
+    from segviewer.gui.window_exports import view_caption
     caption = view_caption(window.viewer)
     assert caption.startswith(name) and "threshold 0.5" in caption and "all classes" in caption
-    assert window.actions_.save_view(str(tmp_path / "view.png"))
+    assert window.exports.save_view(str(tmp_path / "view.png"))
     saved = Image.open(tmp_path / "view.png")
     assert saved.size[0] == window.canvas.view_widget.width()
     assert saved.size[1] > window.canvas.view_widget.height()

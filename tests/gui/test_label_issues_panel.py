@@ -8,22 +8,23 @@ from segviewer.gui.label_issues_panel import LabelIssuesController, LabelIssuesP
 def test_label_doubt_tab_equals_the_engine_and_marks_needs_fix(qtbot, window, demo_copy):
     panel = LabelIssuesPanel()
     qtbot.addWidget(panel)
-    controller = LabelIssuesController(window, panel)
+    controller = LabelIssuesController(window.viewer, window.services, panel)
+    controller.needs_fix.connect(window.review.mark_needs_fix)
     controller.active = True
     assert window.actions_.open_folder(demo_copy)
     settle(qtbot, window)
     v = window.viewer
     controller.refresh()
     qtbot.waitUntil(lambda: controller.scores is not None, timeout=30000)
-    want = v.engine.label_scores()
+    want = v.engine.label_issues.scores()
     np.testing.assert_allclose(controller.scores.label_score, want.label_score)
     shown = {r[0].value: r[1].value for r in panel.images.rows}
     assert shown[v.engine.names[0]] == want.label_score[0]
     worst = int(np.nanargmin(want.label_score))
     v.select_image(worst)
     settle(qtbot, window)
-    qtbot.waitUntil(lambda: controller._image_key is not None and controller._image_key[1] == worst, timeout=30000)
-    regions = v.engine.suspect_regions(worst)
+    qtbot.waitUntil(lambda: controller.current_regions() and v.current == worst, timeout=30000)
+    regions = v.engine.label_issues.regions(worst)
     assert panel.regions.keys == regions
     assert regions     # the demo's worst image has a mislabelled object
     window.review.toggle_mode()
@@ -44,8 +45,8 @@ def test_doubt_view_and_list_ranking_from_the_window(qtbot, window, demo_copy):
     qtbot.waitUntil(lambda: window.insights.labels.scores is not None, timeout=60000)
     settle(qtbot, window)
     assert v.settings.view == "doubt" and "label doubt" in window.canvas.legend.text()
-    assert np.array_equal(v.overlay.codes, v.engine.label_doubt(v.current))
-    scores = v.engine.label_scores().label_score
+    assert np.array_equal(v.overlay.codes, v.engine.label_issues.doubt(v.current))
+    scores = v.engine.label_issues.scores().label_score
     np.testing.assert_allclose([r[LABEL].value for r in window.image_list.model.rows], scores)
     assert window.image_list.visible_order()[0] == int(np.nanargmin(scores))     # most doubtful first
     window.insights.toggle_doubt_view()
@@ -64,5 +65,5 @@ def test_l_key_in_review_mode_marks_the_largest_suspect_region(qtbot, window, de
     qtbot.keyClick(window.canvas.view_widget, Qt.Key_R)
     qtbot.keyClick(window.canvas.view_widget, Qt.Key_L)
     review = window.review.store.reviews()[v.engine.names[1]]
-    largest = v.engine.suspect_regions(1)[0]
+    largest = v.engine.label_issues.regions(1)[0]
     assert "fix" in review.status and f"({largest.pixels} px" in review.note

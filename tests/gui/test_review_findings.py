@@ -27,7 +27,7 @@ def test_compare_tab_never_shows_the_previous_images_numbers(qtbot, window, demo
     settle(qtbot, window)
     v, compare = window.viewer, window.insights.compare
     assert window.insights.open_compare(demo_copy / "masks")
-    qtbot.waitUntil(lambda: compare.image is not None, timeout=30000)
+    qtbot.waitUntil(lambda: v.jobs.is_current("compare_image"), timeout=30000)
     settle(qtbot, window)
     before = [row[1].value for row in window.insights.compare_panel.model.rows]
     target = (v.current + 1) % len(v.engine)
@@ -38,8 +38,8 @@ def test_compare_tab_never_shows_the_previous_images_numbers(qtbot, window, demo
     # once the new image is on screen, its column is "computing…" (or already its own numbers), never the last image's
     assert shown_on_load[0] != before or all(value is None for value in shown_on_load[0])
     settle(qtbot, window)
-    qtbot.waitUntil(lambda: compare._keys.get("compare_image") == compare.key("compare_image"), timeout=30000)
-    want = v.engine.compare_image(v.current, v.scoring, v.b_scoring)
+    qtbot.waitUntil(lambda: v.jobs.is_current("compare_image"), timeout=30000)
+    want = v.engine.compare.image(v.current, v.scoring, v.b_scoring)
     from segviewer.core.scores import compute_scores
     fa = compute_scores(want[0], v.scoring.beta, v.scoring.smooth).fbeta.numpy()
     shown = np.array([np.nan if r[1].value is None else r[1].value for r in window.insights.compare_panel.model.rows])

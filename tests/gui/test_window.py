@@ -9,7 +9,9 @@ from PIL import Image
 from PySide6.QtCore import Qt
 
 from helpers import run_cli, settle
-from segviewer.core.dataset import DataOptions, Dataset, evaluate
+from segviewer.core.dataset import DataOptions, Dataset
+from segviewer.core.passes import counts_pass
+from segviewer.core.scoring import Scoring
 from segviewer.core.overlay import ALL_CLASSES, FN, FP, IGNORE, IGNORE_HATCH, TP, error_lut
 from segviewer.core.scores import compute_scores
 from segviewer.gui.class_table import SCORES
@@ -33,11 +35,12 @@ def core_numbers(root, index, threshold, beta=1.0, argmax=False):
     ds = Dataset(DataOptions(gt_dir=root / "gt", pred_dir=root / "logits", images_dir=root / "images",
                              classes=str(root / "classes.json")))
     sample = ds.load(index)
-    counts = sample.counts(threshold, argmax)
+    scoring = Scoring(threshold=threshold, argmax=argmax)
+    counts = sample.counts(scoring)
     image = compute_scores(counts, beta, 1e-5, sample.soft())
-    result = evaluate(ds, threshold, argmax)
-    dataset = compute_scores(result.total(), beta, 1e-5, result.soft_total())
-    return image, counts.tp + counts.fn, dataset, result.total().tp + result.total().fn
+    result = counts_pass(ds, scoring)
+    dataset = compute_scores(result.total, beta, 1e-5, result.soft)
+    return image, counts.tp + counts.fn, dataset, result.total.tp + result.total.fn
 
 
 def assert_table_matches(window, root, threshold, beta=1.0, argmax=False):
@@ -58,7 +61,7 @@ def test_open_demo_and_drag_sliders(qtbot, window, demo_copy):
         window.controls.threshold_slider.setValue(k)
         qtbot.wait(5)
     settle(qtbot, window)
-    assert window.viewer.settings.threshold == pytest.approx(0.333)
+    assert window.viewer.scoring.threshold == pytest.approx(0.333)
     assert_table_matches(window, demo_copy, 0.333)
     window.controls.beta_spin.setValue(2.0)
     settle(qtbot, window)
@@ -151,9 +154,9 @@ def test_exports_from_window(qtbot, window, demo_copy, tmp_path):
     import pandas as pd
     open_demo(window, demo_copy)
     settle(qtbot, window)
-    assert window.actions_.export_per_class(str(tmp_path / "pc.csv"))
-    assert window.actions_.export_per_image(str(tmp_path / "pi.csv"))
-    assert window.actions_.save_view(str(tmp_path / "view.png"))
+    assert window.exports.export_per_class(str(tmp_path / "pc.csv"))
+    assert window.exports.export_per_image(str(tmp_path / "pi.csv"))
+    assert window.exports.save_view(str(tmp_path / "view.png"))
     res = run_cli("export", "--gt", demo_copy / "gt", "--logits", demo_copy / "logits", "--classes",
                   demo_copy / "classes.json", "--out", tmp_path / "cli.csv", "--per-image", tmp_path / "cli_pi.csv")
     assert res.returncode == 0
@@ -168,13 +171,13 @@ def test_apply_best_thresholds(qtbot, window, demo_copy):
     best = window.viewer.best
     window.controls.best_button.click()
     settle(qtbot, window)
-    assert window.viewer.settings.class_thresholds is not None
+    assert window.viewer.scoring.per_class and window.viewer.engine.scoring.per_class
     dataset = window.viewer.dataset_scores()
     for c in range(7):
         if not math.isnan(best.fbeta[c]):
             assert float(dataset.fbeta[c]) == pytest.approx(best.fbeta[c])
     window.controls.reset_button.click()
-    assert window.viewer.settings.class_thresholds is None
+    assert not window.viewer.scoring.per_class
 
 
 def test_screenshot_flag(tmp_path, demo_dir):
@@ -190,7 +193,7 @@ def test_screenshot_flag(tmp_path, demo_dir):
 def test_export_worst_figures_from_window(qtbot, window, demo_copy, tmp_path):
     open_demo(window, demo_copy)
     settle(qtbot, window)
-    assert window.actions_.export_worst_figures(str(tmp_path / "figs"), 2)
+    assert window.exports.export_worst_figures(str(tmp_path / "figs"), 2)
     settle(qtbot, window)
     files = sorted(p.name for p in (tmp_path / "figs").iterdir())
     scores = window.viewer.image_list_scores()["mean_fbeta"]

@@ -1,6 +1,6 @@
 """Every writer of the window walks through the output gate: a path that is a symlink to a ground-truth file, a
 hard link to a logits file, or a companion of the review session is refused with one message and changes nothing.
-The writers are the WindowActions methods that ask for a place to write: one added later fails the first test."""
+The writers are the window's methods that ask for a place to write: one added later fails the first test."""
 import hashlib
 import importlib
 import inspect
@@ -14,10 +14,10 @@ from segviewer.gui.guard import guarded
 
 # (class, method) -> how the test calls it with a target (a file, or for a folder writer the folder)
 WRITERS = {
-    ("WindowActions", "export_per_class"): lambda w, target: w.actions_.export_per_class(str(target)),
-    ("WindowActions", "export_per_image"): lambda w, target: w.actions_.export_per_image(str(target)),
-    ("WindowActions", "save_view"): lambda w, target: w.actions_.save_view(str(target)),
-    ("WindowActions", "export_worst_figures"): lambda w, target: w.actions_.export_worst_figures(str(target), 1),
+    ("WindowExports", "export_per_class"): lambda w, target: w.exports.export_per_class(str(target)),
+    ("WindowExports", "export_per_image"): lambda w, target: w.exports.export_per_image(str(target)),
+    ("WindowExports", "save_view"): lambda w, target: w.exports.save_view(str(target)),
+    ("WindowExports", "export_worst_figures"): lambda w, target: w.exports.export_worst_figures(str(target), 1),
     ("ReviewController", "export_report"): lambda w, target: w.review.export_report(str(target)),
 }
 FOLDER_WRITERS = {"export_worst_figures"}

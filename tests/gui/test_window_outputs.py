@@ -11,7 +11,7 @@ def test_export_over_a_ground_truth_file_is_refused_with_one_message(qtbot, wind
     gt_file = sorted((demo_copy / "gt").iterdir())[0]
     before = hashlib.sha256(gt_file.read_bytes()).hexdigest()
     messages = []
-    export = guarded(messages.append, "Export per-class CSV", window.actions_.export_per_class)
+    export = guarded(messages.append, "Export per-class CSV", window.exports.export_per_class)
     assert export(str(gt_file)) is None
     assert len(messages) == 1 and "would overwrite an input" in messages[0] and "\n" not in messages[0]
     assert hashlib.sha256(gt_file.read_bytes()).hexdigest() == before

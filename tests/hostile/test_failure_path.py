@@ -10,7 +10,9 @@ import torch
 
 from helpers import run_cli
 from hostile_kit import C, H, W, data_args, make_base, refused
-from segviewer.core.dataset import Dataset, evaluate
+from segviewer.core.dataset import Dataset
+from segviewer.core.passes import counts_pass
+from segviewer.core.scoring import Scoring
 from segviewer.core.errors import LoadError
 from segviewer.core.options import DataOptions
 
@@ -58,7 +60,7 @@ def test_unusual_but_valid_tensors_load_as_plain_float32(tmp_path, wrap):
     assert loaded.dtype == torch.float32 and loaded.is_contiguous() and not loaded.requires_grad
     assert loaded.untyped_storage().nbytes() == C * H * W * 4
     assert torch.equal(loaded, torch.from_numpy(values))
-    assert evaluate(ds).names == ["img0"]
+    assert counts_pass(ds, Scoring()).loaded_rows()[0] == ["img0"]
 
 
 def test_any_exception_while_loading_is_that_images_failure(tmp_path, monkeypatch):
@@ -74,9 +76,10 @@ def test_any_exception_while_loading_is_that_images_failure(tmp_path, monkeypatc
             raise IndexError("a library's surprise")
         return real(logits, *args, **kw)
     monkeypatch.setattr(dataset_module, "to_probabilities", surprise)
-    result = evaluate(ds)
-    assert result.names == ["img1"]
-    assert result.failures[0].path.name == "img0.npy" and "IndexError: a library's surprise" in str(result.failures[0])
+    failures = []
+    result = counts_pass(ds, Scoring(), on_error=failures.append)
+    assert result.loaded_rows()[0] == ["img1"]
+    assert failures[0].path.name == "img0.npy" and "IndexError: a library's surprise" in str(failures[0])
 
 
 def test_when_every_file_fails_the_first_reasons_are_shown(tmp_path):
@@ -96,7 +99,7 @@ def test_bad_first_logits_without_class_file_is_skipped(tmp_path):
     result = run_cli("export", "--gt", base["gt"], "--logits", base["pred"], "--out", tmp_path / "o.csv")
     assert result.returncode == 0 and "skipped" in result.stderr and "img0.npy" in result.stderr
     with pytest.raises(LoadError, match="img0.npy: not a NumPy"):
-        evaluate(Dataset(DataOptions(gt_dir=base["gt"], pred_dir=base["pred"])), strict=True)
+        counts_pass(Dataset(DataOptions(gt_dir=base["gt"], pred_dir=base["pred"])), Scoring(), strict=True)
 
 
 def test_bad_image_with_figures_is_skipped(tmp_path):

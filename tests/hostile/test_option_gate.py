@@ -89,9 +89,9 @@ def batch(n=3, bad=None):
 
 def test_a_batch_with_one_bad_image_counts_none_of_it():
     ev = segviewer.Evaluator(num_classes=C)
-    with pytest.raises(LoadError, match="'000002'.*nothing of this batch"):
+    with pytest.raises(OptionError, match="'000002'.*nothing of this batch"):
         ev.update(*batch(bad=2))
-    with pytest.raises(LoadError, match="no images"):
+    with pytest.raises(OptionError, match="no images"):
         ev.compute()
     ev.update(*batch())
     reference = segviewer.Evaluator(num_classes=C)

@@ -1,0 +1,57 @@
+"""What a window part may ask of the window, and nothing more: messages, navigation in the image list's order,
+the canvas (focus, zoom), the output gate around a write, the settings store and a parent for its dialogs. Parts get this and the view-model's
+signals; they never reach into another part."""
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Services(Protocol):
+    qsettings: object          # QSettings: the user's choices between runs
+    dialog_parent: object      # the QWidget a part's dialogs belong to
+
+    def status(self, text: str, ms: int = 8000) -> None: ...
+    def error(self, text: str) -> None: ...               # a message box that does not block, and the status bar
+    def report(self, text: str) -> None: ...              # the status bar only (the part shows its own dialog)
+    def show_image(self, i: int) -> None: ...             # the user's choice of image (dataset position)
+    def step_image(self, delta: int) -> None: ...         # the next / previous image in the list's order
+    def visible_order(self) -> list[int]: ...             # the list's order (dataset positions)
+    def focus_canvas(self) -> None: ...
+    def zoom_to(self, bbox) -> None: ...                  # (x0, y0, x1, y1), exclusive
+    def writing_outputs(self, label: str, path): ...      # a context: the window's output gate around one write
+
+
+class WindowServices:
+    """Services of a MainWindow."""
+
+    def __init__(self, window):
+        self._w = window
+        self.qsettings = window.qsettings
+        self.dialog_parent = window
+
+    def status(self, text: str, ms: int = 8000) -> None:
+        self._w.statusBar().showMessage(text, ms)
+
+    def error(self, text: str) -> None:
+        self._w.show_error(text)
+
+    def report(self, text: str) -> None:
+        self._w.note_error(text)
+
+    def show_image(self, i: int) -> None:
+        self._w.show_image(i)
+
+    def step_image(self, delta: int) -> None:
+        self._w.image_list.step(delta)
+
+    def visible_order(self) -> list[int]:
+        return self._w.image_list.visible_order()
+
+    def focus_canvas(self) -> None:
+        self._w.canvas.view_widget.setFocus()
+
+    def zoom_to(self, bbox) -> None:
+        self._w.canvas.zoom_to(*bbox)
+
+    def writing_outputs(self, label: str, path):
+        return self._w.exports.writing_outputs(label, path)
