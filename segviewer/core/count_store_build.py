@@ -35,9 +35,9 @@ MANIFEST_VERSION = 1
 FreeSpace = Callable[[Path], int]
 
 
-def chunk_images(classes: int, steps: int, itemsize: int, budget: int = CHUNK_BYTES) -> int:
-    """Images per chunk so that a chunk's [N+1, C, n, 2] counts stay within the budget."""
-    return max(1, budget // (max(classes, 1) * (steps + 1) * 2 * itemsize))
+def chunk_images(classes: int, steps: int, itemsize: int, budget: int | None = None) -> int:
+    """Images per chunk so that a chunk's [N+1, C, n, 2] counts stay within the budget (CHUNK_BYTES)."""
+    return max(1, (budget or CHUNK_BYTES) // (max(classes, 1) * (steps + 1) * 2 * itemsize))
 
 
 def chunk_ranges(images: int, size: int) -> list[range]:
@@ -117,7 +117,7 @@ class StoreBuild:
     """One build of the store (and the index parts beside it) in `folder`, resumed when it was interrupted."""
 
     def __init__(self, folder: Path, layout: StoreLayout, chunk_size: int, extra_bytes: int = 0,
-                 free_space: FreeSpace = disk_free, part_check: Callable[[dict, range], bool] | None = None):
+                 free_space: FreeSpace | None = None, part_check: Callable[[dict, range], bool] | None = None):
         self.folder, self.layout, self.chunk_size = Path(folder), layout, chunk_size
         self.extra_bytes, self.free_space, self.part_check = extra_bytes, free_space, part_check
         self.done: set[int] = set()
@@ -185,9 +185,9 @@ class StoreBuild:
 
     def _check_space(self, store_bytes: int) -> None:
         need = store_bytes + self.extra_bytes
-        free = self.free_space(self.folder)
+        free = (self.free_space or disk_free)(self.folder)
         if need > free:
-            raise LoadError(self.folder, f"not enough disk space for the index of {self.layout.images:,} images: "
+            raise LoadError(self.folder.parent, f"not enough disk space for the index of {self.layout.images:,} images: "
                                          f"it needs {human_bytes(need)}, {human_bytes(free)} are free here")
 
     def _save_manifest(self) -> None:
@@ -208,7 +208,16 @@ class StoreBuild:
         if DTYPES.index(need) > DTYPES.index(lay.dtype):
             self._widen(need)
             lay = self.layout
-        data = np.ascontiguousarray(block, dtype=lay.dtype)
+        if lay.classes:
+            self._write_counts(chunk, np.ascontiguousarray(block, dtype=lay.dtype))
+        with private_output(self._part_path(j)) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **part)
+        self.done.add(j)
+        self._save_manifest()
+
+    def _write_counts(self, chunk: range, data: np.ndarray) -> None:
+        """Each (threshold, class) run of the chunk's images where it lives, then flushed to the disk."""
+        lay = self.layout
         view, size = memoryview(data).cast("B"), len(chunk) * 2 * lay.itemsize
         for k in range(lay.steps + 1):
             for c in range(lay.classes):
@@ -216,10 +225,6 @@ class StoreBuild:
                 self._file.seek(lay.offset(k, c, chunk[0]))
                 self._file.write(view[at:at + size])
         _sync(self._file)
-        with private_output(self._part_path(j)) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, **part)
-        self.done.add(j)
-        self._save_manifest()
 
     def _widen(self, dtype: str) -> None:
         """Rewrites what is written in a wider type (at most once per type step in a build)."""

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import LoadError
 from .index import INDEX_VERSION, ProbabilityIndex
 from .options import CACHE_DIR_NAME, state_folder  # noqa: F401  (CACHE_DIR_NAME re-exported)
 
@@ -67,39 +66,60 @@ def cache_path(dataset, steps: int) -> tuple[Path, str]:
     return cache_folder(dataset) / f"index-{key[:24]}.npz", key
 
 
-def load_cached(path: Path, key: str) -> ProbabilityIndex | None:
-    """The cached index, or None when missing, stale or damaged (never trusted, never unpickled)."""
+def load_cached(path: Path, key: str, names: list[str] | None = None) -> ProbabilityIndex | None:
+    """The cached index with its count store attached, or None when either is missing, stale, not these images'
+    or damaged (never trusted, never unpickled: the index's arrays are checked, the store's header and size)."""
+    from .count_store import StoreDamaged
+    from .index_files import attach_store, store_path
     if not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as arrays:
             if str(arrays["key"]) != key:
                 return None
-            return ProbabilityIndex.from_arrays(arrays)
+            index = ProbabilityIndex.from_arrays(arrays)
+            with_counts = bool(arrays["per_threshold_counts"])
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
+    if names is not None and index.names != list(names):
+        return None
+    if with_counts:
+        try:
+            attach_store(index, store_path(path), key)
+        except StoreDamaged:
+            return None
+    return index
 
 
-def save_cached(path: Path, key: str, index: ProbabilityIndex) -> None:
+def save_cached(path: Path, key: str, index: ProbabilityIndex, per_threshold_counts: bool = True) -> None:
     """Through the output gate's writer for segviewer's own files: a temporary file renamed at once, removed on any
     failure (a full disk leaves nothing behind) and, if a killed run left one, by the next run. LoadError on
-    failure."""
+    failure. per_threshold_counts: a count store is to be found beside it (datasets of probabilities)."""
     from .outputs import private_output
     with private_output(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, key=np.array(key), **index.to_arrays())
+        np.savez(fh, key=np.array(key), per_threshold_counts=np.array(per_threshold_counts), **index.to_arrays())
+
+
+def remove_cached(path: Path) -> None:
+    """The index, its store and any build of them (a damaged store found while reading, an index of no image)."""
+    from .index_files import build_folder, remove_folder, store_path
+    for file in (path, store_path(path)):
+        try:
+            file.unlink()
+        except OSError:
+            pass
+    remove_folder(build_folder(path))
 
 
 def load_or_build(dataset, steps: int, build, rebuild: bool = False) -> tuple[ProbabilityIndex, bool]:
-    """(index, came_from_cache); build() is called only when no valid cache exists (or rebuild). An index of no
-    image is not kept: the next run tries the files again."""
+    """(index, came_from_cache); build(path, key) writes the index and its store at path (finishing an
+    interrupted build) and is called only when no valid cache exists (or rebuild). An index of no image is not
+    kept: the next run tries the files again."""
     path, key = cache_path(dataset, steps)
-    cached = None if rebuild else load_cached(path, key)
+    cached = None if rebuild else load_cached(path, key, dataset.names)
     if cached is not None:
         return cached, True
-    index = build()
-    if index.names:
-        try:
-            save_cached(path, key, index)
-        except (OSError, LoadError):
-            pass  # a cache that cannot be written only costs a rebuild next time
+    index = build(path, key)
+    if not index.loaded.any():
+        remove_cached(path)
     return index, False

@@ -13,7 +13,7 @@ from typing import Callable, Literal
 import numpy as np
 
 from .cache import BoundedCache
-from .counts import Counts, DatasetCounts, confusion_matrix, in_dataset_order, rows_in_dataset_order
+from .counts import Counts, DatasetCounts, confusion_matrix
 from .dataset import Dataset, Sample
 from .distributed import Connection
 from . import validate
@@ -96,9 +96,11 @@ class Inspector:
             self._dataset = dataset
             self.failures = FailureLog(dataset.items)
             self._positions = {name: i for i, name in enumerate(dataset.names)}
-            self._index: ProbabilityIndex | None = None
-            self._index_rows: np.ndarray | None = None   # dataset position -> index row (-1: not in the index)
+            old = getattr(self, "_index", None)
+            self._index: ProbabilityIndex | None = None   # one row per dataset position, its count store open
             self.index_from_cache = False
+            if old is not None and old.images is not None:
+                old.images.close()
             for cache in self._caches:
                 cache.clear()
             for part in self.parts:
@@ -202,18 +204,37 @@ class Inspector:
 
     def indexed_image_counts(self, image: int | str, scoring: Scoring | None = None) -> Counts | None:
         """[C] counts of one image from the built index in O(classes); None when the index cannot answer (not
-        built, a band, a threshold off its grid, the image not in it)."""
+        built, a band, a threshold off its grid, the image not loaded, its count store damaged)."""
         s, i = self.effective(scoring), self.position(image)
-        index, rows = self._index, self._index_rows
-        if index is None or s.boundary or rows is None or rows[i] < 0:
+        index = self._index
+        if index is None or s.boundary or not index.loaded[i]:
             return None
         if s.argmax:
-            return index.argmax_row_counts(int(rows[i]))
+            return index.argmax_row_counts(i)
+        return self._from_store(index, lambda: index.image_row_counts(i, s.effective_threshold()))
+
+    def _from_store(self, index: ProbabilityIndex, read: Callable):
+        """read() of the count store; None off the grid, and when the store turns out damaged (the index and its
+        store are dropped: the next request builds them again; this one is counted on the pixels)."""
+        from .count_store import StoreDamaged
         try:
-            exact = index.image_counts_exact(s.effective_threshold())
-            return index.image_row_counts(int(rows[i]), s.effective_threshold()) if exact else None
+            return read()
         except ValueError:       # not on the grid
             return None
+        except StoreDamaged:
+            self._drop_index(index)
+            return None
+
+    def _drop_index(self, index: ProbabilityIndex) -> None:
+        from .index_cache import cache_path, remove_cached
+        with self._lock:
+            if self._index is not index:
+                return
+            self._index = None
+        if index.images is not None:
+            index.images.close()
+        if self.use_cache:
+            remove_cached(cache_path(self._dataset, self.steps)[0])
 
     def image_confusion(self, image: int | str, scoring: Scoring | None = None) -> np.ndarray:
         """[C, C+1] GT class x predicted class (last column: nothing predicted) for one image."""
@@ -224,8 +245,9 @@ class Inspector:
     # ---- the probability index ----
     def index(self, progress: Callable[[int, int], None] | None = None, cancelled: Callable[[], bool] | None = None,
               strict: bool = False, rebuild: bool = False) -> ProbabilityIndex:
-        """The probability index: built once (on the cluster when there is one), or read from the cache beside
-        the dataset; rebuild=True builds it again."""
+        """The probability index and every image's counts at every grid threshold: read from the cache beside
+        the dataset, or built there (on the cluster when there is one; an interrupted build resumes);
+        rebuild=True builds them again. use_cache=False builds them in a temporary folder instead."""
         from .index_cache import load_or_build
         from .passes import index_pass
         with self._lock:
@@ -233,24 +255,39 @@ class Inspector:
                 return self._index
         failures: list = []
 
-        def build() -> ProbabilityIndex:
+        def build(path=None, key=None) -> ProbabilityIndex:
             return index_pass(self._dataset, self._scoring, self.cluster_client(), steps=self.steps,
-                              on_error=failures.append, strict=strict, progress=progress, cancelled=cancelled)
-        index, cached = load_or_build(self._dataset, self.steps, build, rebuild) if self.use_cache \
-            else (build(), False)
+                              on_error=failures.append, strict=strict, progress=progress, cancelled=cancelled,
+                              path=path, key=key)
+        if self.use_cache:
+            index, cached = load_or_build(self._dataset, self.steps, build, rebuild)
+        else:
+            index, cached = self._build_elsewhere(build), False
         self._keep_index(index, failures, cached)
         return index
 
+    def _build_elsewhere(self, build) -> ProbabilityIndex:
+        """The index and its store in a temporary folder, removed once the store is open (POSIX keeps an open
+        file's content; elsewhere the folder stays in the temporary folder until the system clears it)."""
+        from .index_cache import dataset_key
+        from .index_files import remove_folder, temporary_folder
+        folder = temporary_folder()
+        key = dataset_key(self._dataset, self.steps)
+        try:
+            return build(folder / f"index-{key[:24]}.npz", key)
+        finally:
+            remove_folder(folder)
+
     def _keep_index(self, index: ProbabilityIndex, failures: list, cached: bool) -> None:
-        rows = {n: r for r, n in enumerate(index.names)}
-        order = np.array([rows.get(n, -1) for n in self.names], dtype=np.int64)
         self.failures.record_all(failures)
-        for i in np.flatnonzero(order < 0):
+        for i in np.flatnonzero(~index.loaded):
             if int(i) not in self.failures:     # a cached index knows only that the image was left out
                 self.failures.record_at(int(i), f"{self.names[i]}: could not be loaded")
         with self._lock:
-            self._index, self._index_rows, self.index_from_cache = index, order, cached
+            old, self._index, self.index_from_cache = self._index, index, cached
             self._best.clear()
+        if old is not None and old is not index and old.images is not None:
+            old.images.close()
 
     @property
     def built_index(self) -> ProbabilityIndex | None:
@@ -274,21 +311,21 @@ class Inspector:
         return self._counted(s, False, progress, cancelled, strict)
 
     def indexed_dataset_counts(self, scoring: Scoring | None = None) -> DatasetCounts | None:
-        """The dataset's counts from the built index in O(classes x bins); None when it cannot answer."""
+        """The dataset's counts from the built index: the totals in O(classes x bins), every image's counts with
+        one read of its count store. None when it cannot answer (off the grid, a band, the store damaged)."""
         s, index = self.effective(scoring), self._index
         if index is None or s.boundary:
             return None
         if s.argmax:
-            per_image, exact, totals = index.argmax_counts(), True, None
+            per_image, totals = index.argmax_counts(), None
         else:
             t = s.effective_threshold()
-            try:
-                per_image, exact, totals = index.image_counts(t), index.image_counts_exact(t), index.dataset_counts(t)
-            except ValueError:   # not on the grid
+            found = self._from_store(index, lambda: (index.image_counts(t), index.dataset_counts(t)))
+            if found is None:
                 return None
-        rows = self._index_rows
-        return DatasetCounts(self.names, in_dataset_order(per_image, rows), in_dataset_order(index.soft_counts(), rows),
-                             rows >= 0, s.count_key(), exact, totals=totals)
+            per_image, totals = found
+        return DatasetCounts(self.names, per_image, index.soft_counts(), index.loaded, s.count_key(),
+                             totals=totals, soft_totals=index.soft_totals())
 
     def _counted(self, s: Scoring, with_confusion: bool, progress=None, cancelled=None,
                  strict: bool = False) -> DatasetCounts:
@@ -311,7 +348,7 @@ class Inspector:
         s = self.effective(scoring)
         index = self.index(progress)
         if s.argmax and not s.boundary:
-            return rows_in_dataset_order(index.confusion, self._index_rows)
+            return index.confusion
         return self._counted(s, True, progress).confusion_per_image
 
     def best_thresholds(self, scoring: Scoring | None = None) -> Best | None:
@@ -344,7 +381,7 @@ class Inspector:
         """The same columns over the whole dataset (images that fail to load are left out; when every one fails,
         a LoadError with the first reasons, as the CLI's exit 2)."""
         from .tables import scores_frame
-        if not self.index().names:
+        if not self.index().loaded.any():
             raise all_failed(self._dataset.options.gt_dir, self.failures.reasons())
         return scores_frame(self.classes.names, self.dataset_counts().total, self._scoring)
 
@@ -355,8 +392,6 @@ class Inspector:
         from .sessions import current_statuses
         from .tables import images_frame
         counts = self.dataset_counts()
-        if not counts.exact:
-            counts = self._counted(self._scoring, False)
         statuses = current_statuses(self.session, self._dataset.options)
         return images_frame(self.names, self.image_list(counts, class_id), statuses)
 
@@ -382,8 +417,10 @@ class Inspector:
                 cache.clear()
             for part in self.parts:
                 part.reset()
-            self._index = self._index_rows = None
+            index, self._index = self._index, None
             self._closed = True
+        if index is not None and index.images is not None:
+            index.images.close()
         self.cluster = None              # a local cluster this engine started stops here
         self.events.closed.emit(False, True, frozenset({"closed"}))   # a window on it lets go of it
         self.events.disconnect_all()

@@ -286,9 +286,7 @@ class MainWindow(QMainWindow):
             return
         image, dataset = v.image_scores(), v.dataset_scores()
         ic, dc = v.image_counts, v.dataset_counts
-        note = "" if v.per_image_exact else "image list at the nearest coarser grid threshold"
-        if v.index is None:
-            note = "building the dataset index…"
+        note = "building the dataset index…" if v.index is None else ""
         self.class_table.update_scores(v.classes.names, v.classes.colors, image,
                                        (ic.tp + ic.fn) if ic is not None else None, dataset,
                                        (dc.tp + dc.fn) if dc is not None else None, v.best, v.scoring.beta, note)

@@ -136,11 +136,6 @@ class Viewer(QObject):
         return d.soft if d is not None else None
 
     @property
-    def per_image_exact(self) -> bool:
-        d = self.dataset_result
-        return d is None or d.exact
-
-    @property
     def best(self):
         """Best thresholds over the whole image (the index knows no band): none while a band is set, so the table
         never puts whole-image figures beside band scores."""

@@ -142,7 +142,7 @@ def test_bad_file_leaves_window_alive(qtbot, window, demo_copy):
     v.select_image(0)
     settle(qtbot, window)
     assert v.loaded.index == 0 and not window.canvas.banner.isVisible()
-    assert len(v.index.names) == 11
+    assert len(v.index.names) == 12 and int(v.index.loaded.sum()) == 11
 
 
 def test_open_missing_folder_shows_message(qtbot, window, tmp_path):
