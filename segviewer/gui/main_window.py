@@ -30,6 +30,7 @@ from .boundary_columns import BoundaryColumns
 from .insights import Insights
 from .review import ReviewController
 from .services import WindowServices
+from .time_left import TimeLeft
 
 LUT_KEYS = {"palette", "show_tp", "show_fp", "show_fn", "opacity", "view", "class_id", "show_background"}
 
@@ -101,7 +102,8 @@ class MainWindow(QMainWindow):
         self.size_label = QLabel("no dataset")
         self.timing_label = QLabel("")
         self.progress = QProgressBar()
-        self.progress.setMaximumWidth(220)
+        self.progress.setMaximumWidth(340)
+        self._time_left = TimeLeft()
         self.progress.setFormat("index %v / %m")
         self.progress.hide()
         for w in (self.size_label, self.timing_label):
@@ -165,6 +167,7 @@ class MainWindow(QMainWindow):
         self.progress.setRange(0, len(ds))
         self.progress.setValue(0)
         self.progress.show()
+        self._time_left = TimeLeft()
         self._update_tables()
 
     def _on_dataset_closed(self) -> None:
@@ -209,6 +212,8 @@ class MainWindow(QMainWindow):
             self.image_list.select(i)
 
     def _on_index_progress(self, done: int, total: int) -> None:
+        left = self._time_left.update(done, total)
+        self.progress.setFormat("index %v / %m" + (f" · {left}" if left else ""))
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
         self.progress.setVisible(done < total)
