@@ -62,8 +62,28 @@ def cache_folder(dataset) -> Path:
 
 
 def cache_path(dataset, steps: int) -> tuple[Path, str]:
+    """index-<the dataset's folders>-<its files and settings>.npz in the cache folder, and the full key."""
     key = dataset_key(dataset, steps)
-    return cache_folder(dataset) / f"index-{key[:24]}.npz", key
+    return cache_folder(dataset) / f"index-{dataset_family(dataset, steps)}-{key[:24]}.npz", key
+
+
+def dataset_family(dataset, steps: int) -> str:
+    """What an index belongs to apart from its files' state: the GT and prediction folders and the grid. A newer
+    index of the same family replaces the older ones (a count store can take gigabytes)."""
+    opts = dataset.options
+    text = f"{INDEX_VERSION}|{Path(opts.gt_dir).resolve()}|{Path(opts.pred_dir).resolve()}|{opts.pred_kind}|{steps}"
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+
+
+def remove_older(path: Path) -> None:
+    """The indexes, count stores and builds of path's family other than path's own (files changed since)."""
+    from .index_files import build_folder, remove_folder, store_path
+    family = path.name.split("-")[1]
+    keep = {path.name, store_path(path).name, build_folder(path).name}
+    for pattern in (f"index-{family}-*.npz", f"counts-{family}-*.bin", f"build-{family}-*"):
+        for found in path.parent.glob(pattern):
+            if found.name not in keep:
+                remove_folder(found) if found.is_dir() else found.unlink(missing_ok=True)
 
 
 def load_cached(path: Path, key: str, names: list[str] | None = None) -> ProbabilityIndex | None:
@@ -122,4 +142,6 @@ def load_or_build(dataset, steps: int, build, rebuild: bool = False) -> tuple[Pr
     index = build(path, key)
     if not index.loaded.any():
         remove_cached(path)
+    else:
+        remove_older(path)
     return index, False

@@ -127,3 +127,21 @@ def test_a_disk_too_small_is_refused_with_one_line(tmp_path, monkeypatch):
     assert not list(folder.rglob("counts*"))
     monkeypatch.undo()
     assert run_cli("index", root).returncode == 0
+
+
+def test_a_newer_index_replaces_the_older_of_the_same_folders(tmp_path):
+    import os
+    root = random_dataset(tmp_path / "d")
+    with Inspector(open_dataset(root)) as ins:
+        ins.index()
+    folder = cache_path(open_dataset(root), STEPS)[0].parent
+    before = sorted(p.name for p in folder.iterdir())
+    gt0 = root / "gt" / "img0.png"
+    os.utime(gt0, ns=(gt0.stat().st_atime_ns, gt0.stat().st_mtime_ns + 10**9))      # a file changed: a new key
+    with Inspector(open_dataset(root), steps=100) as ins:                           # another grid: kept apart
+        ins.index()
+    with Inspector(open_dataset(root)) as ins:
+        ins.index()
+        assert not ins.index_from_cache
+    after = sorted(p.name for p in folder.iterdir() if "-" in p.name)
+    assert len(after) == 4 and not set(before) & set(after)      # index + store at 1000 steps and at 100
