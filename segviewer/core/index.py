@@ -189,6 +189,11 @@ class ProbabilityIndex:
         tp, pred = self._images().image_counts(row, self.step_vector(threshold))
         return _counts(tp, pred - tp, self.gt_count[row] - tp)
 
+    def close(self) -> None:
+        """Lets go of the count store (its file stays)."""
+        if self.images is not None:
+            self.images.close()
+
     def _images(self) -> ImageCounts:
         if self.images is None:
             raise ValueError("this index keeps no per-image counts")

@@ -131,10 +131,19 @@ def remove_cached(path: Path) -> None:
     remove_folder(build_folder(path))
 
 
-def load_or_build(dataset, steps: int, build, rebuild: bool = False) -> tuple[ProbabilityIndex, bool]:
+def load_or_build(dataset, steps: int, build, rebuild: bool = False, use_cache: bool = True
+                  ) -> tuple[ProbabilityIndex, bool]:
     """(index, came_from_cache); build(path, key) writes the index and its store at path (finishing an
     interrupted build) and is called only when no valid cache exists (or rebuild). An index of no image is not
-    kept: the next run tries the files again."""
+    kept: the next run tries the files again. use_cache=False: built in a temporary folder, removed once the store
+    is open (POSIX keeps an open file's content; elsewhere the system's temporary folder keeps it until cleared)."""
+    if not use_cache:
+        from .index_files import remove_folder, temporary_folder
+        folder, key = temporary_folder(), dataset_key(dataset, steps)
+        try:
+            return build(folder / f"index-{key[:24]}.npz", key), False
+        finally:
+            remove_folder(folder)
     path, key = cache_path(dataset, steps)
     cached = None if rebuild else load_cached(path, key, dataset.names)
     if cached is not None:

@@ -99,8 +99,8 @@ class Inspector:
             old = getattr(self, "_index", None)
             self._index: ProbabilityIndex | None = None   # one row per dataset position, its count store open
             self.index_from_cache = False
-            if old is not None and old.images is not None:
-                old.images.close()
+            if old is not None:
+                old.close()
             for cache in self._caches:
                 cache.clear()
             for part in self.parts:
@@ -231,8 +231,7 @@ class Inspector:
             if self._index is not index:
                 return
             self._index = None
-        if index.images is not None:
-            index.images.close()
+        index.close()
         if self.use_cache:
             remove_cached(cache_path(self._dataset, self.steps)[0])
 
@@ -255,28 +254,13 @@ class Inspector:
                 return self._index
         failures: list = []
 
-        def build(path=None, key=None) -> ProbabilityIndex:
+        def build(path, key) -> ProbabilityIndex:
             return index_pass(self._dataset, self._scoring, self.cluster_client(), steps=self.steps,
                               on_error=failures.append, strict=strict, progress=progress, cancelled=cancelled,
                               path=path, key=key)
-        if self.use_cache:
-            index, cached = load_or_build(self._dataset, self.steps, build, rebuild)
-        else:
-            index, cached = self._build_elsewhere(build), False
+        index, cached = load_or_build(self._dataset, self.steps, build, rebuild, self.use_cache)
         self._keep_index(index, failures, cached)
         return index
-
-    def _build_elsewhere(self, build) -> ProbabilityIndex:
-        """The index and its store in a temporary folder, removed once the store is open (POSIX keeps an open
-        file's content; elsewhere the folder stays in the temporary folder until the system clears it)."""
-        from .index_cache import dataset_key
-        from .index_files import remove_folder, temporary_folder
-        folder = temporary_folder()
-        key = dataset_key(self._dataset, self.steps)
-        try:
-            return build(folder / f"index-{key[:24]}.npz", key)
-        finally:
-            remove_folder(folder)
 
     def _keep_index(self, index: ProbabilityIndex, failures: list, cached: bool) -> None:
         self.failures.record_all(failures)
@@ -286,8 +270,8 @@ class Inspector:
         with self._lock:
             old, self._index, self.index_from_cache = self._index, index, cached
             self._best.clear()
-        if old is not None and old is not index and old.images is not None:
-            old.images.close()
+        if old is not None and old is not index:
+            old.close()
 
     @property
     def built_index(self) -> ProbabilityIndex | None:
@@ -419,8 +403,8 @@ class Inspector:
                 part.reset()
             index, self._index = self._index, None
             self._closed = True
-        if index is not None and index.images is not None:
-            index.images.close()
+        if index is not None:
+            index.close()
         self.cluster = None              # a local cluster this engine started stops here
         self.events.closed.emit(False, True, frozenset({"closed"}))   # a window on it lets go of it
         self.events.disconnect_all()
