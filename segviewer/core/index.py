@@ -225,24 +225,23 @@ class ProbabilityIndex:
     # ---- storage ----
     def merge(self, other: "ProbabilityIndex") -> "ProbabilityIndex":
         """The index of two consecutive parts of one dataset (or two disjoint image sets)."""
-        if (self.steps, self.num_classes) != (other.steps, other.num_classes):
+        return ProbabilityIndex.concatenate([self, other])
+
+    @classmethod
+    def concatenate(cls, parts: list["ProbabilityIndex"]) -> "ProbabilityIndex":
+        """The index of consecutive parts, in their order: histograms added, rows concatenated (each array
+        copied once)."""
+        first = parts[0]
+        if any((p.steps, p.num_classes) != (first.steps, first.num_classes) for p in parts):
             raise ValueError("indexes differ in grid or classes")
-        if set(self.names) & set(other.names):
+        names = [n for p in parts for n in p.names]
+        if len(set(names)) != len(names):
             raise ValueError("indexes share images; merge needs disjoint parts")
-        merged = {}
-        for f in fields(self):
-            a, b = getattr(self, f.name), getattr(other, f.name)
-            if f.name in ("steps", "num_classes"):
-                merged[f.name] = a
-            elif f.name == "images":
-                merged[f.name] = None
-            elif f.name == "names":
-                merged[f.name] = a + b
-            elif f.name in ("pos_hist", "pred_hist"):
-                merged[f.name] = a + b
-            else:
-                merged[f.name] = np.concatenate([a, b])
-        return ProbabilityIndex(**merged)
+        merged = {"steps": first.steps, "num_classes": first.num_classes, "names": names,
+                  "pos_hist": sum(p.pos_hist for p in parts), "pred_hist": sum(p.pred_hist for p in parts)}
+        for name in ("loaded", *ROW_FIELDS):
+            merged[name] = np.concatenate([getattr(p, name) for p in parts])
+        return cls(**merged)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         out = {f.name: np.asarray(getattr(self, f.name)) for f in fields(self) if f.name != "images"}

@@ -147,18 +147,12 @@ def _no_counts(store: StoreBuild, chunk: range) -> np.ndarray:
 
 
 def _merge_parts(parts: list[dict]) -> dict:
-    merged = ProbabilityIndex.from_arrays(parts[0])
-    for part in parts[1:]:
-        merged = merged.merge(ProbabilityIndex.from_arrays(part))
-    return merged.to_arrays()
+    return ProbabilityIndex.concatenate([ProbabilityIndex.from_arrays(part) for part in parts]).to_arrays()
 
 
 def _merged(store: StoreBuild) -> ProbabilityIndex:
-    """Every chunk's part, in dataset order, as one index (pairwise: each array is copied log n times)."""
-    kept = [ProbabilityIndex.from_arrays(part) for part in store.parts()]
-    while len(kept) > 1:
-        kept = [kept[i].merge(kept[i + 1]) if i + 1 < len(kept) else kept[i] for i in range(0, len(kept), 2)]
-    return kept[0]
+    """Every chunk's part, in dataset order, as one index (each array copied once)."""
+    return ProbabilityIndex.concatenate([ProbabilityIndex.from_arrays(part) for part in store.parts()])
 
 
 def _part_checker(classes: int):
