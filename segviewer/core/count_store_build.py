@@ -2,9 +2,10 @@
 
 A build lives in its own folder beside the finished files: the store being filled (`counts.partial`, its final
 size from the start), one small file per finished chunk with that chunk's part of the index, and a manifest
-naming the finished chunks. A chunk's counts are written and flushed to disk before the manifest names it, so
-an interrupted build (Ctrl+C, a crash, a lost worker) resumes with every chunk the manifest names and redoes
-only the others. The finished store gets its name by one rename at the end: a half-built store is never
+naming the finished chunks. A chunk's counts are written before the manifest names it, so an interrupted build
+(Ctrl+C, a crash, a lost worker) resumes with every chunk the manifest names and redoes only the others. Chunks
+are not flushed one by one (~0.1 s each, waiting for the disk): what a power cut could lose under a manifest that
+names it fails the checks every read makes (each row must add up to the index's histograms), and is rebuilt. The finished store gets its name by one rename at the end: a half-built store is never
 mistaken for a finished one.
 
 Every count is placed by its threshold, class and dataset position, so the bytes do not depend on how the
@@ -216,7 +217,7 @@ class StoreBuild:
         self._save_manifest()
 
     def _write_counts(self, chunk: range, data: np.ndarray) -> None:
-        """Each (threshold, class) run of the chunk's images where it lives, then flushed to the disk."""
+        """Each (threshold, class) run of the chunk's images where it lives."""
         lay = self.layout
         view, size = memoryview(data).cast("B"), len(chunk) * 2 * lay.itemsize
         for k in range(lay.steps + 1):
@@ -224,7 +225,6 @@ class StoreBuild:
                 at = (k * lay.classes + c) * size
                 self._file.seek(lay.offset(k, c, chunk[0]))
                 self._file.write(view[at:at + size])
-        _sync(self._file)
 
     def _widen(self, dtype: str) -> None:
         """Rewrites what is written in a wider type (at most once per type step in a build)."""
