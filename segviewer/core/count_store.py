@@ -28,6 +28,7 @@ MAGIC = b"SEGVCNT\x00"
 VERSION = 1
 HEADER_BYTES = 4096
 DTYPES = ("<u1", "<u2", "<u4", "<u8")      # the narrowest that holds an image's pixel count is used
+READ_AHEAD = 4                             # thresholds on either side of the one read, asked of the kernel
 
 
 class StoreDamaged(Exception):
@@ -175,6 +176,7 @@ class CountStore:
         for end in _run_ends(ks):           # one read per run of consecutive classes at the same step
             self._read_into(lay.offset(int(ks[start]), start), raw[start:end])
             start = end
+        self._read_ahead(int(ks[0]) if (ks == ks[0]).all() else None)
         tp, pred = raw[:, :, 0].astype(np.int64), raw[:, :, 1].astype(np.int64)
         check_counts(tp, pred, b.gt_by_class, b.valid)
         classes = np.arange(lay.classes)
@@ -182,6 +184,22 @@ class CountStore:
                 np.array_equal(pred.sum(1), b.pred_above[classes, ks])):
             raise StoreDamaged("rows do not add up to the index's histograms")
         return tp, pred
+
+    def _read_ahead(self, k: int | None) -> None:
+        """Asks the kernel to read the thresholds around k in the background (a slider moves to a neighbour next):
+        a row not in the page cache costs a disk read (7.6 MB at 100,000 images), a cached one ~1 ms."""
+        advise = getattr(os, "posix_fadvise", None)
+        if k is None or advise is None:
+            return
+        lay = self.layout
+        first, last = max(0, k - READ_AHEAD), min(lay.steps, k + READ_AHEAD)
+        with self._lock:
+            if self._file is not None:
+                try:
+                    advise(self._file.fileno(), lay.offset(first), (last - first + 1) * lay.row_bytes,
+                           os.POSIX_FADV_WILLNEED)
+                except OSError:
+                    pass
 
     def _steps(self, ks) -> np.ndarray:
         ks = np.broadcast_to(np.asarray(ks, np.int64), (self.layout.classes,))

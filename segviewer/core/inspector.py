@@ -349,11 +349,12 @@ class Inspector:
         s = self.effective(scoring)
         return compute_scores(counts, s.beta, s.smooth, soft)
 
-    def image_list(self, counts: DatasetCounts, class_id: int = ALL_CLASSES, scoring: Scoring | None = None) -> dict:
+    def image_list(self, counts: DatasetCounts, class_id: int = ALL_CLASSES, scoring: Scoring | None = None):
         """Per image (dataset order): mean F-beta and IoU over present classes, the chosen class's F-beta, and FP
-        and FN pixels (for all classes: the sums of the per-class fp / fn the table shows)."""
-        from .tables import image_list_values
-        return image_list_values(counts, class_id, self.effective(scoring))
+        and FN pixels (for all classes: the sums of the per-class fp / fn the table shows). An ImageListValues:
+        `[key]` every image's (computed once), `rows(images)` a few rows' (what the window's list shows)."""
+        from .list_values import ImageListValues
+        return ImageListValues(counts, class_id, self.effective(scoring))
 
     # ---- tables for scripts (pandas imported only there) ----
     def image_scores(self, image: int | str):

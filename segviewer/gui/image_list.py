@@ -203,7 +203,8 @@ class ImageListPanel(QWidget):
         for combo, key in ((self.gt_filter, "gt_present"), (self.pred_filter, "pred_present")):
             class_id = combo.currentData()
             if s is not None and class_id is not None:
-                shown = s[key][:, class_id] if shown is None else shown & s[key][:, class_id]
+                has = s.present(key, class_id) if hasattr(s, "present") else s[key][:, class_id]
+                shown = has if shown is None else shown & has
         status = self.status_filter.currentData()
         if status is not None:
             same = self.model.status_array() == status

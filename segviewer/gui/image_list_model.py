@@ -11,6 +11,7 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
+from ..core.list_values import BLOCK
 from .table_model import KEY_ROLE, SORT_ROLE, Cell, fmt
 
 COLUMNS = ["image", "mean Fβ", "class Fβ", "mean IoU", "FP px", "FN px", "status", "cell px", "label score",
@@ -56,6 +57,7 @@ class ImageListModel(QAbstractTableModel):
         self.extra: dict[int, np.ndarray] = {}      # LABEL / DELTA column values, in dataset order
         self._lower: np.ndarray | None = None       # names lower-cased (sorting, the name filter)
         self._name_rank: np.ndarray | None = None
+        self._cells: tuple = (None, {})             # (the scores they are of, image -> (block of rows, position))
 
     # ---- content ----
     def set_names(self, names: list[str]) -> None:
@@ -175,8 +177,29 @@ class ImageListModel(QAbstractTableModel):
             return float(values[row]) if values is not None else None
         if row in self.failures or self.scores is None:
             return None if column in INTEGER_COLUMNS else math.nan
-        v = self.scores[SCORE_KEYS[column]][row]
+        v = self._score(row, SCORE_KEYS[column])
         return int(v) if column in INTEGER_COLUMNS else float(v)
+
+    def _score(self, image: int, key: str):
+        """One image's value: a list's columns (core.list_values) are computed for a block of rows around the one
+        the view asks for (the rows on screen), not for every image, unless every image's are known already."""
+        scores = self.scores
+        if not hasattr(scores, "rows"):           # plain arrays
+            return scores[key][image]
+        if self._cells[0] is not scores:
+            self._cells = (scores, {})
+        cells = self._cells[1]
+        found = cells.get(image)
+        if found is None:
+            row = int(self.rank[image])
+            images = self.order[max(0, row - BLOCK // 2):row + BLOCK // 2] if row >= 0 else np.array([image])
+            block = scores.rows(images)
+            if len(cells) > 8 * BLOCK:
+                cells.clear()
+            cells.update((int(im), (block, j)) for j, im in enumerate(images))
+            found = cells[image]
+        block, j = found
+        return block[key][j]
 
     @property
     def rows(self) -> list[list[Cell]]:

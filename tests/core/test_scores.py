@@ -188,7 +188,7 @@ def test_image_list_values_are_the_scores_of_every_image_whatever_the_counts_lay
     from segviewer.core.counts import DatasetCounts
     from segviewer.core.scores import compute_scores, nanmean
     from segviewer.core.scoring import Scoring
-    from segviewer.core.tables import image_list_values
+    from segviewer.core.list_values import ImageListValues, image_list_values
     rng = np.random.default_rng(5)
     tp, fp, fn = (rng.integers(0, 40, (300, 6)) for _ in range(3))
     absent = rng.random((300, 6)) < 0.3
@@ -218,3 +218,9 @@ def test_image_list_values_are_the_scores_of_every_image_whatever_the_counts_lay
             assert got["fp"].tolist() == fp.sum(1).tolist() and got["fn"].tolist() == fn.sum(1).tolist()
         assert got["gt_present"].tolist() == ((tp + fn) > 0).tolist()
         assert got["pred_present"].tolist() == ((tp + fp) > 0).tolist()
+        lazy = ImageListValues(DatasetCounts([""] * 300, by_class, by_class, loaded), class_id, scoring)
+        some = np.array([299, 7, 11, 3, 150])               # a few rows on screen: their values, to the last bit
+        few = lazy.rows(some)
+        assert all(np.array_equal(few[k], got[k][some], equal_nan=True) for k in got)
+        assert lazy.present("pred_present", 4).tolist() == ((tp + fp) > 0)[:, 4].tolist()
+        assert np.array_equal(lazy["mean_iou"], got["mean_iou"], equal_nan=True)

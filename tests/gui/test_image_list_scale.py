@@ -96,3 +96,37 @@ def test_selection_follows_the_image_through_sorts_and_filters(panel):
     assert panel.position_of(42) == (panel.model.row_of(42), 11)
     panel.search.setText("n5")                 # hidden: no row
     assert panel.position_of(42) == (-1, 11)
+
+
+def test_during_a_drag_only_the_rows_on_screen_are_scored(panel, monkeypatch):
+    """The list's columns come from the engine as ImageListValues: while a slider is held a step computes the rows
+    the view paints (one block around them), never all 20,000; the release sorts by every image's value."""
+    import torch
+    from segviewer.core import list_values
+    from segviewer.core.counts import Counts, DatasetCounts
+    from segviewer.core.scoring import Scoring
+    rng = np.random.default_rng(3)
+    names = [f"img{i:05d}" for i in range(N)]
+    panel.set_dataset(names, [f"c{c}" for c in range(C)], ["unreviewed"])
+
+    def values(seed):
+        counts = Counts(*(torch.from_numpy(rng.integers(0, 30, (N, C))) for _ in range(3)))
+        return list_values.ImageListValues(DatasetCounts(names, counts, counts, np.ones(N, bool)), -1, Scoring())
+    panel.refresh(values(0), {})
+    computed = []
+    real = list_values.image_list_values
+    monkeypatch.setattr(list_values, "image_list_values",
+                        lambda *a, **k: computed.append(N if len(a) < 4 and k.get("images") is None else len(a[3]))
+                        or real(*a, **k))
+    panel.hold_order(True)
+    step = values(1)
+    panel.refresh(step)
+    QApplication.processEvents()
+    assert step._all is None and 0 < sum(computed) <= list_values.BLOCK
+    shown = [panel.model.value(int(panel.model.order[r]), 1) for r in range(5)]
+    every = real(step.counts, -1, Scoring())["mean_fbeta"]
+    assert shown == [float(every[i]) for i in panel.model.order[:5]]          # the block's values are every image's
+    computed.clear()
+    panel.hold_order(False)
+    assert computed == [N]                                       # one full column, for the sort on release
+    assert panel.model.order.tolist() == python_order(step["mean_fbeta"], range(N), descending=False)
