@@ -167,8 +167,10 @@ class CountStore:
                     raise StoreDamaged("shorter than its header says (truncated while open?)")
                 done += got
 
-    def counts(self, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(tp, predicted) of every image at grid step ks[c] for class c, class-major [C, I] int64, checked."""
+    def counts(self, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(tp, fp, fn) of every image at grid step ks[c] for class c, class-major [C, I] int64, checked: each
+        count possible for its image (fp, fn >= 0, predicted <= valid pixels) and every class's column adding up
+        to the index's histograms."""
         lay, b = self.layout, self.bounds
         ks = self._steps(ks)
         raw = np.empty((lay.classes, lay.images, 2), lay.dtype)
@@ -177,13 +179,18 @@ class CountStore:
             self._read_into(lay.offset(int(ks[start]), start), raw[start:end])
             start = end
         self._read_ahead(int(ks[0]) if (ks == ks[0]).all() else None)
-        tp, pred = raw[:, :, 0].astype(np.int64), raw[:, :, 1].astype(np.int64)
-        check_counts(tp, pred, b.gt_by_class, b.valid)
+        narrow_tp, narrow_pred = raw[:, :, 0], raw[:, :, 1]
+        tp = narrow_tp.astype(np.int64)
+        fp = np.subtract(narrow_pred, narrow_tp, dtype=np.int64)
+        fn = np.subtract(b.gt_by_class, tp)
+        if fp.min(initial=0) < 0 or fn.min(initial=0) < 0 or not (narrow_pred <= b.valid).all():
+            raise StoreDamaged("counts that no image can have")
         classes = np.arange(lay.classes)
-        if not (np.array_equal(tp.sum(1), b.pos_above[classes, ks]) and
-                np.array_equal(pred.sum(1), b.pred_above[classes, ks])):
+        tp_sum = tp.sum(1)
+        if not (np.array_equal(tp_sum, b.pos_above[classes, ks]) and
+                np.array_equal(tp_sum + fp.sum(1), b.pred_above[classes, ks])):
             raise StoreDamaged("rows do not add up to the index's histograms")
-        return tp, pred
+        return tp, fp, fn
 
     def _read_ahead(self, k: int | None) -> None:
         """Asks the kernel to read the thresholds around k in the background (a slider moves to a neighbour next):
@@ -207,17 +214,17 @@ class CountStore:
             raise ValueError(f"grid steps {ks.tolist()} outside 0..{self.layout.steps}")
         return ks
 
-    def image_counts(self, image: int, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(tp, predicted) [C] int64 of one image (dataset position): C small reads, checked."""
+    def image_counts(self, image: int, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(tp, fp, fn) [C] int64 of one image (dataset position): C small reads, checked."""
         lay = self.layout
         ks = self._steps(ks)
         pair = np.empty(2, lay.dtype)
-        out = np.empty((2, lay.classes), np.int64)
+        tp, pred = np.empty(lay.classes, np.int64), np.empty(lay.classes, np.int64)
         for c in range(lay.classes):
             self._read_into(lay.offset(int(ks[c]), c, image), pair)
-            out[:, c] = pair
-        check_counts(out[0], out[1], self.bounds.gt_count[image], self.bounds.valid[image])
-        return out[0], out[1]
+            tp[c], pred[c] = pair
+        check_counts(tp, pred, self.bounds.gt_count[image], self.bounds.valid[image])
+        return tp, pred - tp, self.bounds.gt_count[image] - tp
 
 
 def _run_ends(ks: np.ndarray) -> list[int]:

@@ -302,7 +302,7 @@ def _gather_index(index: ProbabilityIndex, names: list[str]) -> ProbabilityIndex
     merged = {k: ddp.all_reduce_sum(v) if k in ("pos_hist", "pred_hist") else _gathered(v) for k, v in arrays.items()}
     images = index.images
     if isinstance(images, ArrayCounts):
-        images = ArrayCounts(_gathered(images.tp_above), _gathered(images.pred_above))
+        images = ArrayCounts(_gathered(images.tp_above), _gathered(images.pred_above), merged["gt_count"])
     return ProbabilityIndex(index.steps, index.num_classes, names, images=images, **merged)
 
 

@@ -121,9 +121,9 @@ def counts_above(hist: np.ndarray) -> np.ndarray:
 class ImageCounts(Protocol):
     """Every image's tp and predicted pixels at every grid step: the count store on disk, or arrays in memory."""
 
-    def counts(self, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...          # [I, C] each
+    def counts(self, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...    # (tp, fp, fn) [C, I]
 
-    def image_counts(self, image: int, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...   # [C] each
+    def image_counts(self, image: int, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...  # [C]
 
     def close(self) -> None: ...
 
@@ -174,20 +174,11 @@ class ProbabilityIndex:
     def image_counts(self, threshold) -> Counts:
         """[I, C] counts of every image at a grid threshold (ValueError off the grid), from `images`: views of
         class-major arrays, as the store reads them (no transposing copy of 100,000 × C values per step)."""
-        tp, pred = self._images().counts(self.step_vector(threshold))      # [C, I] each
-        gt = self._gt_by_class()
-        return Counts(*(torch.from_numpy(a).T for a in (tp, pred - tp, gt - tp)))
-
-    def _gt_by_class(self) -> np.ndarray:
-        cached = self.__dict__.get("_gt_t")
-        if cached is None or cached.shape[1] != len(self.names):
-            cached = self.__dict__["_gt_t"] = np.ascontiguousarray(self.gt_count.T)
-        return cached
+        return Counts(*(torch.from_numpy(a).T for a in self._images().counts(self.step_vector(threshold))))
 
     def image_row_counts(self, row: int, threshold) -> Counts:
         """[C] counts of one image at a grid threshold: a slider step for the current image costs O(classes)."""
-        tp, pred = self._images().image_counts(row, self.step_vector(threshold))
-        return _counts(tp, pred - tp, self.gt_count[row] - tp)
+        return _counts(*self._images().image_counts(row, self.step_vector(threshold)))
 
     def close(self) -> None:
         """Lets go of the count store (its file stays)."""

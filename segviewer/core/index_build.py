@@ -18,18 +18,20 @@ ROWS = ("gt_count", "argmax_tp", "argmax_fp", "argmax_fn", "soft_tp", "soft_fp",
 class ArrayCounts:
     """Every image's counts at every grid step in memory ([I, C, N+1] each): the Evaluator's per-image index."""
 
-    def __init__(self, tp_above: np.ndarray, pred_above: np.ndarray):
-        self.tp_above, self.pred_above = tp_above, pred_above
+    def __init__(self, tp_above: np.ndarray, pred_above: np.ndarray, gt_count: np.ndarray):
+        self.tp_above, self.pred_above, self.gt_count = tp_above, pred_above, gt_count
 
-    def counts(self, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Class-major [C, I], as the store reads them."""
+    def counts(self, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(tp, fp, fn) class-major [C, I], as the store reads them."""
         k = np.broadcast_to(np.asarray(ks, np.int64), self.tp_above.shape[:-1])[..., None]
-        return tuple(np.ascontiguousarray(np.take_along_axis(a, k, axis=-1)[..., 0].T, np.int64)
-                     for a in (self.tp_above, self.pred_above))
+        tp, pred = (np.ascontiguousarray(np.take_along_axis(a, k, axis=-1)[..., 0].T, np.int64)
+                    for a in (self.tp_above, self.pred_above))
+        return tp, pred - tp, np.ascontiguousarray(self.gt_count.T) - tp
 
-    def image_counts(self, image: int, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def image_counts(self, image: int, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         classes = np.arange(self.tp_above.shape[1])
-        return self.tp_above[image, classes, ks].astype(np.int64), self.pred_above[image, classes, ks].astype(np.int64)
+        tp = self.tp_above[image, classes, ks].astype(np.int64)
+        return tp, self.pred_above[image, classes, ks] - tp, self.gt_count[image] - tp
 
     def close(self) -> None:
         pass
@@ -96,7 +98,7 @@ class IndexBuilder:
         if self.kept is not None:
             shape = (n, c, self.steps + 1)
             images = ArrayCounts(*(np.stack([k[i] for k in self.kept]) if n else np.zeros(shape, np.uint32)
-                                   for i in (0, 1)))
+                                   for i in (0, 1)), stack["gt_count"])
         return ProbabilityIndex(self.steps, c, list(self.names), np.array(self.loaded, bool), self.pos_hist,
                                 self.pred_hist, images=images, **stack)
 

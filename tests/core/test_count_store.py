@@ -56,16 +56,18 @@ def test_counts_equal_direct_counts_at_every_threshold_and_per_class(images, tmp
     store = CountStore.open(tmp_path / "counts.bin", "k" * 64, 7, C, STEPS, bounds_of(images, counts))
     assert store.layout.dtype == "<u1"
     for k in range(STEPS + 1):
-        tp, pred = (a.T for a in store.counts(np.full(C, k)))
+        tp, fp, fn = (a.T for a in store.counts(np.full(C, k)))
         for i, (probs, target) in enumerate(images):
             direct = count_threshold(probs, target, float(grid_values(STEPS)[k]))
-            assert tp[i].tolist() == direct.tp.tolist() and (pred[i] - tp[i]).tolist() == direct.fp.tolist(), k
+            assert [tp[i].tolist(), fp[i].tolist(), fn[i].tolist()] == [direct.tp.tolist(), direct.fp.tolist(),
+                                                                         direct.fn.tolist()], k
     ks = np.array([3, 3, 17, 0])
-    tp, pred = (a.T for a in store.counts(ks))
+    tp, fp, fn = (a.T for a in store.counts(ks))
     direct = count_threshold(images[5][0], images[5][1], torch.tensor([float(grid_values(STEPS)[k]) for k in ks]))
-    assert tp[5].tolist() == direct.tp.tolist() and (pred[5] - tp[5]).tolist() == direct.fp.tolist()
-    one_tp, one_pred = store.image_counts(5, ks)
-    assert one_tp.tolist() == tp[5].tolist() and one_pred.tolist() == pred[5].tolist()
+    assert [tp[5].tolist(), fp[5].tolist(), fn[5].tolist()] == [direct.tp.tolist(), direct.fp.tolist(),
+                                                                 direct.fn.tolist()]
+    one = store.image_counts(5, ks)
+    assert [a.tolist() for a in one] == [tp[5].tolist(), fp[5].tolist(), fn[5].tolist()]
     store.close()
 
 
@@ -96,9 +98,9 @@ def test_a_chunk_needing_a_wider_type_widens_what_is_written(tmp_path):
     store = CountStore.open(tmp_path / "w.bin", "k" * 64, 4, C, STEPS, bounds)
     assert store.layout.dtype == "<u4" == narrowest_dtype(70_000)
     for k in (0, 7, STEPS):
-        tp, pred = (a.T for a in store.counts(np.full(C, k)))
-        assert pred.tolist() == [p[:, k].tolist() for _, p in counts]
-        assert tp.tolist() == [t[:, k].tolist() for t, _ in counts]
+        tp, fp, fn = (a.T for a in store.counts(np.full(C, k)))
+        assert (tp + fp).tolist() == [p[:, k].tolist() for _, p in counts]
+        assert tp.tolist() == [t[:, k].tolist() for t, _ in counts] and (tp + fn).tolist() == gt.tolist()
 
 
 def test_damaged_stores_are_never_used(images, tmp_path):
