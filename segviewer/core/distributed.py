@@ -9,7 +9,6 @@ asked for; core.passes decides what runs where.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -203,8 +202,8 @@ def dataset_part(dataset, positions: Sequence[int]):
 
 
 def _absolute(item):
-    return dataclasses.replace(item, gt=item.gt.absolute(), pred=item.pred.absolute(),
-                               image=item.image.absolute() if item.image is not None else None)
+    return item.replace(gt=item.gt.absolute(), pred=item.pred.absolute(),
+                        image=item.image.absolute() if item.image is not None else None)
 
 
 def client_paths(dataset) -> dict[str, object]:

@@ -29,15 +29,15 @@ def dataset_key(dataset, steps: int) -> str:
     meta = {"version": INDEX_VERSION, "steps": steps, "classes": list(classes.names),
             "ignore": classes.ignore_index, "label_map": label_map, **dataset.options.probability_key()}
     h.update(json.dumps(meta, sort_keys=True, default=str).encode())
-    paths = [path for item in dataset.items for path in (item.gt, item.pred)]
+    paths = [path for item in dataset.items for path in (item.text("gt"), item.text("pred"))]
     for lines in _stat_lines(paths):
         h.update(lines.encode("utf-8", "surrogateescape"))
     return h.hexdigest()
 
 
-def _stat_lines(paths: list[Path]) -> list[str]:
+def _stat_lines(paths: list[str]) -> list[str]:
     """'resolved path|size|mtime' lines for the paths in order, in batches stat'ed on a few threads."""
-    folders = {folder: str(folder.resolve()) for folder in {path.parent for path in paths}}
+    folders = {folder: os.path.realpath(folder) for folder in {os.path.dirname(path) for path in paths}}
 
     def batch(start: int) -> str:
         out = []
@@ -47,7 +47,8 @@ def _stat_lines(paths: list[Path]) -> list[str]:
             except OSError:   # gone since the folder was listed: the pass skips it and says so; so does the key
                 out.append(f"{path}|missing\n")
                 continue
-            out.append(f"{os.path.join(folders[path.parent], path.name)}|{st.st_size}|{st.st_mtime_ns}\n")
+            folder, name = os.path.split(path)
+            out.append(f"{os.path.join(folders[folder], name)}|{st.st_size}|{st.st_mtime_ns}\n")
         return "".join(out)
     starts = range(0, len(paths), STAT_BATCH)
     if len(starts) < 2:

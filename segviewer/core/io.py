@@ -24,12 +24,44 @@ LABEL_MODES = ("L", "P", "I;16", "I;16B", "I;16L", "I")
 PILLOW_FORMATS = ("PNG", "JPEG", "TIFF", "BMP", "WEBP")
 
 
-@dataclass(frozen=True)
 class Item:
-    name: str
-    gt: Path
-    pred: Path
-    image: Path | None = None
+    """One image's files. Paths given as text become Paths when first asked for: listing 100,000 images makes
+    200,000 of them (~0.5-1 s), most never used in a session; `text(field)` is the path as text without that."""
+    __slots__ = ("name", "_gt", "_pred", "_image")
+
+    def __init__(self, name: str, gt: Path | str, pred: Path | str, image: Path | str | None = None):
+        self.name, self._gt, self._pred, self._image = name, gt, pred, image
+
+    def _path(self, slot: str) -> Path | None:
+        value = getattr(self, slot)
+        if isinstance(value, str):
+            value = Path(value)
+            setattr(self, slot, value)
+        return value
+
+    gt = property(lambda self: self._path("_gt"))
+    pred = property(lambda self: self._path("_pred"))
+    image = property(lambda self: self._path("_image"))
+
+    def text(self, field: str) -> str | None:
+        value = getattr(self, "_" + field)
+        return None if value is None else str(value)
+
+    def replace(self, **changes) -> "Item":
+        fields = {"name": self.name, "gt": self._gt, "pred": self._pred, "image": self._image, **changes}
+        return Item(**fields)
+
+    def _fields(self) -> tuple:
+        return self.name, self.gt, self.pred, self.image
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Item) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return f"Item(name={self.name!r}, gt={self.gt!r}, pred={self.pred!r}, image={self.image!r})"
 
 
 @dataclass
@@ -64,9 +96,9 @@ def pair_key(path: Path | str, strip_suffixes: tuple[str, ...]) -> str:
     return stem
 
 
-def _files_under(root: Path) -> Iterator[tuple[Path, os.DirEntry]]:
-    """Every file under root as (its folder, entry) in the order of sorted(root.rglob("*")), skipping .segviewer/
-    and not entering linked folders as rglob does: one listing per folder, sorted by name, no stat per file."""
+def _files_under(root: str) -> Iterator[os.DirEntry]:
+    """Every file under root in the order of sorted(Path(root).rglob("*")), skipping .segviewer/ and not entering
+    linked folders as rglob does: one listing per folder, sorted by name, no stat or Path per file."""
     try:
         with os.scandir(root) as listing:
             entries = sorted(listing, key=lambda entry: entry.name)
@@ -78,26 +110,19 @@ def _files_under(root: Path) -> Iterator[tuple[Path, os.DirEntry]]:
         except OSError:
             is_folder = False
         if not is_folder:
-            yield root, entry
+            yield entry
         elif entry.name != CACHE_DIR_NAME:
-            yield from _files_under(_child(root, entry.name))
+            yield from _files_under(entry.path)
 
 
-def _child(folder: Path, name: str) -> Path:
-    """folder / name for a plain file name: pathlib's own constructor for a child, skipping the parse that costs
-    ~1 s per 100,000 files (the public operator where this Python lacks it)."""
-    make = getattr(folder, "_make_child_relpath", None)
-    return make(name) if make is not None else folder / name
-
-
-def find_files(root: Path, exts: tuple[str, ...], strip_suffixes: tuple[str, ...]) -> tuple[dict[str, Path], list[str]]:
-    """All files under root with one of exts, keyed by stripped stem; also the keys seen twice (the first in
-    sorted order is kept)."""
+def find_files(root: Path, exts: tuple[str, ...], strip_suffixes: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
+    """All files under root with one of exts, keyed by stripped stem, as paths in text (an Item makes a Path of
+    one when it is asked for); also the keys seen twice (the first in sorted order is kept)."""
     if not root.is_dir():
         raise LoadError(root, "is not a folder" if os.path.lexists(root) else "folder does not exist")
-    found: dict[str, Path] = {}
+    found: dict[str, str] = {}
     duplicates: list[str] = []
-    for folder, entry in _files_under(root):
+    for entry in _files_under(str(root)):
         name = entry.name
         if name.startswith(".") or not name.lower().endswith(exts):
             continue
@@ -110,7 +135,7 @@ def find_files(root: Path, exts: tuple[str, ...], strip_suffixes: tuple[str, ...
         if key in found:
             duplicates.append(key)
         else:
-            found[key] = _child(folder, name)
+            found[key] = entry.path
     return found, duplicates
 
 
