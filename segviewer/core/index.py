@@ -9,7 +9,7 @@ disk (core.count_store): the index holds one row per image of what does not depe
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 import torch
@@ -129,6 +129,7 @@ class ImageCounts(Protocol):
 
 
 ROW_FIELDS = ("gt_count", "argmax_tp", "argmax_fp", "argmax_fn", "soft_tp", "soft_fp", "soft_fn", "confusion")
+SAVED = ("steps", "num_classes", "names", "loaded", "pos_hist", "pred_hist", *ROW_FIELDS)
 
 
 @dataclass
@@ -148,8 +149,9 @@ class ProbabilityIndex:
     soft_tp: np.ndarray         # [I, C] float64
     soft_fp: np.ndarray
     soft_fn: np.ndarray
-    confusion: np.ndarray       # [I, C, C+1] int32, argmax
+    confusion: np.ndarray | None   # [I, C, C+1] int32, argmax; None until confusion_rows() reads it from the cache
     images: ImageCounts | None = field(default=None, compare=False, repr=False)   # not saved with the index
+    confusion_source: Callable[[], np.ndarray] | None = field(default=None, compare=False, repr=False)
 
     # ---- counts ----
     def step_vector(self, threshold) -> np.ndarray:
@@ -179,6 +181,17 @@ class ProbabilityIndex:
     def image_row_counts(self, row: int, threshold) -> Counts:
         """[C] counts of one image at a grid threshold: a slider step for the current image costs O(classes)."""
         return _counts(*self._images().image_counts(row, self.step_vector(threshold)))
+
+    def confusion_rows(self) -> np.ndarray:
+        """[I, C, C+1] every image's argmax confusion matrix; a cached index reads them when first asked (152 MB
+        at 100,000 images of 19 classes: not on the way to the first scores), checked (ValueError)."""
+        if self.confusion is None:
+            rows = self.confusion_source()
+            if rows.shape != (len(self.names), self.num_classes, self.num_classes + 1) or rows.dtype.kind != "i" \
+                    or not np.array_equal(rows.sum(2, dtype=np.int64), self.gt_count):
+                raise ValueError("index confusion matrices that do not add up")
+            self.confusion = rows
+        return self.confusion
 
     def close(self) -> None:
         """Lets go of the count store (its file stays)."""
@@ -231,30 +244,35 @@ class ProbabilityIndex:
         merged = {"steps": first.steps, "num_classes": first.num_classes, "names": names,
                   "pos_hist": sum(p.pos_hist for p in parts), "pred_hist": sum(p.pred_hist for p in parts)}
         for name in ("loaded", *ROW_FIELDS):
-            merged[name] = np.concatenate([getattr(p, name) for p in parts])
+            merged[name] = np.concatenate([p.confusion_rows() if name == "confusion" else getattr(p, name)
+                                           for p in parts])
         return cls(**merged)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        out = {f.name: np.asarray(getattr(self, f.name)) for f in fields(self) if f.name != "images"}
+        self.confusion_rows()
+        out = {f.name: np.asarray(getattr(self, f.name)) for f in fields(self) if f.name in SAVED}
         out["names"] = np.array(self.names, dtype=np.str_)
         return out
 
     @classmethod
-    def from_arrays(cls, arrays) -> "ProbabilityIndex":
+    def from_arrays(cls, arrays, confusion_source: Callable[[], np.ndarray] | None = None) -> "ProbabilityIndex":
         """The index the arrays describe, checked for shapes, types and consistency (ValueError otherwise): a
-        cache file is never trusted."""
-        values = {f.name: arrays[f.name] for f in fields(cls) if f.name != "images"}
+        cache file is never trusted. confusion_source: the confusion matrices are read from it when asked for."""
+        values = {name: None if name == "confusion" and confusion_source else arrays[name] for name in SAVED}
         for name in ("steps", "num_classes"):
             values[name] = int(values[name])
         values["names"] = [str(n) for n in values["names"]]
-        index = cls(**values)
+        index = cls(**values, confusion_source=confusion_source)
         _check(index)
+        if confusion_source is None:
+            index.confusion_rows()
         return index
 
 
 def _check(index: ProbabilityIndex) -> None:
+    """Everything but the confusion matrices (confusion_rows checks those when it reads them)."""
     i, c, nb = len(index.names), index.num_classes, index.steps + 2
-    shapes = {"loaded": (i,), "pos_hist": (c, nb), "pred_hist": (c, nb), "confusion": (i, c, c + 1),
+    shapes = {"loaded": (i,), "pos_hist": (c, nb), "pred_hist": (c, nb),
               **{name: (i, c) for name in ROW_FIELDS if name != "confusion"}}
     for name, shape in shapes.items():
         if getattr(index, name).shape != shape:
@@ -268,7 +286,6 @@ def _check(index: ProbabilityIndex) -> None:
     histograms = (np.array_equal(index.pos_hist.sum(1), gt) and (index.pred_hist.sum(1) == gt.sum()).all()) or \
         not (index.pos_hist.any() or index.pred_hist.any())
     if not histograms or (index.pos_hist < 0).any() or (index.pred_hist < 0).any() or (index.gt_count < 0).any() \
-            or not np.array_equal(index.confusion.sum(2, dtype=np.int64), index.gt_count) \
             or (index.gt_count[~index.loaded] != 0).any():
         raise ValueError("index arrays that do not add up")
 

@@ -98,8 +98,9 @@ def load_cached(path: Path, key: str, names: list[str] | None = None) -> Probabi
         with np.load(path, allow_pickle=False) as arrays:
             if str(arrays["key"]) != key:
                 return None
-            index = ProbabilityIndex.from_arrays(arrays)
-            with_counts = bool(arrays["per_threshold_counts"])
+            fields = {name: arrays[name] for name in arrays.files if name != "confusion"}
+        index = ProbabilityIndex.from_arrays(fields, confusion_source=lambda: _read_confusion(path, key))
+        with_counts = bool(fields["per_threshold_counts"])
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
     if names is not None and index.names != list(names):
@@ -110,6 +111,17 @@ def load_cached(path: Path, key: str, names: list[str] | None = None) -> Probabi
         except StoreDamaged:
             return None
     return index
+
+
+def _read_confusion(path: Path, key: str) -> np.ndarray:
+    """The index's confusion matrices, read when first asked for (ValueError: not this index's file any more)."""
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            if str(arrays["key"]) != key:
+                raise ValueError("the index file changed")
+            return arrays["confusion"]
+    except zipfile.BadZipFile:
+        raise ValueError("damaged index file") from None
 
 
 def save_cached(path: Path, key: str, index: ProbabilityIndex, per_threshold_counts: bool = True) -> None:

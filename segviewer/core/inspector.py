@@ -332,7 +332,10 @@ class Inspector:
         s = self.effective(scoring)
         index = self.index(progress)
         if s.argmax and not s.boundary:
-            return index.confusion
+            try:
+                return index.confusion_rows()
+            except (OSError, ValueError, KeyError, EOFError):   # the cache changed or was damaged since it was read
+                pass
         return self._counted(s, True, progress).confusion_per_image
 
     def best_thresholds(self, scoring: Scoring | None = None) -> Best | None:

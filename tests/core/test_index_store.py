@@ -102,6 +102,10 @@ def test_a_damaged_or_truncated_store_is_rebuilt(tmp_path):
         assert not ins.index_from_cache and path.read_bytes() == good
     with Inspector(open_dataset(root)) as ins:
         assert ins.index() is not None and ins.index_from_cache
+        assert ins.built_index.confusion is None                 # read when first asked for, and checked then
+        argmax = Scoring(argmax=True)
+        assert np.array_equal(ins.per_image_confusion(argmax),
+                              counts_pass(open_dataset(root), argmax, with_confusion=True).confusion_per_image)
         from segviewer.core.count_store import StoreLayout
         layout = StoreLayout.parse(good)
         with open(path, "r+b") as fh:                           # damaged under an open engine: one count off
