@@ -37,7 +37,7 @@ def dataset_key(dataset, steps: int) -> str:
 
 def _stat_lines(paths: list[str]) -> list[str]:
     """'resolved path|size|mtime' lines for the paths in order, in batches stat'ed on a few threads."""
-    folders = {folder: os.path.realpath(folder) for folder in {os.path.dirname(path) for path in paths}}
+    folders = {folder: os.path.realpath(folder or ".") for folder in {_split(path)[0] for path in paths}}
 
     def batch(start: int) -> str:
         out = []
@@ -47,14 +47,20 @@ def _stat_lines(paths: list[str]) -> list[str]:
             except OSError:   # gone since the folder was listed: the pass skips it and says so; so does the key
                 out.append(f"{path}|missing\n")
                 continue
-            folder, name = os.path.split(path)
-            out.append(f"{os.path.join(folders[folder], name)}|{st.st_size}|{st.st_mtime_ns}\n")
+            folder, name = _split(path)
+            out.append(f"{folders[folder]}{os.sep}{name}|{st.st_size}|{st.st_mtime_ns}\n")
         return "".join(out)
     starts = range(0, len(paths), STAT_BATCH)
     if len(starts) < 2:
         return [batch(0)] if paths else []
     with ThreadPoolExecutor(STAT_THREADS) as pool:
         return list(pool.map(batch, starts))
+
+
+def _split(path: str) -> tuple[str, str]:
+    """os.path.split for the paths of a listing, ~3x faster (a file right under the root keeps "/")."""
+    folder, _, name = path.rpartition(os.sep)
+    return (folder or (os.sep if path.startswith(os.sep) else "")), name
 
 
 def cache_folder(dataset) -> Path:
