@@ -34,6 +34,18 @@ STATUS_MARKS = {"unreviewed": ("", None), "accepted": ("✓", (30, 150, 60)), "n
                 "model error": ("!", (200, 120, 0)), "ambiguous": ("?", (110, 90, 200))}
 
 
+RIGHT, CENTER = int(Qt.AlignRight | Qt.AlignVCenter), int(Qt.AlignCenter)
+_BRUSHES: dict[tuple, QBrush] = {}
+
+
+def _brush(color: tuple) -> QBrush:
+    """One brush per colour (the view asks for them on every repaint)."""
+    found = _BRUSHES.get(color)
+    if found is None:
+        found = _BRUSHES[color] = QBrush(QColor(*color))
+    return found
+
+
 def status_mark(status: str, note: str) -> tuple[str, tuple | None]:
     mark, color = STATUS_MARKS.get(status, (status[:1].upper(), (90, 90, 90)))
     return mark + ("✎" if note else ""), color
@@ -229,6 +241,10 @@ class ImageListModel(QAbstractTableModel):
         return r if role == KEY_ROLE else self._role(r, index.column(), role)
 
     def _role(self, r: int, c: int, role):
+        if role == Qt.TextAlignmentRole and c != STATUS:     # asked for every cell on every repaint: no value needed
+            return None if c == NAME else RIGHT
+        if role == Qt.ForegroundRole and c not in (NAME, STATUS):
+            return None
         v = self.value(r, c)
         if c == STATUS:
             return self._status_role(r, v, role)
@@ -241,8 +257,8 @@ class ImageListModel(QAbstractTableModel):
         if role == Qt.ToolTipRole:
             return self.failures.get(r) if c == NAME else ("computing…" if self.scores is None else None)
         if role == Qt.ForegroundRole:
-            return QBrush(QColor(*FAILED_COLOR)) if c == NAME and r in self.failures else None
-        return int(Qt.AlignRight | Qt.AlignVCenter) if c != NAME else None
+            return _brush(FAILED_COLOR) if c == NAME and r in self.failures else None
+        return None
 
     def _status_role(self, r: int, status: str, role):
         note = self.notes.get(self.names[r], "")
@@ -254,5 +270,5 @@ class ImageListModel(QAbstractTableModel):
         if role == Qt.DisplayRole:
             return mark
         if role == Qt.ForegroundRole:
-            return QBrush(QColor(*color)) if color else None
-        return int(Qt.AlignCenter)
+            return _brush(color) if color else None
+        return CENTER
