@@ -5,7 +5,6 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -96,33 +95,39 @@ def pair_key(path: Path | str, strip_suffixes: tuple[str, ...]) -> str:
     return stem
 
 
-def _files_under(root: str) -> Iterator[os.DirEntry]:
-    """Every file under root in the order of sorted(Path(root).rglob("*")), skipping .segviewer/ and not entering
-    linked folders as rglob does: one listing per folder, sorted by name, no stat or Path per file."""
-    try:
-        with os.scandir(root) as listing:
-            entries = sorted(listing, key=lambda entry: entry.name)
-    except PermissionError:
-        return
-    for entry in entries:
+def _files_under(root: str) -> list[os.DirEntry]:
+    """Every entry under root that is not a folder (any order), skipping .segviewer/ and not entering linked folders
+    (as Path.rglob does): one listing per folder, no stat or Path per file."""
+    out, folders = [], [root]
+    while folders:
         try:
-            is_folder = entry.is_dir() and not entry.is_symlink()
-        except OSError:
-            is_folder = False
-        if not is_folder:
-            yield entry
-        elif entry.name != CACHE_DIR_NAME:
-            yield from _files_under(entry.path)
+            with os.scandir(folders.pop()) as listing:
+                entries = list(listing)
+        except PermissionError:
+            continue
+        for entry in entries:
+            try:
+                is_folder = entry.is_dir() and not entry.is_symlink()
+            except OSError:
+                is_folder = False
+            if not is_folder:
+                out.append(entry)
+            elif entry.name != CACHE_DIR_NAME:
+                folders.append(entry.path)
+    return out
 
 
 def find_files(root: Path, exts: tuple[str, ...], strip_suffixes: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
     """All files under root with one of exts, keyed by stripped stem, as paths in text (an Item makes a Path of
-    one when it is asked for); also the keys seen twice (the first in sorted order is kept)."""
+    one when it is asked for); also the keys seen twice, sorted. Of two files with one key, the first in
+    sorted(root.rglob("*")) order is kept."""
     if not root.is_dir():
         raise LoadError(root, "is not a folder" if os.path.lexists(root) else "folder does not exist")
     found: dict[str, str] = {}
     duplicates: list[str] = []
-    for entry in _files_under(str(root)):
+    suffixes = tuple(s for s in strip_suffixes if s)
+    top = str(root)
+    for entry in _files_under(top):
         name = entry.name
         if name.startswith(".") or not name.lower().endswith(exts):
             continue
@@ -131,12 +136,23 @@ def find_files(root: Path, exts: tuple[str, ...], strip_suffixes: tuple[str, ...
                 continue
         except OSError:
             continue
-        key = pair_key(name, strip_suffixes)
-        if key in found:
+        key = pair_key(name, strip_suffixes) if name.rpartition(".")[0].endswith(suffixes) else _stem(name)
+        kept = found.setdefault(key, entry.path)
+        if kept is not entry.path:
             duplicates.append(key)
-        else:
-            found[key] = entry.path
-    return found, duplicates
+            if _parts(entry.path, top) < _parts(kept, top):
+                found[key] = entry.path
+    return found, sorted(duplicates)
+
+
+def _stem(name: str) -> str:
+    i = name.rfind(".")
+    return name[:i] if 0 < i < len(name) - 1 else name
+
+
+def _parts(path: str, root: str) -> tuple[str, ...]:
+    """The path's parts under root: the order sorted(rglob) lists files in."""
+    return tuple(path[len(root):].lstrip(os.sep).split(os.sep))
 
 
 def pair_dataset(gt_dir: str | Path, pred_dir: str | Path, pred_kind: str = "logits",
