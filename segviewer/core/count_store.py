@@ -90,7 +90,10 @@ class StoreLayout:
             fields = json.loads(head[12:12 + size].decode())
         except (UnicodeDecodeError, ValueError):
             raise StoreDamaged("damaged header") from None
-        if not isinstance(fields, dict) or fields.pop("version", None) != VERSION:
+        if not isinstance(fields, dict):
+            raise StoreDamaged("damaged header")
+        version = fields.pop("version", None)
+        if type(version) is not int or version != VERSION:
             raise StoreDamaged("written by another version")
         try:
             layout = cls(**fields)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import zipfile
 from pathlib import Path
 from typing import Callable, Iterator
@@ -110,6 +111,16 @@ def _allocated(path: Path) -> int:
     return getattr(st, "st_blocks", 0) * 512 if hasattr(st, "st_blocks") else st.st_size
 
 
+def _clear_odd(path: Path) -> None:
+    """A FIFO, device, socket or link under the store's own name in segviewer's folder is no store (the output
+    gate would refuse to write over it): removed, as a damaged store is."""
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            path.unlink()
+    except (FileNotFoundError, IsADirectoryError):
+        pass
+
+
 def _sync(handle) -> None:
     getattr(os, "fdatasync", os.fsync)(handle.fileno())
 
@@ -152,8 +163,8 @@ class StoreBuild:
             with open(self.folder / MANIFEST) as fh:
                 manifest = json.load(fh)
             layout = StoreLayout(**manifest["layout"])
-            same = (manifest["version"] == MANIFEST_VERSION and layout.dtype in DTYPES
-                    and layout.widened(self.layout.dtype) == self.layout)
+            same = (type(manifest["version"]) is int and manifest["version"] == MANIFEST_VERSION
+                    and layout.dtype in DTYPES and layout.widened(self.layout.dtype) == self.layout)
             done = {int(j) for j in manifest["done"]}
             chunk_size = int(manifest["chunk_size"])
         except (OSError, ValueError, KeyError, TypeError):
@@ -176,8 +187,8 @@ class StoreBuild:
         return self.part_check is None or self.part_check(part, self.chunks[j])
 
     def _begin(self) -> None:
-        for leftover in self.folder.iterdir():
-            if leftover.is_file():
+        for leftover in self.folder.iterdir():      # the build's own folder: anything not a folder goes
+            if leftover.is_symlink() or not leftover.is_dir():
                 leftover.unlink()
         self._check_space(self.layout.file_bytes)
         _new_store_file(self.folder / PARTIAL, self.layout)
@@ -261,6 +272,7 @@ class StoreBuild:
         self._file.write(self.layout.header())
         _sync(self._file)
         self.close()
+        _clear_odd(store_path)
         with private_output(store_path) as tmp:
             os.replace(self.folder / PARTIAL, tmp)
         self.discard()
