@@ -334,37 +334,40 @@ class Inspector:
         from .tables import image_list_values
         return image_list_values(counts, class_id, self.effective(scoring))
 
-    # ---- tables for scripts (pandas imported only there) ----
-    def image_scores(self, image: int | str):
+    # ---- tables for scripts (pandas imported only there); each reads the settings once: one snapshot, even while
+    # another thread (the window's slider) changes them ----
+    def image_scores(self, image: int | str, scoring: Scoring | None = None):
         """A row per class: class_id, class_name, tp, fp, fn, precision, recall, fbeta, dice, iou."""
         from .tables import scores_frame
-        return scores_frame(self.classes.names, self.image_counts(image), self._scoring)
+        s = self.effective(scoring)
+        return scores_frame(self.classes.names, self.image_counts(image, s), s)
 
-    def dataset_scores(self):
-        """The same columns over the whole dataset (images that fail to load are left out; when every one fails,
-        a LoadError with the first reasons, as the CLI's exit 2)."""
+    def dataset_scores(self, scoring: Scoring | None = None):
+        """The same columns over the dataset (failed images left out; none loads: LoadError, as the CLI's exit 2)."""
         from .tables import scores_frame
+        s = self.effective(scoring)
         if not self.index().names:
             raise all_failed(self._dataset.options.gt_dir, self.failures.reasons())
-        return scores_frame(self.classes.names, self.dataset_counts().total, self._scoring)
+        return scores_frame(self.classes.names, self.dataset_counts(s).total, s)
 
-    def images(self, class_id: int = ALL_CLASSES):
-        """A row per image in dataset order, as the window's list shows it: image, mean_fbeta, mean_iou, fp, fn,
-        status (the review status of the QA session: `session=` given to segviewer.open, else the window's for
-        this GT + prediction source; or 'failed')."""
+    def images(self, class_id: int = ALL_CLASSES, scoring: Scoring | None = None):
+        """A row per image in dataset order, as the window's list: image, mean_fbeta, mean_iou, fp, fn, status (the
+        QA session's: `session=` of segviewer.open, else the window's for this GT + prediction; or 'failed')."""
         from .sessions import current_statuses
         from .tables import images_frame
-        counts = self.dataset_counts()
+        s = self.effective(scoring)
+        counts = self.dataset_counts(s)
         if not counts.exact:
-            counts = self._counted(self._scoring, False)
+            counts = self._counted(s, False)
         statuses = current_statuses(self.session, self._dataset.options)
-        return images_frame(self.names, self.image_list(counts, class_id), statuses)
+        return images_frame(self.names, self.image_list(counts, class_id, s), statuses)
 
-    def confusion(self, image: int | str | None = None):
+    def confusion(self, image: int | str | None = None, scoring: Scoring | None = None):
         """GT class x predicted class pixel counts (+ a 'none' column in threshold mode)."""
         from .tables import confusion_frame
-        matrix = self.dataset_confusion() if image is None else self.image_confusion(image)
-        return confusion_frame(self.classes.names, matrix, with_none=not self._scoring.argmax)
+        s = self.effective(scoring)
+        matrix = self.dataset_confusion(s) if image is None else self.image_confusion(image, s)
+        return confusion_frame(self.classes.names, matrix, with_none=not s.argmax)
 
     # ---- lifetime ----
     @property

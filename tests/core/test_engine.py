@@ -166,3 +166,46 @@ def test_every_analysis_answers_for_the_current_settings_after_a_burst(tiny):
             want = analyses(fresh, scoring, compare_scoring)
         for kind in want:
             pd.testing.assert_frame_equal(got[kind], want[kind], obj=f"{kind} at {scoring}")
+
+
+TORN = [("dataset_scores", lambda ins: ins.dataset_scores(), "dataset_counts"),
+        ("image_scores", lambda ins: ins.image_scores(1), "image_counts"),
+        ("images", lambda ins: ins.images(), "dataset_counts"),
+        ("confusion", lambda ins: ins.confusion(), "dataset_confusion"),
+        ("image confusion", lambda ins: ins.confusion(image=2), "image_confusion")]
+
+
+@pytest.mark.parametrize("what,call,inner", TORN, ids=[t[0] for t in TORN])
+def test_a_table_is_one_snapshot_while_another_thread_changes_the_settings(tiny, monkeypatch, what, call, inner):
+    """The window's slider (another thread) moves while a script's call is half done: the table answers for the
+    settings the call started with, never counts of one setting scored with the other's beta or mode."""
+    before, after = Scoring(threshold=0.3, beta=0.5), Scoring(argmax=True, beta=4.0)
+    with open_tiny(tiny, scoring=before) as fresh:
+        want = call(fresh)
+    ins = open_tiny(tiny, scoring=before)
+    real = getattr(ins, inner)
+
+    def then_the_slider_moves(*args, **kwargs):
+        out = real(*args, **kwargs)
+        ins.scoring = after
+        return out
+    monkeypatch.setattr(ins, inner, then_the_slider_moves)
+    pd.testing.assert_frame_equal(call(ins), want)
+    assert ins.scoring == after
+
+
+@pytest.mark.parametrize("what", ["table", "images"])
+def test_compare_tables_are_one_snapshot_too(tiny, monkeypatch, what):
+    before, after = Scoring(threshold=0.3, beta=0.5), Scoring(argmax=True, beta=4.0)
+    with open_tiny(tiny, scoring=before, compare=tiny / "logits") as fresh:
+        fresh.compare_scoring = Scoring(threshold=0.6)
+        want = getattr(fresh.compare, what)()
+    ins = open_tiny(tiny, scoring=before, compare=tiny / "logits")
+    ins.compare_scoring = Scoring(threshold=0.6)
+    real = ins.compare.dataset
+
+    def the_sliders_move_first(*args, **kwargs):
+        ins.scoring, ins.compare_scoring = after, Scoring(argmax=True)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(ins.compare, "dataset", the_sliders_move_first)
+    pd.testing.assert_frame_equal(getattr(ins.compare, what)(), want)

@@ -167,17 +167,19 @@ class Compare(Part):
         return {"a": a, "b": b, "delta": b - a, "failed": failed}
 
     # ---- tables ----
-    def table(self):
+    def table(self, scoring=None, compare_scoring=None):
         """A row per class: class_id, class_name, gt_pixels, fbeta_a, fbeta_b, delta_fbeta, iou_a, iou_b, delta_iou,
         fixed, broken, both_wrong (absent classes: NaN scores)."""
         import pandas as pd
-        s, classes = self.engine.scoring, self.engine.classes
-        values = per_class_values(self.dataset(), s.beta, s.smooth)
+        sa, sb = self._snapshots(scoring, compare_scoring)      # one snapshot for the counts and the scores
+        classes = self.engine.classes
+        values = per_class_values(self.dataset(scoring=sa, compare_scoring=sb), sa.beta, sa.smooth)
         return pd.DataFrame({"class_id": np.arange(classes.num_classes), "class_name": list(classes.names),
                              **values}, columns=list(PER_CLASS_COLUMNS))
 
-    def images(self):
+    def images(self, scoring=None, compare_scoring=None):
         """A row per compared image: image, mean_fbeta_a, mean_fbeta_b, delta_mean_fbeta, fixed, broken."""
         import pandas as pd
-        s = self.engine.scoring
-        return pd.DataFrame(per_image_values(self.dataset(), s.beta, s.smooth), columns=list(PER_IMAGE_COLUMNS))
+        sa, sb = self._snapshots(scoring, compare_scoring)
+        return pd.DataFrame(per_image_values(self.dataset(scoring=sa, compare_scoring=sb), sa.beta, sa.smooth),
+                            columns=list(PER_IMAGE_COLUMNS))
