@@ -38,13 +38,15 @@ class DataOptions:
         validate.choice("pred_kind", self.pred_kind, validate.PRED_KINDS)
         validate.activation(self.activation)
         validate.device_name(self.device)
-        if self.num_classes is not None:
-            validate.whole("num_classes", self.num_classes, 1, validate.MAX_CLASSES)
+        if self.num_classes is not None:    # kept as int: 3.0 is 3 (a float breaks every range() later)
+            object.__setattr__(self, "num_classes", validate.whole("num_classes", self.num_classes, 1,
+                                                                   validate.MAX_CLASSES))
         if self.ignore_index is not None:
-            validate.whole("ignore_index", self.ignore_index, *validate.LABEL_ID_RANGE)
-        if not isinstance(self.align_corners, bool):
-            raise OptionError(f"align_corners {self.align_corners!r}: True or False")
-        if isinstance(self.strip_suffixes, str) or not all(isinstance(x, str) for x in self.strip_suffixes):
+            object.__setattr__(self, "ignore_index", validate.whole("ignore_index", self.ignore_index,
+                                                                    *validate.LABEL_ID_RANGE))
+        validate.flag("align_corners", self.align_corners)
+        if isinstance(self.strip_suffixes, str) or not isinstance(self.strip_suffixes, (tuple, list)) \
+                or not all(isinstance(x, str) for x in self.strip_suffixes):
             raise OptionError(f"strip_suffixes {self.strip_suffixes!r}: a sequence of name suffixes (text)")
 
     def probability_key(self) -> dict:

@@ -60,6 +60,15 @@ def whole(name: str, value: object, low: int, high: int) -> int:
     return number
 
 
+def flag(name: str, value: object) -> bool:
+    """True or False (numpy's bool too), never a truthy string or number."""
+    if type(value).__name__ == "bool_":
+        value = bool(value)
+    if not isinstance(value, bool):
+        raise OptionError(f"{name} {_shown(value)}: True or False")
+    return value
+
+
 def choice(name: str, value: object, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise OptionError(f"{name} {_shown(value)}: use one of {', '.join(choices)}")
