@@ -118,11 +118,14 @@ def beside_dataset_folder(gt_dir: str | Path) -> Path:
 
 
 def writable_folder(folder: Path) -> bool:
+    """Whether a file can be made in folder: a fresh, randomly named one made exclusively (a name planted in a
+    shared dataset's .segviewer/, e.g. a symlink to the user's file, is never opened, let alone truncated)."""
+    import tempfile
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".probe-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        fd, probe = tempfile.mkstemp(prefix=".probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
         return True
     except OSError:
         return False
