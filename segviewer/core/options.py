@@ -98,18 +98,18 @@ def gt_folder_layout(folder: Path, classes: str | None = None, prefer: str = "lo
                         found.get("masks") if kind == "masks" else None, images, classes)
 
 
-def parse_threshold(text: str, num_classes: int):
+def parse_threshold(text: str, num_classes: int, option: str = "--threshold"):
     """'0.5' -> 0.5; '0.4,0.6,...' -> one per class."""
     try:
         values = [float(v) for v in str(text).split(",")]
     except ValueError:
-        raise OptionError(f"--threshold {text!r}: not a number or comma-separated numbers") from None
+        raise OptionError(f"{option} {text!r}: not a number or comma-separated numbers") from None
     if any(not 0.0 <= v <= 1.0 for v in values):   # also refuses NaN
-        raise OptionError(f"--threshold {text!r}: thresholds lie in [0, 1]")
+        raise OptionError(f"{option} {text!r}: thresholds lie in [0, 1]")
     if len(values) == 1:
         return values[0]
     if len(values) != num_classes:
-        raise OptionError(f"--threshold lists {len(values)} values for {num_classes} classes")
+        raise OptionError(f"{option} lists {len(values)} values for {num_classes} classes")
     return values
 
 
