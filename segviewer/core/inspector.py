@@ -91,6 +91,8 @@ class Inspector:
     @dataset.setter
     def dataset(self, dataset: Dataset) -> None:
         self._check_open()
+        if not isinstance(dataset, Dataset):
+            raise OptionError(f"dataset {dataset!r}: give a segviewer Dataset (e.g. another engine's .dataset)")
         with self._lock:
             self._scoring.check_classes(dataset.classes.num_classes)
             self._dataset = dataset
@@ -139,6 +141,8 @@ class Inspector:
         getattr(self.events, name).emit(old, value)
 
     def effective(self, scoring: Scoring | None) -> Scoring:
+        if scoring is not None and not isinstance(scoring, Scoring):
+            raise OptionError(f"scoring {scoring!r}: give a segviewer.Scoring (or None: the engine's)")
         return self._scoring if scoring is None else scoring.for_dataset(self.is_hard)
 
     def key(self, kind: str, scoring: Scoring | None = None, image: int | None = None, extra: tuple = (),
@@ -332,6 +336,7 @@ class Inspector:
         """Per image (dataset order): mean F-beta and IoU over present classes, the chosen class's F-beta, and FP
         and FN pixels (for all classes: the sums of the per-class fp / fn the table shows)."""
         from .tables import image_list_values
+        class_id = validate.class_id(class_id, self.classes.num_classes)
         return image_list_values(counts, class_id, self.effective(scoring))
 
     # ---- tables for scripts (pandas imported only there); each reads the settings once: one snapshot, even while

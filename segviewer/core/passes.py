@@ -165,7 +165,7 @@ def label_scan_pass(dataset, scoring: Scoring | None = None, cluster=None, *, te
     """Each image's label score and suspect pixels (and regions) in dataset order (independent of the Scoring).
     Here one image is in memory at a time; from a cluster, the chunks as they are merged."""
     from .label_issues import check_settings, require_probabilities, scan_label_issues
-    check_settings(temperature, min_confidence)
+    temperature, min_confidence = check_settings(temperature, min_confidence)
     require_probabilities(dataset)
     if cluster is None:
         yield from scan_label_issues(dataset, temperature, min_confidence, with_regions, on_error, strict, progress,

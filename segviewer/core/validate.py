@@ -95,6 +95,16 @@ def bins(value: object, name: str = "bins") -> int:
     return whole(name, value, 1, MAX_BINS)
 
 
+def class_id(value: object, num_classes: int, name: str = "class_id", every: int | None = -1) -> int:
+    """A class id 0..num_classes-1, or `every` (-1: all classes / the top label) where a call takes it."""
+    low = every if every is not None else 0
+    try:
+        return whole(name, value, low, num_classes - 1)
+    except OptionError:
+        also = f" (or {every}: all classes)" if every is not None else ""
+        raise OptionError(f"{name} {_shown(value)}: no such class; give 0..{num_classes - 1}{also}") from None
+
+
 def activation(value: object, name: str = "activation") -> str:
     return choice(name, value, ACTIVATIONS)
 

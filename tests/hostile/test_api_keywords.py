@@ -131,3 +131,45 @@ def test_save_logits_refuses_names_and_arrays_it_cannot_save_as_given(tmp_path, 
     with pytest.raises(OptionError, match="save_logits"):
         segviewer.save_logits(tmp_path / "out", name, logits)
     assert not (tmp_path / "out").exists()
+
+
+ENGINE_CALLS = {
+    "boundary-width-0": (lambda ins: ins.boundary.table(width=0), "width 0"),
+    "boundary-width-negative": (lambda ins: ins.boundary.table(image=0, width=-3), "width -3"),
+    "boundary-width-text": (lambda ins: ins.boundary.table(width="3"), "width '3'"),
+    "boundary-width-half": (lambda ins: ins.boundary.table(width=2.5), "width 2.5"),
+    "boundary-tolerance-negative": (lambda ins: ins.boundary.table(tolerance=-1), "tolerance -1"),
+    "boundary-tolerance-nan": (lambda ins: ins.boundary.table(image=0, tolerance=float("nan")), "tolerance nan"),
+    "boundary-tolerance-None": (lambda ins: ins.boundary.dataset(tolerance=None), "tolerance None"),
+    "reliability-class-text": (lambda ins: ins.calibration.reliability("a"), "class_id 'a'"),
+    "images-class-out-of-range": (lambda ins: ins.images(class_id=C), f"class_id {C}"),
+    "images-class-minus-2": (lambda ins: ins.images(class_id=-2), "class_id -2"),
+    "overlay-class-out-of-range": (lambda ins: ins.load(0).overlay(ins.scoring, C), f"class_id {C}"),
+    "overlay-unknown-view": (lambda ins: ins.load(0).overlay(ins.scoring, view="bogus"), "view 'bogus'"),
+    "best-thresholds-scoring-a-number": (lambda ins: ins.best_thresholds(scoring=3), "scoring 3"),
+    "image-counts-scoring-text": (lambda ins: ins.image_counts(0, scoring="a"), "scoring 'a'"),
+    "dataset-not-a-dataset": (lambda ins: setattr(ins, "dataset", 3), "dataset 3"),
+    "compare-overlay-class": (lambda ins: ins.compare.overlay(0, C), f"class_id {C}"),
+    "compare-deltas-class": (lambda ins: ins.compare.deltas(class_id=C), f"class_id {C}"),
+}
+
+
+@pytest.mark.parametrize("call,words", ENGINE_CALLS.values(), ids=ENGINE_CALLS.keys())
+def test_the_engines_keywords_are_checked_at_the_door(tmp_path, call, words):
+    """Each was an IndexError, TypeError, AttributeError or a silent NaN (width 0, a negative tolerance)."""
+    base = make_base(tmp_path / "data")
+    with segviewer.open(gt=base["gt"], logits=base["pred"], compare=base["pred"]) as ins:
+        with pytest.raises(OptionError, match=words):
+            call(ins)
+
+
+def test_a_huge_nsd_tolerance_is_every_edge_pixel_without_warnings(tmp_path, recwarn):
+    """1e308 overflowed float32 (a RuntimeWarning per class and image on stderr): past every distance it counts
+    every edge pixel as close, NSD 1 wherever both masks have the class."""
+    base = make_base(tmp_path / "data")
+    with segviewer.open(gt=base["gt"], logits=base["pred"]) as ins:
+        table = ins.boundary.table(image=0, tolerance=1e308)
+        wide = ins.boundary.table(image=0, tolerance=1e6)
+    assert [w for w in recwarn if issubclass(w.category, RuntimeWarning)] == []
+    assert table["nsd"].tolist() == wide["nsd"].tolist() and set(table["nsd"].dropna()) <= {0.0, 1.0}
+    assert (table["nsd"] == 1.0).any()
