@@ -48,6 +48,8 @@ def counts_pass(dataset, scoring: Scoring, cluster=None, *, with_confusion: bool
                 strict: bool = False, progress: Progress | None = None,
                 cancelled: Callable[[], bool] | None = None) -> DatasetCounts:
     """Every image's tp / fp / fn and soft counts at the Scoring (its band too), in dataset order."""
+    from .budgets import check_counts
+    check_counts(dataset.classes.num_classes, len(dataset), with_confusion)   # before a row is allocated
     scoring = scoring.for_dataset(dataset.is_hard)
     failures, report = _collecting(on_error)
     parts = _run(dataset, count_images, (scoring, with_confusion), cluster, report, strict, progress, cancelled)
