@@ -14,7 +14,7 @@ import numpy as np
 
 from .cache import BoundedCache
 from .counts import Counts, DatasetCounts, confusion_matrix, in_dataset_order, rows_in_dataset_order
-from .dataset import Dataset, Sample
+from .dataset import Dataset, Sample, checked_dataset
 from .distributed import Connection
 from . import validate
 from .errors import ClosedError, LoadError, OptionError, all_failed
@@ -26,7 +26,7 @@ from .loaded import LoadedImage
 from .overlay import ALL_CLASSES
 from .parts import Boundary, Calibration, Compare, LabelIssues, refuse_after_close
 from .scores import Scores, compute_scores
-from .scoring import Scoring
+from .scoring import Scoring, checked_scoring
 from .sweep import Best, best_thresholds
 
 LOADED_IMAGES = 2          # the current image and the one before it (flicking back is instant)
@@ -91,8 +91,7 @@ class Inspector:
     @dataset.setter
     def dataset(self, dataset: Dataset) -> None:
         self._check_open()
-        if not isinstance(dataset, Dataset):
-            raise OptionError(f"dataset {dataset!r}: give a segviewer Dataset (e.g. another engine's .dataset)")
+        checked_dataset(dataset)
         with self._lock:
             self._scoring.check_classes(dataset.classes.num_classes)
             self._dataset = dataset
@@ -128,9 +127,7 @@ class Inspector:
     def _set(self, name: str, value: Scoring, hard_masks_argmax: bool = False) -> None:
         """The one way a setting changes: validated, kept, then every listener told (in this thread)."""
         self._check_open()
-        if not isinstance(value, Scoring):
-            raise OptionError(f"{name} must be a segviewer.Scoring")
-        value.check_classes(self.classes.num_classes)
+        checked_scoring(value, name).check_classes(self.classes.num_classes)
         if hard_masks_argmax:
             value = value.for_dataset(self.is_hard)
         with self._lock:
@@ -141,9 +138,7 @@ class Inspector:
         getattr(self.events, name).emit(old, value)
 
     def effective(self, scoring: Scoring | None) -> Scoring:
-        if scoring is not None and not isinstance(scoring, Scoring):
-            raise OptionError(f"scoring {scoring!r}: give a segviewer.Scoring (or None: the engine's)")
-        return self._scoring if scoring is None else scoring.for_dataset(self.is_hard)
+        return self._scoring if scoring is None else checked_scoring(scoring).for_dataset(self.is_hard)
 
     def key(self, kind: str, scoring: Scoring | None = None, image: int | None = None, extra: tuple = (),
             compare_scoring: Scoring | None = None) -> tuple:
@@ -336,11 +331,9 @@ class Inspector:
         """Per image (dataset order): mean F-beta and IoU over present classes, the chosen class's F-beta, and FP
         and FN pixels (for all classes: the sums of the per-class fp / fn the table shows)."""
         from .tables import image_list_values
-        class_id = validate.class_id(class_id, self.classes.num_classes)
         return image_list_values(counts, class_id, self.effective(scoring))
 
-    # ---- tables for scripts (pandas imported only there); each reads the settings once: one snapshot, even while
-    # another thread (the window's slider) changes them ----
+    # ---- tables for scripts (pandas only here); each reads the settings once (another thread may change them) ----
     def image_scores(self, image: int | str, scoring: Scoring | None = None):
         """A row per class: class_id, class_name, tp, fp, fn, precision, recall, fbeta, dice, iou."""
         from .tables import scores_frame
