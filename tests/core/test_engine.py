@@ -21,6 +21,16 @@ def tiny(tmp_path):
     return make_dataset(tmp_path / "d", logits, gts)
 
 
+def model_b(root):
+    """Another model's logits for the same images, at a lower resolution (resized like any logits)."""
+    rng = np.random.default_rng(5)
+    folder = root.parent / "model_b"
+    folder.mkdir(exist_ok=True)
+    for i in range(4):
+        np.save(folder / f"img{i}.npy", rng.normal(size=(3, 5, 6)).astype(np.float32) * 2)
+    return folder
+
+
 def open_tiny(root, **kwargs):
     return segviewer.open(gt=root / "gt", logits=root / "logits", **kwargs)
 
@@ -159,10 +169,11 @@ BURST = [(Scoring(threshold=0.3), Scoring(argmax=True)), (Scoring(argmax=True, b
 def test_every_analysis_answers_for_the_current_settings_after_a_burst(tiny):
     """The staleness oracle for every kind of result: after each step of a burst, the engine that saw every earlier
     step answers exactly as a fresh engine opened at that step's settings."""
-    ins = open_tiny(tiny, compare=tiny / "logits")
+    b = model_b(tiny)
+    ins = open_tiny(tiny, compare=b)
     for scoring, compare_scoring in BURST:
         got = analyses(ins, scoring, compare_scoring)
-        with open_tiny(tiny, compare=tiny / "logits") as fresh:
+        with open_tiny(tiny, compare=b) as fresh:
             want = analyses(fresh, scoring, compare_scoring)
         for kind in want:
             pd.testing.assert_frame_equal(got[kind], want[kind], obj=f"{kind} at {scoring}")
