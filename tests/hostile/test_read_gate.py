@@ -202,3 +202,21 @@ def test_a_boundary_band_past_the_image_is_the_whole_image(tmp_path):
         assert run_cli("export", *data_args(base), "--out", out, "--boundary", k).returncode == 0
         outs[k] = out.read_text()
     assert outs["8"] == outs["1000000000"]
+
+
+def test_a_model_input_size_beyond_the_budget_is_refused_before_any_image(tmp_path):
+    """--input-size 40000x40000 tried to allocate 19 GB for the first image (a MemoryError, or the OOM killer)."""
+    import torch
+
+    class Identity(torch.nn.Module):
+        def forward(self, x):
+            return x
+    base = make_base(tmp_path / "data")
+    images = tmp_path / "data" / "images"
+    images.mkdir()
+    Image.fromarray(np.zeros((H, W, 3), np.uint8)).save(images / "img0.png")
+    torch.jit.script(Identity()).save(str(tmp_path / "m.pt"))
+    line = refused(tmp_path, ["export", "--gt", base["gt"], "--images", images, "--model", tmp_path / "m.pt",
+                              "--input-size", "40000x40000", "--memory-budget", "1G", "--out", tmp_path / "o.csv"],
+                   "--input-size 40000x40000", "lower --input-size")
+    assert "model's input needs about 53.6 GiB" in line
