@@ -55,6 +55,7 @@ class ImageListPanel(QWidget):
         layout.addWidget(self.summary)
         self.setMinimumWidth(200)
         self.scores: dict[str, np.ndarray] | None = None
+        self.review_progress = ""       # "n of N reviewed (mine: m)" from the review session
         self._sorted_once = False
         self._held = False
         self._current_key = -1
@@ -159,10 +160,21 @@ class ImageListPanel(QWidget):
     def update_summary(self) -> None:
         m = self.model
         n = len(m.names)
-        reviewed = sum(1 for name in m.names if m.statuses.get(name, "unreviewed") != "unreviewed")
         shown = self.proxy.rowCount()
         listed = f"{shown} of {n} images" if shown != n else f"{n} images"
-        self.summary.setText(f"{listed} · {reviewed} of {n} reviewed" if n else "no dataset")
+        self.summary.setText(f"{listed} · {self.review_progress}" if n and self.review_progress else
+                             listed if n else "no dataset")
+
+    def show_review_progress(self, text: str) -> None:
+        """The session's "n of N reviewed" (the team's, and the reviewer's own) at the list's foot."""
+        self.review_progress = text
+        self.update_summary()
+
+    def show_holders(self, held: dict[str, str]) -> None:
+        """Marks the images other reviewers have open now (image name -> reviewer)."""
+        if held != self.model.holders:
+            self.model.holders = held
+            self.model.changed(NAME, NAME)
 
     @property
     def pair_counts(self):
