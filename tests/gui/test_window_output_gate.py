@@ -21,7 +21,8 @@ WRITERS = {
     ("ReviewController", "export_report"): lambda w, target: w.review.export_report(str(target)),
 }
 FOLDER_WRITERS = {"export_worst_figures"}
-SESSION_CHOOSERS = {("ReviewController", "_pick_new_file")}   # a session file: the session gate's (core.session)
+SESSION_CHOOSERS = {("ReviewController", "_pick_new_file"),     # a session file: the session gate's (core.session)
+                    ("OpenDatasetDialog", "_pick_session_file")}
 SAVE_DIALOGS = ("getSaveFileName", "_save_path(", "Folder for the figures")
 
 
