@@ -42,6 +42,7 @@ class ImageListPanel(QWidget):
             combo.currentIndexChanged.connect(self._refilter)
         self.summary = QLabel("no dataset")
         self.summary.setStyleSheet("color: gray;")
+        self.summary.setWordWrap(True)          # "n of N reviewed (mine: m)" stays whole in a narrow list
         top, filters = QHBoxLayout(), QHBoxLayout()
         top.addWidget(self.search, 2)
         top.addWidget(self.status_filter, 1)

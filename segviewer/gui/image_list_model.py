@@ -29,6 +29,7 @@ SCORE_KEYS = {1: "mean_fbeta", 2: "class_fbeta", 3: "mean_iou", 4: "fp", 5: "fn"
 INTEGER_COLUMNS = {4, 5}
 FAILED_COLOR = (220, 80, 80)
 HELD_COLOR = (40, 100, 190)
+HOLDER_CHARS = 12
 HELD_ROLES = frozenset({Qt.DisplayRole, Qt.ToolTipRole, Qt.ForegroundRole})
 STATUS_MARKS = {"unreviewed": ("", None), "accepted": ("✓", (30, 150, 60)), "needs fix": ("✗", (210, 60, 40)),
                 "model error": ("!", (200, 120, 0)), "ambiguous": ("?", (110, 90, 200))}
@@ -183,10 +184,11 @@ class ImageListModel(QAbstractTableModel):
         return int(Qt.AlignRight | Qt.AlignVCenter) if c != NAME else None
 
     def _held_role(self, r: int, name: str, role):
-        """An image another reviewer has open: their name beside the image's, in the held colour."""
+        """An image another reviewer has open: their name before the image's (a narrow list elides the end), in the
+        held colour."""
         who = self.holders[self.names[r]]
         if role == Qt.DisplayRole:
-            return f"{name}  ◂ {who}"
+            return f"[{who if len(who) <= HOLDER_CHARS else who[:HOLDER_CHARS - 1] + '…'}] {name}"
         if role == Qt.ToolTipRole:
             return (f"{who} has this image open: next unreviewed skips it"
                     + (f"\n{self.failures[r]}" if r in self.failures else ""))

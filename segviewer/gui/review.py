@@ -157,9 +157,11 @@ class ReviewController(QObject):
             self.use_session(Path(path))
 
     def close(self, wait_s: float = 0.0) -> None:
-        """Closes the session on its thread (the image's lease is given up there); wait_s: how long to wait."""
+        """Closes the session on its thread (the image's lease is given up there); wait_s: how long to wait for
+        that while the server answers (not at all while it is gone: a lease then runs out by itself)."""
         if self.worker is not None:
-            self.worker.stop(wait_s)
+            online = self.state is not None and self.state.connection.online
+            self.worker.stop(wait_s if online else 0.0)
             self.worker = None
             self.target = None
         self._version, self._saving, self._shown = None, 0, None
@@ -184,7 +186,8 @@ class ReviewController(QObject):
         name = self.reviewer.text().strip()
         self.services.qsettings.setValue("reviewer", name)
         if name and self.worker is not None:
-            self.worker.call(lambda s: s.set_reviewer(name), None, self._failed_change)
+            self.worker.call(lambda s: s.set_reviewer(name), None,
+                             lambda why: self.services.error(f"Reviewer name failed: {why}"))
 
     # ---- reviewing ----
     def toggle_mode(self) -> None:
@@ -305,7 +308,7 @@ class ReviewController(QObject):
         if self.worker is not None and name != self._shown:
             self._shown = name
             self.team.clear_notice()
-            self.worker.call(lambda s: s.show(name))
+            self.worker.call(lambda s: s.show(name), latest="show")
         self._show_current()
 
     def _show_state(self, state: SessionState) -> None:

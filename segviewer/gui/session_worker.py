@@ -37,6 +37,7 @@ class SessionWorker(QObject):
         self._calls: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._outstanding = 1             # the opening
+        self._latest: dict[str, object] = {}
         self._stopped = threading.Event()
         self._answer.connect(self._deliver)
         self.state: SessionState | None = None
@@ -45,12 +46,16 @@ class SessionWorker(QObject):
 
     # ---- the GUI thread's side ----
     def call(self, job: Callable[[WindowSession], Any], on_done: Callable[[Any], None] | None = None,
-             on_error: Callable[[str], None] | None = None) -> None:
+             on_error: Callable[[str], None] | None = None, latest: str | None = None) -> None:
         """Runs job(session) on the session thread, in the order of the calls; on_done(result) or on_error(message)
-        follow on the GUI thread, after the state the call left behind."""
+        follow on the GUI thread, after the state the call left behind. latest: a kind of call of which only the
+        newest one still queued runs (walking through images fast takes only the last one's lease)."""
+        token = object()
         with self._lock:
             self._outstanding += 1
-        self._calls.put((job, on_done, on_error))
+            if latest is not None:
+                self._latest[latest] = token
+        self._calls.put((job, on_done, on_error, latest, token))
 
     def idle(self) -> bool:
         """Nothing queued, running or waiting to be delivered (the window shows what the session holds)."""
@@ -123,7 +128,9 @@ class SessionWorker(QObject):
                 return ran
             if item is None:
                 return None
-            job, on_done, on_error = item
+            job, on_done, on_error, latest, token = item
+            if latest is not None and not self._is_latest(latest, token):
+                continue
             try:
                 result, callback = job(session), on_done
             except EXPECTED as exc:
@@ -131,6 +138,14 @@ class SessionWorker(QObject):
             self._publish(session, [])          # the state first: an answer finds the window up to date
             self._send(callback, result, counted=True)
             ran += 1
+
+    def _is_latest(self, kind: str, token: object) -> bool:
+        """True for the newest call of its kind; an older one is dropped here (and no longer waited for)."""
+        with self._lock:
+            if self._latest.get(kind) is token:
+                return True
+            self._outstanding -= 1
+            return False
 
     def _publish(self, session: WindowSession, others: list, force: bool = False, counted: bool = False) -> None:
         state = session.state(force)

@@ -111,3 +111,22 @@ def test_damaged_session_file_keeps_window_alive(qtbot, window, demo_copy):
     assert "not a segviewer session file" in window.last_error
     assert bad.read_bytes() == b"definitely not sqlite"
     assert window.review.worker is None and window.viewer.loaded is not None
+
+
+def test_another_window_on_the_same_file_shows_its_changes_within_a_second(qtbot, window, demo_copy, qsettings):
+    from segviewer.gui.main_window import MainWindow
+    session = demo_copy / "qa.sqlite"
+    other = MainWindow(settings=qsettings)
+    qtbot.addWidget(other)
+    other.show()
+    for w in (window, other):
+        w.review.session_override = session
+        assert w.actions_.open_folder(demo_copy)
+        settle(qtbot, w)
+    name = current_name(window)
+    qtbot.keyClick(window, Qt.Key_R)
+    qtbot.keyClick(window, Qt.Key_5)
+    qtbot.waitUntil(lambda: other.image_list.model.statuses.get(name) == "ambiguous", timeout=1000)
+    assert other.reviewed_label.text() == "1 of 12 reviewed"        # one reviewer: no "(mine: …)"
+    assert other.review.state.team is False and not other.review.team.reviewers.isVisible()
+    other.close()

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 
 from helpers import settle
 from segviewer.core.sessions import open_session, session_target
-from segviewer.gui.image_list_model import NAME, STATUS
+from segviewer.gui.image_list_model import HELD_COLOR, NAME, STATUS
 
 WITHIN_S = 1000      # ms: another reviewer's change on screen
 
@@ -113,8 +113,8 @@ def test_two_windows_one_session(qtbot, window, demo_copy, pg, qsettings, gui_th
     qtbot.keyClick(window, Qt.Key_R)
     qtbot.keyClick(window, Qt.Key_4)                       # model error, and on
     qtbot.waitUntil(lambda: other.review.statuses().get(image) == "model error", timeout=WITHIN_S)
-    qtbot.waitUntil(lambda: list_cell(other, shown_name(window), NAME).endswith(f"◂ {window.review.reviewer.text()}"),
-                    timeout=WITHIN_S)
+    qtbot.waitUntil(lambda: list_cell(other, shown_name(window), NAME) ==
+                    f"[{window.review.reviewer.text()}] {shown_name(window)}", timeout=WITHIN_S)
     assert image in names
     other.close()
     assert gui_thread_calls == []
@@ -127,8 +127,9 @@ def test_leases_keep_reviewers_apart(qtbot, window, demo_copy, pg):
     with OtherReviewer(pg.url(), "bob") as bob:
         assert bob.hold(order[0]) == window.review.reviewer.text()     # the shown image is leased to this window
         assert bob.hold(order[1]) is None
-        qtbot.waitUntil(lambda: list_cell(window, order[1], NAME) == f"{order[1]}  ◂ bob", timeout=WITHIN_S)
+        qtbot.waitUntil(lambda: list_cell(window, order[1], NAME) == f"[bob] {order[1]}", timeout=WITHIN_S)
         assert "bob has this image open" in list_cell(window, order[1], NAME, Qt.ToolTipRole)
+        assert list_cell(window, order[1], NAME, Qt.ForegroundRole).color().getRgb()[:3] == HELD_COLOR
         qtbot.keyClick(window, Qt.Key_Right, Qt.ControlModifier)      # next unreviewed: not bob's
         settle(qtbot, window)
         assert shown_name(window) == order[2]
@@ -139,8 +140,19 @@ def test_leases_keep_reviewers_apart(qtbot, window, demo_copy, pg):
         settle(qtbot, window)
         assert shown_name(window) == order[4]
         assert bob.held_elsewhere() == {order[4]: window.review.reviewer.text()}
+        bob.release()                                                  # bob moves off: the mark goes
+        qtbot.waitUntil(lambda: list_cell(window, order[3], NAME) == order[3], timeout=WITHIN_S)
         window.close()
         assert bob.held_elsewhere() == {}                              # closing gives the lease up
+
+
+def test_walking_fast_leaves_one_lease_the_last_images(qtbot, window, demo_copy, pg):
+    names = open_team(qtbot, window, demo_copy, pg.url())
+    for i in range(1, 7):                       # faster than the session takes leases: only the last one counts
+        window.show_image(i)
+    settle(qtbot, window)
+    with OtherReviewer(pg.url(), "bob") as bob:
+        assert bob.held_elsewhere() == {names[6]: window.review.reviewer.text()}
 
 
 def test_server_gone_window_keeps_working_and_sends_once(qtbot, window, demo_copy, pg, gui_thread_calls):
