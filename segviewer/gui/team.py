@@ -72,7 +72,7 @@ def history_html(state: SessionState) -> str:
     """The shown image's changes, newest first: time, who, what (both of two different statuses stay)."""
     rows = []
     for c in reversed(state.image_history[-HISTORY_LINES:]):
-        when = dt.datetime.fromtimestamp(c.time).strftime("%H:%M:%S") if c.seq or c.time else ""
+        when = dt.datetime.fromtimestamp(c.time).strftime("%H:%M:%S")
         what = []
         if c.status is not None:
             what.append(f"<b>{html.escape(c.status)}</b>")

@@ -86,7 +86,7 @@ class _Derived:
     progress: Progress = Progress(0, 0, 0)
     reviewers: tuple = ()
     agreements: tuple = ()
-    image: object = None
+    image: object = None            # the image whose history is kept (_UNSET: to be read again)
     image_history: tuple = ()
 
 
