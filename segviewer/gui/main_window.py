@@ -29,7 +29,7 @@ from .readout import hover_text
 from .boundary_columns import BoundaryColumns
 from .insights import Insights
 from .review import ReviewController
-from .team import OFFLINE_STYLE
+from .team import ConnectionLabel
 from .services import WindowServices
 
 CLOSE_WAIT_S = 3.0
@@ -99,9 +99,7 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         self.device_label = QLabel("")
         self.reviewed_label = QLabel("")
-        self.connection_label = QLabel("")     # "offline — n changes waiting" of a team session
-        self.connection_label.setStyleSheet(OFFLINE_STYLE)
-        self.connection_label.hide()
+        self.connection_label = ConnectionLabel()
         self.size_label = QLabel("no dataset")
         self.timing_label = QLabel("")
         self.progress = QProgressBar()
@@ -136,7 +134,7 @@ class MainWindow(QMainWindow):
         self.review.progress_changed.connect(self.image_list.show_review_progress)
         self.review.status_names_changed.connect(self.image_list.set_status_names)
         self.review.held_changed.connect(self.image_list.show_holders)
-        self.review.connection_changed.connect(self._show_connection)
+        self.review.connection_changed.connect(self.connection_label.show_text)
         self.review.resume_at.connect(self._resume_at)
         self.insights.list_column.connect(self._rank_list)
         self.insights.columns_stale.connect(self.image_list.drop_settings_columns)
@@ -198,10 +196,6 @@ class MainWindow(QMainWindow):
         """The review session, once open, says where the review goes on: there, not the list's top."""
         self._jump_to_top = False
         self.viewer.select_image(i)
-
-    def _show_connection(self, text: str) -> None:
-        self.connection_label.setText(text)
-        self.connection_label.setVisible(bool(text))
 
     def _on_sample_loaded(self) -> None:
         loaded = self.viewer.loaded

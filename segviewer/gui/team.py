@@ -83,6 +83,19 @@ def history_html(state: SessionState) -> str:
     return "<br>".join(rows) or "<span style='color:gray'>no changes yet</span>"
 
 
+class ConnectionLabel(QLabel):
+    """The status bar's "offline — n changes waiting" of a team session: there only while there is something to say."""
+
+    def __init__(self):
+        super().__init__("")
+        self.setStyleSheet(OFFLINE_STYLE)
+        self.hide()
+
+    def show_text(self, text: str) -> None:
+        self.setText(text)
+        self.setVisible(bool(text))
+
+
 def wrapping_label(text: str = "") -> QLabel:
     label = QLabel(text)
     label.setWordWrap(True)
