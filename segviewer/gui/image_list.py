@@ -26,6 +26,7 @@ class ImageListPanel(QWidget):
         self.proxy.setDynamicSortFilter(False)   # the model sorts itself and refresh() re-filters once per step
         self._columns()
         self.view.selectionModel().currentRowChanged.connect(self._row_changed)
+        self.view.setTextElideMode(Qt.ElideMiddle)   # a narrow name keeps its start ([ann] open elsewhere) and end
         self.search = QLineEdit()
         self.search.setPlaceholderText("filter by name…")
         self.search.setClearButtonEnabled(True)

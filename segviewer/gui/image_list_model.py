@@ -188,7 +188,7 @@ class ImageListModel(QAbstractTableModel):
         held colour."""
         who = self.holders[self.names[r]]
         if role == Qt.DisplayRole:
-            return f"[{who if len(who) <= HOLDER_CHARS else who[:HOLDER_CHARS - 1] + '…'}] {name}"
+            return f"[{who if len(who) <= HOLDER_CHARS else who[:HOLDER_CHARS - 1] + '…'}]\u00a0{name}"   # one word
         if role == Qt.ToolTipRole:
             return (f"{who} has this image open: next unreviewed skips it"
                     + (f"\n{self.failures[r]}" if r in self.failures else ""))

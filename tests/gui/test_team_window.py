@@ -114,7 +114,7 @@ def test_two_windows_one_session(qtbot, window, demo_copy, pg, qsettings, gui_th
     qtbot.keyClick(window, Qt.Key_4)                       # model error, and on
     qtbot.waitUntil(lambda: other.review.statuses().get(image) == "model error", timeout=WITHIN_S)
     qtbot.waitUntil(lambda: list_cell(other, shown_name(window), NAME) ==
-                    f"[{window.review.reviewer.text()}] {shown_name(window)}", timeout=WITHIN_S)
+                    f"[{window.review.reviewer.text()}]\u00a0{shown_name(window)}", timeout=WITHIN_S)
     assert image in names
     other.close()
     assert gui_thread_calls == []
@@ -127,7 +127,7 @@ def test_leases_keep_reviewers_apart(qtbot, window, demo_copy, pg):
     with OtherReviewer(pg.url(), "bob") as bob:
         assert bob.hold(order[0]) == window.review.reviewer.text()     # the shown image is leased to this window
         assert bob.hold(order[1]) is None
-        qtbot.waitUntil(lambda: list_cell(window, order[1], NAME) == f"[bob] {order[1]}", timeout=WITHIN_S)
+        qtbot.waitUntil(lambda: list_cell(window, order[1], NAME) == f"[bob]\u00a0{order[1]}", timeout=WITHIN_S)
         assert "bob has this image open" in list_cell(window, order[1], NAME, Qt.ToolTipRole)
         assert list_cell(window, order[1], NAME, Qt.ForegroundRole).color().getRgb()[:3] == HELD_COLOR
         qtbot.keyClick(window, Qt.Key_Right, Qt.ControlModifier)      # next unreviewed: not bob's
