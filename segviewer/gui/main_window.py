@@ -195,7 +195,8 @@ class MainWindow(QMainWindow):
     def _resume_at(self, i: int) -> None:
         """The review session, once open, says where the review goes on: there, not the list's top."""
         self._jump_to_top = False
-        self.viewer.select_image(i)
+        if i != self.viewer.current:
+            self.viewer.select_image(i)
 
     def _on_sample_loaded(self) -> None:
         loaded = self.viewer.loaded

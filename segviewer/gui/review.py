@@ -120,7 +120,7 @@ class ReviewController(QObject):
             worker.call(lambda s: s.resume(), self._resumed)
 
     def _resumed(self, i: int | None) -> None:
-        if i is not None and i != self.viewer.current:
+        if i is not None:       # also the image shown now: the list's top must not replace it
             self.resume_at.emit(i)
 
     def _set_file_label(self, text: str, style: str = "") -> None:

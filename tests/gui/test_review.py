@@ -130,3 +130,16 @@ def test_another_window_on_the_same_file_shows_its_changes_within_a_second(qtbot
     assert other.reviewed_label.text() == "1 of 12 reviewed"        # one reviewer: no "(mine: …)"
     assert other.review.state.team is False and not other.review.team.reviewers.isVisible()
     other.close()
+
+
+def test_resume_at_the_first_image_is_kept_when_the_list_is_sorted_later(qtbot, window, demo_copy):
+    """The session answers before the dataset's scores sort the list: resuming at the image shown first (the
+    dataset's first) still holds against the jump to the list's top."""
+    session = demo_copy / "qa.sqlite"
+    with ReviewStore(session) as store:
+        store.set_review("scene_005", "accepted")
+    window.review.session_override = session
+    assert window.actions_.open_folder(demo_copy)
+    settle(qtbot, window)
+    assert window.image_list.visible_order()[0] != 0      # the list's top is another image
+    assert current_name(window) == "scene_000"
