@@ -18,7 +18,9 @@ class ImageListValues:
     for a filter. Every value is image_list_values' own, whichever way it is asked for."""
 
     def __init__(self, counts, class_id: int, scoring: Scoring):
-        self.counts, self.class_id, self.scoring = counts, class_id, scoring
+        from . import validate
+        self.counts, self.scoring = counts, scoring
+        self.class_id = validate.class_id(class_id, counts.per_image.tp.shape[1])
         self._all: dict | None = None
         self._lock = threading.Lock()
 
@@ -53,8 +55,10 @@ def image_list_values(counts, class_id: int, scoring: Scoring, images: np.ndarra
     torch ops took ~200 ms (~600 ms on two threads of a busy 2-core machine). F-beta and IoU are core.scores'
     formulas operation for operation, so a class's value is the table's to the last bit; absent classes (no GT,
     nothing predicted) are left out of the means."""
+    from . import validate
     from .overlay import ALL_CLASSES
     pi = counts.per_image
+    class_id = validate.class_id(class_id, pi.tp.shape[1])
     tp, fp, fn = (_class_major(t) for t in (pi.tp, pi.fp, pi.fn))      # [C, I]: the sums below run class by class
     loaded = np.asarray(counts.loaded, bool)
     if images is not None:

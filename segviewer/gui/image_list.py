@@ -25,6 +25,7 @@ class ImageListPanel(QWidget):
         self.view = table_view(self.model)      # no proxy: the model sorts and filters itself (numpy)
         self._columns()
         self.view.selectionModel().currentRowChanged.connect(self._row_changed)
+        self.view.setTextElideMode(Qt.ElideMiddle)   # a narrow name keeps its start ([ann] open elsewhere) and end
         self.search = QLineEdit()
         self.search.setPlaceholderText("filter by name…")
         self.search.setClearButtonEnabled(True)
@@ -41,6 +42,7 @@ class ImageListPanel(QWidget):
             combo.currentIndexChanged.connect(self._refilter)
         self.summary = QLabel("no dataset")
         self.summary.setStyleSheet("color: gray;")
+        self.summary.setWordWrap(True)          # "n of N reviewed (mine: m)" stays whole in a narrow list
         top, filters = QHBoxLayout(), QHBoxLayout()
         top.addWidget(self.search, 2)
         top.addWidget(self.status_filter, 1)
@@ -55,6 +57,7 @@ class ImageListPanel(QWidget):
         self.setMinimumWidth(200)
         self.scores: dict[str, np.ndarray] | None = None
         self._name_filter: tuple[str, np.ndarray | None] = ("", None)
+        self.review_progress = ""       # "n of N reviewed (mine: m)" from the review session
         self._sorted_once = False
         self._held = False
         self._current_key = -1
@@ -160,10 +163,21 @@ class ImageListPanel(QWidget):
     def update_summary(self) -> None:
         m = self.model
         n = len(m.names)
-        reviewed = sum(1 for status in m.statuses.values() if status != "unreviewed")
         shown = m.rowCount()
         listed = f"{shown} of {n} images" if shown != n else f"{n} images"
-        self.summary.setText(f"{listed} · {reviewed} of {n} reviewed" if n else "no dataset")
+        self.summary.setText(f"{listed} · {self.review_progress}" if n and self.review_progress else
+                             listed if n else "no dataset")
+
+    def show_review_progress(self, text: str) -> None:
+        """The session's "n of N reviewed" (the team's, and the reviewer's own) at the list's foot."""
+        self.review_progress = text
+        self.update_summary()
+
+    def show_holders(self, held: dict[str, str]) -> None:
+        """Marks the images other reviewers have open now (image name -> reviewer)."""
+        if held != self.model.holders:
+            self.model.holders = held
+            self.model.changed(NAME, NAME)
 
     @property
     def pair_counts(self):

@@ -167,6 +167,9 @@ FOREIGN_OBJECTS = {
 BAD_VALUES = {
     "text-where-a-time-belongs": with_sql("UPDATE changes SET time = 'yesterday' WHERE seq = 3"),
     "infinite-time": with_sql("UPDATE changes SET time = 1e999 WHERE seq = 2"),
+    "finite-time-past-every-date": with_sql("UPDATE changes SET time = 1e300 WHERE seq = 2"),   # report: OverflowError
+    "time-before-year-1": with_sql("UPDATE changes SET time = -1e12 WHERE seq = 2"),
+    "v1-time-past-every-date": with_sql("UPDATE history SET before_time = 1e300 WHERE id = 3", v1=True),
     "blob-note": with_sql("UPDATE changes SET note = X'00FF10' WHERE seq = 4"),
     "blob-reviewer": with_sql("UPDATE changes SET reviewer = X'616E6E' WHERE seq = 1"),
     "huge-note": with_sql("UPDATE changes SET note = printf('%.*c', 70000, 'x') WHERE seq = 5"),
@@ -298,3 +301,11 @@ def test_a_new_session_is_never_another_sessions_companion(tmp_path, suffix):
             f"s.sqlite{suffix}", "choose another name")
     refused(tmp_path, ["qa-merge", session, "--into", f"{session}{suffix}"], f"s.sqlite{suffix}")
     assert len(ReviewStore(session, read_only=True).reviews()) == 3
+
+
+@pytest.mark.parametrize("suffix", ["-wal", "-shm", "-journal"])
+def test_a_new_session_is_never_a_companion_of_one_made_later(tmp_path, suffix):
+    """X-wal made first, X later: SQLite would then take the session for X's journal and rewrite it."""
+    refused(tmp_path, ["qa-merge", real_session(tmp_path / "solo.sqlite", 2), "--into", str(tmp_path / f"t.sqlite{suffix}")],
+            f"t.sqlite{suffix}", "choose another name")
+    assert not (tmp_path / f"t.sqlite{suffix}").exists() and not (tmp_path / "t.sqlite").exists()
