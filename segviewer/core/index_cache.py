@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -173,3 +174,36 @@ def load_or_build(dataset, steps: int, build, rebuild: bool = False, use_cache: 
     else:
         remove_older(path)
     return index, False
+
+
+class KeptIndex:
+    """An engine's index, one at a time: the one replaced lets go of its count store; a store found damaged while
+    read drops the index and its files (the next request builds them again; this one is counted on the pixels)."""
+
+    def __init__(self, dataset, steps: int, use_cache: bool):
+        self.dataset, self.steps, self.use_cache = dataset, steps, use_cache
+        self.index: ProbabilityIndex | None = None
+        self._lock = threading.Lock()
+
+    def keep(self, index: ProbabilityIndex | None, only: ProbabilityIndex | None = None) -> bool:
+        """Keeps index (None: none); with only: just when that one is the index kept now."""
+        with self._lock:
+            old = self.index
+            if only is not None and old is not only:
+                return False
+            self.index = index
+        if old is not None and old is not index:
+            old.close()
+        return True
+
+    def read(self, index: ProbabilityIndex, read):
+        """read() of the index's count store; None off the grid, and when the store turns out damaged."""
+        from .count_store import StoreDamaged
+        try:
+            return read()
+        except ValueError:       # not on the grid
+            return None
+        except StoreDamaged:
+            if self.keep(None, only=index) and self.use_cache:
+                remove_cached(cache_path(self.dataset, self.steps)[0])
+            return None

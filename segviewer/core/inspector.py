@@ -21,6 +21,7 @@ from .errors import ClosedError, LoadError, OptionError, all_failed
 from .events import Events
 from .failures import FailureLog
 from .index import DEFAULT_STEPS, ProbabilityIndex
+from .index_cache import KeptIndex
 from .keys import KINDS, settings_key
 from .loaded import LoadedImage
 from .overlay import ALL_CLASSES
@@ -97,11 +98,10 @@ class Inspector:
             self._dataset = dataset
             self.failures = FailureLog(dataset.items)
             self._positions = {name: i for i, name in enumerate(dataset.names)}
-            old = getattr(self, "_index", None)
-            self._index: ProbabilityIndex | None = None   # one row per dataset position, its count store open
+            if hasattr(self, "_kept"):
+                self._kept.keep(None)
+            self._kept = KeptIndex(dataset, self.steps, self.use_cache)   # a row per image, its store open
             self.index_from_cache = False
-            if old is not None:
-                old.close()
             for cache in self._caches:
                 cache.clear()
             for part in self.parts:
@@ -205,34 +205,12 @@ class Inspector:
         """[C] counts of one image from the built index in O(classes); None when the index cannot answer (not
         built, a band, a threshold off its grid, the image not loaded, its count store damaged)."""
         s, i = self.effective(scoring), self.position(image)
-        index = self._index
+        index = self._kept.index
         if index is None or s.boundary or not index.loaded[i]:
             return None
         if s.argmax:
             return index.argmax_row_counts(i)
-        return self._from_store(index, lambda: index.image_row_counts(i, s.effective_threshold()))
-
-    def _from_store(self, index: ProbabilityIndex, read: Callable):
-        """read() of the count store; None off the grid, and when the store turns out damaged (the index and its
-        store are dropped: the next request builds them again; this one is counted on the pixels)."""
-        from .count_store import StoreDamaged
-        try:
-            return read()
-        except ValueError:       # not on the grid
-            return None
-        except StoreDamaged:
-            self._drop_index(index)
-            return None
-
-    def _drop_index(self, index: ProbabilityIndex) -> None:
-        from .index_cache import cache_path, remove_cached
-        with self._lock:
-            if self._index is not index:
-                return
-            self._index = None
-        index.close()
-        if self.use_cache:
-            remove_cached(cache_path(self._dataset, self.steps)[0])
+        return self._kept.read(index, lambda: index.image_row_counts(i, s.effective_threshold()))
 
     def image_confusion(self, image: int | str, scoring: Scoring | None = None) -> np.ndarray:
         """[C, C+1] GT class x predicted class (last column: nothing predicted) for one image."""
@@ -249,8 +227,8 @@ class Inspector:
         from .index_cache import load_or_build
         from .passes import index_pass
         with self._lock:
-            if self._index is not None and not rebuild:
-                return self._index
+            if self._kept.index is not None and not rebuild:
+                return self._kept.index
         failures: list = []
 
         def build(path, key) -> ProbabilityIndex:
@@ -267,15 +245,14 @@ class Inspector:
             if int(i) not in self.failures:     # a cached index knows only that the image was left out
                 self.failures.record_at(int(i), f"{self.names[i]}: could not be loaded")
         with self._lock:
-            old, self._index, self.index_from_cache = self._index, index, cached
+            self._kept.keep(index)
+            self.index_from_cache = cached
             self._best.clear()
-        if old is not None and old is not index:
-            old.close()
 
     @property
     def built_index(self) -> ProbabilityIndex | None:
         """The index when it has been built (or read), without building it."""
-        return self._index
+        return self._kept.index
 
     # ---- the whole dataset ----
     def dataset_counts(self, scoring: Scoring | None = None, progress=None, cancelled=None, *,
@@ -296,14 +273,14 @@ class Inspector:
     def indexed_dataset_counts(self, scoring: Scoring | None = None) -> DatasetCounts | None:
         """The dataset's counts from the built index: the totals in O(classes x bins), every image's counts with
         one read of its count store. None when it cannot answer (off the grid, a band, the store damaged)."""
-        s, index = self.effective(scoring), self._index
+        s, index = self.effective(scoring), self._kept.index
         if index is None or s.boundary:
             return None
         if s.argmax:
             per_image, totals = index.argmax_counts(), None
         else:
             t = s.effective_threshold()
-            found = self._from_store(index, lambda: (index.image_counts(t), index.dataset_counts(t)))
+            found = self._kept.read(index, lambda: (index.image_counts(t), index.dataset_counts(t)))
             if found is None:
                 return None
             per_image, totals = found
@@ -406,10 +383,8 @@ class Inspector:
                 cache.clear()
             for part in self.parts:
                 part.reset()
-            index, self._index = self._index, None
+            self._kept.keep(None)
             self._closed = True
-        if index is not None:
-            index.close()
         self.cluster = None              # a local cluster this engine started stops here
         self.events.closed.emit(False, True, frozenset({"closed"}))   # a window on it lets go of it
         self.events.disconnect_all()
