@@ -56,8 +56,9 @@ class Evaluator:
     ClassSpec, or None (generic names, the class count from the logits).
     threshold: one value or one per class; argmax=True predicts the most probable class instead.
     device: where the counting runs (None: the logits' device). keep_index=False skips the probability index
-    (no best_thresholds(), about half the time per batch on CPU). per_image_index=True keeps each image's
-    histograms at full resolution (as the window's index: classes x bins per image), else only the dataset's.
+    (no best_thresholds(), about half the time per batch on CPU). per_image_index=True keeps each image's counts
+    at every grid threshold in memory (classes x thresholds per image; the window keeps them on disk), so that
+    index().image_counts(t) answers at any grid threshold; else only the dataset's histograms.
     save_logits_to: a folder that receives each image's logits as float16 at the model's resolution (needs names).
     The Evaluator then scores those float16 values, so its numbers equal `segviewer export` over the folder.
     On the CPU one image's probabilities stay in a kept buffer between updates; reset() frees it.
