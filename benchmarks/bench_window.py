@@ -120,7 +120,29 @@ def worker(args) -> None:
     window.close()
     app.processEvents()
     result["peak MiB"] = peak_rss_mib()
+    if args.worker == "cached":
+        result.update(open_parts(root))
     print(json.dumps(result))
+
+
+def open_parts(root: Path) -> dict:
+    """What a cached open costs, part by part (after the window's run: the folders' listings are warm)."""
+    from segviewer.core.dataset import Dataset
+    from segviewer.core.index_cache import cache_path, load_cached
+    from segviewer.core.io import pair_dataset
+    from segviewer.core.options import layout_from_folder
+    options = layout_from_folder(root).options()
+    t0 = time.perf_counter()
+    pair_dataset(options.gt_dir, options.pred_dir, options.pred_kind, options.images_dir, options.strip_suffixes)
+    t1 = time.perf_counter()
+    dataset = Dataset(options)
+    t2 = time.perf_counter()
+    path, key = cache_path(dataset, 1000)
+    t3 = time.perf_counter()
+    index = load_cached(path, key, dataset.names)
+    t4 = time.perf_counter()
+    index.close()
+    return {"pair s": t1 - t0, "key s": t3 - t2, "index read s": t4 - t3}
 
 
 def main() -> None:
@@ -158,6 +180,8 @@ def main() -> None:
                   f"| {warm.get('image list', float('nan')):8.1f}ms | {warm['step settled']:10.1f}ms | "
                   f"{warm['painted']:6.1f}ms | {warm['sort on release']:13.1f}ms | "
                   f"{cold['peak MiB']:7.0f} / {warm['peak MiB']:.0f} MiB", flush=True)
+            print(f"{'':>7}   pair_dataset {warm['pair s']:.2f} s, cache key {warm['key s']:.2f} s, "
+                  f"index read {warm['index read s']:.2f} s", flush=True)
 
 
 def _disk_name(folder: Path) -> str:
