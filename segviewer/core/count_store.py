@@ -116,6 +116,43 @@ class Bounds:
     def __post_init__(self):
         self.gt_by_class = np.ascontiguousarray(self.gt_count.T)      # [C, I], as rows are read
         self.valid = self.gt_count.sum(1)       # [I] valid pixels: each has exactly one GT class
+        self._narrow: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def narrow(self, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+        """GT pixels [C, I] and valid pixels [I] in a row's type, capped at its largest value (a count of that
+        type is never above it, so the comparisons are those of the full values), made once."""
+        if dtype not in self._narrow:
+            top = np.iinfo(np.dtype(dtype)).max
+            self._narrow[dtype] = tuple(np.minimum(a, top).astype(dtype) for a in (self.gt_by_class, self.valid))
+        return self._narrow[dtype]
+
+
+class CountsRow:
+    """Every image's (tp, predicted) at one threshold per class ([C, I] each, any integer type): int64 (tp, fp, fn)
+    made when asked for, for every image (kept) or for a few (the rows a list shows) or for one class."""
+
+    def __init__(self, tp: np.ndarray, pred: np.ndarray, gt_by_class: np.ndarray):
+        self.tp, self.pred, self.gt = tp, pred, gt_by_class
+        self._full: tuple | None = None
+
+    def _make(self, tp, pred, gt) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        tp = tp.astype(np.int64)
+        return tp, np.subtract(pred, tp, dtype=np.int64), gt - tp
+
+    def full(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._full is None:
+            self._full = self._make(self.tp, self.pred, self.gt)
+        return self._full
+
+    def subset(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """[C, n] of these dataset positions."""
+        if self._full is not None:
+            return tuple(a[:, images] for a in self._full)
+        return self._make(self.tp[:, images], self.pred[:, images], self.gt[:, images])
+
+    def of_class(self, class_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """[I] of one class."""
+        return self._make(self.tp[class_id], self.pred[class_id], self.gt[class_id])
 
 
 def check_counts(tp: np.ndarray, pred: np.ndarray, gt: np.ndarray, valid: np.ndarray) -> None:
@@ -171,9 +208,13 @@ class CountStore:
                 done += got
 
     def counts(self, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(tp, fp, fn) of every image at grid step ks[c] for class c, class-major [C, I] int64, checked: each
-        count possible for its image (fp, fn >= 0, predicted <= valid pixels) and every class's column adding up
-        to the index's histograms."""
+        """(tp, fp, fn) of every image at grid step ks[c] for class c, class-major [C, I] int64, checked."""
+        return self.row(ks).full()
+
+    def row(self, ks: np.ndarray) -> "CountsRow":
+        """Every image's counts at grid step ks[c] for class c, as read (the store's narrow type), checked: each
+        count possible for its image (tp <= predicted <= valid pixels, tp <= GT pixels) and every class's row
+        adding up to the index's histograms. A slider step costs this; int64 counts are made when asked for."""
         lay, b = self.layout, self.bounds
         ks = self._steps(ks)
         raw = np.empty((lay.classes, lay.images, 2), lay.dtype)
@@ -182,18 +223,15 @@ class CountStore:
             self._read_into(lay.offset(int(ks[start]), start), raw[start:end])
             start = end
         self._read_ahead(int(ks[0]) if (ks == ks[0]).all() else None)
-        narrow_tp, narrow_pred = raw[:, :, 0], raw[:, :, 1]
-        tp = narrow_tp.astype(np.int64)
-        fp = np.subtract(narrow_pred, narrow_tp, dtype=np.int64)
-        fn = np.subtract(b.gt_by_class, tp)
-        if fp.min(initial=0) < 0 or fn.min(initial=0) < 0 or not (narrow_pred <= b.valid).all():
+        tp, pred = raw[:, :, 0], raw[:, :, 1]
+        gt, valid = b.narrow(lay.dtype)
+        if not ((tp <= pred).all() and (tp <= gt).all() and (pred <= valid).all()):
             raise StoreDamaged("counts that no image can have")
         classes = np.arange(lay.classes)
-        tp_sum = tp.sum(1)
-        if not (np.array_equal(tp_sum, b.pos_above[classes, ks]) and
-                np.array_equal(tp_sum + fp.sum(1), b.pred_above[classes, ks])):
+        if not (np.array_equal(np.add.reduce(tp, axis=1, dtype=np.int64), b.pos_above[classes, ks]) and
+                np.array_equal(np.add.reduce(pred, axis=1, dtype=np.int64), b.pred_above[classes, ks])):
             raise StoreDamaged("rows do not add up to the index's histograms")
-        return tp, fp, fn
+        return CountsRow(tp, pred, b.gt_by_class)
 
     def _read_ahead(self, k: int | None) -> None:
         """Asks the kernel to read the thresholds around k in the background (a slider moves to a neighbour next):

@@ -123,6 +123,8 @@ class ImageCounts(Protocol):
 
     def counts(self, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...    # (tp, fp, fn) [C, I]
 
+    def row(self, ks: np.ndarray): ...      # a core.count_store.CountsRow: the counts made when asked for
+
     def image_counts(self, image: int, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...  # [C]
 
     def close(self) -> None: ...
@@ -174,9 +176,9 @@ class ProbabilityIndex:
         return _counts(tp, pred - tp, self.gt_count.sum(0) - tp)
 
     def image_counts(self, threshold) -> Counts:
-        """[I, C] counts of every image at a grid threshold (ValueError off the grid), from `images`: views of
-        class-major arrays, as the store reads them (no transposing copy of 100,000 × C values per step)."""
-        return Counts(*(torch.from_numpy(a).T for a in self._images().counts(self.step_vector(threshold))))
+        """[I, C] counts of every image at a grid threshold (ValueError off the grid), from `images`: a RowCounts,
+        whose tensors are made when first asked for (views of class-major arrays, as the store reads them)."""
+        return RowCounts(self._images().row(self.step_vector(threshold)))
 
     def image_row_counts(self, row: int, threshold) -> Counts:
         """[C] counts of one image at a grid threshold: a slider step for the current image costs O(classes)."""
@@ -288,6 +290,32 @@ def _check(index: ProbabilityIndex) -> None:
     if not histograms or (index.pos_hist < 0).any() or (index.pred_hist < 0).any() or (index.gt_count < 0).any() \
             or (index.gt_count[~index.loaded] != 0).any():
         raise ValueError("index arrays that do not add up")
+
+
+class RowCounts(Counts):
+    """[I, C] Counts of every image from a count store's row (core.count_store.CountsRow): tp / fp / fn made when
+    first asked for; subset(images) and of_class(c) without making them (what a list on screen and a filter need)."""
+
+    def __init__(self, row):
+        self.row = row
+        self._made: tuple | None = None
+
+    def _tensors(self) -> tuple:
+        if self._made is None:
+            self._made = tuple(torch.from_numpy(a).T for a in self.row.full())
+        return self._made
+
+    tp = property(lambda self: self._tensors()[0])
+    fp = property(lambda self: self._tensors()[1])
+    fn = property(lambda self: self._tensors()[2])
+
+    def subset(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Class-major [C, n] (tp, fp, fn) of these dataset positions."""
+        return self.row.subset(images)
+
+    def of_class(self, class_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """[I] (tp, fp, fn) of one class."""
+        return self.row.of_class(class_id)
 
 
 def _counts(tp, fp, fn) -> Counts:

@@ -7,6 +7,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .count_store import CountsRow
 from .counts import Counts, Target, confusion_matrix
 from .errors import LoadError
 from .index import DEFAULT_STEPS, ProbabilityIndex, counts_above, grid_values, hard_counts_from_confusion, image_pass
@@ -23,10 +24,13 @@ class ArrayCounts:
 
     def counts(self, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(tp, fp, fn) class-major [C, I], as the store reads them."""
+        return self.row(ks).full()
+
+    def row(self, ks: np.ndarray) -> CountsRow:
         k = np.broadcast_to(np.asarray(ks, np.int64), self.tp_above.shape[:-1])[..., None]
-        tp, pred = (np.ascontiguousarray(np.take_along_axis(a, k, axis=-1)[..., 0].T, np.int64)
-                    for a in (self.tp_above, self.pred_above))
-        return tp, pred - tp, np.ascontiguousarray(self.gt_count.T) - tp
+        tp, pred = (np.ascontiguousarray(np.take_along_axis(a, k, axis=-1)[..., 0].T) for a in (self.tp_above,
+                                                                                               self.pred_above))
+        return CountsRow(tp, pred, np.ascontiguousarray(self.gt_count.T))
 
     def image_counts(self, image: int, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         classes = np.arange(self.tp_above.shape[1])

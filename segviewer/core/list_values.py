@@ -42,8 +42,11 @@ class ImageListValues:
     def present(self, key: str, class_id: int) -> np.ndarray:
         """[I] 'gt_present' (GT pixels of the class) or 'pred_present' (pixels predicted as it), for a filter."""
         pi = self.counts.per_image
-        other = pi.fn if key == "gt_present" else pi.fp
-        return (_class_major(pi.tp)[class_id] + _class_major(other)[class_id]) > 0
+        if hasattr(pi, "of_class"):
+            tp, fp, fn = pi.of_class(class_id)
+        else:
+            tp, fp, fn = (_class_major(t)[class_id] for t in (pi.tp, pi.fp, pi.fn))
+        return (tp + (fn if key == "gt_present" else fp)) > 0
 
 
 def image_list_values(counts, class_id: int, scoring: Scoring, images: np.ndarray | None = None) -> dict:
@@ -59,10 +62,13 @@ def image_list_values(counts, class_id: int, scoring: Scoring, images: np.ndarra
     from .overlay import ALL_CLASSES
     pi = counts.per_image
     class_id = validate.class_id(class_id, pi.tp.shape[1])
-    tp, fp, fn = (_class_major(t) for t in (pi.tp, pi.fp, pi.fn))      # [C, I]: the sums below run class by class
     loaded = np.asarray(counts.loaded, bool)
-    if images is not None:
-        tp, fp, fn, loaded = tp[:, images], fp[:, images], fn[:, images], loaded[images]
+    if images is not None and hasattr(pi, "subset"):      # the store's row: only these images' counts are made
+        (tp, fp, fn), loaded = pi.subset(images), loaded[images]
+    else:
+        tp, fp, fn = (_class_major(t) for t in (pi.tp, pi.fp, pi.fn))      # [C, I]: the sums run class by class
+        if images is not None:
+            tp, fp, fn, loaded = tp[:, images], fp[:, images], fn[:, images], loaded[images]
     b2, smooth = float(scoring.beta) ** 2, float(scoring.smooth)
     union, num, den = _workspace(tp.shape)
     np.add(tp, fp, out=union)

@@ -66,6 +66,11 @@ def test_every_images_counts_equal_a_direct_count(tmp_path, small_chunks, thresh
         listed, expected = ins.images(), ins.image_list(direct)
         for column in ("mean_fbeta", "mean_iou", "fp", "fn"):
             assert np.array_equal(listed[column].to_numpy(), expected[column], equal_nan=True), column
+        some = np.array([8, 0, 6, 4])             # the rows a list shows, made from the store's row alone
+        shown = ins.image_list(ins.dataset_counts(), 1).rows(some)
+        every = ins.image_list(direct, 1)
+        assert all(np.array_equal(shown[k], every[k][some], equal_nan=True) for k in every.keys())
+        assert np.array_equal(ins.image_list(counts).present("pred_present", 2), every["pred_present"][:, 2])
 
 
 def test_an_interrupted_build_resumes_to_the_same_files(tmp_path, small_chunks):
