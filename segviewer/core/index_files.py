@@ -8,6 +8,7 @@ an index without its store, or either damaged, is built again.
 from __future__ import annotations
 
 import math
+from collections import Counter
 import shutil
 import tempfile
 from pathlib import Path
@@ -109,7 +110,7 @@ def _build_on_cluster(dataset, steps, store: StoreBuild, client, on_error, stric
     tasks = [(j, range(start, min(store.chunks[j].stop, start + per_task)))
              for j in pending for start in range(store.chunks[j].start, store.chunks[j].stop, per_task)]
     waiting: dict[int, dict] = {}
-    remaining = {j: sum(1 for jj, _ in tasks if jj == j) for j in pending}
+    remaining = Counter(j for j, _ in tasks)
     done0 = store.done_images()
 
     def arrived(t: int, result) -> None:
