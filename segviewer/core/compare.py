@@ -32,9 +32,10 @@ def detect_kind(pred_dir: str | Path) -> tuple[Path, str]:
     suffixes = {p.suffix.lower() for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")}
     if suffixes & set(LOGIT_EXTS):
         return folder, "logits"
-    if suffixes & set(LABEL_EXTS):
+    if suffixes & set(LABEL_EXTS) or suffixes & {".gz", ".nii", ".nrrd"}:    # .nii.gz: a volume's masks
         return folder, "masks"
-    raise LoadError(folder, "holds neither logits (.npy, .npz, .pt, .pth) nor masks (.png)")
+    raise LoadError(folder, "holds neither logits (.npy, .npz, .pt, .pth) nor masks (.png, or volumes .nii.gz, "
+                            ".nii, .nrrd)")
 
 
 @dataclass
@@ -102,13 +103,17 @@ def compare_images(dataset_a, dataset_b, rows: np.ndarray, scoring_a, scoring_b,
             continue
         if scoring_a.boundary:
             restrict_to_band(sa, scoring_a.boundary, dataset_a.classes.ignore_index, scoring_a.interior)
-        pa = prediction_of(sa.probs, sa.pred_map, scoring_a)
-        pb = prediction_of(sb.probs, sb.pred_map, scoring_b)
-        for suffix, counts in (("a", prediction_counts(pa, sa.target)), ("b", prediction_counts(pb, sa.target))):
-            for k in ("tp", "fp", "fn"):
-                tables[f"{k}_{suffix}"][i] = getattr(counts, k).numpy()
-        ch = image_changes(pa, pb, sa.target)
-        tables["fixed"][i], tables["broken"][i], tables["both"][i] = ch.fixed, ch.broken, ch.both_wrong
+        for part_a, part_b in zip(sa.parts(), sb.parts()):     # a volume's slabs add up
+            pa = prediction_of(part_a.probs, part_a.pred_map, scoring_a)
+            pb = prediction_of(part_b.probs, part_b.pred_map, scoring_b)
+            for suffix, counts in (("a", prediction_counts(pa, part_a.target)),
+                                   ("b", prediction_counts(pb, part_a.target))):
+                for k in ("tp", "fp", "fn"):
+                    tables[f"{k}_{suffix}"][i] += getattr(counts, k).numpy()
+            ch = image_changes(pa, pb, part_a.target)
+            tables["fixed"][i] += ch.fixed
+            tables["broken"][i] += ch.broken
+            tables["both"][i] += ch.both_wrong
         loaded[i] = True
         if progress:
             progress(i + 1, n)

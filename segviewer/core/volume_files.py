@@ -106,13 +106,18 @@ def _check_numbers(path: Path, dtype: np.dtype) -> None:
 
 
 def check_declared_size(header: VolumeHeader, max_elements: int, need: str) -> None:
-    """The one budget check of every volume reader: the declared size against what the run can need (`need` says
-    what sets the limit), before anything is decoded."""
+    """The one budget check of every volume reader, before anything is decoded: the declared size against what
+    the run can need (`need` says what sets the limit), then through the read gate's memory budget
+    (budgets.admit_decode): the decoded array and, where it is converted, its float32 copy."""
     if any(d <= 0 for d in header.shape):
         raise LoadError(header.path, f"declares an empty or negative dimension: shape {header.shape}")
     if header.count > max_elements:
         raise LoadError(header.path, f"declares {header.count:,} values (shape {header.shape}), more than {need} "
                                      f"can need (at most {max_elements:,}); refused before decoding")
+    from .budgets import admit_decode
+    converted = header.dtype.kind == "f" and (header.dtype != np.dtype(np.float32) or header.scale is not None)
+    admit_decode(header.path, header.shape, what=f"a {header.format} volume",
+                 element_bytes=header.dtype.itemsize + (4 if converted else 0))
 
 
 def read_data(header: VolumeHeader, max_elements: int, need: str) -> np.ndarray:
