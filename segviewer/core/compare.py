@@ -81,7 +81,7 @@ def compare_images(dataset_a, dataset_b, rows: np.ndarray, scoring_a, scoring_b,
     """Per image: both models' counts and the changes, over the pixels model A's Scoring scores. A file that fails
     is that image's entry in `failures` (model B's files are not model A's failures)."""
     import torch
-    from .compare_pixels import Changes, image_changes, prediction_counts, prediction_of
+    from .compare_pixels import Changes
     from .counts import Counts
     from .dataset import restrict_to_band
     n, c = len(dataset_a), dataset_a.classes.num_classes
@@ -103,17 +103,11 @@ def compare_images(dataset_a, dataset_b, rows: np.ndarray, scoring_a, scoring_b,
             continue
         if scoring_a.boundary:
             restrict_to_band(sa, scoring_a.boundary, dataset_a.classes.ignore_index, scoring_a.interior)
-        for part_a, part_b in zip(sa.parts(), sb.parts()):     # a volume's slabs add up
-            pa = prediction_of(part_a.probs, part_a.pred_map, scoring_a)
-            pb = prediction_of(part_b.probs, part_b.pred_map, scoring_b)
-            for suffix, counts in (("a", prediction_counts(pa, part_a.target)),
-                                   ("b", prediction_counts(pb, part_a.target))):
-                for k in ("tp", "fp", "fn"):
-                    tables[f"{k}_{suffix}"][i] += getattr(counts, k).numpy()
-            ch = image_changes(pa, pb, part_a.target)
-            tables["fixed"][i] += ch.fixed
-            tables["broken"][i] += ch.broken
-            tables["both"][i] += ch.both_wrong
+        counts_a, counts_b, ch = sample_comparison(sa, sb, scoring_a, scoring_b)
+        for suffix, counts in (("a", counts_a), ("b", counts_b)):
+            for k in ("tp", "fp", "fn"):
+                tables[f"{k}_{suffix}"][i] = getattr(counts, k).numpy()
+        tables["fixed"][i], tables["broken"][i], tables["both"][i] = ch.fixed, ch.broken, ch.both_wrong
         loaded[i] = True
         if progress:
             progress(i + 1, n)
@@ -121,6 +115,20 @@ def compare_images(dataset_a, dataset_b, rows: np.ndarray, scoring_a, scoring_b,
     return DatasetComparison((scoring_a.count_key(), scoring_b.count_key()), list(dataset_a.names), loaded,
                              Counts(t["tp_a"], t["fp_a"], t["fn_a"]), Counts(t["tp_b"], t["fp_b"], t["fn_b"]),
                              Changes(tables["fixed"], tables["broken"], tables["both"]), failures)
+
+
+def sample_comparison(sample_a, sample_b, scoring_a, scoring_b):
+    """(counts A, counts B, Changes) of one sample of each model over the pixels A's Scoring scores (A's band
+    already set): an image's, or the sum of a volume's slabs'."""
+    from .compare_pixels import image_changes, prediction_counts, prediction_of
+    total = None
+    for part_a, part_b in zip(sample_a.parts(), sample_b.parts()):
+        pa = prediction_of(part_a.probs, part_a.pred_map, scoring_a)
+        pb = prediction_of(part_b.probs, part_b.pred_map, scoring_b)
+        one = (prediction_counts(pa, part_a.target), prediction_counts(pb, part_a.target),
+               image_changes(pa, pb, part_a.target))
+        total = one if total is None else tuple(x + y for x, y in zip(total, one))
+    return total
 
 
 # ---- tables ----

@@ -77,6 +77,11 @@ class Dataset:
         # a folder of volumes (NIfTI, NRRD, .npy; no PNG): each case is one image (volume_sample.VolumeSample)
         self.volumes = holds_volumes(Path(options.gt_dir))
         if self.volumes:
+            # the readers' modules now, in the thread that opens the dataset: the window's two workers would
+            # otherwise import nibabel and these at once, which PySide6's import hook does not survive
+            from . import loaded_volume, regions, volume_sample  # noqa: F401
+            import nibabel  # noqa: F401
+            import nrrd  # noqa: F401
             self.pairing: Pairing = pair_volumes(options.gt_dir, options.pred_dir, options.pred_kind,
                                                  options.images_dir)
         else:
@@ -169,12 +174,16 @@ class Dataset:
         """Before the class count is known: the values a logit file may declare for its GT (any class count)."""
         return logits_budget(MAX_CLASSES, label_map_size(item.gt) or (1, 1))
 
-    def load(self, index: int, with_image: bool = True) -> Sample:
+    def load(self, index: int, with_image: bool = True, preview: bool = False) -> Sample:
         """One sample; raises LoadError naming the file for anything wrong with it (any exception while loading
-        is that image's failure: the CLI, the index and the window skip it and go on)."""
+        is that image's failure: the CLI, the index and the window skip it and go on). preview: a 3-D case's
+        first look (volume_sample.load_volume_sample)."""
         item = self.items[index]
         current = [item.gt]   # the file being read, for the message
         try:
+            if self.volumes:
+                from .volume_sample import load_volume_sample
+                return load_volume_sample(self, item, with_image, current, preview)
             return self._load_sample(item, with_image, current)
         except LoadError:
             raise
@@ -184,9 +193,6 @@ class Dataset:
             raise LoadError(current[0], f"cannot be loaded ({type(exc).__name__}: {plain(exc, 200)})") from None
 
     def _load_sample(self, item: Item, with_image: bool, current: list) -> Sample:
-        if self.volumes:
-            from .volume_sample import load_volume_sample
-            return load_volume_sample(self, item, with_image, current)
         classes = self.classes
         labels = load_label_map(item.gt, self._label_lut, classes.num_classes)
         check_label_values(labels, classes.num_classes, classes.ignore_index, item.gt)

@@ -7,6 +7,7 @@ slice), so a coronal or sagittal slice scores exactly the voxels the case's coun
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,7 +18,7 @@ from .classes import ClassSpec
 from .counts import Counts
 from .loaded import LoadedImage
 from .scoring import Scoring
-from .volume_sample import AXIS_NAMES, VolumeSample
+from .volume_sample import AXIS_NAMES, VolumeSample, band_of
 
 SLICES_KEPT = 6            # the slices around the current one (stepping back and forth is instant)
 SLICE_COUNTS_KEPT = 4      # per-slice counts of a few (axis, settings)
@@ -46,14 +47,48 @@ def prepare_loaded(index: int, sample, classes: ClassSpec):
     return LoadedVolume(index, sample, classes) if sample.is_volume else LoadedImage.prepare(index, sample, classes)
 
 
+@contextmanager
+def one_thread():
+    """torch on one thread in this thread while a slice is worked on: a 512×512 slice is too small for a second
+    thread to pay, and on a busy machine its OpenMP region waits for a core another process holds (measured at a
+    load of 5 on 2 cores, one 5-class slice's overlay and counts: 21 ms on 2 threads, 5 ms on 1). torch keeps the
+    thread count per thread, so the other threads keep theirs."""
+    n = torch.get_num_threads()
+    if n == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
 class SliceImage(LoadedImage):
     """A slice of a case as a loaded 2-D image whose band is the case's."""
     volume: "LoadedVolume"
     axis: int
     at: int
 
+    def overlay(self, *args, **kwargs):
+        with one_thread():
+            return super().overlay(*args, **kwargs)
+
+    def counts(self, s: Scoring) -> Counts:
+        with one_thread():
+            return super().counts(s)
+
+    def soft_counts(self, s: Scoring) -> Counts:
+        with one_thread():
+            return super().soft_counts(s)
+
     def band(self, width: int) -> torch.Tensor:
         return self.volume.band_slice(width, self.axis, self.at)
+
+    @property
+    def where(self) -> tuple[int, int]:
+        """(axis, slice index) of this slice in its case."""
+        return self.axis, self.at
 
 
 @dataclass(eq=False)
@@ -83,38 +118,34 @@ class LoadedVolume:
     def spacing(self) -> tuple[float, float, float]:
         return self.sample.spacing
 
-    def _scored(self, s: Scoring) -> VolumeSample:
-        self.sample.restrict_to_band(s.boundary, s.interior)
-        return self.sample
-
     # ---- the case ----
     def counts(self, s: Scoring) -> Counts:
         """[C] tp / fp / fn of the case over the scored voxels, on the CPU."""
-        return self._kept.get_or_compute(("counts", s.count_key()), lambda: self._scored(s).counts(s).to("cpu"))
+        return self._kept.get_or_compute(("counts", s.count_key()), lambda: self.sample.counts(s).to("cpu"))
 
     def soft_counts(self, s: Scoring) -> Counts:
-        key = ("soft", s.boundary, s.interior if s.boundary else False)
-        return self._kept.get_or_compute(key, lambda: self._scored(s).soft().to("cpu"))
+        band = band_of(s)
+        return self._kept.get_or_compute(("soft", band), lambda: self.sample.soft(band).to("cpu"))
 
     def prediction(self, s: Scoring) -> torch.Tensor:
         """(z, y, x) predicted class of the case (NO_PREDICTION where none)."""
         return self.sample.prediction_map(s)
 
     def confusion(self, s: Scoring) -> torch.Tensor:
-        return self._scored(s).confusion(s)
+        return self.sample.confusion(s)
 
     def slice_counts(self, s: Scoring, axis: int = 0) -> Counts:
         """[S, C] counts of every slice along the axis (they sum to the case's)."""
-        return self._slice_counts.get_or_compute((axis, s.count_key()),
-                                                 lambda: self._scored(s).slice_counts(s, axis))
+        return self._slice_counts.get_or_compute((axis, s.count_key()), lambda: self.sample.slice_counts(s, axis))
 
     # ---- one slice ----
     def slice(self, axis: int, index: int) -> SliceImage:
         """Slice `index` across the axis as a loaded 2-D image (array order: axial (y, x), coronal (z, x),
         sagittal (z, y)); the last few are kept."""
         def make() -> SliceImage:
-            sample = self.sample.slice(axis, index)
-            base = LoadedImage.prepare(index, sample, self.classes)
+            with one_thread():
+                sample = self.sample.slice(axis, index)
+                base = LoadedImage.prepare(self.index, sample, self.classes)    # the case's dataset position
             image = SliceImage(**{k: getattr(base, k) for k in ("index", "sample", "maps", "classes")})
             image.volume, image.axis, image.at = self, axis, index
             return image

@@ -140,22 +140,32 @@ def read_data(header: VolumeHeader, max_elements: int, need: str) -> np.ndarray:
 
 
 def read_slab(header: VolumeHeader, start: int, stop: int) -> np.ndarray:
-    """Slices start..stop-1 of the third axis from the end (z) of an uncompressed file, read by offset: a volume
-    larger than memory is read a slab at a time. Leading axes (channels) are kept: (..., stop - start, y, x)."""
-    if not header.seekable:
-        raise LoadError(header.path, "is compressed (or in Fortran order): it can be read only whole")
+    """Slices start..stop-1 of the third axis from the end (z), leading axes (channels) kept: (..., stop - start,
+    y, x). An uncompressed file is read by offset (a volume larger than memory, a slab at a time); a compressed
+    stream is decompressed up to the slab and no further (a case's first look: one slice of a .nii.gz image)."""
+    if header.fortran:
+        raise LoadError(header.path, "is in Fortran order: it can be read only whole")
     *lead, depth, rows, cols = header.shape
     if not 0 <= start < stop <= depth:
         raise LoadError(header.path, f"slices {start}..{stop - 1} lie outside its {depth} slices")
     plane = rows * cols * header.dtype.itemsize
     out = np.empty((math.prod(lead), stop - start, rows, cols), dtype=header.dtype)
-    try:
-        with open(header.path, "rb") as fh:
+    if header.seekable:
+        try:
+            with open(header.path, "rb") as fh:
+                for block, buf in enumerate(out):
+                    fh.seek(header.file_offset + (block * depth + start) * plane)
+                    _fill(fh, memoryview(buf.reshape(-1)).cast("B"), header)
+        except OSError as exc:
+            raise LoadError(header.path, f"cannot read: {os_reason(exc, writing=False)}") from None
+    else:
+        with _data_stream(header) as stream:
+            at = 0
             for block, buf in enumerate(out):
-                fh.seek(header.file_offset + (block * depth + start) * plane)
-                _fill(fh, memoryview(buf.reshape(-1)).cast("B"), header)
-    except OSError as exc:
-        raise LoadError(header.path, f"cannot read: {os_reason(exc, writing=False)}") from None
+                wanted = (block * depth + start) * plane
+                _skip(stream, wanted - at, header)
+                _fill(stream, memoryview(buf.reshape(-1)).cast("B"), header)
+                at = wanted + buf.nbytes
     return out.reshape(*lead, stop - start, rows, cols)
 
 

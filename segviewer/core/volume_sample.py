@@ -56,6 +56,17 @@ class SlabSource:
                                 self.path)
 
 
+def slab_source(path: Path, gt_shape: tuple[int, int, int], num_classes: int, activation: str,
+                device) -> SlabSource | None:
+    """A reader of the prediction's axial slabs by offset, when its file allows one (uncompressed, (z, y, x))."""
+    from .volume_files import read_header
+    from .volumes import spatial_order
+    header = read_header(path)
+    if not header.seekable or spatial_order(header.path, header.shape[-3:], gt_shape, "prediction") != "zyx":
+        return None
+    return SlabSource(Path(path), gt_shape, num_classes, activation, torch.device(device))
+
+
 def read_probabilities(path: Path, gt_shape: tuple[int, int, int], num_classes: int, activation: str,
                        device) -> tuple[torch.Tensor | None, SlabSource | None]:
     """The whole prediction as probabilities, or, when it does not fit the memory budget but its file can be
@@ -63,12 +74,10 @@ def read_probabilities(path: Path, gt_shape: tuple[int, int, int], num_classes: 
     try:
         volume = read_prediction_volume(path, gt_shape, num_classes)
     except OverBudget:
-        from .volume_files import read_header
-        from .volumes import spatial_order
-        header = read_header(path)
-        if not header.seekable or spatial_order(header.path, header.shape[-3:], gt_shape, "prediction") != "zyx":
+        source = slab_source(path, gt_shape, num_classes, activation, device)
+        if source is None:
             raise
-        return None, SlabSource(Path(path), gt_shape, num_classes, activation, torch.device(device))
+        return None, source
     return to_probabilities(volume.values, volume.kind == "probabilities", activation, device, volume.path), None
 
 
@@ -85,8 +94,10 @@ class VolumeSample:
     source: SlabSource | None = None
     pred_labels: np.ndarray | None = None  # (z, y, x) a hard mask's class ids
     image: np.ndarray | None = None       # (z, y, x) float32 intensities (Hounsfield units for CT)
+    image_slices: object = None           # a first look's reader of the image's axial slices (start, stop)
+    preview: bool = False                 # a first look: read a slice at a time where the files allow
     _band: tuple[int, bool] = (0, False)
-    _scored: np.ndarray | None = field(default=None, repr=False)
+    _scored: tuple | None = field(default=None, repr=False)      # (band, its scored labels)
     is_volume: ClassVar[bool] = True
 
     @property
@@ -99,23 +110,26 @@ class VolumeSample:
 
     # ---- which voxels are scored ----
     def restrict_to_band(self, width: int, interior: bool = False) -> None:
-        """Scores only the voxels within `width` px of a GT boundary in their axial slice (interior: beyond it)."""
-        if (width, interior) != self._band:
-            self._band, self._scored = (int(width), bool(interior)), None
+        """Scores only the voxels within `width` px of a GT boundary in their axial slice (interior: beyond it),
+        where no Scoring says otherwise (soft(), parts(): what a pass reduces after restricting it)."""
+        self._band = (int(width), bool(interior) if width else False)
 
-    def scored_labels(self) -> np.ndarray:
-        """The labels with every voxel outside the band set to the ignore id (the labels themselves without one)."""
-        width, interior = self._band
+    def scored_labels(self, band: tuple[int, bool] | None = None) -> np.ndarray:
+        """The labels with every voxel outside the band (width, interior) set to the ignore id (the labels
+        themselves without one). Each band is made once (a window's threads may ask for two at a time)."""
+        width, interior = self._band if band is None else band
         if not width:
             return self.labels
-        if self._scored is None:
+        kept = self._scored
+        if kept is None or kept[0] != (width, interior):
             from .regions import boundary_band
             keep = np.stack([boundary_band(plane, width, self.ignore_index) for plane in self.labels])
             if interior:
                 keep = ~keep
             dtype = np.result_type(self.labels.dtype, np.min_scalar_type(self.ignore_index))
-            self._scored = np.where(keep, self.labels, np.asarray(self.ignore_index, dtype))
-        return self._scored
+            kept = ((width, interior), np.where(keep, self.labels, np.asarray(self.ignore_index, dtype)))
+            self._scored = kept
+        return kept[1]
 
     # ---- slabs ----
     def slab_bounds(self) -> list[tuple[int, int]]:
@@ -128,9 +142,9 @@ class VolumeSample:
         # stays a view, so no pass copies it
         return self.probs[:, start:stop] if self.probs is not None else self.source.read(start, stop)
 
-    def part(self, start: int, stop: int) -> Sample:
+    def part(self, start: int, stop: int, band: tuple[int, bool] | None = None) -> Sample:
         """Axial slices start..stop-1 as an ordinary Sample (labels restricted to the band, if one is set)."""
-        labels = self.scored_labels()[start:stop]
+        labels = self.scored_labels(band)[start:stop]
         target = prepare_target(torch.from_numpy(labels).to(self.device), self.num_classes, self.ignore_index)
         sample = Sample(self.name, self.item, labels, target)
         if self.hard:
@@ -139,9 +153,9 @@ class VolumeSample:
             sample.probs = self._slab_probs(start, stop)
         return sample
 
-    def parts(self) -> Iterator[Sample]:
+    def parts(self, band: tuple[int, bool] | None = None) -> Iterator[Sample]:
         for start, stop in self.slab_bounds():
-            yield self.part(start, stop)
+            yield self.part(start, stop, band)
 
     def _mask_map(self, labels: np.ndarray) -> torch.Tensor:
         return hard_map_from_labels(torch.from_numpy(np.ascontiguousarray(labels)).to(self.device),
@@ -150,9 +164,9 @@ class VolumeSample:
     # ---- what the passes reduce ----
     def slice_counts(self, scoring: Scoring, axis: SliceAxis = 0) -> Counts:
         """[S, C] tp / fp / fn of every slice along axis (0 axial, 1 coronal, 2 sagittal) over the scored voxels."""
-        rows = []
+        rows, scored = [], self.scored_labels(band_of(scoring))
         for start, stop in self.slab_bounds():
-            labels = torch.from_numpy(self.scored_labels()[start:stop]).to(self.device)
+            labels = torch.from_numpy(scored[start:stop]).to(self.device)
             if self.hard:
                 pred = torch.from_numpy(self.pred_labels[start:stop]).to(self.device)
                 rows.append(mask_slice_counts(pred, labels, self.num_classes, self.ignore_index, axis))
@@ -168,11 +182,12 @@ class VolumeSample:
         per_slice = self.slice_counts(scoring, 0)
         return Counts(per_slice.tp.sum(0), per_slice.fp.sum(0), per_slice.fn.sum(0))
 
-    def soft(self) -> Counts:
-        return _sum([part.soft() for part in self.parts()])
+    def soft(self, band: tuple[int, bool] | None = None) -> Counts:
+        return _sum([part.soft() for part in self.parts(band)])
 
     def confusion(self, scoring: Scoring) -> torch.Tensor:
-        return sum((part.confusion(scoring) for part in self.parts()), start=torch.zeros((), dtype=torch.int64))
+        return sum((part.confusion(scoring) for part in self.parts(band_of(scoring))),
+                   start=torch.zeros((), dtype=torch.int64))
 
     def prediction_map(self, scoring: Scoring) -> torch.Tensor:
         """(z, y, x) predicted class, NO_PREDICTION (-1) where a threshold predicts nothing; int16 (int32 for more
@@ -207,7 +222,16 @@ class VolumeSample:
                           for start, stop in self.slab_bounds()], dim=1).contiguous()
 
     def image_slice(self, axis: SliceAxis, index: int) -> np.ndarray | None:
-        return None if self.image is None else np.ascontiguousarray(np.take(self.image, index, axis=axis))
+        if self.image is not None:
+            return np.ascontiguousarray(np.take(self.image, index, axis=axis))
+        if self.image_slices is not None and axis == 0:        # a first look: one axial slice of the file
+            values = self.image_slices(index, index + 1)
+            return None if values is None else values[0]
+        return None
+
+
+def band_of(scoring: Scoring) -> tuple[int, bool]:
+    return (scoring.boundary, scoring.interior if scoring.boundary else False)
 
 
 def _sum(rows: list[Counts]) -> Counts:
@@ -218,8 +242,11 @@ def _sum(rows: list[Counts]) -> Counts:
 
 
 # ---- reading a case ----
-def load_volume_sample(dataset, item: Item, with_image: bool, current: list) -> VolumeSample:
-    """A case of a volume dataset (Dataset.load's volume half); `current[0]` names the file being read."""
+def load_volume_sample(dataset, item: Item, with_image: bool, current: list, preview: bool = False) -> VolumeSample:
+    """A case of a volume dataset (Dataset.load's volume half); `current[0]` names the file being read.
+    preview: a first look, whose prediction and image are read a slice at a time where their files allow (the
+    ground truth is read whole: the window opens at the slice with the most of it). A pass (with_image False)
+    reads the prediction a slab at a time too where it can: it holds one slab of it, never the whole case."""
     classes = dataset.classes
     c, ignore = classes.num_classes, classes.ignore_index
     gt = read_label_volume(item.gt)
@@ -232,11 +259,21 @@ def load_volume_sample(dataset, item: Item, with_image: bool, current: list) -> 
         check_label_values(mask, c, ignore, item.pred)
         sample.pred_labels = mask
     else:
-        sample.probs, sample.source = read_probabilities(item.pred, labels.shape, c, dataset.options.activation,
-                                                         dataset.device)
+        activation = dataset.options.activation
+        if preview or not with_image:
+            sample.source = slab_source(item.pred, labels.shape, c, activation, dataset.device)
+        if sample.source is None:
+            sample.probs, sample.source = read_probabilities(item.pred, labels.shape, c, activation, dataset.device)
     if with_image and item.image is not None:
         current[0] = item.image
-        sample.image = read_image_volume(item.image, labels.shape, gt.spacing).values
+        if preview:
+            from functools import partial
+            from .volumes import read_image_slices
+            read_image_slices(item.image, labels.shape, gt.spacing, 0, 1)     # its header and spacing checked now
+            sample.image_slices = partial(read_image_slices, item.image, labels.shape, gt.spacing)
+        else:
+            sample.image = read_image_volume(item.image, labels.shape, gt.spacing).values
+    sample.preview = preview
     return sample
 
 

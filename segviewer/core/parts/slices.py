@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..counts import Counts
-from ..errors import OptionError
+from ..errors import LoadError, OptionError
 from ..loaded_volume import LoadedVolume, SliceImage, slice_axis
 from .base import Part, refuse_after_close
 
@@ -19,6 +19,22 @@ class Slices(Part):
         if not getattr(loaded, "is_volume", False):
             raise OptionError(f"{loaded.name} is a 2-D image: slices are a volume's (a dataset of 3-D cases)")
         return loaded
+
+    def preview(self, case) -> LoadedVolume:
+        """A first look at a case: its ground truth, and its prediction and image a slice at a time where the
+        files allow (.npy / .nii by offset; a .nii.gz image decompressed up to the slice): the window shows a
+        slice at once and reads the whole case meanwhile (engine.load). The loaded case when there is one."""
+        engine = self.engine
+        i = engine.position(case)
+        found = engine._loaded.get(i)
+        if found is not None or not engine.dataset.volumes:
+            return found if found is not None else engine.load(i)
+        try:
+            sample = engine.dataset.load(i, preview=True)
+        except LoadError as exc:
+            engine.failures.record_at(i, str(exc))
+            raise
+        return LoadedVolume(i, sample, engine.classes)
 
     def image(self, case, axis="axial", index: int = 0) -> SliceImage:
         """One slice as a loaded 2-D image: overlay(), counts(), prediction() ... as for any image."""
