@@ -158,7 +158,7 @@ class MainWindow(QMainWindow):
         self.image_list.set_dataset(ds.names, ds.classes.names, self.review.status_names())
         self.review.refresh()
         self.curves.set_curves(None, v.steps)
-        kind = "annotator masks" if v.is_hard else "logits"
+        kind = "annotator masks" if v.is_hard else "predictions" if ds.volumes else "logits"
         self.size_label.setText(f"{len(ds)} {'cases' if ds.volumes else 'images'} · {ds.classes.num_classes} "
                                 f"classes · {kind}")
         self.device_label.setText(f"device: {v.device_text()}")

@@ -274,7 +274,7 @@ class SliceBar(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.axis_box = QComboBox()
-        self.axis_box.addItems([f"{t} ({k})" for t, k in zip(AXIS_TITLES, ("Alt+A", "Alt+C", "Alt+S"))])
+        self.axis_box.addItems([f"{t} (Ctrl+{k})" for k, t in enumerate(AXIS_TITLES, start=1)])
         self.axis_box.setToolTip("orientation (P cycles)")
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setToolTip("slice (PgUp / PgDn, Ctrl+wheel over the image)")
