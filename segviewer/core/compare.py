@@ -118,11 +118,16 @@ def compare_images(dataset_a, dataset_b, rows: np.ndarray, scoring_a, scoring_b,
 
 
 def sample_comparison(sample_a, sample_b, scoring_a, scoring_b):
-    """(counts A, counts B, Changes) of one sample of each model over the pixels A's Scoring scores (A's band
-    already set): an image's, or the sum of a volume's slabs'."""
+    """(counts A, counts B, Changes) of one sample of each model over the pixels A's Scoring scores (a 2-D
+    sample's band already set): an image's, or the sum of a volume's slabs'."""
     from .compare_pixels import image_changes, prediction_counts, prediction_of
     total = None
-    for part_a, part_b in zip(sample_a.parts(), sample_b.parts()):
+    if sample_a.is_volume:           # A's band from its Scoring, not the shared sample's state
+        from .volume_sample import band_of
+        parts_a = sample_a.parts(band_of(scoring_a))
+    else:
+        parts_a = sample_a.parts()
+    for part_a, part_b in zip(parts_a, sample_b.parts()):
         pa = prediction_of(part_a.probs, part_a.pred_map, scoring_a)
         pb = prediction_of(part_b.probs, part_b.pred_map, scoring_b)
         one = (prediction_counts(pa, part_a.target), prediction_counts(pb, part_a.target),

@@ -53,9 +53,11 @@ def slices_frame(names, counts: Counts, scoring: Scoring, spacing: float):
 def image_list_values(counts, class_id: int, scoring: Scoring) -> dict:
     """Per image (dataset order) of a DatasetCounts: mean F-beta and IoU over present classes, the class's F-beta
     (ALL_CLASSES: the mean), FP and FN pixels (all classes: the sums of the per-class fp / fn the table shows)."""
+    from . import validate
     from .overlay import ALL_CLASSES
     from .scores import nanmean
     pi = counts.per_image
+    class_id = validate.class_id(class_id, pi.tp.shape[1])
     sc = compute_scores(pi, scoring.beta, scoring.smooth)
     mean_f, mean_iou = nanmean(sc.fbeta).numpy(), nanmean(sc.iou).numpy()
     if class_id == ALL_CLASSES:

@@ -48,11 +48,11 @@ def test_cases_score_as_nnunets_evaluation_through_the_api(folder, cases):
                 np.testing.assert_allclose(table.dice[c], ref[c]["Dice"], rtol=1e-12, equal_nan=True)
         assert np.isnan(ins.image_scores("case_b").dice[2])         # kidney in neither mask of case_b
         means, foreground = nnunet_summary(list(per_case.values()), range(C))
-        case_mean = ins.dataset_scores("case_mean")
+        case_mean = ins.dataset_scores(aggregation="case_mean")
         np.testing.assert_allclose(case_mean.dice, [means[c]["Dice"] for c in range(C)], rtol=1e-12)
         np.testing.assert_allclose(case_mean.iou, [means[c]["IoU"] for c in range(C)], rtol=1e-12)
         np.testing.assert_allclose(np.mean(case_mean.dice[1:]), foreground["Dice"], rtol=1e-12)
-        pooled = ins.dataset_scores("pooled")
+        pooled = ins.dataset_scores(aggregation="pooled")
         tp = np.array([sum(r[c]["TP"] for r in per_case.values()) for c in range(C)])
         fp = np.array([sum(r[c]["FP"] for r in per_case.values()) for c in range(C)])
         fn = np.array([sum(r[c]["FN"] for r in per_case.values()) for c in range(C)])

@@ -46,7 +46,7 @@ def test_a_case_opens_to_its_slice_and_the_tables_equal_the_engine(qtbot, window
     with segviewer.open(folder=demo3d_copy) as ins:
         sl = ins.slices.image("case_002", "axial", nav.index).counts(ins.scoring)
         case = ins.image_scores("case_002")
-        pooled, case_mean = ins.dataset_scores("pooled"), ins.dataset_scores("case_mean")
+        pooled, case_mean = ins.dataset_scores(), ins.dataset_scores(aggregation="case_mean")
         assert column(window, "slice\nGT vx") == (sl.tp + sl.fn).tolist()
         np.testing.assert_allclose(column(window, "slice\nFβ"), compute_scores(sl).fbeta.numpy(), equal_nan=True)
         np.testing.assert_allclose(column(window, "case\nFβ"), case.fbeta, equal_nan=True)
