@@ -85,8 +85,8 @@ def per_slice_all(volumes, classes: int) -> None:
 
 def export_ours(root: Path, out: Path) -> None:
     from segviewer.cli import main as segviewer_main
-    code = segviewer_main(["export", str(root), "--argmax", "--out", str(out / "classes.csv"), "--per-case",
-                           str(out / "cases.csv")])
+    code = segviewer_main(["export", str(root), "--argmax", "--smooth", "0", "--out", str(out / "classes.csv"),
+                           "--per-case", str(out / "cases.csv")])
     assert code == 0
 
 

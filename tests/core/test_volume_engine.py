@@ -239,3 +239,27 @@ def test_the_evaluator_takes_volumes_and_equals_the_case_counts(cases):
     assert frame.tp.tolist() == expected.tolist()
     with pytest.raises(OptionError, match="not resized"):
         ev.update(logits[:, :, :, :8], target, names=[n + "x" for n in names])
+
+
+def test_a_first_look_reads_a_slice_and_equals_the_whole_case(tmp_path, cases):
+    """The window's first look at a case: the prediction by offset (.npy), one axial slice of the .nii.gz image
+    decompressed up to it; its slices and counts equal the whole case's."""
+    gt, probs = cases["case_a"]
+    image = (gt.astype(np.int16) * 40 - 1000)
+    root = make_volume_dataset(tmp_path, {"x": (gt, probs)}, labels=LABELS, images={"x": image})
+    (root / "predictionsTr" / "x.npz").unlink()
+    np.save(root / "predictionsTr" / "x.npy", np.log(probs + 1e-6))
+    with segviewer.open(folder=root) as ins:
+        first = ins.slices.preview("x")
+        assert first.sample.preview and first.sample.probs is None and first.sample.image is None
+        whole = ins.load("x")
+        assert whole is not first and whole.sample.probs is not None and not whole.sample.preview
+        for z in (0, 3, SHAPE[0] - 1):
+            assert np.array_equal(first.intensities(0, z), whole.intensities(0, z))
+            assert np.array_equal(first.intensities(0, z), image[z].astype(np.float32))
+            a, b = first.slice(0, z), whole.slice(0, z)
+            torch.testing.assert_close(a.sample.probs, b.sample.probs)
+            assert torch.equal(a.counts(ins.scoring).tp, b.counts(ins.scoring).tp)
+        assert first.intensities(1, 2) is None                      # coronal: only once the case is read whole
+        assert torch.equal(first.counts(ins.scoring).fn, whole.counts(ins.scoring).fn)
+        assert ins.slices.preview("x") is whole                     # loaded: the first look is the case itself
