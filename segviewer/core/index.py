@@ -299,11 +299,17 @@ class IndexBuilder:
         return stats.pos, stats.pred
 
     def add_sample(self, sample) -> None:
-        """One dataset Sample; a volume's slabs add up to one row (one histogram per case)."""
+        """One dataset Sample; a volume's slabs add up to one row (one histogram per case), their torch work on
+        one thread (volume_sample.one_thread)."""
+        if not sample.is_volume:
+            self.add(sample.name, sample.target, sample.probs, sample.soft(), sample.pred_map)
+            return
+        from .volume_sample import one_thread
         stats = None
-        for part in sample.parts():
-            one = self.image_stats(part.target, part.probs, part.soft(), part.pred_map)
-            stats = one if stats is None else stats + one
+        with one_thread():
+            for part in sample.parts():
+                one = self.image_stats(part.target, part.probs, part.soft(), part.pred_map)
+                stats = one if stats is None else stats + one
         self.add_stats(sample.name, stats)
 
     def image_stats(self, target: Target, probs: torch.Tensor | None = None, soft: Counts | None = None,

@@ -7,7 +7,6 @@ slice), so a coronal or sagittal slice scores exactly the voxels the case's coun
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +17,7 @@ from .classes import ClassSpec
 from .counts import Counts
 from .loaded import LoadedImage
 from .scoring import Scoring
-from .volume_sample import AXIS_NAMES, VolumeSample, band_of
+from .volume_sample import AXIS_NAMES, VolumeSample, band_of, one_thread
 
 SLICES_KEPT = 6            # the slices around the current one (stepping back and forth is instant)
 SLICE_COUNTS_KEPT = 4      # per-slice counts of a few (axis, settings)
@@ -45,23 +44,6 @@ def volume_axis(dataset, axis) -> int:
 def prepare_loaded(index: int, sample, classes: ClassSpec):
     """What the engine keeps of a loaded sample: a LoadedImage, or for a 3-D case a LoadedVolume."""
     return LoadedVolume(index, sample, classes) if sample.is_volume else LoadedImage.prepare(index, sample, classes)
-
-
-@contextmanager
-def one_thread():
-    """torch on one thread in this thread while a slice is worked on: a 512×512 slice is too small for a second
-    thread to pay, and on a busy machine its OpenMP region waits for a core another process holds (measured at a
-    load of 5 on 2 cores, one 5-class slice's overlay and counts: 21 ms on 2 threads, 5 ms on 1). torch keeps the
-    thread count per thread, so the other threads keep theirs."""
-    n = torch.get_num_threads()
-    if n == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
 
 
 class SliceImage(LoadedImage):

@@ -123,6 +123,7 @@ class MainWindow(QMainWindow):
                              (v.failures_changed, lambda: self.image_list.refresh(failures=self.viewer.failures)),
                              (v.error, self.show_error)):     # the viewer's messages are already in the one format
             signal.connect(slot)
+        v.slices.changed.connect(self._update_title)          # a 3-D case's slice: the title names it
         self.controls.changed.connect(lambda changes: v.update_settings(**changes))
         self.controls.apply_best.connect(v.apply_best_thresholds)
         self.controls.reset_best.connect(v.reset_thresholds)

@@ -179,7 +179,8 @@ class Viewer(QObject):
         self._reset(engine, owned)
         self.settings = self.settings.with_(scoring=engine.scoring, compare_scoring=engine.compare_scoring)
         self.select_image(0)
-        self._start_index()
+        if not engine.dataset.volumes:      # a 3-D case's first look goes first (SliceNavigator.arrived)
+            self._start_index()
         self.dataset_opened.emit()   # listeners may pick another first image (e.g. resume a review)
         return True
 
@@ -264,6 +265,8 @@ class Viewer(QObject):
         text = str(exc) if isinstance(exc, LoadError) else f"{self.engine.names[i]}: {exc!r}"
         self.engine.failures.record_at(i, text)
         self.loaded = None                  # nothing of the previous image may pass for this one
+        if self.jobs.current_key("index") is None:
+            self._start_index()             # a volume dataset's, deferred to its first case (slices.arrived)
         self.image_scores_ready.emit()
         self.image_failed.emit(i, text)
 

@@ -97,7 +97,6 @@ class VolumeView(QObject):
                 values = volume.intensities(nav.axis, nav.index)
             self.level.reset(values)
         self.bar.show_slice(nav)
-        self.w._update_title()
 
     def image_of(self, loaded) -> tuple:
         """set_image's arguments for a loaded image: a case's slice through the window, at its true aspect."""
