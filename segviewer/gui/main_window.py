@@ -30,8 +30,10 @@ from .readout import hover_text
 from .boundary_columns import BoundaryColumns
 from .insights import Insights
 from .review import ReviewController
+from .team import ConnectionLabel
 from .services import WindowServices
 
+CLOSE_WAIT_S = 3.0
 LUT_KEYS = {"palette", "show_tp", "show_fp", "show_fn", "opacity", "view", "class_id", "show_background"}
 
 
@@ -72,8 +74,7 @@ class MainWindow(QMainWindow):
         self.review = ReviewController(self.viewer, self.services, self)
         self.insights = Insights(self.viewer, self.services, self.bottom_tabs, self.review, self)
         self.boundary_columns = BoundaryColumns(self.viewer, self.class_table, self)
-        self.exports = WindowExports(self.viewer, self.services, self.canvas,
-                                     lambda: self.review.store.target if self.review.store is not None else None)
+        self.exports = WindowExports(self.viewer, self.services, self.canvas, lambda: self.review.target)
         self.layout_ = WindowLayout(self)
         self.images_dock = self.layout_.add("Images", self.image_list, Qt.LeftDockWidgetArea, 270, (200, 150))
         self.settings_dock = self.layout_.add("Settings", scrolling(self.controls), Qt.RightDockWidgetArea, 330,
@@ -100,6 +101,7 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         self.device_label = QLabel("")
         self.reviewed_label = QLabel("")
+        self.connection_label = ConnectionLabel()
         self.size_label = QLabel("no dataset")
         self.timing_label = QLabel("")
         self.progress = QProgressBar()
@@ -109,6 +111,7 @@ class MainWindow(QMainWindow):
         for w in (self.size_label, self.timing_label):
             bar.addWidget(w)
         bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.connection_label)
         bar.addPermanentWidget(self.reviewed_label)
         bar.addPermanentWidget(self.device_label)
 
@@ -131,6 +134,11 @@ class MainWindow(QMainWindow):
         self.review.reviews_changed.connect(lambda statuses, notes: self.image_list.refresh(statuses=statuses,
                                                                                            notes=notes))
         self.review.progress_changed.connect(self.reviewed_label.setText)
+        self.review.progress_changed.connect(self.image_list.show_review_progress)
+        self.review.status_names_changed.connect(self.image_list.set_status_names)
+        self.review.held_changed.connect(self.image_list.show_holders)
+        self.review.connection_changed.connect(self.connection_label.show_text)
+        self.review.resume_at.connect(self._resume_at)
         self.insights.list_column.connect(self._rank_list)
         self.insights.columns_stale.connect(self.image_list.drop_settings_columns)
         self.boundary_columns.changed.connect(self._update_tables)
@@ -153,11 +161,10 @@ class MainWindow(QMainWindow):
         ds = v.dataset
         self.controls.set_classes(ds.classes.names, ds.classes.colors, v.is_hard)
         self.controls.sync(v.settings)
-        self.review.open_for_dataset()
-        # the first image shown is the top of the list once it is sorted, unless a review resumed elsewhere
-        self._jump_to_top = not self.review.resumed
+        # the first image shown is the top of the list once it is sorted, unless a review resumes elsewhere
+        self._jump_to_top = True
         self.image_list.set_dataset(ds.names, ds.classes.names, self.review.status_names())
-        self.review.refresh()
+        self.review.open_for_dataset()
         self.curves.set_curves(None, v.steps)
         kind = "annotator masks" if v.is_hard else "predictions" if ds.volumes else "logits"
         self.size_label.setText(f"{len(ds)} {'cases' if ds.volumes else 'images'} · {ds.classes.num_classes} "
@@ -189,6 +196,12 @@ class MainWindow(QMainWindow):
     def _on_list_selected(self, i: int) -> None:
         self.show_image(i)
 
+    def _resume_at(self, i: int) -> None:
+        """The review session, once open, says where the review goes on: there, not the list's top."""
+        self._jump_to_top = False
+        if i != self.viewer.current:
+            self.viewer.select_image(i)
+
     def _on_sample_loaded(self) -> None:
         loaded = self.viewer.loaded
         self.canvas.show_error(None)
@@ -196,7 +209,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._show_gt_pane()
         self.image_list.select(loaded.index)
-        self.review.refresh()   # another window may have reviewed this image meanwhile
+        self.review.on_image_changed()   # its lease, its review and history
 
     def _on_overlay(self, codes) -> None:
         self._last_codes = codes
@@ -211,6 +224,7 @@ class MainWindow(QMainWindow):
             self._last_codes = None
             self.canvas.show_error(f"Could not load this image — {message}")
             self.image_list.select(i)
+            self.review.on_image_changed()
 
     def _on_index_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(total, 1))
@@ -385,7 +399,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         if self.remember_layout:
             self.layout_.save(self.qsettings)
-        self.review.close()
+        self.review.close(wait_s=CLOSE_WAIT_S)   # the image's lease given up before the process may end
         self.viewer.shutdown()
         super().closeEvent(event)
 
