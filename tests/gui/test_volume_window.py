@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 import segviewer
 from helpers import make_hostile_volume_folder, run_subprocess, settle
 from segviewer.core.scores import compute_scores
+from segviewer.core.session import ReviewStore
 from segviewer.gui.readout import hover_text
 
 
@@ -130,7 +131,10 @@ def test_readout_names_the_voxel_and_a_note_names_the_slice(qtbot, window, demo3
     assert window.review.note_box.toPlainText() == f"axial z {z} ({z * 2.5:.1f} mm): "
     window.review.note_box.insertPlainText("tumour missed")
     window.review.edit_note(window.review.note_box.toPlainText())
-    assert window.review.store.reviews()["case_002"].note == f"axial z {z} ({z * 2.5:.1f} mm): tumour missed"
+    settle(qtbot, window)                                           # saved on the session's thread
+    from segviewer.core.session_paths import session_path
+    note = ReviewStore(session_path(v.dataset.options)).review("case_002").note
+    assert note == f"axial z {z} ({z * 2.5:.1f} mm): tumour missed"
 
 
 def test_label_doubt_and_compare_on_slices(qtbot, window, demo3d_copy):
