@@ -2,6 +2,7 @@
 at every grid threshold to a block of the count store (core.count_store_build lays blocks out on disk)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -41,6 +42,20 @@ class ArrayCounts:
         pass
 
 
+@dataclass
+class ImageStats:
+    """What the index keeps of one image (or one slab of a volume): additive, so a case's slabs sum to its row."""
+    pos: np.ndarray              # [C, N+2] int64
+    pred: np.ndarray
+    confusion: torch.Tensor      # [C, C+1] int64, argmax (or the mask)
+    gt_count: torch.Tensor       # [C] int64
+    soft: Counts                 # float64 (hard counts for masks)
+
+    def __add__(self, other: ImageStats) -> ImageStats:
+        return ImageStats(self.pos + other.pos, self.pred + other.pred, self.confusion + other.confusion,
+                          self.gt_count + other.gt_count, self.soft + other.soft)
+
+
 class IndexBuilder:
     """Accumulates one image at a time: the dataset's histograms and one row per image (a failed image's rows are
     zero). keep_image_counts: each image's counts at every grid step kept in memory too (ArrayCounts)."""
@@ -61,20 +76,43 @@ class IndexBuilder:
             pred_map: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
         """One image: probabilities (logits datasets) or a hard prediction map (mask datasets). Returns the image's
         own [C, N+2] histograms (pos, pred)."""
-        c, nb = self.c, self.steps + 2
+        stats = self.image_stats(target, probs, soft, pred_map)
+        self.add_stats(name, stats)
+        return stats.pos, stats.pred
+
+    def add_sample(self, sample) -> tuple[np.ndarray, np.ndarray]:
+        """One dataset Sample; a volume's slabs add up to one row (one histogram per case), their torch work on
+        one thread (volume_sample.one_thread)."""
+        if not sample.is_volume:
+            return self.add(sample.name, sample.target, sample.probs, sample.soft(), sample.pred_map)
+        from .volume_sample import one_thread
+        stats = None
+        with one_thread():
+            for part in sample.parts():
+                one = self.image_stats(part.target, part.probs, part.soft(), part.pred_map)
+                stats = one if stats is None else stats + one
+        self.add_stats(sample.name, stats)
+        return stats.pos, stats.pred
+
+    def image_stats(self, target: Target, probs: torch.Tensor | None = None, soft: Counts | None = None,
+                    pred_map: torch.Tensor | None = None) -> ImageStats:
         if probs is not None:
             pos, pred, pred_map, confusion = image_pass(probs, target, self.grid)
         else:
-            pos = pred = np.zeros((c, nb), np.int64)
+            pos = pred = np.zeros((self.c, self.steps + 2), np.int64)
             confusion = confusion_matrix(pred_map, target)
-        self.pos_hist += pos
-        self.pred_hist += pred
-        hard = hard_counts_from_confusion(confusion)   # one pass over the pixels for both
-        soft = soft or hard
-        self._row(name, True, target.gt_count.cpu().numpy(), hard, soft, confusion.cpu().numpy())
+        confusion = confusion.cpu()
+        soft = soft.to("cpu") if soft is not None else hard_counts_from_confusion(confusion)
+        return ImageStats(pos, pred, confusion, target.gt_count.cpu(), soft)
+
+    def add_stats(self, name: str, stats: ImageStats) -> None:
+        self.pos_hist += stats.pos
+        self.pred_hist += stats.pred
+        hard = hard_counts_from_confusion(stats.confusion)   # one pass over the pixels for both
+        self._row(name, True, stats.gt_count.numpy(), hard, stats.soft, stats.confusion.numpy())
         if self.kept is not None:
-            self.kept.append(tuple(counts_above(h)[:, :self.steps + 1].astype(np.uint32) for h in (pos, pred)))
-        return pos, pred
+            self.kept.append(tuple(counts_above(h)[:, :self.steps + 1].astype(np.uint32) for h in (stats.pos,
+                                                                                                   stats.pred)))
 
     def add_failed(self, name: str) -> None:
         zero = np.zeros(self.c, np.int64)
@@ -126,7 +164,7 @@ def index_images(dataset, steps: int, positions=None, counts=None, *, on_error=N
                 on_error(exc)
             builder.add_failed(dataset.items[i].name)
         else:
-            pos, pred = builder.add(sample.name, sample.target, sample.probs, sample.soft(), sample.pred_map)
+            pos, pred = builder.add_sample(sample)
             if counts is not None:
                 counts.fill(j, *(counts_above(h)[:, :steps + 1] for h in (pos, pred)))
             del sample

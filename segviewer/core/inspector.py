@@ -13,7 +13,7 @@ from typing import Callable, Literal
 import numpy as np
 
 from .cache import BoundedCache
-from .counts import Counts, DatasetCounts, confusion_matrix
+from .counts import Counts, DatasetCounts
 from .dataset import Dataset, Sample, checked_dataset
 from .distributed import Connection
 from . import validate
@@ -24,13 +24,16 @@ from .index import DEFAULT_STEPS, ProbabilityIndex
 from .index_cache import KeptIndex
 from .keys import KINDS, settings_key
 from .loaded import LoadedImage
+from .loaded_volume import prepare_loaded, volume_axis
 from .overlay import ALL_CLASSES
-from .parts import Boundary, Calibration, Compare, LabelIssues, refuse_after_close
+from .parts import Boundary, Calibration, Compare, LabelIssues, Slices, refuse_after_close
 from .scores import Scores, compute_scores
 from .scoring import Scoring, checked_scoring
 from .sweep import Best, best_thresholds
+from .volume_metrics import Aggregation
 
 LOADED_IMAGES = 2          # the current image and the one before it (flicking back is instant)
+LOADED_CASES = 1           # a 3-D case: one in memory (the last is let go before the next is read)
 DIRECT_CACHE_SIZE = 4      # dataset passes kept for settings the index cannot answer (bands, off-grid thresholds)
 CountSource = Literal["index", "pass"]
 
@@ -56,6 +59,7 @@ class Inspector:
         self.calibration = Calibration(self)
         self.label_issues = LabelIssues(self)
         self.boundary = Boundary(self)
+        self.slices = Slices(self)
         self._scoring = self._compare_scoring = Scoring()
         self.dataset = dataset
         if scoring is not None:
@@ -82,7 +86,7 @@ class Inspector:
 
     @property
     def parts(self) -> tuple:
-        return (self.compare, self.calibration, self.label_issues, self.boundary)
+        return (self.compare, self.calibration, self.label_issues, self.boundary, self.slices)
 
     # ---- the dataset: setting another one resets everything computed from the last ----
     @property
@@ -104,6 +108,7 @@ class Inspector:
             self.index_from_cache = False
             for cache in self._caches:
                 cache.clear()
+            self._loaded.size = LOADED_CASES if dataset.volumes else LOADED_IMAGES
             for part in self.parts:
                 part.reset()
         self.scoring = self._scoring                     # hard masks predict by themselves: argmax
@@ -187,13 +192,15 @@ class Inspector:
         found = self._loaded.get(i)
         if found is not None:
             return found
+        if self._dataset.volumes:
+            self._loaded.clear()
         try:
             sample = self._dataset.load(i)
         except LoadError as exc:
             self.failures.record_at(i, str(exc))
             raise
         self.failures.forget(i)
-        return self._loaded.put(i, LoadedImage.prepare(i, sample, self.classes))
+        return self._loaded.put(i, prepare_loaded(i, sample, self.classes))
 
     def image_counts(self, image: int | str, scoring: Scoring | None = None) -> Counts:
         """[C] tp/fp/fn of one image; from the index in O(classes) when it can, else counted on the pixels."""
@@ -214,9 +221,7 @@ class Inspector:
 
     def image_confusion(self, image: int | str, scoring: Scoring | None = None) -> np.ndarray:
         """[C, C+1] GT class x predicted class (last column: nothing predicted) for one image."""
-        s = self.effective(scoring)
-        loaded = self.load(image)
-        return confusion_matrix(loaded.prediction(s), loaded.target(s)).cpu().numpy()
+        return self.load(image).confusion(self.effective(scoring)).cpu().numpy()
 
     # ---- the probability index ----
     def index(self, progress: Callable[[int, int], None] | None = None, cancelled: Callable[[], bool] | None = None,
@@ -256,13 +261,16 @@ class Inspector:
 
     # ---- the whole dataset ----
     def dataset_counts(self, scoring: Scoring | None = None, progress=None, cancelled=None, *,
-                       source: CountSource = "index", strict: bool = False) -> DatasetCounts:
+                       source: CountSource = "index", strict: bool = False, slice_axis=None) -> DatasetCounts:
         """Every image's counts at these settings. source "index": from the index when the threshold is on its
         grid and no band is set (O(classes x bins)), else one pass over the pixels, kept for the last few
-        settings; "pass": always the pass (no index is built: what `segviewer export` runs)."""
+        settings; "pass": always the pass (no index is built: what `segviewer export` runs). slice_axis (a volume
+        dataset; 'axial', 'coronal', 'sagittal'): the pass also keeps every case's counts per slice (per_slice)."""
         if source not in ("index", "pass"):
             raise OptionError(f"source {source!r}: use 'index' or 'pass'")
         s = self.effective(scoring)
+        if slice_axis is not None:
+            return self._counted(s, False, progress, cancelled, strict, volume_axis(self._dataset, slice_axis))
         if source == "index":
             self.index(progress, cancelled)
             found = self.indexed_dataset_counts(s)
@@ -288,16 +296,17 @@ class Inspector:
                              totals=totals, soft_totals=index.soft_totals())
 
     def _counted(self, s: Scoring, with_confusion: bool, progress=None, cancelled=None,
-                 strict: bool = False) -> DatasetCounts:
+                 strict: bool = False, slice_axis: int | None = None) -> DatasetCounts:
         from .passes import counts_pass
-        found = self._direct.get((s.count_key(), True))
-        if found is None and not with_confusion:
-            found = self._direct.get((s.count_key(), False))
+        found = self._direct.get((s.count_key(), with_confusion, slice_axis))
+        if found is None and slice_axis is None and not with_confusion:
+            found = self._direct.get((s.count_key(), True, None))
         if found is not None:
             return found
         counts = counts_pass(self._dataset, s, self.cluster_client(), with_confusion=with_confusion,
-                             on_error=self.failures.record, strict=strict, progress=progress, cancelled=cancelled)
-        return self._direct.put((s.count_key(), with_confusion), counts)
+                             slice_axis=slice_axis, on_error=self.failures.record, strict=strict, progress=progress,
+                             cancelled=cancelled)
+        return self._direct.put((s.count_key(), with_confusion, slice_axis), counts)
 
     def dataset_confusion(self, scoring: Scoring | None = None, progress=None) -> np.ndarray:
         """[C, C+1] over the dataset: the sum of every image's matrix."""
@@ -342,13 +351,15 @@ class Inspector:
         s = self.effective(scoring)
         return scores_frame(self.classes.names, self.image_counts(image, s), s)
 
-    def dataset_scores(self, scoring: Scoring | None = None):
-        """The same columns over the dataset (failed images left out; none loads: LoadError, as the CLI's exit 2)."""
-        from .tables import scores_frame
+    def dataset_scores(self, scoring: Scoring | None = None, *, aggregation: Aggregation = "pooled"):
+        """The same columns over the dataset (failed images left out; none loads: LoadError, as the CLI's exit 2).
+        aggregation "pooled": scored from the summed counts; "case_mean": per class the mean of each image's
+        (case's) scores where the class is present (nnU-Net's summary)."""
+        from .tables import dataset_frame
         s = self.effective(scoring)
         if not self.index().loaded.any():
             raise all_failed(self._dataset.options.gt_dir, self.failures.reasons())
-        return scores_frame(self.classes.names, self.dataset_counts(s).total, s)
+        return dataset_frame(self.classes.names, self.dataset_counts(s), s, aggregation)
 
     def images(self, class_id: int = ALL_CLASSES, scoring: Scoring | None = None):
         """A row per image in dataset order, as the window's list: image, mean_fbeta, mean_iou, fp, fn, status (the
