@@ -17,11 +17,12 @@ from .counts import Counts, DatasetCounts
 from .dataset import Dataset, Sample, checked_dataset
 from .distributed import Connection
 from . import validate
-from .errors import ClosedError, LoadError, OptionError, all_failed
+from .errors import ClosedError, LoadError, OptionError
 from .events import Events
 from .failures import FailureLog
 from .index import DEFAULT_STEPS, ProbabilityIndex
 from .index_cache import KeptIndex
+from .inspector_tables import InspectorTables
 from .keys import KINDS, settings_key
 from .loaded import LoadedImage
 from .loaded_volume import prepare_loaded, volume_axis
@@ -30,7 +31,6 @@ from .parts import Boundary, Calibration, Compare, LabelIssues, Slices, refuse_a
 from .scores import Scores, compute_scores
 from .scoring import Scoring, checked_scoring
 from .sweep import Best, best_thresholds
-from .volume_metrics import Aggregation
 
 LOADED_IMAGES = 2          # the current image and the one before it (flicking back is instant)
 LOADED_CASES = 1           # a 3-D case: one in memory (the last is let go before the next is read)
@@ -39,8 +39,8 @@ CountSource = Literal["index", "pass"]
 
 
 @refuse_after_close
-class Inspector:
-    """The engine. Thread-safe for any number of readers; settings may be set from any thread (listeners are
+class Inspector(InspectorTables):
+    """The engine (its pandas tables for scripts: InspectorTables). Thread-safe for any number of readers; settings may be set from any thread (listeners are
     called in the setter's thread)."""
 
     def __init__(self, dataset: Dataset, scoring: Scoring | None = None, steps: int = DEFAULT_STEPS,
@@ -343,40 +343,6 @@ class Inspector:
         `[key]` every image's (computed once), `rows(images)` a few rows' (what the window's list shows)."""
         from .list_values import ImageListValues
         return ImageListValues(counts, class_id, self.effective(scoring))
-
-    # ---- tables for scripts (pandas only here); each reads the settings once (another thread may change them) ----
-    def image_scores(self, image: int | str, scoring: Scoring | None = None):
-        """A row per class: class_id, class_name, tp, fp, fn, precision, recall, fbeta, dice, iou."""
-        from .tables import scores_frame
-        s = self.effective(scoring)
-        return scores_frame(self.classes.names, self.image_counts(image, s), s)
-
-    def dataset_scores(self, scoring: Scoring | None = None, *, aggregation: Aggregation = "pooled"):
-        """The same columns over the dataset (failed images left out; none loads: LoadError, as the CLI's exit 2).
-        aggregation "pooled": scored from the summed counts; "case_mean": per class the mean of each image's
-        (case's) scores where the class is present (nnU-Net's summary)."""
-        from .tables import dataset_frame
-        s = self.effective(scoring)
-        if not self.index().loaded.any():
-            raise all_failed(self._dataset.options.gt_dir, self.failures.reasons())
-        return dataset_frame(self.classes.names, self.dataset_counts(s), s, aggregation)
-
-    def images(self, class_id: int = ALL_CLASSES, scoring: Scoring | None = None):
-        """A row per image in dataset order, as the window's list: image, mean_fbeta, mean_iou, fp, fn, status (the
-        QA session's: `session=` of segviewer.open, else the window's for this GT + prediction; or 'failed')."""
-        from .sessions import current_statuses
-        from .tables import images_frame
-        s = self.effective(scoring)
-        counts = self.dataset_counts(s)
-        statuses = current_statuses(self.session, self._dataset.options)
-        return images_frame(self.names, self.image_list(counts, class_id, s), statuses)
-
-    def confusion(self, image: int | str | None = None, scoring: Scoring | None = None):
-        """GT class x predicted class pixel counts (+ a 'none' column in threshold mode)."""
-        from .tables import confusion_frame
-        s = self.effective(scoring)
-        matrix = self.dataset_confusion(s) if image is None else self.image_confusion(image, s)
-        return confusion_frame(self.classes.names, matrix, with_none=not s.argmax)
 
     # ---- lifetime ----
     @property
