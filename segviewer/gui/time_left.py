@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+from PySide6.QtWidgets import QProgressBar
+
 SETTLE_S = 2.0          # no estimate before the pass has run this long (its first images include start-up)
 
 
@@ -31,3 +33,29 @@ class TimeLeft:
         if done >= total or now - t0 < SETTLE_S or done <= done0:
             return ""
         return describe((total - done) * (now - t0) / (done - done0))
+
+
+class IndexProgress(QProgressBar):
+    """The index pass in the status bar: images done of all and, once its rate is known, the time left."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        super().__init__()
+        self.clock = clock
+        self.setMaximumWidth(340)
+        self.setFormat("index %v / %m")
+        self.hide()
+        self._time_left = TimeLeft(clock)
+
+    def restart(self, total: int) -> None:
+        """A dataset opened: its pass starts (or resumes, or is read from the cache) now."""
+        self._time_left = TimeLeft(self.clock)
+        self.setRange(0, total)
+        self.setValue(0)
+        self.show()
+
+    def report(self, done: int, total: int) -> None:
+        left = self._time_left.update(done, total)
+        self.setFormat("index %v / %m" + (f" · {left}" if left else ""))
+        self.setRange(0, max(total, 1))
+        self.setValue(done)
+        self.setVisible(done < total)
