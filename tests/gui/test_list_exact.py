@@ -1,6 +1,7 @@
 """Issue #21: the window's image list holds every image's exact numbers at the slider's threshold, however small
 the count store's chunks (the budget shrunk as at 100,000 images): at 0.5 right after opening, at a grid
-threshold and at an off-grid one, each cell equal to a count made here from the files with torch and numpy."""
+threshold and at an off-grid one, each cell (and the per-image CSV) equal to a count made here from the files with torch and numpy."""
+import csv
 import math
 
 import numpy as np
@@ -36,25 +37,35 @@ def folder(tmp_path, monkeypatch):
     return root
 
 
-def direct_rows(root, threshold):
-    """Per image: (mean F1 over the present classes, mean IoU, FP pixels, FN pixels), or None when it fails."""
-    rows = []
+def direct_counts(root, threshold):
+    """Per image: [C, 3] (tp, fp, fn) over its valid pixels, or None for the image that fails."""
+    counts = []
     for i in range(N):
         if i == BROKEN:
-            rows.append(None)
+            counts.append(None)
             continue
         gt = np.asarray(Image.open(root / "gt" / f"img{i}.png")).astype(np.int64)
         probs = torch.softmax(torch.from_numpy(np.load(root / "logits" / f"img{i}.npy")), 0).numpy()
         valid = gt != 255
-        f1, iou, fp_all, fn_all = [], [], 0, 0
+        rows = []
         for c in range(C):
             pred, truth = (probs[c] > np.float32(threshold)) & valid, (gt == c) & valid
-            tp, fp, fn = int((pred & truth).sum()), int((pred & ~truth).sum()), int((~pred & truth).sum())
-            fp_all, fn_all = fp_all + fp, fn_all + fn
-            if tp + fp + fn:
-                f1.append((2 * tp + SMOOTH) / (2 * tp + fn + fp + SMOOTH))
-                iou.append((tp + SMOOTH) / (tp + fp + fn + SMOOTH))
-        rows.append((np.mean(f1), np.mean(iou), fp_all, fn_all))
+            rows.append([int((pred & truth).sum()), int((pred & ~truth).sum()), int((~pred & truth).sum())])
+        counts.append(np.array(rows))
+    return counts
+
+
+def direct_rows(root, threshold):
+    """Per image: (mean F1 over the present classes, mean IoU, FP pixels, FN pixels), or None when it fails."""
+    rows = []
+    for counts in direct_counts(root, threshold):
+        if counts is None:
+            rows.append(None)
+            continue
+        present = [(tp, fp, fn) for tp, fp, fn in counts.tolist() if tp + fp + fn]
+        f1 = [(2 * tp + SMOOTH) / (2 * tp + fn + fp + SMOOTH) for tp, fp, fn in present]
+        iou = [(tp + SMOOTH) / (tp + fp + fn + SMOOTH) for tp, fp, fn in present]
+        rows.append((np.mean(f1), np.mean(iou), int(counts[:, 1].sum()), int(counts[:, 2].sum())))
     return rows
 
 
@@ -84,6 +95,13 @@ def test_the_list_is_a_direct_count_at_0_5_on_and_off_the_grid(qtbot, window, fo
         qtbot.wait(5)
     settle(qtbot, window)
     assert_list_is_exact(window, folder, 0.413)
+    assert window.exports.export_per_image(str(folder / "per_image.csv"))    # the per-image CSV: the same counts
+    with open(folder / "per_image.csv", newline="") as fh:
+        written = [(row["image"], int(row["class_id"]), int(row["tp"]), int(row["fp"]), int(row["fn"]))
+                   for row in csv.DictReader(fh)]
+    expected = [(f"img{i}", c, *map(int, counts[c])) for i, counts in enumerate(direct_counts(folder, 0.413))
+                if counts is not None for c in range(C)]
+    assert written == expected
     window.controls.threshold_spin.setValue(0.4137)            # typed, off the grid: counted on the pixels
     settle(qtbot, window)
     assert_list_is_exact(window, folder, 0.4137)
