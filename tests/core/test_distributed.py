@@ -129,7 +129,10 @@ def test_index_command_builds_the_cache_the_window_reads(client, tmp_path):
     path, key = cache_path(ds, 1000)
     assert str(path) in res.stdout and path.is_file()
     from segviewer.core.index_cache import load_cached
-    assert_same_index(load_cached(path, key), index_pass(ds, None, steps=1000))
+    from segviewer.core.index_files import store_path
+    local = index_pass(ds, None, steps=1000, path=tmp_path / "one" / path.name, key=key)
+    assert_same_index(load_cached(path, key), local)
+    assert store_path(path).read_bytes() == store_path(tmp_path / "one" / path.name).read_bytes()   # the same store
     again = run_cli("index", root)
     assert again.returncode == 0 and "up to date" in again.stderr
 
