@@ -4,6 +4,8 @@
     team_worker.py review URL REVIEWER IMAGES CHANGES   # 'next unreviewed' through IMAGES images: status, then a note
     team_worker.py write URL REVIEWER COUNT DELAY [hold] # COUNT status changes on img0..; waits until all are sent,
                                                          # or with 'hold' sleeps after the last (to be killed)
+    team_worker.py offline URL REVIEWER COUNT           # the server ends its connection, then COUNT changes go to
+                                                         # the offline journal; sleeps after the last (to be killed)
     team_worker.py pulse URL REVIEWER COUNT INTERVAL    # a change every INTERVAL s: `key T0 CHANGE_ID`, T0 the
                                                          # time.time() when the 'key' was pressed
 The review mode ends with `elapsed SECONDS` (its changes only, not the start-up).
@@ -66,10 +68,25 @@ def write(url: str, reviewer: str, count: int, delay: float, hold: bool) -> None
     print("done", flush=True)
 
 
+def offline(url: str, reviewer: str, count: int) -> None:
+    import psycopg
+    store = open_session(url, reviewer=reviewer)
+    try:
+        store.con.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+    except psycopg.Error:
+        pass
+    for i in range(count):   # well within the first reconnect delay (1 s): every change stays in the journal
+        store.set_review(f"off{i:04d}", STATUSES[i % len(STATUSES)])
+        report(store)
+    time.sleep(600)
+
+
 if __name__ == "__main__":
     mode, url, reviewer = sys.argv[1:4]
     if mode == "review":
         review(url, reviewer, int(sys.argv[4]), int(sys.argv[5]))
+    elif mode == "offline":
+        offline(url, reviewer, int(sys.argv[4]))
     elif mode == "pulse":
         pulse(url, reviewer, int(sys.argv[4]), float(sys.argv[5]))
     else:

@@ -182,6 +182,38 @@ def test_server_gone_window_keeps_working_and_sends_once(qtbot, window, demo_cop
     assert len({change_id for change_id, *_ in rows}) == 3 and len(names) == 12
 
 
+def test_a_server_that_stops_answering_never_holds_a_status_key(qtbot, window, demo_copy, pg, gui_thread_calls):
+    from psycopg.conninfo import make_conninfo
+    from pg_cluster import blackhole
+    open_team(qtbot, window, demo_copy, pg.url())
+    qtbot.keyClick(window, Qt.Key_R)
+    with blackhole() as port:
+        def drop_the_network(session):        # on the session thread: from now on the server never answers
+            store = session.store
+            store._conninfo = make_conninfo(store._conninfo, host="127.0.0.1", port=str(port))
+            return [c.info.backend_pid for c in (store.con, store._listener) if c is not None]
+        pids = []
+        window.review.worker.call(drop_the_network, pids.extend)
+        qtbot.waitUntil(lambda: bool(pids), timeout=WITHIN_S)
+        def terminate():                      # the server's side (not a call of the window's GUI thread)
+            with pg.admin() as con:
+                for pid in pids:
+                    con.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        admin = threading.Thread(target=terminate)
+        admin.start()
+        admin.join()
+        reviewed = []
+        for key in (Qt.Key_2, Qt.Key_3, Qt.Key_2, Qt.Key_4):   # over 2 s, while reconnects (5 s each) are tried
+            reviewed.append(shown_name(window))
+            qtbot.keyClick(window, key)
+            settle(qtbot, window, timeout=WITHIN_S)             # saved (in the journal) at once, and moved on
+            qtbot.wait(500)
+        assert window.connection_label.text() == "offline — 4 changes waiting"
+        assert [window.review.statuses().get(n) for n in reviewed] == ["accepted", "needs fix", "accepted",
+                                                                       "model error"]
+    assert gui_thread_calls == []
+
+
 def test_read_only_role_opens_read_only_and_says_why(qtbot, window, demo_copy, pg):
     with open_session(pg.url(), reviewer="ann") as ann:
         ann.set_review("scene_001", "accepted")

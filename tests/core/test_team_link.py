@@ -1,0 +1,167 @@
+"""The team store's link to its server: leases that follow the image shown (a failed take, a reconnect), a server
+that stops answering (saves never wait for a connect; reconnect attempts spaced by growing delays), the threading
+contract of poll(), and an idle store that reads the server only when LISTEN says something changed."""
+import threading
+import time
+
+import pytest
+
+from pg_cluster import blackhole, wait_until
+from segviewer.core.sessions import ChangeEvent, ConnectionEvent, open_session
+from segviewer.core.sessions.pg_reconnect import Backoff, Redial
+
+
+def cut(pg, store, listener=False):
+    """The server ends the store's connection (as a restart or a dropped network would)."""
+    pids = [store.con.info.backend_pid] + ([store._listener.info.backend_pid] if listener else [])
+    with pg.admin() as con:
+        for pid in pids:
+            con.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+def back_online(store, timeout=10.0):
+    """Polls (as a window does) until the store says it is back."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events = store.poll(timeout=0.2)
+        if any(isinstance(e, ConnectionEvent) and e.online for e in events):
+            return True
+    return False
+
+
+def test_a_failed_hold_gives_up_the_previous_image(pg):
+    url = pg.url()
+    with open_session(url, reviewer="ann") as ann, open_session(url, reviewer="bob") as bob:
+        assert ann.hold("a") is None and bob.hold("x") is None
+        assert bob.hold("a") == "ann"
+        assert ann.held_elsewhere() == {}                  # bob moved on to a: x is no longer "open elsewhere"
+        ann.release()
+        bob.poll(timeout=5.0)                              # bob hears ann let go: a is bob's now
+        assert ann.held_elsewhere() == {"a": "bob"}
+
+
+def test_back_online_the_lease_is_the_image_shown_now(pg):
+    url = pg.url()
+    with open_session(url, reviewer="ann") as ann, open_session(url, reviewer="bob") as bob:
+        assert bob.hold("x") is None
+        cut(pg, bob)
+        assert bob.hold("y") is None and not bob.connection().online   # found the server gone: the wish is kept
+        assert ann.held_elsewhere() == {"x": "bob"}                      # the server still has the old lease
+        assert back_online(bob)
+        assert ann.held_elsewhere() == {"y": "bob"}                      # y taken, x given up; not x renewed
+        cut(pg, bob)
+        bob.release()                                                    # closed while offline
+        assert not bob.connection().online and back_online(bob)
+        assert ann.held_elsewhere() == {}
+
+
+@pytest.fixture
+def blackhole_port():
+    with blackhole() as port:
+        yield port
+
+
+def test_a_server_that_never_answers_never_holds_a_save(pg, blackhole_port, monkeypatch):
+    import segviewer.core.sessions.pg_link as pg_link
+    from psycopg.conninfo import make_conninfo
+    connects = []
+    real_connect = pg_link.connect
+    monkeypatch.setattr(pg_link, "connect", lambda *a: connects.append(threading.current_thread()) or real_connect(*a))
+    store = open_session(pg.url(), reviewer="ann")
+    try:
+        store._conninfo = make_conninfo(store._conninfo, host="127.0.0.1", port=str(blackhole_port))
+        cut(pg, store)
+        slowest = 0.0
+        for i in range(12):                     # 2.4 s of a window: a status key every 0.2 s, polling between
+            began = time.monotonic()
+            store.set_review(f"img{i}", "accepted")
+            slowest = max(slowest, time.monotonic() - began)
+            store.poll(timeout=0.2)
+        state = store.connection()
+        assert (state.online, state.pending, state.message) == (False, 12, "offline — 12 changes waiting")
+        assert [c.image for c in store.history() if c.seq == 0] == [f"img{i}" for i in range(12)]
+        assert connects and threading.current_thread() not in connects   # every connect on a thread of its own
+        assert store._relink.attempts == 1      # the attempt still hangs (5 s connect timeout): no second one
+        assert slowest < 1.0                    # a connect attempt takes 5 s here: no save waited for one
+    finally:
+        store.close()
+
+
+def test_reconnect_attempts_are_spaced_by_growing_delays_and_reset_after_success():
+    backoff = Backoff()
+    assert [backoff.delay() for _ in range(8)] == [1, 2, 4, 8, 16, 30, 30, 30]
+    backoff.reset()
+    assert backoff.delay() == 1
+    times, answer = [], threading.Event()
+
+    def attempt():
+        times.append(time.monotonic())
+        if not answer.is_set():
+            raise OSError("no answer")
+        return object()
+    redial = Redial(attempt, "test-redial")
+    redial.backoff = Backoff(0.05, 0.2)
+    redial.schedule(now=True)
+    while len(times) < 6:
+        assert redial.take() is None
+        time.sleep(0.005)
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert all(gap >= want for gap, want in zip(gaps, [0.05, 0.1, 0.2, 0.2, 0.2])), gaps
+    assert gaps[-1] < 0.6                       # capped at 0.2 (uncapped, it would be 0.8)
+    answer.set()
+    assert wait_until(lambda: redial.take() is not None, timeout=5)
+    assert redial.backoff.delay() == 0.05       # a success starts the delays again from the first
+    redial.close()
+
+
+def test_going_offline_on_another_thread_never_closes_the_listener_under_a_poll(pg):
+    store = open_session(pg.url(), reviewer="ann")
+    try:
+        store.set_review("first", "accepted")
+        assert wait_until(lambda: store.poll(0.05) is not None and store._listener is not None, timeout=5)
+        listener = store._listener
+        closed_during_the_wait = []
+        original = listener.notifies
+
+        def notifies(**kwargs):            # while the poll waits, a write on another thread finds the server gone
+            cut(pg, store)
+            writer = threading.Thread(target=store.set_review, args=("a", "accepted"))
+            writer.start()
+            writer.join()
+            closed_during_the_wait.append(listener.closed)
+            return original(**kwargs)
+        listener.notifies = notifies
+        assert store.poll(timeout=0.3) == [ConnectionEvent(False, 0, "offline — 0 changes waiting")]   # found reading
+        assert closed_during_the_wait and not any(closed_during_the_wait)
+        store.poll(0)
+        assert listener.closed and store._listener is None          # closed by the poller, after its wait
+        assert store.connection().pending == 1 and [c.image for c in store.history() if c.seq == 0] == ["a"]
+    finally:
+        store.close()
+
+
+def test_an_idle_store_reads_the_server_only_when_told(pg, monkeypatch):
+    import psycopg
+    url = pg.url()
+    with open_session(url, reviewer="ann") as ann, open_session(url, reviewer="bob") as bob:
+        ann.set_review("a", "accepted")
+        assert wait_until(lambda: bob.poll(0.05) is not None and bob._listener is not None, timeout=5)
+        bob.poll(0.2)
+        reads = []
+        real_execute = psycopg.Connection.execute
+
+        def execute(con, query, *args, **kwargs):
+            if con is bob.con:
+                reads.append(query)
+            return real_execute(con, query, *args, **kwargs)
+        monkeypatch.setattr(psycopg.Connection, "execute", execute)
+        for _ in range(10):                     # a window's idle second: poll for 0.1 s at a time
+            began = time.monotonic()
+            assert bob.poll(timeout=0.1) == []
+            assert time.monotonic() - began < 0.5   # a queued call waits for no more than the poll's timeout
+        assert reads == []
+        ann.set_review("b", "needs-fix")
+        heard = []
+        assert wait_until(lambda: heard.extend(bob.poll(timeout=0.1)) or heard, timeout=1.0)
+        assert [(e.change.image, e.review.status) for e in heard if isinstance(e, ChangeEvent)] == [("b", "needs fix")]
+        assert len(reads) == 1 and reads[0].startswith("SELECT seq")   # one read of what was committed
