@@ -81,22 +81,21 @@ class Journal:
 
     @classmethod
     def left_behind(cls, path: Path) -> "Journal | None":
-        """The journal at path when no running segviewer holds it (then this process does), None otherwise."""
-        try:
-            if not (existing_file(path) and has_content(path)):
-                return None
-        except SessionError:
-            return None
+        """The journal at path when no running segviewer holds it (then this process does), None otherwise;
+        SessionError when it is not a journal segviewer made (nothing in it is run)."""
         journal = cls(path, ())
         journal._lock = _try_lock(_lock_path(path))
         if journal._lock is None:
             return None
-        journal.path = path
         try:
+            if not (existing_file(path) and has_content(path)):   # sent and removed meanwhile
+                journal.close()
+                return None
+            journal.path = path
             journal._open()
         except SessionError:
             journal.close()
-            return None
+            raise
         return journal
 
     def _claim(self) -> None:
@@ -109,16 +108,31 @@ class Journal:
             lock = _try_lock(_lock_path(_slot(self.base, k)))
             if lock is not None:
                 self.path, self._lock = _slot(self.base, k), lock
-                self._open()
+                try:
+                    self._open()
+                except SessionError:   # refused: the slot is given back, and every change says so
+                    self.path, self._lock = None, _unlock(lock)
+                    raise
                 return
         raise SessionError(self.base.parent, f"more than {MAX_SLOTS} segviewers keep offline journals of this session")
 
     def _open(self) -> None:
         try:
+            self._connect()
+        except BaseException:
+            if self.con is not None:   # refused: closed as it is (never emptied or deleted)
+                self.con.close()
+                self.con = None
+            raise
+
+    def _connect(self) -> None:
+        try:
             self.con = guarded(sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                                check_same_thread=False))
-            self.con.execute("PRAGMA journal_mode=WAL")
             self.con.execute("PRAGMA synchronous=FULL")   # on disk before the change is called saved
+            self._check()                                 # before anything is written to the file
+            if self.ident is not None:                    # this store's own: made or taken over for writing
+                self.con.execute("PRAGMA journal_mode=WAL")
             self.con.execute("BEGIN IMMEDIATE")
             try:
                 self._check_or_create()
@@ -132,19 +146,19 @@ class Journal:
             raise SessionError(self.path, f"the offline journal cannot be used ({exc}); move it away to start "
                                           "a new one") from None
 
+    def _check(self) -> bool:
+        """True for a new (empty) file; SessionError for one that holds anything segviewer's journal does not."""
+        if not made_by_segviewer(self.con):
+            raise SessionError(self.path, "the offline journal holds objects segviewer did not make; refused, "
+                                          "nothing in it was run (move it away to start a new one)")
+        return not self.con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+
     def _check_or_create(self) -> None:
-        objects = {(t, n): sql for t, n, sql in self.con.execute("SELECT type, name, sql FROM sqlite_master")}
-        if not objects:
+        if self._check():
             for sql in TABLES.values():
                 self.con.execute(sql)
             self.con.execute("INSERT INTO meta VALUES ('app', ?)", (JOURNAL_APP,))
             private_mode(self.path)   # notes are the reviewer's: not for other users of the machine
-        else:
-            unknown = set(objects) - ALLOWED
-            wrong = [n for n, sql in TABLES.items() if objects.get(("table", n)) != sql]
-            if unknown or wrong:
-                raise SessionError(self.path, "the offline journal holds objects segviewer did not make; refused, "
-                                              "nothing in it was run (move it away to start a new one)")
         if self.ident:   # a journal of this store's own: says where it goes (one made before this was kept, too)
             self.con.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)", self.ident.items())
 
@@ -218,8 +232,7 @@ def waiting_by_reviewer(path: Path) -> tuple[dict[str, str], dict[str, int]]:
     except sqlite3.Error:
         return {}, {}
     try:
-        objects = {(t, n): sql for t, n, sql in con.execute("SELECT type, name, sql FROM sqlite_master")}
-        if set(objects) - ALLOWED or any(objects.get(("table", n)) != sql for n, sql in TABLES.items()):
+        if not made_by_segviewer(con) or not con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
             return {}, {}   # not a journal segviewer made: nothing in it is read
         meta = dict(con.execute(f"SELECT substr(key, 1, 65), substr(value, 1, {MAX_META + 1}) FROM meta "
                                 "WHERE typeof(key) = 'text' AND typeof(value) = 'text' LIMIT 100").fetchall())
@@ -230,6 +243,14 @@ def waiting_by_reviewer(path: Path) -> tuple[dict[str, str], dict[str, int]]:
         return {}, {}
     finally:
         con.close()
+
+
+def made_by_segviewer(con: sqlite3.Connection) -> bool:
+    """An empty database, or exactly the tables of a journal (nothing else that could run or mislead)."""
+    objects = {(t, n): sql for t, n, sql in con.execute("SELECT type, name, sql FROM sqlite_master")}
+    if not objects:
+        return True
+    return not set(objects) - ALLOWED and all(objects.get(("table", n)) == sql for n, sql in TABLES.items())
 
 
 def _lock_path(journal: Path) -> Path:

@@ -25,28 +25,34 @@ def server_key(con) -> str:
 
 def send_left_behind(store) -> int:
     """Sends the journals of store's server that no running segviewer holds; the number of changes sent. A journal
-    that cannot be sent now (damaged, a session the role may not make, the server gone) stays for the next try."""
+    that cannot be sent now (a session the role may not make, the server gone) stays for the next try; a damaged one
+    is left as it is, except this session's own, which a store that writes refuses as it always did."""
     sent = 0
     own = store._journal.path if store._journal is not None else None
     for path in journal_files():
         if path == own or not store._online:
             continue
-        journal = Journal.left_behind(path)
-        if journal is None:
-            continue
         try:
-            target = _destination(store, journal) if journal.count() else None
-            if target is not None:
-                sent += _send(store, journal, *target)
+            sent += _send_if_ours(store, path)
         except (SessionError, BadValue, Untrusted):
-            pass            # left as it is: its own session says why when it is opened here
+            if path == store._journal_base and not store.read_only:
+                raise
         except psycopg.Error as exc:
             if is_gone(exc, store.con) and not store.read_only:
                 store._go_offline()
-            journal.close()
-            return sent     # the rest wait for the next time this server answers
-        journal.close()
+            break           # the rest wait for the next time this server answers
     return sent
+
+
+def _send_if_ours(store, path) -> int:
+    journal = Journal.left_behind(path)
+    if journal is None:
+        return 0
+    try:
+        target = _destination(store, journal) if journal.count() else None
+        return _send(store, journal, *target) if target is not None else 0
+    finally:
+        journal.close()
 
 
 def _destination(store, journal: Journal) -> tuple[int, tuple[str, ...]] | None:
@@ -56,14 +62,21 @@ def _destination(store, journal: Journal) -> tuple[int, tuple[str, ...]] | None:
     ours = journal.path == store._journal_base
     if not ours and meta.get("server") != store.server:
         return None
-    name = meta.get("session") if not ours else store.target.name
+    name = store.target.name if ours else meta.get("session")
     if not name or not store._may_send():
         return None
-    try:
-        statuses = check_statuses(json.loads(meta["statuses"]), "the journal's statuses") if "statuses" in meta else None
-    except (ValueError, TypeError):
-        statuses = None
+    statuses = _statuses(meta) or (tuple(store.statuses) if name == store.target.name else None)
+    if statuses is not None:
+        journal.statuses = statuses
+        journal.pending()        # a damaged journal is refused before anything is made on the server for it
     return store._session_named(name, statuses)
+
+
+def _statuses(meta: dict[str, str]) -> tuple[str, ...] | None:
+    try:
+        return check_statuses(json.loads(meta["statuses"]), "the journal's statuses") if "statuses" in meta else None
+    except (ValueError, TypeError):
+        return None
 
 
 def _send(store, journal: Journal, sid: int, statuses: tuple[str, ...]) -> int:
