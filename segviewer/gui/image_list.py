@@ -194,12 +194,14 @@ class ImageListPanel(QWidget):
         self.model.changed(column, column)
         self.view.sortByColumn(column, Qt.AscendingOrder if ascending else Qt.DescendingOrder)
 
-    def drop_settings_columns(self) -> None:
-        """Δ (and a confusion cell's pixels) belong to the settings they were computed for: cleared on a change
-        until the Compare tab (or the next cell click) computes them again."""
+    def drop_settings_columns(self, pairs: bool = True) -> None:
+        """Δ (and a confusion cell's pixels, when the counts changed) belong to the settings they were computed
+        for: cleared on a change until the Compare tab (or the next cell click) computes them again."""
         m = self.model
-        if m.extra.pop(DELTA, None) is not None or m.pair_counts is not None:
-            m.pair_counts = None
+        dropped = m.extra.pop(DELTA, None) is not None
+        if pairs and m.pair_counts is not None:
+            m.pair_counts, dropped = None, True
+        if dropped:
             m.changed()
 
     def resort(self) -> None:

@@ -22,6 +22,7 @@ from .curves import CurvesPanel
 from .image_list import ImageListPanel
 from .layout import DEFAULT_SIZE, WindowLayout, scrolling
 from .viewer import Viewer
+from .volume_view import VolumeView
 from .window_actions import WindowActions
 from .window_exports import WindowExports
 from .guard import guarded
@@ -64,6 +65,7 @@ class MainWindow(QMainWindow):
         self.bottom_tabs.addTab(self.confusion, "Confusion")
         self.bottom_tabs.addTab(self.regions, "Error regions")
         self.setCentralWidget(self.canvas)
+        self.volume_view = VolumeView(self)        # a 3-D case's slice bar, intensity window and worst slices
         self.last_error = ""
         self.services = WindowServices(self)       # what the parts below may ask of the window
         self.failure_tabs = FailureTabs(self.viewer, self.services, self.bottom_tabs, self.confusion, self.regions,
@@ -124,6 +126,7 @@ class MainWindow(QMainWindow):
                              (v.failures_changed, lambda: self.image_list.refresh(failures=self.viewer.failures)),
                              (v.error, self.show_error)):     # the viewer's messages are already in the one format
             signal.connect(slot)
+        v.slices.changed.connect(self._update_title)          # a 3-D case's slice: the title names it
         self.controls.changed.connect(lambda changes: v.update_settings(**changes))
         self.controls.apply_best.connect(v.apply_best_thresholds)
         self.controls.reset_best.connect(v.reset_thresholds)
@@ -163,8 +166,9 @@ class MainWindow(QMainWindow):
         self.image_list.set_dataset(ds.names, ds.classes.names, self.review.status_names())
         self.review.open_for_dataset()
         self.curves.set_curves(None, v.steps)
-        kind = "annotator masks" if v.is_hard else "logits"
-        self.size_label.setText(f"{len(ds)} images · {ds.classes.num_classes} classes · {kind}")
+        kind = "annotator masks" if v.is_hard else "predictions" if ds.volumes else "logits"
+        self.size_label.setText(f"{len(ds)} {'cases' if ds.volumes else 'images'} · {ds.classes.num_classes} "
+                                f"classes · {kind}")
         self.device_label.setText(f"device: {v.device_text()}")
         self.setWindowTitle(f"segviewer — {ds.options.gt_dir.parent.name or ds.options.gt_dir}")
         problems = ds.pairing.problems()
@@ -201,7 +205,7 @@ class MainWindow(QMainWindow):
     def _on_sample_loaded(self) -> None:
         loaded = self.viewer.loaded
         self.canvas.show_error(None)
-        self.canvas.set_image(loaded.sample.image, loaded.sample.shape)
+        self.canvas.set_image(*self.volume_view.image_of(loaded))
         self._update_title()
         self._show_gt_pane()
         self.image_list.select(loaded.index)
@@ -273,8 +277,8 @@ class MainWindow(QMainWindow):
         view = {"errors": "errors", "gt": "ground truth", "pred": "prediction", "image": "image only",
                 "doubt": "label doubt", "compare": "model A → B"}[s.view]
         left = "ground truth ◂ │ ▸ " if s.layout == "side by side" else ""
-        self.canvas.title.setText(f"<b>{v.dataset.names[v.current]}</b> &nbsp;<span style='color:gray'>{where}"
-                                  f" · {left}{view}</span>")
+        self.canvas.title.setText(f"<b>{v.dataset.names[v.current]}</b>{self.volume_view.title()} &nbsp;"
+                                  f"<span style='color:gray'>{where} · {left}{view}</span>")
 
     def _update_legend(self) -> None:
         s = self.viewer.settings
@@ -303,9 +307,14 @@ class MainWindow(QMainWindow):
         note = "" if v.per_image_exact else "image list at the nearest coarser grid threshold"
         if v.index is None:
             note = "building the dataset index…"
-        self.class_table.update_scores(v.classes.names, v.classes.colors, image,
-                                       (ic.tp + ic.fn) if ic is not None else None, dataset,
-                                       (dc.tp + dc.fn) if dc is not None else None, v.best, v.scoring.beta, note)
+        scopes = [(image, (ic.tp + ic.fn) if ic is not None else None)]
+        volumes = v.dataset.volumes          # the slice, the case, the dataset pooled and per case mean
+        if volumes:
+            scopes.append(v.slices.case_scores())
+        scopes.append((dataset, (dc.tp + dc.fn) if dc is not None else None))
+        if volumes:
+            scopes.append(v.slices.dataset_case_mean())
+        self.class_table.update_scores(v.classes.names, v.classes.colors, scopes, v.best, v.scoring.beta, note)
         self.class_table.select_class(v.settings.class_id)
         self._update_legend()
         self._update_timing()

@@ -35,8 +35,9 @@ def test_compare_tab_never_shows_the_previous_images_numbers(qtbot, window, demo
     v.sample_loaded.connect(lambda: shown_on_load.append([r[1].value for r in window.insights.compare_panel.model.rows]))
     v.select_image(target)
     qtbot.waitUntil(lambda: bool(shown_on_load), timeout=30000)
-    # once the new image is on screen, its column is "computing…" (or already its own numbers), never the last image's
-    assert shown_on_load[0] != before or all(value is None for value in shown_on_load[0])
+    # once the new image is on screen, its column is "computing…" until its own numbers come, never the last image's
+    assert before and any(value is not None for value in before)
+    assert all(value is None for value in shown_on_load[0])
     settle(qtbot, window)
     qtbot.waitUntil(lambda: v.jobs.is_current("compare_image"), timeout=30000)
     want = v.engine.compare.image(v.current, v.scoring, v.b_scoring)
@@ -69,3 +70,19 @@ def test_show_applies_the_boundary_band(qtbot, demo_copy):
     np.testing.assert_allclose(window.viewer.dataset_scores().fbeta.numpy(), ins.dataset_scores()["fbeta"],
                                equal_nan=True)
     window.close()
+
+
+def test_the_delta_column_never_stays_for_another_beta_or_model_b_threshold(qtbot, window, demo_copy):
+    """ΔFβ depends on beta, smoothing and model B's own threshold: a change of any of them, with the Compare tab
+    hidden, drops the column (it is computed again for the new settings when the tab shows)."""
+    assert window.actions_.open_folder(demo_copy)
+    settle(qtbot, window)
+    v, insights = window.viewer, window.insights
+    assert insights.open_compare(demo_copy / "logits")
+    for change in ({"beta": 4.0}, {"smooth": 0.5}, {"compare_threshold": 0.3}, {"compare_argmax": True}):
+        window.bottom_tabs.setCurrentWidget(insights.compare_panel)
+        qtbot.waitUntil(lambda: DELTA in window.image_list.model.extra, timeout=30000)
+        window.bottom_tabs.setCurrentIndex(0)
+        v.update_settings(**change)
+        settle(qtbot, window)
+        assert DELTA not in window.image_list.model.extra, change
