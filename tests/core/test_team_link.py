@@ -69,7 +69,8 @@ def test_a_server_that_never_answers_never_holds_a_save(pg, blackhole_port, monk
     monkeypatch.setattr(pg_link, "connect", lambda *a: connects.append(threading.current_thread()) or real_connect(*a))
     store = open_session(pg.url(), reviewer="ann")
     try:
-        store._conninfo = make_conninfo(store._conninfo, host="127.0.0.1", port=str(blackhole_port))
+        store._conninfo = make_conninfo(store._conninfo, host="127.0.0.1", port=str(blackhole_port),
+                                        connect_timeout="30")
         cut(pg, store)
         slowest = 0.0
         for i in range(12):                     # 2.4 s of a window: a status key every 0.2 s, polling between
@@ -81,9 +82,21 @@ def test_a_server_that_never_answers_never_holds_a_save(pg, blackhole_port, monk
         assert (state.online, state.pending, state.message) == (False, 12, "offline — 12 changes waiting")
         assert [c.image for c in store.history() if c.seq == 0] == [f"img{i}" for i in range(12)]
         assert connects and threading.current_thread() not in connects   # every connect on a thread of its own
-        assert slowest < 2.5                    # a connect attempt takes 5 s here: no save waited for one
+        assert slowest < 15                     # a connect attempt takes 30 s here: no save waited for one
     finally:
         store.close()
+
+
+class RecordedBackoff(Backoff):
+    """A Backoff that keeps every delay it gave."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.given = []
+
+    def delay(self) -> float:
+        self.given.append(super().delay())
+        return self.given[-1]
 
 
 def test_reconnect_attempts_are_spaced_by_growing_delays_and_reset_after_success():
@@ -99,16 +112,14 @@ def test_reconnect_attempts_are_spaced_by_growing_delays_and_reset_after_success
             raise OSError("no answer")
         return object()
     redial = Redial(attempt, "test-redial")
-    redial.backoff = Backoff(0.05, 0.2)
+    redial.backoff = RecordedBackoff(0.05, 0.2)
     redial.schedule(now=True)
-    while len(times) < 6:
-        assert redial.take() is None
-        time.sleep(0.005)
+    assert wait_until(lambda: redial.take() is None and len(times) >= 6, timeout=30, step=0.005)
+    assert redial.backoff.given[:5] == [0.05, 0.1, 0.2, 0.2, 0.2]   # growing, capped
     gaps = [b - a for a, b in zip(times, times[1:])]
-    assert all(gap >= want for gap, want in zip(gaps, [0.05, 0.1, 0.2, 0.2, 0.2])), gaps
-    assert gaps[-1] < 0.8                       # capped at 0.2 (uncapped, it would be 0.8)
+    assert all(gap >= delay for gap, delay in zip(gaps, redial.backoff.given)), (gaps, redial.backoff.given)
     answer.set()
-    assert wait_until(lambda: redial.take() is not None, timeout=5)
+    assert wait_until(lambda: redial.take() is not None, timeout=30)
     assert redial.backoff.delay() == 0.05       # a success starts the delays again from the first
     redial.close()
 
@@ -141,10 +152,14 @@ def test_going_offline_on_another_thread_never_closes_the_listener_under_a_poll(
 
 def test_an_idle_store_reads_the_server_only_when_told(pg, monkeypatch):
     import psycopg
+    import segviewer.core.sessions.pg_leases as pg_leases
+    import segviewer.core.sessions.pg_link as pg_link
+    monkeypatch.setattr(pg_link, "READ_EVERY_S", 3600.0)    # no safety-net read in this test: a read is a notice's
+    monkeypatch.setattr(pg_leases, "WATCH_S", 3600.0)
     url = pg.url()
     with open_session(url, reviewer="ann") as ann, open_session(url, reviewer="bob") as bob:
         ann.set_review("a", "accepted")
-        assert wait_until(lambda: bob.poll(0.05) is not None and bob._listener is not None, timeout=5)
+        assert wait_until(lambda: bob.poll(0.05) is not None and bob._listener is not None, timeout=30)
         bob.poll(0.2)
         reads = []
         real_execute = psycopg.Connection.execute
@@ -154,13 +169,15 @@ def test_an_idle_store_reads_the_server_only_when_told(pg, monkeypatch):
                 reads.append(query)
             return real_execute(con, query, *args, **kwargs)
         monkeypatch.setattr(psycopg.Connection, "execute", execute)
+        began, cpu_began = time.monotonic(), time.thread_time()
         for _ in range(10):                     # a window's idle second: poll for 0.1 s at a time
-            began = time.monotonic()
             assert bob.poll(timeout=0.1) == []
-            assert time.monotonic() - began < 0.9   # returns at its timeout (a queued call waits no longer)
+        idle_s, cpu_s = time.monotonic() - began, time.thread_time() - cpu_began
         assert reads == []
+        assert idle_s < 8       # each poll returns at its timeout, not after a 1 s wait step (10 s in all)
+        assert cpu_s < 0.3      # waiting on the socket, not spinning (a busy loop burns ~1 s of CPU here)
         ann.set_review("b", "needs-fix")
         heard = []
-        assert wait_until(lambda: heard.extend(bob.poll(timeout=0.1)) or heard, timeout=1.0)
+        assert wait_until(lambda: heard.extend(bob.poll(timeout=0.1)) or heard, timeout=30)
         assert [(e.change.image, e.review.status) for e in heard if isinstance(e, ChangeEvent)] == [("b", "needs fix")]
         assert len(reads) == 1 and reads[0].startswith("SELECT seq")   # one read of what was committed
