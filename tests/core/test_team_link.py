@@ -55,6 +55,27 @@ def test_back_online_the_lease_is_the_image_shown_now(pg):
         assert ann.held_elsewhere() == {}
 
 
+def lease_expiry(pg, image):
+    with pg.admin() as con:
+        return con.execute("SELECT expires FROM segviewer.leases WHERE image = %s", (image,)).fetchone()[0]
+
+
+def test_the_shown_images_lease_is_renewed_while_polled_also_after_a_reconnect(pg, monkeypatch):
+    import segviewer.core.sessions.pg_leases as pg_leases
+    monkeypatch.setattr(pg_leases, "RENEW_S", 0.0)          # renewed on every poll
+    with open_session(pg.url(), reviewer="bob") as bob:
+        assert bob.hold("x") is None
+        taken = lease_expiry(pg, "x")
+        bob.poll(0.05)
+        renewed = lease_expiry(pg, "x")
+        assert renewed > taken
+        cut(pg, bob)
+        assert back_online(bob)
+        retaken = lease_expiry(pg, "x")
+        bob.poll(0.05)
+        assert retaken > renewed and lease_expiry(pg, "x") > retaken   # still renewed after the reconnect
+
+
 @pytest.fixture
 def blackhole_port():
     with blackhole() as port:
