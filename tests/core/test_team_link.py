@@ -202,3 +202,14 @@ def test_an_idle_store_reads_the_server_only_when_told(pg, monkeypatch):
         assert wait_until(lambda: heard.extend(bob.poll(timeout=0.1)) or heard, timeout=30)
         assert [(e.change.image, e.review.status) for e in heard if isinstance(e, ChangeEvent)] == [("b", "needs fix")]
         assert len(reads) == 1 and reads[0].startswith("SELECT seq")   # one read of what was committed
+
+
+def test_next_unreviewed_as_the_server_goes_away_still_moves_on(pg):
+    url = pg.url()
+    with open_session(url, reviewer="ann") as ann, open_session(url, reviewer="bob") as bob:
+        bob.set_review("a", "accepted")
+        cut(pg, bob)
+        assert bob.next_unreviewed(["a", "b", "c"], 0) == 1      # found the server gone on the way: as offline
+        assert not bob.connection().online
+        assert back_online(bob)
+        assert ann.held_elsewhere() == {"b": "bob"}               # leased once the server is back

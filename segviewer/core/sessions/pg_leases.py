@@ -130,10 +130,7 @@ class Leases:
         store = self.store
         with store._lock:
             if not self._usable():
-                found = SessionStore.next_unreviewed(store, names, start)
-                if found is not None and not store.read_only:
-                    self.image, self._sync_due = names[found], True   # taken when the server is back
-                return found
+                return self._next_offline(names, start)
             shown, held, reviews, n = self.image, self.held_elsewhere(), store.reviews(), len(names)
             for k in range(n):
                 name = names[(start + k) % n]
@@ -144,10 +141,19 @@ class Leases:
                     reviews = store.reviews()
                     if not store.is_reviewed(reviews.get(name)):
                         return (start + k) % n
+                elif not self._usable():            # the server went away on the way
+                    return self._next_offline(names, start)
             if self.image != shown:
                 self.image = shown
                 self._guarded(self._sync, None)
             return None
+
+    def _next_offline(self, names: list[str], start: int) -> int | None:
+        """next_unreviewed from what was last seen; the image found is leased once the server is back."""
+        found = SessionStore.next_unreviewed(self.store, names, start)
+        if found is not None and not self.store.read_only:
+            self.image, self._sync_due = names[found], True
+        return found
 
     def renew_and_watch(self) -> None:
         """Called by poll: sets the server to what this window wants after it was offline, keeps the shown image's
