@@ -19,7 +19,7 @@ def cut(pg, store, listener=False):
             con.execute("SELECT pg_terminate_backend(%s)", (pid,))
 
 
-def back_online(store, timeout=10.0):
+def back_online(store, timeout=60.0):
     """Polls (as a window does) until the store says it is back."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -36,7 +36,7 @@ def test_a_failed_hold_gives_up_the_previous_image(pg):
         assert bob.hold("a") == "ann"
         assert ann.held_elsewhere() == {}                  # bob moved on to a: x is no longer "open elsewhere"
         ann.release()
-        bob.poll(timeout=5.0)                              # bob hears ann let go: a is bob's now
+        bob.poll(timeout=30.0)                             # bob hears ann let go: a is bob's now
         assert ann.held_elsewhere() == {"a": "bob"}
 
 
@@ -149,7 +149,7 @@ def test_going_offline_on_another_thread_never_closes_the_listener_under_a_poll(
     store = open_session(pg.url(), reviewer="ann")
     try:
         store.set_review("first", "accepted")
-        assert wait_until(lambda: store.poll(0.05) is not None and store._listener is not None, timeout=5)
+        assert wait_until(lambda: store.poll(0.05) is not None and store._listener is not None, timeout=30)
         listener = store._listener
         closed_during_the_wait = []
         original = listener.notifies
