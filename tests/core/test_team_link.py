@@ -11,9 +11,12 @@ from segviewer.core.sessions import ChangeEvent, ConnectionEvent, open_session
 from segviewer.core.sessions.pg_reconnect import Backoff, Redial
 
 
-def cut(pg, store, listener=False):
-    """The server ends the store's connection (as a restart or a dropped network would)."""
-    pids = [store.con.info.backend_pid] + ([store._listener.info.backend_pid] if listener else [])
+def cut(pg, store, retry_after=None):
+    """The server ends the store's connection (as a restart or a dropped network would); retry_after: the store
+    tries to reconnect after that many seconds (not 1 s, 2 s ...), for a test that waits for it."""
+    if retry_after is not None:
+        store._relink.backoff = Backoff(retry_after, retry_after)
+    pids = [store.con.info.backend_pid]
     with pg.admin() as con:
         for pid in pids:
             con.execute("SELECT pg_terminate_backend(%s)", (pid,))
@@ -44,12 +47,12 @@ def test_back_online_the_lease_is_the_image_shown_now(pg):
     url = pg.url()
     with open_session(url, reviewer="ann") as ann, open_session(url, reviewer="bob") as bob:
         assert bob.hold("x") is None
-        cut(pg, bob)
+        cut(pg, bob, retry_after=0.1)
         assert bob.hold("y") is None and not bob.connection().online   # found the server gone: the wish is kept
         assert ann.held_elsewhere() == {"x": "bob"}                      # the server still has the old lease
         assert back_online(bob)
         assert ann.held_elsewhere() == {"y": "bob"}                      # y taken, x given up; not x renewed
-        cut(pg, bob)
+        cut(pg, bob, retry_after=0.1)
         bob.release()                                                    # closed while offline
         assert not bob.connection().online and back_online(bob)
         assert ann.held_elsewhere() == {}
@@ -69,7 +72,7 @@ def test_the_shown_images_lease_is_renewed_while_polled_also_after_a_reconnect(p
         bob.poll(0.05)
         renewed = lease_expiry(pg, "x")
         assert renewed > taken
-        cut(pg, bob)
+        cut(pg, bob, retry_after=0.1)
         assert back_online(bob)
         retaken = lease_expiry(pg, "x")
         bob.poll(0.05)
@@ -155,7 +158,7 @@ def test_going_offline_on_another_thread_never_closes_the_listener_under_a_poll(
         original = listener.notifies
 
         def notifies(**kwargs):            # while the poll waits, a write on another thread finds the server gone
-            cut(pg, store)
+            cut(pg, store, retry_after=3600)   # stays offline until the end of the test
             writer = threading.Thread(target=store.set_review, args=("a", "accepted"))
             writer.start()
             writer.join()
@@ -208,8 +211,9 @@ def test_next_unreviewed_as_the_server_goes_away_still_moves_on(pg):
     url = pg.url()
     with open_session(url, reviewer="ann") as ann, open_session(url, reviewer="bob") as bob:
         bob.set_review("a", "accepted")
-        cut(pg, bob)
+        cut(pg, bob, retry_after=3600)
         assert bob.next_unreviewed(["a", "b", "c"], 0) == 1      # found the server gone on the way: as offline
         assert not bob.connection().online
+        bob._relink.schedule(now=True)                            # the server answers again
         assert back_online(bob)
         assert ann.held_elsewhere() == {"b": "bob"}               # leased once the server is back
