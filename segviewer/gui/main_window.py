@@ -8,7 +8,7 @@ import numpy as np
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar, QTabWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
 
 from ..core.dataset import DataOptions
 from ..core.overlay import ALL_CLASSES, class_lut
@@ -32,6 +32,7 @@ from .insights import Insights
 from .review import ReviewController
 from .team import ConnectionLabel
 from .services import WindowServices
+from .time_left import IndexProgress
 
 CLOSE_WAIT_S = 3.0
 LUT_KEYS = {"palette", "show_tp", "show_fp", "show_fn", "opacity", "view", "class_id", "show_background"}
@@ -104,10 +105,7 @@ class MainWindow(QMainWindow):
         self.connection_label = ConnectionLabel()
         self.size_label = QLabel("no dataset")
         self.timing_label = QLabel("")
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(220)
-        self.progress.setFormat("index %v / %m")
-        self.progress.hide()
+        self.progress = IndexProgress()
         for w in (self.size_label, self.timing_label):
             bar.addWidget(w)
         bar.addPermanentWidget(self.progress)
@@ -122,7 +120,7 @@ class MainWindow(QMainWindow):
                              (v.overlay_ready, self._on_overlay), (v.image_scores_ready, self._update_tables),
                              (v.dataset_scores_ready, self._on_dataset_scores),
                              (v.settings_changed, self._on_settings_changed),
-                             (v.index_progress, self._on_index_progress), (v.image_failed, self._on_image_failed),
+                             (v.index_progress, self.progress.report), (v.image_failed, self._on_image_failed),
                              (v.failures_changed, lambda: self.image_list.refresh(failures=self.viewer.failures)),
                              (v.error, self.show_error)):     # the viewer's messages are already in the one format
             signal.connect(slot)
@@ -173,9 +171,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"segviewer — {ds.options.gt_dir.parent.name or ds.options.gt_dir}")
         problems = ds.pairing.problems()
         self.statusBar().showMessage("; ".join(problems) if problems else "dataset opened", 10000)
-        self.progress.setRange(0, len(ds))
-        self.progress.setValue(0)
-        self.progress.show()
+        self.progress.restart(len(ds))
         self._update_tables()
 
     def _on_dataset_closed(self) -> None:
@@ -225,11 +221,6 @@ class MainWindow(QMainWindow):
             self.canvas.show_error(f"Could not load this image — {message}")
             self.image_list.select(i)
             self.review.on_image_changed()
-
-    def _on_index_progress(self, done: int, total: int) -> None:
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
-        self.progress.setVisible(done < total)
 
     # ---- settings ----
     def _on_settings_changed(self, changed: set) -> None:
@@ -304,9 +295,7 @@ class MainWindow(QMainWindow):
             return
         image, dataset = v.image_scores(), v.dataset_scores()
         ic, dc = v.image_counts, v.dataset_counts
-        note = "" if v.per_image_exact else "image list at the nearest coarser grid threshold"
-        if v.index is None:
-            note = "building the dataset index…"
+        note = "building the dataset index…" if v.index is None else ""
         scopes = [(image, (ic.tp + ic.fn) if ic is not None else None)]
         volumes = v.dataset.volumes          # the slice, the case, the dataset pooled and per case mean
         if volumes:

@@ -23,6 +23,7 @@ from ..core.scoring import Scoring
 from .guard import message
 from .jobs import KeyedJobs
 from .state import ViewSettings, changed_scoring, split_changes
+from .viewer_dataset import DatasetView
 from .workers import LatestOnlyWorker, Stopwatch
 
 OVERLAY_KEYS = {"threshold", "argmax", "class_id", "view", "boundary", "interior", "compare_threshold",
@@ -32,7 +33,7 @@ SCORE_KEYS = {"beta", "smooth"}
 SYNC_OVERLAY_MS = 8.0      # an overlay that took less than this is redrawn on the GUI thread
 
 
-class Viewer(QObject):
+class Viewer(DatasetView, QObject):
     dataset_opened = Signal()
     dataset_closed = Signal()               # the engine was closed under the window (by its script)
     sample_loaded = Signal()
@@ -53,6 +54,7 @@ class Viewer(QObject):
         self.background = LatestOnlyWorker("index", ("index", "dataset_counts", "confusion"), self)
         self.jobs = KeyedJobs(self.error.emit, self)
         self.settings = ViewSettings()
+        self._list_values: tuple | None = None      # (counts, (class, score key), the list's columns)
         self.cluster = None        # a core.distributed.Cluster (the open dialog's scheduler): where passes run
         self.engine: Inspector | None = None
         self._owns_engine = False  # an engine this window opened (not a script's) is closed when it is done with it
@@ -138,11 +140,6 @@ class Viewer(QObject):
     def dataset_soft(self) -> Counts | None:
         d = self.dataset_result
         return d.soft if d is not None else None
-
-    @property
-    def per_image_exact(self) -> bool:
-        d = self.dataset_result
-        return d is None or d.exact
 
     @property
     def best(self):
@@ -346,64 +343,6 @@ class Viewer(QObject):
         s = self.scoring
         soft = self.loaded.soft_counts(s) if not s.boundary else None
         return compute_scores(counts, s.beta, s.smooth, soft)
-
-    # ---- the whole dataset ----
-    def _start_index(self) -> None:
-        engine, generation = self.engine, self.generation
-
-        def job():
-            return engine.index(progress=lambda done, total: self.index_progress.emit(done, total),
-                                cancelled=lambda: generation != self.generation)
-
-        def done(_index):
-            self.index_ready = True
-            self.failures_changed.emit()
-            self.index_progress.emit(len(engine), len(engine))
-            self.refresh_dataset_scores()
-            self.request_render(counts=True)
-        self.jobs.request("index", lambda: engine.key("index"), job, done, worker=self.background,
-                          what="Building the dataset index")
-
-    def refresh_dataset_scores(self) -> None:
-        """From the index in O(classes × bins) on this thread; off-grid thresholds and bands on a worker."""
-        if self.index is None:
-            return
-        engine, s = self.engine, self.scoring
-        self.jobs.request("dataset_counts", lambda: engine.key("dataset_counts", self.scoring),
-                          lambda: engine.dataset_counts(s), lambda _counts: self.dataset_scores_ready.emit(),
-                          worker=self.background, what="Dataset scores",
-                          quick=lambda: engine.indexed_dataset_counts(s))
-        if self.dataset_result is None:
-            self.dataset_scores_ready.emit()   # stale numbers give way to "computing…"
-
-    def dataset_scores(self) -> Scores | None:
-        d = self.dataset_result
-        if d is None:
-            return None
-        s = self.scoring
-        return compute_scores(d.total, s.beta, s.smooth, d.soft)
-
-    def image_list_scores(self) -> dict | None:
-        """Per image (dataset order): the list's columns at the current settings, from the engine."""
-        d = self.dataset_result
-        return None if d is None else self.engine.image_list(d, self.settings.class_id, self.scoring)
-
-    def loaded_per_image(self) -> tuple[list[str], Counts] | None:
-        """Names and [I, C] counts of the images that loaded (failed ones left out), for exports."""
-        d = self.dataset_result
-        return None if d is None else d.loaded_rows()
-
-    def apply_best_thresholds(self) -> None:
-        best = self.best
-        if best is not None:
-            import numpy as np
-            s = self.scoring
-            fallback = Scoring().threshold if s.per_class else s.threshold
-            t = np.where(np.isnan(best.threshold), fallback, best.threshold)
-            self.update_settings(threshold=tuple(float(v) for v in t))
-
-    def reset_thresholds(self) -> None:
-        self.update_settings(threshold=Scoring().threshold)
 
     def is_settled(self) -> bool:
         """Every panel shows the answer for the current settings (or the current image failed)."""
