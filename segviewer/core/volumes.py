@@ -23,6 +23,7 @@ import numpy as np
 from .errors import LoadError, OptionError
 from .reads import read_bounded
 from .logit_files import _check_dtype
+from .orientation import ARRAY_ORDER, Orientation
 from .volume_files import VolumeHeader, npz_member_name, read_data, read_header, read_slab
 
 MAX_VOLUME_VOXELS = 2**29         # a ground truth of up to ~812³ voxels (whole-body CT); larger ones pass max_voxels
@@ -41,6 +42,7 @@ class LabelVolume:
     labels: np.ndarray       # (z, y, x) integer class ids (uint8, int16, int32 or int64, as the file allows)
     spacing: Spacing         # mm along (z, y, x)
     path: Path
+    orientation: Orientation = ARRAY_ORDER     # where (z, y, x) point in the patient (ARRAY_ORDER: unknown)
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,13 @@ def read_label_volume(path: str | Path, max_voxels: int = MAX_VOLUME_VOXELS) -> 
     header = read_header(path)
     _volume_shape(header, "label")
     labels = _class_ids(header, read_data(header, max_voxels, "a label volume"))
-    return LabelVolume(labels, _spacing_of(header), header.path)
+    return LabelVolume(labels, _spacing_of(header), header.path, header.orientation or ARRAY_ORDER)
+
+
+def plane_spacing(path: str | Path, plane: int) -> float:
+    """A label volume's spacing (mm) across a plane's slices (0 axial, 1 coronal, 2 sagittal), from its header."""
+    header = read_header(path)
+    return _spacing_of(header)[(header.orientation or ARRAY_ORDER).axis(plane)]
 
 
 def read_mask_volume(path: str | Path, gt_shape: tuple[int, ...]) -> np.ndarray:

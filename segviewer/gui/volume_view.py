@@ -116,7 +116,7 @@ class VolumeView(QObject):
 
     def _show_worst(self) -> None:
         if self.active:
-            from ..core.volume_sample import AXIS_NAMES
+            from ..core.orientation import AXIS_NAMES
             self.worst.show_rows(self.nav.worst_rows(), AXIS_NAMES[self.nav.axis].capitalize())
 
     def title(self) -> str:
