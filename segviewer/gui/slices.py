@@ -164,11 +164,11 @@ class SliceNavigator(QObject):
     def position_mm(self) -> float:
         return self.index * self.volume.spacing_along(self.axis) if self.active else 0.0
 
-    def geometry(self) -> tuple[float, bool]:
-        """(a row's height over a column's width, rows flipped) of the slice shown: the slice comes drawn as
-        the case's orientation says, so it is never flipped again here."""
+    def aspect(self) -> float:
+        """A drawn row's height over a column's width: the slice comes drawn as the case's orientation says (head
+        up included), at its voxels' true aspect."""
         view, spacing = self.volume.view(self.axis), self.volume.spacing
-        return float(spacing[view.rows]) / float(spacing[view.cols]), False
+        return float(spacing[view.rows]) / float(spacing[view.cols])
 
     def where(self) -> str:
         """The slice shown, as the per-slice CSV and the readout number it: "axial z 12 (30.0 mm)"."""
