@@ -284,7 +284,7 @@ def load_volume_sample(dataset, item: Item, with_image: bool, current: list, pre
     sample = VolumeSample(item.name, item, labels, gt.spacing, c, ignore, dataset.device, orientation=gt.orientation)
     current[0] = item.pred
     if dataset.is_hard:
-        mask = mapped_labels(read_mask_volume(item.pred, labels.shape), dataset._label_lut, item.pred)
+        mask = mapped_labels(read_mask_volume(item.pred, labels.shape, gt.orientation), dataset._label_lut, item.pred)
         check_label_values(mask, c, ignore, item.pred)
         sample.pred_labels = mask
     else:
@@ -298,10 +298,13 @@ def load_volume_sample(dataset, item: Item, with_image: bool, current: list, pre
         if preview:
             from functools import partial
             from .volumes import read_image_slices
-            read_image_slices(item.image, labels.shape, gt.spacing, 0, 1)     # its header and spacing checked now
-            sample.image_slices = partial(read_image_slices, item.image, labels.shape, gt.spacing)
+            # its header, spacing and orientation checked now
+            read_image_slices(item.image, labels.shape, gt.spacing, 0, 1, gt_orientation=gt.orientation)
+            sample.image_slices = partial(read_image_slices, item.image, labels.shape, gt.spacing,
+                                          gt_orientation=gt.orientation)
         else:
-            sample.image = read_image_volume(item.image, labels.shape, gt.spacing).values
+            sample.image = read_image_volume(item.image, labels.shape, gt.spacing,
+                                             gt_orientation=gt.orientation).values
     sample.preview = preview
     return sample
 

@@ -11,6 +11,7 @@ import pytest
 from helpers import run_cli
 from segviewer import LoadError
 from segviewer.core.volume_files import read_header
+from segviewer.core.volumes import read_image_volume, read_mask_volume
 
 ZYX = (4, 6, 5)
 GOOD = np.diag([0.7, 0.8, 2.5, 1.0])
@@ -71,3 +72,19 @@ def test_a_case_with_a_broken_affine_is_skipped_and_the_folder_goes_on(tmp_path)
     bad = root / "labelsTr" / "bad.nii.gz"
     assert f"segviewer: skipped {bad}: broken header: its affine gives axis y no direction" in result.stderr
     assert "good" in (tmp_path / "cases.csv").read_text() and "bad" not in (tmp_path / "cases.csv").read_text()
+
+
+def test_an_image_or_mask_oriented_unlike_its_ground_truth(tmp_path):
+    """An LPS image or mask over a RAS ground truth of the same grid would be drawn and scored mirrored."""
+    nib.save(nib.Nifti1Image(np.zeros(ZYX[::-1], np.uint8), GOOD), tmp_path / "gt.nii.gz")
+    lps = np.diag([-0.7, -0.8, 2.5, 1.0])
+    nib.save(nib.Nifti1Image(np.zeros(ZYX[::-1], np.int16), lps), tmp_path / "image.nii.gz")
+    nib.save(nib.Nifti1Image(np.zeros(ZYX[::-1], np.uint8), lps), tmp_path / "mask.nii.gz")
+    gt = read_header(tmp_path / "gt.nii.gz").orientation
+    for path, read in ((tmp_path / "image.nii.gz", lambda p: read_image_volume(p, ZYX, (2.5, 0.8, 0.7),
+                                                                                gt_orientation=gt)),
+                       (tmp_path / "mask.nii.gz", lambda p: read_mask_volume(p, ZYX, gt))):
+        with pytest.raises(LoadError) as err:
+            read(path)
+        assert str(err.value) == (f"{path}: orientation LPS differs from its ground truth's RAS (its voxels would "
+                                  "not lie on the ground truth's; resample it first)")
