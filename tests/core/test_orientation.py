@@ -199,3 +199,14 @@ def test_an_array_without_orientation_keeps_array_order_named_lps():
     assert not ARRAY_ORDER.known and ARRAY_ORDER.codes == "LPS"
     assert [ARRAY_ORDER.axis(p) for p in range(3)] == [0, 1, 2]
     assert ARRAY_ORDER.describe() == "orientation unknown (array order)"
+
+
+@pytest.mark.parametrize("degrees, codes", [(30, "RAS"), (60, "PRS"), (-60, "ALS")])
+def test_an_oblique_scan_takes_the_patient_axes_its_axes_run_closest_to(tmp_path, degrees, codes):
+    """A slice plane turned about S-I: x at 30° from R still runs R-L; at 60° it runs closer to A-P (toward P when
+    turned clockwise seen from above, toward A the other way), y then toward R or L."""
+    from segviewer.core.orientation import from_matrix
+    t = np.radians(degrees)
+    rotation = np.array([[np.cos(t), np.sin(t), 0], [-np.sin(t), np.cos(t), 0], [0, 0, 1]])
+    orientation = from_matrix(tmp_path / "oblique.nii", rotation @ np.diag([0.7, 0.8, 2.5]), "affine")
+    assert orientation.codes == codes and orientation.axis(0) == 0
