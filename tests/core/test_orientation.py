@@ -193,6 +193,8 @@ def test_the_marked_voxel_appears_where_a_radiologist_expects_it(marked_folder, 
             drawn = ins.slices.image("m", plane, index[plane]).sample.labels
             assert drawn.shape == shape
             assert [tuple(p) for p in np.argwhere(drawn == 1)] == [pixel], plane
+            volume = ins.slices.volume("m")
+            assert volume.view(PLANES.index(plane)).drawn((1, 3, 0), volume.shape) == pixel
 
 
 def test_an_array_without_orientation_keeps_array_order_named_lps():

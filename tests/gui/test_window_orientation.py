@@ -47,3 +47,20 @@ def test_hovering_the_marked_voxel_names_it_in_each_file(qtbot, window, folder):
     settle(qtbot, window)
     assert "sagittal x 0 (0.0 mm) of 0–5 · orientation unknown (array order)" in window.canvas.title.text()
     assert np.argwhere(v.loaded.sample.labels == 1).tolist() == [[2, 3]]      # array order: z 1 drawn head up
+
+
+def test_a_3d_region_click_zooms_to_where_its_box_is_drawn(qtbot, window, folder):
+    """A region's box comes in the array's (x, y) on its z range; on a RAS case it is drawn mirrored both ways."""
+    from PySide6.QtCore import QPointF
+    assert window.actions_.open_folder(folder)
+    settle(qtbot, window)
+    v = window.viewer
+    window.show_image(v.dataset.names.index("ras"))
+    settle(qtbot, window)
+    v.slices.go(0, 0)                                           # axial, away from the region's slice
+    settle(qtbot, window)
+    window.services.zoom_to((0, 3, 1, 4), (1, 2))               # the marked voxel: x 0, y 3 on z 1
+    settle(qtbot, window)
+    assert (v.slices.axis, v.slices.index) == (0, 1)
+    corner = window.canvas._transform.map(QPointF(5, 1))        # drawn at row 1, column 5 (PIXEL[0])
+    assert (window.canvas.box_item.pos().x(), window.canvas.box_item.pos().y()) == (corner.x(), corner.y())
