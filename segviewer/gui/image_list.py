@@ -178,6 +178,7 @@ class ImageListPanel(QWidget):
         """Fills the label-score or Δ column (dataset order) and ranks the list by it."""
         self.model.extra[column] = values
         self.model.changed(column, column)
+        self._sorted_once = True      # the first scores must not put the list back to worst first
         self.view.sortByColumn(column, Qt.AscendingOrder if ascending else Qt.DescendingOrder)
 
     def drop_settings_columns(self) -> None:

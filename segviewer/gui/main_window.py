@@ -28,6 +28,7 @@ from .guard import guarded
 from .readout import hover_text
 from .boundary_columns import BoundaryColumns
 from .insights import Insights
+from .first_image import FirstImage
 from .review import ReviewController
 from .services import WindowServices
 
@@ -87,7 +88,8 @@ class MainWindow(QMainWindow):
         if remember_layout:
             self.layout_.restore(self.qsettings)
         self._last_codes = None
-        self._jump_to_top = False
+        self.first_image = FirstImage(self.image_list.visible_order, self.review.resume_target,
+                                      lambda: self.review.resumed, self.viewer.select_image, lambda: self.viewer.current)
         self._connect()
         self.controls.sync(self.viewer.settings)
         self._apply_lut()
@@ -151,8 +153,7 @@ class MainWindow(QMainWindow):
         self.controls.set_classes(ds.classes.names, ds.classes.colors, v.is_hard)
         self.controls.sync(v.settings)
         self.review.open_for_dataset()
-        # the first image shown is the top of the list once it is sorted, unless a review resumed elsewhere
-        self._jump_to_top = not self.review.resumed
+        self.first_image.dataset_opened()     # picked once the list has its order
         self.image_list.set_dataset(ds.names, ds.classes.names, self.review.status_names())
         self.review.refresh()
         self.curves.set_curves(None, v.steps)
@@ -179,7 +180,7 @@ class MainWindow(QMainWindow):
 
     def show_image(self, i: int) -> None:
         """Shows image i (dataset order) as the user's choice: the list's top no longer replaces it."""
-        self._jump_to_top = False
+        self.first_image.user_chose()
         self.viewer.select_image(i)
 
     def _on_list_selected(self, i: int) -> None:
@@ -308,11 +309,8 @@ class MainWindow(QMainWindow):
         # None while the dataset counts for these settings are computed: the list shows "…", never old numbers
         self.image_list.scores = self.viewer.image_list_scores()
         self.image_list.refresh(None, self.viewer.failures)
-        if self._jump_to_top and self.image_list.scores is not None:
-            self._jump_to_top = False
-            order = self.image_list.visible_order()
-            if order and order[0] != self.viewer.current:
-                self.viewer.select_image(order[0])
+        if self.image_list.scores is not None:
+            self.first_image.list_sorted()
 
     def _redraw_curves(self) -> None:
         v = self.viewer
@@ -325,6 +323,7 @@ class MainWindow(QMainWindow):
     def _rank_list(self, column: int, values, ascending: bool) -> None:
         """An analysis ranks the image list by its column; the title's "n of N in the list" follows the order."""
         self.image_list.show_column(column, values, ascending)
+        self.first_image.list_ranked()
         self._update_title()
 
     def _update_timing(self) -> None:

@@ -190,8 +190,9 @@ class ReviewController(QObject):
         self.services.focus_canvas()
 
     def _note_cancelled(self) -> None:
-        self.on_image_changed()
+        """Esc: the edit is given up; the box shows the saved note again."""
         self.services.focus_canvas()
+        self.on_image_changed()
 
     def _set(self, **fields) -> None:
         name = self._current_name()
@@ -210,8 +211,18 @@ class ReviewController(QObject):
         return True
 
     def undo(self) -> None:
-        if self.store is not None and self.store.undo() is not None:
-            self.refresh()
+        """U: reverts this reviewer's last change, shows that image and says what was undone."""
+        if self.store is None:
+            return
+        image = self.store.undo()
+        if image is None:
+            self.services.status("nothing to undo", 5000)
+            return
+        self.refresh()
+        names = self.viewer.dataset.names if self.viewer.dataset is not None else []
+        if image in names:
+            self.services.show_image(names.index(image))
+        self.services.status(undo_text(self.store.last_change), 10000)
 
     def next_unreviewed(self) -> None:
         """The next image after the current one, in the list's order (wrapping), that has no status yet."""
@@ -229,12 +240,16 @@ class ReviewController(QObject):
         self.services.status("every image in the list is reviewed", 5000)
 
     def _resume(self) -> None:
-        v = self.viewer
-        if self.store is not None and self.store.reviews():
-            i = self.store.first_unreviewed(v.dataset.names)
-            self.resumed = i is not None
-            if i is not None and i != v.current:
-                v.select_image(i)
+        """A session with reviews resumes: the window then opens at resume_target() of the sorted list."""
+        self.resumed = self.store is not None and bool(self.store.reviews())
+
+    def resume_target(self, order: list[int]) -> int | None:
+        """The first unreviewed image in the list's order (dataset positions), None when all are reviewed."""
+        if self.store is None or not order:
+            return None
+        names = self.viewer.dataset.names
+        k = self.store.first_unreviewed([names[i] for i in order])
+        return order[k] if k is not None else None
 
     def refresh(self) -> None:
         """Re-reads the store (another window may have written) and shows the current image's review."""
@@ -262,6 +277,7 @@ class ReviewController(QObject):
         if not self.note_box.hasFocus():
             self.note_box.setPlainText(r.note if r else "")
 
+
     def export_report(self, path: str | None = None) -> bool:
         from ..core.qa_report import write_report
         if self.store is None:
@@ -280,3 +296,13 @@ class ReviewController(QObject):
             write_report(path, self.store, names, per_image, v.scoring.beta, v.scoring.smooth)
         self.services.status(f"wrote {path}")
         return True
+
+
+def undo_text(change) -> str:
+    """What an undo put back, from the change that reverted it (its prev_* fields hold what was undone)."""
+    parts = []
+    if change.status is not None:
+        parts.append(f"status {change.prev_status or '—'} → {change.status}")
+    if change.note is not None:
+        parts.append("note " + (f"back to “{change.note[:40]}”" if change.note else "removed"))
+    return f"undone on {change.image}: " + ", ".join(parts)
