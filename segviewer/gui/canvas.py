@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..core.overlay import (ALL_CLASSES, ALL_CLASSES_WORDS, EXTRA, FN, FP, IGNORE_RGB, NO_CLASS_CODE, OUTSIDE_RGBA,
@@ -46,15 +46,10 @@ class CanvasPanel(QWidget):
         self.banner.hide()
         self.legend = QLabel()
         self.legend.setTextFormat(Qt.RichText)
-        self.readout = QLabel("")
-        self.readout.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        # legend and readout on rows of their own: they wrap instead of widening the window or being cut off
+        # the legend on a row of its own: it wraps instead of widening the window or being cut off
         self.legend.setWordWrap(True)
-        self.readout.setWordWrap(True)
-        self.readout.setMinimumHeight(2 * self.readout.fontMetrics().height() + 4)
-        self.readout.setAlignment(Qt.AlignLeft | Qt.AlignTop)
-        for label in (self.legend, self.readout):
-            label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)   # never widens the window
+        self.legend.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)   # never widens the window
+        self.readout = HoverReadout(self.view_widget)     # over the image's corner: no row of its own
         self.title = QLabel("")
         self.title.setTextFormat(Qt.RichText)
         self.title.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
@@ -67,8 +62,8 @@ class CanvasPanel(QWidget):
         layout.addWidget(self.banner)
         layout.addWidget(self.view_widget, 1)
         layout.addWidget(self.legend)
-        layout.addWidget(self.readout)
         self._shape: tuple[int, int] | None = None
+        self._region_zoom = False      # the view is zoomed to a clicked region (not by the user's wheel)
         self.view_widget.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
     def _side_pane(self) -> None:
@@ -113,8 +108,8 @@ class CanvasPanel(QWidget):
         self.readout.setText("")      # the previous image's values must not pass for this one's
         self.highlight_item.clear()
         self.box_item.hide()
-        if self._shape != shape:
-            self._shape = shape
+        if self._shape != shape or self._region_zoom:
+            self._shape = shape     # a region's zoom belongs to its image; a zoom of the user's own stays
             self.fit()
 
     def clear(self) -> None:
@@ -150,12 +145,14 @@ class CanvasPanel(QWidget):
         self.highlight_item.setImage(rgba, autoLevels=False, levels=(0, 255))
 
     def zoom_to(self, x0: int, y0: int, x1: int, y1: int, margin: int = 12) -> None:
+        self._region_zoom = True
         self.box_item.setPos((x0, y0))
         self.box_item.setSize((x1 - x0, y1 - y0))
         self.box_item.show()
         self.viewbox.setRange(QRectF(x0 - margin, y0 - margin, x1 - x0 + 2 * margin, y1 - y0 + 2 * margin), padding=0)
 
     def fit(self) -> None:
+        self._region_zoom = False
         if self._shape is not None:
             h, w = self._shape
             self.viewbox.setRange(QRectF(0, 0, w, h), padding=0.02)
@@ -195,22 +192,10 @@ class CanvasPanel(QWidget):
         self.legend.setText("&nbsp;&nbsp;".join(swatch(colors[i], names[i]) for i in shown[:24])
                             + "&nbsp;&nbsp;" + swatch(IGNORE_RGB, "ignore"))
 
-    def render_with_caption(self, caption: str):
-        """The image panes, the legend and a caption line (what is shown, with which settings) as one QImage."""
-        from PySide6.QtGui import QColor, QImage, QPainter
-        view, legend = self.view_widget.grab(), self.legend.grab()
-        line = self.fontMetrics().height() + 10
-        width = view.width()
-        out = QImage(width, view.height() + legend.height() + line, QImage.Format_RGB32)
-        out.fill(QColor(250, 250, 250))
-        painter = QPainter(out)
-        painter.drawPixmap(0, 0, view)
-        painter.drawPixmap(0, view.height(), legend)
-        painter.setPen(QColor(20, 20, 20))
-        painter.drawText(QRectF(6, view.height() + legend.height(), width - 12, line), Qt.AlignVCenter | Qt.AlignLeft,
-                         caption)
-        painter.end()
-        return out
+    @property
+    def image_shape(self) -> tuple[int, int] | None:
+        """(height, width) of the image on screen, None before the first."""
+        return self._shape
 
     # ---- hover ----
     def _on_mouse_moved(self, pos: QPointF) -> None:
@@ -223,6 +208,33 @@ class CanvasPanel(QWidget):
         x, y = int(np.floor(point.x())), int(np.floor(point.y()))
         h, w = self._shape
         self.hovered.emit(x, y) if 0 <= x < w and 0 <= y < h else self.hovered.emit(-1, -1)
+
+
+class HoverReadout(QLabel):
+    """The pixel readout, drawn over the view's bottom-left corner while the pointer is on the image."""
+
+    def __init__(self, view: QWidget):
+        super().__init__(view)
+        self.setStyleSheet("background: rgba(20, 20, 22, 200); color: #f0f0f0; padding: 2px 6px;")
+        self.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.hide()
+        view.installEventFilter(self)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setVisible(bool(text))
+        self._place()
+
+    def _place(self) -> None:
+        view = self.parentWidget()
+        self.setMaximumWidth(view.width())
+        self.adjustSize()
+        self.move(0, view.height() - self.height())
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Resize:
+            self._place()
+        return False
 
 
 def doubt_lut(opacity: float) -> np.ndarray:

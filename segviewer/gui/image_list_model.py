@@ -27,9 +27,19 @@ ANSWERED = frozenset({Qt.DisplayRole, SORT_ROLE, KEY_ROLE, Qt.ToolTipRole, Qt.Fo
 EXTRA_KEYS = {LABEL: "label_score", DELTA: "delta"}
 SCORE_KEYS = {1: "mean_fbeta", 2: "class_fbeta", 3: "mean_iou", 4: "fp", 5: "fn"}
 INTEGER_COLUMNS = {4, 5}
+CLASS_COLUMNS = (2, 4, 5)      # class Fβ, FP px, FN px: they follow the class selected in Settings
 FAILED_COLOR = (220, 80, 80)
 STATUS_MARKS = {"unreviewed": ("", None), "accepted": ("✓", (30, 150, 60)), "needs fix": ("✗", (210, 60, 40)),
                 "model error": ("!", (200, 120, 0)), "ambiguous": ("?", (110, 90, 200))}
+
+
+def header_text(column: int, class_id: int | None = None, _name: str = "") -> str:
+    """A column's header; the ones that follow the selected class say which (its id; Σ for all classes)."""
+    if column not in CLASS_COLUMNS:
+        return COLUMNS[column]
+    if column == 2:
+        return f"Fβ class {class_id}" if class_id is not None else "class Fβ (all)"
+    return f"{COLUMNS[column]} ({class_id})" if class_id is not None else f"Σ {COLUMNS[column]}"
 
 
 def status_mark(status: str, note: str) -> tuple[str, tuple | None]:
@@ -51,6 +61,7 @@ class ImageListModel(QAbstractTableModel):
         self.notes: dict[str, str] = {}
         self.pair_counts: np.ndarray | None = None
         self.extra: dict[int, np.ndarray] = {}      # LABEL / DELTA column values, in dataset order
+        self.class_column: tuple[int | None, str] = (None, "")
 
     # ---- content ----
     def set_names(self, names: list[str]) -> None:
@@ -146,12 +157,19 @@ class ImageListModel(QAbstractTableModel):
     def columnCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
 
+    def set_class(self, class_id: int | None, name: str = "") -> None:
+        """The class the class Fβ, FP and FN columns follow (None: all classes): their headers say which."""
+        self.class_column = (class_id, name)
+        self.headerDataChanged.emit(Qt.Horizontal, min(CLASS_COLUMNS), max(CLASS_COLUMNS))
+
     def headerData(self, section, orientation, role=Qt.DisplayRole):
         if orientation == Qt.Horizontal:
             if role == Qt.DisplayRole:
-                return "" if section == STATUS else COLUMNS[section]
+                return "" if section == STATUS else header_text(section, *self.class_column)
             if role == Qt.ToolTipRole:
-                return TIPS[section]
+                class_id, name = self.class_column
+                which = f" — now class {class_id}: {name}" if class_id is not None else " — now all classes"
+                return TIPS[section] + (which if section in CLASS_COLUMNS else "")
         return None
 
     def data(self, index, role=Qt.DisplayRole):

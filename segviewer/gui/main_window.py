@@ -8,7 +8,7 @@ import numpy as np
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar, QTabWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar, QStyle, QTabWidget
 
 from ..core.dataset import DataOptions
 from ..core.overlay import ALL_CLASSES, class_lut
@@ -18,9 +18,9 @@ from .class_table import ClassTablePanel
 from .confusion_panel import ConfusionPanel
 from .regions_panel import RegionsPanel
 from .controls import ControlsPanel
-from .curves import CurvesPanel
+from .curves import NO_PROBABILITIES, CurvesPanel
 from .image_list import ImageListPanel
-from .layout import DEFAULT_SIZE, WindowLayout, scrolling
+from .layout import DEFAULT_SIZE, WindowLayout, initial_size, scrolling
 from .viewer import Viewer
 from .window_actions import WindowActions
 from .window_exports import WindowExports
@@ -28,10 +28,12 @@ from .guard import guarded
 from .readout import hover_text
 from .boundary_columns import BoundaryColumns
 from .insights import Insights
+from .failed_image import NOT_LOADED, FailedImage
 from .first_image import FirstImage
 from .review import ReviewController
 from .services import WindowServices
 
+COMPACT_CLASS_ROWS = 7
 LUT_KEYS = {"palette", "show_tp", "show_fp", "show_fn", "opacity", "view", "class_id", "show_background"}
 
 
@@ -45,7 +47,8 @@ class MainWindow(QMainWindow):
             remember_layout = QGuiApplication.platformName() != "offscreen"
         self.remember_layout = remember_layout
         self.setWindowTitle("segviewer")
-        self.resize(*DEFAULT_SIZE)
+        self.resize(*(DEFAULT_SIZE if QGuiApplication.platformName() == "offscreen"
+                      else initial_size(self.screen().availableGeometry().size())))
         self.setMinimumSize(800, 560)
         self.setAcceptDrops(True)
         self.qsettings = settings or QSettings("segviewer", "segviewer")
@@ -71,6 +74,7 @@ class MainWindow(QMainWindow):
         self.review = ReviewController(self.viewer, self.services, self)
         self.insights = Insights(self.viewer, self.services, self.bottom_tabs, self.review, self)
         self.boundary_columns = BoundaryColumns(self.viewer, self.class_table, self)
+        self.failed_image = FailedImage(self.viewer, self)
         self.exports = WindowExports(self.viewer, self.services, self.canvas,
                                      lambda: self.review.store.target if self.review.store is not None else None)
         self.layout_ = WindowLayout(self)
@@ -79,10 +83,13 @@ class MainWindow(QMainWindow):
                                               (0, 120))
         self.review_dock = self.layout_.add("Review", scrolling(self.review.panel), Qt.RightDockWidgetArea, 285,
                                             (0, 120), below=self.settings_dock)
-        self.scores_dock = self.layout_.add("Scores", self.bottom_tabs, Qt.BottomDockWidgetArea, 280, (0, 190))
+        self.scores_dock = self.layout_.add("Scores", self.bottom_tabs, Qt.BottomDockWidgetArea, 280, (0, 150),
+                                            side_bar=False, summary=self.class_table.summary)
+        self.controls.add_row(self.class_table.boundary_box)
+        self.layout_.compact_bottom = self._compact_scores_height
         self.layout_.keep_share(self.images_dock, Qt.Horizontal)
         self.layout_.keep_share(self.scores_dock, Qt.Vertical)
-        self.layout_.apply_default_sizes()
+        self.layout_.reset()
         self._status_bar()
         self.actions_ = WindowActions(self)
         if remember_layout:
@@ -95,6 +102,14 @@ class MainWindow(QMainWindow):
         self._apply_lut()
         self._show_empty_hint()
         self.canvas.view_widget.setFocus()   # single keys work from the start (not typed into the name filter)
+
+    def _compact_scores_height(self) -> int:
+        """The Scores panel in the compact arrangement: the class table's header and COMPACT_CLASS_ROWS rows (a
+        small dataset's every class), the image keeping about half of a 1024×700 window."""
+        tabs = self.bottom_tabs
+        frame = 2 * tabs.style().pixelMetric(QStyle.PM_DefaultFrameWidth)
+        return (self.scores_dock.titleBarWidget().sizeHint().height() + tabs.tabBar().sizeHint().height() + frame
+                + self.class_table.height_for_rows(COMPACT_CLASS_ROWS))
 
     def _status_bar(self) -> None:
         bar = self.statusBar()
@@ -126,7 +141,7 @@ class MainWindow(QMainWindow):
         self.controls.changed.connect(lambda changes: v.update_settings(**changes))
         self.controls.apply_best.connect(v.apply_best_thresholds)
         self.controls.reset_best.connect(v.reset_thresholds)
-        self.review.panel_wanted.connect(self.review_dock.show)
+        self.review.panel_wanted.connect(lambda: self.layout_.show_panel(self.review_dock))
         self.review.reviews_changed.connect(lambda statuses, notes: self.image_list.refresh(statuses=statuses,
                                                                                            notes=notes))
         self.review.progress_changed.connect(self.reviewed_label.setText)
@@ -135,9 +150,11 @@ class MainWindow(QMainWindow):
         self.boundary_columns.changed.connect(self._update_tables)
         self.controls.drag_changed.connect(self.image_list.hold_order)
         self.image_list.image_selected.connect(self._on_list_selected)
+        self.image_list.order_changed.connect(self._update_title)
         self.class_table.class_clicked.connect(lambda c: v.update_settings(class_id=c))
         self.canvas.hovered.connect(lambda x, y: self.canvas.readout.setText(hover_text(self.viewer, x, y)))
         self.failure_tabs.highlight.connect(self.canvas.set_highlight)
+        self.failed_image.preview_ready.connect(self._show_preview)
         self.failure_tabs.pair_ranked.connect(self.image_list.show_pair_counts)
 
     # ---- opening ----
@@ -155,8 +172,9 @@ class MainWindow(QMainWindow):
         self.review.open_for_dataset()
         self.first_image.dataset_opened()     # picked once the list has its order
         self.image_list.set_dataset(ds.names, ds.classes.names, self.review.status_names())
+        self._list_follows_class()
         self.review.refresh()
-        self.curves.set_curves(None, v.steps)
+        self.curves.set_curves(None, v.steps, reason=NO_PROBABILITIES if v.is_hard else "")
         kind = "annotator masks" if v.is_hard else "logits"
         self.size_label.setText(f"{len(ds)} images · {ds.classes.num_classes} classes · {kind}")
         self.device_label.setText(f"device: {v.device_text()}")
@@ -209,6 +227,20 @@ class MainWindow(QMainWindow):
             self.canvas.show_error(f"Could not load this image — {message}")
             self.image_list.select(i)
 
+    def _show_preview(self, photo, labels) -> None:
+        """A failed image's photo and ground truth (class colours), whichever could be read, under the banner."""
+        v = self.viewer
+        shape = photo.shape[:2] if photo is not None else labels.shape if labels is not None else None
+        if shape is None:
+            return
+        self.canvas.set_image(photo, shape)
+        if labels is not None and labels.shape == shape:
+            c = v.classes.num_classes
+            codes = np.where((labels == v.classes.ignore_index) | (labels >= c), c, labels).astype(np.uint8)
+            self.canvas.set_codes(codes, blank_code("gt"))
+            self.canvas.set_lut(class_lut(v.classes.color_array(), max(v.settings.opacity, 0.5)))
+            self.canvas.legend.setText("what could be read: the photo and the ground truth (class colours)")
+
     def _on_index_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
@@ -231,13 +263,16 @@ class MainWindow(QMainWindow):
         self._update_title()
         if "class_id" in changed:
             self.class_table.select_class(self.viewer.settings.class_id)
+            self._list_follows_class()
             self._refresh_list()
         if changed & {"class_id", "beta", "smooth"}:
             self._redraw_curves()
-        elif "threshold" in changed and self.viewer.dataset is not None:
-            self.curves.move_markers(self.viewer.scoring.effective_threshold())
+        elif changed & {"threshold", "argmax"} and self.viewer.dataset is not None:
+            self._move_curve_markers()
 
     def _apply_lut(self) -> None:
+        if self.failed_image.showing():
+            return          # a failed image's ground truth keeps its class colours
         colors = self.viewer.classes.color_array() if self.viewer.dataset else np.zeros((1, 3), np.uint8)
         self.canvas.set_lut(luts_for(self.viewer.settings, colors))
         self._update_legend()
@@ -255,7 +290,8 @@ class MainWindow(QMainWindow):
         if v.dataset is None or v.current < 0:
             return
         row, shown = self.image_list.position_of(v.current)
-        where = f"{row + 1} of {shown} in the list" if row >= 0 else ""
+        where = (f"{row + 1} of {shown} in the list" if row >= 0 else
+                 "not in the list (the filter hides it)" if shown else "the filter shows no image")
         s = v.settings
         view = {"errors": "errors", "gt": "ground truth", "pred": "prediction", "image": "image only",
                 "doubt": "label doubt", "compare": "model A → B"}[s.view]
@@ -266,6 +302,8 @@ class MainWindow(QMainWindow):
     def _update_legend(self) -> None:
         s = self.viewer.settings
         self._update_title()
+        if self.failed_image.showing():
+            return          # the banner and the preview's legend say what is shown
         if s.view == "image":
             self.canvas.legend.setText("image only — press I to bring the overlay back")
         elif s.view in ("doubt", "compare"):
@@ -292,7 +330,8 @@ class MainWindow(QMainWindow):
             note = "building the dataset index…"
         self.class_table.update_scores(v.classes.names, v.classes.colors, image,
                                        (ic.tp + ic.fn) if ic is not None else None, dataset,
-                                       (dc.tp + dc.fn) if dc is not None else None, v.best, v.scoring.beta, note)
+                                       (dc.tp + dc.fn) if dc is not None else None, v.best, v.scoring.beta, note,
+                                       NOT_LOADED if self.failed_image.showing() else "computing…")
         self.class_table.select_class(v.settings.class_id)
         self._update_legend()
         self._update_timing()
@@ -300,8 +339,11 @@ class MainWindow(QMainWindow):
     def _on_dataset_scores(self) -> None:
         index = self.viewer.index
         if index is not None and self.curves.source is not index:
-            self.curves.set_curves(None if self.viewer.is_hard else index.curves(), index.steps, source=index)
+            self.curves.set_curves(None if self.viewer.is_hard else index.curves(), index.steps, source=index,
+                                   reason=NO_PROBABILITIES if self.viewer.is_hard else "")
             self._redraw_curves()
+        elif self.viewer.scoring.argmax:
+            self._move_curve_markers()     # the argmax point comes with the dataset's counts
         self._update_tables()
         self._refresh_list()      # every step: the rows update in place (the order waits for the drag's end)
 
@@ -312,13 +354,34 @@ class MainWindow(QMainWindow):
         if self.image_list.scores is not None:
             self.first_image.list_sorted()
 
+    def _list_follows_class(self) -> None:
+        v = self.viewer
+        class_id = v.settings.class_id
+        self.image_list.model.set_class(None if class_id == ALL_CLASSES else class_id,
+                                        "" if class_id == ALL_CLASSES else v.classes.names[class_id])
+
     def _redraw_curves(self) -> None:
         v = self.viewer
         if v.dataset is None:
             return
         sc = v.scoring
         self.curves.redraw(v.settings.class_id, v.classes.names, v.classes.color_array(), sc.beta, sc.smooth,
-                           sc.effective_threshold())
+                           sc.effective_threshold(), self._argmax_point())
+
+    def _move_curve_markers(self) -> None:
+        self.curves.move_markers(self.viewer.scoring.effective_threshold(), self._argmax_point())
+
+    def _argmax_point(self):
+        """Per-class (recall, precision) of the dataset in argmax mode, where the curves' markers sit (NaN, not
+        drawn, while the dataset's counts are computed); None in threshold mode."""
+        v = self.viewer
+        if not v.scoring.argmax:
+            return None
+        scores = v.dataset_scores()
+        if scores is None:
+            nothing = np.full(v.classes.num_classes, np.nan)
+            return nothing, nothing
+        return scores.recall.numpy(), scores.precision.numpy()
 
     def _rank_list(self, column: int, values, ascending: bool) -> None:
         """An analysis ranks the image list by its column; the title's "n of N in the list" follows the order."""

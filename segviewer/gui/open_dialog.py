@@ -11,15 +11,8 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDialogButtonBo
 
 from ..core.classes import preset_names
 from ..core.dataset import DataOptions
+from ..core.options import beside_gt
 from .folders import remember_folder, start_folder
-
-
-def beside_gt(gt: Path) -> tuple[Path | None, Path | None]:
-    """images/ and classes.json in the GT folder's parent (the dataset-folder layout), when they are there."""
-    root = gt.parent
-    images = root / "images" if (root / "images").is_dir() else None
-    classes = root / "classes.json" if (root / "classes.json").is_file() else None
-    return images, classes
 
 
 class OpenDatasetDialog(QDialog):

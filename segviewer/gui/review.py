@@ -93,7 +93,7 @@ class ReviewController(QObject):
         form.addRow("progress", self.progress_label)
         form.addRow("status", self.status_label)
         form.addRow("note", self.note_box)
-        form.addRow("", self.advance)
+        form.addRow(self.advance)
         form.addRow(buttons)
         form.addRow("reviewer", self.reviewer)
         form.addRow("session", self.file_label)

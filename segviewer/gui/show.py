@@ -48,6 +48,7 @@ def show_inspector(inspector, block: bool | None = None):
     app.setApplicationName("segviewer")
     window = window_on(inspector)
     if not block:
-        _OPEN_WINDOWS[:] = [w for w in _OPEN_WINDOWS if w.isVisible()] + [window]
+        from shiboken6 import isValid      # a window deleted by its owner (Qt) is gone, not just hidden
+        _OPEN_WINDOWS[:] = [w for w in _OPEN_WINDOWS if isValid(w) and w.isVisible()] + [window]
         return window
     return app.exec()

@@ -14,6 +14,7 @@ KEY_ROLE = Qt.UserRole + 2
 ANSWERED = frozenset({Qt.DisplayRole, SORT_ROLE, KEY_ROLE, Qt.ToolTipRole, Qt.ForegroundRole, Qt.BackgroundRole,
                       Qt.TextAlignmentRole})
 ABSENT = "—"
+ROW_HEIGHT = 18       # compact rows: the class table of a small dataset shows every class at 1024×700
 
 
 @dataclass
@@ -32,6 +33,11 @@ def fmt(value: Any, digits: int = 3) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+def beta_text(beta: float) -> str:
+    """Beta as the beta field shows it (three decimals, trailing zeros dropped): F6.31, never F6.3096."""
+    return f"{beta:.3f}".rstrip("0").rstrip(".")
 
 
 class TableModel(QAbstractTableModel):
@@ -147,7 +153,7 @@ def sorted_table(model: TableModel, parent=None) -> tuple[SortProxy, QTableView]
     view.setSelectionMode(QAbstractItemView.SingleSelection)
     view.setEditTriggers(QAbstractItemView.NoEditTriggers)
     view.verticalHeader().setVisible(False)
-    view.verticalHeader().setDefaultSectionSize(20)
+    view.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
     # sized to the contents when the rows are replaced, not on every value change: ResizeToContents asks every
     # cell of every row for its size on each dataChanged, which made a slider step cost O(rows) in Python
     view.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)

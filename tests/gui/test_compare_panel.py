@@ -61,8 +61,9 @@ def test_model_b_from_the_window_keys_and_list(qtbot, window, demo_copy):
     assert window.actions_.open_folder(demo_copy)
     settle(qtbot, window)
     v = window.viewer
-    window.insights.toggle_compare_view()                # no model B yet: a message, the view stays
-    assert v.settings.view == "errors" and "no model B" in window.last_error
+    window.insights.toggle_compare_view()                # no model B yet: a status line (no dialog), the view stays
+    assert v.settings.view == "errors" and "once a model B is open" in window.statusBar().currentMessage()
+    assert window.last_error == ""
     assert window.insights.open_compare(demo_copy / "masks")
     assert window.bottom_tabs.currentWidget() is window.insights.compare_panel
     window.insights.toggle_compare_view()
