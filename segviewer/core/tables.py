@@ -27,14 +27,15 @@ def image_list_values(counts, class_id: int, scoring: Scoring) -> dict:
     """Per image (dataset order) of a DatasetCounts: mean F-beta and IoU over present classes, the class's F-beta
     (ALL_CLASSES: the mean), FP and FN pixels (all classes: the sums of the per-class fp / fn the table shows)."""
     from .overlay import ALL_CLASSES
-    from .scores import nanmean
+    from .scores import fbeta_score, iou_score, nanmean
     pi = counts.per_image
-    sc = compute_scores(pi, scoring.beta, scoring.smooth)
-    mean_f, mean_iou = nanmean(sc.fbeta).numpy(), nanmean(sc.iou).numpy()
+    # only the two scores the list shows (a slider step at 10,000 images computes these, not all five)
+    fbeta, iou = fbeta_score(pi, scoring.beta, scoring.smooth), iou_score(pi, scoring.smooth)
+    mean_f, mean_iou = nanmean(fbeta).numpy(), nanmean(iou).numpy()
     if class_id == ALL_CLASSES:
         fp, fn, cls = pi.fp.sum(1).numpy(), pi.fn.sum(1).numpy(), mean_f
     else:
-        fp, fn, cls = pi.fp[:, class_id].numpy(), pi.fn[:, class_id].numpy(), sc.fbeta[:, class_id].numpy()
+        fp, fn, cls = pi.fp[:, class_id].numpy(), pi.fn[:, class_id].numpy(), fbeta[:, class_id].numpy()
     failed = ~counts.loaded
     nan = np.where(failed, np.nan, 1.0)
     return {"mean_fbeta": mean_f * nan, "class_fbeta": cls * nan, "mean_iou": mean_iou * nan,

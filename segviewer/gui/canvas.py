@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
-from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..core.overlay import (ALL_CLASSES, ALL_CLASSES_WORDS, EXTRA, FN, FP, IGNORE_RGB, NO_CLASS_CODE, OUTSIDE_RGBA,
                             PALETTES, TN, TP, TP_ALPHA_FACTOR, class_lut, contour, error_lut)
@@ -36,6 +36,9 @@ class CanvasPanel(QWidget):
         self._side_pane()
         self.overlay_item.setZValue(1)
         self.highlight_item.setZValue(2)
+        # the photo does not change while the sliders move: drawn from a cache at screen resolution, not scaled
+        # again on every step's repaint (redrawn when the zoom or the photo changes)
+        self.image_item.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.box_item = pg.RectROI([0, 0], [1, 1], movable=False, resizable=False, pen=pg.mkPen((255, 255, 0), width=2))
         self.box_item.setZValue(3)
         self.box_item.hide()

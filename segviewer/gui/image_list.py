@@ -15,6 +15,7 @@ NAME_MIN_WIDTH = 90
 STATUS_WIDTH = 30
 NUMBER_WIDTH = 70
 SORT_ARROW = 28          # the header's sort indicator and margins
+SCORE_COLUMNS = (1, 2, 3, 4, 5)    # the columns a settings step changes
 GT_ANY, PRED_ANY = "GT: any class", "pred: any class"
 COMBO_ARROW = 34         # a combo's frame and drop-down arrow
 
@@ -146,13 +147,17 @@ class ImageListPanel(QWidget):
         if scores is not None:
             self.scores = scores
         m.scores = self.scores
-        if failures is not None:
+        failed = failures is not None and dict(failures) != m.failures
+        if failed:
             m.failures = dict(failures)
         if statuses is not None:
             m.statuses = statuses
         if notes is not None:
             m.notes = notes
-        m.changed()
+        if failed or statuses is not None or notes is not None:
+            m.changed()
+        else:           # a settings step: only the score columns repaint (not the names and status marks)
+            m.changed(SCORE_COLUMNS[0], SCORE_COLUMNS[-1])
         if self.scores is not None and not self._sorted_once:
             self._sorted_once = True
             self.sort_worst_first()
@@ -175,7 +180,7 @@ class ImageListPanel(QWidget):
     def update_summary(self) -> None:
         m = self.model
         n = len(m.names)
-        reviewed = sum(1 for name in m.names if m.statuses.get(name, "unreviewed") != "unreviewed")
+        reviewed = sum(1 for status in m.statuses.values() if status != "unreviewed")
         shown = self.proxy.rowCount()
         listed = f"{shown} of {n} images" if shown != n else f"{n} images"
         self.summary.setText(f"{listed} · {reviewed} of {n} reviewed" if n else "no dataset")

@@ -8,9 +8,8 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor
 
-from .table_model import KEY_ROLE, SORT_ROLE, Cell, fmt
+from .table_model import CENTER, KEY_ROLE, RIGHT, SORT_ROLE, Cell, brush, fill_painted, fmt
 
 COLUMNS = ["image", "mean Fβ", "class Fβ", "mean IoU", "FP px", "FN px", "status", "cell px", "label score",
            "ΔFβ B−A"]
@@ -179,6 +178,22 @@ class ImageListModel(QAbstractTableModel):
         r = int(self.order[index.row()])
         return r if role == KEY_ROLE else self._role(r, index.column(), role)
 
+    def multiData(self, index, roles) -> None:
+        """A painted cell's roles in one call, its value read once (see TableModel.multiData)."""
+        if index.isValid():
+            r, c = int(self.order[index.row()]), index.column()
+            fill_painted(roles, *self._painted(r, c))
+
+    def _painted(self, r: int, c: int) -> tuple:
+        """(text, alignment, text brush, background brush) of a cell."""
+        v = self.value(r, c)
+        if c == STATUS:
+            mark, color = status_mark(v, self.notes.get(self.names[r], ""))
+            return mark, CENTER, brush(color), None
+        if c == NAME:
+            return v, None, brush(FAILED_COLOR) if r in self.failures else None, None
+        return fmt(v), RIGHT, None, None
+
     def _role(self, r: int, c: int, role):
         v = self.value(r, c)
         if c == STATUS:
@@ -192,8 +207,8 @@ class ImageListModel(QAbstractTableModel):
         if role == Qt.ToolTipRole:
             return self.failures.get(r) if c == NAME else ("computing…" if self.scores is None else None)
         if role == Qt.ForegroundRole:
-            return QBrush(QColor(*FAILED_COLOR)) if c == NAME and r in self.failures else None
-        return int(Qt.AlignRight | Qt.AlignVCenter) if c != NAME else None
+            return brush(FAILED_COLOR) if c == NAME and r in self.failures else None
+        return RIGHT if c != NAME else None
 
     def _status_role(self, r: int, status: str, role):
         note = self.notes.get(self.names[r], "")
@@ -205,5 +220,5 @@ class ImageListModel(QAbstractTableModel):
         if role == Qt.DisplayRole:
             return mark
         if role == Qt.ForegroundRole:
-            return QBrush(QColor(*color)) if color else None
-        return int(Qt.AlignCenter)
+            return brush(color)
+        return CENTER

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar, QStyle, QTabWidget
 
@@ -95,6 +95,10 @@ class MainWindow(QMainWindow):
         if remember_layout:
             self.layout_.restore(self.qsettings)
         self._last_codes = None
+        self._tables_timer = QTimer(self)
+        self._tables_timer.setSingleShot(True)
+        self._tables_timer.setInterval(0)
+        self._tables_timer.timeout.connect(self._update_tables)
         self.first_image = FirstImage(self.image_list.visible_order, self.review.resume_target,
                                       lambda: self.review.resumed, self.viewer.select_image, lambda: self.viewer.current)
         self._connect()
@@ -131,7 +135,7 @@ class MainWindow(QMainWindow):
         v = self.viewer
         for signal, slot in ((v.dataset_opened, self._on_dataset_opened), (v.dataset_closed, self._on_dataset_closed),
                              (v.sample_loaded, self._on_sample_loaded),
-                             (v.overlay_ready, self._on_overlay), (v.image_scores_ready, self._update_tables),
+                             (v.overlay_ready, self._on_overlay), (v.image_scores_ready, self._tables_later),
                              (v.dataset_scores_ready, self._on_dataset_scores),
                              (v.settings_changed, self._on_settings_changed),
                              (v.index_progress, self._on_index_progress), (v.image_failed, self._on_image_failed),
@@ -147,7 +151,7 @@ class MainWindow(QMainWindow):
         self.review.progress_changed.connect(self.reviewed_label.setText)
         self.insights.list_column.connect(self._rank_list)
         self.insights.columns_stale.connect(self.image_list.drop_settings_columns)
-        self.boundary_columns.changed.connect(self._update_tables)
+        self.boundary_columns.changed.connect(self._tables_later)
         self.controls.drag_changed.connect(self.image_list.hold_order)
         self.image_list.image_selected.connect(self._on_list_selected)
         self.image_list.order_changed.connect(self._update_title)
@@ -296,7 +300,7 @@ class MainWindow(QMainWindow):
         view = {"errors": "errors", "gt": "ground truth", "pred": "prediction", "image": "image only",
                 "doubt": "label doubt", "compare": "model A → B"}[s.view]
         left = "ground truth ◂ │ ▸ " if s.layout == "side by side" else ""
-        self.canvas.title.setText(f"<b>{v.dataset.names[v.current]}</b> &nbsp;<span style='color:gray'>{where}"
+        self.canvas.title.setText(f"<b>{v.dataset.items[v.current].name}</b> &nbsp;<span style='color:gray'>{where}"
                                   f" · {left}{view}</span>")
 
     def _update_legend(self) -> None:
@@ -319,6 +323,12 @@ class MainWindow(QMainWindow):
             self.canvas.set_class_legend(self.viewer.classes.names, self.viewer.classes.colors, present)
 
     # ---- numbers ----
+    def _tables_later(self) -> None:
+        """The tables are drawn once per turn of the event loop, however many of their numbers came in it (a
+        slider step brings the image's and the dataset's at once)."""
+        if not self._tables_timer.isActive():
+            self._tables_timer.start()
+
     def _update_tables(self) -> None:
         v = self.viewer
         if v.dataset is None:
@@ -344,7 +354,7 @@ class MainWindow(QMainWindow):
             self._redraw_curves()
         elif self.viewer.scoring.argmax:
             self._move_curve_markers()     # the argmax point comes with the dataset's counts
-        self._update_tables()
+        self._tables_later()
         self._refresh_list()      # every step: the rows update in place (the order waits for the drag's end)
 
     def _refresh_list(self) -> None:

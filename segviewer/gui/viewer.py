@@ -389,7 +389,7 @@ class Viewer(QObject):
             return self.compute.idle() and self.background.idle()
         shown = ((self.loaded is not None and self.image_counts is not None and self.overlay is not None)
                  or self.current in self.failures)
-        dataset_done = self.index is not None and (self.dataset_result is not None or not self.engine.names)
+        dataset_done = self.index is not None and (self.dataset_result is not None or len(self.engine) == 0)
         return shown and dataset_done and self.compute.idle() and self.background.idle()
 
     def shutdown(self) -> None:
