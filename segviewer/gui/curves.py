@@ -114,3 +114,53 @@ class CurvesPanel(QWidget):
         on_f.setData(x=[k / steps for k, *_ in rows], y=[f[k] for k, f, _p, _r in rows], brush=brushes)
         on_pr.setData(x=[r[k] for k, _f, _p, r in rows], y=[p[k] for k, _f, p, _r in rows], brush=brushes)
         self.threshold_line.setValue(float(thr.mean()) if self._class_id == ALL_CLASSES else float(thr[self._class_id]))
+
+
+class CurvesController:
+    """Feeds the Curves tab from the view-model: the index's curves once built, redrawn for a class or beta, the
+    markers moved by a threshold step (or set at the argmax point)."""
+
+    def __init__(self, viewer, panel: CurvesPanel):
+        self.v, self.panel = viewer, panel
+
+    def dataset_opened(self) -> None:
+        self.panel.set_curves(None, self.v.steps, reason=NO_PROBABILITIES if self.v.is_hard else "")
+
+    def dataset_scores(self) -> None:
+        """New dataset numbers: the curves once the index is there, else the argmax point when it moved."""
+        v, index = self.v, self.v.index
+        if index is not None and self.panel.source is not index:
+            self.panel.set_curves(None if v.is_hard else index.curves(), index.steps, source=index,
+                                  reason=NO_PROBABILITIES if v.is_hard else "")
+            self.redraw()
+        elif v.scoring.argmax:
+            self.move_markers()
+
+    def settings_changed(self, changed: set) -> None:
+        if changed & {"class_id", "beta", "smooth"}:
+            self.redraw()
+        elif changed & {"threshold", "argmax"} and self.v.dataset is not None:
+            self.move_markers()
+
+    def redraw(self) -> None:
+        v = self.v
+        if v.dataset is None:
+            return
+        sc = v.scoring
+        self.panel.redraw(v.settings.class_id, v.classes.names, v.classes.color_array(), sc.beta, sc.smooth,
+                          sc.effective_threshold(), self.argmax_point())
+
+    def move_markers(self) -> None:
+        self.panel.move_markers(self.v.scoring.effective_threshold(), self.argmax_point())
+
+    def argmax_point(self):
+        """Per-class (recall, precision) of the dataset in argmax mode, where the markers sit (NaN, not drawn,
+        while the dataset's counts are computed); None in threshold mode."""
+        v = self.v
+        if not v.scoring.argmax:
+            return None
+        scores = v.dataset_scores()
+        if scores is None:
+            nothing = np.full(v.classes.num_classes, np.nan)
+            return nothing, nothing
+        return scores.recall.numpy(), scores.precision.numpy()

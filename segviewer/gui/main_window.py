@@ -4,21 +4,20 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
-
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar, QStyle, QTabWidget
 
 from ..core.dataset import DataOptions
-from ..core.overlay import ALL_CLASSES, class_lut
-from .canvas import CanvasPanel, blank_code, luts_for
+from ..core.overlay import ALL_CLASSES
+from .canvas import CanvasPanel
+from .canvas_view import CanvasView
 from .analysis import FailureTabs
 from .class_table import ClassTablePanel
 from .confusion_panel import ConfusionPanel
 from .regions_panel import RegionsPanel
 from .controls import ControlsPanel
-from .curves import NO_PROBABILITIES, CurvesPanel
+from .curves import CurvesController, CurvesPanel
 from .image_list import ImageListPanel
 from .layout import DEFAULT_SIZE, WindowLayout, initial_size, scrolling
 from .viewer import Viewer
@@ -34,7 +33,6 @@ from .review import ReviewController
 from .services import WindowServices
 
 COMPACT_CLASS_ROWS = 7
-LUT_KEYS = {"palette", "show_tp", "show_fp", "show_fn", "opacity", "view", "class_id", "show_background"}
 
 
 class MainWindow(QMainWindow):
@@ -94,7 +92,9 @@ class MainWindow(QMainWindow):
         self.actions_ = WindowActions(self)
         if remember_layout:
             self.layout_.restore(self.qsettings)
-        self._last_codes = None
+        self.canvas_view = CanvasView(self.viewer, self.canvas, self.image_list.position_of, self.insights.legend,
+                                      self.failed_image.showing)
+        self.curves_ = CurvesController(self.viewer, self.curves)
         self._tables_timer = QTimer(self)
         self._tables_timer.setSingleShot(True)
         self._tables_timer.setInterval(0)
@@ -103,8 +103,8 @@ class MainWindow(QMainWindow):
                                       lambda: self.review.resumed, self.viewer.select_image, lambda: self.viewer.current)
         self._connect()
         self.controls.sync(self.viewer.settings)
-        self._apply_lut()
-        self._show_empty_hint()
+        self.canvas_view.apply_lut()
+        self.canvas_view.show_empty_hint()
         self.canvas.view_widget.setFocus()   # single keys work from the start (not typed into the name filter)
 
     def _compact_scores_height(self) -> int:
@@ -135,7 +135,8 @@ class MainWindow(QMainWindow):
         v = self.viewer
         for signal, slot in ((v.dataset_opened, self._on_dataset_opened), (v.dataset_closed, self._on_dataset_closed),
                              (v.sample_loaded, self._on_sample_loaded),
-                             (v.overlay_ready, self._on_overlay), (v.image_scores_ready, self._tables_later),
+                             (v.overlay_ready, self.canvas_view.overlay_ready), (v.overlay_ready, self._update_timing),
+                             (v.image_scores_ready, self._tables_later),
                              (v.dataset_scores_ready, self._on_dataset_scores),
                              (v.settings_changed, self._on_settings_changed),
                              (v.index_progress, self._on_index_progress), (v.image_failed, self._on_image_failed),
@@ -154,11 +155,11 @@ class MainWindow(QMainWindow):
         self.boundary_columns.changed.connect(self._tables_later)
         self.controls.drag_changed.connect(self.image_list.hold_order)
         self.image_list.image_selected.connect(self._on_list_selected)
-        self.image_list.order_changed.connect(self._update_title)
+        self.image_list.order_changed.connect(self.canvas_view.update_title)
         self.class_table.class_clicked.connect(lambda c: v.update_settings(class_id=c))
         self.canvas.hovered.connect(lambda x, y: self.canvas.readout.setText(hover_text(self.viewer, x, y)))
         self.failure_tabs.highlight.connect(self.canvas.set_highlight)
-        self.failed_image.preview_ready.connect(self._show_preview)
+        self.failed_image.preview_ready.connect(self.canvas_view.show_preview)
         self.failure_tabs.pair_ranked.connect(self.image_list.show_pair_counts)
 
     # ---- opening ----
@@ -178,7 +179,7 @@ class MainWindow(QMainWindow):
         self.image_list.set_dataset(ds.names, ds.classes.names, self.review.status_names())
         self._list_follows_class()
         self.review.refresh()
-        self.curves.set_curves(None, v.steps, reason=NO_PROBABILITIES if v.is_hard else "")
+        self.curves_.dataset_opened()
         kind = "annotator masks" if v.is_hard else "logits"
         self.size_label.setText(f"{len(ds)} images · {ds.classes.num_classes} classes · {kind}")
         self.device_label.setText(f"device: {v.device_text()}")
@@ -192,13 +193,12 @@ class MainWindow(QMainWindow):
 
     def _on_dataset_closed(self) -> None:
         """Nothing of a closed engine stays on screen: no numbers for a dataset that is gone."""
-        self.canvas.clear()
-        self._last_codes = None
+        self.canvas_view.clear()
         self.image_list.set_dataset([], [], [])
         self.class_table.model.set_rows([], [])
         self.review.close()
         self.size_label.setText("no dataset")
-        self._show_empty_hint()
+        self.canvas_view.show_empty_hint()
 
     def show_image(self, i: int) -> None:
         """Shows image i (dataset order) as the user's choice: the list's top no longer replaces it."""
@@ -209,41 +209,15 @@ class MainWindow(QMainWindow):
         self.show_image(i)
 
     def _on_sample_loaded(self) -> None:
-        loaded = self.viewer.loaded
-        self.canvas.show_error(None)
-        self.canvas.set_image(loaded.sample.image, loaded.sample.shape)
-        self._update_title()
-        self._show_gt_pane()
-        self.image_list.select(loaded.index)
+        self.canvas_view.sample_loaded()
+        self.image_list.select(self.viewer.loaded.index)
         self.review.refresh()   # another window may have reviewed this image meanwhile
-
-    def _on_overlay(self, codes) -> None:
-        self._last_codes = codes
-        self.canvas.set_codes(codes, blank_code(self.viewer.settings.view))
-        self._update_legend()
-        self._update_timing()
 
     def _on_image_failed(self, i: int, message: str) -> None:
         self.image_list.refresh(failures=self.viewer.failures)
         if i == self.viewer.current:
-            self.canvas.clear()
-            self._last_codes = None
-            self.canvas.show_error(f"Could not load this image — {message}")
+            self.canvas_view.image_failed(message)
             self.image_list.select(i)
-
-    def _show_preview(self, photo, labels) -> None:
-        """A failed image's photo and ground truth (class colours), whichever could be read, under the banner."""
-        v = self.viewer
-        shape = photo.shape[:2] if photo is not None else labels.shape if labels is not None else None
-        if shape is None:
-            return
-        self.canvas.set_image(photo, shape)
-        if labels is not None and labels.shape == shape:
-            c = v.classes.num_classes
-            codes = np.where((labels == v.classes.ignore_index) | (labels >= c), c, labels).astype(np.uint8)
-            self.canvas.set_codes(codes, blank_code("gt"))
-            self.canvas.set_lut(class_lut(v.classes.color_array(), max(v.settings.opacity, 0.5)))
-            self.canvas.legend.setText("what could be read: the photo and the ground truth (class colours)")
 
     def _on_index_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(total, 1))
@@ -252,75 +226,13 @@ class MainWindow(QMainWindow):
 
     # ---- settings ----
     def _on_settings_changed(self, changed: set) -> None:
-        s = self.viewer.settings
-        self.controls.sync(s)
-        if "style" in changed:
-            self.canvas.set_style(s.style)
-            self._show_gt_pane()
-        if "layout" in changed:
-            self.canvas.set_side_by_side(s.layout == "side by side")
-            self._show_gt_pane()
-        if changed & LUT_KEYS:
-            self._apply_lut()
-        if changed & {"opacity", "view"}:
-            self._show_gt_pane()
-        self._update_title()
+        self.controls.sync(self.viewer.settings)
+        self.canvas_view.settings_changed(changed)
         if "class_id" in changed:
             self.class_table.select_class(self.viewer.settings.class_id)
             self._list_follows_class()
             self._refresh_list()
-        if changed & {"class_id", "beta", "smooth"}:
-            self._redraw_curves()
-        elif changed & {"threshold", "argmax"} and self.viewer.dataset is not None:
-            self._move_curve_markers()
-
-    def _apply_lut(self) -> None:
-        if self.failed_image.showing():
-            return          # a failed image's ground truth keeps its class colours
-        colors = self.viewer.classes.color_array() if self.viewer.dataset else np.zeros((1, 3), np.uint8)
-        self.canvas.set_lut(luts_for(self.viewer.settings, colors))
-        self._update_legend()
-
-    def _show_gt_pane(self) -> None:
-        """Side by side: the GT classes in the left pane, whatever the main pane shows."""
-        v = self.viewer
-        if not self.canvas.side_by_side or v.loaded is None:
-            return
-        codes = v.loaded.overlay(v.scoring, v.settings.class_id, "gt").codes
-        self.canvas.set_gt_codes(codes, class_lut(v.classes.color_array(), max(v.settings.opacity, 0.5)))
-
-    def _update_title(self) -> None:
-        v = self.viewer
-        if v.dataset is None or v.current < 0:
-            return
-        row, shown = self.image_list.position_of(v.current)
-        where = (f"{row + 1} of {shown} in the list" if row >= 0 else
-                 "not in the list (the filter hides it)" if shown else "the filter shows no image")
-        s = v.settings
-        view = {"errors": "errors", "gt": "ground truth", "pred": "prediction", "image": "image only",
-                "doubt": "label doubt", "compare": "model A → B"}[s.view]
-        left = "ground truth ◂ │ ▸ " if s.layout == "side by side" else ""
-        self.canvas.title.setText(f"<b>{v.dataset.items[v.current].name}</b> &nbsp;<span style='color:gray'>{where}"
-                                  f" · {left}{view}</span>")
-
-    def _update_legend(self) -> None:
-        s = self.viewer.settings
-        self._update_title()
-        if self.failed_image.showing():
-            return          # the banner and the preview's legend say what is shown
-        if s.view == "image":
-            self.canvas.legend.setText("image only — press I to bring the overlay back")
-        elif s.view in ("doubt", "compare"):
-            self.canvas.legend.setText(self.insights.legend(s.view, self.viewer.overlay))
-        elif s.view == "errors":
-            overlay, image = self.viewer.overlay, self.viewer.image_counts
-            counts = overlay.legend if overlay is not None else None
-            sums = (int(image.fp.sum()), int(image.fn.sum())) if image is not None else None
-            self.canvas.set_error_legend(s.palette, (s.show_tp, s.show_fp, s.show_fn), counts,
-                                         s.class_id == ALL_CLASSES, sums, s.show_background)
-        elif self.viewer.dataset:
-            present = set(np.unique(self._last_codes).tolist()) if self._last_codes is not None else None
-            self.canvas.set_class_legend(self.viewer.classes.names, self.viewer.classes.colors, present)
+        self.curves_.settings_changed(changed)
 
     # ---- numbers ----
     def _tables_later(self) -> None:
@@ -343,17 +255,11 @@ class MainWindow(QMainWindow):
                                        (dc.tp + dc.fn) if dc is not None else None, v.best, v.scoring.beta, note,
                                        NOT_LOADED if self.failed_image.showing() else "computing…")
         self.class_table.select_class(v.settings.class_id)
-        self._update_legend()
+        self.canvas_view.update_legend()
         self._update_timing()
 
     def _on_dataset_scores(self) -> None:
-        index = self.viewer.index
-        if index is not None and self.curves.source is not index:
-            self.curves.set_curves(None if self.viewer.is_hard else index.curves(), index.steps, source=index,
-                                   reason=NO_PROBABILITIES if self.viewer.is_hard else "")
-            self._redraw_curves()
-        elif self.viewer.scoring.argmax:
-            self._move_curve_markers()     # the argmax point comes with the dataset's counts
+        self.curves_.dataset_scores()
         self._tables_later()
         self._refresh_list()      # every step: the rows update in place (the order waits for the drag's end)
 
@@ -370,34 +276,11 @@ class MainWindow(QMainWindow):
         self.image_list.model.set_class(None if class_id == ALL_CLASSES else class_id,
                                         "" if class_id == ALL_CLASSES else v.classes.names[class_id])
 
-    def _redraw_curves(self) -> None:
-        v = self.viewer
-        if v.dataset is None:
-            return
-        sc = v.scoring
-        self.curves.redraw(v.settings.class_id, v.classes.names, v.classes.color_array(), sc.beta, sc.smooth,
-                           sc.effective_threshold(), self._argmax_point())
-
-    def _move_curve_markers(self) -> None:
-        self.curves.move_markers(self.viewer.scoring.effective_threshold(), self._argmax_point())
-
-    def _argmax_point(self):
-        """Per-class (recall, precision) of the dataset in argmax mode, where the curves' markers sit (NaN, not
-        drawn, while the dataset's counts are computed); None in threshold mode."""
-        v = self.viewer
-        if not v.scoring.argmax:
-            return None
-        scores = v.dataset_scores()
-        if scores is None:
-            nothing = np.full(v.classes.num_classes, np.nan)
-            return nothing, nothing
-        return scores.recall.numpy(), scores.precision.numpy()
-
     def _rank_list(self, column: int, values, ascending: bool) -> None:
         """An analysis ranks the image list by its column; the title's "n of N in the list" follows the order."""
         self.image_list.show_column(column, values, ascending)
         self.first_image.list_ranked()
-        self._update_title()
+        self.canvas_view.update_title()
 
     def _update_timing(self) -> None:
         v = self.viewer
@@ -425,10 +308,6 @@ class MainWindow(QMainWindow):
         """A problem shown in the status bar only (the part that found it shows its own dialog)."""
         self.statusBar().showMessage(text, 15000)
         self.last_error = text
-
-    def _show_empty_hint(self) -> None:
-        self.canvas.show_error(None)
-        self.canvas.legend.setText("File ▸ Open dataset (Ctrl+O), drop a dataset folder here, or File ▸ Open demo dataset")
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
