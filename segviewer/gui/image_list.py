@@ -16,8 +16,13 @@ STATUS_WIDTH = 30
 NUMBER_WIDTH = 70
 SORT_ARROW = 28          # the header's sort indicator and margins
 SCORE_COLUMNS = (1, 2, 3, 4, 5)    # the columns a settings step changes
-GT_ANY, PRED_ANY = "GT: any class", "pred: any class"
+GT_ANY, PRED_ANY = "GT has any class", "prediction has any class"
 COMBO_ARROW = 34         # a combo's frame and drop-down arrow
+
+
+def fit_width(combo: QComboBox, texts) -> None:
+    """The combo at least as wide as the longest of these texts needs (each shows whole)."""
+    combo.setMinimumWidth(max(combo.fontMetrics().horizontalAdvance(t) for t in texts) + COMBO_ARROW)
 
 
 def number_column_width(metrics, column: int) -> int:
@@ -49,21 +54,20 @@ class ImageListPanel(QWidget):
                            (self.pred_filter, "only images whose prediction has this class"),
                            (self.status_filter, "only images with this review status")):
             combo.setToolTip(tip)
-            combo.setMinimumContentsLength(1)        # as wide as "pred: any class", not as 15 of the widest letter
+            combo.setMinimumContentsLength(1)        # as wide as its longest item (fit_width), not n widest letters
             combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-            combo.setMinimumWidth(combo.fontMetrics().horizontalAdvance(PRED_ANY) + COMBO_ARROW)
             combo.currentIndexChanged.connect(self._refilter)
+        fit_width(self.pred_filter, [PRED_ANY])
         self.summary = QLabel("no dataset")
         self.summary.setStyleSheet("color: gray;")
-        top, filters = QHBoxLayout(), QHBoxLayout()
+        top = QHBoxLayout()        # the class filters on rows of their own: a class name shows whole
         top.addWidget(self.search, 2)
         top.addWidget(self.status_filter, 1)
-        filters.addWidget(self.gt_filter)
-        filters.addWidget(self.pred_filter)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
-        layout.addLayout(filters)
+        layout.addWidget(self.gt_filter)
+        layout.addWidget(self.pred_filter)
         layout.addWidget(self.view)
         layout.addWidget(self.summary)
         self.setMinimumWidth(200)
@@ -120,7 +124,7 @@ class ImageListPanel(QWidget):
         self.scores, self._sorted_once, self._current_key = None, False, -1
         self.model.set_names(names)
         self._widths()       # a model reset gives every section the default size
-        for combo, label, has in ((self.gt_filter, GT_ANY, "GT has"), (self.pred_filter, PRED_ANY, "pred has")):
+        for combo, label, has in ((self.gt_filter, GT_ANY, "GT has"), (self.pred_filter, PRED_ANY, "prediction has")):
             combo.blockSignals(True)
             combo.clear()
             combo.addItem(label, None)
@@ -139,6 +143,7 @@ class ImageListPanel(QWidget):
         for s in status_names:
             self.status_filter.addItem(s, s)
         self.status_filter.blockSignals(False)
+        fit_width(self.status_filter, ["status: any", *status_names])
 
     def refresh(self, scores: dict[str, np.ndarray] | None = None, failures: dict[int, str] | None = None,
                 statuses: dict[str, str] | None = None, notes: dict[str, str] | None = None) -> None:

@@ -20,7 +20,7 @@ DISPLAY, ALIGN, FOREGROUND, BACKGROUND = (int(r) for r in (Qt.DisplayRole, Qt.Te
 # QStyledItemDelegate::initStyleOption's roles, in its order (Qt 6)
 DELEGATE_ROLES = tuple(int(r) for r in (Qt.FontRole, Qt.TextAlignmentRole, Qt.ForegroundRole, Qt.CheckStateRole,
                                         Qt.DecorationRole, Qt.DisplayRole, Qt.BackgroundRole))
-SLOTS = tuple(DELEGATE_ROLES.index(r) for r in (DISPLAY, ALIGN, FOREGROUND, BACKGROUND))
+DISPLAY_SLOT = DELEGATE_ROLES.index(DISPLAY)
 RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)
 CENTER = int(Qt.AlignCenter)
 ROW_HEIGHT = 18       # compact rows: the class table of a small dataset shows every class at 1024×700
@@ -143,19 +143,20 @@ class TableModel(QAbstractTableModel):
 
 
 def fill_painted(roles, text, align, foreground, background) -> None:
-    """Fills a QModelRoleDataSpan with a cell's text, alignment and brushes (None: the role stays empty). Qt's
-    item delegate asks for its seven roles in one fixed order: that span is filled by position."""
-    if roles.size() == len(DELEGATE_ROLES) and roles[SLOTS[0]].role() == DISPLAY:
-        for position, value in zip(SLOTS, (text, align, foreground, background)):
-            if value is not None:
-                roles[position].setData(value)
-        return
+    """Fills a QModelRoleDataSpan with a cell's text, alignment and brushes; every other role is cleared (Qt's
+    delegate reuses the span from cell to cell: a role left alone would keep the last cell's value). The delegate
+    asks for its seven roles in one fixed order: that span is filled by position."""
     values = {DISPLAY: text, ALIGN: align, FOREGROUND: foreground, BACKGROUND: background}
+    if roles.size() == len(DELEGATE_ROLES) and roles[DISPLAY_SLOT].role() == DISPLAY:
+        for position, role in enumerate(DELEGATE_ROLES):
+            value = values.get(role)
+            slot = roles[position]
+            slot.clearData() if value is None else slot.setData(value)
+        return
     for k in range(roles.size()):
         slot = roles[k]
         value = values.get(slot.role())
-        if value is not None:
-            slot.setData(value)
+        slot.clearData() if value is None else slot.setData(value)
 
 
 @lru_cache(maxsize=256)
