@@ -55,6 +55,8 @@ class CanvasPanel(QWidget):
         self.readout = HoverReadout(self.view_widget)     # over the image's corner: no row of its own
         self.title = QLabel("")
         self.title.setTextFormat(Qt.RichText)
+        for label in (self.title, self.legend):
+            label.setContentsMargins(4, 1, 4, 1)     # off the window's edge when the panels are hidden (P)
         self.title.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self._codes: np.ndarray | None = None
         self._blank = TN

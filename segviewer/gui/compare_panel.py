@@ -47,8 +47,7 @@ class ComparePanel(QWidget):
         # narrow rows: the Scores dock must fit a 1024-px window beside the settings
         self.legend.setWordWrap(True)
         self.note.setWordWrap(True)
-        self.ranking.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-        self.ranking.setMinimumContentsLength(12)
+        self.ranking.setSizeAdjustPolicy(QComboBox.AdjustToContents)    # its choice whole (fits 740 px)
         top = QHBoxLayout()
         for w in (self.threshold, self.argmax, self.ranking):
             top.addWidget(w)

@@ -67,7 +67,7 @@ class WindowLayout:
         self._share: dict = {}         # (arrangement, dock) -> its share: each arrangement keeps its own
         self.arrangement: Arrangement | None = None
         self.customized = False        # the user moved a panel (or a saved layout was restored): theirs to keep
-        self.compact_bottom = lambda: 0   # the bottom panel's height in the compact arrangement (px, 0: default)
+        self.bottom_height = lambda arrangement: 0   # the bottom panel's height per arrangement (px; 0: its size)
         self._window_size = window.size()
         self._applying = False
         self._arranging = False
@@ -145,11 +145,13 @@ class WindowLayout:
                 self.w.resizeDocks([side[0]], [width], Qt.Horizontal)
             for p in self.panels:
                 if not p.side_bar:
-                    self.w.resizeDocks([p.dock], [self.compact_bottom() or p.size], Qt.Vertical)
+                    self.w.resizeDocks([p.dock], [self.bottom_height(self.arrangement) or p.size], Qt.Vertical)
             return
         for p in self.panels:
             if p.below is not None:     # a panel under another: it keeps `size` px, the one above the rest
                 self.w.resizeDocks([p.below, p.dock], [max(self.w.height() - p.size, p.size), p.size], Qt.Vertical)
+            elif p.area == Qt.BottomDockWidgetArea:
+                self.w.resizeDocks([p.dock], [self.bottom_height(self.arrangement) or p.size], Qt.Vertical)
             elif p.size:
                 horizontal = p.area != Qt.BottomDockWidgetArea
                 self.w.resizeDocks([p.dock], [p.size], Qt.Horizontal if horizontal else Qt.Vertical)

@@ -19,7 +19,7 @@ from .regions_panel import RegionsPanel
 from .controls import ControlsPanel
 from .curves import CurvesController, CurvesPanel
 from .image_list import ImageListPanel
-from .layout import DEFAULT_SIZE, WindowLayout, initial_size, scrolling
+from .layout import DEFAULT_SIZE, Arrangement, WindowLayout, initial_size, scrolling
 from .viewer import Viewer
 from .window_actions import WindowActions
 from .window_exports import WindowExports
@@ -32,7 +32,7 @@ from .first_image import FirstImage
 from .review import ReviewController
 from .services import WindowServices
 
-COMPACT_CLASS_ROWS = 7
+CLASS_ROWS = {Arrangement.COMPACT: 7, Arrangement.WIDE: 10}     # class table rows the Scores panel opens with
 
 
 class MainWindow(QMainWindow):
@@ -76,15 +76,15 @@ class MainWindow(QMainWindow):
         self.exports = WindowExports(self.viewer, self.services, self.canvas,
                                      lambda: self.review.store.target if self.review.store is not None else None)
         self.layout_ = WindowLayout(self)
-        self.images_dock = self.layout_.add("Images", self.image_list, Qt.LeftDockWidgetArea, 270, (200, 150))
-        self.settings_dock = self.layout_.add("Settings", scrolling(self.controls), Qt.RightDockWidgetArea, 330,
-                                              (0, 120))
+        self.images_dock = self.layout_.add("Images", self.image_list, Qt.LeftDockWidgetArea, 250, (200, 150))
+        self.settings_dock = self.layout_.add("Settings", scrolling(self.controls), Qt.RightDockWidgetArea, 0,
+                                              (0, 120))   # as narrow as its controls allow
         self.review_dock = self.layout_.add("Review", scrolling(self.review.panel), Qt.RightDockWidgetArea, 285,
                                             (0, 120), below=self.settings_dock)
         self.scores_dock = self.layout_.add("Scores", self.bottom_tabs, Qt.BottomDockWidgetArea, 280, (0, 150),
                                             side_bar=False, summary=self.class_table.summary)
         self.controls.add_row(self.class_table.boundary_box)
-        self.layout_.compact_bottom = self._compact_scores_height
+        self.layout_.bottom_height = self._scores_height
         self.layout_.keep_share(self.images_dock, Qt.Horizontal)
         self.layout_.keep_share(self.scores_dock, Qt.Vertical)
         self.layout_.reset()
@@ -107,13 +107,13 @@ class MainWindow(QMainWindow):
         self.canvas_view.show_empty_hint()
         self.canvas.view_widget.setFocus()   # single keys work from the start (not typed into the name filter)
 
-    def _compact_scores_height(self) -> int:
-        """The Scores panel in the compact arrangement: the class table's header and COMPACT_CLASS_ROWS rows (a
-        small dataset's every class), the image keeping about half of a 1024×700 window."""
+    def _scores_height(self, arrangement: Arrangement) -> int:
+        """The Scores panel's height: the class table's header and CLASS_ROWS rows (a small dataset's every class
+        on a laptop), the image keeping about half of the window."""
         tabs = self.bottom_tabs
         frame = 2 * tabs.style().pixelMetric(QStyle.PM_DefaultFrameWidth)
         return (self.scores_dock.titleBarWidget().sizeHint().height() + tabs.tabBar().sizeHint().height() + frame
-                + self.class_table.height_for_rows(COMPACT_CLASS_ROWS))
+                + self.class_table.height_for_rows(CLASS_ROWS[arrangement]))
 
     def _status_bar(self) -> None:
         bar = self.statusBar()

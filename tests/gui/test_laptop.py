@@ -55,6 +55,10 @@ def test_the_image_gets_the_room_and_every_list_table_and_combo_shows_what_it_ho
     window.layout_.show_panel(window.settings_dock)
     qtbot.wait(20)
     assert_combos_whole([c for c in window.controls.findChildren(QComboBox) if c.isVisibleTo(window)])
+    tabs = window.bottom_tabs
+    for k in range(tabs.count()):          # every Scores tab's controls too (laid out with the tab behind)
+        page = tabs.widget(k)
+        assert_combos_whole([c for c in page.findChildren(QComboBox) if c.isVisibleTo(page)])
     summary = window.class_table.summary                          # the Scores panel's title line, whole
     assert summary.fontMetrics().horizontalAdvance(summary.text().replace("&nbsp;", " ")) > 0
     assert summary.width() >= QLabel(summary.text()).sizeHint().width() or size[0] < 1280
