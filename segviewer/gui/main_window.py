@@ -79,7 +79,7 @@ class MainWindow(QMainWindow):
         self.images_dock = self.layout_.add("Images", self.image_list, Qt.LeftDockWidgetArea, 250, (200, 150))
         self.settings_dock = self.layout_.add("Settings", scrolling(self.controls), Qt.RightDockWidgetArea, 0,
                                               (0, 120))   # as narrow as its controls allow
-        self.review_dock = self.layout_.add("Review", scrolling(self.review.panel), Qt.RightDockWidgetArea, 285,
+        self.review_dock = self.layout_.add("Review", scrolling(self.review.panel), Qt.RightDockWidgetArea, 290,
                                             (0, 120), below=self.settings_dock)
         self.scores_dock = self.layout_.add("Scores", self.bottom_tabs, Qt.BottomDockWidgetArea, 280, (0, 150),
                                             side_bar=False, summary=self.class_table.summary)
