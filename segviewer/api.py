@@ -1,6 +1,7 @@
 """`segviewer.open` and `segviewer.show`: the engine for scripts and notebooks, with the CLI's words."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .core import validate
@@ -25,8 +26,14 @@ def open(gt=None, logits=None, masks=None, images=None, classes=None, *, folder=
     from .core.options import layout_from_folder
     if steps is not None:
         validate.steps(steps)   # at the door, before any folder is listed
-    if isinstance(strip_suffixes, str):
-        raise OptionError(f"strip_suffixes {strip_suffixes!r}: a list of suffixes, e.g. [{strip_suffixes!r}]")
+    if isinstance(strip_suffixes, str) or not isinstance(strip_suffixes, (list, tuple)):
+        raise OptionError(f"strip_suffixes {strip_suffixes!r}: a list of suffixes, e.g. ['_gtFine_labelIds']")
+    for name, value in (("gt", gt), ("logits", logits), ("masks", masks), ("images", images), ("folder", folder),
+                        ("compare", compare), ("compare_masks", compare_masks)):
+        if value is not None and not isinstance(value, (str, os.PathLike)):
+            raise OptionError(f"{name}={value!r}: give a folder path")
+    if compare is not None and compare_masks is not None:
+        raise OptionError("give one model B: compare= (logits or masks, detected) or compare_masks=, not both")
     if scoring is not None and not isinstance(scoring, Scoring):
         raise OptionError(f"scoring {scoring!r}: give a segviewer.Scoring")
     target = None
@@ -60,7 +67,10 @@ def open(gt=None, logits=None, masks=None, images=None, classes=None, *, folder=
 
 
 def _class_arg(classes):
-    return None if classes is None else str(classes)
+    if classes is None or isinstance(classes, (str, os.PathLike)):
+        return None if classes is None else str(classes)
+    raise OptionError(f"classes={classes!r}: give a preset name or a class file (.json/.toml); a class count is "
+                      "num_classes=")
 
 
 def show(inspector=None, block: bool | None = None, **open_kwargs):

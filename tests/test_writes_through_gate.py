@@ -14,7 +14,8 @@ WRITE_METHODS = {"savefig", "save", "savez", "savez_compressed", "write_text", "
                  "rename"}
 THE_GATE = {"core/output_run.py"}    # where temporary files are made and renamed
 EXCEPTIONS = {
-    ("core/options.py", "write_bytes"): "writable_folder's probe: an empty file made and removed in segviewer's folder",
+    ("core/options.py", "mkstemp"): "writable_folder's probe: a fresh file made exclusively (never an existing name) "
+                                    "and removed at once in segviewer's folder",
     ("core/sessions/sqlite_files.py", "copyfile"): "a session that cannot be opened in place, copied into a private "
                                                     "temporary folder (mkdtemp) to be read whole, then removed",
     ("core/demo_volume.py", "savez_compressed"): "into an in-memory buffer (io.BytesIO) whose bytes _write_bytes "

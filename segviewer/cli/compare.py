@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         {"--out": args.out, "--per-image": args.per_image})
     if args.compare_threshold is not None or args.compare_argmax:
         n = dataset.classes.num_classes
-        threshold = parse_threshold(args.compare_threshold, n) if args.compare_threshold is not None else 0.5
+        threshold = parse_threshold(args.compare_threshold, n, "--compare-threshold") if args.compare_threshold is not None else 0.5
         ins.compare_scoring = Scoring(threshold=threshold, argmax=args.compare_argmax)
     with progress_bar(len(dataset), "compare") as bar:
         comparison = ins.compare.dataset(progress=progress_of(bar), strict=args.strict)

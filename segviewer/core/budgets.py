@@ -133,6 +133,24 @@ def check_index(classes: int, steps: int, images: int, budget: int | None = None
          "use fewer classes (--classes or --num-classes)")], budget)
 
 
+FEWER_CLASSES = "use fewer classes (--classes or --num-classes) or split the dataset"
+
+
+def counts_need(classes: int, images: int, confusion: bool = False) -> int:
+    """Every image's tp / fp / fn (int64) and soft counts (float64) at one setting, as a pass or the index gives
+    them (DatasetCounts), and with confusion=True every image's [C, C+1] int32 matrix."""
+    c, i = int(classes), max(1, int(images))
+    return i * c * 6 * 8 + (i * c * (c + 1) * 4 if confusion else 0)
+
+
+def check_counts(classes: int, images: int, confusion: bool = False, budget: int | None = None) -> None:
+    """Before a counts pass: its per-image rows (and confusion matrices) within the memory budget."""
+    c, i = int(classes), max(1, int(images))
+    check_needs("counting every image", [(counts_need(c, i, confusion), f"{i:,} images × {c:,} classes"
+                                + (f" with a {c:,}×{c + 1:,} confusion matrix each" if confusion else ""),
+                                FEWER_CLASSES)], budget)
+
+
 def check_calibration(classes: int, bins: int, budget: int | None = None) -> None:
     """Before a calibration pass: (classes + 1) × bins of counts, sums and positives, and one image's keys."""
     c, b = int(classes), int(bins)

@@ -106,7 +106,8 @@ def resolve_classes(spec: str | None, num_classes: int | None = None,
                     ignore_index: int | None = None) -> ClassSpec | None:
     """A preset name, a class file path, or None (generic names once the class count is known)."""
     if spec is None:
-        return generic_classes(num_classes, ignore_index or DEFAULT_IGNORE_INDEX) if num_classes else None
+        ignore = DEFAULT_IGNORE_INDEX if ignore_index is None else ignore_index   # 0 is an ignore id too
+        return generic_classes(num_classes, ignore) if num_classes else None
     if Path(spec).suffix.lower() in (".json", ".toml"):
         classes = load_class_file(spec)
     elif os.path.lexists(spec) and spec not in preset_names():

@@ -11,7 +11,7 @@ from .classes import ClassSpec, generic_classes, resolve_classes, DEFAULT_IGNORE
 from .counts import (Counts, Target, argmax_map, count_hard, count_threshold, hard_map_from_labels, prepare_target,
                      soft_counts, threshold_map)
 from .device import resolve_device
-from .errors import LoadError, all_failed, plain
+from .errors import LoadError, OptionError, all_failed, plain
 from .options import DataOptions
 from .io import (Item, Pairing, MAX_CLASSES, check_label_values, label_map_size, load_image, load_label_map,
                  load_logits, logits_budget, logits_shape, pair_dataset)
@@ -219,3 +219,9 @@ class Dataset:
 def restrict_to_band(sample: Sample, width: int, ignore_index: int, interior: bool = False) -> None:
     band = torch.from_numpy(boundary_band(sample.labels, width, ignore_index)).to(sample.target.labels.device)
     sample.target = restrict_target(sample.target, ~band if interior else band)
+
+
+def checked_dataset(value) -> Dataset:
+    if not isinstance(value, Dataset):
+        raise OptionError(f"dataset {value!r}: give a segviewer Dataset (e.g. another engine's .dataset)")
+    return value

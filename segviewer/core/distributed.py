@@ -24,7 +24,10 @@ TASK_RETRIES = 2          # a task that raises is rerun; a task whose worker die
 CONNECT_TIMEOUT = "15s"
 # torch asks for transparent huge pages on its large CPU buffers: a 19×256×512 image's buffers then fault
 # ~900 pages instead of ~2,700 (measured: 31.7 -> 21.5 ms CPU per image). Read once, before torch allocates.
-WORKER_ENV = {"THP_MEM_ALLOC_ENABLE": "1"}
+# A worker computes on the client's torch thread count (see _prepare_worker); its OpenMP threads sleep as soon as
+# a parallel op ends instead of spinning, or N workers' spinning threads take the cores from each other (index
+# of 60 × 19×256×512 on 2 workers, 2 cores: 16-26 s spinning, 1-2 s passive, 2.6-3.0 s on one thread each).
+WORKER_ENV = {"THP_MEM_ALLOC_ENABLE": "1", "OMP_WAIT_POLICY": "PASSIVE"}
 
 Progress = Callable[[int, int], None]
 
@@ -46,10 +49,13 @@ def run_chunks(cluster, task, dataset, args, on_error=None, progress: Progress |
 
     Ctrl+C or cancelled() cancels every task still queued or running; with strict, the first bad file in dataset
     order is raised as soon as every chunk before it is known to be clean."""
+    import torch
+    threads = torch.get_num_threads()
     with connected(cluster) as client:
         chunks = chunk_ranges(len(dataset), worker_count(client))
         futures = [client.submit(run_task, task, dataset_part(dataset, chunk),
-                                 *(args(chunk) if callable(args) else args), retries=TASK_RETRIES, pure=False)
+                                 *(args(chunk) if callable(args) else args), torch_threads=threads,
+                                 retries=TASK_RETRIES, pure=False)
                    for chunk in chunks]
         try:
             outcomes = _collect(client, futures, chunks, dataset, progress, cancelled, strict)
@@ -216,11 +222,12 @@ def local_path(paths: dict, path):
 _worker_ready = False
 
 
-def run_task(task, part, *args) -> tuple:
-    """On a worker: task(part, *args) with its failed files collected as (path, reason) pairs."""
+def run_task(task, part, *args, torch_threads: int | None = None) -> tuple:
+    """On a worker: task(part, *args) with its failed files collected as (path, reason) pairs, on as many torch
+    threads as the client computes with (torch_threads)."""
     failures: list[LoadError] = []
     with _heap_trimmed():
-        _prepare_worker(part)
+        _prepare_worker(part, torch_threads)
         result = task(part, *args, on_error=failures.append)
     return result, [(f.path, f.reason) for f in failures]
 
@@ -244,13 +251,22 @@ def _malloc_trim() -> None:
         pass
 
 
-def _prepare_worker(part) -> None:
+def _prepare_worker(part, torch_threads: int | None = None) -> None:
     """Once per worker process: the heap bound `segviewer` sets at start-up (without it a worker's heap grows
-    ~7 MB per 19x256x512 image), and the device resolved where the work runs."""
+    ~7 MB per 19x256x512 image); the client's torch thread count; the device resolved where the work runs.
+
+    torch's CPU kernels split the pixels between its threads, and the values at a split's edges take the scalar
+    path instead of the vector one (softmax over a 21×375×500 image: 19 probabilities differ in their last bit
+    between 1 and 2 threads). A worker on the client's thread count computes the same bits as one process, so the
+    soft Dice, calibration and label scores of `--workers N` equal one process's byte for byte."""
     global _worker_ready
     if not _worker_ready:
         from .memory import bound_heap_growth
         bound_heap_growth()
         _worker_ready = True
+    if torch_threads:
+        import torch
+        if torch.get_num_threads() != torch_threads:
+            torch.set_num_threads(torch_threads)
     from .device import resolve_device
     part.device = resolve_device(part.options.device)

@@ -24,7 +24,8 @@ from . import ddp, validate
 from .classes import DEFAULT_IGNORE_INDEX, ClassSpec, generic_classes
 from .counts import Counts, Target, argmax_map, count_hard, count_threshold, prepare_target, soft_counts
 from .errors import OptionError
-from .evaluator_inputs import batch_shapes, check_target, map_labels, resolve_classes_arg, resolve_device_arg
+from .evaluator_inputs import (batch_shapes, check_logit_values, check_target, checked_class_keywords, folder_arg,
+                               map_labels, resolve_classes_arg, resolve_device_arg)
 from .export import PER_CLASS_COLUMNS, PER_IMAGE_COLUMNS, write_per_class_csv, write_per_image_csv
 from .index import DEFAULT_STEPS, IndexBuilder, ProbabilityIndex, counts_above, threshold_to_step
 from .io import all_finite
@@ -70,15 +71,18 @@ class Evaluator:
             threshold = threshold.tolist()
         self.scoring = Scoring(threshold=threshold if not isinstance(threshold, list) else tuple(threshold),
                                argmax=argmax, beta=beta, smooth=smooth)
+        num_classes, ignore_index = checked_class_keywords(num_classes, ignore_index)
         self.classes: ClassSpec | None = resolve_classes_arg(classes, num_classes, ignore_index)
         self._ignore_index = ignore_index
         if self.classes is not None:
             self.scoring.check_classes(self.classes.num_classes)
         self.device = resolve_device_arg(device)
-        self.activation, self.align_corners = validate.activation(activation), align_corners
+        self.activation, self.align_corners = validate.activation(activation), validate.flag("align_corners",
+                                                                                            align_corners)
         self.steps = validate.steps(steps)
-        self.keep_index, self.per_image_index = keep_index, per_image_index
-        self.save_logits_to = Path(save_logits_to) if save_logits_to is not None else None
+        self.keep_index = validate.flag("keep_index", keep_index)
+        self.per_image_index = validate.flag("per_image_index", per_image_index)
+        self.save_logits_to = folder_arg("save_logits_to", save_logits_to)
         self.reset()
 
     # ---- accumulation ----
@@ -105,13 +109,11 @@ class Evaluator:
         device = self.device or logits.device
         target = map_labels(target.to(device), classes)
         check_target(target, classes)
-        for i in range(n):
-            if not all_finite(logits[i]):
-                raise OptionError(f"image {names[i]!r}: logits contain NaN or Inf values; nothing of this "
-                                  "batch was counted")
+        check_logit_values(logits, names)
         if self.activation == "none" and (reason := outside_unit_range(logits)) is not None:
             raise OptionError(f"{reason}; nothing of this batch was counted")
         if self.save_logits_to is not None:
+            self._refuse_saved_again(names)
             save_logits(self.save_logits_to, names, logits)
             logits = logits.to(torch.float16).float()      # what was saved, as the export reads it back
         self.classes = classes
@@ -171,6 +173,15 @@ class Evaluator:
             raise OptionError(f"wrong number of classes: the logits have {num_classes} channels, "
                               f"but the classes define {classes.num_classes}")
         return classes
+
+    def _refuse_saved_again(self, names: list[str]) -> None:
+        """A name saved by an earlier batch would be replaced on disk while both images stay counted here: the
+        folder would no longer hold what the Evaluator scored."""
+        seen = set(self._names)
+        again = [name for name in names if name in seen]
+        if again:
+            raise OptionError(f"image {again[0]!r} was already saved to {self.save_logits_to} by an earlier batch; "
+                              "with save_logits_to every image needs its own name (nothing of this batch was counted)")
 
     def _batch_names(self, names, n: int) -> list[str]:
         if names is None:
@@ -308,7 +319,15 @@ def save_logits(folder, name, logits: torch.Tensor, *, private: bool = False) ->
     `segviewer export` read them (the name pairs with the ground truth's file name, as a logits folder does).
 
     name and [C,h,w] (or [1,C,h,w]) logits, or a list of names and [N,C,h,w]. Returns the files written."""
-    names = [name] if isinstance(name, (str, os.PathLike)) else list(name)
+    if isinstance(name, (str, os.PathLike)):
+        names = [name]
+    elif isinstance(name, (list, tuple)) and all(isinstance(n, (str, os.PathLike)) for n in name):
+        names = list(name)
+    else:
+        raise OptionError(f"save_logits: name {name!r}: give an image name (text) or a list of them")
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
+        got = logits.dtype if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise OptionError(f"save_logits: logits must be a floating-point torch tensor, got {got}")
     logits = logits.detach()
     if logits.ndim == 3:
         logits = logits[None]
@@ -334,8 +353,10 @@ def save_logits(folder, name, logits: torch.Tensor, *, private: bool = False) ->
 
 def _logit_path(folder: Path, name: str) -> Path:
     relative = Path(name)
-    if not name or relative.is_absolute() or ".." in relative.parts:
-        raise OptionError(f"save_logits: image name {name!r} must be a relative name without '..'")
+    if not name or relative.is_absolute() or ".." in relative.parts or "\0" in name \
+            or name.endswith(("/", os.sep, ".")):
+        raise OptionError(f"save_logits: image name {name!r} must be a relative file name without '..' (the "
+                          "ground truth's name, e.g. 'scene_001')")
     return folder / f"{name}.npy"
 
 

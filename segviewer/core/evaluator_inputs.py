@@ -41,6 +41,40 @@ def named_classes(names, ignore_index: int | None) -> ClassSpec:
         raise OptionError(f"classes=: {exc.reason}") from None
 
 
+def checked_class_keywords(num_classes, ignore_index) -> tuple[int | None, int | None]:
+    """num_classes and ignore_index as whole numbers within their bounds (as segviewer.open checks them)."""
+    from . import validate
+    if num_classes is not None:
+        num_classes = validate.whole("num_classes", num_classes, 1, validate.MAX_CLASSES)
+    if ignore_index is not None:
+        ignore_index = validate.whole("ignore_index", ignore_index, *validate.LABEL_ID_RANGE)
+    return num_classes, ignore_index
+
+
+def folder_arg(name: str, value):
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise OptionError(f"{name}={value!r}: give a folder path")
+    from pathlib import Path
+    return Path(value)
+
+
+def check_logit_values(logits: torch.Tensor, names: list[str]) -> None:
+    """Every image's logits finite as float32, where they are computed (a float64 1e300 is finite, but inf once
+    converted: its softmax would be NaN and score nothing, without a word)."""
+    from .io import all_finite
+    largest = torch.finfo(torch.float32).max
+    for i in range(logits.shape[0]):
+        if not all_finite(logits[i]):
+            raise OptionError(f"image {names[i]!r}: logits contain NaN or Inf values; nothing of this batch was "
+                              "counted")
+        if logits.dtype == torch.float64 and float(logits[i].abs().max()) > largest:
+            raise OptionError(f"image {names[i]!r}: logits reach {float(logits[i].abs().max()):.3g}, beyond "
+                              "float32's range (±3.4e38) in which segviewer computes; nothing of this batch was "
+                              "counted")
+
+
 def resolve_device_arg(device) -> torch.device | None:
     return None if device is None else resolve_device(device)
 
@@ -54,6 +88,9 @@ def batch_shapes(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tens
     if logits.ndim != 4 or target.ndim != 3 or logits.shape[0] != target.shape[0]:
         raise OptionError(f"update(): logits must be [N,C,h,w] and target [N,H,W], got "
                           f"{tuple(logits.shape)} and {tuple(target.shape)}")
+    if logits.shape[0] and (0 in logits.shape[1:] or 0 in target.shape[1:]):
+        raise OptionError(f"update(): logits {tuple(logits.shape)} and target {tuple(target.shape)} must have at "
+                          "least one class and one pixel")
     if not logits.is_floating_point():
         raise OptionError(f"logits must be floating point, got {logits.dtype}")
     if target.is_floating_point() or target.dtype == torch.bool:

@@ -8,7 +8,8 @@ import numpy as np
 
 from .counts import Counts
 from .errors import LoadError
-from .overlay import ALL_CLASSES, FN, FP, PALETTES, TP, error_lut, hard_codes, prepare_maps, threshold_codes
+from .overlay import (ALL_CLASSES, FN, FP, PALETTES, TP, error_lut, hard_codes, prepare_maps, restrict_codes,
+                      threshold_codes)
 from .scores import compute_scores, nanmean
 from .scoring import Mode, Scoring
 
@@ -27,12 +28,18 @@ def rank_worst(counts: Counts, beta: float, smooth: float, by: str = "mean_fbeta
 
 
 def overlay_rgba(sample, classes, scoring: Scoring, palette: str = "classic", opacity: float = 0.6) -> np.ndarray:
+    """The all-classes errors over the pixels the scores count: outside a boundary band (or inside it, for the
+    interior) dimmed as the window dims them, so the picture shows what the figure's numbers count."""
+    from .regions import boundary_band
     labels = sample.target.labels.new_tensor(sample.labels)
     maps = prepare_maps(labels, classes.ignore_index, sample.probs, sample.pred_map)
     if sample.probs is None or scoring.mode is Mode.ARGMAX:
         codes = hard_codes(maps, maps.pred_argmax, ALL_CLASSES)
     else:
         codes = threshold_codes(maps, sample.probs, ALL_CLASSES, scoring.effective_threshold())
+    if scoring.boundary:
+        band = boundary_band(sample.labels, scoring.boundary, classes.ignore_index)
+        codes = restrict_codes(codes, ~band if scoring.interior else band, maps.ignore.cpu().numpy())
     return error_lut(palette, opacity=opacity)[codes]
 
 
@@ -106,6 +113,8 @@ def _draw_worst(dataset, name, counts, row, position, rank, path, scoring, on_er
     beta, smooth = scoring.beta, scoring.smooth
     mean = float(nanmean(compute_scores(Counts(counts.tp[row], counts.fp[row], counts.fn[row]), beta, smooth).fbeta))
     mode = "argmax" if scoring.mode is Mode.ARGMAX else f"threshold {scoring.effective_threshold()}"
+    if scoring.boundary:
+        mode += f", {'interior beyond' if scoring.interior else 'band'} {scoring.boundary} px"
     draw_figure(path, sample.image, overlay_rgba(sample, dataset.classes, scoring),
                 f"#{rank} {name}: mean F{beta:g} {mean:.3f} ({mode})",
                 score_lines(dataset.classes, counts, row, beta, smooth), label=label)

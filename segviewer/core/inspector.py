@@ -14,7 +14,7 @@ import numpy as np
 
 from .cache import BoundedCache
 from .counts import Counts, DatasetCounts, confusion_matrix, in_dataset_order, rows_in_dataset_order
-from .dataset import Dataset, Sample
+from .dataset import Dataset, Sample, checked_dataset
 from .distributed import Connection
 from . import validate
 from .errors import ClosedError, LoadError, OptionError, all_failed
@@ -26,7 +26,7 @@ from .loaded import LoadedImage
 from .overlay import ALL_CLASSES
 from .parts import Boundary, Calibration, Compare, LabelIssues, refuse_after_close
 from .scores import Scores, compute_scores
-from .scoring import Scoring
+from .scoring import Scoring, checked_scoring
 from .sweep import Best, best_thresholds
 
 LOADED_IMAGES = 2          # the current image and the one before it (flicking back is instant)
@@ -91,6 +91,7 @@ class Inspector:
     @dataset.setter
     def dataset(self, dataset: Dataset) -> None:
         self._check_open()
+        checked_dataset(dataset)
         with self._lock:
             self._scoring.check_classes(dataset.classes.num_classes)
             self._dataset = dataset
@@ -126,9 +127,7 @@ class Inspector:
     def _set(self, name: str, value: Scoring, hard_masks_argmax: bool = False) -> None:
         """The one way a setting changes: validated, kept, then every listener told (in this thread)."""
         self._check_open()
-        if not isinstance(value, Scoring):
-            raise OptionError(f"{name} must be a segviewer.Scoring")
-        value.check_classes(self.classes.num_classes)
+        checked_scoring(value, name).check_classes(self.classes.num_classes)
         if hard_masks_argmax:
             value = value.for_dataset(self.is_hard)
         with self._lock:
@@ -139,7 +138,7 @@ class Inspector:
         getattr(self.events, name).emit(old, value)
 
     def effective(self, scoring: Scoring | None) -> Scoring:
-        return self._scoring if scoring is None else scoring.for_dataset(self.is_hard)
+        return self._scoring if scoring is None else checked_scoring(scoring).for_dataset(self.is_hard)
 
     def key(self, kind: str, scoring: Scoring | None = None, image: int | None = None, extra: tuple = (),
             compare_scoring: Scoring | None = None) -> tuple:
@@ -334,37 +333,39 @@ class Inspector:
         from .tables import image_list_values
         return image_list_values(counts, class_id, self.effective(scoring))
 
-    # ---- tables for scripts (pandas imported only there) ----
-    def image_scores(self, image: int | str):
+    # ---- tables for scripts (pandas only here); each reads the settings once (another thread may change them) ----
+    def image_scores(self, image: int | str, scoring: Scoring | None = None):
         """A row per class: class_id, class_name, tp, fp, fn, precision, recall, fbeta, dice, iou."""
         from .tables import scores_frame
-        return scores_frame(self.classes.names, self.image_counts(image), self._scoring)
+        s = self.effective(scoring)
+        return scores_frame(self.classes.names, self.image_counts(image, s), s)
 
-    def dataset_scores(self):
-        """The same columns over the whole dataset (images that fail to load are left out; when every one fails,
-        a LoadError with the first reasons, as the CLI's exit 2)."""
+    def dataset_scores(self, scoring: Scoring | None = None):
+        """The same columns over the dataset (failed images left out; none loads: LoadError, as the CLI's exit 2)."""
         from .tables import scores_frame
+        s = self.effective(scoring)
         if not self.index().names:
             raise all_failed(self._dataset.options.gt_dir, self.failures.reasons())
-        return scores_frame(self.classes.names, self.dataset_counts().total, self._scoring)
+        return scores_frame(self.classes.names, self.dataset_counts(s).total, s)
 
-    def images(self, class_id: int = ALL_CLASSES):
-        """A row per image in dataset order, as the window's list shows it: image, mean_fbeta, mean_iou, fp, fn,
-        status (the review status of the QA session: `session=` given to segviewer.open, else the window's for
-        this GT + prediction source; or 'failed')."""
+    def images(self, class_id: int = ALL_CLASSES, scoring: Scoring | None = None):
+        """A row per image in dataset order, as the window's list: image, mean_fbeta, mean_iou, fp, fn, status (the
+        QA session's: `session=` of segviewer.open, else the window's for this GT + prediction; or 'failed')."""
         from .sessions import current_statuses
         from .tables import images_frame
-        counts = self.dataset_counts()
+        s = self.effective(scoring)
+        counts = self.dataset_counts(s)
         if not counts.exact:
-            counts = self._counted(self._scoring, False)
+            counts = self._counted(s, False)
         statuses = current_statuses(self.session, self._dataset.options)
-        return images_frame(self.names, self.image_list(counts, class_id), statuses)
+        return images_frame(self.names, self.image_list(counts, class_id, s), statuses)
 
-    def confusion(self, image: int | str | None = None):
+    def confusion(self, image: int | str | None = None, scoring: Scoring | None = None):
         """GT class x predicted class pixel counts (+ a 'none' column in threshold mode)."""
         from .tables import confusion_frame
-        matrix = self.dataset_confusion() if image is None else self.image_confusion(image)
-        return confusion_frame(self.classes.names, matrix, with_none=not self._scoring.argmax)
+        s = self.effective(scoring)
+        matrix = self.dataset_confusion(s) if image is None else self.image_confusion(image, s)
+        return confusion_frame(self.classes.names, matrix, with_none=not s.argmax)
 
     # ---- lifetime ----
     @property

@@ -18,7 +18,7 @@ import torch
 from scipy import ndimage
 
 from .counts import Target, accumulation_dtype
-from .errors import LoadError, OptionError
+from .errors import LoadError
 
 DEFAULT_TEMPERATURE = 0.1
 DEFAULT_MIN_CONFIDENCE = 0.9
@@ -47,11 +47,10 @@ class ImageIssues:
     regions: list[SuspectRegion] | None = None
 
 
-def check_settings(temperature: float, min_confidence: float) -> None:
-    if not (np.isfinite(temperature) and temperature > 0):
-        raise OptionError(f"temperature must be a finite number > 0, not {temperature!r}")
-    if not 0.0 <= min_confidence <= 1.0:
-        raise OptionError(f"min_confidence must be within [0, 1], not {min_confidence!r}")
+def check_settings(temperature: float, min_confidence: float) -> tuple[float, float]:
+    from . import validate
+    return validate.real("temperature", temperature, 0.0, low_open=True), validate.real("min_confidence",
+                                                                                        min_confidence, 0.0, 1.0)
 
 
 def self_confidence(probs: torch.Tensor, target: Target) -> torch.Tensor:
@@ -192,7 +191,7 @@ def scan_label_issues(dataset, temperature: float = DEFAULT_TEMPERATURE,
                       progress: Callable[[int, int], None] | None = None,
                       cancelled: Callable[[], bool] | None = None) -> Iterator[ImageIssues]:
     """Each image's issues in dataset order, one image in memory at a time; bad files go to on_error."""
-    check_settings(temperature, min_confidence)
+    temperature, min_confidence = check_settings(temperature, min_confidence)
     require_probabilities(dataset)
     one = sums_to_one(dataset)
     for index, sample in dataset.iter_samples(on_error=on_error, strict=strict):

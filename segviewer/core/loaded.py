@@ -113,7 +113,10 @@ class LoadedImage:
         """Codes for the view, restricted to the scored pixels exactly as the counts are, with the legend.
         "image" draws nothing; in the all-classes errors view a correct background pixel is BACKGROUND_TP
         (counted in the legend's "tp" as in the table, left unpainted by the default lookup table)."""
+        from . import validate
         maps, c = self.maps, self.classes.num_classes
+        validate.choice("view", view, (*VIEWS, "doubt", "compare"))
+        class_id = validate.class_id(class_id, c)
         if view in ("image", "compare") or (view == "doubt" and self.hard):   # compare: the engine draws B
             return Overlay(np.zeros(tuple(maps.labels.shape), np.uint8), {})
         if view == "doubt":     # 1 − p(label) per pixel, 0..255, drawn through a heat lookup table

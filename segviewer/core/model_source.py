@@ -47,6 +47,15 @@ class InputTransform:
     normalize: str = "none"
     size: tuple[int, int] | None = None
 
+    def __post_init__(self):
+        """The model's input (3 float32 channels at `size`, resized then normalised: three such tensors at once)
+        within the memory budget, before any image is read: a 40000x40000 input asked for 19 GB per image."""
+        if self.size is not None:
+            from .budgets import check_needs
+            h, w = (int(v) for v in self.size)
+            check_needs("the model's input", [(3 * 3 * 4 * h * w, f"--input-size {h}x{w}, 3 channels of float32",
+                                               "lower --input-size")])
+
     @property
     def cache_key(self) -> str:
         return f"normalize={self.normalize};size={self.size}"

@@ -38,13 +38,15 @@ class DataOptions:
         validate.choice("pred_kind", self.pred_kind, validate.PRED_KINDS)
         validate.activation(self.activation)
         validate.device_name(self.device)
-        if self.num_classes is not None:
-            validate.whole("num_classes", self.num_classes, 1, validate.MAX_CLASSES)
+        if self.num_classes is not None:    # kept as int: 3.0 is 3 (a float breaks every range() later)
+            object.__setattr__(self, "num_classes", validate.whole("num_classes", self.num_classes, 1,
+                                                                   validate.MAX_CLASSES))
         if self.ignore_index is not None:
-            validate.whole("ignore_index", self.ignore_index, *validate.LABEL_ID_RANGE)
-        if not isinstance(self.align_corners, bool):
-            raise OptionError(f"align_corners {self.align_corners!r}: True or False")
-        if isinstance(self.strip_suffixes, str) or not all(isinstance(x, str) for x in self.strip_suffixes):
+            object.__setattr__(self, "ignore_index", validate.whole("ignore_index", self.ignore_index,
+                                                                    *validate.LABEL_ID_RANGE))
+        validate.flag("align_corners", self.align_corners)
+        if isinstance(self.strip_suffixes, str) or not isinstance(self.strip_suffixes, (tuple, list)) \
+                or not all(isinstance(x, str) for x in self.strip_suffixes):
             raise OptionError(f"strip_suffixes {self.strip_suffixes!r}: a sequence of name suffixes (text)")
 
     def probability_key(self) -> dict:
@@ -96,18 +98,18 @@ def gt_folder_layout(folder: Path, classes: str | None = None, prefer: str = "lo
                         found.get("masks") if kind == "masks" else None, images, classes)
 
 
-def parse_threshold(text: str, num_classes: int):
+def parse_threshold(text: str, num_classes: int, option: str = "--threshold"):
     """'0.5' -> 0.5; '0.4,0.6,...' -> one per class."""
     try:
         values = [float(v) for v in str(text).split(",")]
     except ValueError:
-        raise OptionError(f"--threshold {text!r}: not a number or comma-separated numbers") from None
+        raise OptionError(f"{option} {text!r}: not a number or comma-separated numbers") from None
     if any(not 0.0 <= v <= 1.0 for v in values):   # also refuses NaN
-        raise OptionError(f"--threshold {text!r}: thresholds lie in [0, 1]")
+        raise OptionError(f"{option} {text!r}: thresholds lie in [0, 1]")
     if len(values) == 1:
         return values[0]
     if len(values) != num_classes:
-        raise OptionError(f"--threshold lists {len(values)} values for {num_classes} classes")
+        raise OptionError(f"{option} lists {len(values)} values for {num_classes} classes")
     return values
 
 
@@ -125,11 +127,14 @@ def beside_dataset_folder(gt_dir: str | Path) -> Path:
 
 
 def writable_folder(folder: Path) -> bool:
+    """Whether a file can be made in folder: a fresh, randomly named one made exclusively (a name planted in a
+    shared dataset's .segviewer/, e.g. a symlink to the user's file, is never opened, let alone truncated)."""
+    import tempfile
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".probe-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        fd, probe = tempfile.mkstemp(prefix=".probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
         return True
     except OSError:
         return False

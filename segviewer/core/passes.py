@@ -48,6 +48,8 @@ def counts_pass(dataset, scoring: Scoring, cluster=None, *, with_confusion: bool
                 strict: bool = False, progress: Progress | None = None,
                 cancelled: Callable[[], bool] | None = None) -> DatasetCounts:
     """Every image's tp / fp / fn and soft counts at the Scoring (its band too), in dataset order."""
+    from .budgets import check_counts
+    check_counts(dataset.classes.num_classes, len(dataset), with_confusion)   # before a row is allocated
     scoring = scoring.for_dataset(dataset.is_hard)
     failures, report = _collecting(on_error)
     parts = _run(dataset, count_images, (scoring, with_confusion), cluster, report, strict, progress, cancelled)
@@ -165,7 +167,7 @@ def label_scan_pass(dataset, scoring: Scoring | None = None, cluster=None, *, te
     """Each image's label score and suspect pixels (and regions) in dataset order (independent of the Scoring).
     Here one image is in memory at a time; from a cluster, the chunks as they are merged."""
     from .label_issues import check_settings, require_probabilities, scan_label_issues
-    check_settings(temperature, min_confidence)
+    temperature, min_confidence = check_settings(temperature, min_confidence)
     require_probabilities(dataset)
     if cluster is None:
         yield from scan_label_issues(dataset, temperature, min_confidence, with_regions, on_error, strict, progress,

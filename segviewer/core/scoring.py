@@ -96,5 +96,12 @@ class Scoring:
         return replace(self, **changes)
 
 
+def checked_scoring(value, name: str = "scoring") -> Scoring:
+    """value itself when it is a Scoring; an OptionError naming `name` otherwise."""
+    if not isinstance(value, Scoring):
+        raise OptionError(f"{name} {value!r}: must be a segviewer.Scoring")
+    return value
+
+
 def _is_scalar(value) -> bool:
     return not (isinstance(value, Sequence) and not isinstance(value, str))

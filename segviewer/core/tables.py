@@ -26,9 +26,11 @@ def scores_frame(names, counts: Counts, scoring: Scoring):
 def image_list_values(counts, class_id: int, scoring: Scoring) -> dict:
     """Per image (dataset order) of a DatasetCounts: mean F-beta and IoU over present classes, the class's F-beta
     (ALL_CLASSES: the mean), FP and FN pixels (all classes: the sums of the per-class fp / fn the table shows)."""
+    from . import validate
     from .overlay import ALL_CLASSES
     from .scores import fbeta_score, iou_score, nanmean
     pi = counts.per_image
+    class_id = validate.class_id(class_id, pi.tp.shape[1])
     # only the two scores the list shows (a slider step at 10,000 images computes these, not all five)
     fbeta, iou = fbeta_score(pi, scoring.beta, scoring.smooth), iou_score(pi, scoring.smooth)
     mean_f, mean_iou = nanmean(fbeta).numpy(), nanmean(iou).numpy()

@@ -60,6 +60,15 @@ def whole(name: str, value: object, low: int, high: int) -> int:
     return number
 
 
+def flag(name: str, value: object) -> bool:
+    """True or False (numpy's bool too), never a truthy string or number."""
+    if type(value).__name__ == "bool_":
+        value = bool(value)
+    if not isinstance(value, bool):
+        raise OptionError(f"{name} {_shown(value)}: True or False")
+    return value
+
+
 def choice(name: str, value: object, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise OptionError(f"{name} {_shown(value)}: use one of {', '.join(choices)}")
@@ -84,6 +93,16 @@ def steps(value: object, name: str = "steps") -> int:
 
 def bins(value: object, name: str = "bins") -> int:
     return whole(name, value, 1, MAX_BINS)
+
+
+def class_id(value: object, num_classes: int, name: str = "class_id", every: int | None = -1) -> int:
+    """A class id 0..num_classes-1, or `every` (-1: all classes / the top label) where a call takes it."""
+    low = every if every is not None else 0
+    try:
+        return whole(name, value, low, num_classes - 1)
+    except OptionError:
+        also = f" (or {every}: all classes)" if every is not None else ""
+        raise OptionError(f"{name} {_shown(value)}: no such class; give 0..{num_classes - 1}{also}") from None
 
 
 def activation(value: object, name: str = "activation") -> str:

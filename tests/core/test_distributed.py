@@ -238,3 +238,23 @@ def test_workers_option_starts_its_own_cluster_and_equals_one_process(tmp_path):
         assert res.returncode == 0, res.stderr
     for name in ("", "_pi"):
         assert (tmp_path / f"local{name}.csv").read_bytes() == (tmp_path / f"dask{name}.csv").read_bytes()
+
+
+def test_odd_sized_images_equal_one_process_to_the_bit(client, tmp_path):
+    """torch splits an image's pixels between its threads and computes the values at a split's edges on the scalar
+    path, so probabilities depend on the thread count (these 25×21 images: 20-57 values differ in their last bit
+    between 1 thread and 2, 3, 4, 6, 8 or 16). The workers (1 thread each, as Dask starts them) compute on the
+    client's count: soft Dice, calibration and label scores are the same bytes as one process's. (Setting this
+    process's thread count here would break forked children in later tests: torch's pool does not survive a fork.)"""
+    import torch
+    if torch.get_num_threads() == 1:
+        pytest.skip("one torch thread here: one process computes as a single-threaded worker does")
+    root = random_dataset(tmp_path / "data", 4, h=25, w=21, seed=11)
+    data = ("--gt", root / "gt", "--logits", root / "logits")
+    for where, extra in (("local", ()), ("dask", ("--scheduler", client.scheduler.address))):
+        runs = [run_cli("export", *data, "--out", tmp_path / f"e_{where}.csv", *extra),
+                run_cli("calibration", *data, "--bins", "7", "--out", tmp_path / f"c_{where}.csv", *extra),
+                run_cli("label-issues", *data, "--out", tmp_path / f"l_{where}.csv", *extra)]
+        assert all(r.returncode == 0 for r in runs), [r.stderr for r in runs]
+    for name in ("e", "c", "l"):
+        assert (tmp_path / f"{name}_local.csv").read_bytes() == (tmp_path / f"{name}_dask.csv").read_bytes(), name

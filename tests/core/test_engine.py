@@ -21,6 +21,16 @@ def tiny(tmp_path):
     return make_dataset(tmp_path / "d", logits, gts)
 
 
+def model_b(root):
+    """Another model's logits for the same images, at a lower resolution (resized like any logits)."""
+    rng = np.random.default_rng(5)
+    folder = root.parent / "model_b"
+    folder.mkdir(exist_ok=True)
+    for i in range(4):
+        np.save(folder / f"img{i}.npy", rng.normal(size=(3, 5, 6)).astype(np.float32) * 2)
+    return folder
+
+
 def open_tiny(root, **kwargs):
     return segviewer.open(gt=root / "gt", logits=root / "logits", **kwargs)
 
@@ -159,10 +169,54 @@ BURST = [(Scoring(threshold=0.3), Scoring(argmax=True)), (Scoring(argmax=True, b
 def test_every_analysis_answers_for_the_current_settings_after_a_burst(tiny):
     """The staleness oracle for every kind of result: after each step of a burst, the engine that saw every earlier
     step answers exactly as a fresh engine opened at that step's settings."""
-    ins = open_tiny(tiny, compare=tiny / "logits")
+    b = model_b(tiny)
+    ins = open_tiny(tiny, compare=b)
     for scoring, compare_scoring in BURST:
         got = analyses(ins, scoring, compare_scoring)
-        with open_tiny(tiny, compare=tiny / "logits") as fresh:
+        with open_tiny(tiny, compare=b) as fresh:
             want = analyses(fresh, scoring, compare_scoring)
         for kind in want:
             pd.testing.assert_frame_equal(got[kind], want[kind], obj=f"{kind} at {scoring}")
+
+
+TORN = [("dataset_scores", lambda ins: ins.dataset_scores(), "dataset_counts"),
+        ("image_scores", lambda ins: ins.image_scores(1), "image_counts"),
+        ("images", lambda ins: ins.images(), "dataset_counts"),
+        ("confusion", lambda ins: ins.confusion(), "dataset_confusion"),
+        ("image confusion", lambda ins: ins.confusion(image=2), "image_confusion")]
+
+
+@pytest.mark.parametrize("what,call,inner", TORN, ids=[t[0] for t in TORN])
+def test_a_table_is_one_snapshot_while_another_thread_changes_the_settings(tiny, monkeypatch, what, call, inner):
+    """The window's slider (another thread) moves while a script's call is half done: the table answers for the
+    settings the call started with, never counts of one setting scored with the other's beta or mode."""
+    before, after = Scoring(threshold=0.3, beta=0.5), Scoring(argmax=True, beta=4.0)
+    with open_tiny(tiny, scoring=before) as fresh:
+        want = call(fresh)
+    ins = open_tiny(tiny, scoring=before)
+    real = getattr(ins, inner)
+
+    def then_the_slider_moves(*args, **kwargs):
+        out = real(*args, **kwargs)
+        ins.scoring = after
+        return out
+    monkeypatch.setattr(ins, inner, then_the_slider_moves)
+    pd.testing.assert_frame_equal(call(ins), want)
+    assert ins.scoring == after
+
+
+@pytest.mark.parametrize("what", ["table", "images"])
+def test_compare_tables_are_one_snapshot_too(tiny, monkeypatch, what):
+    before, after = Scoring(threshold=0.3, beta=0.5), Scoring(argmax=True, beta=4.0)
+    with open_tiny(tiny, scoring=before, compare=tiny / "logits") as fresh:
+        fresh.compare_scoring = Scoring(threshold=0.6)
+        want = getattr(fresh.compare, what)()
+    ins = open_tiny(tiny, scoring=before, compare=tiny / "logits")
+    ins.compare_scoring = Scoring(threshold=0.6)
+    real = ins.compare.dataset
+
+    def the_sliders_move_first(*args, **kwargs):
+        ins.scoring, ins.compare_scoring = after, Scoring(argmax=True)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(ins.compare, "dataset", the_sliders_move_first)
+    pd.testing.assert_frame_equal(getattr(ins.compare, what)(), want)

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from segviewer.core.counts import count_hard, count_threshold, prepare_target
@@ -66,3 +67,25 @@ def test_luts():
     assert tuple(cb[TP, :3]) == (0, 158, 115)
     cl = class_lut(np.array([[1, 2, 3], [4, 5, 6]], np.uint8))
     assert tuple(cl[1, :3]) == (4, 5, 6) and cl[255, 3] == 0 and cl[2, 3] > 0
+
+
+@pytest.mark.parametrize("interior", [False, True])
+def test_a_figure_shows_the_band_the_window_shows(tmp_path, interior):
+    """export --figures with --boundary painted errors over the whole image while its scores counted the band only;
+    the figure's pixels are now the window's canvas pixels (a correct background pixel painted, as figures do)."""
+    import segviewer
+    from helpers import make_dataset
+    from segviewer.core.figures import overlay_rgba
+    from segviewer.core.overlay import OUTSIDE, error_lut
+    rng = np.random.default_rng(4)
+    gt = np.zeros((12, 14), np.int64)
+    gt[3:9, 4:11] = 1
+    gt[0, 0] = 255
+    root = make_dataset(tmp_path / "d", [rng.normal(size=(2, 12, 14)).astype(np.float32)], [gt])
+    scoring = segviewer.Scoring(threshold=0.4, boundary=2, interior=interior)
+    with segviewer.open(gt=root / "gt", logits=root / "logits", scoring=scoring) as ins:
+        loaded = ins.load(0)
+        canvas = loaded.overlay(ins.scoring).codes
+        figure = overlay_rgba(loaded.sample, ins.classes, ins.scoring)
+    assert (canvas == OUTSIDE).any() and (canvas != OUTSIDE).any()
+    np.testing.assert_array_equal(figure, error_lut(background=True)[canvas])

@@ -244,3 +244,12 @@ def test_a_lone_surrogate_in_a_class_name_is_replaced_in_figures(tmp_path):
     result = run_cli("sweep", *data_args(base), "--out", tmp_path / "s.csv", "--plot", tmp_path / "p.png",
                      "--steps", "10")
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("value,words", [("2", "thresholds lie in [0, 1]"), ("0.1,0.2", "lists 2 values for 3")])
+def test_a_bad_compare_threshold_is_named_as_such(tmp_path, value, words):
+    """The line named --threshold (which was fine) for a wrong --compare-threshold."""
+    base = make_base(tmp_path / "data")
+    line = refused(tmp_path, ["compare", *data_args(base), "--compare", base["pred"], "--compare-threshold", value,
+                              "--out", tmp_path / "p.csv"], words)
+    assert "--compare-threshold" in line

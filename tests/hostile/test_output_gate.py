@@ -118,3 +118,19 @@ def test_figures_checks_every_file_before_writing_any(tmp_path):
     line = refused(tmp_path, ["export", *data_args(base), "--out", tmp_path / "o.csv", "--figures", figs,
                               "--worst", "2"], "--figures", "(the class file)")
     assert "would overwrite an input" in line
+
+
+def test_a_planted_probe_link_in_a_shared_datasets_cache_folder_is_never_written(tmp_path):
+    """Opening a dataset checks that .segviewer/ beside it is writable with a probe file. The probe was named
+    `.probe-<pid>` and opened without O_EXCL: a dataset shared with such symlinks in its .segviewer/ (one per pid)
+    truncated the file they point to."""
+    import segviewer
+    base = make_base(tmp_path / "data")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    cache = base["root"] / ".segviewer"
+    cache.mkdir()
+    (cache / f".probe-{os.getpid()}").symlink_to(victim)
+    with segviewer.open(gt=base["gt"], logits=base["pred"]) as ins:
+        ins.dataset_scores()
+    assert victim.read_text() == "precious"

@@ -170,6 +170,19 @@ def test_many_class_names_on_a_one_pixel_ground_truth_name_the_class_count(tmp_p
             "20,000×20,001 confusion matrix", "--classes")
 
 
+def test_every_images_counts_of_many_classes_are_admitted_before_a_pass(tmp_path):
+    """40 one-pixel masks against 40,000 classes: each file fits, but the export's rows (tp, fp, fn and the soft
+    terms of every image and class, 73 MiB) were allocated without asking the budget."""
+    base = make_base(tmp_path / "data", n=40, masks=True)
+    for i in range(40):
+        for kind in ("gt", "pred"):
+            Image.fromarray(np.zeros((1, 1), np.uint8)).save(base[kind] / f"img{i}.png")
+    classes_json(base["classes"], 40_000)
+    line = refused(tmp_path, ["export", *data_args(base, "--masks"), "--out", tmp_path / "o.csv",
+                              "--memory-budget", "64M"], "40 images × 40,000 classes", "--classes")
+    assert "73.2 MiB" in line
+
+
 def test_a_boundary_width_past_the_image_costs_what_the_image_side_does(tmp_path):
     base = make_base(tmp_path / "data")
     rows = {}
@@ -189,3 +202,21 @@ def test_a_boundary_band_past_the_image_is_the_whole_image(tmp_path):
         assert run_cli("export", *data_args(base), "--out", out, "--boundary", k).returncode == 0
         outs[k] = out.read_text()
     assert outs["8"] == outs["1000000000"]
+
+
+def test_a_model_input_size_beyond_the_budget_is_refused_before_any_image(tmp_path):
+    """--input-size 40000x40000 tried to allocate 19 GB for the first image (a MemoryError, or the OOM killer)."""
+    import torch
+
+    class Identity(torch.nn.Module):
+        def forward(self, x):
+            return x
+    base = make_base(tmp_path / "data")
+    images = tmp_path / "data" / "images"
+    images.mkdir()
+    Image.fromarray(np.zeros((H, W, 3), np.uint8)).save(images / "img0.png")
+    torch.jit.script(Identity()).save(str(tmp_path / "m.pt"))
+    line = refused(tmp_path, ["export", "--gt", base["gt"], "--images", images, "--model", tmp_path / "m.pt",
+                              "--input-size", "40000x40000", "--memory-budget", "1G", "--out", tmp_path / "o.csv"],
+                   "--input-size 40000x40000", "lower --input-size")
+    assert "model's input needs about 53.6 GiB" in line

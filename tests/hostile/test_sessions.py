@@ -167,6 +167,9 @@ FOREIGN_OBJECTS = {
 BAD_VALUES = {
     "text-where-a-time-belongs": with_sql("UPDATE changes SET time = 'yesterday' WHERE seq = 3"),
     "infinite-time": with_sql("UPDATE changes SET time = 1e999 WHERE seq = 2"),
+    "finite-time-past-every-date": with_sql("UPDATE changes SET time = 1e300 WHERE seq = 2"),   # report: OverflowError
+    "time-before-year-1": with_sql("UPDATE changes SET time = -1e12 WHERE seq = 2"),
+    "v1-time-past-every-date": with_sql("UPDATE history SET before_time = 1e300 WHERE id = 3", v1=True),
     "blob-note": with_sql("UPDATE changes SET note = X'00FF10' WHERE seq = 4"),
     "blob-reviewer": with_sql("UPDATE changes SET reviewer = X'616E6E' WHERE seq = 1"),
     "huge-note": with_sql("UPDATE changes SET note = printf('%.*c', 70000, 'x') WHERE seq = 5"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ..calibration import (DEFAULT_BINS, TOP_LABEL, CalibrationStats, bins_frame, calibration_frame, check_bins,
                            require_confidence)
-from ..errors import OptionError
 from .base import Part, refuse_after_close
 
 DATASET_CACHE_SIZE = 4     # bin counts kept; each is (classes + 1) x bins
@@ -42,8 +41,8 @@ class Calibration(Part):
 
     def reliability(self, class_id: int = TOP_LABEL, bins: int = DEFAULT_BINS, image: int | str | None = None):
         """Per bin: lower, upper, pixels, mean_confidence, frequency, for a class or the top label (TOP_LABEL)."""
-        if class_id != TOP_LABEL and not 0 <= class_id < self.engine.classes.num_classes:
-            raise OptionError(f"class {class_id}: no such class")
+        from .. import validate
+        class_id = validate.class_id(class_id, self.engine.classes.num_classes, every=TOP_LABEL)
         return self.stats(bins, image).reliability(class_id)
 
     def table(self, bins: int = DEFAULT_BINS, image: int | str | None = None):

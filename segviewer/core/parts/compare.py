@@ -121,8 +121,10 @@ class Compare(Part):
     def overlay(self, image: int | str, class_id: int = -1, scoring=None, compare_scoring=None):
         """The compare view's codes (SAME / FIXED / BROKEN / BOTH_WRONG, ignore hatched) for one class or all
         (-1), with the legend's pixel counts; draw them through compare_pixels.compare_lut()."""
+        from .. import validate
         from ..compare_pixels import change_legend, compare_codes
         from ..loaded import Overlay
+        class_id = validate.class_id(class_id, self.engine.classes.num_classes)
         sa, sb = self._snapshots(scoring, compare_scoring)
         la, pa, pb = self._predictions(image, sa, sb)
         codes = compare_codes(pa, pb, la.maps, class_id, la.scored(sa))
@@ -150,9 +152,11 @@ class Compare(Part):
                compare_scoring=None) -> dict[str, np.ndarray]:
         """Per image in dataset order, from both indexes (a threshold step is a lookup): A's and B's score (mean
         over present classes for -1, else the class's), delta = B − A, and 'failed'. Rank with rank_by_delta."""
+        from .. import validate
         from ..scores import SCORE_NAMES, compute_scores, nanmean
         if score not in SCORE_NAMES:
             raise OptionError(f"score {score!r}: use one of {', '.join(SCORE_NAMES)}")
+        class_id = validate.class_id(class_id, self.engine.classes.num_classes)
         s, sb = self._snapshots(scoring, compare_scoring)
         da, db = self.engine.dataset_counts(s), self.model.dataset_counts(sb)
         rows = self.rows
@@ -167,17 +171,19 @@ class Compare(Part):
         return {"a": a, "b": b, "delta": b - a, "failed": failed}
 
     # ---- tables ----
-    def table(self):
+    def table(self, scoring=None, compare_scoring=None):
         """A row per class: class_id, class_name, gt_pixels, fbeta_a, fbeta_b, delta_fbeta, iou_a, iou_b, delta_iou,
         fixed, broken, both_wrong (absent classes: NaN scores)."""
         import pandas as pd
-        s, classes = self.engine.scoring, self.engine.classes
-        values = per_class_values(self.dataset(), s.beta, s.smooth)
+        sa, sb = self._snapshots(scoring, compare_scoring)      # one snapshot for the counts and the scores
+        classes = self.engine.classes
+        values = per_class_values(self.dataset(scoring=sa, compare_scoring=sb), sa.beta, sa.smooth)
         return pd.DataFrame({"class_id": np.arange(classes.num_classes), "class_name": list(classes.names),
                              **values}, columns=list(PER_CLASS_COLUMNS))
 
-    def images(self):
+    def images(self, scoring=None, compare_scoring=None):
         """A row per compared image: image, mean_fbeta_a, mean_fbeta_b, delta_mean_fbeta, fixed, broken."""
         import pandas as pd
-        s = self.engine.scoring
-        return pd.DataFrame(per_image_values(self.dataset(), s.beta, s.smooth), columns=list(PER_IMAGE_COLUMNS))
+        sa, sb = self._snapshots(scoring, compare_scoring)
+        return pd.DataFrame(per_image_values(self.dataset(scoring=sa, compare_scoring=sb), sa.beta, sa.smooth),
+                            columns=list(PER_IMAGE_COLUMNS))

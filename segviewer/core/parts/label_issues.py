@@ -34,7 +34,7 @@ class LabelIssues(Part):
     def scores(self, temperature: float = DEFAULT_TEMPERATURE, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
                progress=None, cancelled=None) -> LabelScores:
         """Every image's label_score and suspect pixels in dataset order (one pass, kept for the last settings)."""
-        key = (float(temperature), float(min_confidence))
+        key = check_settings(temperature, min_confidence)
         found = self._scores.get(key)
         if found is not None:
             return found
@@ -58,7 +58,7 @@ class LabelIssues(Part):
 
     def regions(self, image, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> list[SuspectRegion]:
         """One image's suspect regions, most pixels first."""
-        check_settings(DEFAULT_TEMPERATURE, min_confidence)
+        _, min_confidence = check_settings(DEFAULT_TEMPERATURE, min_confidence)
         sample = self._probability_sample(image)
         return suspect_regions(sample.probs, sample.target, min_confidence, sums_to_one(self.engine.dataset))
 

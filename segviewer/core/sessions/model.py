@@ -135,9 +135,16 @@ def read_text(value, limit: int, what: str, nullable: bool = False) -> str | Non
     return value
 
 
+# the seconds a date can show (years 1 to 9999, UTC): a finite 1e300 is no time either (the report's date of it
+# was an OverflowError)
+TIME_RANGE = (-62_135_596_800.0, 253_402_300_799.0)
+
+
 def read_time(value, what: str = "time") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise BadValue(f"{what} is {_kind(value)}, not a finite number")
+    if not TIME_RANGE[0] <= value <= TIME_RANGE[1]:
+        raise BadValue(f"{what} {value:g} is no date (seconds since 1970 for a year from 1 to 9999)")
     return float(value)
 
 
