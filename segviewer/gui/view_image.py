@@ -4,7 +4,7 @@ caption under them; or the canvas as it is on screen (zoomed), as before."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QImage, QPainter, QTextDocument
 
 SCALES = (1, 2, 4)           # whole multiples keep every pixel a square of pixels (nearest neighbour)
@@ -97,11 +97,9 @@ def render_view(canvas, caption: str, scale: int) -> QImage:
     painter.drawImage(0, 0, top)
     y = top.height()
     for doc, height in zip((legend, words), heights):
-        painter.save()
         painter.translate(6, y + 2)
         doc.drawContents(painter, QRectF(0, 0, width - 12, height))
-        painter.restore()
+        painter.translate(-6, -(y + 2))
         y += height
-    painter.setPen(Qt.NoPen)
     painter.end()
     return out
