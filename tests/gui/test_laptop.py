@@ -7,7 +7,6 @@ from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtWidgets import (QAbstractButton, QAbstractSpinBox, QApplication, QComboBox, QLabel, QSlider, QStyle,
                                QStyleOptionComboBox)
 
-import segviewer
 from helpers import settle
 from segviewer.core.overlay import ALL_CLASSES
 from segviewer.gui.image_list_model import LABEL, NAME
@@ -246,12 +245,6 @@ def test_save_view_at_the_images_own_resolution_with_legend_and_caption(qtbot, w
     settle(qtbot, window)
     assert window.exports.save_view(str(tmp_path / "both.png"), scale=1)
     assert Image.open(tmp_path / "both.png").size[0] == 2 * w + 8
-
-
-def test_the_band_scores_every_demo_image_next_to_ignore_pixels(demo_dir):
-    with segviewer.open(folder=demo_dir, scoring=segviewer.Scoring(boundary=8)) as ins:
-        rows = ins.images()
-    assert rows["mean_fbeta"].notna().all()              # before: 4 of 12 images had no edge next to ignore
 
 
 def test_p_hides_the_panels_and_brings_them_back(qtbot, window):
