@@ -1,11 +1,13 @@
-"""Team QA on PostgreSQL: status changes per second with several reviewers at once, and the time from one
-reviewer's status key to another reviewer's listener receiving the change (target ≤ 1 s).
+"""Team QA on PostgreSQL: status changes per second with several reviewers at once, the time from one reviewer's
+status key to another reviewer's listener receiving the change, and the window's figure — from a status key pressed
+in one reviewer's window to another reviewer's window showing the status in its image list (target ≤ 1 s).
 
 Starts a throwaway PostgreSQL cluster (tests/pg_cluster.py, fsync on as on a real server). The peer, measured in the
 same run: the same reviewers on one shared SQLite session file (one machine, no server), whose events come from
-polling the file. Reviewers are separate processes (tests/team_worker.py).
+polling the file. Reviewers are separate processes (tests/team_worker.py); the two windows share one offscreen Qt
+application (one GUI thread for both: if anything, slower than two reviewers' own machines).
 
-    python benchmarks/bench_team_qa.py [--reviewers 4] [--changes 200] [--pulses 40]
+    python benchmarks/bench_team_qa.py [--reviewers 4] [--changes 200] [--pulses 40] [--window-pulses 40]
 """
 from __future__ import annotations
 
@@ -77,6 +79,60 @@ def event_latency(target: str, pulses: int, state: Path) -> list[float]:
     return [received[c] - t0 for c, t0 in keys.items()]
 
 
+def window_latency(target: str, pulses: int, data: Path) -> tuple[list[float], list[float]]:
+    """Seconds from a status key in ann's window (review mode, moving on) to bob's window listing the status, and
+    to ann's own window showing it saved."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QSettings, Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+    from segviewer.core.sessions import session_target
+    from segviewer.gui.main_window import MainWindow
+    app = QApplication.instance() or QApplication([])
+    windows = []
+    for who in ("ann", "bob"):
+        window = MainWindow(settings=QSettings(str(data / f"{who}.ini"), QSettings.IniFormat))
+        window.review.reviewer.setText(who)
+        window.review.session_override = session_target(target)
+        window.show()
+        window.actions_.open_folder(data / "demo")
+        windows.append(window)
+    ann, bob = windows
+    settle(app, windows)
+    QTest.keyClick(ann, Qt.Key_R)
+    latencies, own = [], []
+    for i in range(pulses):
+        image = ann.viewer.dataset.names[ann.viewer.current]
+        status = ann.review.status_names()[1 + i % 2]
+        t0 = time.perf_counter()
+        QTest.keyClick(ann, Qt.Key_2 if status == "accepted" else Qt.Key_3)
+        shown: dict[str, float] = {}
+        while len(shown) < 2:
+            for who, window in (("bob", bob), ("ann", ann)):
+                if who not in shown and window.image_list.model.statuses.get(image) == status:
+                    shown[who] = time.perf_counter() - t0
+            if time.perf_counter() - t0 > 10:
+                raise SystemExit(f"{image} never showed in both windows on {target}")
+            app.processEvents()
+            time.sleep(0.0005)
+        latencies.append(shown["bob"])
+        own.append(shown["ann"])
+        settle(app, windows)
+        pause_until = time.perf_counter() + 0.15     # the next key lands anywhere in the windows' poll cycle
+        while time.perf_counter() < pause_until:
+            app.processEvents()
+            time.sleep(0.002)
+    for window in windows:
+        window.close()
+    return latencies, own
+
+
+def settle(app, windows) -> None:
+    while not all(w.viewer.is_settled() and w.review.idle() for w in windows):
+        app.processEvents()
+        time.sleep(0.002)
+
+
 def describe(latencies: list[float]) -> str:
     ms = sorted(1000 * x for x in latencies)
     return (f"median {statistics.median(ms):.1f} ms, p95 {ms[int(0.95 * (len(ms) - 1))]:.1f} ms, "
@@ -88,6 +144,7 @@ def main() -> None:
     parser.add_argument("--reviewers", type=int, default=4)
     parser.add_argument("--changes", type=int, default=200, help="status changes per reviewer")
     parser.add_argument("--pulses", type=int, default=40, help="changes timed from key to listener")
+    parser.add_argument("--window-pulses", type=int, default=40, help="status keys timed from window to window")
     args = parser.parse_args()
     from pg_cluster import Cluster, Database
     cluster = Cluster(fsync=True)
@@ -104,6 +161,16 @@ def main() -> None:
         lite_lat = event_latency(str(work / "latency.sqlite"), args.pulses, work / "s5")
         print(f"key → other reviewer's listener, PostgreSQL LISTEN/NOTIFY: {describe(pg_lat)} (target ≤ 1000 ms)")
         print(f"key → other reviewer's listener, SQLite file polled: {describe(lite_lat)}")
+        from segviewer.core.demo import write_demo
+        write_demo(work / "demo", n_images=args.window_pulses + 8, size=(96, 128))
+        os.environ["XDG_STATE_HOME"] = str(work / "s6")
+        win_pg, own_pg = window_latency(Database(cluster, "windows").url(), args.window_pulses, work)
+        win_lite, own_lite = window_latency(str(work / "windows.sqlite"), args.window_pulses, work)
+        print(f"status key in one window → another reviewer's window lists it, PostgreSQL: {describe(win_pg)} "
+              f"(target ≤ 1000 ms)")
+        print(f"status key in one window → another reviewer's window lists it, SQLite file: {describe(win_lite)}")
+        print(f"status key → the same window lists it saved: PostgreSQL {describe(own_pg)}; "
+              f"SQLite file {describe(own_lite)}")
     finally:
         cluster.remove()
         import shutil

@@ -21,8 +21,10 @@ def make_dataset(root: Path, logits: list[np.ndarray], gts: list[np.ndarray], ex
 
 
 def settle(qtbot, window, timeout=60000):
-    """Waits until every load and computation of the window has finished and been delivered."""
-    qtbot.waitUntil(window.viewer.is_settled, timeout=timeout)
+    """Waits until every load and computation of the window, and every call to its review session, has finished
+    and been delivered."""
+    review = getattr(window, "review", None)
+    qtbot.waitUntil(lambda: window.viewer.is_settled() and (review is None or review.idle()), timeout=timeout)
     qtbot.wait(20)
 
 

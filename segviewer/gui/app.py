@@ -23,7 +23,7 @@ class Launch:
     smooth: float = 1e-5
     class_name: str | None = None
     image: str | None = None
-    session: Path | None = None
+    session: object = None                        # a Path or a PgTarget (core.sessions.session_target)
     screenshot: Path | None = None
     engine: Callable[[], object] | None = None   # builds an Inspector (e.g. a model source) after the first paint
     compare: Path | None = None                   # model B's folder
@@ -52,16 +52,11 @@ def run_app(args: Launch) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
     from ..core.errors import LoadError, OptionError
-    from .main_window import MainWindow
     options = args.options
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("segviewer")
     app.setOrganizationName("segviewer")
-    window = MainWindow()
-    if args.window_size is not None:
-        window.resize(*args.window_size)
-    if args.session:
-        window.review.session_override = args.session
+    window = launch_window(args)
     window.show()
     status = {"code": 0}
 
@@ -90,6 +85,18 @@ def run_app(args: Launch) -> int:
         take_screenshot_when_settled(app, window, args.screenshot)
     code = app.exec()
     return code or status["code"] if not args.screenshot else code
+
+
+def launch_window(args: Launch, settings=None):
+    """The window the command line asked for, before any file or session is touched (--session: a file or a team
+    session's URL, opened on the session's own thread once the dataset is)."""
+    from .main_window import MainWindow
+    window = MainWindow(settings=settings)
+    if args.window_size is not None:
+        window.resize(*args.window_size)
+    if args.session:
+        window.review.session_override = args.session
+    return window
 
 
 def apply_initial_settings(window, args) -> None:
@@ -127,7 +134,8 @@ def take_screenshot_when_settled(app, window, path: Path) -> None:
     state = {"settled": 0}
 
     def poll():
-        state["settled"] = state["settled"] + 1 if window.viewer.is_settled() else 0
+        settled = window.viewer.is_settled() and window.review.idle()
+        state["settled"] = state["settled"] + 1 if settled else 0
         if state["settled"] >= 3 or time.monotonic() - started > SCREENSHOT_TIMEOUT_S:
             timer.stop()
             app.processEvents()

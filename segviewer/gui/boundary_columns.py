@@ -16,6 +16,7 @@ class BoundaryColumns(QObject):
         self.v, self.table = viewer, table
         table.boundary_box.toggled.connect(lambda _on: self.refresh())
         viewer.sample_loaded.connect(self.refresh)
+        viewer.image_failed.connect(lambda _i, _text: self.refresh())
         viewer.settings_changed.connect(lambda changed: changed & PREDICTION_KEYS and self.refresh())
         viewer.dataset_opened.connect(self._reset)
         viewer.dataset_scores_ready.connect(self.refresh)
@@ -35,13 +36,14 @@ class BoundaryColumns(QObject):
 
     def refresh(self) -> None:
         v = self.v
-        if not self.table.boundary_box.isChecked() or v.engine is None or v.loaded is None:
+        if not self.table.boundary_box.isChecked() or v.engine is None:
             return
-        self._show()
+        self._show()           # before anything else: a value of other settings or another image never stays
         engine, i, s = v.engine, v.current, v.scoring
-        v.jobs.request("boundary_image", lambda: engine.key("boundary", v.scoring, v.current),
-                       lambda: engine.boundary.image(i, scoring=s).columns(), self._show, worker=v.compute,
-                       what="Boundary metrics")
+        if v.loaded is not None:   # a failed image has no boundary of its own; the dataset's still follows
+            v.jobs.request("boundary_image", lambda: engine.key("boundary", v.scoring, v.current),
+                           lambda: engine.boundary.image(i, scoring=s).columns(), self._show, worker=v.compute,
+                           what="Boundary metrics")
         v.jobs.request("boundary_dataset", lambda: engine.key("boundary", v.scoring),
                        lambda: engine.boundary.dataset(scoring=s).total().columns(), self._show,
                        worker=v.background, what="Boundary metrics")

@@ -43,6 +43,7 @@ class ImageListPanel(QWidget):
         self.proxy.setDynamicSortFilter(False)   # the model sorts itself and refresh() re-filters once per step
         self._columns()
         self.view.selectionModel().currentRowChanged.connect(self._row_changed)
+        self.view.setTextElideMode(Qt.ElideMiddle)   # a narrow name keeps its start ([ann] open elsewhere) and end
         self.search = QLineEdit()
         self.search.setPlaceholderText("filter by name…")
         self.search.setClearButtonEnabled(True)
@@ -60,6 +61,7 @@ class ImageListPanel(QWidget):
         fit_width(self.pred_filter, [PRED_ANY])
         self.summary = QLabel("no dataset")
         self.summary.setStyleSheet("color: gray;")
+        self.summary.setWordWrap(True)          # "n of N reviewed (mine: m)" stays whole in a narrow list
         top = QHBoxLayout()        # the class filters on rows of their own: a class name shows whole
         top.addWidget(self.search, 2)
         top.addWidget(self.status_filter, 1)
@@ -72,6 +74,7 @@ class ImageListPanel(QWidget):
         layout.addWidget(self.summary)
         self.setMinimumWidth(200)
         self.scores: dict[str, np.ndarray] | None = None
+        self.review_progress = ""       # "n of N reviewed (mine: m)" from the review session
         self._sorted_once = False
         self._held = False
         self._current_key = -1
@@ -185,10 +188,21 @@ class ImageListPanel(QWidget):
     def update_summary(self) -> None:
         m = self.model
         n = len(m.names)
-        reviewed = sum(1 for status in m.statuses.values() if status != "unreviewed")
         shown = self.proxy.rowCount()
         listed = f"{shown} of {n} images" if shown != n else f"{n} images"
-        self.summary.setText(f"{listed} · {reviewed} of {n} reviewed" if n else "no dataset")
+        self.summary.setText(f"{listed} · {self.review_progress}" if n and self.review_progress else
+                             listed if n else "no dataset")
+
+    def show_review_progress(self, text: str) -> None:
+        """The session's "n of N reviewed" (the team's, and the reviewer's own) at the list's foot."""
+        self.review_progress = text
+        self.update_summary()
+
+    def show_holders(self, held: dict[str, str]) -> None:
+        """Marks the images other reviewers have open now (image name -> reviewer)."""
+        if held != self.model.holders:
+            self.model.holders = held
+            self.model.changed(NAME, NAME)
 
     @property
     def pair_counts(self):
@@ -207,12 +221,14 @@ class ImageListPanel(QWidget):
         self._sorted_once = True      # the first scores must not put the list back to worst first
         self.view.sortByColumn(column, Qt.AscendingOrder if ascending else Qt.DescendingOrder)
 
-    def drop_settings_columns(self) -> None:
-        """Δ (and a confusion cell's pixels) belong to the settings they were computed for: cleared on a change
-        until the Compare tab (or the next cell click) computes them again."""
+    def drop_settings_columns(self, pairs: bool = True) -> None:
+        """Δ (and a confusion cell's pixels, when the counts changed) belong to the settings they were computed
+        for: cleared on a change until the Compare tab (or the next cell click) computes them again."""
         m = self.model
-        if m.extra.pop(DELTA, None) is not None or m.pair_counts is not None:
-            m.pair_counts = None
+        dropped = m.extra.pop(DELTA, None) is not None
+        if pairs and m.pair_counts is not None:
+            m.pair_counts, dropped = None, True
+        if dropped:
             m.changed()
 
     def resort(self) -> None:

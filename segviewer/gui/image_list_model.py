@@ -28,6 +28,9 @@ SCORE_KEYS = {1: "mean_fbeta", 2: "class_fbeta", 3: "mean_iou", 4: "fp", 5: "fn"
 INTEGER_COLUMNS = {4, 5}
 CLASS_COLUMNS = (2, 4, 5)      # class Fβ, FP px, FN px: they follow the class selected in Settings
 FAILED_COLOR = (220, 80, 80)
+HELD_COLOR = (40, 100, 190)
+HOLDER_CHARS = 12
+HELD_ROLES = frozenset({Qt.DisplayRole, Qt.ToolTipRole, Qt.ForegroundRole})
 STATUS_MARKS = {"unreviewed": ("", None), "accepted": ("✓", (30, 150, 60)), "needs fix": ("✗", (210, 60, 40)),
                 "model error": ("!", (200, 120, 0)), "ambiguous": ("?", (110, 90, 200))}
 
@@ -58,6 +61,7 @@ class ImageListModel(QAbstractTableModel):
         self.failures: dict[int, str] = {}
         self.statuses: dict[str, str] = {}
         self.notes: dict[str, str] = {}
+        self.holders: dict[str, str] = {}           # image name -> the reviewer who has it open elsewhere
         self.pair_counts: np.ndarray | None = None
         self.extra: dict[int, np.ndarray] = {}      # LABEL / DELTA column values, in dataset order
         self.class_column: tuple[int | None, str] = (None, "")
@@ -190,6 +194,8 @@ class ImageListModel(QAbstractTableModel):
         if c == STATUS:
             mark, color = status_mark(v, self.notes.get(self.names[r], ""))
             return mark, CENTER, brush(color), None
+        if c == NAME and self.holders and self.names[r] in self.holders:
+            return self._held_role(r, v, Qt.DisplayRole), None, self._held_role(r, v, Qt.ForegroundRole), None
         if c == NAME:
             return v, None, brush(FAILED_COLOR) if r in self.failures else None, None
         return fmt(v), RIGHT, None, None
@@ -198,6 +204,8 @@ class ImageListModel(QAbstractTableModel):
         v = self.value(r, c)
         if c == STATUS:
             return self._status_role(r, v, role)
+        if c == NAME and self.holders and self.names[r] in self.holders and role in HELD_ROLES:
+            return self._held_role(r, v, role)
         if role == Qt.DisplayRole:
             return fmt(v)
         if role == SORT_ROLE:
@@ -209,6 +217,17 @@ class ImageListModel(QAbstractTableModel):
         if role == Qt.ForegroundRole:
             return brush(FAILED_COLOR) if c == NAME and r in self.failures else None
         return RIGHT if c != NAME else None
+
+    def _held_role(self, r: int, name: str, role):
+        """An image another reviewer has open: their name before the image's (a narrow list elides the end), in the
+        held colour."""
+        who = self.holders[self.names[r]]
+        if role == Qt.DisplayRole:
+            return f"[{who if len(who) <= HOLDER_CHARS else who[:HOLDER_CHARS - 1] + '…'}]\u00a0{name}"   # one word
+        if role == Qt.ToolTipRole:
+            return (f"{who} has this image open: next unreviewed skips it"
+                    + (f"\n{self.failures[r]}" if r in self.failures else ""))
+        return brush(HELD_COLOR)
 
     def _status_role(self, r: int, status: str, role):
         note = self.notes.get(self.names[r], "")

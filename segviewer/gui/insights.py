@@ -15,12 +15,16 @@ from .folders import start_folder
 from .guard import guarded
 from .image_list_model import DELTA, LABEL
 from .label_issues_panel import LabelIssuesController, LabelIssuesPanel
-from .viewer import COUNT_KEYS
+from .state import SCORING_FIELDS
+from .viewer import COUNT_KEYS, SCORE_KEYS
+
+# what ΔFβ depends on: both models' counts, beta and smoothing, and the class it is shown for
+DELTA_KEYS = COUNT_KEYS | SCORE_KEYS | {"class_id"} | {"compare_" + f for f in SCORING_FIELDS}
 
 
 class Insights(QObject):
     list_column = Signal(int, object, bool)    # rank the image list: column, values in dataset order, ascending
-    columns_stale = Signal()                   # the list's Δ and pair columns belong to other settings now
+    columns_stale = Signal(bool)               # Δ (and, when True, the pair column) belong to other settings now
 
     def __init__(self, viewer, services, tabs, review, parent: QObject | None = None):
         super().__init__(parent)
@@ -42,8 +46,8 @@ class Insights(QObject):
         self.label_panel.region_clicked.connect(lambda r: services.zoom_to(r.bbox))
 
     def _on_settings_changed(self, changed: set) -> None:
-        if changed & COUNT_KEYS or "class_id" in changed:
-            self.columns_stale.emit()
+        if changed & DELTA_KEYS:
+            self.columns_stale.emit(bool(changed & (COUNT_KEYS | {"class_id"})))
             self.compare.refresh()
         if "view" not in changed:
             return

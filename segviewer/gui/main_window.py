@@ -30,9 +30,11 @@ from .insights import Insights
 from .failed_image import NOT_LOADED, FailedImage
 from .first_image import FirstImage
 from .review import ReviewController
+from .team import ConnectionLabel
 from .services import WindowServices
 
 CLASS_ROWS = {Arrangement.COMPACT: 7, Arrangement.WIDE: 10}     # class table rows the Scores panel opens with
+CLOSE_WAIT_S = 3.0
 
 
 class MainWindow(QMainWindow):
@@ -73,8 +75,7 @@ class MainWindow(QMainWindow):
         self.insights = Insights(self.viewer, self.services, self.bottom_tabs, self.review, self)
         self.boundary_columns = BoundaryColumns(self.viewer, self.class_table, self)
         self.failed_image = FailedImage(self.viewer, self)
-        self.exports = WindowExports(self.viewer, self.services, self.canvas,
-                                     lambda: self.review.store.target if self.review.store is not None else None)
+        self.exports = WindowExports(self.viewer, self.services, self.canvas, lambda: self.review.target)
         self.layout_ = WindowLayout(self)
         self.images_dock = self.layout_.add("Images", self.image_list, Qt.LeftDockWidgetArea, 250, (200, 150))
         self.settings_dock = self.layout_.add("Settings", scrolling(self.controls), Qt.RightDockWidgetArea, 0,
@@ -99,8 +100,8 @@ class MainWindow(QMainWindow):
         self._tables_timer.setSingleShot(True)
         self._tables_timer.setInterval(0)
         self._tables_timer.timeout.connect(self._update_tables)
-        self.first_image = FirstImage(self.image_list.visible_order, self.review.resume_target,
-                                      lambda: self.review.resumed, self.viewer.select_image, lambda: self.viewer.current)
+        self.first_image = FirstImage(self.image_list.visible_order, self.review.resume_in, self.viewer.select_image,
+                                      lambda: self.viewer.current)
         self._connect()
         self.controls.sync(self.viewer.settings)
         self.canvas_view.apply_lut()
@@ -119,6 +120,7 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         self.device_label = QLabel("")
         self.reviewed_label = QLabel("")
+        self.connection_label = ConnectionLabel()
         self.size_label = QLabel("no dataset")
         self.timing_label = QLabel("")
         self.progress = QProgressBar()
@@ -128,6 +130,7 @@ class MainWindow(QMainWindow):
         for w in (self.size_label, self.timing_label):
             bar.addWidget(w)
         bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.connection_label)
         bar.addPermanentWidget(self.reviewed_label)
         bar.addPermanentWidget(self.device_label)
 
@@ -150,6 +153,10 @@ class MainWindow(QMainWindow):
         self.review.reviews_changed.connect(lambda statuses, notes: self.image_list.refresh(statuses=statuses,
                                                                                            notes=notes))
         self.review.progress_changed.connect(self.reviewed_label.setText)
+        self.review.progress_changed.connect(self.image_list.show_review_progress)
+        self.review.status_names_changed.connect(self.image_list.set_status_names)
+        self.review.held_changed.connect(self.image_list.show_holders)
+        self.review.connection_changed.connect(self.connection_label.show_text)
         self.insights.list_column.connect(self._rank_list)
         self.insights.columns_stale.connect(self.image_list.drop_settings_columns)
         self.boundary_columns.changed.connect(self._tables_later)
@@ -174,11 +181,10 @@ class MainWindow(QMainWindow):
         ds = v.dataset
         self.controls.set_classes(ds.classes.names, ds.classes.colors, v.is_hard)
         self.controls.sync(v.settings)
-        self.review.open_for_dataset()
-        self.first_image.dataset_opened()     # picked once the list has its order
+        self.first_image.dataset_opened()     # picked once the list has its order (and the session answered)
         self.image_list.set_dataset(ds.names, ds.classes.names, self.review.status_names())
         self._list_follows_class()
-        self.review.refresh()
+        self.review.open_for_dataset()
         self.curves_.dataset_opened()
         kind = "annotator masks" if v.is_hard else "logits"
         self.size_label.setText(f"{len(ds)} images · {ds.classes.num_classes} classes · {kind}")
@@ -211,13 +217,14 @@ class MainWindow(QMainWindow):
     def _on_sample_loaded(self) -> None:
         self.canvas_view.sample_loaded()
         self.image_list.select(self.viewer.loaded.index)
-        self.review.refresh()   # another window may have reviewed this image meanwhile
+        self.review.on_image_changed()   # its lease, its review and history
 
     def _on_image_failed(self, i: int, message: str) -> None:
         self.image_list.refresh(failures=self.viewer.failures)
         if i == self.viewer.current:
             self.canvas_view.image_failed(message)
             self.image_list.select(i)
+            self.review.on_image_changed()
 
     def _on_index_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(total, 1))
@@ -327,7 +334,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         if self.remember_layout:
             self.layout_.save(self.qsettings)
-        self.review.close()
+        self.review.close(wait_s=CLOSE_WAIT_S)   # the image's lease given up before the process may end
         self.viewer.shutdown()
         super().closeEvent(event)
 

@@ -1,7 +1,9 @@
-"""File ▸ Open dataset…: folder pickers for ground truth, predictions, images, and the classes.
+"""File ▸ Open dataset…: folder pickers for ground truth, predictions, images, and the classes; the QA session.
 
-Open checks the fields at once (empty, missing folder) without touching any other folder; a dataset folder's
-classes.json and images/ beside the GT are picked up when those fields are left empty, for masks as for logits."""
+Open checks the fields at once (empty, missing folder, a session that is neither a file nor a PostgreSQL URL)
+without touching any other folder or any server; a dataset folder's classes.json and images/ beside the GT are
+picked up when those fields are left empty, for masks as for logits. The sessions used last are offered again — never
+one with a password in it (libpq's PGPASSWORD, ~/.pgpass or a service file keep those)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,14 +13,22 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDialogButtonBo
 
 from ..core.classes import preset_names
 from ..core.dataset import DataOptions
+from ..core.errors import OptionError
 from ..core.options import beside_gt
+from ..core.sessions import PgTarget, session_target
 from .folders import remember_folder, start_folder
 
 
+RECENT_SESSIONS_KEY = "review/recent_sessions"
+MAX_RECENT_SESSIONS = 8
+
+
 class OpenDatasetDialog(QDialog):
-    def __init__(self, parent: QWidget | None = None, settings=None):
+    def __init__(self, parent: QWidget | None = None, settings=None, session=None):
+        """session: the window's session now (a Path or a PgTarget; the field shows it, password masked)."""
         super().__init__(parent)
         self.settings = settings
+        self._current = session
         self.setWindowTitle("Open dataset")
         self.setMinimumWidth(560)
         form = QFormLayout(self)
@@ -34,20 +44,13 @@ class OpenDatasetDialog(QDialog):
         form.addRow("predictions are", kind)
         self.pred = self._folder_row(form, "predictions", "folder of logits (.npy/.npz/.pt) or masks (PNG)")
         self.images = self._folder_row(form, "images (optional)", "folder of images")
-        self.classes = QComboBox()
-        self.classes.setEditable(True)
-        self.classes.addItems(["", *preset_names()])
-        self.classes.setToolTip("a preset, a JSON/TOML class file, or empty for generic names")
-        browse = QPushButton("File…")
-        browse.clicked.connect(self._pick_class_file)
-        row = QHBoxLayout()
-        row.addWidget(self.classes, 1)
-        row.addWidget(browse)
-        form.addRow("classes", row)
+        self.classes = self._combo_row(form, "classes", preset_names(), self._pick_class_file,
+                                       "a preset, a JSON/TOML class file, or empty for generic names")
         self.scheduler = QLineEdit(str(settings.value("scheduler", "") or "") if settings is not None else "")
         self.scheduler.setPlaceholderText("optional: tcp://host:8786 — build the index on a Dask cluster")
         self.scheduler.setToolTip("a running Dask scheduler whose workers see the same files (remembered)")
         form.addRow("Dask scheduler", self.scheduler)
+        self._session_row(form)
         self.problem = QLabel("")
         self.problem.setStyleSheet("color: #c03030;")
         self.problem.setWordWrap(True)
@@ -56,6 +59,55 @@ class OpenDatasetDialog(QDialog):
         buttons.accepted.connect(self._open_if_valid)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+
+    def _combo_row(self, form: QFormLayout, label: str, items, pick, tip: str) -> QComboBox:
+        """An editable choice (empty first) with a File… button beside it."""
+        combo = QComboBox()
+        combo.setEditable(True)
+        combo.addItems(["", *items])
+        combo.setToolTip(tip)
+        browse = QPushButton("File…")
+        browse.clicked.connect(pick)
+        row = QHBoxLayout()
+        row.addWidget(combo, 1)
+        row.addWidget(browse)
+        form.addRow(label, row)
+        return combo
+
+    def _session_row(self, form: QFormLayout) -> None:
+        self.session = self._combo_row(
+            form, "QA session", self._recent_sessions(), self._pick_session_file,
+            "the QA session: a SQLite file, or a team session on PostgreSQL (postgresql://USER@HOST/DB?session=NAME, "
+            "service=NAME); give passwords through PGPASSWORD or ~/.pgpass — a URL with a password is never remembered")
+        self.session.setCurrentText(str(self._current) if self._current is not None else "")
+        self.session.lineEdit().setPlaceholderText("optional: session.sqlite or postgresql://user@host/db "
+                                                   "(default: the dataset's own file)")
+
+    def _recent_sessions(self) -> list[str]:
+        if self.settings is None:
+            return []
+        value = self.settings.value(RECENT_SESSIONS_KEY, []) or []
+        return [str(v) for v in ([value] if isinstance(value, str) else value)][:MAX_RECENT_SESSIONS]
+
+    def _pick_session_file(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "QA session file (a new name starts a new session)", self._start(),
+                                              "Session (*.sqlite)", options=QFileDialog.DontConfirmOverwrite)
+        if path:
+            self.session.setCurrentText(path)
+            self._remember(path)
+
+    def session_target(self):
+        """The session the field names (None: the dataset's own file); remembered, unless a password is in it."""
+        text = self.session.currentText().strip()
+        if not text:
+            return None
+        if self._current is not None and text == str(self._current):
+            return self._current
+        target = session_target(text)
+        if self.settings is not None and not (isinstance(target, PgTarget) and target.secrets):
+            recent = [text, *(t for t in self._recent_sessions() if t != text)][:MAX_RECENT_SESSIONS]
+            self.settings.setValue(RECENT_SESSIONS_KEY, recent)
+        return target
 
     def _folder_row(self, form: QFormLayout, label: str, tip: str) -> QLineEdit:
         edit = QLineEdit()
@@ -100,6 +152,12 @@ class OpenDatasetDialog(QDialog):
                     found.append(f"choose the {what} folder")
             elif not Path(text).expanduser().is_dir():
                 found.append(f"{what}: {text} is not a folder")
+        session = self.session.currentText().strip()
+        if session and not (self._current is not None and session == str(self._current)):
+            try:
+                session_target(session)
+            except OptionError as exc:
+                found.append(str(exc))
         return found
 
     def _open_if_valid(self) -> None:

@@ -192,9 +192,10 @@ class WindowActions:
         return self.w.open_options(options)
 
     def open_dialog(self) -> None:
-        dialog = OpenDatasetDialog(self.w, self.w.qsettings)
+        dialog = OpenDatasetDialog(self.w, self.w.qsettings, self.w.review.session_override)
         if dialog.exec():
             self.use_scheduler(dialog.scheduler_address())
+            self.w.review.session_override = dialog.session_target()
             self.w.open_options(dialog.options())
 
     def use_scheduler(self, address: str | None) -> None:

@@ -155,7 +155,8 @@ def test_review_digit_in_a_slider_or_list_sets_the_status(qtbot, window, demo_co
     for widget, status in ((window.controls.threshold_slider, "needs fix"), (window.image_list.view, "ambiguous")):
         widget.setFocus()
         qtbot.keyClick(widget, Qt.Key_3 if status == "needs fix" else Qt.Key_5)
-        assert window.review._cache[name].status == status
+        settle(qtbot, window)
+        assert window.review.review_of(name).status == status
 
 
 def test_background_is_context_not_painted_but_counted(qtbot, window, demo_copy):
@@ -243,11 +244,13 @@ def test_masks_and_logits_runs_get_different_sessions(qtbot, window, demo_copy):
     assert window.open_options(masks)
     settle(qtbot, window)
     window.review.set_status_number(3)
-    masks_store = window.review.store.path if hasattr(window.review.store, "path") else None
+    settle(qtbot, window)
+    masks_store = window.review.target
+    assert len(window.review.statuses()) == 1
     assert window.open_options(logits)
     settle(qtbot, window)
     assert window.review.statuses() == {}          # the model's session knows nothing of annotator B's review
-    assert masks_store is None or masks_store != window.review.store.path
+    assert masks_store != window.review.target
 
 
 def test_open_dialog_checks_fields_at_once_and_finds_classes_beside_masks(qtbot, window, demo_copy):

@@ -29,7 +29,8 @@ def test_label_doubt_tab_equals_the_engine_and_marks_needs_fix(qtbot, window, de
     assert regions     # the demo's worst image has a mislabelled object
     window.review.toggle_mode()
     panel.mark.click()
-    review = window.review.store.reviews()[v.engine.names[worst]]
+    settle(qtbot, window)                        # saved on the session's thread
+    review = window.review.review_of(v.engine.names[worst])
     names = v.classes.names
     assert "fix" in review.status
     assert review.note.startswith(f"label doubt: {names[regions[0].gt_class]} looks like "
@@ -61,9 +62,11 @@ def test_l_key_in_review_mode_marks_the_largest_suspect_region(qtbot, window, de
     window.show_image(1)                          # the demo's mislabelled disc
     settle(qtbot, window)
     qtbot.keyClick(window.canvas.view_widget, Qt.Key_L)
-    assert window.review.store is None or v.engine.names[1] not in window.review.store.reviews()
+    settle(qtbot, window)
+    assert window.review.review_of(v.engine.names[1]) is None
     qtbot.keyClick(window.canvas.view_widget, Qt.Key_R)
     qtbot.keyClick(window.canvas.view_widget, Qt.Key_L)
-    review = window.review.store.reviews()[v.engine.names[1]]
+    settle(qtbot, window)
+    review = window.review.review_of(v.engine.names[1])
     largest = v.engine.label_issues.regions(1)[0]
     assert "fix" in review.status and f"({largest.pixels} px" in review.note

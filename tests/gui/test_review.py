@@ -25,17 +25,20 @@ def test_keyboard_review_flow_and_resume(qtbot, window, demo_copy, qsettings):
     assert window.review.mode
     qtbot.keyClick(window, Qt.Key_2)              # 2 = accepted, not class 2, in review mode
     assert window.viewer.settings.class_id == -1
+    settle(qtbot, window)                         # saved on the session's thread
     assert ReviewStore(session).review(first).status == "accepted"
-    settle(qtbot, window)
     assert window.viewer.current == order[1]      # and on to the next image in the list's order
     second = current_name(window)
     window.review.edit_note("boundary OK, tiny FP at the top")
+    settle(qtbot, window)
     assert ReviewStore(session).review(second).note == "boundary OK, tiny FP at the top"
     qtbot.keyClick(window, Qt.Key_U)               # undo the note
+    settle(qtbot, window)
     undone = ReviewStore(session).review(second)
     assert undone is None or undone.note == ""
     window.review.advance.setChecked(False)        # the setting: stay on the image
     qtbot.keyClick(window, Qt.Key_3)              # needs fix
+    settle(qtbot, window)
     assert ReviewStore(session).review(second).status == "needs fix"
     assert current_name(window) == second
     assert window.reviewed_label.text() == "2 of 12 reviewed"
@@ -93,6 +96,7 @@ def test_note_box_enter_saves_shift_enter_breaks_the_line(qtbot, window, demo_co
     qtbot.keyClick(box, Qt.Key_Return, Qt.ShiftModifier)
     qtbot.keyClicks(box, "lines")
     qtbot.keyClick(box, Qt.Key_Return)
+    settle(qtbot, window)
     assert ReviewStore(session).review(name).note == "two\nlines"
     assert window.viewer.settings.class_id == -1   # typing in the note box sent no shortcut
 
@@ -105,4 +109,41 @@ def test_damaged_session_file_keeps_window_alive(qtbot, window, demo_copy):
     settle(qtbot, window)
     assert "not a segviewer session file" in window.last_error
     assert bad.read_bytes() == b"definitely not sqlite"
-    assert window.review.store is None and window.viewer.loaded is not None
+    assert window.review.worker is None and window.viewer.loaded is not None
+
+
+def test_another_window_on_the_same_file_shows_its_changes_within_a_second(qtbot, window, demo_copy, qsettings):
+    from segviewer.gui.main_window import MainWindow
+    session = demo_copy / "qa.sqlite"
+    other = MainWindow(settings=qsettings)
+    qtbot.addWidget(other)
+    other.show()
+    for w in (window, other):
+        w.review.session_override = session
+        assert w.actions_.open_folder(demo_copy)
+        settle(qtbot, w)
+    name = current_name(window)
+    qtbot.keyClick(window, Qt.Key_R)
+    qtbot.keyClick(window, Qt.Key_5)
+    qtbot.waitUntil(lambda: other.image_list.model.statuses.get(name) == "ambiguous", timeout=1000)
+    assert other.reviewed_label.text() == "1 of 12 reviewed"        # one reviewer: no "(mine: …)"
+    assert other.review.state.team is False and not other.review.team.reviewers.isVisible()
+    other.close()
+
+
+def test_resume_waits_for_the_sorted_list_and_goes_to_its_first_unreviewed_image(qtbot, window, demo_copy):
+    """The session answers before the dataset's scores sort the list: the review goes on at the first unreviewed
+    image in the list's order (worst first), not at the dataset's first."""
+    session = demo_copy / "qa.sqlite"
+    with ReviewStore(session) as store:
+        store.set_review("scene_005", "accepted")
+    window.review.session_override = session
+    assert window.actions_.open_folder(demo_copy)
+    settle(qtbot, window)
+    qtbot.waitUntil(lambda: window.review.idle() and not window.first_image.pending, timeout=20000)
+    settle(qtbot, window)
+    order = names_of(window, window.image_list.visible_order())
+    assert order[0] != "scene_000"
+    assert current_name(window) == next(n for n in order if n != "scene_005")
+
+

@@ -69,3 +69,19 @@ def test_show_applies_the_boundary_band(qtbot, demo_copy):
     np.testing.assert_allclose(window.viewer.dataset_scores().fbeta.numpy(), ins.dataset_scores()["fbeta"],
                                equal_nan=True)
     window.close()
+
+
+def test_the_delta_column_never_stays_for_another_beta_or_model_b_threshold(qtbot, window, demo_copy):
+    """ΔFβ depends on beta, smoothing and model B's own threshold: a change of any of them, with the Compare tab
+    hidden, drops the column (it is computed again for the new settings when the tab shows)."""
+    assert window.actions_.open_folder(demo_copy)
+    settle(qtbot, window)
+    v, insights = window.viewer, window.insights
+    assert insights.open_compare(demo_copy / "logits")
+    for change in ({"beta": 4.0}, {"smooth": 0.5}, {"compare_threshold": 0.3}, {"compare_argmax": True}):
+        window.bottom_tabs.setCurrentWidget(insights.compare_panel)
+        qtbot.waitUntil(lambda: DELTA in window.image_list.model.extra, timeout=30000)
+        window.bottom_tabs.setCurrentIndex(0)
+        v.update_settings(**change)
+        settle(qtbot, window)
+        assert DELTA not in window.image_list.model.extra, change

@@ -62,6 +62,7 @@ def test_undo_goes_to_the_image_it_undid_and_says_what(qtbot, window, demo_copy)
     qtbot.keyClick(window, Qt.Key_Right)
     settle(qtbot, window)
     window.review.edit_note("tiny FP at the top")           # a note on the third image
+    settle(qtbot, window)
     qtbot.keyClick(window, Qt.Key_U)                        # undoes the note: stays here
     settle(qtbot, window)
     assert window.viewer.current == order[2]
@@ -72,6 +73,7 @@ def test_undo_goes_to_the_image_it_undid_and_says_what(qtbot, window, demo_copy)
     assert window.statusBar().currentMessage() == f"undone on {names[order[0]]}: status accepted → unreviewed"
     assert ReviewStore(demo_copy / "qa.sqlite").review(names[order[0]]).status == "unreviewed"
     qtbot.keyClick(window, Qt.Key_U)
+    settle(qtbot, window)
     assert window.statusBar().currentMessage() == "nothing to undo"
 
 
@@ -79,6 +81,7 @@ def test_esc_in_the_note_box_cancels_and_restores_the_note(qtbot, window, demo_c
     open_demo(qtbot, window, demo_copy)
     name = window.viewer.dataset.names[window.viewer.current]
     window.review.edit_note("kept")
+    settle(qtbot, window)                                   # saved on the session's thread
     box = window.review.note_box
     window.review.edit_note()                               # N: the keys go to the note box
     qtbot.waitUntil(box.hasFocus)

@@ -21,7 +21,8 @@ WRITERS = {
     ("ReviewController", "export_report"): lambda w, target: w.review.export_report(str(target)),
 }
 FOLDER_WRITERS = {"export_worst_figures"}
-SESSION_CHOOSERS = {("ReviewController", "_pick_new_file")}   # a session file: the session gate's (core.session)
+SESSION_CHOOSERS = {("ReviewController", "_pick_new_file"),     # a session file: the session gate's (core.session)
+                    ("OpenDatasetDialog", "_pick_session_file")}
 SAVE_DIALOGS = ("getSaveFileName", "_save_path(", "Folder for the figures")
 
 
@@ -76,7 +77,8 @@ def test_every_window_writer_refuses_an_input(qtbot, window, demo_copy, tmp_path
     assert window.actions_.open_folder(demo_copy)
     settle(qtbot, window)
     assert window.review.use_session(tmp_path / "review.sqlite")    # a session outside segviewer's own folders
-    session = window.review.store.path
+    settle(qtbot, window)
+    session = window.review.target
     gt_file, logits_file = sorted((demo_copy / "gt").iterdir())[0], sorted((demo_copy / "logits").iterdir())[0]
     kept = {p: digest(p) for p in (gt_file, logits_file)}
     for i, ((_, name), call) in enumerate(WRITERS.items()):

@@ -301,3 +301,11 @@ def test_a_new_session_is_never_another_sessions_companion(tmp_path, suffix):
             f"s.sqlite{suffix}", "choose another name")
     refused(tmp_path, ["qa-merge", session, "--into", f"{session}{suffix}"], f"s.sqlite{suffix}")
     assert len(ReviewStore(session, read_only=True).reviews()) == 3
+
+
+@pytest.mark.parametrize("suffix", ["-wal", "-shm", "-journal"])
+def test_a_new_session_is_never_a_companion_of_one_made_later(tmp_path, suffix):
+    """X-wal made first, X later: SQLite would then take the session for X's journal and rewrite it."""
+    refused(tmp_path, ["qa-merge", real_session(tmp_path / "solo.sqlite", 2), "--into", str(tmp_path / f"t.sqlite{suffix}")],
+            f"t.sqlite{suffix}", "choose another name")
+    assert not (tmp_path / f"t.sqlite{suffix}").exists() and not (tmp_path / "t.sqlite").exists()

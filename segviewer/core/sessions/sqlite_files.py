@@ -84,12 +84,12 @@ def existing_file(path: Path) -> bool:
 
 
 def not_a_companion(path: Path) -> None:
-    """A new session file must not be named like another session's -wal, -shm or -journal: SQLite would read it
-    as part of that session (and rewrite it)."""
+    """A new session file must not be named like a session's -wal, -shm or -journal: SQLite would read it as part
+    of that session (and rewrite it) — also of one made later under the shorter name."""
     for suffix in ("-wal", "-shm", "-journal"):
-        if path.name.endswith(suffix) and os.path.exists(str(path)[: -len(suffix)]):
-            raise SessionError(path, f"is where SQLite keeps the {suffix[1:]} of {path.name[: -len(suffix)]}; "
-                                     "choose another name for a new session")
+        if path.name.endswith(suffix):
+            raise SessionError(path, f"is where SQLite keeps the {suffix[1:]} of a session named "
+                                     f"{path.name[: -len(suffix)]}; choose another name for a new session")
 
 
 def has_content(path: Path) -> bool:
