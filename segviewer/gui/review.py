@@ -23,7 +23,7 @@ from .guard import guarded
 from .review_panel import ReviewPanel
 from .session_worker import SessionWorker
 from .team import READ_ONLY_STYLE
-from .window_session import SessionReviews, SessionState
+from .window_session import SessionReviews, SessionState, undone_text
 
 
 class NoteEdit(QPlainTextEdit):
@@ -283,7 +283,7 @@ class ReviewController(QObject):
         if self._refused():
             return
         self._saving += 1
-        self.worker.call(undo_on, self._undone, self._failed_change)
+        self.worker.call(lambda session: session.undo_change(), self._undone, self._failed_change)
 
     def _undone(self, undone: tuple) -> None:
         """U's answer: the window goes to the image the change was on and says what it put back."""
@@ -295,7 +295,7 @@ class ReviewController(QObject):
         names = self.viewer.dataset.names if self.viewer.dataset is not None else []
         if image in names and names.index(image) != self.viewer.current:
             self.services.show_image(names.index(image))
-        self.services.status(undo_text(change), 10000)
+        self.services.status(undone_text(change), 10000)
 
     def next_unreviewed(self) -> None:
         """The next image after the current one, in the list's order (wrapping), that has no status yet and that
@@ -392,20 +392,3 @@ class ReviewController(QObject):
                 write_report(path, reviews, names, per_image, beta, smooth)
             self.services.status(f"wrote {path}")
         guarded(self.services.error, "Export QA report", write)()
-
-
-def undo_on(session) -> tuple:
-    """On the session thread: undoes this reviewer's last change; (the image, the change that reverted it), or
-    (None, None) when there is nothing to undo."""
-    image = session.undo()
-    return image, (session.store.last_change if image is not None else None)
-
-
-def undo_text(change) -> str:
-    """What an undo put back, from the change that reverted it (its prev_* fields hold what was undone)."""
-    parts = []
-    if change.status is not None:
-        parts.append(f"status {change.prev_status or '—'} → {change.status}")
-    if change.note is not None:
-        parts.append("note " + (f"back to “{change.note[:40]}”" if change.note else "removed"))
-    return f"undone on {change.image}: " + ", ".join(parts)

@@ -154,6 +154,12 @@ class WindowSession:
     def undo(self) -> str | None:
         return self.store.undo()
 
+    def undo_change(self) -> tuple:
+        """Undoes this reviewer's last change: (its image, the change that reverted it), (None, None) when there is
+        nothing to undo."""
+        image = self.undo()
+        return image, (self.store.last_change if image is not None else None)
+
     def set_reviewer(self, name: str) -> str:
         """The name this window reviews and holds images under (checked as a change's reviewer is)."""
         self.store.reviewer = check_text(name, MAX_REVIEWER, "the reviewer", empty_ok=False)
@@ -215,3 +221,13 @@ class WindowSession:
 
     def close(self) -> None:
         self.store.close()
+
+
+def undone_text(change: Change) -> str:
+    """What an undo put back, from the change that reverted it (its prev_* fields hold what was undone)."""
+    parts = []
+    if change.status is not None:
+        parts.append(f"status {change.prev_status or '—'} → {change.status}")
+    if change.note is not None:
+        parts.append("note " + (f"back to “{change.note[:40]}”" if change.note else "removed"))
+    return f"undone on {change.image}: " + ", ".join(parts)
