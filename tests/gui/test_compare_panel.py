@@ -1,6 +1,7 @@
 """The Compare tab: A, B and Δ per class equal the engine's compare tables, B's threshold is live, the canvas's
 compare codes and the list's Δ come from the engine."""
 import numpy as np
+import pytest
 
 import segviewer
 from helpers import open_with_tab, settle
@@ -35,7 +36,7 @@ def test_compare_tab_equals_the_engine(qtbot, window, demo_copy):
         per_image = ins.compare.images().set_index("image")
         shown = dict(zip(v.engine.names, controller.deltas["delta"]))
         for name, row in per_image.iterrows():
-            assert shown[name] == np.float64(row.delta_mean_fbeta) or np.isclose(shown[name], row.delta_mean_fbeta)
+            assert shown[name] == pytest.approx(row.delta_mean_fbeta, rel=1e-12, abs=1e-15)
 
 
 def test_b_threshold_is_live_and_fast_changes_end_right(qtbot, window, demo_copy):
