@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar, QStyle, QTabWidget
 
@@ -96,10 +96,7 @@ class MainWindow(QMainWindow):
         self.canvas_view = CanvasView(self.viewer, self.canvas, self.image_list.position_of, self.insights.legend,
                                       self.failed_image.showing)
         self.curves_ = CurvesController(self.viewer, self.curves)
-        self._tables_timer = QTimer(self)
-        self._tables_timer.setSingleShot(True)
-        self._tables_timer.setInterval(0)
-        self._tables_timer.timeout.connect(self._update_tables)
+        self._tables_dirty = False
         self.first_image = FirstImage(self.image_list.visible_order, self.review.resume_in, self.viewer.select_image,
                                       lambda: self.viewer.current)
         self._connect()
@@ -142,6 +139,7 @@ class MainWindow(QMainWindow):
                              (v.image_scores_ready, self._tables_later),
                              (v.dataset_scores_ready, self._on_dataset_scores),
                              (v.settings_changed, self._on_settings_changed),
+                             (v.settings_applied, self._tables_now),
                              (v.index_progress, self._on_index_progress), (v.image_failed, self._on_image_failed),
                              (v.failures_changed, lambda: self.image_list.refresh(failures=self.viewer.failures)),
                              (v.error, self.show_error)):     # the viewer's messages are already in the one format
@@ -243,10 +241,16 @@ class MainWindow(QMainWindow):
 
     # ---- numbers ----
     def _tables_later(self) -> None:
-        """The tables are drawn once per turn of the event loop, however many of their numbers came in it (a
-        slider step brings the image's and the dataset's at once)."""
-        if not self._tables_timer.isActive():
-            self._tables_timer.start()
+        """The tables are drawn once per settings change, however many of their numbers it brought at once (a
+        slider step brings the image's and the dataset's), before the window is painted."""
+        self._tables_dirty = True
+        if not self.viewer.applying:
+            self._tables_now()
+
+    def _tables_now(self) -> None:
+        if self._tables_dirty:
+            self._tables_dirty = False
+            self._update_tables()
 
     def _update_tables(self) -> None:
         v = self.viewer

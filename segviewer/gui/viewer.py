@@ -40,6 +40,7 @@ class Viewer(QObject):
     image_scores_ready = Signal()
     dataset_scores_ready = Signal()
     settings_changed = Signal(set)          # names of the settings that changed (model B's: compare_<field>)
+    settings_applied = Signal()             # every answer the change had at once was given (a panel draws once)
     index_progress = Signal(int, int)
     image_failed = Signal(int, str)         # the selected image could not be loaded
     failures_changed = Signal()             # the set of failed images changed (once per index build)
@@ -57,6 +58,7 @@ class Viewer(QObject):
         self.engine: Inspector | None = None
         self._owns_engine = False  # an engine this window opened (not a script's) is closed when it is done with it
         self._timing: dict[str, float] = {}
+        self.applying = False      # inside a settings change (its answers from the index still coming)
         self._engine_event.connect(self._follow_engine)
         self._reset(None)
 
@@ -225,14 +227,19 @@ class Viewer(QObject):
             self._settings_changed(changed)
 
     def _settings_changed(self, changed: set) -> None:
-        self.settings_changed.emit(changed)
-        if changed & OVERLAY_KEYS:
-            self.request_render(counts=bool(changed & COUNT_KEYS))
-        if changed & COUNT_KEYS:
-            self.refresh_dataset_scores()
-        elif changed & SCORE_KEYS:
-            self.image_scores_ready.emit()
-            self.dataset_scores_ready.emit()
+        self.applying = True        # the answers given now (from the index) come in one go: see settings_applied
+        try:
+            self.settings_changed.emit(changed)
+            if changed & OVERLAY_KEYS:
+                self.request_render(counts=bool(changed & COUNT_KEYS))
+            if changed & COUNT_KEYS:
+                self.refresh_dataset_scores()
+            elif changed & SCORE_KEYS:
+                self.image_scores_ready.emit()
+                self.dataset_scores_ready.emit()
+        finally:
+            self.applying = False
+        self.settings_applied.emit()
 
     # ---- the current image ----
     def select_image(self, i: int) -> None:
