@@ -8,9 +8,13 @@ same files and volumes, in one run.
   case_counts + scores against MONAI's `DiceMetric(include_background=True, reduction="none")`, which needs one-hot
   masks (their making is timed with it: a user must make them). The Dice values are checked to agree.
 - per-slice counts of every case (the worst-slices ranking), no peer: for the figure only.
+- export: `segviewer export DIR --per-case` of the 10 cases (read, count, both aggregations, the CSVs) against a
+  MONAI user's loop over the same files (nibabel + np.load, the argmax's one-hot masks, DiceMetric), argmax Dice.
+- one large case as the window meets it (bench_volume_case.py: case open, slice step, threshold step, memory),
+  unless --no-case.
 
 The data is the `segviewer demo --3d` generator at a larger size (default 10 cases of 64×192×192 voxels, 4 classes,
-2.5×0.8×0.8 mm). usage: python benchmarks/bench_volume.py [--cases 10] [--shape 64x192x192] [--repeats 3] [--data DIR]
+2.5×0.8×0.8 mm). usage: python benchmarks/bench_volume.py [--cases 10] [--shape 64x192x192] [--repeats 3] [--data DIR] [--no-case]
 """
 from __future__ import annotations
 
@@ -79,6 +83,18 @@ def per_slice_all(volumes, classes: int) -> None:
         slice_counts(torch.from_numpy(probs), torch.from_numpy(labels), classes, 255, 0.5)
 
 
+def export_ours(root: Path, out: Path) -> None:
+    from segviewer.cli import main as segviewer_main
+    code = segviewer_main(["export", str(root), "--argmax", "--smooth", "0", "--out", str(out / "classes.csv"),
+                           "--per-case", str(out / "cases.csv")])
+    assert code == 0
+
+
+def export_monai(pairs, classes: int) -> torch.Tensor:
+    """What a MONAI user runs for the same numbers: read each case, one-hot masks, DiceMetric."""
+    return rescore_monai(read_peer(pairs), classes, True)
+
+
 def alternating(ours, peer, repeats: int):
     """Each timed `repeats` times, one after the other in turn (a shared machine's load then falls on both):
     (median, min) of each, and the last results."""
@@ -113,6 +129,7 @@ def main() -> None:
     p.add_argument("--shape", default="64x192x192")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--data", type=Path)
+    p.add_argument("--no-case", action="store_true", help="leave out the large case (bench_volume_case.py)")
     args = p.parse_args()
     setup_worker()
     shape = tuple(int(s) for s in args.shape.split("x"))
@@ -141,6 +158,20 @@ def main() -> None:
     slices, slices_min = timed(lambda: per_slice_all(volumes, classes), args.repeats)
     print(f"per-slice counts of every case (threshold 0.5): {slices:.2f} s (min {slices_min:.2f}), "
           f"{slices / len(volumes) * 1000:.0f} ms per case")
+    del volumes
+    import tempfile
+    out = Path(tempfile.mkdtemp(prefix="segviewer_volume_export_"))
+    figures, _, dice = alternating(lambda: export_ours(root, out), lambda: export_monai(pairs, classes),
+                                   args.repeats)
+    import csv
+    with open(out / "cases.csv", newline="") as fh:
+        ours = torch.tensor([float(r["dice"] or "nan") for r in csv.DictReader(fh)], dtype=torch.float64)
+    present = ~torch.isnan(ours)
+    assert torch.allclose(ours[present], dice.reshape(-1)[present].double(), rtol=1e-5)
+    print(line("export, argmax", figures, "MONAI loop"))
+    if not args.no_case:
+        import subprocess
+        subprocess.run([sys.executable, str(Path(__file__).with_name("bench_volume_case.py"))], check=True)
 
 if __name__ == "__main__":
     main()

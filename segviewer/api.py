@@ -11,7 +11,7 @@ from .core.options import DEFAULT_STRIP_SUFFIXES, DataOptions
 
 
 def open(gt=None, logits=None, masks=None, images=None, classes=None, *, folder=None, ignore_index=None,
-         num_classes=None, activation="softmax", align_corners=True, device="auto",
+         num_classes=None, activation="auto", align_corners=True, device="auto",
          strip_suffixes=DEFAULT_STRIP_SUFFIXES, scoring=None, steps=None, compare=None, compare_masks=None,
          model=None, transform=None, session=None):
     """An Inspector over a dataset: the same engine the window and the CLI read.

@@ -1,7 +1,9 @@
-"""The reference formula, as the popular open-source segmentation code writes it (flaws included).
+"""The reference formula, as the popular open-source segmentation code writes it (flaws included), and nnU-Net's
+evaluation of 3-D cases.
 
 Used only to prove segviewer equals it where the reference is right (no ignore pixels, no absent classes).
 """
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -40,3 +42,28 @@ def reference_target(labels, num_classes):
     clipped = labels.clone()
     clipped[clipped >= num_classes] = num_classes
     return F.one_hot(clipped, num_classes + 1).float()
+
+
+# ---- nnU-Net's evaluation, reproduced from nnunetv2/evaluation/evaluate_predictions.py (compute_metrics and the
+# ---- summary of compute_metrics_on_folder), on arrays instead of files
+def nnunet_compute_metrics(seg_ref, seg_pred, labels, ignore_label=None):
+    ignore_mask = seg_ref == ignore_label if ignore_label is not None else None
+    use_mask = np.ones_like(seg_ref, dtype=bool) if ignore_mask is None else ~ignore_mask
+    results = {}
+    for r in labels:
+        mask_ref, mask_pred = seg_ref == r, seg_pred == r
+        tp = np.sum((mask_ref & mask_pred) & use_mask)
+        fp = np.sum(((~mask_ref) & mask_pred) & use_mask)
+        fn = np.sum((mask_ref & (~mask_pred)) & use_mask)
+        if tp + fp + fn == 0:
+            dice = iou = np.nan
+        else:
+            dice, iou = 2 * tp / (2 * tp + fp + fn), tp / (tp + fp + fn)
+        results[r] = {"Dice": dice, "IoU": iou, "TP": tp, "FP": fp, "FN": fn}
+    return results
+
+
+def nnunet_summary(per_case, labels):
+    means = {r: {m: np.nanmean([case[r][m] for case in per_case]) for m in ("Dice", "IoU")} for r in labels}
+    foreground = {m: np.mean([means[r][m] for r in labels if r != 0]) for m in ("Dice", "IoU")}
+    return means, foreground

@@ -33,3 +33,19 @@ def test_the_python_api_examples_run(demo_dir, tmp_path, monkeypatch):
             exec(compile(block, f"README.md, Python API example {k + 1}", "exec"), namespace)
         except Exception as exc:   # noqa: BLE001 - which example failed, with the README's own traceback
             pytest.fail(f"README Python API example {k + 1} failed: {type(exc).__name__}: {exc}")
+
+
+def test_the_3d_examples_run(demo3d_dir, tmp_path, monkeypatch):
+    import shutil
+    shutil.copytree(demo3d_dir, tmp_path / "demo3d", ignore=shutil.ignore_patterns(".segviewer"))
+    monkeypatch.chdir(tmp_path)
+    blocks = python_blocks("3-D volumes: nnU-Net, the Decathlon and MONAI")
+    assert blocks
+    namespace: dict = {}
+    for k, block in enumerate(blocks):
+        try:
+            exec(compile(block, f"README.md, 3-D example {k + 1}", "exec"), namespace)
+        except Exception as exc:   # noqa: BLE001
+            pytest.fail(f"README 3-D example {k + 1} failed: {type(exc).__name__}: {exc}")
+    from segviewer import Scoring
+    assert namespace["image"].overlay(Scoring()).codes.shape == (24, 64)      # a coronal slice: (z, x)

@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from ..core.errors import LoadError, OptionError
-from .options import HelpFormatter, add_data_options, add_score_options
+from .options import DATASET_HELP, HelpFormatter, add_data_options, add_score_options
 from .options import add_model_options
 from .options import input_path, output_file, session_file, window_size
 
@@ -34,7 +34,7 @@ def build_gui_parser() -> argparse.ArgumentParser:
         description="Inspect semantic-segmentation models: TP/FP/FN overlays and live F-beta, Dice, IoU.\n"
                     "Without a command, opens the inspection window.",
         epilog=subcommand_list())
-    p.add_argument("dataset", nargs="?", help="a folder holding gt/, logits/ (or masks/), images/")
+    p.add_argument("dataset", nargs="?", help=DATASET_HELP)
     p.add_argument("--demo", action="store_true", help="generate (or reuse) the demo dataset and open it")
     add_data_options(p, required=False)
     add_model_options(p)

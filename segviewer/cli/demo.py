@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from .options import output_folder
 
@@ -21,12 +20,10 @@ def run(args: argparse.Namespace) -> int:
     from ..core.options import default_demo_dir
     if args.volumes:
         from ..core.demo_volume import write_demo_volumes
-        print(printable(write_demo_volumes(args.dir or default_demo_dir().with_name("demo-3d"))))
-        if not args.no_gui:
-            print("segviewer: note: the window does not show volumes yet; the dataset is written", file=sys.stderr)
-        return 0
-    from ..core.demo import write_demo
-    root = write_demo(args.dir or default_demo_dir())
+        root = write_demo_volumes(args.dir or default_demo_dir().with_name("demo-3d"))
+    else:
+        from ..core.demo import write_demo
+        root = write_demo(args.dir or default_demo_dir())
     print(printable(root))
     if args.no_gui:
         return 0

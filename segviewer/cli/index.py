@@ -5,14 +5,14 @@ import argparse
 import sys
 
 from .common import engine_from_args, progress_bar, progress_of, report_failures, report_problems
-from .options import MAX_STEPS, add_pass_options, add_data_options, data_options_from_args, number
+from .options import DATASET_HELP, MAX_STEPS, add_pass_options, add_data_options, data_options_from_args, number
 
 HELP = "build (or refresh) the index cache the window, sweep and dataset scores read (optionally on Dask)"
 WINDOW_STEPS = 1000   # the grid the window reads (core.index.DEFAULT_STEPS); not imported: --help stays torch-free
 
 
 def configure(ix: argparse.ArgumentParser) -> None:
-    ix.add_argument("dataset", nargs="?", help="a folder holding gt/, logits/ (or masks/), images/")
+    ix.add_argument("dataset", nargs="?", help=DATASET_HELP)
     add_data_options(ix, required=False)
     ix.add_argument("--steps", type=number(int, 1, MAX_STEPS, what="a whole number"), default=WINDOW_STEPS,
                     help=f"grid k/N for k = 0..N (the window reads N = {WINDOW_STEPS})")

@@ -19,7 +19,7 @@ def configure(li: argparse.ArgumentParser) -> None:
                     help="CSV image,label_score,suspect_pixels sorted by label_score (worst first)")
     li.add_argument("--regions", type=output_file, metavar="REGIONS.csv",
                     help="CSV of suspect regions: image,region,gt_class,predicted_class,pixels,mean_confidence,"
-                         "x0,y0,x1,y1")
+                         "x0,y0,x1,y1 (3-D cases: also z0,z1)")
     add_pass_options(li)
 
 
@@ -27,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
     from ..core.dataset import Dataset
     from ..core.errors import LoadError
     from ..core.export import fmt_number, safe_text, write_rows
-    from ..core.label_issues import ISSUES_COLUMNS, REGION_COLUMNS, region_row, require_probabilities
+    from ..core.label_issues import (ISSUES_COLUMNS, REGION_COLUMNS, VOLUME_REGION_COLUMNS, region_row,
+                                     require_probabilities)
     from ..core.outputs import OutputGuard
     from .common import engine_from_args, progress_bar, progress_of, report_failures, report_problems
     dataset = Dataset(data_options_from_args(args))
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             raise LoadError(dataset.options.gt_dir, f"no image could be loaded ({len(ins.failures)} failed)")
 
     if args.regions is not None:
-        write_rows(args.regions, REGION_COLUMNS, region_rows())
+        write_rows(args.regions, VOLUME_REGION_COLUMNS if dataset.volumes else REGION_COLUMNS, region_rows())
     else:
         for _ in region_rows():
             pass

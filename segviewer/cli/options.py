@@ -72,19 +72,31 @@ smooth_value = number(float, 0.0, MAX_SMOOTH)
 positive_int = number(int, 1, what="a whole number")
 
 
+DATASET_HELP = ("a dataset folder: gt/ with logits/ (or masks/) and images/, of PNG label maps or of volumes; or "
+                "nnU-Net's / the Decathlon's labelsTr/ (labelsTs/), imagesTr/ and a predictions folder")
+
+
 def add_data_options(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    """required: a command that needs a dataset, given as a folder (positional) or as --gt with --logits/--masks."""
+    if required:
+        parser.add_argument("dataset", nargs="?", help=DATASET_HELP)
     g = parser.add_argument_group("dataset")
-    g.add_argument("--gt", type=input_path, required=required, help="folder of ground-truth label maps (PNG class ids)")
-    src = g.add_mutually_exclusive_group(required=required)
-    src.add_argument("--logits", type=input_path, help="folder of logits (.npy, .npz, .pt, .pth; C×H×W)")
-    src.add_argument("--masks", type=input_path, help="folder of hard label masks (PNG), e.g. a second annotator")
+    g.add_argument("--gt", type=input_path,
+                   help="folder of ground-truth label maps (PNG class ids) or label volumes (.nii.gz, .nii, .nrrd, .npy)")
+    src = g.add_mutually_exclusive_group()
+    src.add_argument("--logits", type=input_path,
+                     help="folder of logits or probabilities (.npy, .npz, .pt, .pth; C×H×W, volumes C×z×y×x)")
+    src.add_argument("--masks", type=input_path,
+                     help="folder of hard label masks (PNG, or volumes), e.g. a second annotator")
     g.add_argument("--images", type=input_path, help="folder of images (optional)")
     g.add_argument("--classes", help="class preset (voc, cityscapes, cityscapes-labelids) or a JSON/TOML class file")
     g.add_argument("--num-classes", type=number(int, 1, MAX_CLASSES, what="a whole number"),
                    help="class count when there is no class file")
     g.add_argument("--ignore-index", type=number(int, *LABEL_ID_RANGE, what="a whole number"),
                    help="label id that counts in no term (default: the class file's, or 255)")
-    g.add_argument("--activation", choices=ACTIVATIONS, default="softmax", help="logits to probabilities")
+    g.add_argument("--activation", choices=ACTIVATIONS, default="auto",
+                   help="logits to probabilities; auto: softmax, except none on an array that holds probabilities "
+                        "(an nnU-Net .npz member named 'probabilities')")
     g.add_argument("--no-align-corners", dest="align_corners", action="store_false",
                    help="bilinear resize of small logits without align_corners")
     g.add_argument("--strip-suffix", action="append", default=None, metavar="SUFFIX",

@@ -156,12 +156,17 @@ def image_boundary_metrics(labels: np.ndarray, valid: np.ndarray, pred: np.ndarr
     return BoundaryMetrics(intersection, union, hd95, nsd)
 
 
-def sample_boundary_metrics(sample, num_classes: int, scoring=None, width: int | None = None,
+def sample_boundary_metrics(sample, num_classes: int, scoring=None, width: float | None = None,
                             tolerance: float = DEFAULT_TOLERANCE, prediction=None) -> BoundaryMetrics:
-    """The metrics of one dataset Sample for its prediction at the Scoring's mode (or the given prediction map)."""
-    target = sample.target
+    """The metrics of one dataset Sample for its prediction at the Scoring's mode (or the given prediction map).
+    A volume's are in mm with its voxel spacing (width and tolerance in mm; width None: 2 % of its diagonal)."""
     if prediction is None:
         prediction = sample.prediction_map(scoring)
+    if sample.is_volume:
+        from .volume_metrics import case_boundary_metrics
+        return case_boundary_metrics(sample.labels, sample.labels != sample.ignore_index, prediction.cpu().numpy(),
+                                     num_classes, sample.spacing, width, tolerance)
+    target = sample.target
     return image_boundary_metrics(target.labels.cpu().numpy(), target.valid.cpu().numpy(),
                                   prediction.cpu().numpy(), num_classes, width, tolerance)
 

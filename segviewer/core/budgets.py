@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .errors import LoadError, OptionError
+from .errors import LoadError, OptionError, OverBudget
 
 BUDGET_ENV = "SEGVIEWER_MEMORY_BUDGET"
 BUDGET_OPTION = "--memory-budget"
@@ -93,17 +93,20 @@ def image_need(pixels: int, classes: int = 0) -> int:
 
 
 def admit_decode(path: str | Path, shape: tuple[int, ...], *, classes: int = 0, what: str = "label map",
-                 budget: int | None = None) -> None:
+                 budget: int | None = None, element_bytes: int | None = None) -> None:
     """Call before decoding a file that declares an array of `shape` ((H, W) or (Z, Y, X)): refuses it (LoadError
-    naming the file) when the run's work on it, `classes` values per element, cannot fit the memory budget."""
+    naming the file) when the run's work on it, `classes` values per element, cannot fit the memory budget.
+    element_bytes: what the run holds per declared element instead (a volume, whose passes work a slab at a time,
+    holds the decoded array itself: its bytes per element and a float32 copy where it converts)."""
     elements = 1
     for d in shape:
         elements *= max(0, int(d))
-    need, budget = image_need(elements, classes), memory_budget() if budget is None else budget
+    need = image_need(elements, classes) if element_bytes is None else elements * int(element_bytes)
+    budget = memory_budget() if budget is None else budget
     if need > budget:
         dims = "×".join(str(int(d)) for d in shape)
         per = f" with {classes:,} classes" if classes else ""
-        raise LoadError(path, f"{what} of {dims} ({elements:,} pixels){per} {_over(need, budget)}; refused before "
+        raise OverBudget(path, f"{what} of {dims} ({elements:,} pixels){per} {_over(need, budget)}; refused before "
                               f"decoding (raise {BUDGET_OPTION} or {BUDGET_ENV} if this machine has the memory)")
 
 

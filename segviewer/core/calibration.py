@@ -190,6 +190,15 @@ def _top_label(stats: CalibrationStats, p: np.ndarray, picked: np.ndarray, p_gt:
     stats.positives[-1] += np.bincount(b[hit], minlength=bins)
 
 
+def sample_calibration(sample, bins: int = DEFAULT_BINS) -> CalibrationStats:
+    """One dataset Sample's statistics: an image's, or the sum of a volume's slabs'."""
+    stats = None
+    for part in sample.parts():
+        one = image_calibration(part.probs, part.target, bins)
+        stats = one if stats is None else stats + one
+    return stats
+
+
 # ---- the dataset ----
 def require_confidence(dataset) -> None:
     if dataset.is_hard:
@@ -206,7 +215,7 @@ def dataset_calibration(dataset, bins: int = DEFAULT_BINS, progress: Callable[[i
     for i, sample in dataset.iter_samples(on_error=on_error, strict=strict):
         if cancelled is not None and cancelled():
             raise InterruptedError("calibration cancelled")
-        stats = stats + image_calibration(sample.probs, sample.target, bins)
+        stats = stats + sample_calibration(sample, bins)
         if progress:
             progress(i + 1, len(dataset))
     return stats

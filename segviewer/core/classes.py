@@ -131,12 +131,36 @@ def parse_class_document(doc: object, source: object) -> ClassSpec:
         raise LoadError(source, f"{len(names)} names but {len(colors)} colours")
     fallback = distinct_palette(len(names))
     palette = tuple(_parse_color(c, source) if c is not None else fallback[i] for i, c in enumerate(colors))
-    ignore = _label_id(doc.get("ignore_index", DEFAULT_IGNORE_INDEX), "ignore_index", source, low=-1)
+    ignore = _label_id(doc.get("ignore_index", _dataset_json_ignore(doc)), "ignore_index", source, low=-1)
     label_map = _parse_label_map(doc.get("label_map"), len(names), ignore, source)
     return ClassSpec(tuple(names), palette, ignore, label_map)
 
 
+def nnunet_labels(labels: object) -> tuple[tuple[str, ...] | None, int | None]:
+    """Class names by id and the ignore label of a dataset.json's "labels": nnU-Net v2 ({"liver": 1, "ignore": 3})
+    or the Decathlon / v1 ({"1": "liver"}); names None when the labels are regions (lists of ids) or not numbered
+    0..N-1."""
+    if not isinstance(labels, dict) or not labels:
+        return None, None
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in labels.values()):
+        by_id = {v: str(k) for k, v in labels.items() if k != "ignore"}
+        ignore = labels.get("ignore")
+    elif all(isinstance(k, str) and k.isdigit() for k in labels):
+        by_id, ignore = {int(k): str(v) for k, v in labels.items()}, None
+    else:
+        return None, None    # regions (lists of labels)
+    if sorted(by_id) != list(range(len(by_id))):
+        return None, ignore
+    return tuple(by_id[i] for i in range(len(by_id))), ignore
+
+
 def _names_and_colors(doc: dict, source: object) -> tuple[list[str], list]:
+    if _is_dataset_json(doc):    # an nnU-Net / Decathlon dataset.json
+        names, _ = nnunet_labels(doc["labels"])
+        if names is None:
+            raise LoadError(source, "dataset.json's labels are regions or not numbered 0..N-1; give --classes or "
+                                    "--num-classes")
+        return list(names), [None] * len(names)
     if "classes" in doc:
         entries = doc["classes"]
         if not isinstance(entries, list) or not all(isinstance(e, dict) and "name" in e for e in entries):
@@ -150,6 +174,18 @@ def _names_and_colors(doc: dict, source: object) -> tuple[list[str], list]:
             raise LoadError(source, "'colors' must be a list with one colour per name")
         return [_name(n, source) for n in names], list(colors or [None] * len(names))
     raise LoadError(source, "class file needs 'classes' or 'names'")
+
+
+def _is_dataset_json(doc: dict) -> bool:
+    return isinstance(doc.get("labels"), dict) and "classes" not in doc and "names" not in doc
+
+
+def _dataset_json_ignore(doc: dict) -> object:
+    """nnU-Net's "ignore" label when the document is a dataset.json that has one, else the default ignore id."""
+    if _is_dataset_json(doc):
+        ignore = nnunet_labels(doc["labels"])[1]
+        return DEFAULT_IGNORE_INDEX if ignore is None else ignore
+    return DEFAULT_IGNORE_INDEX
 
 
 def _name(value: object, source: object) -> str:

@@ -32,9 +32,10 @@ def detect_kind(pred_dir: str | Path) -> tuple[Path, str]:
     suffixes = {p.suffix.lower() for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")}
     if suffixes & set(LOGIT_EXTS):
         return folder, "logits"
-    if suffixes & set(LABEL_EXTS):
+    if suffixes & set(LABEL_EXTS) or suffixes & {".gz", ".nii", ".nrrd"}:    # .nii.gz: a volume's masks
         return folder, "masks"
-    raise LoadError(folder, "holds neither logits (.npy, .npz, .pt, .pth) nor masks (.png)")
+    raise LoadError(folder, "holds neither logits (.npy, .npz, .pt, .pth) nor masks (.png, or volumes .nii.gz, "
+                            ".nii, .nrrd)")
 
 
 @dataclass
@@ -80,7 +81,7 @@ def compare_images(dataset_a, dataset_b, rows: np.ndarray, scoring_a, scoring_b,
     """Per image: both models' counts and the changes, over the pixels model A's Scoring scores. A file that fails
     is that image's entry in `failures` (model B's files are not model A's failures)."""
     import torch
-    from .compare_pixels import Changes, image_changes, prediction_counts, prediction_of
+    from .compare_pixels import Changes
     from .counts import Counts
     from .dataset import restrict_to_band
     n, c = len(dataset_a), dataset_a.classes.num_classes
@@ -102,12 +103,10 @@ def compare_images(dataset_a, dataset_b, rows: np.ndarray, scoring_a, scoring_b,
             continue
         if scoring_a.boundary:
             restrict_to_band(sa, scoring_a.boundary, dataset_a.classes.ignore_index, scoring_a.interior)
-        pa = prediction_of(sa.probs, sa.pred_map, scoring_a)
-        pb = prediction_of(sb.probs, sb.pred_map, scoring_b)
-        for suffix, counts in (("a", prediction_counts(pa, sa.target)), ("b", prediction_counts(pb, sa.target))):
+        counts_a, counts_b, ch = sample_comparison(sa, sb, scoring_a, scoring_b)
+        for suffix, counts in (("a", counts_a), ("b", counts_b)):
             for k in ("tp", "fp", "fn"):
                 tables[f"{k}_{suffix}"][i] = getattr(counts, k).numpy()
-        ch = image_changes(pa, pb, sa.target)
         tables["fixed"][i], tables["broken"][i], tables["both"][i] = ch.fixed, ch.broken, ch.both_wrong
         loaded[i] = True
         if progress:
@@ -116,6 +115,25 @@ def compare_images(dataset_a, dataset_b, rows: np.ndarray, scoring_a, scoring_b,
     return DatasetComparison((scoring_a.count_key(), scoring_b.count_key()), list(dataset_a.names), loaded,
                              Counts(t["tp_a"], t["fp_a"], t["fn_a"]), Counts(t["tp_b"], t["fp_b"], t["fn_b"]),
                              Changes(tables["fixed"], tables["broken"], tables["both"]), failures)
+
+
+def sample_comparison(sample_a, sample_b, scoring_a, scoring_b):
+    """(counts A, counts B, Changes) of one sample of each model over the pixels A's Scoring scores (a 2-D
+    sample's band already set): an image's, or the sum of a volume's slabs'."""
+    from .compare_pixels import image_changes, prediction_counts, prediction_of
+    total = None
+    if sample_a.is_volume:           # A's band from its Scoring, not the shared sample's state
+        from .volume_sample import band_of
+        parts_a = sample_a.parts(band_of(scoring_a))
+    else:
+        parts_a = sample_a.parts()
+    for part_a, part_b in zip(parts_a, sample_b.parts()):
+        pa = prediction_of(part_a.probs, part_a.pred_map, scoring_a)
+        pb = prediction_of(part_b.probs, part_b.pred_map, scoring_b)
+        one = (prediction_counts(pa, part_a.target), prediction_counts(pb, part_a.target),
+               image_changes(pa, pb, part_a.target))
+        total = one if total is None else tuple(x + y for x, y in zip(total, one))
+    return total
 
 
 # ---- tables ----

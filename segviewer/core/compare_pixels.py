@@ -48,6 +48,11 @@ class Prediction:
         return self.pred_map is not None
 
 
+def per_class(threshold: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+    """A [C] threshold shaped to compare with C×H×W (or a volume's C×z×y×x) probabilities."""
+    return threshold.view(-1, *[1] * (probs.dim() - 1))
+
+
 def prediction_of(probs: torch.Tensor | None, pred_map: torch.Tensor | None, scoring,
                   maps: OverlayMaps | None = None) -> Prediction:
     """The prediction a Scoring makes from an image's probabilities (or its hard mask)."""
@@ -71,7 +76,7 @@ def right_pixels(pred: Prediction, labels: torch.Tensor) -> torch.Tensor:
     """H×W bool: the GT class is predicted and no other class is (labels: safe ids, ignore as 0)."""
     if pred.hard:
         return pred.pred_map == labels
-    above = pred.probs > pred.threshold.view(-1, 1, 1)
+    above = pred.probs > per_class(pred.threshold, pred.probs)
     gt_above = above.gather(0, labels[None])[0]
     above.scatter_(0, labels[None], False)
     return gt_above & ~above.any(0)
@@ -123,7 +128,7 @@ def _both_predict(a: Prediction, b: Prediction, target: Target) -> np.ndarray:
         if not target.all_valid:
             sel &= target.valid
         return torch.bincount(ids[sel], minlength=c)[:c].cpu().numpy().astype(np.int64)
-    both = (a.probs > a.threshold.view(-1, 1, 1)) & (b.probs > b.threshold.view(-1, 1, 1))
+    both = (a.probs > per_class(a.threshold, a.probs)) & (b.probs > per_class(b.threshold, b.probs))
     count = count_true_per_class(both)
     if not target.all_valid:
         count = count - count_true_per_class(both.flatten(1)[:, target.ignored_index()]).to(count.device)

@@ -201,6 +201,7 @@ class DatasetCounts:
     exact: bool = True
     totals: Counts | None = None              # [C] known apart from the rows (the index's dataset histograms)
     confusion_per_image: np.ndarray | None = None   # [I, C, C+1] when asked for
+    per_slice: list | None = None             # [I] a volume's [S, C] counts per slice (None: failed), when asked for
 
     def _loaded_sum(self, counts: Counts) -> Counts:
         # over the loaded rows only: the same additions, in the same order, as a pass that never saw the failures

@@ -2,20 +2,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from pathlib import Path
+from typing import Callable, ClassVar, Iterator
 
 import numpy as np
 import torch
 
 from .classes import ClassSpec, generic_classes, resolve_classes, DEFAULT_IGNORE_INDEX
-from .counts import (Counts, Target, argmax_map, count_hard, count_threshold, hard_map_from_labels, prepare_target,
-                     soft_counts, threshold_map)
+from .counts import (Counts, Target, argmax_map, confusion_matrix, count_hard, count_threshold, hard_map_from_labels,
+                     prepare_target, soft_counts, threshold_map)
 from .device import resolve_device
 from .errors import LoadError, OptionError, all_failed, plain
 from .options import DataOptions
 from .io import (Item, Pairing, MAX_CLASSES, check_label_values, label_map_size, load_image, load_label_map,
                  load_logits, logits_budget, logits_shape, pair_dataset)
-from .probs import outside_unit_range, to_probabilities
+from .probs import outside_unit_range, resolve_activation, to_probabilities
 from .regions import boundary_band, restrict_target
 from .scoring import Mode, Scoring
 
@@ -30,10 +31,19 @@ class Sample:
     probs: torch.Tensor | None = None    # C×H×W float32
     pred_map: torch.Tensor | None = None  # H×W int64, NO_PREDICTION where nothing is predicted
     image: np.ndarray | None = None      # H×W×3 uint8
+    is_volume: ClassVar[bool] = False    # a 3-D case is a volume_sample.VolumeSample
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.labels.shape  # type: ignore[return-value]
+
+    def parts(self) -> Iterator["Sample"]:
+        """The pieces a pass reduces one at a time and adds up: a 2-D image is one; a volume's are its slabs."""
+        yield self
+
+    def confusion(self, scoring: Scoring) -> torch.Tensor:
+        """[C, C+1] GT class x predicted class (last column: nothing predicted)."""
+        return confusion_matrix(self.prediction_map(scoring), self.target)
 
     def prediction_map(self, scoring: Scoring) -> torch.Tensor:
         """H×W predicted class at the Scoring's mode (NO_PREDICTION where a threshold predicts nothing)."""
@@ -58,11 +68,25 @@ MAX_INFERRED_CLASSES = 4096   # without a class file; more (up to MAX_CLASSES) m
 
 
 class Dataset:
+    volumes = False        # a dataset of 3-D cases (set from its ground-truth folder)
+
     def __init__(self, options: DataOptions):
+        from .volume_layouts import holds_volumes, pair_volumes
         self.options = options
         self.device = resolve_device(options.device)
-        self.pairing: Pairing = pair_dataset(options.gt_dir, options.pred_dir, options.pred_kind,
-                                             options.images_dir, options.strip_suffixes)
+        # a folder of volumes (NIfTI, NRRD, .npy; no PNG): each case is one image (volume_sample.VolumeSample)
+        self.volumes = holds_volumes(Path(options.gt_dir))
+        if self.volumes:
+            # the readers' modules now, in the thread that opens the dataset: the window's two workers would
+            # otherwise import nibabel and these at once, which PySide6's import hook does not survive
+            from . import loaded_volume, regions, volume_sample  # noqa: F401
+            import nibabel  # noqa: F401
+            import nrrd  # noqa: F401
+            self.pairing: Pairing = pair_volumes(options.gt_dir, options.pred_dir, options.pred_kind,
+                                                 options.images_dir)
+        else:
+            self.pairing = pair_dataset(options.gt_dir, options.pred_dir, options.pred_kind, options.images_dir,
+                                        options.strip_suffixes)
         self.classes: ClassSpec = self._resolve_classes()
         self._label_lut = self.classes.lookup_table()
 
@@ -83,7 +107,12 @@ class Dataset:
 
     def _resolve_classes(self) -> ClassSpec:
         opts = self.options
-        classes = resolve_classes(opts.classes, opts.num_classes, opts.ignore_index)
+        spec = opts.classes
+        if spec is None and self.volumes:     # nnU-Net's / the Decathlon's dataset.json beside labelsTr/
+            from .volume_layouts import dataset_json_classes
+            beside = Path(opts.gt_dir).parent / "dataset.json"
+            spec = str(beside) if dataset_json_classes(beside)[0] is not None else None
+        classes = resolve_classes(spec, opts.num_classes, opts.ignore_index)
         if classes is not None:
             return classes
         ignore = opts.ignore_index if opts.ignore_index is not None else DEFAULT_IGNORE_INDEX
@@ -103,7 +132,7 @@ class Dataset:
     def _logit_channels(self, failures: list[LoadError]) -> int | None:
         for item in self.items:
             try:
-                channels = logits_shape(item.pred, self._header_budget(item))[0]
+                channels = self._declared_channels(item)
                 if channels > MAX_INFERRED_CLASSES:
                     raise LoadError(item.pred, f"{channels:,} channels: more than {MAX_INFERRED_CLASSES:,} classes "
                                                "need --classes or --num-classes")
@@ -112,13 +141,25 @@ class Dataset:
                 failures.append(exc)
         return None
 
+    def _declared_channels(self, item: Item) -> int:
+        if self.volumes:
+            from .volumes import prediction_volume_shape
+            return prediction_volume_shape(item.pred)[0]
+        return logits_shape(item.pred, self._header_budget(item))[0]
+
+    def _label_values(self, path: Path) -> np.ndarray:
+        if self.volumes:
+            from .volumes import read_label_volume
+            return np.unique(read_label_volume(path).labels)
+        return np.unique(load_label_map(path))
+
     def _largest_label(self, ignore: int, failures: list[LoadError]) -> int:
         """The largest class id in any readable GT or mask; -1 when none could be read."""
         largest = -1
         for item in self.items:
             for path in (item.gt, item.pred):
                 try:
-                    values = np.unique(load_label_map(path))
+                    values = self._label_values(path)
                     values = values[values != ignore]
                     if values.size and not 0 <= values[0] <= values[-1] < MAX_INFERRED_CLASSES:
                         raise LoadError(path, f"label values {values[0]}..{values[-1]}: more than "
@@ -133,12 +174,16 @@ class Dataset:
         """Before the class count is known: the values a logit file may declare for its GT (any class count)."""
         return logits_budget(MAX_CLASSES, label_map_size(item.gt) or (1, 1))
 
-    def load(self, index: int, with_image: bool = True) -> Sample:
+    def load(self, index: int, with_image: bool = True, preview: bool = False) -> Sample:
         """One sample; raises LoadError naming the file for anything wrong with it (any exception while loading
-        is that image's failure: the CLI, the index and the window skip it and go on)."""
+        is that image's failure: the CLI, the index and the window skip it and go on). preview: a 3-D case's
+        first look (volume_sample.load_volume_sample)."""
         item = self.items[index]
         current = [item.gt]   # the file being read, for the message
         try:
+            if self.volumes:
+                from .volume_sample import load_volume_sample
+                return load_volume_sample(self, item, with_image, current, preview)
             return self._load_sample(item, with_image, current)
         except LoadError:
             raise
@@ -190,7 +235,7 @@ class Dataset:
         opts = self.options
         # load_logits returns a fresh copy, so the softmax may reuse its buffer (one C×H×W allocation less)
         probs = to_probabilities(logits, size, opts.activation, opts.align_corners, self.device, overwrite=True)
-        if opts.activation == "none" and (reason := outside_unit_range(probs)) is not None:
+        if resolve_activation(opts.activation) == "none" and (reason := outside_unit_range(probs)) is not None:
             raise LoadError(item.pred, reason)
         return probs
 
@@ -217,6 +262,9 @@ class Dataset:
 
 
 def restrict_to_band(sample: Sample, width: int, ignore_index: int, interior: bool = False) -> None:
+    if sample.is_volume:
+        sample.restrict_to_band(width, interior)
+        return
     band = torch.from_numpy(boundary_band(sample.labels, width, ignore_index)).to(sample.target.labels.device)
     sample.target = restrict_target(sample.target, ~band if interior else band)
 

@@ -49,14 +49,16 @@ def write_demo_volumes(root: str | Path, n_cases: int = 4, shape: tuple[int, int
             "spacing": list(spacing), "seed": seed}
     if demo_stamp(root, DEMO_3D_FILES) == meta:
         return root
+    from .output_run import run_scope
     try:
         for sub in DEMO_3D_FILES.folders:
             (root / sub).mkdir(parents=True, exist_ok=True)
         rng = np.random.default_rng(seed)
-        for i in range(n_cases):
-            _write_case(root, f"case_{i:03d}", i, shape, spacing, rng)
-        _write_bytes(root / "dataset.json", json.dumps(dataset_json(n_cases), indent=1).encode())
-        _write_bytes(root / "demo.json", json.dumps(meta).encode())
+        with run_scope(own=True):      # renamed into place now, not when a command that opens them ends
+            for i in range(n_cases):
+                _write_case(root, f"case_{i:03d}", i, shape, spacing, rng)
+            _write_bytes(root / "dataset.json", json.dumps(dataset_json(n_cases), indent=1).encode())
+            _write_bytes(root / "demo.json", json.dumps(meta).encode())
     except OSError as exc:
         raise LoadError(root, f"cannot write the demo: {os_reason(exc)}") from None
     return root

@@ -67,6 +67,11 @@ class LoadError(Exception):
         return (type(self), (self.path, self.reason))
 
 
+class OverBudget(LoadError):
+    """A file refused by the read gate's memory budget before decoding (a reader that can read it a part at a
+    time may then do that instead)."""
+
+
 class OptionError(ValueError):
     """A bad argument (an option, a keyword, a setting): not a file's fault. One line, like LoadError."""
 

@@ -30,7 +30,7 @@ from .export import PER_CLASS_COLUMNS, PER_IMAGE_COLUMNS, write_per_class_csv, w
 from .index import DEFAULT_STEPS, IndexBuilder, ProbabilityIndex, counts_above, threshold_to_step
 from .io import all_finite
 from .options import DEFAULT_BETA, DEFAULT_SMOOTH
-from .probs import ProbsBuffer, outside_unit_range, to_probabilities
+from .probs import ProbsBuffer, outside_unit_range, resolve_activation, to_probabilities
 from .scores import compute_scores
 from .scoring import Scoring
 from .sweep import BEST_COLUMNS, best_thresholds
@@ -77,8 +77,9 @@ class Evaluator:
         if self.classes is not None:
             self.scoring.check_classes(self.classes.num_classes)
         self.device = resolve_device_arg(device)
-        self.activation, self.align_corners = validate.activation(activation), validate.flag("align_corners",
-                                                                                            align_corners)
+        # a tensor from a model is logits: "auto" is softmax here
+        self.activation = resolve_activation(validate.activation(activation))
+        self.align_corners = validate.flag("align_corners", align_corners)
         self.steps = validate.steps(steps)
         self.keep_index = validate.flag("keep_index", keep_index)
         self.per_image_index = validate.flag("per_image_index", per_image_index)
@@ -98,7 +99,8 @@ class Evaluator:
 
     @torch.no_grad()
     def update(self, logits: torch.Tensor, target: torch.Tensor, names: Sequence[str] | None = None) -> None:
-        """One batch: logits [N,C,h,w] (before softmax, any resolution), target [N,H,W] class ids."""
+        """One batch: logits [N,C,h,w] (before softmax, any resolution), target [N,H,W] class ids; or volumes:
+        logits [N,C,D,H,W] and target [N,D,H,W] of the same size (each volume is one image, as in `export`)."""
         logits, target = batch_shapes(logits, target)
         n, c = logits.shape[:2]
         if n == 0:    # an empty batch (a sampler's last one): nothing to count
@@ -119,8 +121,9 @@ class Evaluator:
         self.classes = classes
         self._seen += n
         for i in range(n):
+            # a volume's logits are at its target's size (checked): nothing to resize, the activation over dim 0
             probs = to_probabilities(logits[i], tuple(target.shape[-2:]), self.activation, self.align_corners, device,
-                                     buffer=self._probs)
+                                     buffer=self._probs if logits.ndim == 4 else None)
             self._add(names[i], probs, prepare_target(target[i], c, classes.ignore_index))
         self._synced = None
 
@@ -318,7 +321,8 @@ def save_logits(folder, name, logits: torch.Tensor, *, private: bool = False) ->
     """Writes logits as float16 .npy at the model's own resolution, one file per image, where the window and
     `segviewer export` read them (the name pairs with the ground truth's file name, as a logits folder does).
 
-    name and [C,h,w] (or [1,C,h,w]) logits, or a list of names and [N,C,h,w]. Returns the files written."""
+    name and [C,h,w] (or [1,C,h,w]) logits, or a list of names and [N,C,h,w]; volumes [N,C,D,H,W], each saved
+    (C, D, H, W) as a volume dataset's logits folder holds them. Returns the files written."""
     if isinstance(name, (str, os.PathLike)):
         names = [name]
     elif isinstance(name, (list, tuple)) and all(isinstance(n, (str, os.PathLike)) for n in name):
@@ -329,11 +333,11 @@ def save_logits(folder, name, logits: torch.Tensor, *, private: bool = False) ->
         got = logits.dtype if isinstance(logits, torch.Tensor) else type(logits).__name__
         raise OptionError(f"save_logits: logits must be a floating-point torch tensor, got {got}")
     logits = logits.detach()
-    if logits.ndim == 3:
+    if logits.ndim == 3 or logits.ndim == 4 and len(names) == 1 and logits.shape[0] != 1:
         logits = logits[None]
-    if logits.ndim != 4 or logits.shape[0] != len(names):
+    if logits.ndim not in (4, 5) or logits.shape[0] != len(names):
         raise OptionError(f"save_logits: {len(names)} name(s) for logits of shape {tuple(logits.shape)} "
-                          f"(expected [C,h,w] for one name or [N,C,h,w] for N names)")
+                          f"(expected [C,h,w] for one name or [N,C,h,w] for N names; volumes [N,C,D,H,W])")
     half = logits.to(torch.float16).cpu()
     for image, array in zip(names, half):
         if not all_finite(array):

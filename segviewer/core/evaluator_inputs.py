@@ -85,9 +85,13 @@ def batch_shapes(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tens
     logits, target = logits.detach(), target.detach()
     if logits.ndim == 3 and target.ndim == 2:   # one image
         logits, target = logits[None], target[None]
-    if logits.ndim != 4 or target.ndim != 3 or logits.shape[0] != target.shape[0]:
-        raise OptionError(f"update(): logits must be [N,C,h,w] and target [N,H,W], got "
-                          f"{tuple(logits.shape)} and {tuple(target.shape)}")
+    volumes = logits.ndim == 5 and target.ndim == 4
+    if not (volumes or logits.ndim == 4 and target.ndim == 3) or logits.shape[0] != target.shape[0]:
+        raise OptionError(f"update(): logits must be [N,C,h,w] and target [N,H,W] (volumes: [N,C,D,H,W] and "
+                          f"[N,D,H,W]), got {tuple(logits.shape)} and {tuple(target.shape)}")
+    if volumes and logits.shape[2:] != target.shape[1:]:   # no 3-D resize: a model's volume is at its GT's size
+        raise OptionError(f"update(): volume logits {tuple(logits.shape)} and target {tuple(target.shape)} differ "
+                          "in size (D, H, W); volumes are not resized, resample the logits to the target first")
     if logits.shape[0] and (0 in logits.shape[1:] or 0 in target.shape[1:]):
         raise OptionError(f"update(): logits {tuple(logits.shape)} and target {tuple(target.shape)} must have at "
                           "least one class and one pixel")

@@ -8,8 +8,8 @@ import numpy as np
 
 from .counts import Counts
 from .errors import LoadError
-from .overlay import (ALL_CLASSES, FN, FP, PALETTES, TP, error_lut, hard_codes, prepare_maps, restrict_codes,
-                      threshold_codes)
+from .overlay import (ALL_CLASSES, FN, FP, PALETTES, TP, background_classes, error_lut, hard_codes, mark_background,
+                      prepare_maps, restrict_codes, threshold_codes)
 from .scores import compute_scores, nanmean
 from .scoring import Mode, Scoring
 
@@ -37,6 +37,8 @@ def overlay_rgba(sample, classes, scoring: Scoring, palette: str = "classic", op
         codes = hard_codes(maps, maps.pred_argmax, ALL_CLASSES)
     else:
         codes = threshold_codes(maps, sample.probs, ALL_CLASSES, scoring.effective_threshold())
+    # as the window's errors view: correct background left unpainted (a CT slice is mostly background)
+    codes = mark_background(codes, np.isin(sample.labels, list(background_classes(classes.names))))
     if scoring.boundary:
         band = boundary_band(sample.labels, scoring.boundary, classes.ignore_index)
         codes = restrict_codes(codes, ~band if scoring.interior else band, maps.ignore.cpu().numpy())
@@ -115,6 +117,21 @@ def _draw_worst(dataset, name, counts, row, position, rank, path, scoring, on_er
     mode = "argmax" if scoring.mode is Mode.ARGMAX else f"threshold {scoring.effective_threshold()}"
     if scoring.boundary:
         mode += f", {'interior beyond' if scoring.interior else 'band'} {scoring.boundary} px"
-    draw_figure(path, sample.image, overlay_rgba(sample, dataset.classes, scoring),
-                f"#{rank} {name}: mean F{beta:g} {mean:.3f} ({mode})",
+    image, where = sample.image, ""
+    if sample.is_volume:
+        sample, image, where = worst_slice(sample, scoring)
+    draw_figure(path, image, overlay_rgba(sample, dataset.classes, scoring),
+                f"#{rank} {name}{where}: mean F{beta:g} {mean:.3f} ({mode})",
                 score_lines(dataset.classes, counts, row, beta, smooth), label=label)
+
+
+def worst_slice(volume, scoring: Scoring):
+    """A case's figure: its worst axial slice (by mean F-beta over the classes present there; the middle slice
+    when no class is anywhere) as a 2-D sample, its image through the default window, and the words saying which."""
+    from .intensity import default_window, to_rgb
+    from .volume_metrics import worst_slices
+    ranked = worst_slices(volume.slice_counts(scoring, 0), scoring.beta, scoring.smooth)
+    z = int(ranked[0]) if len(ranked) else volume.shape[0] // 2
+    values = volume.image_slice(0, z)
+    image = None if values is None else to_rgb(values, default_window(volume.image))
+    return volume.slice(0, z), image, f" (axial slice {z}, {z * volume.spacing[0]:g} mm)"

@@ -127,6 +127,9 @@ def _forget_pool_after_fork() -> None:
     global _kept_lock, _scratch_lock
     _kept.clear()
     _kept_lock, _scratch_lock = threading.Lock(), threading.Lock()   # another thread may have held them
+    # torch rebuilds its own thread pool in a child on first use; two of our threads doing that at once raced to
+    # "Invalid thread pool!" (seen in CI after torch.set_num_threads had been called). Rebuild it here, once.
+    torch.set_num_threads(torch.get_num_threads())
 
 
 # a forked child (DDP ranks, DataLoader workers) inherits the pool without its threads: it would wait forever

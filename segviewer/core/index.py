@@ -259,6 +259,20 @@ def hard_counts_from_confusion(confusion: torch.Tensor) -> Counts:
     return Counts(tp, confusion[:, :c].sum(0) - tp, confusion.sum(1) - tp)
 
 
+@dataclass
+class ImageStats:
+    """What the index keeps of one image (or one slab of a volume): additive, so a case's slabs sum to its row."""
+    pos: np.ndarray              # [C, N+2] int64
+    pred: np.ndarray
+    confusion: torch.Tensor      # [C, C+1] int64, argmax (or the mask)
+    gt_count: torch.Tensor       # [C] int64
+    soft: Counts                 # float64 (hard counts for masks)
+
+    def __add__(self, other: "ImageStats") -> "ImageStats":
+        return ImageStats(self.pos + other.pos, self.pred + other.pred, self.confusion + other.confusion,
+                          self.gt_count + other.gt_count, self.soft + other.soft)
+
+
 class IndexBuilder:
     """Accumulates one image at a time; memory is one image plus the index."""
 
@@ -280,25 +294,50 @@ class IndexBuilder:
             pred_map: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
         """One image: probabilities (logits datasets) or a hard prediction map (mask datasets). Returns the image's
         own [C, N+2] histograms (pos, pred)."""
+        stats = self.image_stats(target, probs, soft, pred_map)
+        self.add_stats(name, stats)
+        return stats.pos, stats.pred
+
+    def add_sample(self, sample) -> None:
+        """One dataset Sample; a volume's slabs add up to one row (one histogram per case), their torch work on
+        one thread (volume_sample.one_thread)."""
+        if not sample.is_volume:
+            self.add(sample.name, sample.target, sample.probs, sample.soft(), sample.pred_map)
+            return
+        from .volume_sample import one_thread
+        stats = None
+        with one_thread():
+            for part in sample.parts():
+                one = self.image_stats(part.target, part.probs, part.soft(), part.pred_map)
+                stats = one if stats is None else stats + one
+        self.add_stats(sample.name, stats)
+
+    def image_stats(self, target: Target, probs: torch.Tensor | None = None, soft: Counts | None = None,
+                    pred_map: torch.Tensor | None = None) -> "ImageStats":
         c, nb = self.c, self.steps + 2
         if probs is not None:
             pos, pred, pred_map, confusion = image_pass(probs, target, self.grid)
         else:
             pos = pred = np.zeros((c, nb), np.int64)
             confusion = confusion_matrix(pred_map, target)
-        self.pos_hist += pos
-        self.pred_hist += pred
-        hard = hard_counts_from_confusion(confusion)   # one pass over the pixels for both
-        soft = soft or hard
-        for key, value in (("names", name), ("image_pos", counts_above(coarsen(pos, self.factor)).astype(np.int32)),
-                           ("image_pred", counts_above(coarsen(pred, self.factor)).astype(np.int32)),
-                           ("gt_count", target.gt_count.cpu().numpy()), ("argmax_tp", hard.tp.cpu().numpy()),
-                           ("argmax_fp", hard.fp.cpu().numpy()), ("argmax_fn", hard.fn.cpu().numpy()),
-                           ("soft_tp", soft.tp.double().cpu().numpy()), ("soft_fp", soft.fp.double().cpu().numpy()),
-                           ("soft_fn", soft.fn.double().cpu().numpy()),
-                           ("confusion", confusion.cpu().numpy().astype(np.int32))):
+        confusion = confusion.cpu()
+        soft = soft.to("cpu") if soft is not None else hard_counts_from_confusion(confusion)
+        return ImageStats(pos, pred, confusion, target.gt_count.cpu(), soft)
+
+    def add_stats(self, name: str, stats: "ImageStats") -> None:
+        self.pos_hist += stats.pos
+        self.pred_hist += stats.pred
+        hard = hard_counts_from_confusion(stats.confusion)   # one pass over the pixels for both
+        soft = stats.soft
+        for key, value in (("names", name),
+                           ("image_pos", counts_above(coarsen(stats.pos, self.factor)).astype(np.int32)),
+                           ("image_pred", counts_above(coarsen(stats.pred, self.factor)).astype(np.int32)),
+                           ("gt_count", stats.gt_count.numpy()), ("argmax_tp", hard.tp.numpy()),
+                           ("argmax_fp", hard.fp.numpy()), ("argmax_fn", hard.fn.numpy()),
+                           ("soft_tp", soft.tp.double().numpy()), ("soft_fp", soft.fp.double().numpy()),
+                           ("soft_fn", soft.fn.double().numpy()),
+                           ("confusion", stats.confusion.numpy().astype(np.int32))):
             self.rows[key].append(value)
-        return pos, pred
 
     def finish(self) -> ProbabilityIndex:
         rows = self.rows
@@ -330,7 +369,7 @@ def build_index(dataset, steps: int = DEFAULT_STEPS, progress: Callable[[int, in
             if on_error:
                 on_error(exc)
             continue
-        builder.add(sample.name, sample.target, sample.probs, sample.soft(), sample.pred_map)
+        builder.add_sample(sample)
         del sample
         trim_heap_every(done - 1)
         if progress:

@@ -13,7 +13,7 @@ from typing import Callable, Literal
 import numpy as np
 
 from .cache import BoundedCache
-from .counts import Counts, DatasetCounts, confusion_matrix, in_dataset_order, rows_in_dataset_order
+from .counts import Counts, DatasetCounts, in_dataset_order, rows_in_dataset_order
 from .dataset import Dataset, Sample, checked_dataset
 from .distributed import Connection
 from . import validate
@@ -23,13 +23,16 @@ from .failures import FailureLog
 from .index import DEFAULT_STEPS, ProbabilityIndex
 from .keys import KINDS, settings_key
 from .loaded import LoadedImage
+from .loaded_volume import prepare_loaded, volume_axis
 from .overlay import ALL_CLASSES
-from .parts import Boundary, Calibration, Compare, LabelIssues, refuse_after_close
+from .parts import Boundary, Calibration, Compare, LabelIssues, Slices, refuse_after_close
 from .scores import Scores, compute_scores
 from .scoring import Scoring, checked_scoring
 from .sweep import Best, best_thresholds
+from .volume_metrics import Aggregation
 
 LOADED_IMAGES = 2          # the current image and the one before it (flicking back is instant)
+LOADED_CASES = 1           # a 3-D case: one in memory (the last is let go before the next is read)
 DIRECT_CACHE_SIZE = 4      # dataset passes kept for settings the index cannot answer (bands, off-grid thresholds)
 CountSource = Literal["index", "pass"]
 
@@ -55,6 +58,7 @@ class Inspector:
         self.calibration = Calibration(self)
         self.label_issues = LabelIssues(self)
         self.boundary = Boundary(self)
+        self.slices = Slices(self)
         self._scoring = self._compare_scoring = Scoring()
         self.dataset = dataset
         if scoring is not None:
@@ -81,7 +85,7 @@ class Inspector:
 
     @property
     def parts(self) -> tuple:
-        return (self.compare, self.calibration, self.label_issues, self.boundary)
+        return (self.compare, self.calibration, self.label_issues, self.boundary, self.slices)
 
     # ---- the dataset: setting another one resets everything computed from the last ----
     @property
@@ -102,6 +106,7 @@ class Inspector:
             self.index_from_cache = False
             for cache in self._caches:
                 cache.clear()
+            self._loaded.size = LOADED_CASES if dataset.volumes else LOADED_IMAGES
             for part in self.parts:
                 part.reset()
         self.scoring = self._scoring                     # hard masks predict by themselves: argmax
@@ -185,13 +190,15 @@ class Inspector:
         found = self._loaded.get(i)
         if found is not None:
             return found
+        if self._dataset.volumes:
+            self._loaded.clear()
         try:
             sample = self._dataset.load(i)
         except LoadError as exc:
             self.failures.record_at(i, str(exc))
             raise
         self.failures.forget(i)
-        return self._loaded.put(i, LoadedImage.prepare(i, sample, self.classes))
+        return self._loaded.put(i, prepare_loaded(i, sample, self.classes))
 
     def image_counts(self, image: int | str, scoring: Scoring | None = None) -> Counts:
         """[C] tp/fp/fn of one image; from the index in O(classes) when it can, else counted on the pixels."""
@@ -216,9 +223,7 @@ class Inspector:
 
     def image_confusion(self, image: int | str, scoring: Scoring | None = None) -> np.ndarray:
         """[C, C+1] GT class x predicted class (last column: nothing predicted) for one image."""
-        s = self.effective(scoring)
-        loaded = self.load(image)
-        return confusion_matrix(loaded.prediction(s), loaded.target(s)).cpu().numpy()
+        return self.load(image).confusion(self.effective(scoring)).cpu().numpy()
 
     # ---- the probability index ----
     def index(self, progress: Callable[[int, int], None] | None = None, cancelled: Callable[[], bool] | None = None,
@@ -258,13 +263,16 @@ class Inspector:
 
     # ---- the whole dataset ----
     def dataset_counts(self, scoring: Scoring | None = None, progress=None, cancelled=None, *,
-                       source: CountSource = "index", strict: bool = False) -> DatasetCounts:
+                       source: CountSource = "index", strict: bool = False, slice_axis=None) -> DatasetCounts:
         """Every image's counts at these settings. source "index": from the index when the threshold is on its
         grid and no band is set (O(classes x bins)), else one pass over the pixels, kept for the last few
-        settings; "pass": always the pass (no index is built: what `segviewer export` runs)."""
+        settings; "pass": always the pass (no index is built: what `segviewer export` runs). slice_axis (a volume
+        dataset; 'axial', 'coronal', 'sagittal'): the pass also keeps every case's counts per slice (per_slice)."""
         if source not in ("index", "pass"):
             raise OptionError(f"source {source!r}: use 'index' or 'pass'")
         s = self.effective(scoring)
+        if slice_axis is not None:
+            return self._counted(s, False, progress, cancelled, strict, volume_axis(self._dataset, slice_axis))
         if source == "index":
             self.index(progress, cancelled)
             found = self.indexed_dataset_counts(s)
@@ -290,16 +298,17 @@ class Inspector:
                              rows >= 0, s.count_key(), exact, totals=totals)
 
     def _counted(self, s: Scoring, with_confusion: bool, progress=None, cancelled=None,
-                 strict: bool = False) -> DatasetCounts:
+                 strict: bool = False, slice_axis: int | None = None) -> DatasetCounts:
         from .passes import counts_pass
-        found = self._direct.get((s.count_key(), True))
-        if found is None and not with_confusion:
-            found = self._direct.get((s.count_key(), False))
+        found = self._direct.get((s.count_key(), with_confusion, slice_axis))
+        if found is None and slice_axis is None and not with_confusion:
+            found = self._direct.get((s.count_key(), True, None))
         if found is not None:
             return found
         counts = counts_pass(self._dataset, s, self.cluster_client(), with_confusion=with_confusion,
-                             on_error=self.failures.record, strict=strict, progress=progress, cancelled=cancelled)
-        return self._direct.put((s.count_key(), with_confusion), counts)
+                             slice_axis=slice_axis, on_error=self.failures.record, strict=strict, progress=progress,
+                             cancelled=cancelled)
+        return self._direct.put((s.count_key(), with_confusion, slice_axis), counts)
 
     def dataset_confusion(self, scoring: Scoring | None = None, progress=None) -> np.ndarray:
         """[C, C+1] over the dataset: the sum of every image's matrix."""
@@ -340,13 +349,16 @@ class Inspector:
         s = self.effective(scoring)
         return scores_frame(self.classes.names, self.image_counts(image, s), s)
 
-    def dataset_scores(self, scoring: Scoring | None = None):
-        """The same columns over the dataset (failed images left out; none loads: LoadError, as the CLI's exit 2)."""
-        from .tables import scores_frame
+    def dataset_scores(self, scoring: Scoring | None = None, *, aggregation: Aggregation = "pooled"):
+        """The same columns over the dataset (failed images left out; none loads: LoadError, as the CLI's exit 2).
+        aggregation "pooled": scored from the summed counts; "case_mean": per class the mean of each image's
+        (case's) scores where the class is present (nnU-Net's summary)."""
+        from .tables import dataset_frame
         s = self.effective(scoring)
         if not self.index().names:
             raise all_failed(self._dataset.options.gt_dir, self.failures.reasons())
-        return scores_frame(self.classes.names, self.dataset_counts(s).total, s)
+        return dataset_frame(self.classes.names, self.dataset_counts(s), lambda: self.exact_counts(s), s,
+                             aggregation)
 
     def images(self, class_id: int = ALL_CLASSES, scoring: Scoring | None = None):
         """A row per image in dataset order, as the window's list: image, mean_fbeta, mean_iou, fp, fn, status (the
@@ -354,11 +366,14 @@ class Inspector:
         from .sessions import current_statuses
         from .tables import images_frame
         s = self.effective(scoring)
-        counts = self.dataset_counts(s)
-        if not counts.exact:
-            counts = self._counted(s, False)
         statuses = current_statuses(self.session, self._dataset.options)
-        return images_frame(self.names, self.image_list(counts, class_id, s), statuses)
+        return images_frame(self.names, self.image_list(self.exact_counts(s), class_id, s), statuses)
+
+    def exact_counts(self, scoring: Scoring | None = None) -> DatasetCounts:
+        """Every image's own counts at the settings: the index's, or a pass where its per-image grid is coarser."""
+        s = self.effective(scoring)
+        counts = self.dataset_counts(s)
+        return counts if counts.exact else self._counted(s, False)
 
     def confusion(self, image: int | str | None = None, scoring: Scoring | None = None):
         """GT class x predicted class pixel counts (+ a 'none' column in threshold mode)."""

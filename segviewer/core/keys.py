@@ -28,6 +28,8 @@ KINDS: dict[str, tuple[Depends, bool]] = {
     "compare_overlay": (Depends.COUNTS, True), "compare_deltas": (Depends.SCORES, True),
     "calibration": (Depends.NOTHING, False), "label_scores": (Depends.NOTHING, False),
     "suspect_regions": (Depends.NOTHING, False), "boundary": (Depends.PREDICTION, False),
+    # a 3-D case: one slice (its extra: axis, index), every slice's counts across an axis (extra: axis)
+    "slice": (Depends.NOTHING, False), "slice_counts": (Depends.COUNTS, False),
 }
 
 

@@ -4,7 +4,7 @@
 - label_score = Σ s_i·w_i with w = softmax((1 − s)/T) over the image's valid pixels (Lad & Mueller 2023;
   cleanlab's segmentation `get_label_quality_scores(method="softmin")` when there are no ignore pixels). Lower =
   more likely mislabelled. Computed with the largest weight shifted to exp(0), so tiny temperatures do not overflow.
-- Suspect regions: 8-connected components of pixels where a class other than the label is the most probable with
+- Suspect regions: 8-connected (in a volume 26-connected) components of pixels where a class other than the label is the most probable with
   probability ≥ min_confidence, one (GT class, predicted class) pair each, largest first.
 Everything streams one image at a time.
 """
@@ -24,7 +24,7 @@ DEFAULT_TEMPERATURE = 0.1
 DEFAULT_MIN_CONFIDENCE = 0.9
 ISSUES_COLUMNS = ("image", "label_score", "suspect_pixels")
 REGION_COLUMNS = ("image", "region", "gt_class", "predicted_class", "pixels", "mean_confidence", "x0", "y0", "x1", "y1")
-EIGHT = np.ones((3, 3), bool)
+VOLUME_REGION_COLUMNS = REGION_COLUMNS + ("z0", "z1")     # a volume's regions are 3-D: their slices too
 CPU_CHUNK = 1 << 17
 
 
@@ -35,6 +35,7 @@ class SuspectRegion:
     pixels: int
     mean_confidence: float
     bbox: tuple[int, int, int, int]      # x0, y0, x1, y1 (exclusive)
+    z: tuple[int, int] | None = None     # z0, z1 (exclusive) of a volume's region
 
 
 @dataclass
@@ -142,31 +143,37 @@ def suspect_regions(probs: torch.Tensor, target: Target, min_confidence: float =
     conf = np.zeros(target.labels.numel(), np.float64)
     conf[index] = suspects.confidence.cpu().numpy()
     shape = tuple(target.labels.shape)
-    pair, conf = pair.reshape(shape), conf.reshape(shape)
+    return pair_regions(pair.reshape(shape), conf.reshape(shape), c)
+
+
+def pair_regions(pair: np.ndarray, conf: np.ndarray, c: int) -> list[SuspectRegion]:
+    """Connected components (8-connected; 26 in 3-D) of each value of pair = GT·C + predicted + 1 (0: none)."""
     regions = []
     for value, box in enumerate(ndimage.find_objects(pair), start=1):
         if box is not None:
             gt_class, pred_class = divmod(value - 1, c)
             regions += _components(pair[box] == value, conf[box], box, gt_class, pred_class)
-    return sorted(regions, key=lambda r: (-r.pixels, r.bbox[1], r.bbox[0]))
+    return sorted(regions, key=lambda r: (-r.pixels, r.z or (0, 0), r.bbox[1], r.bbox[0]))
 
 
 def _components(inside: np.ndarray, conf: np.ndarray, box, gt_class: int, pred_class: int) -> list[SuspectRegion]:
-    labelled, n = ndimage.label(inside, structure=EIGHT)
+    labelled, n = ndimage.label(inside, structure=np.ones((3,) * inside.ndim, bool))
     flat = labelled.ravel()
     pixels = np.bincount(flat, minlength=n + 1)
     conf_sum = np.bincount(flat, weights=conf.ravel(), minlength=n + 1)
     out = []
     for k, sub in enumerate(ndimage.find_objects(labelled), start=1):
-        y, x = (slice(o.start + s.start, o.start + s.stop) for o, s in zip(box, sub))
+        *z, y, x = (slice(o.start + s.start, o.start + s.stop) for o, s in zip(box, sub))
         out.append(SuspectRegion(gt_class, pred_class, int(pixels[k]), float(conf_sum[k] / pixels[k]),
-                                 (x.start, y.start, x.stop, y.stop)))
+                                 (x.start, y.start, x.stop, y.stop), (z[0].start, z[0].stop) if z else None))
     return out
 
 
 def image_issues(index: int, sample, temperature: float = DEFAULT_TEMPERATURE,
                  min_confidence: float = DEFAULT_MIN_CONFIDENCE, with_regions: bool = False,
                  sums_to_one: bool = False) -> ImageIssues:
+    if sample.is_volume:
+        return volume_issues(index, sample, temperature, min_confidence, with_regions, sums_to_one)
     probs, target = sample.probs, sample.target
     s = self_confidence(probs, target)
     suspects = find_suspects(probs, target, min_confidence, sums_to_one, s)
@@ -175,9 +182,33 @@ def image_issues(index: int, sample, temperature: float = DEFAULT_TEMPERATURE,
     return ImageIssues(index, sample.name, score, int(suspects.index.numel()), regions)
 
 
+def volume_issues(index: int, sample, temperature: float, min_confidence: float, with_regions: bool,
+                  sums_to_one: bool) -> ImageIssues:
+    """A case's label score over all its valid voxels and its suspect voxels, a slab at a time; its suspect
+    regions (asked) are 3-D components."""
+    values, found, plane = [], [], sample.shape[1] * sample.shape[2]
+    for (start, _), part in zip(sample.slab_bounds(), sample.parts()):
+        s = self_confidence(part.probs, part.target)
+        values.append(valid_values(s, part.target).float())
+        sus = find_suspects(part.probs, part.target, min_confidence, sums_to_one, s)
+        gt = part.target.labels.flatten()[sus.index]
+        found.append((start * plane + sus.index.cpu().numpy(), (gt * sample.num_classes + sus.predicted + 1).cpu(),
+                      sus.confidence.cpu()))
+    score = softmin_score(torch.cat(values), temperature)
+    regions = None
+    if with_regions:
+        pair = np.zeros(int(np.prod(sample.shape)), np.int64)
+        conf = np.zeros(pair.size, np.float64)
+        for where, value, confidence in found:
+            pair[where], conf[where] = value.numpy(), confidence.numpy()
+        regions = pair_regions(pair.reshape(sample.shape), conf.reshape(sample.shape), sample.num_classes)
+    return ImageIssues(index, sample.name, score, sum(len(w) for w, _, _ in found), regions)
+
+
 def sums_to_one(dataset) -> bool:
-    """Whether the dataset's probabilities sum to 1 per pixel (softmax), which lets find_suspects skip most pixels."""
-    return getattr(dataset.options, "activation", None) == "softmax"
+    """Whether the dataset's probabilities sum to 1 per pixel (softmax, or "auto": softmax or a file's own
+    probabilities), which lets find_suspects skip most pixels."""
+    return getattr(dataset.options, "activation", None) in ("auto", "softmax")
 
 
 def require_probabilities(dataset) -> None:
@@ -227,4 +258,5 @@ def regions_frame(name: str, regions: list[SuspectRegion]):
 
 
 def region_row(name: str, number: int, r: SuspectRegion) -> list:
-    return [name, number, r.gt_class, r.predicted_class, r.pixels, r.mean_confidence, *r.bbox]
+    """A row of REGION_COLUMNS (of VOLUME_REGION_COLUMNS for a volume's region)."""
+    return [name, number, r.gt_class, r.predicted_class, r.pixels, r.mean_confidence, *r.bbox, *(r.z or ())]

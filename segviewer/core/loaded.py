@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from .classes import ClassSpec
-from .counts import NO_PREDICTION, Counts, Target, count_hard, count_threshold, soft_counts, threshold_map
+from .counts import NO_PREDICTION, Counts, Target, confusion_matrix, count_hard, count_threshold, soft_counts, threshold_map
 from .dataset import Sample
 from .overlay import (ALL_CLASSES, OverlayMaps, background_classes, class_map_codes, hard_codes, legend_counts,
                       mark_background, prepare_maps, restrict_codes, threshold_codes)
@@ -90,6 +90,10 @@ class LoadedImage:
                 return self._hard
             return count_hard(self.maps.pred_argmax, self.target(s)).to("cpu")
         return count_threshold(self.sample.probs, self.target(s), s.effective_threshold()).to("cpu")
+
+    def confusion(self, s: Scoring) -> torch.Tensor:
+        """[C, C+1] GT class x predicted class over the scored pixels (last column: nothing predicted)."""
+        return confusion_matrix(self.prediction(s), self.target(s))
 
     def soft_counts(self, s: Scoring) -> Counts:
         """Probability-weighted counts (soft Dice's terms) over the scored pixels; hard counts for masks."""

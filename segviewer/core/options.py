@@ -28,7 +28,7 @@ class DataOptions:
     classes: str | None = None           # preset name or class file
     ignore_index: int | None = None      # overrides the class file's
     num_classes: int | None = None
-    activation: str = "softmax"
+    activation: str = "auto"            # see validate.ACTIVATIONS
     align_corners: bool = True
     device: str = "auto"
     strip_suffixes: tuple[str, ...] = DEFAULT_STRIP_SUFFIXES

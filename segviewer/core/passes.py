@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from .counts import Counts, DatasetCounts, confusion_matrix
+from .counts import Counts, DatasetCounts
 from .errors import LoadError, all_failed
 from .memory import trim_heap_every
 from .scoring import Scoring
@@ -44,23 +44,26 @@ def _collecting(on_error) -> tuple[list[LoadError], Callable[[LoadError], None]]
 
 
 # ---- counts ----
-def counts_pass(dataset, scoring: Scoring, cluster=None, *, with_confusion: bool = False, on_error=None,
-                strict: bool = False, progress: Progress | None = None,
+def counts_pass(dataset, scoring: Scoring, cluster=None, *, with_confusion: bool = False,
+                slice_axis: int | None = None, on_error=None, strict: bool = False, progress: Progress | None = None,
                 cancelled: Callable[[], bool] | None = None) -> DatasetCounts:
-    """Every image's tp / fp / fn and soft counts at the Scoring (its band too), in dataset order."""
+    """Every image's tp / fp / fn and soft counts at the Scoring (its band too), in dataset order. slice_axis (a
+    volume dataset): every case's counts per slice across that axis too (DatasetCounts.per_slice)."""
     from .budgets import check_counts
     check_counts(dataset.classes.num_classes, len(dataset), with_confusion)   # before a row is allocated
     scoring = scoring.for_dataset(dataset.is_hard)
     failures, report = _collecting(on_error)
-    parts = _run(dataset, count_images, (scoring, with_confusion), cluster, report, strict, progress, cancelled)
+    parts = _run(dataset, count_images, (scoring, with_confusion, slice_axis), cluster, report, strict, progress,
+                 cancelled)
     merged = _merge_counts(parts, scoring)
     if not merged.loaded.any():
         raise all_failed(dataset.options.gt_dir, failures)
     return merged
 
 
-def count_images(dataset, scoring: Scoring, with_confusion: bool, *, on_error=None, strict: bool = False,
-                 progress: Progress | None = None, cancelled: Callable[[], bool] | None = None) -> DatasetCounts:
+def count_images(dataset, scoring: Scoring, with_confusion: bool, slice_axis: int | None = None, *, on_error=None,
+                 strict: bool = False, progress: Progress | None = None,
+                 cancelled: Callable[[], bool] | None = None) -> DatasetCounts:
     """The counts pass over one chunk: one image in memory at a time; failed images keep zero rows."""
     from .dataset import restrict_to_band
     n, c = len(dataset), dataset.classes.num_classes
@@ -68,23 +71,29 @@ def count_images(dataset, scoring: Scoring, with_confusion: bool, *, on_error=No
     soft = {k: np.zeros((n, c), np.float64) for k in ("tp", "fp", "fn")}
     confusion = np.zeros((n, c, c + 1), np.int32) if with_confusion else None
     loaded = np.zeros(n, bool)
+    per_slice = [None] * n if slice_axis is not None else None
     for i, sample in dataset.iter_samples(on_error=on_error, strict=strict):
         if cancelled is not None and cancelled():
             raise InterruptedError("cancelled")
         if scoring.boundary:
             restrict_to_band(sample, scoring.boundary, dataset.classes.ignore_index, scoring.interior)
-        for table, counts in ((rows, sample.counts(scoring)), (soft, sample.soft())):
+        if per_slice is not None:      # the slices sum to the case: one count for both
+            per_slice[i] = sample.slice_counts(scoring, slice_axis)
+            counts = Counts(*(getattr(per_slice[i], k).sum(0) for k in ("tp", "fp", "fn")))
+        else:
+            counts = sample.counts(scoring)
+        for table, counts in ((rows, counts), (soft, sample.soft())):
             for k in ("tp", "fp", "fn"):
                 table[k][i] = getattr(counts, k).cpu().numpy()
         if with_confusion:
-            confusion[i] = confusion_matrix(sample.prediction_map(scoring), sample.target).cpu().numpy()
+            confusion[i] = sample.confusion(scoring).cpu().numpy()
         loaded[i] = True
         if progress:
             progress(i + 1, n)
         trim_heap_every(i)
     as_counts = lambda t: Counts(*(torch.from_numpy(t[k]) for k in ("tp", "fp", "fn")))  # noqa: E731
     return DatasetCounts(list(dataset.names), as_counts(rows), as_counts(soft), loaded,
-                         confusion_per_image=confusion)
+                         confusion_per_image=confusion, per_slice=per_slice)
 
 
 def _merge_counts(parts: list[DatasetCounts], scoring: Scoring) -> DatasetCounts:
@@ -95,8 +104,10 @@ def _merge_counts(parts: list[DatasetCounts], scoring: Scoring) -> DatasetCounts
                                 for k in ("tp", "fp", "fn")))
     confusion = None if parts[0].confusion_per_image is None else np.concatenate(
         [p.confusion_per_image for p in parts])
+    per_slice = None if parts[0].per_slice is None else [s for p in parts for s in p.per_slice]
     return DatasetCounts([n for p in parts for n in p.names], cat("per_image"), cat("soft_per_image"),
-                         np.concatenate([p.loaded for p in parts]), scoring.count_key(), confusion_per_image=confusion)
+                         np.concatenate([p.loaded for p in parts]), scoring.count_key(), confusion_per_image=confusion,
+                         per_slice=per_slice)
 
 
 # ---- the probability index ----
@@ -149,12 +160,12 @@ def calibration_pass(dataset, scoring: Scoring | None = None, cluster=None, *, b
 def calibrate_images(dataset, bins: int, *, on_error=None, strict: bool = False, progress=None,
                      cancelled=None) -> list:
     """A chunk's statistics, one per image that loaded (the client adds them in order)."""
-    from .calibration import image_calibration
+    from .calibration import sample_calibration
     out = []
     for i, sample in dataset.iter_samples(on_error=on_error, strict=strict):
         if cancelled is not None and cancelled():
             raise InterruptedError("cancelled")
-        out.append(image_calibration(sample.probs, sample.target, bins))
+        out.append(sample_calibration(sample, bins))
         if progress:
             progress(i + 1, len(dataset))
     return out

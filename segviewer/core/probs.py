@@ -20,8 +20,17 @@ def resize_logits(logits: torch.Tensor, size: tuple[int, int], align_corners: bo
     return F.interpolate(logits[None], size=size, mode="bilinear", align_corners=align_corners)[0]
 
 
+def resolve_activation(activation: str, holds_probabilities: bool = False) -> str:
+    """What "auto" means for one array: none when the file says it holds probabilities (an nnU-Net
+    `probabilities` member), softmax otherwise (logits); any other choice is the user's and stands."""
+    if activation != "auto":
+        return activation
+    return "none" if holds_probabilities else "softmax"
+
+
 def activate(logits: torch.Tensor, activation: str = "softmax", in_place: bool = False) -> torch.Tensor:
     """in_place: the probabilities overwrite the logits (CPU float32 only; the same values to the bit)."""
+    activation = resolve_activation(activation)
     in_place = in_place and logits.device.type == "cpu" and logits.dtype == torch.float32 and logits.is_contiguous()
     if activation == "softmax":
         # torch's softmax kernel reads each value before it writes it: run into the logits' own buffer, it saves
@@ -52,6 +61,7 @@ def to_probabilities(logits: torch.Tensor, size: tuple[int, int], activation: st
     (another device or dtype, a resize) is always reused that way. buffer: where the probabilities go when the
     logits stay the caller's, on the CPU (a loop over images then allocates nothing; the result is valid until
     the buffer's next use). Every path gives the same values to the bit."""
+    activation = resolve_activation(activation)
     given = logits
     logits = logits.to(device=device, non_blocking=True)
     if buffer is not None and not overwrite and _buffer_helps(logits, size, activation):

@@ -11,16 +11,43 @@ SCORE_COLUMNS = ("class_id", "class_name", "tp", "fp", "fn", "precision", "recal
 IMAGE_COLUMNS = ("image", "mean_fbeta", "mean_iou", "fp", "fn", "status")
 
 
-def scores_frame(names, counts: Counts, scoring: Scoring):
-    """A row per class; absent classes (no GT, nothing predicted) have NaN scores."""
+SLICE_COLUMNS = ("slice", "position_mm", *SCORE_COLUMNS)
+
+
+def scores_frame(names, counts: Counts, scoring: Scoring, scores=None):
+    """A row per class; absent classes (no GT, nothing predicted) have NaN scores. scores: other Scores of these
+    classes to show (a per-case mean) beside the counts' totals."""
     import pandas as pd
-    sc = compute_scores(counts, scoring.beta, scoring.smooth)
+    sc = compute_scores(counts, scoring.beta, scoring.smooth) if scores is None else scores
     return pd.DataFrame({
         "class_id": np.arange(len(names)), "class_name": list(names),
         "tp": counts.tp.numpy().astype(np.int64), "fp": counts.fp.numpy().astype(np.int64),
         "fn": counts.fn.numpy().astype(np.int64),
         **{k: getattr(sc, k).numpy() for k in ("precision", "recall", "fbeta", "dice", "iou")}},
         columns=list(SCORE_COLUMNS))
+
+
+def dataset_frame(names, counts, exact_counts, scoring: Scoring, aggregation: str):
+    """scores_frame of a DatasetCounts under an aggregation (volume_metrics.AGGREGATIONS): pooled from its total,
+    or case_mean from every image's exact counts (exact_counts() when the index's per-image grid is coarser)."""
+    from .volume_metrics import aggregate_scores
+    if aggregation == "pooled":
+        return scores_frame(names, counts.total, scoring)
+    rows = (counts if counts.exact else exact_counts()).loaded_rows()[1]
+    return scores_frame(names, counts.total, scoring, aggregate_scores(rows, aggregation, scoring.beta, scoring.smooth))
+
+
+def slices_frame(names, counts: Counts, scoring: Scoring, spacing: float):
+    """A row per slice and class of [S, C] counts: slice, position_mm (slice × spacing), then SCORE_COLUMNS."""
+    import pandas as pd
+    n_slices, c = counts.tp.shape
+    sc = compute_scores(counts, scoring.beta, scoring.smooth)
+    flat = lambda t: t.numpy().reshape(-1)  # noqa: E731
+    slices = np.repeat(np.arange(n_slices), c)
+    return pd.DataFrame({
+        "slice": slices, "position_mm": slices * float(spacing), "class_id": np.tile(np.arange(c), n_slices),
+        "class_name": list(names) * n_slices, **{k: flat(getattr(counts, k)).astype(np.int64) for k in ("tp", "fp", "fn")},
+        **{k: flat(getattr(sc, k)) for k in ("precision", "recall", "fbeta", "dice", "iou")}}, columns=list(SLICE_COLUMNS))
 
 
 def image_list_values(counts, class_id: int, scoring: Scoring) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Literal
 
 from .errors import OptionError
 
@@ -18,7 +19,9 @@ MAX_STEPS = 100_000
 MAX_BINS = 10_000
 MAX_CLASSES = 65_536
 LABEL_ID_RANGE = (-1, 65_535)
-ACTIVATIONS = ("softmax", "sigmoid", "none")
+# "auto": softmax, except on an array that says it holds probabilities (an nnU-Net `probabilities` member): none
+ACTIVATIONS = ("auto", "softmax", "sigmoid", "none")
+Activation = Literal["auto", "softmax", "sigmoid", "none"]
 DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
 PRED_KINDS = ("logits", "masks")
 

@@ -106,13 +106,18 @@ def _check_numbers(path: Path, dtype: np.dtype) -> None:
 
 
 def check_declared_size(header: VolumeHeader, max_elements: int, need: str) -> None:
-    """The one budget check of every volume reader: the declared size against what the run can need (`need` says
-    what sets the limit), before anything is decoded."""
+    """The one budget check of every volume reader, before anything is decoded: the declared size against what
+    the run can need (`need` says what sets the limit), then through the read gate's memory budget
+    (budgets.admit_decode): the decoded array and, where it is converted, its float32 copy."""
     if any(d <= 0 for d in header.shape):
         raise LoadError(header.path, f"declares an empty or negative dimension: shape {header.shape}")
     if header.count > max_elements:
         raise LoadError(header.path, f"declares {header.count:,} values (shape {header.shape}), more than {need} "
                                      f"can need (at most {max_elements:,}); refused before decoding")
+    from .budgets import admit_decode
+    converted = header.dtype.kind == "f" and (header.dtype != np.dtype(np.float32) or header.scale is not None)
+    admit_decode(header.path, header.shape, what=f"a {header.format} volume",
+                 element_bytes=header.dtype.itemsize + (4 if converted else 0))
 
 
 def read_data(header: VolumeHeader, max_elements: int, need: str) -> np.ndarray:
@@ -135,22 +140,32 @@ def read_data(header: VolumeHeader, max_elements: int, need: str) -> np.ndarray:
 
 
 def read_slab(header: VolumeHeader, start: int, stop: int) -> np.ndarray:
-    """Slices start..stop-1 of the third axis from the end (z) of an uncompressed file, read by offset: a volume
-    larger than memory is read a slab at a time. Leading axes (channels) are kept: (..., stop - start, y, x)."""
-    if not header.seekable:
-        raise LoadError(header.path, "is compressed (or in Fortran order): it can be read only whole")
+    """Slices start..stop-1 of the third axis from the end (z), leading axes (channels) kept: (..., stop - start,
+    y, x). An uncompressed file is read by offset (a volume larger than memory, a slab at a time); a compressed
+    stream is decompressed up to the slab and no further (a case's first look: one slice of a .nii.gz image)."""
+    if header.fortran:
+        raise LoadError(header.path, "is in Fortran order: it can be read only whole")
     *lead, depth, rows, cols = header.shape
     if not 0 <= start < stop <= depth:
         raise LoadError(header.path, f"slices {start}..{stop - 1} lie outside its {depth} slices")
     plane = rows * cols * header.dtype.itemsize
     out = np.empty((math.prod(lead), stop - start, rows, cols), dtype=header.dtype)
-    try:
-        with open(header.path, "rb") as fh:
+    if header.seekable:
+        try:
+            with open(header.path, "rb") as fh:
+                for block, buf in enumerate(out):
+                    fh.seek(header.file_offset + (block * depth + start) * plane)
+                    _fill(fh, memoryview(buf.reshape(-1)).cast("B"), header)
+        except OSError as exc:
+            raise LoadError(header.path, f"cannot read: {os_reason(exc, writing=False)}") from None
+    else:
+        with _data_stream(header) as stream:
+            at = 0
             for block, buf in enumerate(out):
-                fh.seek(header.file_offset + (block * depth + start) * plane)
-                _fill(fh, memoryview(buf.reshape(-1)).cast("B"), header)
-    except OSError as exc:
-        raise LoadError(header.path, f"cannot read: {os_reason(exc, writing=False)}") from None
+                wanted = (block * depth + start) * plane
+                _skip(stream, wanted - at, header)
+                _fill(stream, memoryview(buf.reshape(-1)).cast("B"), header)
+                at = wanted + buf.nbytes
     return out.reshape(*lead, stop - start, rows, cols)
 
 

@@ -71,12 +71,12 @@ def detect_volume_layout(folder: str | Path, classes: str | None = None,
     if labels:
         return _nnunet_like(folder, labels, classes, prefer)
     gt = folder / "gt"
-    if gt.is_dir() and _holds_volumes(gt):
+    if gt.is_dir() and holds_volumes(gt):
         return _plain(folder, classes, prefer)
     return None
 
 
-def _holds_volumes(gt: Path) -> bool:
+def holds_volumes(gt: Path) -> bool:
     """gt/ of volumes: volume files and no PNG label maps (a 2-D dataset's gt/ holds PNGs: the first one ends
     the walk, so a large 2-D dataset is not listed twice)."""
     seen = False
@@ -109,6 +109,8 @@ def _nnunet_like(folder: Path, labels: list[Path], classes: str | None, prefer: 
     images = folder / f"images{gt.name[-2:]}"
     images = images if images.is_dir() else None
     names, ignore = dataset_json_classes(folder / "dataset.json")
+    if classes is None and names is not None:
+        classes = str(folder / "dataset.json")      # a class file the class resolver reads (names, ignore)
     style: LayoutKind = "nnunet" if images is None or _channel_files(images) else "msd"
     return VolumeLayout(gt, pred_dir if kind == "logits" else None, pred_dir if kind == "masks" else None, images,
                         classes, kind=style, class_names=names, ignore_index=ignore)
@@ -133,24 +135,14 @@ def _channel_files(images: Path) -> bool:
 def dataset_json_classes(path: Path) -> tuple[tuple[str, ...] | None, int | None]:
     """Class names by id and the ignore label from an nnU-Net v2 ({"liver": 1, "ignore": 3}) or Decathlon / v1
     ({"1": "liver"}) dataset.json; (None, None) without one or with region-based labels."""
+    from .classes import nnunet_labels
     if not path.is_file():
         return None, None
     try:
         labels = json.loads(read_bounded(path, DATASET_JSON_LIMIT, "dataset.json")).get("labels")
     except (ValueError, AttributeError):
         raise LoadError(path, "is not a JSON object with 'labels'") from None
-    if not isinstance(labels, dict) or not labels:
-        return None, None
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in labels.values()):
-        by_id = {v: str(k) for k, v in labels.items() if k != "ignore"}
-        ignore = labels.get("ignore")
-    elif all(isinstance(k, str) and k.isdigit() for k in labels):
-        by_id, ignore = {int(k): str(v) for k, v in labels.items()}, None
-    else:
-        return None, None    # regions (lists of labels): scored per label id, with generic names
-    if sorted(by_id) != list(range(len(by_id))):
-        return None, ignore
-    return tuple(by_id[i] for i in range(len(by_id))), ignore
+    return nnunet_labels(labels)
 
 
 def pair_volumes(gt_dir: str | Path, pred_dir: str | Path, pred_kind: PredictionSource = "logits",

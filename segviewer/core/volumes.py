@@ -84,6 +84,27 @@ def read_mask_volume(path: str | Path, gt_shape: tuple[int, ...]) -> np.ndarray:
 def read_image_volume(path: str | Path, gt_shape: tuple[int, ...], gt_spacing: Spacing | None,
                       channel: int = 0) -> ImageVolume:
     """One channel of an intensity image as float32 (z, y, x); its spacing must be its ground truth's."""
+    header, order, spacing = _checked_image(path, gt_shape, gt_spacing, channel)
+    raw = read_data(header, MAX_IMAGE_CHANNELS * math.prod(gt_shape),
+                    f"its ground truth (at most {MAX_IMAGE_CHANNELS} channels of its voxels)")
+    values = _scaled_float32(header, raw.reshape(-1, *header.shape[-3:])[channel])
+    if order == "xyz":
+        values = np.ascontiguousarray(values.transpose(2, 1, 0))
+    return ImageVolume(np.ascontiguousarray(values), gt_spacing or spacing or UNIT_SPACING, header.path)
+
+
+def read_image_slices(path: str | Path, gt_shape: tuple[int, ...], gt_spacing: Spacing | None, start: int,
+                      stop: int, channel: int = 0) -> np.ndarray | None:
+    """Axial slices start..stop-1 of one channel as float32 (stop - start, y, x): by offset, or decompressed up to
+    them and no further (a case's first look); None when the file holds (x, y, z) order (then it is read whole)."""
+    header, order, _ = _checked_image(path, gt_shape, gt_spacing, channel)
+    if order != "zyx" or header.fortran:
+        return None
+    slab = read_slab(header, start, stop)
+    return np.ascontiguousarray(_scaled_float32(header, slab.reshape(-1, *slab.shape[-3:])[channel]))
+
+
+def _checked_image(path, gt_shape, gt_spacing, channel: int) -> tuple[VolumeHeader, str, Spacing | None]:
     header = read_header(path)
     spatial = header.shape[-3:]
     channels = header.count // max(1, math.prod(spatial))
@@ -96,12 +117,7 @@ def read_image_volume(path: str | Path, gt_shape: tuple[int, ...], gt_spacing: S
     spacing = _spacing_of(header, default=None)
     if gt_spacing is not None and spacing is not None:
         check_spacing(header.path, spacing if order == "zyx" else spacing[::-1], gt_spacing)
-    raw = read_data(header, MAX_IMAGE_CHANNELS * math.prod(gt_shape),
-                    f"its ground truth (at most {MAX_IMAGE_CHANNELS} channels of its voxels)")
-    values = _scaled_float32(header, raw.reshape(-1, *spatial)[channel])
-    if order == "xyz":
-        values = np.ascontiguousarray(values.transpose(2, 1, 0))
-    return ImageVolume(np.ascontiguousarray(values), gt_spacing or spacing or UNIT_SPACING, header.path)
+    return header, order, spacing
 
 
 # ---- predictions ----

@@ -66,6 +66,9 @@ def run_app(args: Launch) -> int:
             opened = window.viewer.open_engine(args.engine()) if args.engine else window.open_options(options)
             if not opened:
                 status["code"] = 2
+                # the window showed it; a --screenshot run ends here, so the terminal gets the one line too
+                reason = window.last_error.split(" failed: ", 1)[-1] or "the dataset could not be opened"
+                print(f"segviewer: error: {reason}", file=sys.stderr)
             else:
                 apply_initial_settings(window, args)
                 if args.compare is not None and not window.insights.open_compare(args.compare):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QTransform
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..core.overlay import (ALL_CLASSES, ALL_CLASSES_WORDS, EXTRA, FN, FP, IGNORE_RGB, NO_CLASS_CODE, OUTSIDE_RGBA,
@@ -69,6 +70,8 @@ class CanvasPanel(QWidget):
         layout.addWidget(self.legend)
         self._shape: tuple[int, int] | None = None
         self._region_zoom = False      # the view is zoomed to a clicked region (not by the user's wheel)
+        self._geometry = (1.0, False)          # (row height / column width, rows flipped)
+        self._transform = QTransform()         # pixel -> view coordinates
         self.view_widget.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
     def _side_pane(self) -> None:
@@ -104,18 +107,31 @@ class CanvasPanel(QWidget):
         self.gt_overlay_item.setLookupTable(lut)
 
     # ---- content ----
-    def set_image(self, rgb: np.ndarray | None, shape: tuple[int, int]) -> None:
-        """The photo (or a neutral grey when the dataset has none); refits when the size changes."""
+    def set_image(self, rgb: np.ndarray | None, shape: tuple[int, int], aspect: float = 1.0,
+                  flip_rows: bool = False) -> None:
+        """The photo (or a neutral grey when the dataset has none); refits when the size changes. aspect: a row's
+        height over a column's width (a slice of anisotropic voxels at its true aspect); flip_rows: row 0 at the
+        bottom (a coronal or sagittal slice with the head up)."""
         if rgb is None:
             rgb = np.full((*shape, 3), 70, np.uint8)
-        self.image_item.setImage(rgb, autoLevels=False, levels=(0, 255))
-        self.gt_image_item.setImage(rgb, autoLevels=False, levels=(0, 255))
+        self.set_intensities(rgb)
         self.readout.setText("")      # the previous image's values must not pass for this one's
         self.highlight_item.clear()
         self.box_item.hide()
-        if self._shape != shape or self._region_zoom:
-            self._shape = shape     # a region's zoom belongs to its image; a zoom of the user's own stays
+        # a region's zoom belongs to its image; a zoom of the user's own stays
+        if self._shape != shape or self._geometry != (aspect, flip_rows) or self._region_zoom:
+            self._shape, self._geometry = shape, (aspect, flip_rows)
+            self._transform = QTransform(1.0, 0.0, 0.0, -aspect, 0.0, shape[0] * aspect) if flip_rows \
+                else QTransform.fromScale(1.0, aspect)
+            for item in (self.image_item, self.overlay_item, self.highlight_item, self.gt_image_item,
+                         self.gt_overlay_item):
+                item.setTransform(self._transform)
             self.fit()
+
+    def set_intensities(self, rgb: np.ndarray) -> None:
+        """The image alone (a new intensity window on the same slice): the overlay and the view stay."""
+        self.image_item.setImage(rgb, autoLevels=False, levels=(0, 255))
+        self.gt_image_item.setImage(rgb, autoLevels=False, levels=(0, 255))
 
     def clear(self) -> None:
         for item in (self.image_item, self.overlay_item, self.highlight_item, self.gt_image_item,
@@ -151,16 +167,17 @@ class CanvasPanel(QWidget):
 
     def zoom_to(self, x0: int, y0: int, x1: int, y1: int, margin: int = 12) -> None:
         self._region_zoom = True
-        self.box_item.setPos((x0, y0))
-        self.box_item.setSize((x1 - x0, y1 - y0))
+        box = self._transform.mapRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        self.box_item.setPos((box.x(), box.y()))
+        self.box_item.setSize((box.width(), box.height()))
         self.box_item.show()
-        self.viewbox.setRange(QRectF(x0 - margin, y0 - margin, x1 - x0 + 2 * margin, y1 - y0 + 2 * margin), padding=0)
+        self.viewbox.setRange(box.adjusted(-margin, -margin, margin, margin), padding=0)
 
     def fit(self) -> None:
         self._region_zoom = False
         if self._shape is not None:
             h, w = self._shape
-            self.viewbox.setRange(QRectF(0, 0, w, h), padding=0.02)
+            self.viewbox.setRange(self._transform.mapRect(QRectF(0, 0, w, h)), padding=0.02)
 
     def show_error(self, text: str | None) -> None:
         self.banner.setText(text or "")
@@ -209,7 +226,7 @@ class CanvasPanel(QWidget):
         if self._shape is None or box is None:
             self.hovered.emit(-1, -1)
             return
-        point = box.mapSceneToView(pos)
+        point = self._transform.inverted()[0].map(box.mapSceneToView(pos))     # view -> pixel
         x, y = int(np.floor(point.x())), int(np.floor(point.y()))
         h, w = self._shape
         self.hovered.emit(x, y) if 0 <= x < w and 0 <= y < h else self.hovered.emit(-1, -1)

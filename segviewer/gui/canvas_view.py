@@ -19,10 +19,11 @@ PREVIEW_LEGEND = "what could be read: the photo and the ground truth (class colo
 
 class CanvasView:
     def __init__(self, viewer, canvas: CanvasPanel, position_of: Callable[[int], tuple[int, int]],
-                 insight_legend: Callable[[str, object], str], failed: Callable[[], bool]):
+                 insight_legend: Callable[[str, object], str], failed: Callable[[], bool], volume):
         """position_of(image) -> (row in the list or -1, rows shown); insight_legend(view, overlay): the doubt and
-        compare views' legends; failed(): the selected image is one that could not be loaded."""
-        self.v, self.canvas = viewer, canvas
+        compare views' legends; failed(): the selected image is one that could not be loaded; volume: the
+        VolumeView (a 3-D case's slice, through its intensity window, and its words in the title)."""
+        self.v, self.canvas, self.volume = viewer, canvas, volume
         self.position_of, self.insight_legend, self.failed = position_of, insight_legend, failed
         self.last_codes: np.ndarray | None = None
 
@@ -30,7 +31,7 @@ class CanvasView:
     def sample_loaded(self) -> None:
         loaded = self.v.loaded
         self.canvas.show_error(None)
-        self.canvas.set_image(loaded.sample.image, loaded.sample.shape)
+        self.canvas.set_image(*self.volume.image_of(loaded))
         self.update_title()
         self.show_gt_pane()
 
@@ -104,8 +105,8 @@ class CanvasView:
                  "not in the list (the filter hides it)" if shown else "the filter shows no image")
         s = v.settings
         left = "ground truth ◂ │ ▸ " if s.layout == "side by side" else ""
-        set_if_new(self.canvas.title, f"<b>{v.dataset.items[v.current].name}</b> &nbsp;<span style='color:gray'>"
-                                      f"{where} · {left}{VIEW_WORDS[s.view]}</span>")
+        set_if_new(self.canvas.title, f"<b>{v.dataset.items[v.current].name}</b>{self.volume.title()} &nbsp;"
+                                      f"<span style='color:gray'>{where} · {left}{VIEW_WORDS[s.view]}</span>")
 
     def update_legend(self) -> None:
         v, s = self.v, self.v.settings

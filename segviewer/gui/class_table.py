@@ -16,17 +16,29 @@ BOUNDARY_SHORT = {"boundary_iou": "Boundary IoU", "hd95": "HD95 px", "nsd": "NSD
 BOUNDARY_BOX = "Boundary IoU, HD95, NSD per class"
 
 
-def headers() -> tuple[list[str], list[str]]:
-    """One line each (the table keeps its rows on a laptop): the image's scores, then the dataset's."""
-    names = ["", "class", "image GT px"] + [f"image {SHORT[s]}" for s in SCORES]
-    names += ["dataset GT px"] + [f"dataset {SHORT[s]}" for s in SCORES] + ["best threshold", "Fβ at best"]
-    tips = ["class colour", "class id and name", "ground-truth pixels of the class in this image"]
-    tips += [f"{s} on the current image (— absent: not in GT nor prediction)" for s in SCORES]
-    tips += ["ground-truth pixels over the dataset"] + [f"{s} over the whole dataset" for s in SCORES]
+IMAGE_SCOPES = ("image", "dataset")
+# a 3-D case: its slice, the case, and the dataset under both aggregations (core.volume_metrics)
+VOLUME_SCOPES = ("slice", "case", "dataset pooled", "dataset case mean")
+SCOPE_TIPS = {"image": "the current image", "dataset": "the whole dataset", "slice": "the slice shown",
+              "case": "the current case (3-D)", "dataset pooled": "the dataset: tp, fp, fn summed over the cases",
+              "dataset case mean": "the dataset: the mean over the cases where the class is present (nnU-Net)"}
+
+
+def headers(scopes: tuple[str, ...] = IMAGE_SCOPES) -> tuple[list[str], list[str]]:
+    """The columns, one line each (the table keeps its rows on a laptop): per scope its GT count and scores, the
+    best threshold, then the boundary metrics of the image (a 3-D case: the whole case) and of the dataset."""
+    names, tips = ["", "class"], ["class colour", "class id and name"]
+    for scope in scopes:
+        unit = "vx" if scopes is VOLUME_SCOPES else "px"
+        names += [f"{scope} GT {unit}"] + [f"{scope} {SHORT[s]}" for s in SCORES]
+        tips += [f"ground-truth {unit} of the class: {SCOPE_TIPS[scope]}"]
+        tips += [f"{s}: {SCOPE_TIPS[scope]} (— absent: not in GT nor prediction)" for s in SCORES]
+    names += ["best threshold", "Fβ at best"]
     tips += ["threshold of maximum F-beta over the grid, for the current beta", "F-beta at that threshold"]
-    for scope in ("image", "dataset"):
-        names += [f"{scope} {BOUNDARY_SHORT[b]}" for b in BOUNDARY]
-        tips += [f"{BOUNDARY_SHORT[b]} ({scope}; tick '{BOUNDARY_BOX}' in Settings to compute)" for b in BOUNDARY]
+    for scope in (("case" if scopes is VOLUME_SCOPES else "image"), "dataset"):
+        short = {**BOUNDARY_SHORT, "hd95": "HD95 mm"} if scopes is VOLUME_SCOPES else BOUNDARY_SHORT
+        names += [f"{scope} {short[b]}" for b in BOUNDARY]
+        tips += [f"{short[b]} ({scope}; tick '{BOUNDARY_BOX}' in Settings to compute)" for b in BOUNDARY]
     return names, tips
 
 
@@ -35,7 +47,8 @@ class ClassTablePanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        names, tips = headers()
+        self.scopes = IMAGE_SCOPES
+        names, tips = headers(self.scopes)
         self.model = TableModel(names, tips, self)
         self.proxy, self.view = sorted_table(self.model, self)
         self.view.sortByColumn(1, Qt.AscendingOrder)
@@ -59,21 +72,29 @@ class ClassTablePanel(QWidget):
         return (v.horizontalHeader().sizeHint().height() + v.horizontalScrollBar().sizeHint().height()
                 + 2 * v.frameWidth() + rows * v.verticalHeader().defaultSectionSize())
 
-    def update_scores(self, names, colors, image: Scores | None, image_gt, dataset: Scores | None, dataset_gt,
-                      best=None, beta: float = 1.0, exact_note: str = "", image_missing: str = "computing…") -> None:
-        """image_missing: what the image's cells and summary say while they have no numbers (computing, or the
-        image could not be loaded)."""
+    def set_scopes(self, scopes: tuple[str, ...]) -> None:
+        """IMAGE_SCOPES, or VOLUME_SCOPES for a dataset of 3-D cases."""
+        if scopes is not self.scopes:
+            self.scopes = scopes
+            self.model.set_headers(*headers(scopes))
+
+    def update_scores(self, names, colors, scopes: list[tuple], best=None, beta: float = 1.0,
+                      exact_note: str = "", image_missing: str = "computing…") -> None:
+        """scopes: (Scores or None while computed, GT pixels) per scope of self.scopes; image_missing: what the
+        first scope's cells and summary say while they have no numbers (computing, or the image could not be
+        loaded)."""
         rows = []
         for c, name in enumerate(names):
             row = [Cell("", swatch=tuple(colors[c])), Cell(f"{c}: {name}")]
-            row += self._score_cells(image, image_gt, c, image_missing)
-            row += self._score_cells(dataset, dataset_gt, c)
+            for k, (scores, gt) in enumerate(scopes):
+                row += self._score_cells(scores, gt, c, image_missing if k == 0 else "computing…")
             row += [Cell(float(best.threshold[c]) if best is not None else None),
                     Cell(float(best.fbeta[c]) if best is not None else None)]
             row += [self._boundary_cell(columns, b, c) for columns in self.boundary for b in BOUNDARY]
             rows.append(row)
         self.model.set_rows(rows, list(range(len(names))))
-        text = self._summary(image, dataset, beta, exact_note, image_missing)
+        parts = [(scope, scores) for scope, (scores, _) in zip(self.scopes, scopes)]
+        text = self._summary(parts, beta, exact_note, image_missing)
         self.summary.setText(text)
         self.summary.setToolTip(text)
 
@@ -96,16 +117,16 @@ class ClassTablePanel(QWidget):
         return Cell(v, tooltip="undefined: the class is in only one of GT and prediction" if math.isnan(v) else None)
 
     @staticmethod
-    def _summary(image: Scores | None, dataset: Scores | None, beta: float, note: str,
-                 image_missing: str = "computing…") -> str:
-        """One line: the means over the classes present, for the image and the dataset."""
+    def _summary(parts: list[tuple[str, Scores | None]], beta: float, note: str,
+                 first_missing: str = "computing…") -> str:
+        """One line: the means over the classes present, per scope (the image's first)."""
         def part(label, s):
             if s is None:
-                return f"{label} {image_missing if label == 'image' else 'computing…'}"
+                return f"{label} {first_missing if label == parts[0][0] else 'computing…'}"
             m = {k: float(nanmean(getattr(s, k))) for k in ("fbeta", "precision", "recall", "iou")}
             return (f"{label} F{beta_text(beta)} <b>{fmt(m['fbeta'])}</b> · P {fmt(m['precision'])} · "
                     f"R {fmt(m['recall'])} · IoU {fmt(m['iou'])}")
-        return part("image", image) + "&nbsp;&nbsp;│&nbsp;&nbsp;" + part("dataset", dataset) + (
+        return "&nbsp;&nbsp;│&nbsp;&nbsp;".join(part(label, s) for label, s in parts) + (
             f"&nbsp;&nbsp;<span style='color:gray'>{note}</span>" if note else "")
 
     def select_class(self, class_id: int) -> None:

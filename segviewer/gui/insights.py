@@ -43,7 +43,7 @@ class Insights(QObject):
             lambda deltas: self.list_column.emit(DELTA, deltas["delta"], self.compare.ranking == "breaks"))
         self.labels.scores_ready.connect(lambda scores: self.list_column.emit(LABEL, scores.label_score, True))
         self.labels.needs_fix.connect(review.mark_needs_fix)
-        self.label_panel.region_clicked.connect(lambda r: services.zoom_to(r.bbox))
+        self.label_panel.region_clicked.connect(lambda r: services.zoom_to(r.bbox, r.z))
 
     def _on_settings_changed(self, changed: set) -> None:
         if changed & DELTA_KEYS:

@@ -16,7 +16,8 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDialog, QLineEdit, QPlainTextEdit,
                                QTextEdit, QWidget)
 
-KEY_NAMES = {Qt.Key_Right: "Right", Qt.Key_Left: "Left", Qt.Key_Escape: "Esc"}
+KEY_NAMES = {Qt.Key_Right: "Right", Qt.Key_Left: "Left", Qt.Key_Escape: "Esc", Qt.Key_PageUp: "PgUp",
+             Qt.Key_PageDown: "PgDown"}
 EDITING_KEYS = {Qt.Key_Left, Qt.Key_Right, Qt.Key_Home, Qt.Key_End, Qt.Key_Backspace, Qt.Key_Delete, Qt.Key_Up,
                 Qt.Key_Down, Qt.Key_PageUp, Qt.Key_PageDown}
 NUMBER_CHARS = set("0123456789.,-+")

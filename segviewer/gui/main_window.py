@@ -21,6 +21,7 @@ from .curves import CurvesController, CurvesPanel
 from .image_list import ImageListPanel
 from .layout import DEFAULT_SIZE, Arrangement, WindowLayout, initial_size, scrolling
 from .viewer import Viewer
+from .volume_view import VolumeView
 from .window_actions import WindowActions
 from .window_exports import WindowExports
 from .guard import guarded
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
         self.bottom_tabs.addTab(self.confusion, "Confusion")
         self.bottom_tabs.addTab(self.regions, "Error regions")
         self.setCentralWidget(self.canvas)
+        self.volume_view = VolumeView(self)        # a 3-D case's slice bar, intensity window and worst slices
         self.last_error = ""
         self.services = WindowServices(self)       # what the parts below may ask of the window
         self.failure_tabs = FailureTabs(self.viewer, self.services, self.bottom_tabs, self.confusion, self.regions,
@@ -94,7 +96,7 @@ class MainWindow(QMainWindow):
         if remember_layout:
             self.layout_.restore(self.qsettings)
         self.canvas_view = CanvasView(self.viewer, self.canvas, self.image_list.position_of, self.insights.legend,
-                                      self.failed_image.showing)
+                                      self.failed_image.showing, self.volume_view)
         self.curves_ = CurvesController(self.viewer, self.curves)
         self._tables_dirty = False
         self.first_image = FirstImage(self.image_list.visible_order, self.review.resume_in, self.viewer.select_image,
@@ -144,6 +146,7 @@ class MainWindow(QMainWindow):
                              (v.failures_changed, lambda: self.image_list.refresh(failures=self.viewer.failures)),
                              (v.error, self.show_error)):     # the viewer's messages are already in the one format
             signal.connect(slot)
+        v.slices.changed.connect(self.canvas_view.update_title)         # a 3-D case's slice: the title names it
         self.controls.changed.connect(lambda changes: v.update_settings(**changes))
         self.controls.apply_best.connect(v.apply_best_thresholds)
         self.controls.reset_best.connect(v.reset_thresholds)
@@ -184,8 +187,9 @@ class MainWindow(QMainWindow):
         self._list_follows_class()
         self.review.open_for_dataset()
         self.curves_.dataset_opened()
-        kind = "annotator masks" if v.is_hard else "logits"
-        self.size_label.setText(f"{len(ds)} images · {ds.classes.num_classes} classes · {kind}")
+        kind = "annotator masks" if v.is_hard else "predictions" if ds.volumes else "logits"
+        self.size_label.setText(f"{len(ds)} {'cases' if ds.volumes else 'images'} · {ds.classes.num_classes} "
+                                f"classes · {kind}")
         self.device_label.setText(f"device: {v.device_text()}")
         self.setWindowTitle(f"segviewer — {ds.options.gt_dir.parent.name or ds.options.gt_dir}")
         problems = ds.pairing.problems()
@@ -261,9 +265,14 @@ class MainWindow(QMainWindow):
         note = "" if v.per_image_exact else "image list at the nearest coarser grid threshold"
         if v.index is None:
             note = "building the dataset index…"
-        self.class_table.update_scores(v.classes.names, v.classes.colors, image,
-                                       (ic.tp + ic.fn) if ic is not None else None, dataset,
-                                       (dc.tp + dc.fn) if dc is not None else None, v.best, v.scoring.beta, note,
+        scopes = [(image, (ic.tp + ic.fn) if ic is not None else None)]
+        volumes = v.dataset.volumes          # the slice, the case, the dataset pooled and per case mean
+        if volumes:
+            scopes.append(v.slices.case_scores())
+        scopes.append((dataset, (dc.tp + dc.fn) if dc is not None else None))
+        if volumes:
+            scopes.append(v.slices.dataset_case_mean())
+        self.class_table.update_scores(v.classes.names, v.classes.colors, scopes, v.best, v.scoring.beta, note,
                                        NOT_LOADED if self.failed_image.showing() else "computing…")
         self.class_table.select_class(v.settings.class_id)
         self.canvas_view.update_legend()

@@ -1,6 +1,8 @@
 """The canvas's pixel readout: GT class, prediction and probabilities under the pointer."""
 from __future__ import annotations
 
+MAX_LISTED = 8        # classes whose probabilities a case's readout lists
+
 
 def hover_text(viewer, x: int, y: int) -> str:
     """The readout for pixel (x, y) of the loaded image ("" outside it)."""
@@ -9,11 +11,24 @@ def hover_text(viewer, x: int, y: int) -> str:
         return ""
     label = int(loaded.sample.labels[y, x])
     names = classes.names
+    where = voxel_text(viewer.slices, x, y) if viewer.slices.active else f"x {x}, y {y}"
     gt = "ignore" if label == classes.ignore_index else names[label] if label < len(names) else str(label)
     if loaded.sample.probs is None:
         pred = int(loaded.maps.pred_argmax[y, x])
-        return f"x {x}, y {y} · GT {gt} · mask {names[pred] if pred >= 0 else 'none'}"
+        return f"{where} · GT {gt} · mask {names[pred] if pred >= 0 else 'none'}"
     p = loaded.sample.probs[:, y, x].float().cpu()
     top = int(p.argmax())
     p_gt = f" (p={float(p[label]):.3f})" if label < len(names) else ""
-    return f"x {x}, y {y} · GT {gt}{p_gt} · predicted {names[top]} (p={float(p[top]):.3f})"
+    text = f"{where} · GT {gt}{p_gt} · predicted {names[top]} (p={float(p[top]):.3f})"
+    if viewer.slices.active and len(names) <= MAX_LISTED:     # a case's readout: every class's probability
+        text += " · p " + ", ".join(f"{n} {float(v):.2f}" for n, v in zip(names, p))
+    return text
+
+
+def voxel_text(nav, x: int, y: int) -> str:
+    """A case's pixel: voxel (z, y, x), its position in mm and the image's intensity there."""
+    z, yy, xx = nav.voxel(x, y)
+    sz, sy, sx = nav.volume.spacing
+    values = nav.volume.sample.image
+    value = f" · {values[z, yy, xx]:.0f}" if values is not None else ""
+    return f"voxel ({z}, {yy}, {xx}) · ({z * sz:.1f}, {yy * sy:.1f}, {xx * sx:.1f}) mm{value}"

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QPlainTextEdit
 
 from ..core.session_paths import session_path
@@ -237,7 +238,13 @@ class ReviewController(QObject):
         if text is None:
             self.panel_wanted.emit()
             self.note_box.setFocus()
-            self.note_box.selectAll()
+            where = self.viewer.slices.where()       # a 3-D case: the note names the slice shown
+            if where and where not in self.note_box.toPlainText():
+                before = self.note_box.toPlainText()
+                self.note_box.setPlainText(f"{before}\n{where}: " if before else f"{where}: ")
+                self.note_box.moveCursor(QTextCursor.End)
+            else:
+                self.note_box.selectAll()
             return
         self._set(note=text)
 

@@ -17,7 +17,7 @@ class Services(Protocol):
     def step_image(self, delta: int) -> None: ...         # the next / previous image in the list's order
     def visible_order(self) -> list[int]: ...             # the list's order (dataset positions)
     def focus_canvas(self) -> None: ...
-    def zoom_to(self, bbox) -> None: ...                  # (x0, y0, x1, y1), exclusive
+    def zoom_to(self, bbox, z=None) -> None: ...          # (x0, y0, x1, y1), exclusive; z: a case's (z0, z1)
     def writing_outputs(self, label: str, path): ...      # a context: the window's output gate around one write
 
 
@@ -50,7 +50,11 @@ class WindowServices:
     def focus_canvas(self) -> None:
         self._w.canvas.view_widget.setFocus()
 
-    def zoom_to(self, bbox) -> None:
+    def zoom_to(self, bbox, z=None) -> None:
+        """Zooms to the box; a 3-D region's box on its middle axial slice."""
+        nav = self._w.viewer.slices
+        if z is not None and nav.active:
+            nav.go((z[0] + z[1] - 1) // 2, 0)
         self._w.canvas.zoom_to(*bbox)
 
     def writing_outputs(self, label: str, path):

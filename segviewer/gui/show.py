@@ -48,7 +48,13 @@ def show_inspector(inspector, block: bool | None = None):
     app.setApplicationName("segviewer")
     window = window_on(inspector)
     if not block:
-        from shiboken6 import isValid      # a window deleted by its owner (Qt) is gone, not just hidden
-        _OPEN_WINDOWS[:] = [w for w in _OPEN_WINDOWS if isValid(w) and w.isVisible()] + [window]
+        _OPEN_WINDOWS[:] = [w for w in _OPEN_WINDOWS if _alive(w)] + [window]
         return window
     return app.exec()
+
+
+def _alive(window) -> bool:
+    """Still on screen: a window Qt has deleted (its owner closed it with WA_DeleteOnClose, or a test's qtbot did)
+    has no C++ object left to ask."""
+    from shiboken6 import isValid
+    return isValid(window) and window.isVisible()

@@ -97,6 +97,13 @@ class TableModel(QAbstractTableModel):
         self.rows, self.keys, self.texts, self.painted = rows, keys, texts, painted
         self.endResetModel()
 
+    def set_headers(self, headers: list[str], tooltips: list[str]) -> None:
+        """Other columns (and no rows until the next set_rows)."""
+        self.beginResetModel()
+        self.headers, self.tooltips = headers, tooltips
+        self.rows, self.keys = [], []
+        self.endResetModel()
+
     def rowCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.rows)
 

@@ -60,6 +60,8 @@ class Viewer(QObject):
         self._timing: dict[str, float] = {}
         self.applying = False      # inside a settings change (its answers from the index still coming)
         self._engine_event.connect(self._follow_engine)
+        from .slices import SliceNavigator
+        self.slices = SliceNavigator(self, self)      # the slice of a 3-D case the window shows
         self._reset(None)
 
     def _reset(self, engine: Inspector | None, owned: bool = False) -> None:
@@ -68,6 +70,8 @@ class Viewer(QObject):
         if self._owns_engine and self.engine is not None and self.engine is not engine:
             self.engine.close()
         self.engine, self._owns_engine = engine, owned
+        if hasattr(self, "slices"):
+            self.slices.forget()
         self.current = -1
         self.loaded: LoadedImage | None = None
         self.index_ready = False
@@ -177,7 +181,8 @@ class Viewer(QObject):
         self._reset(engine, owned)
         self.settings = self.settings.with_(scoring=engine.scoring, compare_scoring=engine.compare_scoring)
         self.select_image(0)
-        self._start_index()
+        if not engine.dataset.volumes:      # a 3-D case's first look goes first (SliceNavigator.arrived)
+            self._start_index()
         self.dataset_opened.emit()   # listeners may pick another first image (e.g. resume a review)
         return True
 
@@ -248,11 +253,16 @@ class Viewer(QObject):
         self.current = i
         engine = self.engine
         self.jobs.forget("load")
-        self.jobs.request("load", lambda: engine.key("image", image=self.current), lambda: engine.load(i),
-                          self._on_loaded, worker=self.compute, what="Loading the image",
-                          failed=lambda exc: self._on_load_failed(i, exc))
+        self.jobs.request("load", lambda: engine.key("image", image=self.current),
+                          lambda: self.slices.start(self.slices.first_look(engine, i)), self._on_loaded,
+                          worker=self.compute, what="Loading the image", failed=lambda exc: self._on_load_failed(i, exc))
 
-    def _on_loaded(self, loaded: LoadedImage) -> None:
+    def _on_loaded(self, loaded: tuple) -> None:
+        """loaded: (the case or None, the image to show: a 2-D image or the case's slice)."""
+        self.slices.arrived(*loaded)
+        self._on_slice(loaded[1])
+
+    def _on_slice(self, loaded: LoadedImage) -> None:
         self.loaded = loaded
         self.last_overlay_ms = math.nan   # a new image is measured on the worker first
         self.sample_loaded.emit()
@@ -262,6 +272,8 @@ class Viewer(QObject):
         text = str(exc) if isinstance(exc, LoadError) else f"{self.engine.names[i]}: {exc!r}"
         self.engine.failures.record_at(i, text)
         self.loaded = None                  # nothing of the previous image may pass for this one
+        if self.jobs.current_key("index") is None:
+            self._start_index()             # a volume dataset's, deferred to its first case (slices.arrived)
         self.image_scores_ready.emit()
         self.image_failed.emit(i, text)
 
@@ -275,7 +287,8 @@ class Viewer(QObject):
     def overlay_key(self) -> tuple:
         s = self.settings
         kind = "compare_overlay" if self._compare_view() else "overlay"
-        return self.engine.key(kind, s.scoring, self.current, (s.class_id, s.view), s.compare_scoring)
+        return self.engine.key(kind, s.scoring, self.current, (s.class_id, s.view, *self.slices.key()),
+                               s.compare_scoring)
 
     def request_render(self, counts: bool = True) -> None:
         if not self.showing_current():
@@ -286,7 +299,8 @@ class Viewer(QObject):
         def job():
             watch = Stopwatch()
             if compare:   # model A vs model B: the pixels B fixes, breaks, or both get wrong
-                out = engine.compare.overlay(loaded.index, s.class_id, s.scoring, s.compare_scoring)
+                out = engine.compare.overlay(loaded.index, s.class_id, s.scoring, s.compare_scoring,
+                                             at=getattr(loaded, "where", None))
             else:
                 out = loaded.overlay(s.scoring, s.class_id, s.view)
             self._timing["overlay"] = watch.ms()
@@ -304,6 +318,14 @@ class Viewer(QObject):
         self.overlay_ready.emit(overlay.codes)
 
     def _request_image_counts(self) -> None:
+        if self.slices.active:      # a 3-D case: its slice's counts, and the case's beside them
+            self.slices.request_counts(self._timing, self._on_image_counts, SYNC_OVERLAY_MS)
+        else:
+            self._request_whole_image_counts()
+        if self.image_counts is None:
+            self.image_scores_ready.emit()   # the table shows "computing…" rather than numbers for other settings
+
+    def _request_whole_image_counts(self) -> None:
         engine, i, s = self.engine, self.current, self.scoring
 
         def job():
@@ -397,11 +419,12 @@ class Viewer(QObject):
         shown = ((self.loaded is not None and self.image_counts is not None and self.overlay is not None)
                  or self.current in self.failures)
         dataset_done = self.index is not None and (self.dataset_result is not None or len(self.engine) == 0)
-        return shown and dataset_done and self.compute.idle() and self.background.idle()
+        return shown and dataset_done and self.compute.idle() and self.background.idle() and self.slices.idle()
 
     def shutdown(self) -> None:
         self.jobs.reset()
         self.compute.stop()
         self.background.stop()
+        self.slices.stop()
         self._reset(None)
 

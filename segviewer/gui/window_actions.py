@@ -72,7 +72,16 @@ class WindowActions:
             "clear_highlight": self.escape, "toggle_review": w.review.toggle_mode, "edit_note": w.review.edit_note,
             "undo_review": w.review.undo, "mark_label_doubt": w.insights.mark_label_doubt,
             "next_unreviewed": w.review.next_unreviewed,
+            **self.volume_handlers(),
         }
+
+    def volume_handlers(self) -> dict:
+        """A 3-D case's slices and intensity window (nothing happens on a 2-D image)."""
+        nav, level = self.v.slices, self.w.volume_view.level
+        return {"axial": lambda: nav.set_axis(0), "coronal": lambda: nav.set_axis(1),
+                "sagittal": lambda: nav.set_axis(2), "cycle_plane": nav.cycle_axis, "cycle_window": level.cycle,
+                "next_slice": lambda: nav.step(+1), "previous_slice": lambda: nav.step(-1),
+                "next_worst_slice": lambda: nav.next_worst(+1), "previous_worst_slice": lambda: nav.next_worst(-1)}
 
     # ---- menus: the table's entries in its order ----
     def _menus(self, handlers: dict) -> None:

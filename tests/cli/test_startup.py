@@ -34,7 +34,7 @@ def test_help_lists_every_subcommand_and_defaults():
     assert res.returncode == 0
     for name in ("export", "sweep", "demo", "qa-set", "qa-report"):
         assert f"segviewer {name}" in res.stdout
-    assert "(default: 0.5)" in res.stdout and "(default: softmax)" in res.stdout
+    assert "(default: 0.5)" in res.stdout and "(default: auto)" in res.stdout
 
 
 @pytest.mark.parametrize("args,message", [

@@ -72,7 +72,8 @@ def test_luts():
 @pytest.mark.parametrize("interior", [False, True])
 def test_a_figure_shows_the_band_the_window_shows(tmp_path, interior):
     """export --figures with --boundary painted errors over the whole image while its scores counted the band only;
-    the figure's pixels are now the window's canvas pixels (a correct background pixel painted, as figures do)."""
+    the figure's pixels are now the window's canvas pixels (a correct background pixel left unpainted, as the
+    window's errors view leaves it by default)."""
     import segviewer
     from helpers import make_dataset
     from segviewer.core.figures import overlay_rgba
@@ -88,4 +89,4 @@ def test_a_figure_shows_the_band_the_window_shows(tmp_path, interior):
         canvas = loaded.overlay(ins.scoring).codes
         figure = overlay_rgba(loaded.sample, ins.classes, ins.scoring)
     assert (canvas == OUTSIDE).any() and (canvas != OUTSIDE).any()
-    np.testing.assert_array_equal(figure, error_lut(background=True)[canvas])
+    np.testing.assert_array_equal(figure, error_lut()[canvas])

@@ -9,6 +9,7 @@ import torch
 from scipy import ndimage
 
 from segviewer.core.boundary_metrics import boundary_iou_counts, class_maps, image_boundary_metrics
+from reference import nnunet_compute_metrics, nnunet_summary
 from segviewer.core.volume_metrics import (aggregate_scores, case_boundary_metrics, case_counts, case_mean_scores,
                                            foreground_mean, mask_case_counts, mask_slice_counts, pooled_scores,
                                            slice_counts, stack_counts, worst_slices)
@@ -16,31 +17,6 @@ from segviewer.core.volume_metrics import (aggregate_scores, case_boundary_metri
 C = 4
 IGNORE = 4          # nnU-Net's ignore label is a label id; here the one after the classes
 SPACING = (2.5, 0.8, 0.7)
-
-
-# ---- nnU-Net's evaluation, reproduced from nnunetv2/evaluation/evaluate_predictions.py (compute_metrics and the
-# ---- summary of compute_metrics_on_folder), on arrays instead of files
-def nnunet_compute_metrics(seg_ref, seg_pred, labels, ignore_label=None):
-    ignore_mask = seg_ref == ignore_label if ignore_label is not None else None
-    use_mask = np.ones_like(seg_ref, dtype=bool) if ignore_mask is None else ~ignore_mask
-    results = {}
-    for r in labels:
-        mask_ref, mask_pred = seg_ref == r, seg_pred == r
-        tp = np.sum((mask_ref & mask_pred) & use_mask)
-        fp = np.sum(((~mask_ref) & mask_pred) & use_mask)
-        fn = np.sum((mask_ref & (~mask_pred)) & use_mask)
-        if tp + fp + fn == 0:
-            dice = iou = np.nan
-        else:
-            dice, iou = 2 * tp / (2 * tp + fp + fn), tp / (tp + fp + fn)
-        results[r] = {"Dice": dice, "IoU": iou, "TP": tp, "FP": fp, "FN": fn}
-    return results
-
-
-def nnunet_summary(per_case, labels):
-    means = {r: {m: np.nanmean([case[r][m] for case in per_case]) for m in ("Dice", "IoU")} for r in labels}
-    foreground = {m: np.mean([means[r][m] for r in labels if r != 0]) for m in ("Dice", "IoU")}
-    return means, foreground
 
 
 def random_case(seed, shape=(9, 20, 18), ignore=True, drop_class=None):

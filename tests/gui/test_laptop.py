@@ -247,13 +247,13 @@ def test_save_view_at_the_images_own_resolution_with_legend_and_caption(qtbot, w
     assert Image.open(tmp_path / "both.png").size[0] == 2 * w + 8
 
 
-def test_p_hides_the_panels_and_brings_them_back(qtbot, window):
+def test_h_hides_the_panels_and_brings_them_back(qtbot, window):
     window.resize(1024, 700)
     qtbot.wait(50)
     shown = [d for d in window.layout_.docks if d.isVisible()]
-    qtbot.keyClick(window, Qt.Key_P)
+    qtbot.keyClick(window, Qt.Key_H)
     assert not any(d.isVisible() for d in window.layout_.docks)
-    qtbot.keyClick(window, Qt.Key_P)
+    qtbot.keyClick(window, Qt.Key_H)
     assert [d for d in window.layout_.docks if d.isVisible()] == shown
 
 

@@ -35,9 +35,8 @@ class Calibration(Part):
         return found
 
     def _one_image(self, i: int, bins: int) -> CalibrationStats:
-        from ..calibration import image_calibration
-        sample = self.engine.load(i).sample
-        return image_calibration(sample.probs, sample.target, bins)
+        from ..calibration import sample_calibration
+        return sample_calibration(self.engine.load(i).sample, bins)
 
     def reliability(self, class_id: int = TOP_LABEL, bins: int = DEFAULT_BINS, image: int | str | None = None):
         """Per bin: lower, upper, pixels, mean_confidence, frequency, for a class or the top label (TOP_LABEL)."""

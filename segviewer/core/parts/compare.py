@@ -103,9 +103,11 @@ class Compare(Part):
             raise LoadError(self.engine.dataset.items[i].pred, "model B has no prediction for this image")
         return self.model.load(row)
 
-    def _predictions(self, image, sa, sb):
+    def _predictions(self, image, sa, sb, at=None):
         from ..compare_pixels import prediction_of
         la, lb = self.engine.load(image), self.load(image)
+        if at is not None:            # a slice (axis, index) of a 3-D case, of both models
+            la, lb = la.slice(*at), lb.slice(*at)
         pa = prediction_of(la.sample.probs, la.sample.pred_map, sa, la.maps)
         pb = prediction_of(lb.sample.probs, lb.sample.pred_map, sb, lb.maps)
         return la, pa, pb
@@ -114,19 +116,23 @@ class Compare(Part):
         """(counts A, counts B, Changes) of one image, [C] each, over the pixels A's Scoring scores."""
         from ..compare_pixels import image_changes, prediction_counts
         sa, sb = self._snapshots(scoring, compare_scoring)
+        if getattr(self.engine.load(image), "is_volume", False):
+            from ..compare import sample_comparison
+            return sample_comparison(self.engine.load(image).sample, self.load(image).sample, sa, sb)
         la, pa, pb = self._predictions(image, sa, sb)
         target = la.target(sa)
         return prediction_counts(pa, target), prediction_counts(pb, target), image_changes(pa, pb, target)
 
-    def overlay(self, image: int | str, class_id: int = -1, scoring=None, compare_scoring=None):
+    def overlay(self, image: int | str, class_id: int = -1, scoring=None, compare_scoring=None, at=None):
         """The compare view's codes (SAME / FIXED / BROKEN / BOTH_WRONG, ignore hatched) for one class or all
-        (-1), with the legend's pixel counts; draw them through compare_pixels.compare_lut()."""
+        (-1), with the legend's pixel counts; draw them through compare_pixels.compare_lut(). at: (axis, index)
+        of a 3-D case's slice."""
         from .. import validate
         from ..compare_pixels import change_legend, compare_codes
         from ..loaded import Overlay
         class_id = validate.class_id(class_id, self.engine.classes.num_classes)
         sa, sb = self._snapshots(scoring, compare_scoring)
-        la, pa, pb = self._predictions(image, sa, sb)
+        la, pa, pb = self._predictions(image, sa, sb, at)
         codes = compare_codes(pa, pb, la.maps, class_id, la.scored(sa))
         return Overlay(codes, change_legend(codes))
 

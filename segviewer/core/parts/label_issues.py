@@ -52,15 +52,20 @@ class LabelIssues(Part):
         return issues_frame(self.engine.names, self.scores(temperature, min_confidence))
 
     def doubt(self, image) -> np.ndarray:
-        """H×W uint8 heatmap of 1 − s (the probability the label is wrong, × 255) of one image."""
+        """H×W uint8 heatmap of 1 − s (the probability the label is wrong, × 255) of one image ((z, y, x) of a
+        3-D case)."""
         sample = self._probability_sample(image)
-        return label_doubt_map(sample.probs, sample.target)
+        return np.concatenate([label_doubt_map(part.probs, part.target) for part in sample.parts()])
 
     def regions(self, image, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> list[SuspectRegion]:
-        """One image's suspect regions, most pixels first."""
+        """One image's suspect regions, most pixels first (a 3-D case's are 3-D: their z range is `z`)."""
         _, min_confidence = check_settings(DEFAULT_TEMPERATURE, min_confidence)
         sample = self._probability_sample(image)
-        return suspect_regions(sample.probs, sample.target, min_confidence, sums_to_one(self.engine.dataset))
+        one = sums_to_one(self.engine.dataset)
+        if sample.is_volume:
+            from ..label_issues import volume_issues
+            return volume_issues(-1, sample, DEFAULT_TEMPERATURE, min_confidence, True, one).regions
+        return suspect_regions(sample.probs, sample.target, min_confidence, one)
 
     def regions_table(self, image, min_confidence: float = DEFAULT_MIN_CONFIDENCE):
         """One image's suspect regions as the REGIONS table."""

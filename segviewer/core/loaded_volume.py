@@ -1,0 +1,150 @@
+"""One loaded 3-D case and what the engine computes on it for a Scoring: the case's counts, every slice's counts
+along an axis, and its slices as loaded 2-D images (what the canvas draws, counted exactly as the case is).
+
+A slice is a LoadedImage of its own (core.loaded), so the overlay, the legend, the readout, error regions, the
+doubt map and the compare view work on it unchanged; its band (--boundary) is the case's (in-plane on each axial
+slice), so a coronal or sagittal slice scores exactly the voxels the case's counts score.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .cache import BoundedCache
+from .classes import ClassSpec
+from .counts import Counts
+from .loaded import LoadedImage
+from .scoring import Scoring
+from .volume_sample import AXIS_NAMES, VolumeSample, band_of, one_thread
+
+SLICES_KEPT = 6            # the slices around the current one (stepping back and forth is instant)
+SLICE_COUNTS_KEPT = 4      # per-slice counts of a few (axis, settings)
+
+
+def slice_axis(axis) -> int:
+    """0 / 'axial', 1 / 'coronal', 2 / 'sagittal' -> the array axis (z, y, x) a slice is taken across."""
+    from .errors import OptionError
+    if isinstance(axis, str) and axis.lower() in AXIS_NAMES:
+        return AXIS_NAMES.index(axis.lower())
+    if isinstance(axis, (int, np.integer)) and not isinstance(axis, bool) and 0 <= int(axis) <= 2:
+        return int(axis)
+    raise OptionError(f"axis {axis!r}: use 'axial', 'coronal' or 'sagittal' (or 0, 1, 2)")
+
+
+def volume_axis(dataset, axis) -> int:
+    """slice_axis(axis) of a dataset of 3-D cases (OptionError for a dataset of 2-D images)."""
+    from .errors import OptionError
+    if not dataset.volumes:
+        raise OptionError("per-slice counts need a dataset of 3-D cases (volumes); this one holds 2-D images")
+    return slice_axis(axis)
+
+
+def prepare_loaded(index: int, sample, classes: ClassSpec):
+    """What the engine keeps of a loaded sample: a LoadedImage, or for a 3-D case a LoadedVolume."""
+    return LoadedVolume(index, sample, classes) if sample.is_volume else LoadedImage.prepare(index, sample, classes)
+
+
+class SliceImage(LoadedImage):
+    """A slice of a case as a loaded 2-D image whose band is the case's."""
+    volume: "LoadedVolume"
+    axis: int
+    at: int
+
+    def overlay(self, *args, **kwargs):
+        with one_thread():
+            return super().overlay(*args, **kwargs)
+
+    def counts(self, s: Scoring) -> Counts:
+        with one_thread():
+            return super().counts(s)
+
+    def soft_counts(self, s: Scoring) -> Counts:
+        with one_thread():
+            return super().soft_counts(s)
+
+    def band(self, width: int) -> torch.Tensor:
+        return self.volume.band_slice(width, self.axis, self.at)
+
+    @property
+    def where(self) -> tuple[int, int]:
+        """(axis, slice index) of this slice in its case."""
+        return self.axis, self.at
+
+
+@dataclass(eq=False)
+class LoadedVolume:
+    index: int
+    sample: VolumeSample
+    classes: ClassSpec
+    _slices: BoundedCache = field(default_factory=lambda: BoundedCache(SLICES_KEPT))
+    _slice_counts: BoundedCache = field(default_factory=lambda: BoundedCache(SLICE_COUNTS_KEPT))
+    _kept: BoundedCache = field(default_factory=lambda: BoundedCache(4))      # the case's counts and soft counts
+    _bands: BoundedCache = field(default_factory=lambda: BoundedCache(1))     # width -> the case's band (z, y, x)
+    is_volume = True
+
+    @property
+    def name(self) -> str:
+        return self.sample.name
+
+    @property
+    def hard(self) -> bool:
+        return self.sample.hard
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.sample.shape
+
+    @property
+    def spacing(self) -> tuple[float, float, float]:
+        return self.sample.spacing
+
+    # ---- the case ----
+    def counts(self, s: Scoring) -> Counts:
+        """[C] tp / fp / fn of the case over the scored voxels, on the CPU."""
+        return self._kept.get_or_compute(("counts", s.count_key()), lambda: self.sample.counts(s).to("cpu"))
+
+    def soft_counts(self, s: Scoring) -> Counts:
+        band = band_of(s)
+        return self._kept.get_or_compute(("soft", band), lambda: self.sample.soft(band).to("cpu"))
+
+    def prediction(self, s: Scoring) -> torch.Tensor:
+        """(z, y, x) predicted class of the case (NO_PREDICTION where none)."""
+        return self.sample.prediction_map(s)
+
+    def confusion(self, s: Scoring) -> torch.Tensor:
+        return self.sample.confusion(s)
+
+    def slice_counts(self, s: Scoring, axis: int = 0) -> Counts:
+        """[S, C] counts of every slice along the axis (they sum to the case's)."""
+        return self._slice_counts.get_or_compute((axis, s.count_key()), lambda: self.sample.slice_counts(s, axis))
+
+    # ---- one slice ----
+    def slice(self, axis: int, index: int) -> SliceImage:
+        """Slice `index` across the axis as a loaded 2-D image (array order: axial (y, x), coronal (z, x),
+        sagittal (z, y)); the last few are kept."""
+        def make() -> SliceImage:
+            with one_thread():
+                sample = self.sample.slice(axis, index)
+                base = LoadedImage.prepare(self.index, sample, self.classes)    # the case's dataset position
+            image = SliceImage(**{k: getattr(base, k) for k in ("index", "sample", "maps", "classes")})
+            image.volume, image.axis, image.at = self, axis, index
+            return image
+        return self._slices.get_or_compute((axis, index), make)
+
+    def intensities(self, axis: int, index: int) -> np.ndarray | None:
+        """The image's intensities on that slice (float32, e.g. Hounsfield units), None without an image."""
+        return self.sample.image_slice(axis, index)
+
+    def band_slice(self, width: int, axis: int, index: int) -> torch.Tensor:
+        """The case's band (every axial slice's, in-plane) on one slice."""
+        from .regions import boundary_band
+        ignore = self.classes.ignore_index
+        if axis == 0:
+            band = boundary_band(np.take(self.sample.labels, index, 0), width, ignore)
+        else:
+            whole = self._bands.get_or_compute(width, lambda: np.stack(
+                [boundary_band(plane, width, ignore) for plane in self.sample.labels]))
+            band = np.ascontiguousarray(np.take(whole, index, axis))
+        return torch.from_numpy(band).to(self.sample.device)
