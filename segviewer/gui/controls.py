@@ -5,11 +5,14 @@ import math
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QPushButton, QSizePolicy, QSlider, QSpinBox, QVBoxLayout, QWidget)
 from superqt import QLabeledDoubleSlider
 
 from ..core.overlay import ALL_CLASSES, PALETTES
+from ..core.scoring import MAX_BOUNDARY
+from ..core.validate import MAX_BETA, MAX_SMOOTH
+from .number_field import ExactSpinBox, whole_field
 from .state import LAYOUTS, STYLES, ViewSettings
 
 BETA_LOG_RANGE = 100   # slider units per decade; the slider spans 0.1..10
@@ -28,18 +31,6 @@ def narrow_form(box: QGroupBox) -> QFormLayout:
     form.setHorizontalSpacing(6)
     form.setContentsMargins(6, 6, 6, 6)
     return form
-
-
-def number_field(spin, low: float, high: float, decimals: int | None = None, step: float | None = None):
-    """A number field that applies its value on Enter, focus out or an arrow step, not on every key typed
-    (typing 0.3 must not apply 0 first)."""
-    spin.setRange(low, high)
-    if decimals is not None:
-        spin.setDecimals(decimals)
-    if step is not None:
-        spin.setSingleStep(step)
-    spin.setKeyboardTracking(False)
-    return spin
 
 
 def color_icon(rgb) -> QIcon:
@@ -77,10 +68,10 @@ class ControlsPanel(QWidget):
         self.threshold_slider = QSlider(Qt.Horizontal)
         self.threshold_slider.setRange(0, self.steps)
         self.threshold_slider.setToolTip("Drag: steps of 1/%d on the index grid" % self.steps)
-        self.threshold_spin = number_field(QDoubleSpinBox(), 0.0, 1.0, 4, 1.0 / self.steps)
+        self.threshold_spin = ExactSpinBox(0.0, 1.0, 1.0 / self.steps, hint="0.0000")
         self.threshold_spin.setToolTip("Exact threshold (applied on Enter); values off the grid are computed directly")
         self.threshold_slider.valueChanged.connect(lambda k: self._emit(threshold=k / self.steps))
-        self.threshold_spin.valueChanged.connect(lambda v: self._emit(threshold=round(v, 6)))
+        self.threshold_spin.valueChanged.connect(lambda v: self._emit(threshold=v))
         form.addRow("threshold", self._pair(self.threshold_slider, self.threshold_spin))
         self.per_class_label = QLabel("")
         self.per_class_label.setStyleSheet("color: #c98a00;")
@@ -101,7 +92,8 @@ class ControlsPanel(QWidget):
         self.beta_slider.setTickPosition(QSlider.TicksBelow)
         self.beta_slider.setTickInterval(BETA_LOG_RANGE)   # ticks at 0.1, 1 (Dice), 10
         self.beta_slider.setToolTip("log scale 0.1 – 10 · β → 0: precision · β → ∞: recall")
-        self.beta_spin = number_field(QDoubleSpinBox(), 0.01, 100.0, 3, 0.1)
+        # the engine's whole range: beta in (0, 1e6] (the field's least value is the least positive double)
+        self.beta_spin = ExactSpinBox(math.ulp(0.0), MAX_BETA, 0.1, adaptive=True, hint="0.000")
         self.beta_spin.setToolTip("Exact beta (applied on Enter)")
         self.beta_slider.valueChanged.connect(lambda v: self._emit(beta=round(10 ** (v / BETA_LOG_RANGE), 3)))
         self.beta_spin.valueChanged.connect(lambda v: self._emit(beta=v))
@@ -118,10 +110,10 @@ class ControlsPanel(QWidget):
         form.addRow("", dice)
         form.addRow(hint)
 
-        self.smooth_spin = number_field(QDoubleSpinBox(), 0.0, 1.0, 7, 1e-5)
+        self.smooth_spin = ExactSpinBox(0.0, MAX_SMOOTH, 1e-5, adaptive=True, hint="0.0000001")
         self.smooth_spin.valueChanged.connect(lambda v: self._emit(smooth=v))
         form.addRow("smooth", self.smooth_spin)
-        self.boundary_spin = number_field(QSpinBox(), 0, 100)
+        self.boundary_spin = whole_field(QSpinBox(), 0, MAX_BOUNDARY)
         self.boundary_spin.setSpecialValueText("off (all pixels)")
         self.boundary_spin.setSuffix(" px band")
         self.boundary_spin.setToolTip(BAND_TIP)
@@ -231,11 +223,9 @@ class ControlsPanel(QWidget):
             self.mode.setCurrentText("argmax" if sc.argmax else "threshold")
             if not per_class:           # per-class thresholds: the slider keeps its last single value, unused
                 self.threshold_slider.setValue(int(round(sc.threshold * self.steps)))
-                if abs(self.threshold_spin.value() - sc.threshold) > 1e-9:
-                    self.threshold_spin.setValue(sc.threshold)
+                self.threshold_spin.setValue(sc.threshold)
             self.beta_slider.setValue(int(round(math.log10(max(sc.beta, 1e-6)) * BETA_LOG_RANGE)))
-            if abs(self.beta_spin.value() - sc.beta) > 1e-9:
-                self.beta_spin.setValue(sc.beta)
+            self.beta_spin.setValue(sc.beta)
             self.smooth_spin.setValue(sc.smooth)
             self.boundary_spin.setValue(sc.boundary)
             self.interior_box.setChecked(sc.interior)

@@ -10,6 +10,8 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyMod
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
+from .number_field import exact_text
+
 SORT_ROLE = Qt.UserRole + 1
 KEY_ROLE = Qt.UserRole + 2
 ANSWERED = frozenset({Qt.DisplayRole, SORT_ROLE, KEY_ROLE, Qt.ToolTipRole, Qt.ForegroundRole, Qt.BackgroundRole,
@@ -54,8 +56,8 @@ def fmt(value: Any, digits: int = 3) -> str:
 
 
 def beta_text(beta: float) -> str:
-    """Beta as the beta field shows it (three decimals, trailing zeros dropped): F6.31, never F6.3096."""
-    return f"{beta:.3f}".rstrip("0").rstrip(".")
+    """Beta as the beta field shows it: the engine's value, exactly (F6.31 for 6.31, F6.3096 for 6.3096)."""
+    return exact_text(beta)
 
 
 def column_spans(columns: list[int]) -> list[tuple[int, int]]:

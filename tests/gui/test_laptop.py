@@ -165,16 +165,45 @@ def test_typing_a_threshold_applies_it_once_on_enter(qtbot, window, demo_copy):
     assert seen == [] and window.viewer.scoring.threshold == 0.5        # not 0, not 0.3 yet
     qtbot.keyClick(spin, Qt.Key_Return)
     assert seen == [0.3] and window.viewer.scoring.threshold == 0.3
+    spin.stepBy(1)                                  # an arrow step lands on the grid: 0.301, not 0.30100000000000005
+    assert seen == [0.3, 0.301]
 
 
 def test_beta_reads_the_same_in_the_field_the_summary_and_the_caption(qtbot, window, demo_copy):
     open_at(qtbot, window, demo_copy, (1024, 700))
     window.controls.beta_slider.setValue(80)          # 10 ** 0.8 = 6.3096...
     settle(qtbot, window)
-    assert window.viewer.scoring.beta == 6.31 and window.controls.beta_spin.text() == "6.310"
+    assert window.viewer.scoring.beta == 6.31 and window.controls.beta_spin.text() == "6.31"
     assert "image F6.31 " in window.class_table.summary.text()
     from segviewer.gui.window_exports import view_caption
-    assert "β 6.31 " in view_caption(window.viewer) or view_caption(window.viewer).endswith("β 6.31")
+    assert " β 6.31 · " in view_caption(window.viewer)
+
+
+EXTREMES = [dict(threshold=0.123456789, beta=1e6, smooth=1e6, boundary=65535),
+            dict(threshold=1e-7, beta=1e-9, smooth=1e-9, boundary=1),
+            dict(threshold=0.99999, beta=6.3096, smooth=0.0, boundary=0)]
+SHOWN = [("0.123456789", "1000000", "1000000", "65535 px band"),
+         ("0.0000001", "0.000000001", "0.000000001", "1 px band"),
+         ("0.99999", "6.3096", "0", "off (all pixels)")]
+
+
+@pytest.mark.parametrize("values, shown", list(zip(EXTREMES, SHOWN)))
+def test_number_fields_show_and_keep_exactly_what_the_engine_holds(qtbot, window, demo_copy, values, shown):
+    from segviewer.core.scoring import Scoring
+    open_at(qtbot, window, demo_copy, (1024, 700))
+    window.layout_.show_panel(window.settings_dock)
+    engine = window.viewer.engine
+    engine.scoring = Scoring(**values)                    # a script's settings, at the ends of the engine's range
+    settle(qtbot, window)
+    c = window.controls
+    spins = (c.threshold_spin, c.beta_spin, c.smooth_spin, c.boundary_spin)
+    assert tuple(spin.text() for spin in spins) == shown
+    for spin in spins:                                    # Enter, then away: nothing is written back
+        spin.setFocus()
+        qtbot.keyClick(spin, Qt.Key_Return)
+        window.canvas.view_widget.setFocus()
+    settle(qtbot, window)
+    assert engine.scoring == Scoring(**values)
 
 
 def test_a_region_zoom_does_not_carry_to_the_next_image(qtbot, window, demo_copy):
