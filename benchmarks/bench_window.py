@@ -37,9 +37,9 @@ class Probe:
         v.dataset_scores_ready.connect(lambda: v.dataset_counts is not None and self.mark("dataset scores"))
         update_scores = window.class_table.update_scores
 
-        def table_update(names, colors, image, *args, **kwargs):   # the class table drawn with the image's numbers
-            update_scores(names, colors, image, *args, **kwargs)
-            if image is not None:
+        def table_update(names, colors, scopes, *args, **kwargs):   # the class table drawn with the image's numbers
+            update_scores(names, colors, scopes, *args, **kwargs)
+            if scopes[0][0] is not None:
                 self.mark("image table")
         window.class_table.update_scores = table_update
         refresh = window.image_list.refresh

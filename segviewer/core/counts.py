@@ -234,6 +234,8 @@ class DatasetCounts:
 
 def rows_in_dataset_order(rows: np.ndarray, order: np.ndarray) -> np.ndarray:
     """Rows rearranged to dataset order (order[i] = source row, -1 -> a zero row)."""
+    if len(order) == len(rows) and np.array_equal(order, np.arange(len(order))):
+        return rows.copy()          # already in dataset order: one copy, not a masked gather and scatter
     found = order >= 0
     out = np.zeros((len(order),) + rows.shape[1:], rows.dtype)
     out[found] = rows[order[found]]
