@@ -13,6 +13,14 @@ from ..core.overlay import (ALL_CLASSES, ALL_CLASSES_WORDS, EXTRA, FN, FP, IGNOR
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
 
+LEGEND_GAP = "&nbsp; "       # a narrow window wraps the legend between its entries, never inside one
+
+
+def unbroken(text: str) -> str:
+    """An entry of the legend kept on one line."""
+    return text.replace(" ", "&nbsp;")
+
+
 def swatch(rgb, text: str) -> str:
     r, g, b = rgb
     return (f"<span style='background-color: rgb({r},{g},{b}); color: rgb({r},{g},{b});'>&nbsp;&nbsp;&nbsp;</span>"
@@ -197,22 +205,23 @@ class CanvasPanel(QWidget):
             names = {TP: "TP", FP: "FP", FN: "FN"}
         parts = []
         for code, key, visible in kinds:
-            label = f"{names[code]} {counts[key]:,} px" if counts else names[code]
+            label = unbroken(f"{names[code]} {counts[key]:,} px" if counts else names[code])
             parts.append(swatch(colors[code], label if visible else f"<s>{label}</s>"))
         if all_classes and counts and counts.get("background") and not background:
-            parts.append(f"<span style='color:gray'>(correct background {counts['background']:,} px not painted: B)"
-                         "</span>")
+            note = unbroken(f"(correct background {counts['background']:,} px not painted: B)")
+            parts.append(f"<span style='color:gray'>{note}</span>")
         if all_classes and sums is not None:
-            parts.append(f"<span style='color:gray'>(Σ FP {sums[0]:,} · Σ FN {sums[1]:,})</span>")
+            note = unbroken(f"(Σ FP {sums[0]:,} · Σ FN {sums[1]:,})")
+            parts.append(f"<span style='color:gray'>{note}</span>")
         if counts and counts.get("outside"):
-            parts.append(swatch(OUTSIDE_RGBA[:3], "not scored (outside the band)"))
-        parts.append(swatch(IGNORE_RGB, "ignore (hatched)"))
-        self.legend.setText("&nbsp;&nbsp;".join(parts))
+            parts.append(swatch(OUTSIDE_RGBA[:3], unbroken("not scored (outside the band)")))
+        parts.append(swatch(IGNORE_RGB, unbroken("ignore (hatched)")))
+        self.legend.setText(LEGEND_GAP.join(parts))
 
     def set_class_legend(self, names, colors, present: set[int] | None = None) -> None:
         shown = [i for i in range(len(names)) if present is None or i in present]
-        self.legend.setText("&nbsp;&nbsp;".join(swatch(colors[i], names[i]) for i in shown[:24])
-                            + "&nbsp;&nbsp;" + swatch(IGNORE_RGB, "ignore"))
+        self.legend.setText(LEGEND_GAP.join(swatch(colors[i], unbroken(names[i])) for i in shown[:24])
+                            + LEGEND_GAP + swatch(IGNORE_RGB, "ignore"))
 
     @property
     def image_shape(self) -> tuple[int, int] | None:
