@@ -239,6 +239,7 @@ class Viewer(DatasetSide, QObject):
     def _on_slice(self, loaded: LoadedImage) -> None:
         self.loaded = loaded
         self.last_overlay_ms = math.nan   # a new image is measured on the worker first
+        self._timing.pop("pixel_counts", None)
         self.sample_loaded.emit()
         self.request_render()
 
@@ -305,14 +306,17 @@ class Viewer(DatasetSide, QObject):
         def job():
             watch = Stopwatch()
             counts = engine.image_counts(i, s)
-            self._timing["image_counts"] = watch.ms()
+            self._timing["image_counts"] = self._timing["pixel_counts"] = watch.ms()
             return counts
 
         def quick():   # from the index this is O(classes): answered at once, so the table never lags the slider
             self._timing["image_counts"] = 0.0
             return engine.indexed_image_counts(i, s) if self.index is not None else None
+        # counted on the pixels in a few ms on this image (the index's per-image grid is coarser than the step):
+        # counted now, so the table is drawn once per step, with the overlay, not again when a worker answers
+        now = self._timing.get("pixel_counts", math.nan) < SYNC_OVERLAY_MS
         self.jobs.request("image_counts", lambda: engine.key("image_counts", self.scoring, self.current), job,
-                          self._on_image_counts, worker=self.compute, what="Image scores", quick=quick)
+                          self._on_image_counts, worker=self.compute, what="Image scores", quick=quick, now=now)
         if self.image_counts is None:
             self.image_scores_ready.emit()   # the table shows "computing…" rather than numbers for other settings
 

@@ -206,6 +206,20 @@ def test_number_fields_show_and_keep_exactly_what_the_engine_holds(qtbot, window
     assert engine.scoring == Scoring(**values)
 
 
+def test_a_cheap_pixel_count_comes_with_the_step_and_the_table_never_says_computing(qtbot, window, demo_copy):
+    open_at(qtbot, window, demo_copy, (1024, 700))
+    v = window.viewer
+    v.update_settings(boundary=8)             # a band: the index cannot answer, the image's pixels are counted
+    settle(qtbot, window)
+    drawn = []
+    update = window.class_table.update_scores
+    window.class_table.update_scores = lambda *a, **k: (drawn.append(a[2][0][0] is not None), update(*a, **k))
+    v.update_settings(threshold=0.37)
+    assert v.image_counts is not None          # counted within the step, not on a worker's later turn
+    settle(qtbot, window)
+    assert drawn[0] and all(drawn)             # drawn with the image's numbers from the first ("computing…" never)
+
+
 def test_a_region_zoom_does_not_carry_to_the_next_image(qtbot, window, demo_copy):
     open_at(qtbot, window, demo_copy, (1024, 700))
     box = window.canvas.viewbox
