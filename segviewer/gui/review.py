@@ -15,32 +15,16 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QTextCursor
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QPlainTextEdit
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ..core.session_paths import session_path
 from ..core.sessions import PgTarget, open_session, session_target
 from .folders import start_folder, remember_folder
 from .guard import guarded
-from .review_panel import ReviewPanel
+from .review_panel import NoteEdit, ReviewPanel
 from .session_worker import SessionWorker
 from .team import READ_ONLY_STYLE
 from .window_session import SessionReviews, SessionState, undone_text
-
-
-class NoteEdit(QPlainTextEdit):
-    """The note box: Enter saves, Shift+Enter starts a new line, Esc gives up the edit."""
-    submitted = Signal(str)
-    cancelled = Signal()
-
-    def keyPressEvent(self, event) -> None:
-        if event.key() in (Qt.Key_Return, Qt.Key_Enter) and not event.modifiers() & Qt.ShiftModifier:
-            self.submitted.emit(self.toPlainText())
-        elif event.key() == Qt.Key_Escape:
-            self.cancelled.emit()
-        elif event.key() in (Qt.Key_Return, Qt.Key_Enter):
-            self.insertPlainText("\n")
-        else:
-            super().keyPressEvent(event)
 
 
 class ReviewController(QObject):
