@@ -22,7 +22,7 @@ from common import data_root, machine, make_synthetic, median_ms, setup_worker  
 
 from segviewer.core.counts import count_threshold, confusion_matrix  # noqa: E402
 from segviewer.core.dataset import DataOptions, Dataset  # noqa: E402
-from segviewer.core.index import IndexBuilder  # noqa: E402
+from segviewer.core.index_build import IndexBuilder  # noqa: E402
 from segviewer.core.overlay import ALL_CLASSES, error_lut, prepare_maps, threshold_codes  # noqa: E402
 from segviewer.core.regions import error_regions  # noqa: E402
 
@@ -70,7 +70,7 @@ def main() -> None:
     sample = ds.load(0)
     labels = torch.from_numpy(sample.labels)
     maps = prepare_maps(labels, 255, sample.probs, None)
-    builder = IndexBuilder(args.classes, 1000, 1, image_factor=1)
+    builder = IndexBuilder(args.classes, 1000, keep_image_counts=True)
     builder.add(sample.name, sample.target, sample.probs)
     index = builder.finish()
     lut = error_lut()

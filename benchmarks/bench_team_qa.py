@@ -1,13 +1,17 @@
 """Team QA on PostgreSQL: status changes per second with several reviewers at once, the time from one reviewer's
 status key to another reviewer's listener receiving the change, and the window's figure — from a status key pressed
-in one reviewer's window to another reviewer's window showing the status in its image list (target ≤ 1 s).
+in one reviewer's window to another reviewer's window showing the status in its image list (target ≤ 1 s), and the
+reads an idle window makes on the server.
 
 Starts a throwaway PostgreSQL cluster (tests/pg_cluster.py, fsync on as on a real server). The peer, measured in the
 same run: the same reviewers on one shared SQLite session file (one machine, no server), whose events come from
 polling the file. Reviewers are separate processes (tests/team_worker.py); the two windows share one offscreen Qt
-application (one GUI thread for both: if anything, slower than two reviewers' own machines).
+application (one GUI thread for both: if anything, slower than two reviewers' own machines). The idle window's reads
+are counted at the client while its store is polled as the window's session thread polls it (0.1 s at a time); the
+peer reads the session on every poll, as the store did before it read only when LISTEN said something changed.
 
     python benchmarks/bench_team_qa.py [--reviewers 4] [--changes 200] [--pulses 40] [--window-pulses 40]
+                                       [--idle-seconds 10]
 """
 from __future__ import annotations
 
@@ -79,6 +83,36 @@ def event_latency(target: str, pulses: int, state: Path) -> list[float]:
     return [received[c] - t0 for c, t0 in keys.items()]
 
 
+def idle_reads(target: str, seconds: float) -> tuple[float, float]:
+    """Statements per second an idle window's store sends the server, polled 0.1 s at a time: as it is (reads when
+    LISTEN says something changed, or every 10 s), and reading the session on every poll (the peer)."""
+    import psycopg
+    from segviewer.core.sessions import open_session
+    sent = [0]
+    execute = psycopg.Connection.execute
+
+    def counted(con, *args, **kwargs):
+        sent[0] += 1
+        return execute(con, *args, **kwargs)
+    psycopg.Connection.execute = counted
+    rates = []
+    try:
+        with open_session(target, reviewer="idle") as store:
+            store.set_review("img0", "accepted")
+            store.hold("img0")                       # a window shows an image: its lease is renewed while idle
+            store.poll(timeout=0.5)                  # listening
+            for read_every_poll in (False, True):
+                sent[0], end = 0, time.monotonic() + seconds
+                while time.monotonic() < end:
+                    if read_every_poll:
+                        store.refresh()
+                    store.poll(timeout=0.1)
+                rates.append(sent[0] / seconds)
+    finally:
+        psycopg.Connection.execute = execute
+    return rates[0], rates[1]
+
+
 def window_latency(target: str, pulses: int, data: Path) -> tuple[list[float], list[float]]:
     """Seconds from a status key in ann's window (review mode, moving on) to bob's window listing the status, and
     to ann's own window showing it saved."""
@@ -145,6 +179,7 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=200, help="status changes per reviewer")
     parser.add_argument("--pulses", type=int, default=40, help="changes timed from key to listener")
     parser.add_argument("--window-pulses", type=int, default=40, help="status keys timed from window to window")
+    parser.add_argument("--idle-seconds", type=float, default=10.0, help="how long the idle window is watched")
     args = parser.parse_args()
     from pg_cluster import Cluster, Database
     cluster = Cluster(fsync=True)
@@ -161,6 +196,9 @@ def main() -> None:
         lite_lat = event_latency(str(work / "latency.sqlite"), args.pulses, work / "s5")
         print(f"key → other reviewer's listener, PostgreSQL LISTEN/NOTIFY: {describe(pg_lat)} (target ≤ 1000 ms)")
         print(f"key → other reviewer's listener, SQLite file polled: {describe(lite_lat)}")
+        idle, every_poll = idle_reads(Database(cluster, "idle").url(), args.idle_seconds)
+        print(f"idle window, statements/s on the server: {idle:.2f} reading when notified, {every_poll:.1f} reading "
+              f"on every poll (ratio {every_poll / max(idle, 1e-9):.0f}×) over {args.idle_seconds:g} s")
         from segviewer.core.demo import write_demo
         write_demo(work / "demo", n_images=args.window_pulses + 8, size=(96, 128))
         os.environ["XDG_STATE_HOME"] = str(work / "s6")

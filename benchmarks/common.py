@@ -92,9 +92,12 @@ def run_worker(script: str, *args: object) -> dict:
 
 
 def data_root(args, name: str) -> Path:
-    """--data when given, else a fresh temporary folder named for the benchmark."""
+    """--data when given (made if missing), else a fresh temporary folder named for the benchmark."""
     import tempfile
-    return args.data or Path(tempfile.mkdtemp(prefix=f"segviewer_{name}_"))
+    if args.data is None:
+        return Path(tempfile.mkdtemp(prefix=f"segviewer_{name}_"))
+    args.data.mkdir(parents=True, exist_ok=True)
+    return args.data
 
 
 def data_parser(images: int, height: int, width: int, classes: int = 19):

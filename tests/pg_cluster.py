@@ -7,6 +7,7 @@ machine); the benchmark keeps it on, as a real server does.
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -115,6 +116,16 @@ class Database:
 
     def admin(self):
         return self.cluster.admin(self.name)
+
+
+@contextlib.contextmanager
+def blackhole():
+    """A port on 127.0.0.1 that takes connections and never answers: to libpq, a server behind a dropped network
+    (each connect waits for its whole connect timeout)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        yield sock.getsockname()[1]
 
 
 def wait_until(predicate, timeout: float = 20.0, step: float = 0.05) -> bool:

@@ -2,8 +2,11 @@
 `saved CHANGE_ID IMAGE SEQ STATUS` (SEQ 0: kept in the offline journal), then `done`.
 
     team_worker.py review URL REVIEWER IMAGES CHANGES   # 'next unreviewed' through IMAGES images: status, then a note
-    team_worker.py write URL REVIEWER COUNT DELAY [hold] # COUNT status changes on img0..; waits until all are sent,
-                                                         # or with 'hold' sleeps after the last (to be killed)
+    team_worker.py write URL REVIEWER COUNT [hold]      # COUNT status changes on img0.., each when a line arrives on
+                                                         # stdin (so a fault lands between two given changes); waits
+                                                         # until all are sent, or with 'hold' sleeps (to be killed)
+    team_worker.py offline URL REVIEWER COUNT           # the server ends its connection and cannot be reached again;
+                                                         # COUNT changes go to the offline journal; sleeps (to be killed)
     team_worker.py pulse URL REVIEWER COUNT INTERVAL    # a change every INTERVAL s: `key T0 CHANGE_ID`, T0 the
                                                          # time.time() when the 'key' was pressed
 The review mode ends with `elapsed SECONDS` (its changes only, not the start-up).
@@ -51,12 +54,13 @@ def pulse(url: str, reviewer: str, count: int, interval: float) -> None:
     print("done", flush=True)
 
 
-def write(url: str, reviewer: str, count: int, delay: float, hold: bool) -> None:
+def write(url: str, reviewer: str, count: int, hold: bool) -> None:
     store = open_session(url, reviewer=reviewer)
+    print("ready", flush=True)
     for i in range(count):
+        sys.stdin.readline()
         store.set_review(f"img{i:04d}", STATUSES[i % len(STATUSES)])
         report(store)
-        time.sleep(delay)
     if hold:
         time.sleep(600)
     deadline = time.monotonic() + 60
@@ -66,11 +70,28 @@ def write(url: str, reviewer: str, count: int, delay: float, hold: bool) -> None
     print("done", flush=True)
 
 
+def offline(url: str, reviewer: str, count: int) -> None:
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+    store = open_session(url, reviewer=reviewer)
+    store._conninfo = make_conninfo(store._conninfo, host="/nonexistent")   # however long this takes, no reconnect
+    try:
+        store.con.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+    except psycopg.Error:
+        pass
+    for i in range(count):
+        store.set_review(f"off{i:04d}", STATUSES[i % len(STATUSES)])
+        report(store)
+    time.sleep(600)
+
+
 if __name__ == "__main__":
     mode, url, reviewer = sys.argv[1:4]
     if mode == "review":
         review(url, reviewer, int(sys.argv[4]), int(sys.argv[5]))
+    elif mode == "offline":
+        offline(url, reviewer, int(sys.argv[4]))
     elif mode == "pulse":
         pulse(url, reviewer, int(sys.argv[4]), float(sys.argv[5]))
     else:
-        write(url, reviewer, int(sys.argv[4]), float(sys.argv[5]), sys.argv[6:] == ["hold"])
+        write(url, reviewer, int(sys.argv[4]), sys.argv[5:] == ["hold"])

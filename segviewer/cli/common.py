@@ -74,5 +74,12 @@ def close_engines() -> None:
 
 
 def progress_of(bar):
-    """A pass's progress(done, total) that moves the bar one image per call."""
-    return lambda done, total: bar.update(1)
+    """A pass's progress(done, total) on the bar (a chunk of images at once from a cluster; a resumed build's
+    first report is where it starts)."""
+    def report(done: int, total: int) -> None:
+        if bar.n == 0 and done > 1:       # where a resumed build starts: no speed, so no estimate from it
+            bar.initial = bar.n = bar.last_print_n = done
+            bar.refresh()
+        else:
+            bar.update(done - bar.n)
+    return report

@@ -22,21 +22,16 @@ def configure(ix: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..core.dataset import Dataset
-    from ..core.errors import LoadError, os_reason
-    from ..core.index_cache import cache_path, load_cached, save_cached
+    from ..core.index_cache import cache_path
     dataset = Dataset(data_options_from_args(args))
     report_problems(dataset)
-    path, key = cache_path(dataset, args.steps)
-    if not args.force and load_cached(path, key) is not None:
+    path = cache_path(dataset, args.steps)[0]
+    ins = engine_from_args(args, dataset, steps=args.steps)
+    with progress_bar(len(dataset), "index") as bar:
+        index = ins.index(strict=args.strict, progress=progress_of(bar), rebuild=args.force)
+    if ins.index_from_cache:
         print(f"segviewer: the index is up to date: {path}", file=sys.stderr)
         return 0
-    ins = engine_from_args(args, dataset, steps=args.steps, use_cache=False)   # this command writes the cache
-    with progress_bar(len(dataset), "index") as bar:
-        index = ins.index(strict=args.strict, progress=progress_of(bar))
     report_failures(ins.failures.reasons())
-    try:
-        save_cached(path, key, index)   # a temporary name renamed: an interrupted run leaves the old cache
-    except OSError as exc:
-        raise LoadError(path, f"cannot write the index: {os_reason(exc)}") from None
-    print(f"indexed {len(index.names)} of {len(dataset)} images: {path}")
+    print(f"indexed {int(index.loaded.sum())} of {len(dataset)} images: {path}")
     return 0

@@ -3,7 +3,9 @@ reviewers' counts and Cohen's kappa between them on request."""
 from __future__ import annotations
 
 import argparse
+import sys
 
+from ..core.errors import one_line
 from .options import add_data_options, add_score_options, data_options_from_args
 from .options import output_file, session_file
 from .qa_set import SESSION_HELP
@@ -31,6 +33,9 @@ def run(args: argparse.Namespace) -> int:
     guard.check(outputs)
     store = open_session(target, read_only=True)   # a report never writes the session (it may be read-only)
     try:
+        for reviewer, n in sorted(store.waiting_journals().items()):
+            print(f"segviewer: warning: {n} change{'s' * (n != 1)} of {one_line(reviewer)} "
+                  f"{'are' if n != 1 else 'is'} waiting in an offline journal on this machine", file=sys.stderr)
         names = per_image = None
         if args.gt is not None or getattr(args, "dataset", None):
             from ..core.dataset import Dataset

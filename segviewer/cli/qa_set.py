@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         state = store.connection()
         if state.pending:
             print(f"segviewer: {state.message}: kept in the offline journal, sent the next time segviewer "
-                  "opens this session", file=sys.stderr)
+                  "reaches this server", file=sys.stderr)
     finally:
         store.close()
     return 0

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
                                  scoring=scoring, steps=args.steps)
     with progress_bar(len(dataset), "index") as bar:
         index = ins.index(strict=args.strict, progress=progress_of(bar))
-    if not index.names:   # every file failed: one line with the first reasons (and no empty index is cached)
+    if not index.loaded.any():   # every file failed: one line with the first reasons (and no empty index is cached)
         raise all_failed(dataset.options.gt_dir, ins.failures.reasons())
     if ins.index_from_cache:
         print("segviewer: using the cached index", file=sys.stderr)

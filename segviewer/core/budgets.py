@@ -125,10 +125,10 @@ def check_needs(what: str, parts: list[tuple[int, str, str]], budget: int | None
 
 def check_index(classes: int, steps: int, images: int, budget: int | None = None) -> None:
     """Before an index pass: its histograms (classes × steps) and confusion matrices (classes² per image)."""
-    from .index import IMAGE_BUDGET_BYTES
+    from .count_store_build import CHUNK_BYTES
     c, n, i = int(classes), int(steps), max(1, int(images))
     histograms = 2 * c * (n + 2) * 8 * 3                          # the dataset's, one image's, their sums
-    per_image = min(IMAGE_BUDGET_BYTES, i * 2 * c * (n + 2) * 4)  # coarsened past the index's own budget
+    per_image = CHUNK_BYTES + c * (n + 1) * 2 * 8                 # a chunk's counts at every threshold (the rest: disk)
     confusion = c * (c + 1) * (12 + 4 * i) + i * c * 8 * 7        # one image's (int64 + int32), every image's
     check_needs("the index", [
         (histograms + per_image, f"{c:,} classes × {n + 1:,} thresholds", f"lower --steps (now {n:,})"),

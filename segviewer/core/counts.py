@@ -191,15 +191,14 @@ def confusion_matrix(pred_map: torch.Tensor, target: Target) -> torch.Tensor:
 @dataclass
 class DatasetCounts:
     """Every image's counts at one Scoring, in dataset order: the rows of images that failed to load are zero and
-    marked False in `loaded`. From one pass over the pixels or from the index (`exact` is False only when the index
-    keeps per-image rows on a coarser grid than the threshold: very large datasets)."""
+    marked False in `loaded`. From one pass over the pixels or from the index (exact either way)."""
     names: list[str]
     per_image: Counts                         # [I, C] int64
     soft_per_image: Counts                    # [I, C] float64, soft Dice's terms
     loaded: np.ndarray                        # [I] bool
     key: tuple = ()
-    exact: bool = True
     totals: Counts | None = None              # [C] known apart from the rows (the index's dataset histograms)
+    soft_totals: Counts | None = None         # [C] known apart from the rows (the index keeps them)
     confusion_per_image: np.ndarray | None = None   # [I, C, C+1] when asked for
     per_slice: list | None = None             # [I] a volume's [S, C] counts per slice (None: failed), when asked for
 
@@ -215,7 +214,7 @@ class DatasetCounts:
 
     @property
     def soft(self) -> Counts:
-        return self._loaded_sum(self.soft_per_image)
+        return self.soft_totals if self.soft_totals is not None else self._loaded_sum(self.soft_per_image)
 
     @property
     def confusion(self) -> np.ndarray | None:
@@ -230,22 +229,3 @@ class DatasetCounts:
         rows = torch.from_numpy(keep)
         return ([self.names[i] for i in keep],
                 Counts(*(t.index_select(0, rows) for t in (self.per_image.tp, self.per_image.fp, self.per_image.fn))))
-
-
-def rows_in_dataset_order(rows: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Rows rearranged to dataset order (order[i] = source row, -1 -> a zero row)."""
-    if len(order) == len(rows) and np.array_equal(order, np.arange(len(order))):
-        return rows.copy()          # already in dataset order: one copy, not a masked gather and scatter
-    found = order >= 0
-    out = np.zeros((len(order),) + rows.shape[1:], rows.dtype)
-    out[found] = rows[order[found]]
-    return out
-
-
-def in_dataset_order(counts: Counts, order: np.ndarray) -> Counts:
-    """Per-image counts (an index's rows) in dataset order; integer counts as int64."""
-    def rows(t: torch.Tensor) -> torch.Tensor:
-        values = t.numpy()
-        values = values if values.dtype.kind == "f" else values.astype(np.int64)
-        return torch.from_numpy(rows_in_dataset_order(values, order))
-    return Counts(rows(counts.tp), rows(counts.fp), rows(counts.fn))

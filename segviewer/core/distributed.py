@@ -9,7 +9,6 @@ asked for; core.passes decides what runs where.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,23 +41,26 @@ class Cluster:
 # ---- the client side ----
 
 def run_chunks(cluster, task, dataset, args, on_error=None, progress: Progress | None = None,
-               cancelled: Callable[[], bool] | None = None, strict: bool = False) -> list[tuple[range, object]]:
+               cancelled: Callable[[], bool] | None = None, strict: bool = False, *,
+               chunks: list[range] | None = None, on_result: Callable[[int, object], None] | None = None
+               ) -> list[tuple[range, object]]:
     """task(part, *args, on_error=...) for every chunk of the dataset on the cluster (args: a tuple, or a function
     of the chunk that gives one); the (chunk, result) pairs in dataset order. Each failed file reaches on_error
-    named as this process names it, in dataset order.
+    named as this process names it, in dataset order. chunks: these ranges of images instead of the default;
+    on_result(i, result): each chunk's result as it comes back (in any order), not kept (the pairs then hold None).
 
     Ctrl+C or cancelled() cancels every task still queued or running; with strict, the first bad file in dataset
     order is raised as soon as every chunk before it is known to be clean."""
     import torch
     threads = torch.get_num_threads()
     with connected(cluster) as client:
-        chunks = chunk_ranges(len(dataset), worker_count(client))
+        chunks = chunks if chunks is not None else chunk_ranges(len(dataset), worker_count(client))
         futures = [client.submit(run_task, task, dataset_part(dataset, chunk),
                                  *(args(chunk) if callable(args) else args), torch_threads=threads,
                                  retries=TASK_RETRIES, pure=False)
                    for chunk in chunks]
         try:
-            outcomes = _collect(client, futures, chunks, dataset, progress, cancelled, strict)
+            outcomes = _collect(client, futures, chunks, dataset, progress, cancelled, strict, on_result)
         except BaseException:
             _cancel(client, futures)
             raise
@@ -69,16 +71,19 @@ def run_chunks(cluster, task, dataset, args, on_error=None, progress: Progress |
     return [(chunk, result) for chunk, (result, _) in zip(chunks, outcomes)]
 
 
-def _collect(client, futures, chunks, dataset, progress, cancelled, strict) -> list[tuple]:
+def _collect(client, futures, chunks, dataset, progress, cancelled, strict, on_result=None) -> list[tuple]:
     from dask.distributed import as_completed
     position = {future.key: i for i, future in enumerate(futures)}
     paths = client_paths(dataset)
     outcomes: list[tuple | None] = [None] * len(futures)
-    done, total = 0, len(dataset)
+    done, total = 0, sum(len(chunk) for chunk in chunks)
     for future in as_completed(futures, loop=client.loop):
         i = position[future.key]
         result, failures = _result(future, dataset, chunks[i], paths)
-        outcomes[i] = (result, [(local_path(paths, path), reason) for path, reason in failures])
+        future.release()
+        outcomes[i] = (None if on_result else result, [(local_path(paths, path), reason) for path, reason in failures])
+        if on_result:
+            on_result(i, result)
         for _ in chunks[i]:
             done += 1
             if progress:
@@ -203,8 +208,8 @@ def dataset_part(dataset, positions: Sequence[int]):
 
 
 def _absolute(item):
-    return dataclasses.replace(item, gt=item.gt.absolute(), pred=item.pred.absolute(),
-                               image=item.image.absolute() if item.image is not None else None)
+    return item.replace(gt=item.gt.absolute(), pred=item.pred.absolute(),
+                        image=item.image.absolute() if item.image is not None else None)
 
 
 def client_paths(dataset) -> dict[str, object]:

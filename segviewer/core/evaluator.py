@@ -27,7 +27,8 @@ from .errors import OptionError
 from .evaluator_inputs import (batch_shapes, check_logit_values, check_target, checked_class_keywords, folder_arg,
                                map_labels, resolve_classes_arg, resolve_device_arg)
 from .export import PER_CLASS_COLUMNS, PER_IMAGE_COLUMNS, write_per_class_csv, write_per_image_csv
-from .index import DEFAULT_STEPS, IndexBuilder, ProbabilityIndex, counts_above, threshold_to_step
+from .index import DEFAULT_STEPS, ProbabilityIndex, counts_above, threshold_to_step
+from .index_build import ArrayCounts, IndexBuilder
 from .io import all_finite
 from .options import DEFAULT_BETA, DEFAULT_SMOOTH
 from .probs import ProbsBuffer, outside_unit_range, resolve_activation, to_probabilities
@@ -55,8 +56,9 @@ class Evaluator:
     ClassSpec, or None (generic names, the class count from the logits).
     threshold: one value or one per class; argmax=True predicts the most probable class instead.
     device: where the counting runs (None: the logits' device). keep_index=False skips the probability index
-    (no best_thresholds(), about half the time per batch on CPU). per_image_index=True keeps each image's
-    histograms at full resolution (as the window's index: classes x bins per image), else only the dataset's.
+    (no best_thresholds(), about half the time per batch on CPU). per_image_index=True keeps each image's counts
+    at every grid threshold in memory (classes x thresholds per image; the window keeps them on disk), so that
+    index().image_counts(t) answers at any grid threshold; else only the dataset's histograms.
     save_logits_to: a folder that receives each image's logits as float16 at the model's resolution (needs names).
     The Evaluator then scores those float16 values, so its numbers equal `segviewer export` over the folder.
     On the CPU one image's probabilities stay in a kept buffer between updates; reset() frees it.
@@ -161,8 +163,7 @@ class Evaluator:
 
     def _builder_for(self, num_classes: int) -> IndexBuilder:
         if self._builder is None:
-            factor = 1 if self.per_image_index else self.steps
-            self._builder = IndexBuilder(num_classes, self.steps, image_factor=factor)
+            self._builder = IndexBuilder(num_classes, self.steps, keep_image_counts=self.per_image_index)
         return self._builder
 
     def _classes_for(self, num_classes: int) -> ClassSpec:
@@ -310,11 +311,21 @@ def _stack_rows(rows: list[Counts], dtype: torch.dtype, num_classes: int) -> Cou
 
 
 def _gather_index(index: ProbabilityIndex, names: list[str]) -> ProbabilityIndex:
-    """Every rank's index: histograms summed, per-image rows concatenated in rank order."""
-    arrays = {k: v for k, v in index.to_arrays().items() if k not in ("steps", "num_classes", "image_factor", "names")}
-    merged = {k: ddp.all_reduce_sum(v) if k in ("pos_hist", "pred_hist") else ddp.all_gather_concat(v)
-              for k, v in arrays.items()}
-    return ProbabilityIndex(index.steps, index.num_classes, names, image_factor=index.image_factor, **merged)
+    """Every rank's index: histograms summed, per-image rows (and per-image counts, when kept) concatenated in
+    rank order."""
+    arrays = {k: v for k, v in index.to_arrays().items() if k not in ("steps", "num_classes", "names")}
+    merged = {k: ddp.all_reduce_sum(v) if k in ("pos_hist", "pred_hist") else _gathered(v) for k, v in arrays.items()}
+    images = index.images
+    if isinstance(images, ArrayCounts):
+        images = ArrayCounts(_gathered(images.tp_above), _gathered(images.pred_above), merged["gt_count"])
+    return ProbabilityIndex(index.steps, index.num_classes, names, images=images, **merged)
+
+
+def _gathered(array: np.ndarray) -> np.ndarray:
+    """Every rank's rows; types the collectives do not carry (bool, uint32) travel as int64."""
+    if array.dtype.kind in "bu":
+        return ddp.all_gather_concat(array.astype(np.int64)).astype(array.dtype)
+    return ddp.all_gather_concat(array)
 
 
 def save_logits(folder, name, logits: torch.Tensor, *, private: bool = False) -> list[Path]:

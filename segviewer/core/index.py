@@ -3,12 +3,13 @@
 bin(p) = number of grid values g_k = float32(k/N) strictly below p, so p > g_k  <=>  bin(p) > k, exactly, for
 every pixel. One streaming pass fills, per class, a histogram over GT-positive pixels and one over all valid
 pixels; a slider step is then O(classes), a curve O(classes x bins), and indexes of disjoint image sets merge by
-addition (per-image rows concatenate).
+addition (per-image rows concatenate). Every image's own counts at every grid threshold live beside the index, on
+disk (core.count_store): the index holds one row per image of what does not depend on the threshold.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Callable
+from dataclasses import dataclass, field, fields
+from typing import Callable, Protocol
 
 import numpy as np
 import torch
@@ -16,11 +17,9 @@ import torch
 from . import histogram_cpu
 from .counts import Counts, Target, argmax_map, confusion_matrix
 from .histogram_cpu import bin_table
-from .memory import trim_heap_every
 
 DEFAULT_STEPS = 1000
-IMAGE_BUDGET_BYTES = 256 * 2**20   # per-image histograms get coarser past this
-INDEX_VERSION = 4
+INDEX_VERSION = 5
 
 
 def grid_values(steps: int) -> torch.Tensor:
@@ -112,15 +111,6 @@ def image_pass(probs: torch.Tensor, target: Target, grid: torch.Tensor):
             torch.from_numpy(done.confusion))
 
 
-def coarsen(hist: np.ndarray, factor: int) -> np.ndarray:
-    """Groups fine bins b into coarse bins ceil(b / factor): 'above coarse k' then equals 'above fine k*factor'."""
-    if factor == 1:
-        return hist
-    steps = hist.shape[-1] - 2
-    starts = [0, *range(1, steps + 1, factor), steps + 1]
-    return np.add.reduceat(hist, starts, axis=-1)
-
-
 def counts_above(hist: np.ndarray) -> np.ndarray:
     """above[..., k] = Σ_{b > k} hist[..., b]: the count of pixels with p > g_k, for every bin k."""
     above = np.zeros_like(hist)
@@ -128,24 +118,32 @@ def counts_above(hist: np.ndarray) -> np.ndarray:
     return above
 
 
-def image_step_factor(n_images: int, num_classes: int, steps: int, budget: int = IMAGE_BUDGET_BYTES) -> int:
-    """The smallest divisor f of N such that per-image int32 histograms at N/f steps fit the budget."""
-    for f in (d for d in range(1, steps + 1) if steps % d == 0):
-        if n_images * num_classes * 2 * (steps // f + 2) * 4 <= budget:
-            return f
-    return steps
+class ImageCounts(Protocol):
+    """Every image's tp and predicted pixels at every grid step: the count store on disk, or arrays in memory."""
+
+    def counts(self, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...    # (tp, fp, fn) [C, I]
+
+    def row(self, ks: np.ndarray): ...      # a core.count_store.CountsRow: the counts made when asked for
+
+    def image_counts(self, image: int, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...  # [C]
+
+    def close(self) -> None: ...
+
+
+ROW_FIELDS = ("gt_count", "argmax_tp", "argmax_fp", "argmax_fn", "soft_tp", "soft_fp", "soft_fn", "confusion")
+SAVED = ("steps", "num_classes", "names", "loaded", "pos_hist", "pred_hist", *ROW_FIELDS)
 
 
 @dataclass
 class ProbabilityIndex:
+    """One row per image of the dataset (dataset order; an image that failed to load keeps zero rows and
+    loaded=False) and the dataset's histograms; `images` answers every image's counts at a grid threshold."""
     steps: int
     num_classes: int
     names: list[str]
-    pos_hist: np.ndarray        # [C, N+2] int64, whole dataset
+    loaded: np.ndarray          # [I] bool
+    pos_hist: np.ndarray        # [C, N+2] int64, over the images that loaded
     pred_hist: np.ndarray       # [C, N+2] int64
-    image_factor: int           # per-image grid is k/(N/f)
-    image_pos: np.ndarray       # [I, C, N/f+2] int32, GT-positive pixels above each per-image grid step
-    image_pred: np.ndarray      # [I, C, N/f+2] int32, valid pixels above each step (stored cumulated: a step is a lookup)
     gt_count: np.ndarray        # [I, C] int64
     argmax_tp: np.ndarray       # [I, C] int64
     argmax_fp: np.ndarray
@@ -153,99 +151,171 @@ class ProbabilityIndex:
     soft_tp: np.ndarray         # [I, C] float64
     soft_fp: np.ndarray
     soft_fn: np.ndarray
-    confusion: np.ndarray       # [I, C, C+1] int32, argmax
+    confusion: np.ndarray | None   # [I, C, C+1] int32, argmax; None until confusion_rows() reads it from the cache
+    images: ImageCounts | None = field(default=None, compare=False, repr=False)   # not saved with the index
+    confusion_source: Callable[[], np.ndarray] | None = field(default=None, compare=False, repr=False)
 
     # ---- counts ----
-    def _above(self, hist: np.ndarray, k: np.ndarray) -> np.ndarray:
-        """Σ_{b > k} hist[..., c, b] for each class c (k per class)."""
-        suffix = np.cumsum(hist[..., ::-1], axis=-1)[..., ::-1]   # suffix[b] = Σ_{b' >= b}
-        idx = np.broadcast_to(np.minimum(k + 1, hist.shape[-1] - 1), hist.shape[:-1])
-        above = np.take_along_axis(suffix, idx[..., None], axis=-1)[..., 0]
-        return np.where(k + 1 >= hist.shape[-1], 0, above)
-
     def step_vector(self, threshold) -> np.ndarray:
         """Grid steps k per class for a scalar or per-class threshold on the grid; ValueError if off the grid."""
         t = np.broadcast_to(np.asarray(threshold, dtype=np.float64), (self.num_classes,))
         ks = np.rint(t * self.steps).astype(np.int64)
-        if not np.array_equal(grid_values(self.steps).numpy()[ks], t.astype(np.float32)):
+        if ((ks < 0) | (ks > self.steps)).any() or not np.array_equal(grid_values(self.steps).numpy()[ks],
+                                                                       t.astype(np.float32)):
             raise ValueError(f"threshold {threshold} is not on the grid k/{self.steps}")
         return ks
 
-    def dataset_counts(self, threshold) -> Counts:
-        k = self.step_vector(threshold)
-        tp = self._above(self.pos_hist, k)
-        pred = self._above(self.pred_hist, k)
-        gt = self.gt_count.sum(0)
-        return _counts(tp, pred - tp, gt - tp)
+    def cumulative(self) -> tuple[np.ndarray, np.ndarray]:
+        """[C, N+1] dataset tp and predicted pixels above each grid value k = 0..N."""
+        n = self.steps + 1
+        return counts_above(self.pos_hist)[:, :n], counts_above(self.pred_hist)[:, :n]
 
-    def image_counts_exact(self, threshold) -> bool:
-        return bool(np.all(self.step_vector(threshold) % self.image_factor == 0))
+    def dataset_counts(self, threshold) -> Counts:
+        k, classes = self.step_vector(threshold), np.arange(self.num_classes)
+        tp, pred = (a[classes, k] for a in self.cumulative())
+        return _counts(tp, pred - tp, self.gt_count.sum(0) - tp)
 
     def image_counts(self, threshold) -> Counts:
-        """[I, C] counts; exact when the threshold is on the per-image grid, else at the grid value just below."""
-        k = np.broadcast_to(self.step_vector(threshold) // self.image_factor, self.image_pos.shape[:-1])
-        tp = np.take_along_axis(self.image_pos, k[..., None], axis=-1)[..., 0].astype(np.int64)
-        pred = np.take_along_axis(self.image_pred, k[..., None], axis=-1)[..., 0].astype(np.int64)
-        return _counts(tp, pred - tp, self.gt_count - tp)
+        """[I, C] counts of every image at a grid threshold (ValueError off the grid), from `images`: a RowCounts,
+        whose tensors are made when first asked for (views of class-major arrays, as the store reads them)."""
+        return RowCounts(self._images().row(self.step_vector(threshold)))
 
     def image_row_counts(self, row: int, threshold) -> Counts:
-        """[C] counts of one image (its index row): a slider step for the current image costs O(classes)."""
-        k = self.step_vector(threshold) // self.image_factor
-        classes = np.arange(self.num_classes)
-        tp = self.image_pos[row, classes, k].astype(np.int64)
-        pred = self.image_pred[row, classes, k].astype(np.int64)
-        return _counts(tp, pred - tp, self.gt_count[row] - tp)
+        """[C] counts of one image at a grid threshold: a slider step for the current image costs O(classes)."""
+        return _counts(*self._images().image_counts(row, self.step_vector(threshold)))
 
-    def argmax_row_counts(self, row: int) -> Counts:
-        """[C] argmax counts of one image (its index row)."""
-        return Counts(*(torch.from_numpy(np.ascontiguousarray(a[row], dtype=np.int64))
-                        for a in (self.argmax_tp, self.argmax_fp, self.argmax_fn)))
+    def confusion_rows(self) -> np.ndarray:
+        """[I, C, C+1] every image's argmax confusion matrix; a cached index reads them when first asked (152 MB
+        at 100,000 images of 19 classes: not on the way to the first scores), checked (ValueError)."""
+        if self.confusion is None:
+            rows = self.confusion_source()
+            if rows.shape != (len(self.names), self.num_classes, self.num_classes + 1) or rows.dtype.kind != "i" \
+                    or not np.array_equal(rows.sum(2, dtype=np.int64), self.gt_count):
+                raise ValueError("index confusion matrices that do not add up")
+            self.confusion = rows
+        return self.confusion
+
+    def close(self) -> None:
+        """Lets go of the count store (its file stays)."""
+        if self.images is not None:
+            self.images.close()
+
+    def _images(self) -> ImageCounts:
+        if self.images is None:
+            raise ValueError("this index keeps no per-image counts")
+        return self.images
 
     def curves(self) -> Counts:
         """[C, N+1] dataset counts at every grid threshold k = 0..N."""
-        tp = np.cumsum(self.pos_hist[:, ::-1], axis=1)[:, ::-1][:, 1:]
-        pred = np.cumsum(self.pred_hist[:, ::-1], axis=1)[:, ::-1][:, 1:]
+        tp, pred = self.cumulative()
         gt = self.gt_count.sum(0)[:, None]
         return _counts(tp, pred - tp, gt - tp)
 
     def argmax_counts(self) -> Counts:
         return _counts(self.argmax_tp, self.argmax_fp, self.argmax_fn)
 
+    def argmax_row_counts(self, row: int) -> Counts:
+        return _counts(self.argmax_tp[row], self.argmax_fp[row], self.argmax_fn[row])
+
     def soft_counts(self) -> Counts:
         return Counts(*(torch.from_numpy(a) for a in (self.soft_tp, self.soft_fp, self.soft_fn)))
 
+    def soft_totals(self) -> Counts:
+        """[C] soft counts over the images that loaded (DatasetCounts' sum, kept: it does not change with a step)."""
+        cached = self.__dict__.get("_soft_totals")
+        if cached is None:
+            keep, soft = torch.from_numpy(self.loaded), self.soft_counts()
+            cached = self.__dict__["_soft_totals"] = Counts(*(t[keep].sum(0) for t in (soft.tp, soft.fp, soft.fn)))
+        return cached
+
     # ---- storage ----
     def merge(self, other: "ProbabilityIndex") -> "ProbabilityIndex":
-        """The index of the union of two disjoint image sets."""
-        if (self.steps, self.num_classes, self.image_factor) != (other.steps, other.num_classes, other.image_factor):
-            raise ValueError("indexes differ in grid, classes or per-image resolution")
-        if set(self.names) & set(other.names):
+        """The index of two consecutive parts of one dataset (or two disjoint image sets)."""
+        return ProbabilityIndex.concatenate([self, other])
+
+    @classmethod
+    def concatenate(cls, parts: list["ProbabilityIndex"]) -> "ProbabilityIndex":
+        """The index of consecutive parts, in their order: histograms added, rows concatenated (each array
+        copied once)."""
+        first = parts[0]
+        if any((p.steps, p.num_classes) != (first.steps, first.num_classes) for p in parts):
+            raise ValueError("indexes differ in grid or classes")
+        names = [n for p in parts for n in p.names]
+        if len(set(names)) != len(names):
             raise ValueError("indexes share images; merge needs disjoint parts")
-        merged = {}
-        for f in fields(self):
-            a, b = getattr(self, f.name), getattr(other, f.name)
-            if f.name in ("steps", "num_classes", "image_factor"):
-                merged[f.name] = a
-            elif f.name == "names":
-                merged[f.name] = a + b
-            elif f.name in ("pos_hist", "pred_hist"):
-                merged[f.name] = a + b
-            else:
-                merged[f.name] = np.concatenate([a, b])
-        return ProbabilityIndex(**merged)
+        merged = {"steps": first.steps, "num_classes": first.num_classes, "names": names,
+                  "pos_hist": sum(p.pos_hist for p in parts), "pred_hist": sum(p.pred_hist for p in parts)}
+        for name in ("loaded", *ROW_FIELDS):
+            merged[name] = np.concatenate([p.confusion_rows() if name == "confusion" else getattr(p, name)
+                                           for p in parts])
+        return cls(**merged)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        out = {f.name: np.asarray(getattr(self, f.name)) for f in fields(self)}
+        self.confusion_rows()
+        out = {f.name: np.asarray(getattr(self, f.name)) for f in fields(self) if f.name in SAVED}
         out["names"] = np.array(self.names, dtype=np.str_)
         return out
 
     @classmethod
-    def from_arrays(cls, arrays) -> "ProbabilityIndex":
-        values = {f.name: arrays[f.name] for f in fields(cls)}
-        for name in ("steps", "num_classes", "image_factor"):
+    def from_arrays(cls, arrays, confusion_source: Callable[[], np.ndarray] | None = None) -> "ProbabilityIndex":
+        """The index the arrays describe, checked for shapes, types and consistency (ValueError otherwise): a
+        cache file is never trusted. confusion_source: the confusion matrices are read from it when asked for."""
+        values = {name: None if name == "confusion" and confusion_source else arrays[name] for name in SAVED}
+        for name in ("steps", "num_classes"):
             values[name] = int(values[name])
         values["names"] = [str(n) for n in values["names"]]
-        return cls(**values)
+        index = cls(**values, confusion_source=confusion_source)
+        _check(index)
+        if confusion_source is None:
+            index.confusion_rows()
+        return index
+
+
+def _check(index: ProbabilityIndex) -> None:
+    """Everything but the confusion matrices (confusion_rows checks those when it reads them)."""
+    i, c, nb = len(index.names), index.num_classes, index.steps + 2
+    shapes = {"loaded": (i,), "pos_hist": (c, nb), "pred_hist": (c, nb),
+              **{name: (i, c) for name in ROW_FIELDS if name != "confusion"}}
+    for name, shape in shapes.items():
+        if getattr(index, name).shape != shape:
+            raise ValueError(f"index array {name} has shape {getattr(index, name).shape}, not {shape}")
+    kinds = {"loaded": "b", "soft_tp": "f", "soft_fp": "f", "soft_fn": "f"}
+    for name in shapes:
+        if getattr(index, name).dtype.kind != kinds.get(name, "i"):
+            raise ValueError(f"index array {name} has type {getattr(index, name).dtype}")
+    gt = index.gt_count.sum(0)
+    # every GT pixel of a class is in its positive histogram, every valid pixel in each class's (masks: none)
+    histograms = (np.array_equal(index.pos_hist.sum(1), gt) and (index.pred_hist.sum(1) == gt.sum()).all()) or \
+        not (index.pos_hist.any() or index.pred_hist.any())
+    if not histograms or (index.pos_hist < 0).any() or (index.pred_hist < 0).any() or (index.gt_count < 0).any() \
+            or (index.gt_count[~index.loaded] != 0).any():
+        raise ValueError("index arrays that do not add up")
+
+
+class RowCounts(Counts):
+    """[I, C] Counts of every image from a count store's row (core.count_store.CountsRow): tp / fp / fn made when
+    first asked for; subset(images) and of_class(c) without making them (what a list on screen and a filter need)."""
+
+    def __init__(self, row):
+        self.row = row
+        self._made: tuple | None = None
+
+    def _tensors(self) -> tuple:
+        if self._made is None:
+            self._made = tuple(torch.from_numpy(a).T for a in self.row.full())
+        return self._made
+
+    tp = property(lambda self: self._tensors()[0])
+    fp = property(lambda self: self._tensors()[1])
+    fn = property(lambda self: self._tensors()[2])
+
+    def subset(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Class-major [C, n] (tp, fp, fn) of these dataset positions."""
+        return self.row.subset(images)
+
+    def of_class(self, class_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """[I] (tp, fp, fn) of one class."""
+        return self.row.of_class(class_id)
 
 
 def _counts(tp, fp, fn) -> Counts:
@@ -257,121 +327,3 @@ def hard_counts_from_confusion(confusion: torch.Tensor) -> Counts:
     c = confusion.shape[0]
     tp = torch.diagonal(confusion).clone()
     return Counts(tp, confusion[:, :c].sum(0) - tp, confusion.sum(1) - tp)
-
-
-@dataclass
-class ImageStats:
-    """What the index keeps of one image (or one slab of a volume): additive, so a case's slabs sum to its row."""
-    pos: np.ndarray              # [C, N+2] int64
-    pred: np.ndarray
-    confusion: torch.Tensor      # [C, C+1] int64, argmax (or the mask)
-    gt_count: torch.Tensor       # [C] int64
-    soft: Counts                 # float64 (hard counts for masks)
-
-    def __add__(self, other: "ImageStats") -> "ImageStats":
-        return ImageStats(self.pos + other.pos, self.pred + other.pred, self.confusion + other.confusion,
-                          self.gt_count + other.gt_count, self.soft + other.soft)
-
-
-class IndexBuilder:
-    """Accumulates one image at a time; memory is one image plus the index."""
-
-    def __init__(self, num_classes: int, steps: int = DEFAULT_STEPS, n_images: int = 1,
-                 image_factor: int | None = None):
-        from .budgets import check_index
-        check_index(num_classes, steps, n_images)   # histograms and confusion matrices within the memory budget
-        self.steps, self.c = steps, num_classes
-        self.grid = grid_values(steps)
-        self.factor = image_factor or image_step_factor(n_images, num_classes, steps)
-        self.rows: dict[str, list] = {k: [] for k in ("names", "image_pos", "image_pred", "gt_count", "argmax_tp",
-                                                      "argmax_fp", "argmax_fn", "soft_tp", "soft_fp", "soft_fn",
-                                                      "confusion")}
-        nb = steps + 2
-        self.pos_hist = np.zeros((num_classes, nb), np.int64)
-        self.pred_hist = np.zeros((num_classes, nb), np.int64)
-
-    def add(self, name: str, target: Target, probs: torch.Tensor | None = None, soft: Counts | None = None,
-            pred_map: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """One image: probabilities (logits datasets) or a hard prediction map (mask datasets). Returns the image's
-        own [C, N+2] histograms (pos, pred)."""
-        stats = self.image_stats(target, probs, soft, pred_map)
-        self.add_stats(name, stats)
-        return stats.pos, stats.pred
-
-    def add_sample(self, sample) -> None:
-        """One dataset Sample; a volume's slabs add up to one row (one histogram per case), their torch work on
-        one thread (volume_sample.one_thread)."""
-        if not sample.is_volume:
-            self.add(sample.name, sample.target, sample.probs, sample.soft(), sample.pred_map)
-            return
-        from .volume_sample import one_thread
-        stats = None
-        with one_thread():
-            for part in sample.parts():
-                one = self.image_stats(part.target, part.probs, part.soft(), part.pred_map)
-                stats = one if stats is None else stats + one
-        self.add_stats(sample.name, stats)
-
-    def image_stats(self, target: Target, probs: torch.Tensor | None = None, soft: Counts | None = None,
-                    pred_map: torch.Tensor | None = None) -> "ImageStats":
-        c, nb = self.c, self.steps + 2
-        if probs is not None:
-            pos, pred, pred_map, confusion = image_pass(probs, target, self.grid)
-        else:
-            pos = pred = np.zeros((c, nb), np.int64)
-            confusion = confusion_matrix(pred_map, target)
-        confusion = confusion.cpu()
-        soft = soft.to("cpu") if soft is not None else hard_counts_from_confusion(confusion)
-        return ImageStats(pos, pred, confusion, target.gt_count.cpu(), soft)
-
-    def add_stats(self, name: str, stats: "ImageStats") -> None:
-        self.pos_hist += stats.pos
-        self.pred_hist += stats.pred
-        hard = hard_counts_from_confusion(stats.confusion)   # one pass over the pixels for both
-        soft = stats.soft
-        for key, value in (("names", name),
-                           ("image_pos", counts_above(coarsen(stats.pos, self.factor)).astype(np.int32)),
-                           ("image_pred", counts_above(coarsen(stats.pred, self.factor)).astype(np.int32)),
-                           ("gt_count", stats.gt_count.numpy()), ("argmax_tp", hard.tp.numpy()),
-                           ("argmax_fp", hard.fp.numpy()), ("argmax_fn", hard.fn.numpy()),
-                           ("soft_tp", soft.tp.double().numpy()), ("soft_fp", soft.fp.double().numpy()),
-                           ("soft_fn", soft.fn.double().numpy()),
-                           ("confusion", stats.confusion.numpy().astype(np.int32))):
-            self.rows[key].append(value)
-
-    def finish(self) -> ProbabilityIndex:
-        rows = self.rows
-        nbi = self.steps // self.factor + 2
-        stack = {k: (np.stack(v) if v else np.zeros((0, self.c), np.int64)) for k, v in rows.items() if k != "names"}
-        if not rows["names"]:
-            stack["image_pos"] = stack["image_pred"] = np.zeros((0, self.c, nbi), np.int32)
-            stack["confusion"] = np.zeros((0, self.c, self.c + 1), np.int32)
-        return ProbabilityIndex(self.steps, self.c, list(rows["names"]), self.pos_hist, self.pred_hist, self.factor,
-                                **stack)
-
-
-def build_index(dataset, steps: int = DEFAULT_STEPS, progress: Callable[[int, int], None] | None = None,
-                on_error=None, strict: bool = False, cancelled: Callable[[], bool] | None = None,
-                indices: list[int] | None = None, image_factor: int | None = None) -> ProbabilityIndex:
-    """One streaming pass over the dataset (or the given image indices); image_factor fixes the per-image grid
-    (parts of one dataset built apart must share it to merge)."""
-    order = list(range(len(dataset))) if indices is None else indices
-    builder = IndexBuilder(dataset.classes.num_classes, steps, len(order), image_factor)
-    from .errors import LoadError
-    for done, i in enumerate(order, 1):
-        if cancelled is not None and cancelled():
-            raise InterruptedError("index build cancelled")
-        try:
-            sample = dataset.load(i, with_image=False)
-        except LoadError as exc:
-            if strict:
-                raise
-            if on_error:
-                on_error(exc)
-            continue
-        builder.add_sample(sample)
-        del sample
-        trim_heap_every(done - 1)
-        if progress:
-            progress(done, len(order))
-    return builder.finish()

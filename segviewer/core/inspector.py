@@ -13,14 +13,16 @@ from typing import Callable, Literal
 import numpy as np
 
 from .cache import BoundedCache
-from .counts import Counts, DatasetCounts, in_dataset_order, rows_in_dataset_order
+from .counts import Counts, DatasetCounts
 from .dataset import Dataset, Sample, checked_dataset
 from .distributed import Connection
 from . import validate
-from .errors import ClosedError, LoadError, OptionError, all_failed
+from .errors import ClosedError, LoadError, OptionError
 from .events import Events
 from .failures import FailureLog
 from .index import DEFAULT_STEPS, ProbabilityIndex
+from .index_cache import KeptIndex
+from .inspector_tables import InspectorTables
 from .keys import KINDS, settings_key
 from .loaded import LoadedImage
 from .loaded_volume import prepare_loaded, volume_axis
@@ -29,7 +31,6 @@ from .parts import Boundary, Calibration, Compare, LabelIssues, Slices, refuse_a
 from .scores import Scores, compute_scores
 from .scoring import Scoring, checked_scoring
 from .sweep import Best, best_thresholds
-from .volume_metrics import Aggregation
 
 LOADED_IMAGES = 2          # the current image and the one before it (flicking back is instant)
 LOADED_CASES = 1           # a 3-D case: one in memory (the last is let go before the next is read)
@@ -38,8 +39,8 @@ CountSource = Literal["index", "pass"]
 
 
 @refuse_after_close
-class Inspector:
-    """The engine. Thread-safe for any number of readers; settings may be set from any thread (listeners are
+class Inspector(InspectorTables):
+    """The engine (its pandas tables for scripts: InspectorTables). Thread-safe for any number of readers; settings may be set from any thread (listeners are
     called in the setter's thread)."""
 
     def __init__(self, dataset: Dataset, scoring: Scoring | None = None, steps: int = DEFAULT_STEPS,
@@ -101,8 +102,9 @@ class Inspector:
             self._dataset = dataset
             self.failures = FailureLog(dataset.items)
             self._positions = {name: i for i, name in enumerate(dataset.names)}
-            self._index: ProbabilityIndex | None = None
-            self._index_rows: np.ndarray | None = None   # dataset position -> index row (-1: not in the index)
+            if hasattr(self, "_kept"):
+                self._kept.keep(None)
+            self._kept = KeptIndex(dataset, self.steps, self.use_cache)   # a row per image, its store open
             self.index_from_cache = False
             for cache in self._caches:
                 cache.clear()
@@ -208,18 +210,14 @@ class Inspector:
 
     def indexed_image_counts(self, image: int | str, scoring: Scoring | None = None) -> Counts | None:
         """[C] counts of one image from the built index in O(classes); None when the index cannot answer (not
-        built, a band, a threshold off its grid, the image not in it)."""
+        built, a band, a threshold off its grid, the image not loaded, its count store damaged)."""
         s, i = self.effective(scoring), self.position(image)
-        index, rows = self._index, self._index_rows
-        if index is None or s.boundary or rows is None or rows[i] < 0:
+        index = self._kept.index
+        if index is None or s.boundary or not index.loaded[i]:
             return None
         if s.argmax:
-            return index.argmax_row_counts(int(rows[i]))
-        try:
-            exact = index.image_counts_exact(s.effective_threshold())
-            return index.image_row_counts(int(rows[i]), s.effective_threshold()) if exact else None
-        except ValueError:       # not on the grid
-            return None
+            return index.argmax_row_counts(i)
+        return self._kept.read(index, lambda: index.image_row_counts(i, s.effective_threshold()))
 
     def image_confusion(self, image: int | str, scoring: Scoring | None = None) -> np.ndarray:
         """[C, C+1] GT class x predicted class (last column: nothing predicted) for one image."""
@@ -228,38 +226,38 @@ class Inspector:
     # ---- the probability index ----
     def index(self, progress: Callable[[int, int], None] | None = None, cancelled: Callable[[], bool] | None = None,
               strict: bool = False, rebuild: bool = False) -> ProbabilityIndex:
-        """The probability index: built once (on the cluster when there is one), or read from the cache beside
-        the dataset; rebuild=True builds it again."""
+        """The probability index and every image's counts at every grid threshold: read from the cache beside
+        the dataset, or built there (on the cluster when there is one; an interrupted build resumes);
+        rebuild=True builds them again. use_cache=False builds them in a temporary folder instead."""
         from .index_cache import load_or_build
         from .passes import index_pass
         with self._lock:
-            if self._index is not None and not rebuild:
-                return self._index
+            if self._kept.index is not None and not rebuild:
+                return self._kept.index
         failures: list = []
 
-        def build() -> ProbabilityIndex:
+        def build(path, key) -> ProbabilityIndex:
             return index_pass(self._dataset, self._scoring, self.cluster_client(), steps=self.steps,
-                              on_error=failures.append, strict=strict, progress=progress, cancelled=cancelled)
-        index, cached = load_or_build(self._dataset, self.steps, build, rebuild) if self.use_cache \
-            else (build(), False)
+                              on_error=failures.append, strict=strict, progress=progress, cancelled=cancelled,
+                              path=path, key=key)
+        index, cached = load_or_build(self._dataset, self.steps, build, rebuild, self.use_cache)
         self._keep_index(index, failures, cached)
         return index
 
     def _keep_index(self, index: ProbabilityIndex, failures: list, cached: bool) -> None:
-        rows = {n: r for r, n in enumerate(index.names)}
-        order = np.array([rows.get(n, -1) for n in self.names], dtype=np.int64)
         self.failures.record_all(failures)
-        for i in np.flatnonzero(order < 0):
+        for i in np.flatnonzero(~index.loaded):
             if int(i) not in self.failures:     # a cached index knows only that the image was left out
                 self.failures.record_at(int(i), f"{self.names[i]}: could not be loaded")
         with self._lock:
-            self._index, self._index_rows, self.index_from_cache = index, order, cached
+            self._kept.keep(index)
+            self.index_from_cache = cached
             self._best.clear()
 
     @property
     def built_index(self) -> ProbabilityIndex | None:
         """The index when it has been built (or read), without building it."""
-        return self._index
+        return self._kept.index
 
     # ---- the whole dataset ----
     def dataset_counts(self, scoring: Scoring | None = None, progress=None, cancelled=None, *,
@@ -281,21 +279,21 @@ class Inspector:
         return self._counted(s, False, progress, cancelled, strict)
 
     def indexed_dataset_counts(self, scoring: Scoring | None = None) -> DatasetCounts | None:
-        """The dataset's counts from the built index in O(classes x bins); None when it cannot answer."""
-        s, index = self.effective(scoring), self._index
+        """The dataset's counts from the built index: the totals in O(classes x bins), every image's counts with
+        one read of its count store. None when it cannot answer (off the grid, a band, the store damaged)."""
+        s, index = self.effective(scoring), self._kept.index
         if index is None or s.boundary:
             return None
         if s.argmax:
-            per_image, exact, totals = index.argmax_counts(), True, None
+            per_image, totals = index.argmax_counts(), None
         else:
             t = s.effective_threshold()
-            try:
-                per_image, exact, totals = index.image_counts(t), index.image_counts_exact(t), index.dataset_counts(t)
-            except ValueError:   # not on the grid
+            found = self._kept.read(index, lambda: (index.image_counts(t), index.dataset_counts(t)))
+            if found is None:
                 return None
-        rows = self._index_rows
-        return DatasetCounts(self.names, in_dataset_order(per_image, rows), in_dataset_order(index.soft_counts(), rows),
-                             rows >= 0, s.count_key(), exact, totals=totals)
+            per_image, totals = found
+        return DatasetCounts(self.names, per_image, index.soft_counts(), index.loaded, s.count_key(),
+                             totals=totals, soft_totals=index.soft_totals())
 
     def _counted(self, s: Scoring, with_confusion: bool, progress=None, cancelled=None,
                  strict: bool = False, slice_axis: int | None = None) -> DatasetCounts:
@@ -319,7 +317,10 @@ class Inspector:
         s = self.effective(scoring)
         index = self.index(progress)
         if s.argmax and not s.boundary:
-            return rows_in_dataset_order(index.confusion, self._index_rows)
+            try:
+                return index.confusion_rows()
+            except (OSError, ValueError, KeyError, EOFError):   # the cache changed or was damaged since it was read
+                pass
         return self._counted(s, True, progress).confusion_per_image
 
     def best_thresholds(self, scoring: Scoring | None = None) -> Best | None:
@@ -336,51 +337,12 @@ class Inspector:
         s = self.effective(scoring)
         return compute_scores(counts, s.beta, s.smooth, soft)
 
-    def image_list(self, counts: DatasetCounts, class_id: int = ALL_CLASSES, scoring: Scoring | None = None) -> dict:
+    def image_list(self, counts: DatasetCounts, class_id: int = ALL_CLASSES, scoring: Scoring | None = None):
         """Per image (dataset order): mean F-beta and IoU over present classes, the chosen class's F-beta, and FP
-        and FN pixels (for all classes: the sums of the per-class fp / fn the table shows)."""
-        from .tables import image_list_values
-        return image_list_values(counts, class_id, self.effective(scoring))
-
-    # ---- tables for scripts (pandas only here); each reads the settings once (another thread may change them) ----
-    def image_scores(self, image: int | str, scoring: Scoring | None = None):
-        """A row per class: class_id, class_name, tp, fp, fn, precision, recall, fbeta, dice, iou."""
-        from .tables import scores_frame
-        s = self.effective(scoring)
-        return scores_frame(self.classes.names, self.image_counts(image, s), s)
-
-    def dataset_scores(self, scoring: Scoring | None = None, *, aggregation: Aggregation = "pooled"):
-        """The same columns over the dataset (failed images left out; none loads: LoadError, as the CLI's exit 2).
-        aggregation "pooled": scored from the summed counts; "case_mean": per class the mean of each image's
-        (case's) scores where the class is present (nnU-Net's summary)."""
-        from .tables import dataset_frame
-        s = self.effective(scoring)
-        if not self.index().names:
-            raise all_failed(self._dataset.options.gt_dir, self.failures.reasons())
-        return dataset_frame(self.classes.names, self.dataset_counts(s), lambda: self.exact_counts(s), s,
-                             aggregation)
-
-    def images(self, class_id: int = ALL_CLASSES, scoring: Scoring | None = None):
-        """A row per image in dataset order, as the window's list: image, mean_fbeta, mean_iou, fp, fn, status (the
-        QA session's: `session=` of segviewer.open, else the window's for this GT + prediction; or 'failed')."""
-        from .sessions import current_statuses
-        from .tables import images_frame
-        s = self.effective(scoring)
-        statuses = current_statuses(self.session, self._dataset.options)
-        return images_frame(self.names, self.image_list(self.exact_counts(s), class_id, s), statuses)
-
-    def exact_counts(self, scoring: Scoring | None = None) -> DatasetCounts:
-        """Every image's own counts at the settings: the index's, or a pass where its per-image grid is coarser."""
-        s = self.effective(scoring)
-        counts = self.dataset_counts(s)
-        return counts if counts.exact else self._counted(s, False)
-
-    def confusion(self, image: int | str | None = None, scoring: Scoring | None = None):
-        """GT class x predicted class pixel counts (+ a 'none' column in threshold mode)."""
-        from .tables import confusion_frame
-        s = self.effective(scoring)
-        matrix = self.dataset_confusion(s) if image is None else self.image_confusion(image, s)
-        return confusion_frame(self.classes.names, matrix, with_none=not s.argmax)
+        and FN pixels (for all classes: the sums of the per-class fp / fn the table shows). An ImageListValues:
+        `[key]` every image's (computed once), `rows(images)` a few rows' (what the window's list shows)."""
+        from .list_values import ImageListValues
+        return ImageListValues(counts, class_id, self.effective(scoring))
 
     # ---- lifetime ----
     @property
@@ -398,7 +360,7 @@ class Inspector:
                 cache.clear()
             for part in self.parts:
                 part.reset()
-            self._index = self._index_rows = None
+            self._kept.keep(None)
             self._closed = True
         self.cluster = None              # a local cluster this engine started stops here
         self.events.closed.emit(False, True, frozenset({"closed"}))   # a window on it lets go of it

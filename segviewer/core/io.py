@@ -12,6 +12,7 @@ from PIL import Image, UnidentifiedImageError
 
 from . import budgets, reads
 from .errors import LoadError, plain
+from .options import CACHE_DIR_NAME
 from .logit_files import DEFAULT_MAX_ELEMENTS, MAX_CLASSES, logits_budget, read_logit_array  # noqa: F401
 
 LOGIT_EXTS = (".npy", ".npz", ".pt", ".pth")
@@ -22,12 +23,44 @@ LABEL_MODES = ("L", "P", "I;16", "I;16B", "I;16L", "I")
 PILLOW_FORMATS = ("PNG", "JPEG", "TIFF", "BMP", "WEBP")
 
 
-@dataclass(frozen=True)
 class Item:
-    name: str
-    gt: Path
-    pred: Path
-    image: Path | None = None
+    """One image's files. Paths given as text become Paths when first asked for: listing 100,000 images makes
+    200,000 of them (~0.5-1 s), most never used in a session; `text(field)` is the path as text without that."""
+    __slots__ = ("name", "_gt", "_pred", "_image")
+
+    def __init__(self, name: str, gt: Path | str, pred: Path | str, image: Path | str | None = None):
+        self.name, self._gt, self._pred, self._image = name, gt, pred, image
+
+    def _path(self, slot: str) -> Path | None:
+        value = getattr(self, slot)
+        if isinstance(value, str):
+            value = Path(value)
+            setattr(self, slot, value)
+        return value
+
+    gt = property(lambda self: self._path("_gt"))
+    pred = property(lambda self: self._path("_pred"))
+    image = property(lambda self: self._path("_image"))
+
+    def text(self, field: str) -> str | None:
+        value = getattr(self, "_" + field)
+        return None if value is None else str(value)
+
+    def replace(self, **changes) -> "Item":
+        fields = {"name": self.name, "gt": self._gt, "pred": self._pred, "image": self._image, **changes}
+        return Item(**fields)
+
+    def _fields(self) -> tuple:
+        return self.name, self.gt, self.pred, self.image
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Item) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return f"Item(name={self.name!r}, gt={self.gt!r}, pred={self.pred!r}, image={self.image!r})"
 
 
 @dataclass
@@ -46,31 +79,80 @@ class Pairing:
         return lines
 
 
-def pair_key(path: Path, strip_suffixes: tuple[str, ...]) -> str:
-    stem = path.name[: -len(path.suffix)] if path.suffix else path.name
+def _split_suffix(name: str) -> tuple[str, str]:
+    """(stem, suffix) as pathlib splits a file name (a name's leading or trailing dot starts no suffix)."""
+    i = name.rfind(".")
+    return (name[:i], name[i:]) if 0 < i < len(name) - 1 else (name, "")
+
+
+def pair_key(path: Path | str, strip_suffixes: tuple[str, ...]) -> str:
+    stem = _split_suffix(path if isinstance(path, str) else path.name)[0]
+    if not stem.endswith(tuple(strip_suffixes)):
+        return stem
     for suffix in strip_suffixes:
         if suffix and stem.endswith(suffix):
             return stem[: -len(suffix)]
     return stem
 
 
-def find_files(root: Path, exts: tuple[str, ...], strip_suffixes: tuple[str, ...]) -> tuple[dict[str, Path], list[str]]:
-    """All files under root with one of exts, keyed by stripped stem; also the keys seen twice."""
+def _files_under(root: str) -> list[os.DirEntry]:
+    """Every entry under root that is not a folder (any order), skipping .segviewer/ and not entering linked folders
+    (as Path.rglob does): one listing per folder, no stat or Path per file."""
+    out, folders = [], [root]
+    while folders:
+        try:
+            with os.scandir(folders.pop()) as listing:
+                entries = list(listing)
+        except PermissionError:
+            continue
+        for entry in entries:
+            try:
+                is_folder = entry.is_dir() and not entry.is_symlink()
+            except OSError:
+                is_folder = False
+            if not is_folder:
+                out.append(entry)
+            elif entry.name != CACHE_DIR_NAME:
+                folders.append(entry.path)
+    return out
+
+
+def find_files(root: Path, exts: tuple[str, ...], strip_suffixes: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
+    """All files under root with one of exts, keyed by stripped stem, as paths in text (an Item makes a Path of
+    one when it is asked for); also the keys seen twice, sorted. Of two files with one key, the first in
+    sorted(root.rglob("*")) order is kept."""
     if not root.is_dir():
         raise LoadError(root, "is not a folder" if os.path.lexists(root) else "folder does not exist")
-    found: dict[str, Path] = {}
+    found: dict[str, str] = {}
     duplicates: list[str] = []
-    for path in sorted(root.rglob("*")):
-        if path.suffix.lower() not in exts or not path.is_file() or path.name.startswith("."):
+    suffixes = tuple(s for s in strip_suffixes if s)
+    top = str(root)
+    for entry in _files_under(top):
+        name = entry.name
+        if name.startswith(".") or not name.lower().endswith(exts):
             continue
-        if ".segviewer" in path.relative_to(root).parts:
+        try:
+            if not entry.is_file():
+                continue
+        except OSError:
             continue
-        key = pair_key(path, strip_suffixes)
-        if key in found:
+        key = pair_key(name, strip_suffixes) if name.rpartition(".")[0].endswith(suffixes) else _stem(name)
+        kept = found.setdefault(key, entry.path)
+        if kept is not entry.path:
             duplicates.append(key)
-        else:
-            found[key] = path
-    return found, duplicates
+            if _parts(entry.path, top) < _parts(kept, top):
+                found[key] = entry.path
+    return found, sorted(duplicates)
+
+
+def _stem(name: str) -> str:
+    i = name.rfind(".")
+    return name[:i] if 0 < i < len(name) - 1 else name
+
+
+def _parts(path: str, root: str) -> tuple[str, ...]:
+    """The path's parts under root: the order sorted(rglob) lists files in."""
+    return tuple(path[len(root):].lstrip(os.sep).split(os.sep))
 
 
 def pair_dataset(gt_dir: str | Path, pred_dir: str | Path, pred_kind: str = "logits",

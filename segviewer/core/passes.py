@@ -112,30 +112,23 @@ def _merge_counts(parts: list[DatasetCounts], scoring: Scoring) -> DatasetCounts
 
 # ---- the probability index ----
 def index_pass(dataset, scoring: Scoring | None = None, cluster=None, *, steps: int | None = None, on_error=None,
-               strict: bool = False, progress: Progress | None = None, cancelled: Callable[[], bool] | None = None):
-    """The probability index (histograms per class and grid threshold); independent of the Scoring."""
-    from .index import DEFAULT_STEPS, image_step_factor
+               strict: bool = False, progress: Progress | None = None, cancelled: Callable[[], bool] | None = None,
+               path=None, key: str | None = None):
+    """The probability index (histograms per class and grid threshold, a row per image) and every image's counts
+    at every grid threshold, written as files at path (default: the dataset's index cache) chunk by chunk: an
+    interrupted build resumes with its finished chunks. Independent of the Scoring; the index comes back with
+    its count store open."""
+    from .index import DEFAULT_STEPS
+    from .index_files import build
     steps = steps or DEFAULT_STEPS
     if cluster is not None:
         from .budgets import check_index
         check_index(dataset.classes.num_classes, steps, len(dataset))   # what this process holds once merged
-    factor = image_step_factor(len(dataset), dataset.classes.num_classes, steps)   # one grid for every chunk
-    parts = _run(dataset, index_images, (steps, factor), cluster, on_error, strict, progress, cancelled)
-    return merge_indexes(parts)
-
-
-def index_images(dataset, steps: int, factor: int, **keywords):
-    from .index import build_index
-    return build_index(dataset, steps, image_factor=factor, **keywords)
-
-
-def merge_indexes(parts: list):
-    """One index from the parts of consecutive chunks, in their order (pairwise, so each array is copied log n
-    times rather than once per part). Empty parts (every image failed) add nothing."""
-    kept = [p for p in parts if p.names] or parts[:1]
-    while len(kept) > 1:
-        kept = [kept[i].merge(kept[i + 1]) if i + 1 < len(kept) else kept[i] for i in range(0, len(kept), 2)]
-    return kept[0]
+    if path is None:
+        from .index_cache import cache_path
+        path, key = cache_path(dataset, steps)
+    return build(dataset, steps, key, path, cluster, on_error=on_error, strict=strict, progress=progress,
+                 cancelled=cancelled)
 
 
 # ---- calibration ----

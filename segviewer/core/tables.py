@@ -27,13 +27,13 @@ def scores_frame(names, counts: Counts, scoring: Scoring, scores=None):
         columns=list(SCORE_COLUMNS))
 
 
-def dataset_frame(names, counts, exact_counts, scoring: Scoring, aggregation: str):
+def dataset_frame(names, counts, scoring: Scoring, aggregation: str):
     """scores_frame of a DatasetCounts under an aggregation (volume_metrics.AGGREGATIONS): pooled from its total,
-    or case_mean from every image's exact counts (exact_counts() when the index's per-image grid is coarser)."""
+    or case_mean from every image's own counts."""
     from .volume_metrics import aggregate_scores
     if aggregation == "pooled":
         return scores_frame(names, counts.total, scoring)
-    rows = (counts if counts.exact else exact_counts()).loaded_rows()[1]
+    rows = counts.loaded_rows()[1]
     return scores_frame(names, counts.total, scoring, aggregate_scores(rows, aggregation, scoring.beta, scoring.smooth))
 
 
@@ -48,28 +48,6 @@ def slices_frame(names, counts: Counts, scoring: Scoring, spacing: float):
         "slice": slices, "position_mm": slices * float(spacing), "class_id": np.tile(np.arange(c), n_slices),
         "class_name": list(names) * n_slices, **{k: flat(getattr(counts, k)).astype(np.int64) for k in ("tp", "fp", "fn")},
         **{k: flat(getattr(sc, k)) for k in ("precision", "recall", "fbeta", "dice", "iou")}}, columns=list(SLICE_COLUMNS))
-
-
-def image_list_values(counts, class_id: int, scoring: Scoring) -> dict:
-    """Per image (dataset order) of a DatasetCounts: mean F-beta and IoU over present classes, the class's F-beta
-    (ALL_CLASSES: the mean), FP and FN pixels (all classes: the sums of the per-class fp / fn the table shows)."""
-    from . import validate
-    from .overlay import ALL_CLASSES
-    from .scores import fbeta_score, iou_score, nanmean
-    pi = counts.per_image
-    class_id = validate.class_id(class_id, pi.tp.shape[1])
-    # only the two scores the list shows (a slider step at 10,000 images computes these, not all five)
-    fbeta, iou = fbeta_score(pi, scoring.beta, scoring.smooth), iou_score(pi, scoring.smooth)
-    mean_f, mean_iou = nanmean(fbeta).numpy(), nanmean(iou).numpy()
-    if class_id == ALL_CLASSES:
-        fp, fn, cls = pi.fp.sum(1).numpy(), pi.fn.sum(1).numpy(), mean_f
-    else:
-        fp, fn, cls = pi.fp[:, class_id].numpy(), pi.fn[:, class_id].numpy(), fbeta[:, class_id].numpy()
-    failed = ~counts.loaded
-    nan = np.where(failed, np.nan, 1.0)
-    return {"mean_fbeta": mean_f * nan, "class_fbeta": cls * nan, "mean_iou": mean_iou * nan,
-            "fp": fp, "fn": fn, "failed": failed,
-            "gt_present": (pi.tp + pi.fn > 0).numpy(), "pred_present": (pi.tp + pi.fp > 0).numpy()}
 
 
 def images_frame(names, rows: dict, reviews: dict[str, str]):

@@ -9,7 +9,7 @@ from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from .image_list_model import COLUMNS, DELTA, INTEGER_COLUMNS, NAME, PAIR, STATUS, ImageListModel, header_text
-from .table_model import KEY_ROLE, sorted_table
+from .table_model import KEY_ROLE, table_view
 
 NAME_MIN_WIDTH = 90
 STATUS_WIDTH = 30
@@ -39,8 +39,7 @@ class ImageListPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.model = ImageListModel(self)
-        self.proxy, self.view = sorted_table(self.model, self)
-        self.proxy.setDynamicSortFilter(False)   # the model sorts itself and refresh() re-filters once per step
+        self.view = table_view(self.model)      # no proxy: the model sorts and filters itself (numpy)
         self._columns()
         self.view.selectionModel().currentRowChanged.connect(self._row_changed)
         self.view.setTextElideMode(Qt.ElideMiddle)   # a narrow name keeps its start ([ann] open elsewhere) and end
@@ -74,6 +73,7 @@ class ImageListPanel(QWidget):
         layout.addWidget(self.summary)
         self.setMinimumWidth(200)
         self.scores: dict[str, np.ndarray] | None = None
+        self._name_filter: tuple[str, np.ndarray | None] = ("", None)
         self.review_progress = ""       # "n of N reviewed (mine: m)" from the review session
         self._sorted_once = False
         self._held = False
@@ -125,6 +125,7 @@ class ImageListPanel(QWidget):
 
     def set_dataset(self, names: list[str], class_names, status_names) -> None:
         self.scores, self._sorted_once, self._current_key = None, False, -1
+        self._name_filter = ("", None)
         self.model.set_names(names)
         self._widths()       # a model reset gives every section the default size
         for combo, label, has in ((self.gt_filter, GT_ANY, "GT has"), (self.pred_filter, PRED_ANY, "prediction has")):
@@ -135,7 +136,7 @@ class ImageListPanel(QWidget):
                 combo.addItem(f"{has} {i}: {n}", i)
             combo.blockSignals(False)
         self.set_status_names(status_names)
-        self.proxy.sort(-1)
+        self.view.horizontalHeader().setSortIndicator(-1, Qt.AscendingOrder)
         self.refresh()
         self._fit_name()
 
@@ -188,7 +189,7 @@ class ImageListPanel(QWidget):
     def update_summary(self) -> None:
         m = self.model
         n = len(m.names)
-        shown = self.proxy.rowCount()
+        shown = m.rowCount()
         listed = f"{shown} of {n} images" if shown != n else f"{n} images"
         self.summary.setText(f"{listed} · {self.review_progress}" if n and self.review_progress else
                              listed if n else "no dataset")
@@ -240,25 +241,31 @@ class ImageListPanel(QWidget):
         self.view.sortByColumn(column, Qt.AscendingOrder if column in (1, 2, 3) else Qt.DescendingOrder)
 
     def _refilter(self) -> None:
-        names, statuses = self.model.names, self.model.statuses
-        text = self.search.text().strip().lower()
-        gt_c, pred_c = self.gt_filter.currentData(), self.pred_filter.currentData()
-        status = self.status_filter.currentData()
+        """The rows shown: one boolean mask over the images (name, GT class, predicted class, review status)."""
+        shown = self._name_mask()
         s = self.scores
-
-        def accept(i: int) -> bool:
-            if text and text not in names[i].lower():
-                return False
-            if s is not None and gt_c is not None and not s["gt_present"][i, gt_c]:
-                return False
-            if s is not None and pred_c is not None and not s["pred_present"][i, pred_c]:
-                return False
-            return status is None or statuses.get(names[i], "unreviewed") == status
-        self.proxy.set_filter(accept)
-        if self._current_key >= 0:
-            self.select(self._current_key)      # a filter cleared shows the current image's row selected again
+        for combo, key in ((self.gt_filter, "gt_present"), (self.pred_filter, "pred_present")):
+            class_id = combo.currentData()
+            if s is not None and class_id is not None:
+                has = s.present(key, class_id) if hasattr(s, "present") else s[key][:, class_id]
+                shown = has if shown is None else shown & has
+        status = self.status_filter.currentData()
+        if status is not None:
+            same = self.model.status_array() == status
+            shown = same if shown is None else shown & same
+        if self.model.set_shown(None if shown is None else np.asarray(shown, dtype=bool)) and self._current_key >= 0:
+            self.select(self._current_key)      # a reset forgets the current row (a filter cleared: selected again)
         self.update_summary()
         self.order_changed.emit()
+
+    def _name_mask(self) -> np.ndarray | None:
+        """Images whose name contains the search text (kept for that text: a step does not search again)."""
+        text = self.search.text().strip().lower()
+        if not text:
+            return None
+        if self._name_filter[0] != text:
+            self._name_filter = (text, np.char.find(self.model.lower_names(), text) >= 0)
+        return self._name_filter[1]
 
     # ---- selection and walking ----
     def _row_changed(self, current, _previous) -> None:
@@ -269,31 +276,30 @@ class ImageListPanel(QWidget):
 
     def select(self, image_index: int) -> None:
         self._current_key = image_index
-        if not 0 <= image_index < self.model.rowCount():
+        if not 0 <= image_index < len(self.model.names):
             return
-        idx = self.proxy.mapFromSource(self.model.index(self.model.row_of(image_index), NAME))
-        if idx.isValid():
-            if self.view.currentIndex().row() != idx.row():
-                self.view.selectionModel().setCurrentIndex(
-                    idx, QItemSelectionModel.ClearAndSelect | QItemSelectionModel.Rows)
-            self.view.scrollTo(idx)
+        row = self.model.row_of(image_index)
+        if row < 0:        # hidden by the filter
+            return
+        idx = self.model.index(row, NAME)
+        if self.view.currentIndex().row() != row:
+            self.view.selectionModel().setCurrentIndex(idx, QItemSelectionModel.ClearAndSelect | QItemSelectionModel.Rows)
+        self.view.scrollTo(idx)
 
     def step(self, delta: int) -> None:
         """Next / previous row in the list's current order (and filter)."""
-        n = self.proxy.rowCount()
+        n = self.model.rowCount()
         if n == 0:
             return
         row = self.view.currentIndex().row()
         row = 0 if row < 0 else max(0, min(n - 1, row + delta))
-        self.view.selectionModel().setCurrentIndex(self.proxy.index(row, NAME),
+        self.view.selectionModel().setCurrentIndex(self.model.index(row, NAME),
                                                    QItemSelectionModel.ClearAndSelect | QItemSelectionModel.Rows)
 
     def position_of(self, image: int) -> tuple[int, int]:
-        """(row of the image in the visible list or -1, visible rows): O(1), where visible_order() is O(rows)."""
-        if not 0 <= image < len(self.model.names):
-            return -1, self.proxy.rowCount()
-        idx = self.proxy.mapFromSource(self.model.index(self.model.row_of(image), NAME))
-        return (idx.row() if idx.isValid() else -1), self.proxy.rowCount()
+        """(row of the image in the visible list or -1, visible rows), O(1)."""
+        shown = self.model.rowCount()
+        return (self.model.row_of(image) if 0 <= image < len(self.model.names) else -1), shown
 
     def visible_order(self) -> list[int]:
-        return [int(self.proxy.index(r, NAME).data(KEY_ROLE)) for r in range(self.proxy.rowCount())]
+        return self.model.order.tolist()

@@ -1,6 +1,7 @@
 """The image list's model: columns read on demand from per-image arrays, so a settings step swaps arrays and
-repaints the visible rows; it never rebuilds rows or resets the model. It sorts itself with numpy (a permutation of
-the rows), because a sort proxy compares rows in Python: ~300 ms per re-sort at 800 images."""
+repaints the visible rows; it never rebuilds rows. It sorts and filters itself with numpy (row -> image is one
+array): a sort/filter proxy asks Python for every row on each re-sort or re-filter (~300 ms per re-sort at 800
+images; at 100,000 images, seconds), so there is none. Only the rows on screen are ever asked for."""
 from __future__ import annotations
 
 import math
@@ -9,6 +10,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 
+from ..core.list_values import BLOCK
 from .table_model import CENTER, KEY_ROLE, RIGHT, SORT_ROLE, Cell, brush, fill_painted, fmt
 
 COLUMNS = ["image", "mean Fβ", "class Fβ", "mean IoU", "FP px", "FN px", "status", "cell px", "label score",
@@ -54,8 +56,10 @@ class ImageListModel(QAbstractTableModel):
         super().__init__(parent)
         self.headers, self.tooltips = COLUMNS, TIPS
         self.names: list[str] = []
-        self.order = np.zeros(0, np.int64)    # row -> image (dataset position); `keys` for the filter proxy
-        self.rank = np.zeros(0, np.int64)     # image -> row
+        self.order = np.zeros(0, np.int64)    # row -> image (dataset position): the shown images in sorted order
+        self.rank = np.zeros(0, np.int64)     # image -> row, -1 when filtered out
+        self.sorted = np.zeros(0, np.int64)   # every image in the sort order
+        self.shown: np.ndarray | None = None  # [I] bool, None: every image
         self.sort_column, self.sort_order = -1, Qt.AscendingOrder
         self.scores: dict[str, np.ndarray] | None = None
         self.failures: dict[int, str] = {}
@@ -65,44 +69,93 @@ class ImageListModel(QAbstractTableModel):
         self.pair_counts: np.ndarray | None = None
         self.extra: dict[int, np.ndarray] = {}      # LABEL / DELTA column values, in dataset order
         self.class_column: tuple[int | None, str] = (None, "")
+        self._lower: np.ndarray | None = None       # names lower-cased (sorting, the name filter)
+        self._name_rank: np.ndarray | None = None
+        self._cells: tuple = (None, {})             # (the scores they are of, image -> (block of rows, position))
 
     # ---- content ----
     def set_names(self, names: list[str]) -> None:
         self.beginResetModel()
         self.names = list(names)
-        self.order = self.rank = np.arange(len(names))
-        self.extra = {}
+        self.sorted = self.order = self.rank = np.arange(len(names))
+        self.shown, self._lower, self._name_rank, self.extra = None, None, None, {}
         self.sort_column = -1
         self.scores, self.failures, self.statuses, self.notes, self.pair_counts = None, {}, {}, {}, None
         self.endResetModel()
 
     def changed(self, first_column: int = 0, last_column: int = len(COLUMNS) - 1) -> None:
         """The data of these columns changed in every row: views repaint what they show, nothing is rebuilt."""
-        if self.names:
-            self.dataChanged.emit(self.index(0, first_column), self.index(len(self.names) - 1, last_column))
+        if len(self.order):
+            self.dataChanged.emit(self.index(0, first_column), self.index(len(self.order) - 1, last_column))
 
     @property
     def keys(self) -> np.ndarray:
         return self.order
 
     def row_of(self, image: int) -> int:
+        """The image's row, -1 when the filter hides it."""
         return int(self.rank[image])
+
+    def lower_names(self) -> np.ndarray:
+        if self._lower is None:
+            self._lower = np.array([n.lower() for n in self.names], dtype=np.str_)
+        return self._lower
+
+    def status_array(self) -> np.ndarray:
+        """Per image its review status ('unreviewed' where none is recorded)."""
+        out = np.full(len(self.names), "unreviewed", dtype=object)
+        positions = self._positions()
+        for name, status in self.statuses.items():
+            i = positions.get(name)
+            if i is not None:
+                out[i] = status
+        return out
+
+    def _positions(self) -> dict[str, int]:
+        cached = getattr(self, "_position_cache", None)
+        if cached is None or cached[0] is not self.names:
+            cached = self._position_cache = (self.names, {n: i for i, n in enumerate(self.names)})
+        return cached[1]
+
+    # ---- filtering: a mask over the images ----
+    def set_shown(self, shown: np.ndarray | None) -> bool:
+        """Shows only the images where shown is True (None: all), in the current sort order; False if unchanged."""
+        if shown is None and self.shown is None or (
+                shown is not None and self.shown is not None and np.array_equal(shown, self.shown)):
+            return False
+        self.beginResetModel()      # the row count changes: a reset, the view then asks for the visible rows only
+        self.shown = shown
+        self._place(self.sorted)
+        self.endResetModel()
+        return True
+
+    def _place(self, sorted_images: np.ndarray) -> None:
+        self.sorted = sorted_images
+        self.order = sorted_images if self.shown is None else sorted_images[self.shown[sorted_images]]
+        self.rank = np.full(len(self.names), -1, np.int64)
+        self.rank[self.order] = np.arange(len(self.order))
 
     # ---- sorting: one numpy argsort, then the rows move as a block ----
     def sort_values(self, column: int) -> np.ndarray:
-        """Per image, what the column sorts by: numbers as floats (absent: NaN), text lower-cased."""
+        """Per image, what the column sorts by: numbers as floats (absent: NaN), text as integer ranks."""
         if column == NAME:
-            return np.array([n.lower() for n in self.names], dtype=object)
+            if self._name_rank is None:
+                self._name_rank = np.unique(self.lower_names(), return_inverse=True)[1].astype(np.float64)
+            return self._name_rank
         if column == STATUS:
-            return np.array([self.statuses.get(n, "unreviewed") for n in self.names], dtype=object)
-        values = [self.value(i, column) for i in range(len(self.names))] if column in (PAIR, *EXTRA_KEYS) else None
+            return np.unique(self.status_array().astype(np.str_), return_inverse=True)[1].astype(np.float64)
+        if column == PAIR:
+            values = self.pair_counts
+        elif column in EXTRA_KEYS:
+            values = self.extra.get(column)
+        else:
+            values = None if self.scores is None else self.scores[SCORE_KEYS[column]]
+            if values is not None and self.failures:
+                values = np.asarray(values, dtype=np.float64).copy()
+                values[list(self.failures)] = np.nan
         if values is None:
-            scores = self.scores
-            values = (np.full(len(self.names), np.nan) if scores is None
-                      else np.asarray(scores[SCORE_KEYS[column]], dtype=np.float64).copy())
-            for i in self.failures:
-                values[i] = np.nan
-        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+            return np.full(len(self.names), np.nan)
+        return np.asarray(values, dtype=np.float64)
 
     def sort(self, column: int, order=Qt.AscendingOrder) -> None:
         """Rows by the column, absent values last in either direction; ties keep the dataset order."""
@@ -110,24 +163,17 @@ class ImageListModel(QAbstractTableModel):
         if not self.names or column < 0:
             return
         values = self.sort_values(column)
-        descending = order == Qt.DescendingOrder
-        if values.dtype == object:
-            new = np.array(sorted(range(len(values)), key=lambda i: values[i], reverse=descending), dtype=np.int64)
-        else:
-            absent = np.isnan(values)
-            keyed = np.where(absent, 0.0, -values if descending else values)
-            new = np.lexsort((keyed, absent))
-        self._reorder(new)
+        absent = np.isnan(values)
+        keyed = np.where(absent, 0.0, -values if order == Qt.DescendingOrder else values)
+        self._reorder(np.lexsort((keyed, absent)))
 
     def _reorder(self, new: np.ndarray) -> None:
-        if np.array_equal(new, self.order):
+        if np.array_equal(new, self.sorted):
             return
         self.layoutAboutToBeChanged.emit()
         old = self.persistentIndexList()
         images = [int(self.order[i.row()]) for i in old]
-        self.order = new
-        self.rank = np.empty_like(new)
-        self.rank[new] = np.arange(len(new))
+        self._place(new)
         self.changePersistentIndexList(old, [self.index(int(self.rank[im]), i.column()) for im, i in zip(images, old)])
         self.layoutChanged.emit()
 
@@ -145,17 +191,38 @@ class ImageListModel(QAbstractTableModel):
             return float(values[row]) if values is not None else None
         if row in self.failures or self.scores is None:
             return None if column in INTEGER_COLUMNS else math.nan
-        v = self.scores[SCORE_KEYS[column]][row]
+        v = self._score(row, SCORE_KEYS[column])
         return int(v) if column in INTEGER_COLUMNS else float(v)
+
+    def _score(self, image: int, key: str):
+        """One image's value: a list's columns (core.list_values) are computed for a block of rows around the one
+        the view asks for (the rows on screen), not for every image, unless every image's are known already."""
+        scores = self.scores
+        if not hasattr(scores, "rows"):           # plain arrays
+            return scores[key][image]
+        if self._cells[0] is not scores:
+            self._cells = (scores, {})
+        cells = self._cells[1]
+        found = cells.get(image)
+        if found is None:
+            row = int(self.rank[image])
+            images = self.order[max(0, row - BLOCK // 2):row + BLOCK // 2] if row >= 0 else np.array([image])
+            block = scores.rows(images)
+            if len(cells) > 8 * BLOCK:
+                cells.clear()
+            cells.update((int(im), (block, j)) for j, im in enumerate(images))
+            found = cells[image]
+        block, j = found
+        return block[key][j]
 
     @property
     def rows(self) -> list[list[Cell]]:
-        """Every row as cells (tests and exports; the view reads value() on demand)."""
+        """Every image's cells in dataset order (tests and exports; the view reads value() on demand)."""
         return [[Cell(self.value(r, c)) for c in range(len(COLUMNS))] for r in range(len(self.names))]
 
     # ---- Qt ----
     def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.names)
+        return 0 if parent.isValid() else len(self.order)
 
     def columnCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
@@ -201,6 +268,10 @@ class ImageListModel(QAbstractTableModel):
         return fmt(v), RIGHT, None, None
 
     def _role(self, r: int, c: int, role):
+        if role == Qt.TextAlignmentRole and c != STATUS:     # asked for every cell on every repaint: no value needed
+            return None if c == NAME else RIGHT
+        if role == Qt.ForegroundRole and c not in (NAME, STATUS):
+            return None
         v = self.value(r, c)
         if c == STATUS:
             return self._status_role(r, v, role)
@@ -216,7 +287,7 @@ class ImageListModel(QAbstractTableModel):
             return self.failures.get(r) if c == NAME else ("computing…" if self.scores is None else None)
         if role == Qt.ForegroundRole:
             return brush(FAILED_COLOR) if c == NAME and r in self.failures else None
-        return RIGHT if c != NAME else None
+        return None
 
     def _held_role(self, r: int, name: str, role):
         """An image another reviewer has open: their name before the image's (a narrow list elides the end), in the

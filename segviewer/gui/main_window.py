@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar, QStyle, QTabWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QStyle, QTabWidget
 
 from ..core.dataset import DataOptions
 from ..core.overlay import ALL_CLASSES
@@ -33,6 +33,7 @@ from .first_image import FirstImage
 from .review import ReviewController
 from .team import ConnectionLabel
 from .services import WindowServices
+from .time_left import IndexProgress
 
 CLASS_ROWS = {Arrangement.COMPACT: 7, Arrangement.WIDE: 10}     # class table rows the Scores panel opens with
 CLOSE_WAIT_S = 3.0
@@ -122,10 +123,7 @@ class MainWindow(QMainWindow):
         self.connection_label = ConnectionLabel()
         self.size_label = QLabel("no dataset")
         self.timing_label = QLabel("")
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(220)
-        self.progress.setFormat("index %v / %m")
-        self.progress.hide()
+        self.progress = IndexProgress()
         for w in (self.size_label, self.timing_label):
             bar.addWidget(w)
         bar.addPermanentWidget(self.progress)
@@ -142,7 +140,7 @@ class MainWindow(QMainWindow):
                              (v.dataset_scores_ready, self._on_dataset_scores),
                              (v.settings_changed, self._on_settings_changed),
                              (v.settings_applied, self._tables_now),
-                             (v.index_progress, self._on_index_progress), (v.image_failed, self._on_image_failed),
+                             (v.index_progress, self.progress.report), (v.image_failed, self._on_image_failed),
                              (v.failures_changed, lambda: self.image_list.refresh(failures=self.viewer.failures)),
                              (v.error, self.show_error)):     # the viewer's messages are already in the one format
             signal.connect(slot)
@@ -194,9 +192,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"segviewer — {ds.options.gt_dir.parent.name or ds.options.gt_dir}")
         problems = ds.pairing.problems()
         self.statusBar().showMessage("; ".join(problems) if problems else "dataset opened", 10000)
-        self.progress.setRange(0, len(ds))
-        self.progress.setValue(0)
-        self.progress.show()
+        self.progress.restart(len(ds))
         self._update_tables()
 
     def _on_dataset_closed(self) -> None:
@@ -228,11 +224,6 @@ class MainWindow(QMainWindow):
             self.image_list.select(i)
             self.review.on_image_changed()
 
-    def _on_index_progress(self, done: int, total: int) -> None:
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
-        self.progress.setVisible(done < total)
-
     # ---- settings ----
     def _on_settings_changed(self, changed: set) -> None:
         self.controls.sync(self.viewer.settings)
@@ -262,9 +253,7 @@ class MainWindow(QMainWindow):
             return
         image, dataset = v.image_scores(), v.dataset_scores()
         ic, dc = v.image_counts, v.dataset_counts
-        note = "" if v.per_image_exact else "image list at the nearest coarser grid threshold"
-        if v.index is None:
-            note = "building the dataset index…"
+        note = "building the dataset index…" if v.index is None else ""
         scopes = [(image, (ic.tp + ic.fn) if ic is not None else None)]
         volumes = v.dataset.volumes          # the slice, the case, the dataset pooled and per case mean
         if volumes:

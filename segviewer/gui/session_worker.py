@@ -1,10 +1,12 @@
 """The window's review session on a thread of its own: the Qt side of window_session.
 
-Every call to the store runs on that thread — opening, reading, writing, leases, and the reconnects a team store
-makes while its server is gone (each may wait up to libpq's 5 s connect timeout) — so the GUI thread never waits on
+Every call to the store runs on that thread — opening, reading, writing, leases — so the GUI thread never waits on
 a database. The GUI thread queues calls (`call`); their answers, the session's state and others' changes come back
-as Qt signals, delivered on the GUI thread. Between calls the thread polls the store for POLL_S at a time: a team
-store's LISTEN wakes it as soon as another reviewer commits, and a queued call waits at most POLL_S.
+as Qt signals, delivered on the GUI thread. Between calls the thread polls the store for POLL_S at a time, so a
+queued call waits at most POLL_S. A team store's poll reads the server only when its LISTEN connection says someone
+committed (within milliseconds), or every 10 s — an idle window costs the server next to nothing — and it never
+waits for a connect: when the server is gone, reconnecting runs on threads of the store's own, and a save goes to
+the offline journal at once.
 """
 from __future__ import annotations
 

@@ -181,47 +181,16 @@ def painted_cell(cell: Cell, text: str) -> tuple:
 
 
 class SortProxy(QSortFilterProxyModel):
-    """Sorts by value (absent last when ascending); rows can be hidden by a predicate on their key."""
+    """Sorts by value (absent last when ascending)."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setSortRole(SORT_ROLE)
-        self.accept = None
 
     def multiData(self, index, roles) -> None:
         """Qt's proxies ask their source role by role; this one hands the whole span on (see TableModel)."""
         if index.isValid():
             self.sourceModel().multiData(self.mapToSource(index), roles)
-
-    def set_filter(self, accept) -> None:
-        if hasattr(self, "beginFilterChange"):  # Qt >= 6.10 deprecates invalidateFilter()
-            self.beginFilterChange()
-            self.accept = accept
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-        else:
-            self.accept = accept
-            self.invalidateFilter()
-
-    def sort(self, column: int, order=Qt.AscendingOrder) -> None:
-        """A source that sorts itself (the image list, with numpy) is asked to; others are sorted here."""
-        source = self.sourceModel()
-        if hasattr(source, "sort_values"):
-            source.sort(column, order)
-            return
-        super().sort(column, order)
-
-    def sortColumn(self) -> int:
-        source = self.sourceModel()
-        return source.sort_column if hasattr(source, "sort_values") else super().sortColumn()
-
-    def sortOrder(self):
-        source = self.sourceModel()
-        return source.sort_order if hasattr(source, "sort_values") else super().sortOrder()
-
-    def filterAcceptsRow(self, row, parent) -> bool:
-        if self.accept is None:
-            return True
-        return bool(self.accept(self.sourceModel().keys[row]))
 
     def lessThan(self, left, right) -> bool:
         a, b = left.data(SORT_ROLE), right.data(SORT_ROLE)
@@ -230,12 +199,10 @@ class SortProxy(QSortFilterProxyModel):
         return a < b
 
 
-def sorted_table(model: TableModel, parent=None) -> tuple[SortProxy, QTableView]:
+def table_view(model) -> QTableView:
     """A read-only, sortable, row-selecting table over the model, with compact rows."""
-    proxy = SortProxy(parent)
-    proxy.setSourceModel(model)
     view = QTableView()
-    view.setModel(proxy)
+    view.setModel(model)
     view.setSortingEnabled(True)
     view.setSelectionBehavior(QAbstractItemView.SelectRows)
     view.setSelectionMode(QAbstractItemView.SingleSelection)
@@ -245,5 +212,13 @@ def sorted_table(model: TableModel, parent=None) -> tuple[SortProxy, QTableView]
     # sized to the contents when the rows are replaced, not on every value change: ResizeToContents asks every
     # cell of every row for its size on each dataChanged, which made a slider step cost O(rows) in Python
     view.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
+    return view
+
+
+def sorted_table(model: TableModel, parent=None) -> tuple[SortProxy, QTableView]:
+    """table_view over a sort proxy of the model, its columns sized to the contents when the rows are replaced."""
+    proxy = SortProxy(parent)
+    proxy.setSourceModel(model)
+    view = table_view(proxy)
     model.modelReset.connect(view.resizeColumnsToContents)
     return proxy, view

@@ -11,7 +11,7 @@ import math
 
 from PySide6.QtCore import QObject, Signal
 
-from ..core.counts import Counts
+from ..core.counts import Counts, DatasetCounts
 from ..core.device import describe_device
 from ..core.errors import LoadError, OptionError
 from ..core.index import DEFAULT_STEPS
@@ -23,7 +23,7 @@ from ..core.scoring import Scoring
 from .guard import message
 from .jobs import KeyedJobs
 from .state import ViewSettings, changed_scoring, split_changes
-from .viewer_dataset import DatasetSide
+from .viewer_dataset import DatasetView
 from .workers import LatestOnlyWorker, Stopwatch
 
 OVERLAY_KEYS = {"threshold", "argmax", "class_id", "view", "boundary", "interior", "compare_threshold",
@@ -33,7 +33,7 @@ SCORE_KEYS = {"beta", "smooth"}
 SYNC_OVERLAY_MS = 8.0      # an overlay that took less than this is redrawn on the GUI thread
 
 
-class Viewer(DatasetSide, QObject):
+class Viewer(DatasetView, QObject):
     dataset_opened = Signal()
     dataset_closed = Signal()               # the engine was closed under the window (by its script)
     sample_loaded = Signal()
@@ -55,6 +55,7 @@ class Viewer(DatasetSide, QObject):
         self.background = LatestOnlyWorker("index", ("index", "dataset_counts", "confusion"), self)
         self.jobs = KeyedJobs(self.error.emit, self)
         self.settings = ViewSettings()
+        self._list_values: tuple | None = None      # (counts, (class, score key), the list's columns)
         self.cluster = None        # a core.distributed.Cluster (the open dialog's scheduler): where passes run
         self.engine: Inspector | None = None
         self._owns_engine = False  # an engine this window opened (not a script's) is closed when it is done with it
@@ -127,6 +128,28 @@ class Viewer(DatasetSide, QObject):
     @property
     def image_counts(self) -> Counts | None:
         return self.jobs.value("image_counts")
+
+    @property
+    def dataset_result(self) -> DatasetCounts | None:
+        return self.jobs.value("dataset_counts")
+
+    @property
+    def dataset_counts(self) -> Counts | None:
+        d = self.dataset_result
+        return d.total if d is not None else None
+
+    @property
+    def dataset_soft(self) -> Counts | None:
+        d = self.dataset_result
+        return d.soft if d is not None else None
+
+    @property
+    def best(self):
+        """Best thresholds over the whole image (the index knows no band): none while a band is set, so the table
+        never puts whole-image figures beside band scores."""
+        s = self.scoring
+        usable = self.index is not None and not self.is_hard and not s.boundary
+        return self.engine.best_thresholds(s) if usable else None
 
     # ---- opening ----
     def open_dataset(self, options: DataOptions) -> bool:
@@ -312,7 +335,7 @@ class Viewer(DatasetSide, QObject):
         def quick():   # from the index this is O(classes): answered at once, so the table never lags the slider
             self._timing["image_counts"] = 0.0
             return engine.indexed_image_counts(i, s) if self.index is not None else None
-        # counted on the pixels in a few ms on this image (the index's per-image grid is coarser than the step):
+        # counted on the pixels in a few ms on this image (a band, or a threshold the index cannot answer):
         # counted now, so the table is drawn once per step, with the overlay, not again when a worker answers
         now = self._timing.get("pixel_counts", math.nan) < SYNC_OVERLAY_MS
         self.jobs.request("image_counts", lambda: engine.key("image_counts", self.scoring, self.current), job,
@@ -338,7 +361,7 @@ class Viewer(DatasetSide, QObject):
             return self.compute.idle() and self.background.idle()
         shown = ((self.loaded is not None and self.image_counts is not None and self.overlay is not None)
                  or self.current in self.failures)
-        dataset_done = self.index is not None and (self.dataset_result is not None or len(self.engine) == 0)
+        dataset_done = self.index is not None and (self.dataset_result is not None or not self.engine.names)
         return shown and dataset_done and self.compute.idle() and self.background.idle() and self.slices.idle()
 
     def shutdown(self) -> None:

@@ -1,42 +1,17 @@
-"""The whole dataset's side of the window's view-model: the index pass, the dataset's counts and scores, the image
-list's values and the best thresholds. A part of Viewer (its jobs, engine and signals); nothing here computes a
-score itself."""
+"""The view-model's side of the whole dataset: the index build, the dataset's scores and the image list's columns
+at the current settings, and the best thresholds applied (a base of gui.viewer.Viewer, which holds the engine,
+the jobs and the signals used here)."""
 from __future__ import annotations
 
-from ..core.counts import Counts, DatasetCounts
+import numpy as np
+
+from ..core.counts import Counts
 from ..core.scores import Scores, compute_scores
 from ..core.scoring import Scoring
 
 
-class DatasetSide:
-    """Mixed into Viewer: reads self.engine, self.jobs, self.scoring, self.settings and emits its signals."""
-
-    @property
-    def dataset_result(self) -> DatasetCounts | None:
-        return self.jobs.value("dataset_counts")
-
-    @property
-    def dataset_counts(self) -> Counts | None:
-        d = self.dataset_result
-        return d.total if d is not None else None
-
-    @property
-    def dataset_soft(self) -> Counts | None:
-        d = self.dataset_result
-        return d.soft if d is not None else None
-
-    @property
-    def per_image_exact(self) -> bool:
-        d = self.dataset_result
-        return d is None or d.exact
-
-    @property
-    def best(self):
-        """Best thresholds over the whole image (the index knows no band): none while a band is set, so the table
-        never puts whole-image figures beside band scores."""
-        s = self.scoring
-        usable = self.index is not None and not self.is_hard and not s.boundary
-        return self.engine.best_thresholds(s) if usable else None
+class DatasetView:
+    """Viewer's dataset-wide requests: every number comes from the engine through the keyed jobs."""
 
     def _start_index(self) -> None:
         engine, generation = self.engine, self.generation
@@ -74,9 +49,16 @@ class DatasetSide:
         return compute_scores(d.total, s.beta, s.smooth, d.soft)
 
     def image_list_scores(self) -> dict | None:
-        """Per image (dataset order): the list's columns at the current settings, from the engine."""
+        """Per image (dataset order): the list's columns at the current settings, from the engine (computed once
+        per counts, class and beta: ~25 ms at 100,000 images)."""
         d = self.dataset_result
-        return None if d is None else self.engine.image_list(d, self.settings.class_id, self.scoring)
+        if d is None:
+            return None
+        key = (self.settings.class_id, self.scoring.score_key())
+        cached = self._list_values
+        if cached is None or cached[0] is not d or cached[1] != key:
+            cached = self._list_values = (d, key, self.engine.image_list(d, self.settings.class_id, self.scoring))
+        return cached[2]
 
     def loaded_per_image(self) -> tuple[list[str], Counts] | None:
         """Names and [I, C] counts of the images that loaded (failed ones left out), for exports."""
@@ -86,7 +68,6 @@ class DatasetSide:
     def apply_best_thresholds(self) -> None:
         best = self.best
         if best is not None:
-            import numpy as np
             s = self.scoring
             fallback = Scoring().threshold if s.per_class else s.threshold
             t = np.where(np.isnan(best.threshold), fallback, best.threshold)

@@ -1,7 +1,7 @@
 """A review session as one window uses it — Qt-free, and run only on the window's session thread (session_worker).
 
-The window shows one image at a time: it holds that image's lease (taken when shown, renewed by the store's poll,
-given up by the next image's and on close) and asks for the history of that image. After every call and every
+The window shows one image at a time: the store holds that image's lease (taken when shown, renewed by the store's
+poll, given up by the next image's and on close; kept by the store across a failed take and a reconnect) and asks for the history of that image. After every call and every
 batch of events the thread asks `state()` for what the window shows — the reviews, who has what open, the team's
 progress and agreement, the connection — and sends it on only when it changed. Everything in a SessionState is a
 plain value that no one changes afterwards, so the GUI thread reads it without locks.
@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
-from ..core.sessions import (Change, ChangeEvent, ConnectionEvent, ConnectionState, LeaseEvent, Progress, Review,
-                             SessionStore)
+from ..core.sessions import Change, ChangeEvent, ConnectionState, LeaseEvent, Progress, Review, SessionStore
 from ..core.sessions.agreement import PairAgreement, ReviewerCounts, pair_agreements, reviewer_counts
 from ..core.sessions.model import MAX_REVIEWER, check_text
 
@@ -105,35 +104,38 @@ class WindowSession:
 
     # ---- the shown image and its lease ----
     def show(self, image: str | None) -> str | None:
-        """The window shows this image: its lease is taken here unless another window has it (then that reviewer is
-        returned and this window holds nothing, so it keeps no stale lease either)."""
+        """The window shows this image: the store holds its lease (or, when another window has it, holds none and
+        takes it once that one lets go); returns who else has it open."""
         self.image = image
         if image is None:
             self.store.release()
             self.holder = None
-            return None
-        self.holder = self.store.hold(image)
-        if self.holder is not None:
-            self.store.release()
+        else:
+            self.holder = self.store.hold(image)
         self._watch_leases()
         return self.holder
 
     def _watch_leases(self) -> None:
         self.held = dict(self.store.held_elsewhere())
 
+    def _went_to(self, names: list[str], found: int | None) -> int | None:
+        """The store's next_unreviewed found names[found] and holds its lease."""
+        if found is not None:
+            self.image, self.holder = names[found], None
+            self._watch_leases()
+        return found
+
     def next_unreviewed(self, names: list[str], start: int, fallback_to_next: bool = False) -> int | None:
         """The first image of names from start on (wrapping) that is unreviewed and open nowhere else, leased here;
         fallback_to_next: when there is none, the first from start on that is open nowhere else (the status keys'
         move-on walks on through a list that is all reviewed). None: nowhere to go (the shown image keeps its lease)."""
-        found = self.store.next_unreviewed(names, start) if names else None
+        found = self._went_to(names, self.store.next_unreviewed(names, start) if names else None)
         if found is None and fallback_to_next and names:
             self._watch_leases()
             n = len(names)
             found = next(((start + k) % n for k in range(n) if names[(start + k) % n] not in self.held), None)
-        if found is None:
-            self.show(self.image)            # the store gives up this window's lease when it finds nothing
-        else:
-            self.show(names[found])
+            if found is not None:
+                self.show(names[found])
         return found
 
     def resume(self, names: list[str]) -> int | None:
@@ -142,10 +144,7 @@ class WindowSession:
         every image reviewed (the list's top is shown)."""
         if not self.store.reviews() and not self.held:
             return None
-        found = self.store.next_unreviewed(names, 0)
-        if found is not None:
-            self.show(names[found])
-        return found
+        return self._went_to(names, self.store.next_unreviewed(names, 0))
 
     # ---- writing ----
     def set_review(self, image: str, status: str | None, note: str | None, reviewer: str) -> Review:
@@ -167,19 +166,15 @@ class WindowSession:
 
     # ---- events ----
     def absorb(self, events: list) -> list[ChangeEvent]:
-        """Takes in what poll() brought; returns others' changes. Back online, or the shown image given up by
-        whoever had it: this window takes the lease of the image it shows again."""
-        others, retake = [], False
+        """Takes in what poll() brought; returns others' changes. (The store keeps the shown image's lease itself:
+        it takes it when whoever had it lets go, and again when the server is back.)"""
+        others = []
         for event in events:
             if isinstance(event, ChangeEvent):
                 others.append(event)
             elif isinstance(event, LeaseEvent):
                 self.held = dict(event.held)
-                retake = retake or (self.holder is not None and self.image not in self.held)
-            elif isinstance(event, ConnectionEvent) and event.online:
-                retake = True
-        if retake and self.image is not None and not self.store.read_only:
-            self.show(self.image)
+                self.holder = self.held.get(self.image) if self.image is not None else None
         return others
 
     # ---- what the window shows ----

@@ -16,7 +16,7 @@ distributed = pytest.importorskip("distributed")
 from segviewer.core import distributed as dist  # noqa: E402
 from segviewer.core.dataset import Dataset  # noqa: E402
 from segviewer.core.errors import LoadError  # noqa: E402
-from segviewer.core.index import build_index  # noqa: E402
+from segviewer.core.index_build import index_images  # noqa: E402
 from segviewer.core.index_cache import cache_folder, cache_path, save_cached  # noqa: E402
 from segviewer.core.options import DataOptions  # noqa: E402
 from segviewer.core.passes import counts_pass, index_pass  # noqa: E402
@@ -83,6 +83,22 @@ def test_index_equals_one_process(client, tmp_path):
     assert done == [(i, 13) for i in range(1, 14)]      # one tick per image, as the chunks come back
 
 
+def test_the_count_store_from_workers_equals_one_process_byte_for_byte(client, tmp_path, monkeypatch):
+    """Workers return their images' counts; the client writes each chunk when all its tasks are back (chunks of
+    5 images here, tasks of 2: a chunk waits for tasks that finish in any order); the files are the same."""
+    from segviewer.core import count_store_build
+    monkeypatch.setattr(count_store_build, "CHUNK_BYTES", 5 * C * 31 * 2)
+    ds = open_dataset(random_dataset(tmp_path / "d", 13))
+    corrupt(tmp_path / "d", "img7.npy")
+    local = index_pass(ds, None, steps=30, path=tmp_path / "one" / "index-k.npz", key="k")
+    on_cluster = index_pass(ds, None, client, steps=30, path=tmp_path / "dask" / "index-k.npz", key="k")
+    assert (tmp_path / "one" / "counts-k.bin").read_bytes() == (tmp_path / "dask" / "counts-k.bin").read_bytes()
+    assert_same_index(on_cluster, local)
+    for t in (0.0, 0.5, 0.9):
+        for k in ("tp", "fp", "fn"):
+            assert np.array_equal(getattr(on_cluster.image_counts(t), k), getattr(local.image_counts(t), k))
+
+
 def test_export_and_sweep_csv_bytes_equal_one_process(client, tmp_path):
     root = random_dataset(tmp_path / "data", 11, seed=1)
     data = ("--gt", root / "gt", "--logits", root / "logits")
@@ -113,7 +129,10 @@ def test_index_command_builds_the_cache_the_window_reads(client, tmp_path):
     path, key = cache_path(ds, 1000)
     assert str(path) in res.stdout and path.is_file()
     from segviewer.core.index_cache import load_cached
-    assert_same_index(load_cached(path, key), index_pass(ds, None, steps=1000))
+    from segviewer.core.index_files import store_path
+    local = index_pass(ds, None, steps=1000, path=tmp_path / "one" / path.name, key=key)
+    assert_same_index(load_cached(path, key), local)
+    assert store_path(path).read_bytes() == store_path(tmp_path / "one" / path.name).read_bytes()   # the same store
     again = run_cli("index", root)
     assert again.returncode == 0 and "up to date" in again.stderr
 
@@ -155,7 +174,7 @@ def test_corrupt_files_reported_as_in_one_process_and_skipped(client, tmp_path):
 def test_ctrl_c_cancels_the_tasks_and_keeps_the_previous_cache(client, tmp_path):
     ds = open_dataset(random_dataset(tmp_path, 16, seed=4))
     path, key = cache_path(ds, 20)
-    save_cached(path, key, build_index(ds, 20, indices=[0, 1]))
+    save_cached(path, key, index_images(ds, 20, [0, 1]))
     before = path.read_bytes()
 
     def interrupt(done, total):

@@ -14,7 +14,7 @@ from helpers import run_cli, save_label
 import segviewer
 from segviewer.core.dataset import DataOptions, Dataset
 from segviewer.core.errors import LoadError, OptionError
-from segviewer.core.index import build_index
+from segviewer.core.passes import index_pass
 from segviewer.core.probs import to_probabilities
 
 C = 4
@@ -152,13 +152,16 @@ def test_other_ignore_index_and_no_ignore_pixels():
 def test_index_equals_the_windows(tmp_path):
     batches = random_batches(seed=1)
     root = write_to_disk(tmp_path / "d", batches)
-    window = build_index(Dataset(DataOptions(gt_dir=root / "gt", pred_dir=root / "logits", ignore_index=IGNORE,
-                                             device="cpu")), steps=100)
+    window = index_pass(Dataset(DataOptions(gt_dir=root / "gt", pred_dir=root / "logits", ignore_index=IGNORE,
+                                            device="cpu")), steps=100, path=tmp_path / "index-k.npz", key="k")
     full = evaluate(batches, per_image_index=True, steps=100).index()
     for key, value in window.to_arrays().items():
         assert np.array_equal(value, full.to_arrays()[key]), key
+    for t in (0.0, 0.37, 0.5, 1.0):        # the window's from its store on disk, the Evaluator's in memory
+        assert all(np.array_equal(getattr(window.image_counts(t), k), getattr(full.image_counts(t), k))
+                   for k in ("tp", "fp", "fn")), t
     light = evaluate(batches, steps=100).index()
-    assert light.image_pos.shape == (4, C, 3)
+    assert light.images is None
     for key in ("pos_hist", "pred_hist", "gt_count", "argmax_tp", "argmax_fp", "soft_tp", "confusion", "names"):
         assert np.array_equal(getattr(window, key), getattr(light, key)), key
     best = evaluate(batches, steps=100, beta=0.5).best_thresholds()

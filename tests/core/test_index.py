@@ -5,9 +5,10 @@ import torch
 
 from segviewer.core.counts import count_threshold, prepare_target, soft_counts
 from segviewer.core.dataset import DataOptions, Dataset
-from segviewer.core.passes import counts_pass
+from segviewer.core.passes import counts_pass, index_pass
 from segviewer.core.scoring import Scoring
-from segviewer.core.index import IndexBuilder, build_index, grid_values
+from segviewer.core.index import grid_values
+from segviewer.core.index_build import IndexBuilder
 from segviewer.core.index_cache import cache_path, load_cached, load_or_build
 
 
@@ -29,8 +30,8 @@ def random_images(n, c=4, h=20, w=24, seed=0, on_grid=False, steps=50):
     return out
 
 
-def build(images, steps, factor=None):
-    b = IndexBuilder(images[0][0].shape[0], steps, len(images), image_factor=factor)
+def build(images, steps):
+    b = IndexBuilder(images[0][0].shape[0], steps, keep_image_counts=True)
     for i, (p, t) in enumerate(images):
         b.add(f"img{i}", t, p, soft_counts(p, t))
     return b.finish()
@@ -67,21 +68,11 @@ def test_per_class_thresholds_and_off_grid():
         index.dataset_counts(0.123)
 
 
-def test_coarse_per_image_histograms_are_exact_on_their_grid():
-    steps = 40
-    images = random_images(2, steps=steps)
-    index = build(images, steps, factor=4)
-    assert index.image_pos.shape[-1] == 12
-    assert index.image_counts_exact(0.5) and not index.image_counts_exact(0.525)
-    direct = count_threshold(images[1][0], images[1][1], float(grid_values(steps)[20]))
-    assert index.image_counts(0.5).tp[1].tolist() == direct.tp.tolist()
-
-
 def test_merging_two_halves_equals_the_whole():
     images = random_images(4, seed=3)
     whole = build(images, 30)
     first = build(images[:2], 30)
-    second = IndexBuilder(4, 30, 2, image_factor=1)
+    second = IndexBuilder(4, 30)
     for i, (p, t) in enumerate(images[2:], 2):
         second.add(f"img{i}", t, p, soft_counts(p, t))
     merged = first.merge(second.finish())
@@ -97,20 +88,22 @@ def test_dataset_index_matches_evaluate_and_caches(demo_dir, tmp_path):
     shutil.copytree(demo_dir, root)
     ds = Dataset(DataOptions(gt_dir=root / "gt", pred_dir=root / "logits", classes=str(root / "classes.json")))
     calls = []
-    index, cached = load_or_build(ds, 100, lambda: calls.append(1) or build_index(ds, 100))
+    index, cached = load_or_build(ds, 100, lambda path, key: calls.append(1) or index_pass(ds, path=path, key=key,
+                                                                                          steps=100))
     assert not cached and calls == [1]
     direct = counts_pass(ds, Scoring(threshold=0.37))
     assert index.dataset_counts(0.37).tp.tolist() == direct.total.tp.tolist()
     assert index.dataset_counts(0.37).fp.tolist() == direct.total.fp.tolist()
     arg = counts_pass(ds, Scoring(argmax=True))
     assert index.argmax_counts().tp.tolist() == arg.per_image.tp.tolist()
-    again, cached = load_or_build(ds, 100, lambda: pytest.fail("should come from cache"))
+    again, cached = load_or_build(ds, 100, lambda path, key: pytest.fail("should come from cache"))
     assert cached and again.names == index.names
+    assert again.image_counts(0.37).tp.tolist() == direct.per_image.tp.tolist()
     path, key = cache_path(ds, 100)
     assert path.parent == root / ".segviewer"
     path.write_bytes(b"damaged")
     assert load_cached(path, key) is None
-    _, cached = load_or_build(ds, 100, lambda: build_index(ds, 100))
+    _, cached = load_or_build(ds, 100, lambda path, key: index_pass(ds, path=path, key=key, steps=100))
     assert not cached
     # a changed file changes the key
     import os
@@ -133,8 +126,10 @@ def test_heap_bound_is_set_on_linux():
     assert bound_heap_growth() is sys.platform.startswith("linux")
 
 
-def test_per_image_histograms_fit_5000_images():
-    from segviewer.core.index import IMAGE_BUDGET_BYTES, image_step_factor
-    f = image_step_factor(5000, 19, 1000)
-    assert 1000 % f == 0 and 5000 * 19 * 2 * (1000 // f + 2) * 4 <= IMAGE_BUDGET_BYTES
-    assert image_step_factor(100, 19, 1000) == 1   # small datasets keep the full grid per image
+def test_dataset_key_is_the_same_however_the_stats_are_batched(demo_dir, monkeypatch):
+    from segviewer.core import index_cache
+    ds = Dataset(DataOptions(gt_dir=demo_dir / "gt", pred_dir=demo_dir / "logits"))
+    one_batch = index_cache.dataset_key(ds, 100)
+    monkeypatch.setattr(index_cache, "STAT_BATCH", 1)       # every file its own batch, on the threads
+    assert index_cache.dataset_key(ds, 100) == one_batch
+    assert index_cache.dataset_key(ds, 99) != one_batch

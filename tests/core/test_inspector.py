@@ -74,8 +74,10 @@ def test_masks_api_equals_export(demo_copy, tmp_path):
         assert "none" not in ins.confusion(image=0).columns     # argmax: every valid pixel predicts a class
 
 
-def test_every_call_answers_for_the_current_settings(demo_copy):
+def test_every_call_answers_for_the_current_settings(tmp_path):
     """A fixed sequence of fast changes: each answer equals a fresh engine's at the same settings."""
+    from segviewer.core.demo import write_demo
+    demo_copy = write_demo(tmp_path / "small", n_images=6, size=(64, 96), seed=3)   # 16 opens: small images
     sequence = [Scoring(threshold=0.3), Scoring(argmax=True), Scoring(threshold=0.7, beta=3.0),
                 Scoring(threshold=0.5, boundary=3), Scoring(threshold=0.5, boundary=3, beta=0.5),
                 Scoring(threshold=0.5), Scoring(argmax=True, boundary=1, interior=True), Scoring(threshold=0.123)]

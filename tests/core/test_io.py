@@ -3,6 +3,7 @@ import os
 import pickle
 
 import numpy as np
+from pathlib import Path
 import pytest
 import torch
 from PIL import Image
@@ -198,3 +199,39 @@ def test_masks_as_predictions(tmp_path):
     counts = counts_pass(ds, Scoring()).total
     # class 0: tp1 fn1; class 1: tp1 fp1 fn1 (mask's 255 predicts nothing); class 2: tp1
     assert counts.tp.tolist() == [1, 1, 1] and counts.fp.tolist() == [0, 1, 0] and counts.fn.tolist() == [1, 1, 0]
+
+
+def _rglob_reference(root, exts, strip):
+    """find_files as it was written with pathlib (sorted rglob, stat per file): the listing must match it."""
+    from segviewer.core.io import pair_key
+    found, duplicates = {}, []
+    for path in sorted(root.rglob("*")):
+        if path.suffix.lower() not in exts or not path.is_file() or path.name.startswith("."):
+            continue
+        if ".segviewer" in path.relative_to(root).parts:
+            continue
+        key = pair_key(path, strip)
+        if key in found:
+            duplicates.append(key)
+        else:
+            found[key] = path
+    return found, duplicates
+
+
+def test_listing_equals_sorted_rglob_on_a_tricky_tree(tmp_path):
+    from segviewer.core.io import LABEL_EXTS, find_files
+    root = tmp_path / "gt"
+    names = ["b/a_gt.png", "a.png", "a_gt.PNG", "b.png/x.png", "b-c/z.png", "b/c/d/deep.png", ".hidden.png",
+             ".segviewer/cached.png", "x/.segviewer/y.png", "dot./q.png", "q..png", "r.txt", "b/a_gtFine_labelIds.png",
+             "Z.png", "é.png", "b_/a.png"]
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"listed, never read")
+    (root / "dangling.png").symlink_to(tmp_path / "missing.png")
+    (root / "linked.png").symlink_to(root / "Z.png")
+    (root / "linked_folder").symlink_to(root / "b", target_is_directory=True)   # not entered, as rglob does
+    strip = ("_gtFine_labelIds", "_gt")
+    found, duplicates = find_files(root, LABEL_EXTS, strip)
+    reference, reference_duplicates = _rglob_reference(root, LABEL_EXTS, strip)
+    assert {k: Path(v) for k, v in found.items()} == reference and duplicates == reference_duplicates
+    assert found["a"] == str(root / "a.png") and duplicates == ["a"] * 4 and "cached" not in found

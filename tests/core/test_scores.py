@@ -179,3 +179,48 @@ def test_counts_on_every_available_device():
     cpu = count_threshold(probs, target_of(labels, 4), 0.3)
     dev = count_threshold(probs.to(device), prepare_target(labels.to(device), 4, 255), 0.3)
     assert cpu.tp.tolist() == dev.tp.cpu().tolist() and cpu.fp.tolist() == dev.fp.cpu().tolist()
+
+
+def test_image_list_values_are_the_scores_of_every_image_whatever_the_counts_layout():
+    """The list's columns (numpy, on every slider step) against core.scores (torch): each class's F-beta to the last
+    bit, the means over present classes to 1e-13; row-major and class-major counts give identical values."""
+    import numpy as np
+    from segviewer.core.counts import DatasetCounts
+    from segviewer.core.scores import compute_scores, nanmean
+    from segviewer.core.scoring import Scoring
+    from segviewer.core.list_values import ImageListValues, image_list_values
+    rng = np.random.default_rng(5)
+    tp, fp, fn = (rng.integers(0, 40, (300, 6)) for _ in range(3))
+    absent = rng.random((300, 6)) < 0.3
+    for a in (tp, fp, fn):
+        a[absent] = 0
+        a[7] = 0                                   # an image with no class present
+    loaded = np.arange(300) != 11
+    rows = Counts(*(torch.from_numpy(a) for a in (tp, fp, fn)))
+    by_class = Counts(*(torch.from_numpy(np.ascontiguousarray(a.T)).T for a in (tp, fp, fn)))
+    scoring = Scoring(beta=0.6, smooth=0.25)
+    reference = compute_scores(rows, scoring.beta, scoring.smooth)
+    for class_id in (-1, 2):
+        got = image_list_values(DatasetCounts([""] * 300, rows, rows, loaded), class_id, scoring)
+        same = image_list_values(DatasetCounts([""] * 300, by_class, by_class, loaded), class_id, scoring)
+        assert all(np.array_equal(got[k], same[k], equal_nan=True) for k in got)
+        mean_f, mean_iou = nanmean(reference.fbeta).numpy(), nanmean(reference.iou).numpy()
+        mean_f[11] = mean_iou[11] = np.nan
+        np.testing.assert_allclose(got["mean_fbeta"], mean_f, rtol=1e-13)
+        np.testing.assert_allclose(got["mean_iou"], mean_iou, rtol=1e-13)
+        assert np.isnan(got["mean_fbeta"][7]) and np.isnan(got["mean_fbeta"][11])
+        if class_id == 2:
+            expected = reference.fbeta[:, 2].numpy().copy()
+            expected[11] = np.nan
+            assert np.array_equal(got["class_fbeta"], expected, equal_nan=True)
+            assert got["fp"].tolist() == fp[:, 2].tolist()
+        else:
+            assert got["fp"].tolist() == fp.sum(1).tolist() and got["fn"].tolist() == fn.sum(1).tolist()
+        assert got["gt_present"].tolist() == ((tp + fn) > 0).tolist()
+        assert got["pred_present"].tolist() == ((tp + fp) > 0).tolist()
+        lazy = ImageListValues(DatasetCounts([""] * 300, by_class, by_class, loaded), class_id, scoring)
+        some = np.array([299, 7, 11, 3, 150])               # a few rows on screen: their values, to the last bit
+        few = lazy.rows(some)
+        assert all(np.array_equal(few[k], got[k][some], equal_nan=True) for k in got)
+        assert lazy.present("pred_present", 4).tolist() == ((tp + fp) > 0)[:, 4].tolist()
+        assert np.array_equal(lazy["mean_iou"], got["mean_iou"], equal_nan=True)

@@ -18,23 +18,41 @@ WORKER = str(Path(__file__).parents[1] / "team_worker.py")
 
 def start_worker(tmp_path, *args, name="w"):
     env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / f"state-{name}"))
-    return subprocess.Popen([sys.executable, WORKER, *map(str, args)], stdout=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen([sys.executable, WORKER, *map(str, args)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, env=env)
 
 
-def saved_lines(proc, until=None, on_line=None):
+def saved_change(line: str) -> tuple[str, str, str, bool]:
+    """(change_id, image, status, journaled) of a 'saved' line."""
+    words = line.split()
+    return words[1], words[2], " ".join(words[4:]), words[3] == "0"
+
+
+def saved_lines(proc, until=None):
     """(change_id, image, status, journaled) of each 'saved' line until 'done' (or until `until` lines)."""
     saved = []
     for line in proc.stdout:
-        words = line.split()
-        if words[0] == "done":
+        if line.startswith("done"):
             break
-        if words[0] != "saved":
-            continue
-        saved.append((words[1], words[2], " ".join(words[4:]), words[3] == "0"))
-        if on_line is not None:
-            on_line(len(saved))
+        if line.startswith("saved"):
+            saved.append(saved_change(line))
         if until is not None and len(saved) == until:
             break
+    return saved
+
+
+def paced_changes(proc, count, fault):
+    """Lets a 'write' worker make its changes one at a time: fault(n) runs after the n-th is reported saved and
+    before the next is made, so a fault lands exactly between two changes however slow the machine is."""
+    assert proc.stdout.readline() == "ready\n"
+    saved = []
+    for n in range(1, count + 1):
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        line = proc.stdout.readline()
+        assert line.startswith("saved"), line
+        saved.append(saved_change(line))
+        fault(n)
     return saved
 
 
@@ -78,16 +96,16 @@ def test_four_reviewers_at_once(pg, tmp_path):
 
 def test_server_stopped_mid_review_loses_nothing_and_sends_once(pg, tmp_path):
     url = pg.url()
-    writer = start_worker(tmp_path, "write", url, "ann", 100, 0.01)
+    writer = start_worker(tmp_path, "write", url, "ann", 100)
 
     def fault(n):
         if n == 30:
             pg.cluster.stop("fast")
         elif n == 60:
             pg.cluster.start()
-    saved = saved_lines(writer, on_line=fault)
-    assert writer.wait(60) == 0 and len(saved) == 100
-    assert 20 <= sum(journaled for *_, journaled in saved) <= 70   # the server was away for some of them
+    saved = paced_changes(writer, 100, fault)
+    assert saved_lines(writer) == [] and writer.wait(60) == 0   # 'done' once its journal was sent (or 60 s)
+    assert [journaled for *_, journaled in saved[:60]] == [False] * 30 + [True] * 30   # 31-60: server stopped
     rows = server_rows(pg)
     assert [r[1] for r in rows] == [c for c, *_ in saved]   # every change, once, in the order it was made
     assert [r[2] for r in rows] == [f"img{i:04d}" for i in range(100)]
@@ -95,13 +113,13 @@ def test_server_stopped_mid_review_loses_nothing_and_sends_once(pg, tmp_path):
 
 def test_reviewer_killed_while_offline_loses_no_saved_change(pg, tmp_path, monkeypatch):
     url = pg.url()
-    writer = start_worker(tmp_path, "write", url, "ann", 40, 0.01, "hold", name="ann")
-    saved = saved_lines(writer, until=40, on_line=lambda n: n == 20 and pg.cluster.stop("fast"))
+    writer = start_worker(tmp_path, "write", url, "ann", 40, "hold", name="ann")
+    saved = paced_changes(writer, 40, lambda n: n == 20 and pg.cluster.stop("fast"))
     writer.send_signal(signal.SIGKILL)
     writer.wait()
     pg.cluster.start()
-    journaled = sum(journaled for *_, journaled in saved)
-    assert journaled >= 10 and len(server_rows(pg)) < 40   # the killed reviewer had changes only in its journal
+    assert [journaled for *_, journaled in saved] == [False] * 20 + [True] * 20
+    assert [r[1] for r in server_rows(pg)] == [c for c, *_ in saved[:20]]   # the last 20 only in its journal
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state-ann"))   # the reviewer starts again: its journal is sent
     with open_session(url, reviewer="ann") as store:
         assert store.connection().pending == 0

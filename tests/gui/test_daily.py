@@ -61,7 +61,7 @@ def test_docks_never_overlap_and_every_setting_is_reachable(qtbot, window, demo_
     qtbot.wait(20)
     lst = window.image_list
     header = lst.view.horizontalHeader()
-    column = lst.proxy.sortColumn()
+    column = lst.model.sort_column
     assert column == 1
     right = header.sectionViewportPosition(column) + header.sectionSize(column)
     assert right <= lst.view.viewport().width() and header.sectionSize(NAME) >= 90

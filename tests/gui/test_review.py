@@ -49,7 +49,7 @@ def test_keyboard_review_flow_and_resume(qtbot, window, demo_copy, qsettings):
     assert window.viewer.settings.class_id == 3
     # the list shows and filters by status
     window.image_list.status_filter.setCurrentIndex(window.image_list.status_filter.findData("needs fix"))
-    assert window.image_list.proxy.rowCount() == 1
+    assert window.image_list.model.rowCount() == 1
     assert "2 of 12 reviewed" in window.image_list.summary.text()
     window.close()
 

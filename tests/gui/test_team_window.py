@@ -1,5 +1,5 @@
 """The window on a team session (PostgreSQL, the throwaway cluster of tests/pg_cluster.py): another reviewer's change
-appears within 1 s in the list, its tooltip, the counts and the panel; leases keep two reviewers off one image; a
+appears, as LISTEN tells (bench_team_qa.py times it), in the list, its tooltip, the counts and the panel; leases keep two reviewers off one image; a
 stopped server loses nothing; a read-only role says why nothing happens; no password reaches the screen or QSettings;
 and no database call is ever made on the GUI thread."""
 import threading
@@ -11,7 +11,14 @@ from helpers import settle
 from segviewer.core.sessions import open_session, session_target
 from segviewer.gui.image_list_model import HELD_COLOR, NAME, STATUS
 
-WITHIN_S = 1000      # ms: another reviewer's change on screen
+SHOWN_MS = 20000     # generous on a loaded machine: the safety-net read is off (below), so only LISTEN shows it
+
+
+@pytest.fixture(autouse=True)
+def only_listen(monkeypatch):
+    """No read every 10 s as a safety net: whatever others did reaches a window here because LISTEN said so."""
+    import segviewer.core.sessions.pg_link as pg_link
+    monkeypatch.setattr(pg_link, "READ_EVERY_S", 3600.0)
 
 
 @pytest.fixture
@@ -70,7 +77,10 @@ def list_cell(window, image, column, role=Qt.DisplayRole):
     return model.data(model.index(model.row_of(i), column), role)
 
 
-def test_another_reviewers_change_shows_within_a_second(qtbot, window, demo_copy, pg, gui_thread_calls):
+def test_another_reviewers_change_shows_in_list_counts_and_panel(qtbot, window, demo_copy, pg, gui_thread_calls,
+                                                                 monkeypatch):
+    import types
+    import segviewer.gui.team as team
     names = open_team(qtbot, window, demo_copy, pg.url())
     window.review.reviewer.setText("ann")
     window.review.reviewer.editingFinished.emit()
@@ -78,7 +88,7 @@ def test_another_reviewers_change_shows_within_a_second(qtbot, window, demo_copy
     other = next(n for n in names if n != current)
     with OtherReviewer(pg.url(), "bob") as bob:
         bob.set_review(other, "needs-fix", note="edge missing")
-        qtbot.waitUntil(lambda: window.review.statuses().get(other) == "needs fix", timeout=WITHIN_S)
+        qtbot.waitUntil(lambda: window.review.statuses().get(other) == "needs fix", timeout=SHOWN_MS)
         assert list_cell(window, other, STATUS) == "✗✎"
         assert list_cell(window, other, STATUS, Qt.ToolTipRole) == "needs fix — edge missing"
         for shown in (window.reviewed_label.text(), window.review.progress_label.text(),
@@ -92,8 +102,11 @@ def test_another_reviewers_change_shows_within_a_second(qtbot, window, demo_copy
         settle(qtbot, window)
         assert window.reviewed_label.text() == "2 of 12 reviewed (mine: 1)"
         bob.set_review(current, "needs-fix")
-        qtbot.waitUntil(lambda: window.review.status_label.text().startswith("needs fix · bob"), timeout=WITHIN_S)
-        assert window.review.team.notice.text() == "changed by bob just now: needs fix"
+        qtbot.waitUntil(lambda: window.review.status_label.text().startswith("needs fix · bob"), timeout=SHOWN_MS)
+        changed_at = bob.history()[-1].time       # the notice's age runs on a clock of the test's (a slow machine)
+        monkeypatch.setattr(team, "time", types.SimpleNamespace(time=lambda: changed_at + 5.2))
+        qtbot.waitUntil(lambda: window.review.team.notice.text() == "changed by bob 5 s ago: needs fix",
+                        timeout=SHOWN_MS)      # the panel's ticker redraws it
         history = window.review.team.history.text()
         assert "bob: <b>needs fix</b>" in history and "ann: <b>accepted</b>" in history
         assert window.review.team.agreement.text() == "ann–bob κ 0.00, 0 of 1 agree"   # accepted vs needs fix
@@ -113,9 +126,9 @@ def test_two_windows_one_session(qtbot, window, demo_copy, pg, qsettings, gui_th
     image = shown_name(window)
     qtbot.keyClick(window, Qt.Key_R)
     qtbot.keyClick(window, Qt.Key_4)                       # model error, and on
-    qtbot.waitUntil(lambda: other.review.statuses().get(image) == "model error", timeout=WITHIN_S)
+    qtbot.waitUntil(lambda: other.review.statuses().get(image) == "model error", timeout=SHOWN_MS)
     qtbot.waitUntil(lambda: list_cell(other, shown_name(window), NAME) ==
-                    f"[{window.review.reviewer.text()}]\u00a0{shown_name(window)}", timeout=WITHIN_S)
+                    f"[{window.review.reviewer.text()}]\u00a0{shown_name(window)}", timeout=SHOWN_MS)
     assert image in names
     other.close()
     assert gui_thread_calls == []
@@ -128,7 +141,7 @@ def test_leases_keep_reviewers_apart(qtbot, window, demo_copy, pg):
     with OtherReviewer(pg.url(), "bob") as bob:
         assert bob.hold(order[0]) == window.review.reviewer.text()     # the shown image is leased to this window
         assert bob.hold(order[1]) is None
-        qtbot.waitUntil(lambda: list_cell(window, order[1], NAME) == f"[bob]\u00a0{order[1]}", timeout=WITHIN_S)
+        qtbot.waitUntil(lambda: list_cell(window, order[1], NAME) == f"[bob]\u00a0{order[1]}", timeout=SHOWN_MS)
         assert "bob has this image open" in list_cell(window, order[1], NAME, Qt.ToolTipRole)
         assert list_cell(window, order[1], NAME, Qt.ForegroundRole).color().getRgb()[:3] == HELD_COLOR
         qtbot.keyClick(window, Qt.Key_Right, Qt.ControlModifier)      # next unreviewed: not bob's
@@ -136,13 +149,13 @@ def test_leases_keep_reviewers_apart(qtbot, window, demo_copy, pg):
         assert shown_name(window) == order[2]
         qtbot.keyClick(window, Qt.Key_R)
         bob.hold(order[3])
-        qtbot.waitUntil(lambda: order[3] in window.review.state.held, timeout=WITHIN_S)
+        qtbot.waitUntil(lambda: order[3] in window.review.state.held, timeout=SHOWN_MS)
         qtbot.keyClick(window, Qt.Key_2)                               # a status key moves on past bob's too
         settle(qtbot, window)
         assert shown_name(window) == order[4]
         assert bob.held_elsewhere() == {order[4]: window.review.reviewer.text()}
         bob.release()                                                  # bob moves off: the mark goes
-        qtbot.waitUntil(lambda: list_cell(window, order[3], NAME) == order[3], timeout=WITHIN_S)
+        qtbot.waitUntil(lambda: list_cell(window, order[3], NAME) == order[3], timeout=SHOWN_MS)
         window.close()
         assert bob.held_elsewhere() == {}                              # closing gives the lease up
 
@@ -166,20 +179,52 @@ def test_server_gone_window_keeps_working_and_sends_once(qtbot, window, demo_cop
             reviewed.append(shown_name(window))
             qtbot.keyClick(window, key)
             settle(qtbot, window)
-        qtbot.waitUntil(lambda: window.connection_label.text() == "offline — 3 changes waiting", timeout=5000)
+        qtbot.waitUntil(lambda: window.connection_label.text() == "offline — 3 changes waiting", timeout=SHOWN_MS)
         assert window.connection_label.isVisible()
         assert window.review.team.connection.text() == "offline — 3 changes waiting"
         assert [window.review.statuses().get(n) for n in reviewed] == ["accepted", "needs fix", "accepted"]
         assert window.reviewed_label.text() == "3 of 12 reviewed (mine: 3)"
     finally:
         pg.cluster.start()
-    qtbot.waitUntil(lambda: not window.connection_label.isVisible(), timeout=10000)
+    qtbot.waitUntil(lambda: not window.connection_label.isVisible(), timeout=60000)
     assert window.review.team.connection.text() == "online"
     assert gui_thread_calls == []
     with pg.admin() as con:
         rows = con.execute("SELECT change_id, image, status FROM segviewer.changes ORDER BY seq").fetchall()
     assert [(image, status) for _, image, status in rows] == list(zip(reviewed, ["accepted", "needs fix", "accepted"]))
     assert len({change_id for change_id, *_ in rows}) == 3 and len(names) == 12
+
+
+def test_a_server_that_stops_answering_never_holds_a_status_key(qtbot, window, demo_copy, pg, gui_thread_calls):
+    from psycopg.conninfo import make_conninfo
+    from pg_cluster import blackhole
+    open_team(qtbot, window, demo_copy, pg.url())
+    qtbot.keyClick(window, Qt.Key_R)
+    with blackhole() as port:
+        def drop_the_network(session):        # on the session thread: from now on the server never answers
+            store = session.store
+            store._conninfo = make_conninfo(store._conninfo, host="127.0.0.1", port=str(port), connect_timeout="60")
+            return [c.info.backend_pid for c in (store.con, store._listener) if c is not None]
+        pids = []
+        window.review.worker.call(drop_the_network, pids.extend)
+        qtbot.waitUntil(lambda: bool(pids), timeout=SHOWN_MS)
+        def terminate():                      # the server's side (not a call of the window's GUI thread)
+            with pg.admin() as con:
+                for pid in pids:
+                    con.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        admin = threading.Thread(target=terminate)
+        admin.start()
+        admin.join()
+        reviewed = []
+        for key in (Qt.Key_2, Qt.Key_3, Qt.Key_2, Qt.Key_4):   # over 2 s, while reconnects (60 s each) are tried
+            reviewed.append(shown_name(window))
+            qtbot.keyClick(window, key)
+            settle(qtbot, window, timeout=30000)                # saved (in the journal), moved on: no 60 s connect
+            qtbot.wait(500)
+        assert window.connection_label.text() == "offline — 4 changes waiting"
+        assert [window.review.statuses().get(n) for n in reviewed] == ["accepted", "needs fix", "accepted",
+                                                                       "model error"]
+    assert gui_thread_calls == []
 
 
 def test_read_only_role_opens_read_only_and_says_why(qtbot, window, demo_copy, pg):

@@ -145,7 +145,7 @@ def test_bad_file_leaves_window_alive(qtbot, window, demo_copy):
     v.select_image(0)
     settle(qtbot, window)
     assert v.loaded.index == 0 and not window.canvas.banner.isVisible()
-    assert len(v.index.names) == 11
+    assert len(v.index.names) == 12 and int(v.index.loaded.sum()) == 11
 
 
 def test_open_missing_folder_shows_message(qtbot, window, tmp_path):
@@ -247,3 +247,16 @@ def test_filters_worst_walk_and_recent(qtbot, window, demo_copy):
     assert np.all(np.diff(means[~np.isnan(means)]) >= 0)             # worst first
     assert window.viewer.current == order[order.index(before) + 1]         # the next worse-ranked image
     assert window.actions_.recent_menu.actions()[0].text() == str(demo_copy / "gt").rsplit("/", 1)[0]
+
+
+def test_a_disk_too_small_for_the_index_is_one_message_and_the_image_stays(qtbot, window, demo_copy, monkeypatch):
+    from segviewer.core import count_store_build
+    monkeypatch.setattr(count_store_build, "disk_free", lambda folder: 1000)
+    open_demo(window, demo_copy)
+    qtbot.waitUntil(lambda: "not enough disk space" in (window.last_error or ""), timeout=30000)
+    assert "\n" not in window.last_error and str(demo_copy / ".segviewer") in window.last_error
+    qtbot.waitUntil(lambda: window.viewer.overlay is not None, timeout=30000)   # the image is shown all the same
+    monkeypatch.undo()
+    window.open_options(window.viewer.dataset.options)                           # room again: opened with its index
+    settle(qtbot, window)
+    assert window.viewer.index is not None and window.image_list.scores is not None

@@ -84,7 +84,9 @@ def test_a_temporary_of_another_host_is_removed_only_when_old(tmp_path):
     assert clean_stale(tmp_path) == [other]
 
 
-def test_a_full_disk_while_caching_the_index_leaves_no_temporary(tmp_path, monkeypatch):
+def test_a_full_disk_while_writing_the_index_stops_with_one_line_and_no_temporary(tmp_path, monkeypatch):
+    """The index lives on disk (every image's counts at every threshold beside it): a disk that fills up while it
+    is written stops the run with one line and no temporary file; the next run builds it and writes the sweep."""
     import segviewer.core.index_cache as index_cache
     base = make_base(tmp_path / "data", n=2)
 
@@ -92,8 +94,12 @@ def test_a_full_disk_while_caching_the_index_leaves_no_temporary(tmp_path, monke
         raise OSError(errno.ENOSPC, "No space left on device")
     monkeypatch.setattr(index_cache.np, "savez", full)
     result = run_cli("sweep", *data_args(base), "--out", tmp_path / "s.csv", "--steps", "10")
-    assert result.returncode == 0 and (tmp_path / "s.csv").is_file()   # a cache is optional: the sweep is written
+    assert result.returncode == 2 and "the disk is full" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "s.csv").exists()
     assert temporaries(tmp_path) == []
+    monkeypatch.undo()
+    result = run_cli("sweep", *data_args(base), "--out", tmp_path / "s.csv", "--steps", "10")
+    assert result.returncode == 0 and (tmp_path / "s.csv").is_file(), result.stderr
 
 
 @pytest.mark.parametrize("length", [200, 251, 400])

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import run_cli
 from hostile_kit import refused
 from segviewer.core.session import ReviewStore, SessionError
 from segviewer.core.sessions import Change
@@ -128,6 +129,32 @@ def test_full_disk_and_read_only_are_not_called_damage(tmp_path):
         store.set_review("img0000", "needs-fix")
     store.close()
     assert len(ReviewStore(tmp_path / "s.sqlite", read_only=True).reviews()) == 4
+
+
+def counter_at_its_maximum(how):
+    def write(path):
+        real_session(path, 3)
+        con = sqlite3.connect(path)
+        if how == "sequence":
+            con.execute("UPDATE sqlite_sequence SET seq = 9223372036854775807 WHERE name = 'changes'")
+        else:   # a change numbered with the largest rowid: AUTOINCREMENT has no number after it either
+            con.execute("UPDATE changes SET seq = 9223372036854775807 WHERE seq = 3")
+        con.commit()
+        con.close()
+    return write
+
+
+@pytest.mark.parametrize("how", ["sequence", "last-change"])
+def test_a_change_counter_at_its_maximum_is_not_a_full_disk(tmp_path, how):
+    session = tmp_path / "s.sqlite"
+    counter_at_its_maximum(how)(session)
+    line = refused(tmp_path, ["qa-set", "--session", session, "--image", "img0001", "--status", "needs-fix"],
+                   "s.sqlite", "the session's change counter reached its maximum (9,223,372,036,854,775,807), so no "
+                   "change can be added to this file; nothing was changed (qa-merge copies its history into a new "
+                   "session)")
+    assert "disk" not in line
+    res = run_cli("qa-merge", session, "--into", tmp_path / "new.sqlite")   # the way on that the message names
+    assert res.returncode == 0 and "3 new changes" in res.stdout, res.stderr
 
 
 # ---- sessions trust nothing inside the file: objects segviewer did not make, values of the wrong kind ----

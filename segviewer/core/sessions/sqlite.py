@@ -24,6 +24,7 @@ CHANGE_COLUMNS = (f"seq, substr(change_id, 1, {MAX_CHANGE_ID + 1}), substr(image
                   f"substr(status, 1, {MAX_STATUS + 1}), substr(note, 1, {MAX_NOTE + 1}), "
                   f"substr(reviewer, 1, {MAX_REVIEWER + 1}), time, substr(prev_status, 1, {MAX_STATUS + 1}), "
                   f"substr(prev_note, 1, {MAX_NOTE + 1})")
+MAX_SEQ = 2**63 - 1    # SQLite's largest rowid: AUTOINCREMENT can give no number after it
 INSERT = ("INSERT OR IGNORE INTO changes (change_id, image, status, note, reviewer, time, prev_status, prev_note) "
           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 
@@ -147,10 +148,26 @@ class SqliteStore(SessionStore):
             except sqlite3.Error:
                 pass
             if isinstance(exc, sqlite3.Error):
-                raise SessionError(self.path, session_reason(exc)) from None
+                raise SessionError(self.path, self._reason(exc)) from None
             if isinstance(exc, BadValue):
                 raise SessionError(self.path, f"damaged session file ({exc}); nothing was changed") from None
             raise
+
+    def _reason(self, exc: sqlite3.Error) -> str:
+        """SQLite says "database or disk is full" also when the change counter can go no higher."""
+        if "full" in str(exc).lower() and self._counter_exhausted():
+            return (f"the session's change counter reached its maximum ({MAX_SEQ:,}), so no change can be added to "
+                    "this file; nothing was changed (qa-merge copies its history into a new session)")
+        return session_reason(exc)
+
+    def _counter_exhausted(self) -> bool:
+        try:
+            row = self.con.execute("SELECT max(coalesce((SELECT max(seq) FROM sqlite_sequence WHERE name = 'changes' "
+                                   "AND typeof(seq) = 'integer'), 0), coalesce((SELECT max(seq) FROM changes), 0))"
+                                   ).fetchone()
+        except sqlite3.Error:
+            return False
+        return row is not None and row[0] == MAX_SEQ
 
     # ---- the backend ----
     def _fetch(self, after_seq: int) -> list[Change]:

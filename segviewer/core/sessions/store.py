@@ -4,6 +4,14 @@ history lives: the current review of each image, undo, next unreviewed, progress
 A backend supplies the session's statuses, the committed changes after a given one (`_fetch`), and how a new
 change is stored (`_submit`: committed, or kept in a journal until it can be). The store keeps the history it has
 read, so every read costs only the changes made since the last one.
+
+Threading: a store may be used from several threads (a window's session thread, a script that polls on one thread
+and writes on another). Every call takes the store's lock, so calls run one at a time and each sees the session as
+the one before left it; poll() releases the lock while it waits for news, so a write never waits for a poll's
+timeout. Only one thread may poll at a time (a second one waits for the first), and close() ends the store for
+every thread: call it last (it waits for a poll in progress to return). No call waits for a connection to be made:
+a team store reconnects on threads of its own (pg_reconnect); a call that reads or writes while the server is
+reachable waits for its answer as any database call does.
 """
 from __future__ import annotations
 
@@ -38,7 +46,7 @@ class SessionStore:
         self._undo: list[str] = []
         self._events: list = []
         self.last_change: Change | None = None   # the last change this store saved (seq 0: waiting in the journal)
-        self._lock = threading.RLock()   # a window may poll on a worker thread while it writes on its own
+        self._lock = threading.RLock()   # every call, on whichever thread (see the module's docstring)
 
     # ---- what a backend provides ----
     def _fetch(self, after_seq: int) -> list[Change]:
@@ -111,8 +119,9 @@ class SessionStore:
 
     def reviews(self) -> dict[str, Review]:
         """image -> its current review (committed, then this reviewer's changes still waiting to be sent)."""
-        self.refresh()
-        return self._view()
+        with self._lock:
+            self.refresh()
+            return self._view()
 
     def _view(self) -> dict[str, Review]:
         state = dict(self._state)
@@ -125,8 +134,9 @@ class SessionStore:
 
     def history(self, image: str | None = None) -> list[Change]:
         """Every change in the session's order (waiting ones last, with seq 0); of one image when given."""
-        self.refresh()
-        changes = self._committed + self._pending()
+        with self._lock:
+            self.refresh()
+            changes = self._committed + self._pending()
         return changes if image is None else [c for c in changes if c.image == image]
 
     # ---- writing ----
@@ -227,6 +237,11 @@ class SessionStore:
 
     def held_elsewhere(self) -> dict[str, str]:
         """image -> reviewer, for images other reviewers have open now."""
+        return {}
+
+    def waiting_journals(self) -> dict[str, int]:
+        """reviewer -> changes of this session not on the server yet, kept in offline journals on this machine.
+        A single-reviewer file has no journal."""
         return {}
 
     def progress(self, names: list[str]) -> Progress:
