@@ -7,7 +7,7 @@ import sys
 from ..core.errors import LoadError, OptionError
 from .options import DATASET_HELP, HelpFormatter, add_data_options, add_score_options
 from .options import add_model_options
-from .options import input_path, output_file, session_file
+from .options import input_path, output_file, session_file, window_size
 
 # one module per subcommand: HELP, configure(parser), run(args); none imports torch at module level
 COMMAND_MODULES = {"export": "export", "sweep": "sweep", "index": "index", "demo": "demo", "qa-set": "qa_set", "qa-report": "qa_report",
@@ -47,6 +47,8 @@ def build_gui_parser() -> argparse.ArgumentParser:
     p.add_argument("--view", choices=("errors", "gt", "pred", "image", "doubt", "compare"),
                    help="what the canvas shows first (doubt: label-doubt heatmap; compare: model A → B, with --compare)")
     p.add_argument("--screenshot", type=output_file, help="render the window once loaded, save this PNG and exit")
+    p.add_argument("--window-size", type=window_size, metavar="WxH",
+                   help="the window's size, e.g. 1024x700 (default: 1500x920, or the screen when it is smaller)")
     p.add_argument("--image", help="image to show first (name)")
     p.add_argument("--class", dest="class_name", help="class to show first (name or 'all')")
     return p

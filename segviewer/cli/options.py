@@ -154,15 +154,25 @@ def cluster_from_args(args: argparse.Namespace):
     return Cluster(workers, scheduler)
 
 
+def two_sizes(text: str, form: str, example: str, lows: tuple[int, int], high: int) -> tuple[int, int]:
+    """'AxB' -> (A, B), whole numbers within lows[i]..high, for an argparse type."""
+    try:
+        a, b = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {form} (e.g. {example})") from None
+    if not (lows[0] <= a <= high and lows[1] <= b <= high):
+        raise argparse.ArgumentTypeError(f"{text!r}: {form} lies in {lows[0]}x{lows[1]}..{high}x{high}")
+    return a, b
+
+
 def input_size(text: str) -> tuple[int, int]:
     """An argparse type: 'HxW' -> (H, W), both whole numbers >= 1."""
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not HxW (e.g. 512x1024)") from None
-    if not (1 <= h <= 65_535 and 1 <= w <= 65_535):
-        raise argparse.ArgumentTypeError(f"{text!r}: height and width lie in 1..65535")
-    return h, w
+    return two_sizes(text, "HxW", "512x1024", (1, 1), 65_535)
+
+
+def window_size(text: str) -> tuple[int, int]:
+    """An argparse type: 'WxH' -> (W, H), the window's size in pixels (at least its minimum, 800x560)."""
+    return two_sizes(text, "WxH", "1024x700", (800, 560), 16_384)
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:

@@ -19,11 +19,21 @@ def open_window(args: argparse.Namespace) -> int:
         from .model import model_engine
         engine = model_engine(args)
     else:
-        options = None if args.dataset is None and args.gt is None else data_options_from_args(args)
+        options = None if args.dataset is None and args.gt is None else with_photos(data_options_from_args(args))
     if args.screenshot is not None:
         check_screenshot(args.screenshot, options, session)
     return run_app(Launch(options, args.threshold, args.argmax, args.beta, args.smooth, args.class_name, args.image,
-                          session, args.screenshot, engine, args.compare, args.view))
+                          session, args.screenshot, engine, args.compare, args.view, args.window_size))
+
+
+def with_photos(options):
+    """The window shows the photos of `--gt G --masks M` when G's parent holds images/, as File ▸ Open does."""
+    from dataclasses import replace
+    from ..core.options import beside_gt
+    if options.images_dir is not None:
+        return options
+    images, _classes = beside_gt(options.gt_dir)
+    return replace(options, images_dir=images) if images is not None else options
 
 
 def check_screenshot(path, options, session) -> None:

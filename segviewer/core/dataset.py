@@ -215,6 +215,22 @@ class Dataset:
                                             f"ground truth {item.gt.name} is {labels.shape[1]}×{labels.shape[0]}")
         return sample
 
+    def load_preview(self, index: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(photo, GT label map) of an image that failed to load, each None when its own file cannot be read: what
+        can still be shown of it. Never raises for a file."""
+        item = self.items[index]
+        photo = labels = None
+        try:
+            labels = load_label_map(item.gt, self._label_lut, self.classes.num_classes)
+        except LoadError:       # the image's failure is reported already: this is only what is left to show
+            labels = None
+        if item.image is not None:
+            try:
+                photo = load_image(item.image)
+            except LoadError:
+                photo = None
+        return photo, labels
+
     def _load_probs(self, item: Item, size: tuple[int, int]) -> torch.Tensor:
         logits = load_logits(item.pred, logits_budget(self.classes.num_classes, size))
         if logits.shape[0] != self.classes.num_classes:

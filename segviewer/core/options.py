@@ -113,6 +113,15 @@ def parse_threshold(text: str, num_classes: int, option: str = "--threshold"):
     return values
 
 
+def beside_gt(gt: Path) -> tuple[Path | None, Path | None]:
+    """images/ and classes.json in the GT folder's parent (the dataset-folder layout), when they are there: what
+    the window picks up when they are not given (the Open dialog's empty fields, `segviewer --gt ... --masks ...`)."""
+    root = Path(gt).parent
+    images = root / "images" if (root / "images").is_dir() else None
+    classes = root / "classes.json" if (root / "classes.json").is_file() else None
+    return images, classes
+
+
 def beside_dataset_folder(gt_dir: str | Path) -> Path:
     return Path(gt_dir).resolve().parent / CACHE_DIR_NAME
 

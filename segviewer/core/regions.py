@@ -11,14 +11,18 @@ from .counts import Target
 
 
 def boundary_band(labels: np.ndarray, width: int, ignore_index: int) -> np.ndarray:
-    """Pixels within `width` px (chessboard distance) of a change of GT label; ignore pixels never border."""
+    """Pixels within `width` px (chessboard distance) of a GT edge: a labelled pixel next to a pixel of another
+    label. Ignore pixels count as another label (VOC-style data outlines every object with ignore, so the object's
+    edge is there), but are never edge pixels themselves (they are never scored)."""
     edge = np.zeros(labels.shape, bool)
+    scored = labels != ignore_index
     for axis in (0, 1):
         a = np.swapaxes(labels, 0, axis)
         e = np.swapaxes(edge, 0, axis)
-        differs = (a[1:] != a[:-1]) & (a[1:] != ignore_index) & (a[:-1] != ignore_index)
-        e[1:] |= differs
-        e[:-1] |= differs
+        s = np.swapaxes(scored, 0, axis)
+        differs = a[1:] != a[:-1]
+        e[1:] |= differs & s[1:]
+        e[:-1] |= differs & s[:-1]
     if width <= 1:
         return edge
     # past the image's longest side the band covers all it ever will: a huge width costs no more than that

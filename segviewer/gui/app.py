@@ -28,6 +28,7 @@ class Launch:
     engine: Callable[[], object] | None = None   # builds an Inspector (e.g. a model source) after the first paint
     compare: Path | None = None                   # model B's folder
     view: str | None = None                       # errors, gt, pred, image, doubt, compare
+    window_size: tuple[int, int] | None = None    # (width, height); None: the default, fitted to the screen
 
 
 def headless() -> bool:
@@ -43,6 +44,11 @@ def run_app(args: Launch) -> int:
                   "use `segviewer export`, or --screenshot OUT.png, or run it on a desktop", file=sys.stderr)
             return 2
         os.environ["QT_QPA_PLATFORM"] = "offscreen"   # a screenshot needs no screen
+    from .platform_check import xcb_problem
+    problem = xcb_problem()
+    if problem is not None:       # Qt would abort (exit 134) with several lines of its own
+        print(f"segviewer: error: {problem}", file=sys.stderr)
+        return 2
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
     from ..core.errors import LoadError, OptionError
@@ -89,6 +95,8 @@ def launch_window(args: Launch, settings=None):
     session's URL, opened on the session's own thread once the dataset is)."""
     from .main_window import MainWindow
     window = MainWindow(settings=settings)
+    if args.window_size is not None:
+        window.resize(*args.window_size)
     if args.session:
         window.review.session_override = args.session
     return window

@@ -3,14 +3,22 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QTransform
-from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..core.overlay import (ALL_CLASSES, ALL_CLASSES_WORDS, EXTRA, FN, FP, IGNORE_RGB, NO_CLASS_CODE, OUTSIDE_RGBA,
                             PALETTES, TN, TP, TP_ALPHA_FACTOR, class_lut, contour, error_lut)
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+
+
+LEGEND_GAP = "&nbsp; "       # a narrow window wraps the legend between its entries, never inside one
+
+
+def unbroken(text: str) -> str:
+    """An entry of the legend kept on one line."""
+    return text.replace(" ", "&nbsp;")
 
 
 def swatch(rgb, text: str) -> str:
@@ -37,6 +45,9 @@ class CanvasPanel(QWidget):
         self._side_pane()
         self.overlay_item.setZValue(1)
         self.highlight_item.setZValue(2)
+        # the photo does not change while the sliders move: drawn from a cache at screen resolution, not scaled
+        # again on every step's repaint (redrawn when the zoom or the photo changes)
+        self.image_item.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.box_item = pg.RectROI([0, 0], [1, 1], movable=False, resizable=False, pen=pg.mkPen((255, 255, 0), width=2))
         self.box_item.setZValue(3)
         self.box_item.hide()
@@ -47,17 +58,14 @@ class CanvasPanel(QWidget):
         self.banner.hide()
         self.legend = QLabel()
         self.legend.setTextFormat(Qt.RichText)
-        self.readout = QLabel("")
-        self.readout.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        # legend and readout on rows of their own: they wrap instead of widening the window or being cut off
+        # the legend on a row of its own: it wraps instead of widening the window or being cut off
         self.legend.setWordWrap(True)
-        self.readout.setWordWrap(True)
-        self.readout.setMinimumHeight(2 * self.readout.fontMetrics().height() + 4)
-        self.readout.setAlignment(Qt.AlignLeft | Qt.AlignTop)
-        for label in (self.legend, self.readout):
-            label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)   # never widens the window
+        self.legend.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)   # never widens the window
+        self.readout = HoverReadout(self.view_widget)     # over the image's corner: no row of its own
         self.title = QLabel("")
         self.title.setTextFormat(Qt.RichText)
+        for label in (self.title, self.legend):
+            label.setContentsMargins(4, 1, 4, 1)     # off the window's edge when the panels are hidden (P)
         self.title.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self._codes: np.ndarray | None = None
         self._blank = TN
@@ -68,8 +76,8 @@ class CanvasPanel(QWidget):
         layout.addWidget(self.banner)
         layout.addWidget(self.view_widget, 1)
         layout.addWidget(self.legend)
-        layout.addWidget(self.readout)
         self._shape: tuple[int, int] | None = None
+        self._region_zoom = False      # the view is zoomed to a clicked region (not by the user's wheel)
         self._geometry = (1.0, False)          # (row height / column width, rows flipped)
         self._transform = QTransform()         # pixel -> view coordinates
         self.view_widget.scene().sigMouseMoved.connect(self._on_mouse_moved)
@@ -118,7 +126,8 @@ class CanvasPanel(QWidget):
         self.readout.setText("")      # the previous image's values must not pass for this one's
         self.highlight_item.clear()
         self.box_item.hide()
-        if self._shape != shape or self._geometry != (aspect, flip_rows):
+        # a region's zoom belongs to its image; a zoom of the user's own stays
+        if self._shape != shape or self._geometry != (aspect, flip_rows) or self._region_zoom:
             self._shape, self._geometry = shape, (aspect, flip_rows)
             self._transform = QTransform(1.0, 0.0, 0.0, -aspect, 0.0, shape[0] * aspect) if flip_rows \
                 else QTransform.fromScale(1.0, aspect)
@@ -165,6 +174,7 @@ class CanvasPanel(QWidget):
         self.highlight_item.setImage(rgba, autoLevels=False, levels=(0, 255))
 
     def zoom_to(self, x0: int, y0: int, x1: int, y1: int, margin: int = 12) -> None:
+        self._region_zoom = True
         box = self._transform.mapRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         self.box_item.setPos((box.x(), box.y()))
         self.box_item.setSize((box.width(), box.height()))
@@ -172,6 +182,7 @@ class CanvasPanel(QWidget):
         self.viewbox.setRange(box.adjusted(-margin, -margin, margin, margin), padding=0)
 
     def fit(self) -> None:
+        self._region_zoom = False
         if self._shape is not None:
             h, w = self._shape
             self.viewbox.setRange(self._transform.mapRect(QRectF(0, 0, w, h)), padding=0.02)
@@ -194,39 +205,28 @@ class CanvasPanel(QWidget):
             names = {TP: "TP", FP: "FP", FN: "FN"}
         parts = []
         for code, key, visible in kinds:
-            label = f"{names[code]} {counts[key]:,} px" if counts else names[code]
+            label = unbroken(f"{names[code]} {counts[key]:,} px" if counts else names[code])
             parts.append(swatch(colors[code], label if visible else f"<s>{label}</s>"))
         if all_classes and counts and counts.get("background") and not background:
-            parts.append(f"<span style='color:gray'>(correct background {counts['background']:,} px not painted: B)"
-                         "</span>")
+            note = unbroken(f"(correct background {counts['background']:,} px not painted: B)")
+            parts.append(f"<span style='color:gray'>{note}</span>")
         if all_classes and sums is not None:
-            parts.append(f"<span style='color:gray'>(Σ FP {sums[0]:,} · Σ FN {sums[1]:,})</span>")
+            note = unbroken(f"(Σ FP {sums[0]:,} · Σ FN {sums[1]:,})")
+            parts.append(f"<span style='color:gray'>{note}</span>")
         if counts and counts.get("outside"):
-            parts.append(swatch(OUTSIDE_RGBA[:3], "not scored (outside the band)"))
-        parts.append(swatch(IGNORE_RGB, "ignore (hatched)"))
-        self.legend.setText("&nbsp;&nbsp;".join(parts))
+            parts.append(swatch(OUTSIDE_RGBA[:3], unbroken("not scored (outside the band)")))
+        parts.append(swatch(IGNORE_RGB, unbroken("ignore (hatched)")))
+        self.legend.setText(LEGEND_GAP.join(parts))
 
     def set_class_legend(self, names, colors, present: set[int] | None = None) -> None:
         shown = [i for i in range(len(names)) if present is None or i in present]
-        self.legend.setText("&nbsp;&nbsp;".join(swatch(colors[i], names[i]) for i in shown[:24])
-                            + "&nbsp;&nbsp;" + swatch(IGNORE_RGB, "ignore"))
+        self.legend.setText(LEGEND_GAP.join(swatch(colors[i], unbroken(names[i])) for i in shown[:24])
+                            + LEGEND_GAP + swatch(IGNORE_RGB, "ignore"))
 
-    def render_with_caption(self, caption: str):
-        """The image panes, the legend and a caption line (what is shown, with which settings) as one QImage."""
-        from PySide6.QtGui import QColor, QImage, QPainter
-        view, legend = self.view_widget.grab(), self.legend.grab()
-        line = self.fontMetrics().height() + 10
-        width = view.width()
-        out = QImage(width, view.height() + legend.height() + line, QImage.Format_RGB32)
-        out.fill(QColor(250, 250, 250))
-        painter = QPainter(out)
-        painter.drawPixmap(0, 0, view)
-        painter.drawPixmap(0, view.height(), legend)
-        painter.setPen(QColor(20, 20, 20))
-        painter.drawText(QRectF(6, view.height() + legend.height(), width - 12, line), Qt.AlignVCenter | Qt.AlignLeft,
-                         caption)
-        painter.end()
-        return out
+    @property
+    def image_shape(self) -> tuple[int, int] | None:
+        """(height, width) of the image on screen, None before the first."""
+        return self._shape
 
     # ---- hover ----
     def _on_mouse_moved(self, pos: QPointF) -> None:
@@ -239,6 +239,33 @@ class CanvasPanel(QWidget):
         x, y = int(np.floor(point.x())), int(np.floor(point.y()))
         h, w = self._shape
         self.hovered.emit(x, y) if 0 <= x < w and 0 <= y < h else self.hovered.emit(-1, -1)
+
+
+class HoverReadout(QLabel):
+    """The pixel readout, drawn over the view's bottom-left corner while the pointer is on the image."""
+
+    def __init__(self, view: QWidget):
+        super().__init__(view)
+        self.setStyleSheet("background: rgba(20, 20, 22, 200); color: #f0f0f0; padding: 2px 6px;")
+        self.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.hide()
+        view.installEventFilter(self)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setVisible(bool(text))
+        self._place()
+
+    def _place(self) -> None:
+        view = self.parentWidget()
+        self.setMaximumWidth(view.width())
+        self.adjustSize()
+        self.move(0, view.height() - self.height())
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Resize:
+            self._place()
+        return False
 
 
 def doubt_lut(opacity: float) -> np.ndarray:

@@ -4,15 +4,16 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QLabel, QVBoxLayout, QWidget
 
 from ..core.scores import Scores, nanmean
-from .table_model import KEY_ROLE, Cell, TableModel, fmt, sorted_table
+from .table_model import KEY_ROLE, Cell, TableModel, beta_text, fmt, sorted_table
 
 SCORES = ("precision", "recall", "fbeta", "dice", "iou", "soft_dice")
 SHORT = {"precision": "P", "recall": "R", "fbeta": "Fβ", "dice": "Dice", "iou": "IoU", "soft_dice": "soft Dice"}
 BOUNDARY = ("boundary_iou", "hd95", "nsd")
 BOUNDARY_SHORT = {"boundary_iou": "Boundary IoU", "hd95": "HD95 px", "nsd": "NSD"}
+BOUNDARY_BOX = "Boundary IoU, HD95, NSD per class"
 
 
 IMAGE_SCOPES = ("image", "dataset")
@@ -24,20 +25,20 @@ SCOPE_TIPS = {"image": "the current image", "dataset": "the whole dataset", "sli
 
 
 def headers(scopes: tuple[str, ...] = IMAGE_SCOPES) -> tuple[list[str], list[str]]:
-    """The columns: per scope its GT count and scores, the best threshold, then the boundary metrics of the
-    image (a 3-D case: the whole case) and of the dataset."""
+    """The columns, one line each (the table keeps its rows on a laptop): per scope its GT count and scores, the
+    best threshold, then the boundary metrics of the image (a 3-D case: the whole case) and of the dataset."""
     names, tips = ["", "class"], ["class colour", "class id and name"]
     for scope in scopes:
         unit = "vx" if scopes is VOLUME_SCOPES else "px"
-        names += [f"{scope}\nGT {unit}"] + [f"{scope}\n{SHORT[s]}" for s in SCORES]
+        names += [f"{scope} GT {unit}"] + [f"{scope} {SHORT[s]}" for s in SCORES]
         tips += [f"ground-truth {unit} of the class: {SCOPE_TIPS[scope]}"]
         tips += [f"{s}: {SCOPE_TIPS[scope]} (— absent: not in GT nor prediction)" for s in SCORES]
-    names += ["best\nthreshold", "Fβ at\nbest"]
+    names += ["best threshold", "Fβ at best"]
     tips += ["threshold of maximum F-beta over the grid, for the current beta", "F-beta at that threshold"]
     for scope in (("case" if scopes is VOLUME_SCOPES else "image"), "dataset"):
         short = {**BOUNDARY_SHORT, "hd95": "HD95 mm"} if scopes is VOLUME_SCOPES else BOUNDARY_SHORT
-        names += [f"{scope}\n{short[b]}" for b in BOUNDARY]
-        tips += [f"{short[b]} ({scope}; tick 'boundary metrics' to compute)" for b in BOUNDARY]
+        names += [f"{scope} {short[b]}" for b in BOUNDARY]
+        tips += [f"{short[b]} ({scope}; tick '{BOUNDARY_BOX}' in Settings to compute)" for b in BOUNDARY]
     return names, tips
 
 
@@ -53,20 +54,23 @@ class ClassTablePanel(QWidget):
         self.view.sortByColumn(1, Qt.AscendingOrder)
         self.view.horizontalHeader().setStretchLastSection(False)   # on a wide screen the last number stays put
         self.view.clicked.connect(lambda idx: self.class_clicked.emit(int(idx.data(KEY_ROLE))))
+        # the summary sits in the Scores panel's title bar and the boundary box in Settings (the window places
+        # them): the table keeps its height for rows
         self.summary = QLabel("")
         self.summary.setTextFormat(Qt.RichText)
-        self.summary.setWordWrap(True)   # a long summary wraps instead of widening the Scores panel
-        self.summary.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
-        self.boundary_box = QCheckBox("boundary metrics")
-        self.boundary_box.setToolTip("Boundary IoU, HD95 and NSD per class (computed on request, off the GUI thread)")
+        self.boundary_box = QCheckBox(BOUNDARY_BOX)
+        self.boundary_box.setToolTip("Boundary IoU, HD95 and NSD per class in the Classes table (computed on request, "
+                                     "off the GUI thread)")
         self.boundary: tuple[dict | None, dict | None] = (None, None)   # (image, dataset) columns when computed
-        top = QHBoxLayout()
-        top.addWidget(self.summary, 1)
-        top.addWidget(self.boundary_box)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(top)
         layout.addWidget(self.view)
+
+    def height_for_rows(self, rows: int) -> int:
+        """The panel's height that shows the header and this many class rows (with the horizontal scroll bar)."""
+        v = self.view
+        return (v.horizontalHeader().sizeHint().height() + v.horizontalScrollBar().sizeHint().height()
+                + 2 * v.frameWidth() + rows * v.verticalHeader().defaultSectionSize())
 
     def set_scopes(self, scopes: tuple[str, ...]) -> None:
         """IMAGE_SCOPES, or VOLUME_SCOPES for a dataset of 3-D cases."""
@@ -75,26 +79,29 @@ class ClassTablePanel(QWidget):
             self.model.set_headers(*headers(scopes))
 
     def update_scores(self, names, colors, scopes: list[tuple], best=None, beta: float = 1.0,
-                      exact_note: str = "") -> None:
-        """scopes: (Scores or None while computed, GT pixels) per scope of self.scopes."""
+                      exact_note: str = "", image_missing: str = "computing…") -> None:
+        """scopes: (Scores or None while computed, GT pixels) per scope of self.scopes; image_missing: what the
+        first scope's cells and summary say while they have no numbers (computing, or the image could not be
+        loaded)."""
         rows = []
         for c, name in enumerate(names):
             row = [Cell("", swatch=tuple(colors[c])), Cell(f"{c}: {name}")]
-            for scores, gt in scopes:
-                row += self._score_cells(scores, gt, c)
+            for k, (scores, gt) in enumerate(scopes):
+                row += self._score_cells(scores, gt, c, image_missing if k == 0 else "computing…")
             row += [Cell(float(best.threshold[c]) if best is not None else None),
                     Cell(float(best.fbeta[c]) if best is not None else None)]
             row += [self._boundary_cell(columns, b, c) for columns in self.boundary for b in BOUNDARY]
             rows.append(row)
         self.model.set_rows(rows, list(range(len(names))))
-        labels = [scope.capitalize() for scope in self.scopes]
-        self.summary.setText(self._summary([(label, scores) for label, (scores, _) in zip(labels, scopes)], beta,
-                                           exact_note))
+        parts = [(scope, scores) for scope, (scores, _) in zip(self.scopes, scopes)]
+        text = self._summary(parts, beta, exact_note, image_missing)
+        self.summary.setText(text)
+        self.summary.setToolTip(text)
 
     @staticmethod
-    def _score_cells(scores: Scores | None, gt, c: int) -> list[Cell]:
+    def _score_cells(scores: Scores | None, gt, c: int, missing: str = "computing…") -> list[Cell]:
         if scores is None:
-            return [Cell(None, tooltip="computing…") for _ in range(1 + len(SCORES))]
+            return [Cell(None, tooltip=missing) for _ in range(1 + len(SCORES))]
         cells = [Cell(int(gt[c]))]
         for s in SCORES:
             values = getattr(scores, s)
@@ -104,19 +111,22 @@ class ClassTablePanel(QWidget):
 
     def _boundary_cell(self, columns: dict | None, name: str, c: int) -> Cell:
         if columns is None:
-            return Cell(None, tooltip="computing…" if self.boundary_box.isChecked() else "tick 'boundary metrics'")
+            return Cell(None, tooltip="computing…" if self.boundary_box.isChecked()
+                        else f"tick '{BOUNDARY_BOX}' in Settings")
         v = float(columns[name][c])
         return Cell(v, tooltip="undefined: the class is in only one of GT and prediction" if math.isnan(v) else None)
 
     @staticmethod
-    def _summary(parts: list[tuple[str, Scores | None]], beta: float, note: str) -> str:
+    def _summary(parts: list[tuple[str, Scores | None]], beta: float, note: str,
+                 first_missing: str = "computing…") -> str:
+        """One line: the means over the classes present, per scope (the image's first)."""
         def part(label, s):
             if s is None:
-                return f"<b>{label}</b>: computing…"
+                return f"{label} {first_missing if label == parts[0][0] else 'computing…'}"
             m = {k: float(nanmean(getattr(s, k))) for k in ("fbeta", "precision", "recall", "iou")}
-            return (f"<b>{label}</b>: mean F{beta:g} <b>{fmt(m['fbeta'])}</b> · precision {fmt(m['precision'])} · "
-                    f"recall {fmt(m['recall'])} · IoU {fmt(m['iou'])}")
-        return "&nbsp;&nbsp;&nbsp;&nbsp;".join(part(label, s) for label, s in parts) + (
+            return (f"{label} F{beta_text(beta)} <b>{fmt(m['fbeta'])}</b> · P {fmt(m['precision'])} · "
+                    f"R {fmt(m['recall'])} · IoU {fmt(m['iou'])}")
+        return "&nbsp;&nbsp;│&nbsp;&nbsp;".join(part(label, s) for label, s in parts) + (
             f"&nbsp;&nbsp;<span style='color:gray'>{note}</span>" if note else "")
 
     def select_class(self, class_id: int) -> None:

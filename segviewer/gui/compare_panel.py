@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget)
 
 from ..core.compare import per_class_values
 from ..core.compare_pixels import COMPARE_RGB, COMPARE_WORDS
 from ..core.counts import Counts
 from ..core.scores import compute_scores
 from .table_model import Cell, TableModel, sorted_table
+from .number_field import ExactSpinBox
 
 COLUMNS = ["class", "image Fβ A", "image Fβ B", "image ΔFβ", "dataset Fβ A", "dataset Fβ B", "dataset ΔFβ",
            "dataset IoU A", "dataset IoU B", "dataset ΔIoU", "fixed px", "broken px", "both wrong px"]
@@ -28,10 +29,7 @@ class ComparePanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.threshold = QDoubleSpinBox()
-        self.threshold.setRange(0.0, 1.0)
-        self.threshold.setDecimals(3)
-        self.threshold.setSingleStep(0.01)
+        self.threshold = ExactSpinBox(0.0, 1.0, 0.01, hint="0.000")    # B's threshold as the engine holds it
         self.threshold.setValue(0.5)
         self.threshold.setPrefix("B threshold ")
         self.argmax = QCheckBox("B argmax")
@@ -47,8 +45,7 @@ class ComparePanel(QWidget):
         # narrow rows: the Scores dock must fit a 1024-px window beside the settings
         self.legend.setWordWrap(True)
         self.note.setWordWrap(True)
-        self.ranking.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-        self.ranking.setMinimumContentsLength(12)
+        self.ranking.setSizeAdjustPolicy(QComboBox.AdjustToContents)    # its choice whole (fits 740 px)
         top = QHBoxLayout()
         for w in (self.threshold, self.argmax, self.ranking):
             top.addWidget(w)

@@ -5,16 +5,32 @@ import math
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
-from superqt import QLabeledDoubleSlider, QSearchableComboBox
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QPushButton, QSizePolicy, QSlider, QSpinBox, QVBoxLayout, QWidget)
+from superqt import QLabeledDoubleSlider
 
 from ..core.overlay import ALL_CLASSES, PALETTES
+from ..core.scoring import MAX_BOUNDARY
+from ..core.validate import MAX_BETA, MAX_SMOOTH
+from .number_field import ExactSpinBox, whole_field
 from .state import LAYOUTS, STYLES, ViewSettings
 
 BETA_LOG_RANGE = 100   # slider units per decade; the slider spans 0.1..10
-VIEW_LABELS = {"errors": "Errors (TP / FP / FN)", "gt": "Ground-truth classes", "pred": "Predicted classes",
-               "image": "Image only (I)", "doubt": "Label doubt heatmap (D)", "compare": "Model A → B changes (V)"}
+VIEW_LABELS = {"errors": "Errors: TP / FP / FN (E)", "gt": "Ground-truth classes (G)", "pred": "Predicted classes (M)",
+               "image": "Image only (I)", "doubt": "Label doubt (D)", "compare": "Model A → B (V)"}
+
+
+BAND_TIP = ("Score only pixels within K px of a GT boundary. Ignore pixels count as a boundary too (VOC-style "
+            "data outlines objects with ignore), so a class next to them has an edge there.")
+
+
+def narrow_form(box: QGroupBox) -> QFormLayout:
+    """A form whose rows fit a side bar about 270 px wide (labels beside short fields, long ones span the row)."""
+    form = QFormLayout(box)
+    form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+    form.setHorizontalSpacing(6)
+    form.setContentsMargins(6, 6, 6, 6)
+    return form
 
 
 def color_icon(rgb) -> QIcon:
@@ -34,6 +50,7 @@ class ControlsPanel(QWidget):
         self.steps = steps
         self._syncing = False
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self._scoring_group())
         layout.addWidget(self._display_group())
         layout.addStretch(1)
@@ -41,7 +58,7 @@ class ControlsPanel(QWidget):
     # ---- building ----
     def _scoring_group(self) -> QGroupBox:
         box = QGroupBox("Scoring")
-        form = QFormLayout(box)
+        form = narrow_form(box)
         self.mode = QComboBox()
         self.mode.addItems(["threshold", "argmax"])
         self.mode.setToolTip("threshold: p_c > threshold counts as class c; argmax: the most probable class")
@@ -51,34 +68,34 @@ class ControlsPanel(QWidget):
         self.threshold_slider = QSlider(Qt.Horizontal)
         self.threshold_slider.setRange(0, self.steps)
         self.threshold_slider.setToolTip("Drag: steps of 1/%d on the index grid" % self.steps)
-        self.threshold_spin = QDoubleSpinBox()
-        self.threshold_spin.setRange(0.0, 1.0)
-        self.threshold_spin.setDecimals(4)
-        self.threshold_spin.setSingleStep(1.0 / self.steps)
-        self.threshold_spin.setToolTip("Exact threshold; values off the grid are computed directly")
+        self.threshold_spin = ExactSpinBox(0.0, 1.0, 1.0 / self.steps, hint="0.0000")
+        self.threshold_spin.setToolTip("Exact threshold (applied on Enter); values off the grid are computed directly")
         self.threshold_slider.valueChanged.connect(lambda k: self._emit(threshold=k / self.steps))
-        self.threshold_spin.valueChanged.connect(lambda v: self._emit(threshold=round(v, 6)))
+        self.threshold_spin.valueChanged.connect(lambda v: self._emit(threshold=v))
         form.addRow("threshold", self._pair(self.threshold_slider, self.threshold_spin))
         self.per_class_label = QLabel("")
         self.per_class_label.setStyleSheet("color: #c98a00;")
+        self.per_class_label.setWordWrap(True)        # a long line wraps: it never widens the panel
+        self.per_class_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.per_class_label.hide()
         self.best_button = QPushButton("Apply best thresholds")
         self.best_button.setToolTip("One threshold per class: each class's maximum F-beta over the grid")
         self.best_button.clicked.connect(self.apply_best)
         self.reset_button = QPushButton("Reset")
         self.reset_button.setToolTip("Back to one threshold, 0.5, for every class")
         self.reset_button.clicked.connect(self.reset_best)
-        form.addRow("", self._pair(self.best_button, self.reset_button))
-        form.addRow("", self.per_class_label)
+        form.addRow(self._pair(self.best_button, self.reset_button))
+        form.addRow(self.per_class_label)
 
         self.beta_slider = QSlider(Qt.Horizontal)
         self.beta_slider.setRange(-BETA_LOG_RANGE, BETA_LOG_RANGE)
         self.beta_slider.setTickPosition(QSlider.TicksBelow)
         self.beta_slider.setTickInterval(BETA_LOG_RANGE)   # ticks at 0.1, 1 (Dice), 10
-        self.beta_spin = QDoubleSpinBox()
-        self.beta_spin.setRange(0.01, 100.0)
-        self.beta_spin.setDecimals(3)
-        self.beta_spin.setSingleStep(0.1)
-        self.beta_slider.valueChanged.connect(lambda v: self._emit(beta=round(10 ** (v / BETA_LOG_RANGE), 4)))
+        self.beta_slider.setToolTip("log scale 0.1 – 10 · β → 0: precision · β → ∞: recall")
+        # the engine's whole range: beta in (0, 1e6] (the field's least value is the least positive double)
+        self.beta_spin = ExactSpinBox(math.ulp(0.0), MAX_BETA, 0.1, adaptive=True, hint="0.000")
+        self.beta_spin.setToolTip("Exact beta (applied on Enter)")
+        self.beta_slider.valueChanged.connect(lambda v: self._emit(beta=round(10 ** (v / BETA_LOG_RANGE), 3)))
         self.beta_spin.valueChanged.connect(lambda v: self._emit(beta=v))
         dice = QPushButton("β = 1 (Dice)")
         dice.clicked.connect(lambda: self._emit(beta=1.0, force=True))
@@ -86,36 +103,44 @@ class ControlsPanel(QWidget):
         hint = QLabel("log scale 0.1 – 10 · β → 0: precision · β → ∞: recall")
         hint.setStyleSheet("color: gray; font-size: 10px;")
         hint.setWordWrap(True)
+        hint.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         for slider in (self.threshold_slider, self.beta_slider):
             slider.sliderPressed.connect(lambda: self.drag_changed.emit(True))
             slider.sliderReleased.connect(lambda: self.drag_changed.emit(False))
-        form.addRow("", self._pair(dice, hint))
+        form.addRow("", dice)
+        form.addRow(hint)
 
-        self.smooth_spin = QDoubleSpinBox()
-        self.smooth_spin.setRange(0.0, 1.0)
-        self.smooth_spin.setDecimals(7)
-        self.smooth_spin.setSingleStep(1e-5)
+        self.smooth_spin = ExactSpinBox(0.0, MAX_SMOOTH, 1e-5, adaptive=True, hint="0.0000001")
         self.smooth_spin.valueChanged.connect(lambda v: self._emit(smooth=v))
         form.addRow("smooth", self.smooth_spin)
-        self.boundary_spin = QSpinBox()
-        self.boundary_spin.setRange(0, 100)
+        self.boundary_spin = whole_field(QSpinBox(), 0, MAX_BOUNDARY)
         self.boundary_spin.setSpecialValueText("off (all pixels)")
         self.boundary_spin.setSuffix(" px band")
-        self.boundary_spin.setToolTip("Score only pixels within K px of a GT boundary")
+        self.boundary_spin.setToolTip(BAND_TIP)
         self.boundary_spin.valueChanged.connect(lambda v: self._emit(boundary=v))
         self.interior_box = QCheckBox("interior instead")
         self.interior_box.setToolTip("Score the pixels beyond the band: tells boundary sloppiness from whole-object errors")
         self.interior_box.toggled.connect(lambda on: self._emit(interior=on))
-        form.addRow("boundary", self._pair(self.boundary_spin, self.interior_box))
+        form.addRow("boundary", self.boundary_spin)
+        form.addRow("", self.interior_box)
+        self._scoring_form = form
         return box
+
+    def add_row(self, widget: QWidget) -> None:
+        """A row of another part's (the class table's boundary-metrics box) at the end of the Scoring group."""
+        self._scoring_form.addRow(widget)
 
     def _display_group(self) -> QGroupBox:
         box = QGroupBox("Display")
-        form = QFormLayout(box)
-        self.class_combo = QSearchableComboBox()
+        form = narrow_form(box)
+        self.class_combo = QComboBox()        # keys are shortcuts on it (0-9, A), never text typed into it
+        self.class_combo.setMaxVisibleItems(24)
+        self.class_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.class_combo.setMinimumContentsLength(12)
         self.class_combo.currentIndexChanged.connect(self._class_chosen)
         form.addRow("class", self.class_combo)
         self.view_combo = QComboBox()
+        self.view_combo.setSizeAdjustPolicy(QComboBox.AdjustToContents)   # every label whole
         for key, label in VIEW_LABELS.items():
             self.view_combo.addItem(label, key)
         self.view_combo.currentIndexChanged.connect(lambda i: self._emit(view=self.view_combo.itemData(i)))
@@ -198,11 +223,9 @@ class ControlsPanel(QWidget):
             self.mode.setCurrentText("argmax" if sc.argmax else "threshold")
             if not per_class:           # per-class thresholds: the slider keeps its last single value, unused
                 self.threshold_slider.setValue(int(round(sc.threshold * self.steps)))
-                if abs(self.threshold_spin.value() - sc.threshold) > 1e-9:
-                    self.threshold_spin.setValue(sc.threshold)
+                self.threshold_spin.setValue(sc.threshold)
             self.beta_slider.setValue(int(round(math.log10(max(sc.beta, 1e-6)) * BETA_LOG_RANGE)))
-            if abs(self.beta_spin.value() - sc.beta) > 1e-9:
-                self.beta_spin.setValue(sc.beta)
+            self.beta_spin.setValue(sc.beta)
             self.smooth_spin.setValue(sc.smooth)
             self.boundary_spin.setValue(sc.boundary)
             self.interior_box.setChecked(sc.interior)
@@ -218,7 +241,9 @@ class ControlsPanel(QWidget):
             self.style_combo.setCurrentText(s.style)
             self.background_box.setChecked(s.show_background)
             self.layout_combo.setCurrentText(s.layout)
-            self.per_class_label.setText("per-class thresholds active (the slider is not used)" if per_class else "")
+            self.per_class_label.setText("per-class thresholds active (the slider is not used; Reset for one)"
+                                         if per_class else "")
+            self.per_class_label.setVisible(bool(per_class))
             self.threshold_slider.setEnabled(not per_class and not sc.argmax and self.mode.isEnabled())
             self.threshold_spin.setEnabled(not per_class and not sc.argmax and self.mode.isEnabled())
         finally:

@@ -8,16 +8,33 @@ import numpy as np
 from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QVBoxLayout, QWidget
 
-from .image_list_model import COLUMNS, DELTA, NAME, PAIR, STATUS, ImageListModel
+from .image_list_model import COLUMNS, DELTA, INTEGER_COLUMNS, NAME, PAIR, STATUS, ImageListModel, header_text
 from .table_model import KEY_ROLE, table_view
 
 NAME_MIN_WIDTH = 90
 STATUS_WIDTH = 30
 NUMBER_WIDTH = 70
+SORT_ARROW = 28          # the header's sort indicator and margins
+SCORE_COLUMNS = (1, 2, 3, 4, 5)    # the columns a settings step changes
+GT_ANY, PRED_ANY = "GT has any class", "prediction has any class"
+COMBO_ARROW = 34         # a combo's frame and drop-down arrow
+
+
+def fit_width(combo: QComboBox, texts) -> None:
+    """The combo at least as wide as the longest of these texts needs (each shows whole)."""
+    combo.setMinimumWidth(max(combo.fontMetrics().horizontalAdvance(t) for t in texts) + COMBO_ARROW)
+
+
+def number_column_width(metrics, column: int) -> int:
+    """A number column's width: its header with the sort arrow, or its widest value, whichever is wider."""
+    widest = "8,888,888" if column in INTEGER_COLUMNS or column == PAIR else "−0.000"
+    header = max(metrics.horizontalAdvance(header_text(column, k)) for k in (None, 99))
+    return max(header + SORT_ARROW, metrics.horizontalAdvance(widest) + 14)
 
 
 class ImageListPanel(QWidget):
     image_selected = Signal(int)
+    order_changed = Signal()        # re-sorted or re-filtered: "n of N in the list" is said again
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -37,21 +54,21 @@ class ImageListPanel(QWidget):
                            (self.pred_filter, "only images whose prediction has this class"),
                            (self.status_filter, "only images with this review status")):
             combo.setToolTip(tip)
-            combo.setMinimumContentsLength(6)
+            combo.setMinimumContentsLength(1)        # as wide as its longest item (fit_width), not n widest letters
             combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
             combo.currentIndexChanged.connect(self._refilter)
+        fit_width(self.pred_filter, [PRED_ANY])
         self.summary = QLabel("no dataset")
         self.summary.setStyleSheet("color: gray;")
         self.summary.setWordWrap(True)          # "n of N reviewed (mine: m)" stays whole in a narrow list
-        top, filters = QHBoxLayout(), QHBoxLayout()
+        top = QHBoxLayout()        # the class filters on rows of their own: a class name shows whole
         top.addWidget(self.search, 2)
         top.addWidget(self.status_filter, 1)
-        filters.addWidget(self.gt_filter)
-        filters.addWidget(self.pred_filter)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
-        layout.addLayout(filters)
+        layout.addWidget(self.gt_filter)
+        layout.addWidget(self.pred_filter)
         layout.addWidget(self.view)
         layout.addWidget(self.summary)
         self.setMinimumWidth(200)
@@ -71,31 +88,35 @@ class ImageListPanel(QWidget):
         self._widths()
         header.moveSection(header.visualIndex(STATUS), 0)      # status icon, name, sorted-by score, the rest
         self._sort_column = -1
+        self._score_column = 1         # the score beside the name: the last score column sorted by
         header.sortIndicatorChanged.connect(lambda column, _order: self._bring_forward(column))
         self.view.viewport().installEventFilter(self)
 
     def _widths(self) -> None:
+        """Every number column as wide as its header (with the sort arrow) and its widest value."""
         header = self.view.horizontalHeader()
         for c in range(len(COLUMNS)):
-            header.resizeSection(c, NUMBER_WIDTH + (8 if c in (4, 5, PAIR) else 28 if c > PAIR else 0))
+            if c not in (NAME, STATUS):
+                header.resizeSection(c, number_column_width(self.view.fontMetrics(), c))
         header.resizeSection(STATUS, STATUS_WIDTH)
 
     def _bring_forward(self, column: int) -> None:
+        """The sorted-by score moves beside the name; sorting by name or status keeps the score that was there."""
         self._sort_column = column
         header = self.view.horizontalHeader()
         if column not in (NAME, STATUS) and column >= 0:
+            self._score_column = column
             header.moveSection(header.visualIndex(column), 2)
         self._fit_name()
+        self.order_changed.emit()
 
     def _fit_name(self) -> None:
-        """The name takes the room the status and sorted-by columns leave, so those never scroll out of view."""
+        """The name takes the room the status and the score beside it leave, so those never scroll out of view."""
         header = self.view.horizontalHeader()
-        sort_column = self._sort_column
-        sorted_width = header.sectionSize(sort_column) if sort_column not in (-1, NAME, STATUS) else 0
-        room = self.view.viewport().width() - header.sectionSize(STATUS) - sorted_width - 6   # a margin for the frame
+        room = self.view.viewport().width() - header.sectionSize(STATUS) - header.sectionSize(self._score_column)
         metrics = self.view.fontMetrics()
         needed = max((metrics.horizontalAdvance(n) for n in self.model.names[:2000]), default=0) + 28
-        header.resizeSection(NAME, max(NAME_MIN_WIDTH, min(room, max(needed, 2 * NAME_MIN_WIDTH))))
+        header.resizeSection(NAME, max(NAME_MIN_WIDTH, min(room - 2, max(needed, 2 * NAME_MIN_WIDTH))))
 
     def eventFilter(self, obj, event) -> bool:
         if obj is self.view.viewport() and event.type() == QEvent.Resize:
@@ -107,12 +128,12 @@ class ImageListPanel(QWidget):
         self._name_filter = ("", None)
         self.model.set_names(names)
         self._widths()       # a model reset gives every section the default size
-        for combo, label in ((self.gt_filter, "in GT: any class"), (self.pred_filter, "predicted: any class")):
+        for combo, label, has in ((self.gt_filter, GT_ANY, "GT has"), (self.pred_filter, PRED_ANY, "prediction has")):
             combo.blockSignals(True)
             combo.clear()
             combo.addItem(label, None)
             for i, n in enumerate(class_names):
-                combo.addItem(f"{i}: {n}", i)
+                combo.addItem(f"{has} {i}: {n}", i)
             combo.blockSignals(False)
         self.set_status_names(status_names)
         self.view.horizontalHeader().setSortIndicator(-1, Qt.AscendingOrder)
@@ -126,6 +147,7 @@ class ImageListPanel(QWidget):
         for s in status_names:
             self.status_filter.addItem(s, s)
         self.status_filter.blockSignals(False)
+        fit_width(self.status_filter, ["status: any", *status_names])
 
     def refresh(self, scores: dict[str, np.ndarray] | None = None, failures: dict[int, str] | None = None,
                 statuses: dict[str, str] | None = None, notes: dict[str, str] | None = None) -> None:
@@ -134,13 +156,17 @@ class ImageListPanel(QWidget):
         if scores is not None:
             self.scores = scores
         m.scores = self.scores
-        if failures is not None:
+        failed = failures is not None and dict(failures) != m.failures
+        if failed:
             m.failures = dict(failures)
         if statuses is not None:
             m.statuses = statuses
         if notes is not None:
             m.notes = notes
-        m.changed()
+        if failed or statuses is not None or notes is not None:
+            m.changed()
+        else:           # a settings step: only the score columns repaint (not the names and status marks)
+            m.changed(SCORE_COLUMNS[0], SCORE_COLUMNS[-1])
         if self.scores is not None and not self._sorted_once:
             self._sorted_once = True
             self.sort_worst_first()
@@ -193,6 +219,7 @@ class ImageListPanel(QWidget):
         """Fills the label-score or Δ column (dataset order) and ranks the list by it."""
         self.model.extra[column] = values
         self.model.changed(column, column)
+        self._sorted_once = True      # the first scores must not put the list back to worst first
         self.view.sortByColumn(column, Qt.AscendingOrder if ascending else Qt.DescendingOrder)
 
     def drop_settings_columns(self, pairs: bool = True) -> None:
@@ -208,6 +235,7 @@ class ImageListPanel(QWidget):
     def resort(self) -> None:
         """The rows in the order of the sorted-by column's new values (one numpy argsort)."""
         self.model.sort(self.model.sort_column, self.model.sort_order)
+        self.order_changed.emit()
 
     def sort_worst_first(self, column: int = 1) -> None:
         self.view.sortByColumn(column, Qt.AscendingOrder if column in (1, 2, 3) else Qt.DescendingOrder)
@@ -226,8 +254,9 @@ class ImageListPanel(QWidget):
             same = self.model.status_array() == status
             shown = same if shown is None else shown & same
         if self.model.set_shown(None if shown is None else np.asarray(shown, dtype=bool)) and self._current_key >= 0:
-            self.select(self._current_key)      # a reset forgets the current row
+            self.select(self._current_key)      # a reset forgets the current row (a filter cleared: selected again)
         self.update_summary()
+        self.order_changed.emit()
 
     def _name_mask(self) -> np.ndarray | None:
         """Images whose name contains the search text (kept for that text: a step does not search again)."""

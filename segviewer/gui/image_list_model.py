@@ -9,10 +9,9 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor
 
 from ..core.list_values import BLOCK
-from .table_model import KEY_ROLE, SORT_ROLE, Cell, fmt
+from .table_model import CENTER, KEY_ROLE, RIGHT, SORT_ROLE, Cell, brush, fill_painted, fmt
 
 COLUMNS = ["image", "mean Fβ", "class Fβ", "mean IoU", "FP px", "FN px", "status", "cell px", "label score",
            "ΔFβ B−A"]
@@ -29,6 +28,7 @@ ANSWERED = frozenset({Qt.DisplayRole, SORT_ROLE, KEY_ROLE, Qt.ToolTipRole, Qt.Fo
 EXTRA_KEYS = {LABEL: "label_score", DELTA: "delta"}
 SCORE_KEYS = {1: "mean_fbeta", 2: "class_fbeta", 3: "mean_iou", 4: "fp", 5: "fn"}
 INTEGER_COLUMNS = {4, 5}
+CLASS_COLUMNS = (2, 4, 5)      # class Fβ, FP px, FN px: they follow the class selected in Settings
 FAILED_COLOR = (220, 80, 80)
 HELD_COLOR = (40, 100, 190)
 HOLDER_CHARS = 12
@@ -37,16 +37,13 @@ STATUS_MARKS = {"unreviewed": ("", None), "accepted": ("✓", (30, 150, 60)), "n
                 "model error": ("!", (200, 120, 0)), "ambiguous": ("?", (110, 90, 200))}
 
 
-RIGHT, CENTER = int(Qt.AlignRight | Qt.AlignVCenter), int(Qt.AlignCenter)
-_BRUSHES: dict[tuple, QBrush] = {}
-
-
-def _brush(color: tuple) -> QBrush:
-    """One brush per colour (the view asks for them on every repaint)."""
-    found = _BRUSHES.get(color)
-    if found is None:
-        found = _BRUSHES[color] = QBrush(QColor(*color))
-    return found
+def header_text(column: int, class_id: int | None = None, _name: str = "") -> str:
+    """A column's header; the ones that follow the selected class say which (its id; Σ for all classes)."""
+    if column not in CLASS_COLUMNS:
+        return COLUMNS[column]
+    if column == 2:
+        return f"Fβ class {class_id}" if class_id is not None else "class Fβ (all)"
+    return f"{COLUMNS[column]} ({class_id})" if class_id is not None else f"Σ {COLUMNS[column]}"
 
 
 def status_mark(status: str, note: str) -> tuple[str, tuple | None]:
@@ -71,6 +68,7 @@ class ImageListModel(QAbstractTableModel):
         self.holders: dict[str, str] = {}           # image name -> the reviewer who has it open elsewhere
         self.pair_counts: np.ndarray | None = None
         self.extra: dict[int, np.ndarray] = {}      # LABEL / DELTA column values, in dataset order
+        self.class_column: tuple[int | None, str] = (None, "")
         self._lower: np.ndarray | None = None       # names lower-cased (sorting, the name filter)
         self._name_rank: np.ndarray | None = None
         self._cells: tuple = (None, {})             # (the scores they are of, image -> (block of rows, position))
@@ -229,12 +227,19 @@ class ImageListModel(QAbstractTableModel):
     def columnCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
 
+    def set_class(self, class_id: int | None, name: str = "") -> None:
+        """The class the class Fβ, FP and FN columns follow (None: all classes): their headers say which."""
+        self.class_column = (class_id, name)
+        self.headerDataChanged.emit(Qt.Horizontal, min(CLASS_COLUMNS), max(CLASS_COLUMNS))
+
     def headerData(self, section, orientation, role=Qt.DisplayRole):
         if orientation == Qt.Horizontal:
             if role == Qt.DisplayRole:
-                return "" if section == STATUS else COLUMNS[section]
+                return "" if section == STATUS else header_text(section, *self.class_column)
             if role == Qt.ToolTipRole:
-                return TIPS[section]
+                class_id, name = self.class_column
+                which = f" — now class {class_id}: {name}" if class_id is not None else " — now all classes"
+                return TIPS[section] + (which if section in CLASS_COLUMNS else "")
         return None
 
     def data(self, index, role=Qt.DisplayRole):
@@ -243,6 +248,24 @@ class ImageListModel(QAbstractTableModel):
             return None
         r = int(self.order[index.row()])
         return r if role == KEY_ROLE else self._role(r, index.column(), role)
+
+    def multiData(self, index, roles) -> None:
+        """A painted cell's roles in one call, its value read once (see TableModel.multiData)."""
+        if index.isValid():
+            r, c = int(self.order[index.row()]), index.column()
+            fill_painted(roles, *self._painted(r, c))
+
+    def _painted(self, r: int, c: int) -> tuple:
+        """(text, alignment, text brush, background brush) of a cell."""
+        v = self.value(r, c)
+        if c == STATUS:
+            mark, color = status_mark(v, self.notes.get(self.names[r], ""))
+            return mark, CENTER, brush(color), None
+        if c == NAME and self.holders and self.names[r] in self.holders:
+            return self._held_role(r, v, Qt.DisplayRole), None, self._held_role(r, v, Qt.ForegroundRole), None
+        if c == NAME:
+            return v, None, brush(FAILED_COLOR) if r in self.failures else None, None
+        return fmt(v), RIGHT, None, None
 
     def _role(self, r: int, c: int, role):
         if role == Qt.TextAlignmentRole and c != STATUS:     # asked for every cell on every repaint: no value needed
@@ -263,7 +286,7 @@ class ImageListModel(QAbstractTableModel):
         if role == Qt.ToolTipRole:
             return self.failures.get(r) if c == NAME else ("computing…" if self.scores is None else None)
         if role == Qt.ForegroundRole:
-            return _brush(FAILED_COLOR) if c == NAME and r in self.failures else None
+            return brush(FAILED_COLOR) if c == NAME and r in self.failures else None
         return None
 
     def _held_role(self, r: int, name: str, role):
@@ -275,7 +298,7 @@ class ImageListModel(QAbstractTableModel):
         if role == Qt.ToolTipRole:
             return (f"{who} has this image open: next unreviewed skips it"
                     + (f"\n{self.failures[r]}" if r in self.failures else ""))
-        return QBrush(QColor(*HELD_COLOR))
+        return brush(HELD_COLOR)
 
     def _status_role(self, r: int, status: str, role):
         note = self.notes.get(self.names[r], "")
@@ -287,5 +310,5 @@ class ImageListModel(QAbstractTableModel):
         if role == Qt.DisplayRole:
             return mark
         if role == Qt.ForegroundRole:
-            return _brush(color) if color else None
+            return brush(color)
         return CENTER

@@ -53,7 +53,9 @@ class Insights(QObject):
             return
         v = self.v
         if v.settings.view == "compare" and not (v.engine is not None and v.engine.compare.attached):
-            self.services.error("Compare view failed: no model B is open (File ▸ Compare with model B…).")
+            # a key pressed at the wrong time is no error: a line in the status bar, no dialog to dismiss
+            self.services.status("V shows model A → B changes once a model B is open "
+                                 "(File ▸ Compare with model B…, or --compare B_DIR)", 8000)
             v.update_settings(view="errors")
             return
         self.activate()

@@ -4,23 +4,22 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
-
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QStyle, QTabWidget
 
 from ..core.dataset import DataOptions
-from ..core.overlay import ALL_CLASSES, class_lut
-from .canvas import CanvasPanel, blank_code, luts_for
+from ..core.overlay import ALL_CLASSES
+from .canvas import CanvasPanel
+from .canvas_view import CanvasView
 from .analysis import FailureTabs
 from .class_table import ClassTablePanel
 from .confusion_panel import ConfusionPanel
 from .regions_panel import RegionsPanel
 from .controls import ControlsPanel
-from .curves import CurvesPanel
+from .curves import CurvesController, CurvesPanel
 from .image_list import ImageListPanel
-from .layout import DEFAULT_SIZE, WindowLayout, scrolling
+from .layout import DEFAULT_SIZE, Arrangement, WindowLayout, initial_size, scrolling
 from .viewer import Viewer
 from .volume_view import VolumeView
 from .window_actions import WindowActions
@@ -29,13 +28,15 @@ from .guard import guarded
 from .readout import hover_text
 from .boundary_columns import BoundaryColumns
 from .insights import Insights
+from .failed_image import NOT_LOADED, FailedImage
+from .first_image import FirstImage
 from .review import ReviewController
 from .team import ConnectionLabel
 from .services import WindowServices
 from .time_left import IndexProgress
 
+CLASS_ROWS = {Arrangement.COMPACT: 7, Arrangement.WIDE: 10}     # class table rows the Scores panel opens with
 CLOSE_WAIT_S = 3.0
-LUT_KEYS = {"palette", "show_tp", "show_fp", "show_fn", "opacity", "view", "class_id", "show_background"}
 
 
 class MainWindow(QMainWindow):
@@ -48,7 +49,8 @@ class MainWindow(QMainWindow):
             remember_layout = QGuiApplication.platformName() != "offscreen"
         self.remember_layout = remember_layout
         self.setWindowTitle("segviewer")
-        self.resize(*DEFAULT_SIZE)
+        self.resize(*(DEFAULT_SIZE if QGuiApplication.platformName() == "offscreen"
+                      else initial_size(self.screen().availableGeometry().size())))
         self.setMinimumSize(800, 560)
         self.setAcceptDrops(True)
         self.qsettings = settings or QSettings("segviewer", "segviewer")
@@ -75,28 +77,44 @@ class MainWindow(QMainWindow):
         self.review = ReviewController(self.viewer, self.services, self)
         self.insights = Insights(self.viewer, self.services, self.bottom_tabs, self.review, self)
         self.boundary_columns = BoundaryColumns(self.viewer, self.class_table, self)
+        self.failed_image = FailedImage(self.viewer, self)
         self.exports = WindowExports(self.viewer, self.services, self.canvas, lambda: self.review.target)
         self.layout_ = WindowLayout(self)
-        self.images_dock = self.layout_.add("Images", self.image_list, Qt.LeftDockWidgetArea, 270, (200, 150))
-        self.settings_dock = self.layout_.add("Settings", scrolling(self.controls), Qt.RightDockWidgetArea, 330,
-                                              (0, 120))
-        self.review_dock = self.layout_.add("Review", scrolling(self.review.panel), Qt.RightDockWidgetArea, 285,
+        self.images_dock = self.layout_.add("Images", self.image_list, Qt.LeftDockWidgetArea, 250, (200, 150))
+        self.settings_dock = self.layout_.add("Settings", scrolling(self.controls), Qt.RightDockWidgetArea, 0,
+                                              (0, 120))   # as narrow as its controls allow
+        self.review_dock = self.layout_.add("Review", scrolling(self.review.panel), Qt.RightDockWidgetArea, 290,
                                             (0, 120), below=self.settings_dock)
-        self.scores_dock = self.layout_.add("Scores", self.bottom_tabs, Qt.BottomDockWidgetArea, 280, (0, 190))
+        self.scores_dock = self.layout_.add("Scores", self.bottom_tabs, Qt.BottomDockWidgetArea, 280, (0, 150),
+                                            side_bar=False, summary=self.class_table.summary)
+        self.controls.add_row(self.class_table.boundary_box)
+        self.layout_.bottom_height = self._scores_height
         self.layout_.keep_share(self.images_dock, Qt.Horizontal)
         self.layout_.keep_share(self.scores_dock, Qt.Vertical)
-        self.layout_.apply_default_sizes()
+        self.layout_.reset()
         self._status_bar()
         self.actions_ = WindowActions(self)
         if remember_layout:
             self.layout_.restore(self.qsettings)
-        self._last_codes = None
-        self._jump_to_top = False
+        self.canvas_view = CanvasView(self.viewer, self.canvas, self.image_list.position_of, self.insights.legend,
+                                      self.failed_image.showing, self.volume_view)
+        self.curves_ = CurvesController(self.viewer, self.curves)
+        self._tables_dirty = False
+        self.first_image = FirstImage(self.image_list.visible_order, self.review.resume_in, self.viewer.select_image,
+                                      lambda: self.viewer.current)
         self._connect()
         self.controls.sync(self.viewer.settings)
-        self._apply_lut()
-        self._show_empty_hint()
+        self.canvas_view.apply_lut()
+        self.canvas_view.show_empty_hint()
         self.canvas.view_widget.setFocus()   # single keys work from the start (not typed into the name filter)
+
+    def _scores_height(self, arrangement: Arrangement) -> int:
+        """The Scores panel's height: the class table's header and CLASS_ROWS rows (a small dataset's every class
+        on a laptop), the image keeping about half of the window."""
+        tabs = self.bottom_tabs
+        frame = 2 * tabs.style().pixelMetric(QStyle.PM_DefaultFrameWidth)
+        return (self.scores_dock.titleBarWidget().sizeHint().height() + tabs.tabBar().sizeHint().height() + frame
+                + self.class_table.height_for_rows(CLASS_ROWS[arrangement]))
 
     def _status_bar(self) -> None:
         bar = self.statusBar()
@@ -117,18 +135,20 @@ class MainWindow(QMainWindow):
         v = self.viewer
         for signal, slot in ((v.dataset_opened, self._on_dataset_opened), (v.dataset_closed, self._on_dataset_closed),
                              (v.sample_loaded, self._on_sample_loaded),
-                             (v.overlay_ready, self._on_overlay), (v.image_scores_ready, self._update_tables),
+                             (v.overlay_ready, self.canvas_view.overlay_ready), (v.overlay_ready, self._update_timing),
+                             (v.image_scores_ready, self._tables_later),
                              (v.dataset_scores_ready, self._on_dataset_scores),
                              (v.settings_changed, self._on_settings_changed),
+                             (v.settings_applied, self._tables_now),
                              (v.index_progress, self.progress.report), (v.image_failed, self._on_image_failed),
                              (v.failures_changed, lambda: self.image_list.refresh(failures=self.viewer.failures)),
                              (v.error, self.show_error)):     # the viewer's messages are already in the one format
             signal.connect(slot)
-        v.slices.changed.connect(self._update_title)          # a 3-D case's slice: the title names it
+        v.slices.changed.connect(self.canvas_view.update_title)         # a 3-D case's slice: the title names it
         self.controls.changed.connect(lambda changes: v.update_settings(**changes))
         self.controls.apply_best.connect(v.apply_best_thresholds)
         self.controls.reset_best.connect(v.reset_thresholds)
-        self.review.panel_wanted.connect(self.review_dock.show)
+        self.review.panel_wanted.connect(lambda: self.layout_.show_panel(self.review_dock))
         self.review.reviews_changed.connect(lambda statuses, notes: self.image_list.refresh(statuses=statuses,
                                                                                            notes=notes))
         self.review.progress_changed.connect(self.reviewed_label.setText)
@@ -136,15 +156,16 @@ class MainWindow(QMainWindow):
         self.review.status_names_changed.connect(self.image_list.set_status_names)
         self.review.held_changed.connect(self.image_list.show_holders)
         self.review.connection_changed.connect(self.connection_label.show_text)
-        self.review.resume_at.connect(self._resume_at)
         self.insights.list_column.connect(self._rank_list)
         self.insights.columns_stale.connect(self.image_list.drop_settings_columns)
-        self.boundary_columns.changed.connect(self._update_tables)
+        self.boundary_columns.changed.connect(self._tables_later)
         self.controls.drag_changed.connect(self.image_list.hold_order)
         self.image_list.image_selected.connect(self._on_list_selected)
+        self.image_list.order_changed.connect(self.canvas_view.update_title)
         self.class_table.class_clicked.connect(lambda c: v.update_settings(class_id=c))
         self.canvas.hovered.connect(lambda x, y: self.canvas.readout.setText(hover_text(self.viewer, x, y)))
         self.failure_tabs.highlight.connect(self.canvas.set_highlight)
+        self.failed_image.preview_ready.connect(self.canvas_view.show_preview)
         self.failure_tabs.pair_ranked.connect(self.image_list.show_pair_counts)
 
     # ---- opening ----
@@ -159,11 +180,11 @@ class MainWindow(QMainWindow):
         ds = v.dataset
         self.controls.set_classes(ds.classes.names, ds.classes.colors, v.is_hard)
         self.controls.sync(v.settings)
-        # the first image shown is the top of the list once it is sorted, unless a review resumes elsewhere
-        self._jump_to_top = True
+        self.first_image.dataset_opened()     # picked once the list has its order (and the session answered)
         self.image_list.set_dataset(ds.names, ds.classes.names, self.review.status_names())
+        self._list_follows_class()
         self.review.open_for_dataset()
-        self.curves.set_curves(None, v.steps)
+        self.curves_.dataset_opened()
         kind = "annotator masks" if v.is_hard else "predictions" if ds.volumes else "logits"
         self.size_label.setText(f"{len(ds)} {'cases' if ds.volumes else 'images'} · {ds.classes.num_classes} "
                                 f"classes · {kind}")
@@ -176,119 +197,56 @@ class MainWindow(QMainWindow):
 
     def _on_dataset_closed(self) -> None:
         """Nothing of a closed engine stays on screen: no numbers for a dataset that is gone."""
-        self.canvas.clear()
-        self._last_codes = None
+        self.canvas_view.clear()
         self.image_list.set_dataset([], [], [])
         self.class_table.model.set_rows([], [])
         self.review.close()
         self.size_label.setText("no dataset")
-        self._show_empty_hint()
+        self.canvas_view.show_empty_hint()
 
     def show_image(self, i: int) -> None:
         """Shows image i (dataset order) as the user's choice: the list's top no longer replaces it."""
-        self._jump_to_top = False
+        self.first_image.user_chose()
         self.viewer.select_image(i)
 
     def _on_list_selected(self, i: int) -> None:
         self.show_image(i)
 
-    def _resume_at(self, i: int) -> None:
-        """The review session, once open, says where the review goes on: there, not the list's top."""
-        self._jump_to_top = False
-        if i != self.viewer.current:
-            self.viewer.select_image(i)
-
     def _on_sample_loaded(self) -> None:
-        loaded = self.viewer.loaded
-        self.canvas.show_error(None)
-        self.canvas.set_image(*self.volume_view.image_of(loaded))
-        self._update_title()
-        self._show_gt_pane()
-        self.image_list.select(loaded.index)
+        self.canvas_view.sample_loaded()
+        self.image_list.select(self.viewer.loaded.index)
         self.review.on_image_changed()   # its lease, its review and history
-
-    def _on_overlay(self, codes) -> None:
-        self._last_codes = codes
-        self.canvas.set_codes(codes, blank_code(self.viewer.settings.view))
-        self._update_legend()
-        self._update_timing()
 
     def _on_image_failed(self, i: int, message: str) -> None:
         self.image_list.refresh(failures=self.viewer.failures)
         if i == self.viewer.current:
-            self.canvas.clear()
-            self._last_codes = None
-            self.canvas.show_error(f"Could not load this image — {message}")
+            self.canvas_view.image_failed(message)
             self.image_list.select(i)
             self.review.on_image_changed()
 
     # ---- settings ----
     def _on_settings_changed(self, changed: set) -> None:
-        s = self.viewer.settings
-        self.controls.sync(s)
-        if "style" in changed:
-            self.canvas.set_style(s.style)
-            self._show_gt_pane()
-        if "layout" in changed:
-            self.canvas.set_side_by_side(s.layout == "side by side")
-            self._show_gt_pane()
-        if changed & LUT_KEYS:
-            self._apply_lut()
-        if changed & {"opacity", "view"}:
-            self._show_gt_pane()
-        self._update_title()
+        self.controls.sync(self.viewer.settings)
+        self.canvas_view.settings_changed(changed)
         if "class_id" in changed:
             self.class_table.select_class(self.viewer.settings.class_id)
+            self._list_follows_class()
             self._refresh_list()
-        if changed & {"class_id", "beta", "smooth"}:
-            self._redraw_curves()
-        elif "threshold" in changed and self.viewer.dataset is not None:
-            self.curves.move_markers(self.viewer.scoring.effective_threshold())
-
-    def _apply_lut(self) -> None:
-        colors = self.viewer.classes.color_array() if self.viewer.dataset else np.zeros((1, 3), np.uint8)
-        self.canvas.set_lut(luts_for(self.viewer.settings, colors))
-        self._update_legend()
-
-    def _show_gt_pane(self) -> None:
-        """Side by side: the GT classes in the left pane, whatever the main pane shows."""
-        v = self.viewer
-        if not self.canvas.side_by_side or v.loaded is None:
-            return
-        codes = v.loaded.overlay(v.scoring, v.settings.class_id, "gt").codes
-        self.canvas.set_gt_codes(codes, class_lut(v.classes.color_array(), max(v.settings.opacity, 0.5)))
-
-    def _update_title(self) -> None:
-        v = self.viewer
-        if v.dataset is None or v.current < 0:
-            return
-        row, shown = self.image_list.position_of(v.current)
-        where = f"{row + 1} of {shown} in the list" if row >= 0 else ""
-        s = v.settings
-        view = {"errors": "errors", "gt": "ground truth", "pred": "prediction", "image": "image only",
-                "doubt": "label doubt", "compare": "model A → B"}[s.view]
-        left = "ground truth ◂ │ ▸ " if s.layout == "side by side" else ""
-        self.canvas.title.setText(f"<b>{v.dataset.names[v.current]}</b>{self.volume_view.title()} &nbsp;"
-                                  f"<span style='color:gray'>{where} · {left}{view}</span>")
-
-    def _update_legend(self) -> None:
-        s = self.viewer.settings
-        self._update_title()
-        if s.view == "image":
-            self.canvas.legend.setText("image only — press I to bring the overlay back")
-        elif s.view in ("doubt", "compare"):
-            self.canvas.legend.setText(self.insights.legend(s.view, self.viewer.overlay))
-        elif s.view == "errors":
-            overlay, image = self.viewer.overlay, self.viewer.image_counts
-            counts = overlay.legend if overlay is not None else None
-            sums = (int(image.fp.sum()), int(image.fn.sum())) if image is not None else None
-            self.canvas.set_error_legend(s.palette, (s.show_tp, s.show_fp, s.show_fn), counts,
-                                         s.class_id == ALL_CLASSES, sums, s.show_background)
-        elif self.viewer.dataset:
-            present = set(np.unique(self._last_codes).tolist()) if self._last_codes is not None else None
-            self.canvas.set_class_legend(self.viewer.classes.names, self.viewer.classes.colors, present)
+        self.curves_.settings_changed(changed)
 
     # ---- numbers ----
+    def _tables_later(self) -> None:
+        """The tables are drawn once per settings change, however many of their numbers it brought at once (a
+        slider step brings the image's and the dataset's), before the window is painted."""
+        self._tables_dirty = True
+        if not self.viewer.applying:
+            self._tables_now()
+
+    def _tables_now(self) -> None:
+        if self._tables_dirty:
+            self._tables_dirty = False
+            self._update_tables()
+
     def _update_tables(self) -> None:
         v = self.viewer
         if v.dataset is None:
@@ -303,41 +261,35 @@ class MainWindow(QMainWindow):
         scopes.append((dataset, (dc.tp + dc.fn) if dc is not None else None))
         if volumes:
             scopes.append(v.slices.dataset_case_mean())
-        self.class_table.update_scores(v.classes.names, v.classes.colors, scopes, v.best, v.scoring.beta, note)
+        self.class_table.update_scores(v.classes.names, v.classes.colors, scopes, v.best, v.scoring.beta, note,
+                                       NOT_LOADED if self.failed_image.showing() else "computing…")
         self.class_table.select_class(v.settings.class_id)
-        self._update_legend()
+        self.canvas_view.update_legend()
         self._update_timing()
 
     def _on_dataset_scores(self) -> None:
-        index = self.viewer.index
-        if index is not None and self.curves.source is not index:
-            self.curves.set_curves(None if self.viewer.is_hard else index.curves(), index.steps, source=index)
-            self._redraw_curves()
-        self._update_tables()
+        self.curves_.dataset_scores()
+        self._tables_later()
         self._refresh_list()      # every step: the rows update in place (the order waits for the drag's end)
 
     def _refresh_list(self) -> None:
         # None while the dataset counts for these settings are computed: the list shows "…", never old numbers
         self.image_list.scores = self.viewer.image_list_scores()
         self.image_list.refresh(None, self.viewer.failures)
-        if self._jump_to_top and self.image_list.scores is not None:
-            self._jump_to_top = False
-            order = self.image_list.visible_order()
-            if order and order[0] != self.viewer.current:
-                self.viewer.select_image(order[0])
+        if self.image_list.scores is not None:
+            self.first_image.list_sorted()
 
-    def _redraw_curves(self) -> None:
+    def _list_follows_class(self) -> None:
         v = self.viewer
-        if v.dataset is None:
-            return
-        sc = v.scoring
-        self.curves.redraw(v.settings.class_id, v.classes.names, v.classes.color_array(), sc.beta, sc.smooth,
-                           sc.effective_threshold())
+        class_id = v.settings.class_id
+        self.image_list.model.set_class(None if class_id == ALL_CLASSES else class_id,
+                                        "" if class_id == ALL_CLASSES else v.classes.names[class_id])
 
     def _rank_list(self, column: int, values, ascending: bool) -> None:
         """An analysis ranks the image list by its column; the title's "n of N in the list" follows the order."""
         self.image_list.show_column(column, values, ascending)
-        self._update_title()
+        self.first_image.list_ranked()
+        self.canvas_view.update_title()
 
     def _update_timing(self) -> None:
         v = self.viewer
@@ -365,10 +317,6 @@ class MainWindow(QMainWindow):
         """A problem shown in the status bar only (the part that found it shows its own dialog)."""
         self.statusBar().showMessage(text, 15000)
         self.last_error = text
-
-    def _show_empty_hint(self) -> None:
-        self.canvas.show_error(None)
-        self.canvas.legend.setText("File ▸ Open dataset (Ctrl+O), drop a dataset folder here, or File ▸ Open demo dataset")
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

@@ -14,20 +14,13 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDialogButtonBo
 from ..core.classes import preset_names
 from ..core.dataset import DataOptions
 from ..core.errors import OptionError
+from ..core.options import beside_gt
 from ..core.sessions import PgTarget, session_target
 from .folders import remember_folder, start_folder
 
 
 RECENT_SESSIONS_KEY = "review/recent_sessions"
 MAX_RECENT_SESSIONS = 8
-
-
-def beside_gt(gt: Path) -> tuple[Path | None, Path | None]:
-    """images/ and classes.json in the GT folder's parent (the dataset-folder layout), when they are there."""
-    root = gt.parent
-    images = root / "images" if (root / "images").is_dir() else None
-    classes = root / "classes.json" if (root / "classes.json").is_file() else None
-    return images, classes
 
 
 class OpenDatasetDialog(QDialog):

@@ -11,35 +11,20 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QTextCursor
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QPlainTextEdit
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ..core.session_paths import session_path
 from ..core.sessions import PgTarget, open_session, session_target
 from .folders import start_folder, remember_folder
 from .guard import guarded
-from .review_panel import ReviewPanel
+from .review_panel import NoteEdit, ReviewPanel
 from .session_worker import SessionWorker
 from .team import READ_ONLY_STYLE
-from .window_session import SessionReviews, SessionState
-
-
-class NoteEdit(QPlainTextEdit):
-    """The note box: Enter saves, Shift+Enter starts a new line, Esc gives up the edit."""
-    submitted = Signal(str)
-    cancelled = Signal()
-
-    def keyPressEvent(self, event) -> None:
-        if event.key() in (Qt.Key_Return, Qt.Key_Enter) and not event.modifiers() & Qt.ShiftModifier:
-            self.submitted.emit(self.toPlainText())
-        elif event.key() == Qt.Key_Escape:
-            self.cancelled.emit()
-        elif event.key() in (Qt.Key_Return, Qt.Key_Enter):
-            self.insertPlainText("\n")
-        else:
-            super().keyPressEvent(event)
+from .window_session import SessionReviews, SessionState, undone_text
 
 
 class ReviewController(QObject):
@@ -49,7 +34,6 @@ class ReviewController(QObject):
     status_names_changed = Signal(list)     # the open session's statuses
     held_changed = Signal(dict)             # image name -> reviewer, for images open in other windows
     connection_changed = Signal(str)        # "offline — n changes waiting"; "" when there is nothing to say
-    resume_at = Signal(int)                 # a reopened review goes on at this image (dataset position)
 
     def __init__(self, viewer, services, parent: QObject | None = None):
         super().__init__(parent)
@@ -62,6 +46,7 @@ class ReviewController(QObject):
         self._shown: str | None = None      # the image the session was last told this window shows
         self._version: tuple | None = None
         self._saving = 0
+        self._resuming: Callable[[int | None], None] | None = None   # a resume waiting for the session's answer
         self._build_panel()
 
     def _build_panel(self) -> None:
@@ -75,7 +60,7 @@ class ReviewController(QObject):
         self.note_box.cancelled.connect(self._note_cancelled)
         panel.undo_button.clicked.connect(lambda checked=False: self.undo())
         panel.next_button.clicked.connect(lambda checked=False: self.next_unreviewed())
-        self.retry.clicked.connect(lambda: self._failed is not None and self._open(self._failed, resume=True))
+        self.retry.clicked.connect(lambda: self._failed is not None and self._open(self._failed))
 
     # ---- the session ----
     @property
@@ -90,7 +75,7 @@ class ReviewController(QObject):
     def open_for_dataset(self) -> None:
         self.close()
         ds = self.viewer.dataset
-        self._open(self.session_override or session_path(ds.options), resume=True)
+        self._open(self.session_override or session_path(ds.options))
 
     def use_session(self, target) -> bool:
         """Opens a session (a file path, a PostgreSQL URL or a target) for the open dataset, on the session thread;
@@ -100,10 +85,10 @@ class ReviewController(QObject):
         except ValueError as exc:
             self.services.error(f"Review session failed: {exc}")
             return False
-        self._open(target, resume=False)
+        self._open(target)
         return True
 
-    def _open(self, target, resume: bool) -> None:
+    def _open(self, target) -> None:
         self.close()
         self.target, self._failed = target, None
         self.retry.hide()
@@ -117,12 +102,23 @@ class ReviewController(QObject):
         self._set_file_label(f"opening {target}…", "color: gray")
         self._shown = None
         self.on_image_changed()
-        if resume:
-            worker.call(lambda s: s.resume(), self._resumed)
 
-    def _resumed(self, i: int | None) -> None:
-        if i is not None:       # also the image shown now: the list's top must not replace it
-            self.resume_at.emit(i)
+    def resume_in(self, order: list[int], found_at: Callable[[int | None], None]) -> bool:
+        """Where a reopened review goes on, in the list's order (dataset positions): the session's first unreviewed
+        image that no one else has open (leased here), given to found_at; None when the session has no reviews and
+        no one else in it, or cannot be used. False (found_at not called): there is no session to ask."""
+        if self.worker is None or not order:
+            return False
+        names = [self.viewer.dataset.names[i] for i in order]
+        self._resuming = found_at
+        self.worker.call(lambda s: s.resume(names), lambda k: self._resume_answer(order, k),
+                         lambda _why: self._resume_answer(order, None))
+        return True
+
+    def _resume_answer(self, order: list[int], k: int | None) -> None:
+        found_at, self._resuming = self._resuming, None
+        if found_at is not None:
+            found_at(order[k] if k is not None else None)
 
     def _set_file_label(self, text: str, style: str = "") -> None:
         self.panel.show_session(text, style, str(self.target) if self.target is not None else "")
@@ -132,6 +128,7 @@ class ReviewController(QObject):
         target = self.target
         self.close()
         self._failed = target
+        self._resume_answer([], None)          # a resume still waiting gets no answer from it: the list's top
         if isinstance(target, PgTarget):
             self._set_file_label(f"not connected: {why}", READ_ONLY_STYLE)
             self.retry.show()
@@ -240,8 +237,9 @@ class ReviewController(QObject):
         self.services.focus_canvas()
 
     def _note_cancelled(self) -> None:
-        self.on_image_changed()
+        """Esc: the edit is given up; the box shows the saved note again."""
         self.services.focus_canvas()
+        self.on_image_changed()
 
     def _set(self, status: str | None = None, note: str | None = None) -> bool:
         """Sends the change for the image shown now (it stays that image's, wherever the window moves meanwhile);
@@ -276,14 +274,19 @@ class ReviewController(QObject):
         if self._refused():
             return
         self._saving += 1
-        self.worker.call(lambda s: s.undo(), self._undone, self._failed_change)
+        self.worker.call(lambda session: session.undo_change(), self._undone, self._failed_change)
 
-    def _undone(self, image: str | None) -> None:
+    def _undone(self, undone: tuple) -> None:
+        """U's answer: the window goes to the image the change was on and says what it put back."""
+        image, change = undone
         self._saved(None)
         if image is None:
             self.services.status("nothing to undo", 5000)
-        elif image != self._current_name():
-            self.services.status(f"undid the last change, on {image}", 8000)
+            return
+        names = self.viewer.dataset.names if self.viewer.dataset is not None else []
+        if image in names and names.index(image) != self.viewer.current:
+            self.services.show_image(names.index(image))
+        self.services.status(undone_text(change), 10000)
 
     def next_unreviewed(self) -> None:
         """The next image after the current one, in the list's order (wrapping), that has no status yet and that

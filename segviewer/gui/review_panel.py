@@ -5,12 +5,29 @@ from __future__ import annotations
 import getpass
 import html
 
-from PySide6.QtWidgets import (QCheckBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton,
+                               QVBoxLayout, QWidget)
 
 from .team import TeamSection, wrapping_label
 
 ADVANCE_KEY = "review/advance"
+
+
+class NoteEdit(QPlainTextEdit):
+    """The note box: Enter saves, Shift+Enter starts a new line, Esc gives up the edit."""
+    submitted = Signal(str)
+    cancelled = Signal()
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() in (Qt.Key_Return, Qt.Key_Enter) and not event.modifiers() & Qt.ShiftModifier:
+            self.submitted.emit(self.toPlainText())
+        elif event.key() == Qt.Key_Escape:
+            self.cancelled.emit()
+        elif event.key() in (Qt.Key_Return, Qt.Key_Enter):
+            self.insertPlainText("\n")
+        else:
+            super().keyPressEvent(event)
 
 
 class ReviewPanel(QWidget):
@@ -48,7 +65,10 @@ class ReviewPanel(QWidget):
                               ("note", self.note_box), ("", self.advance), ("", buttons), ("history", team.history),
                               ("team", team.reviewers), ("agreement", team.agreement), ("open now", team.held),
                               ("reviewer", self.reviewer), ("session", self.file_label), ("", self.retry)):
-            form.addRow(label, widget)
+            if label:
+                form.addRow(label, widget)
+            else:           # the whole row's width: the panel fits a 280 px side bar
+                form.addRow(widget)
         team.update(None, None)
 
     def show_session(self, text: str, style: str = "", tip: str = "") -> None:

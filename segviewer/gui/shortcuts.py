@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QTextBrowser, QVBoxLayout, QWidget
 
 DIGITS = tuple(str(n) for n in range(10))
+HELP_WIDTH = 720
+SCROLL_KEYS = (Qt.Key_Up, Qt.Key_Down, Qt.Key_PageUp, Qt.Key_PageDown, Qt.Key_Home, Qt.Key_End)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ ACTIONS = (
     Action("view_compare", "model A → B: pixels B fixes, breaks, or both get wrong (again: back)", ("V",), "View",
            "Model A → B changes"),
     Action("toggle_palette", "colour-blind safe colours ⇄ classic", (), "View", "Colour-blind safe colours"),
+    Action("toggle_panels", "hide the panels: the image gets the whole window (again: they come back)", ("H",),
+           "View", "Image alone (hide the panels)"),
     Action("axial", "3-D case: axial slices", ("Ctrl+1",), "View", "Axial slices", True),
     Action("coronal", "3-D case: coronal slices (head up, at the voxels' true aspect)", ("Ctrl+2",), "View",
            "Coronal slices"),
@@ -144,11 +148,36 @@ def _rows(pairs) -> str:
 
 
 class HelpOverlay(QDialog):
+    """Every key and mouse action, generated from the table; it scrolls and fits inside the window at any size."""
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts and mouse")
-        label = QLabel(help_html())
-        label.setWordWrap(True)
-        label.setTextFormat(Qt.RichText)
+        self.text = QTextBrowser()
+        self.text.setHtml(help_html())
+        self.text.setOpenLinks(False)
+        self.text.setFocusPolicy(Qt.NoFocus)      # Up/Down/Page keys still scroll it (the dialog passes them on)
         layout = QVBoxLayout(self)
-        layout.addWidget(label)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.text)
+
+    def showEvent(self, event) -> None:
+        self.fit_parent()
+        super().showEvent(event)
+
+    def fit_parent(self) -> None:
+        """As large as the help, at most the parent window less a margin (then it scrolls)."""
+        parent = self.parentWidget()
+        room = parent.size() if parent is not None else self.screen().availableGeometry().size()
+        width = min(HELP_WIDTH, room.width() - 40)
+        self.text.document().setTextWidth(width - 40)
+        height = int(self.text.document().size().height()) + 30
+        self.resize(width, max(200, min(height, room.height() - 60)))
+        if parent is not None:
+            self.move(parent.mapToGlobal(parent.rect().center()) - self.rect().center())
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() in SCROLL_KEYS:
+            self.text.keyPressEvent(event)    # the keys the window does not use scroll the help
+            return
+        super().keyPressEvent(event)

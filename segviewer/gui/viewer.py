@@ -41,6 +41,7 @@ class Viewer(DatasetView, QObject):
     image_scores_ready = Signal()
     dataset_scores_ready = Signal()
     settings_changed = Signal(set)          # names of the settings that changed (model B's: compare_<field>)
+    settings_applied = Signal()             # every answer the change had at once was given (a panel draws once)
     index_progress = Signal(int, int)
     image_failed = Signal(int, str)         # the selected image could not be loaded
     failures_changed = Signal()             # the set of failed images changed (once per index build)
@@ -59,6 +60,7 @@ class Viewer(DatasetView, QObject):
         self.engine: Inspector | None = None
         self._owns_engine = False  # an engine this window opened (not a script's) is closed when it is done with it
         self._timing: dict[str, float] = {}
+        self.applying = False      # inside a settings change (its answers from the index still coming)
         self._engine_event.connect(self._follow_engine)
         from .slices import SliceNavigator
         self.slices = SliceNavigator(self, self)      # the slice of a 3-D case the window shows
@@ -227,14 +229,19 @@ class Viewer(DatasetView, QObject):
             self._settings_changed(changed)
 
     def _settings_changed(self, changed: set) -> None:
-        self.settings_changed.emit(changed)
-        if changed & OVERLAY_KEYS:
-            self.request_render(counts=bool(changed & COUNT_KEYS))
-        if changed & COUNT_KEYS:
-            self.refresh_dataset_scores()
-        elif changed & SCORE_KEYS:
-            self.image_scores_ready.emit()
-            self.dataset_scores_ready.emit()
+        self.applying = True        # the answers given now (from the index) come in one go: see settings_applied
+        try:
+            self.settings_changed.emit(changed)
+            if changed & OVERLAY_KEYS:
+                self.request_render(counts=bool(changed & COUNT_KEYS))
+            if changed & COUNT_KEYS:
+                self.refresh_dataset_scores()
+            elif changed & SCORE_KEYS:
+                self.image_scores_ready.emit()
+                self.dataset_scores_ready.emit()
+        finally:
+            self.applying = False
+        self.settings_applied.emit()
 
     # ---- the current image ----
     def select_image(self, i: int) -> None:
@@ -255,6 +262,7 @@ class Viewer(DatasetView, QObject):
     def _on_slice(self, loaded: LoadedImage) -> None:
         self.loaded = loaded
         self.last_overlay_ms = math.nan   # a new image is measured on the worker first
+        self._timing.pop("pixel_counts", None)
         self.sample_loaded.emit()
         self.request_render()
 
@@ -321,14 +329,17 @@ class Viewer(DatasetView, QObject):
         def job():
             watch = Stopwatch()
             counts = engine.image_counts(i, s)
-            self._timing["image_counts"] = watch.ms()
+            self._timing["image_counts"] = self._timing["pixel_counts"] = watch.ms()
             return counts
 
         def quick():   # from the index this is O(classes): answered at once, so the table never lags the slider
             self._timing["image_counts"] = 0.0
             return engine.indexed_image_counts(i, s) if self.index is not None else None
+        # counted on the pixels in a few ms on this image (a band, or a threshold the index cannot answer):
+        # counted now, so the table is drawn once per step, with the overlay, not again when a worker answers
+        now = self._timing.get("pixel_counts", math.nan) < SYNC_OVERLAY_MS
         self.jobs.request("image_counts", lambda: engine.key("image_counts", self.scoring, self.current), job,
-                          self._on_image_counts, worker=self.compute, what="Image scores", quick=quick)
+                          self._on_image_counts, worker=self.compute, what="Image scores", quick=quick, now=now)
         if self.image_counts is None:
             self.image_scores_ready.emit()   # the table shows "computing…" rather than numbers for other settings
 

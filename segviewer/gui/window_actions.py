@@ -58,6 +58,7 @@ class WindowActions:
             "view_compare": w.insights.toggle_compare_view, "toggle_help": self.toggle_help,
             "toggle_palette": lambda: v.update_settings(
                 palette="classic" if s().palette != "classic" else "colour-blind safe"),
+            "toggle_panels": w.layout_.toggle_panels,
             "next_image": lambda: w.image_list.step(+1), "previous_image": lambda: w.image_list.step(-1),
             "next_worst": lambda: self.walk_worst(+1), "previous_worst": lambda: self.walk_worst(-1),
             "all_classes": lambda: v.update_settings(class_id=ALL_CLASSES),

@@ -11,6 +11,10 @@ from ..core.export import write_per_class_csv, write_per_image_csv
 from ..core.overlay import ALL_CLASSES
 from .folders import remember_folder, start_folder
 from .guard import message
+from .table_model import beta_text
+from .view_image import render_view, scale_choices
+
+SCALE_KEY = "save_view/scale"
 
 
 class WindowExports:
@@ -99,21 +103,40 @@ class WindowExports:
                             lambda exc: self.services.error(message("Export worst figures", exc)))
         return True
 
-    def save_view(self, path: str | None = None) -> bool:
-        """The canvas as shown (both panes when side by side) with its legend and a caption: image and settings."""
+    def save_view(self, path: str | None = None, scale: int | None = None) -> bool:
+        """The image panes (both when side by side) at the image's own resolution or a multiple of it (or as on
+        screen), with the legend and a caption: image and settings. From the menu the scale is asked first."""
         v = self.v
+        if scale is None:
+            scale = 1 if path is not None else self._ask_scale()
+            if scale is None:
+                return False
         name = v.dataset.names[v.current] if v.dataset is not None and v.current >= 0 else "view"
         path = path or self._save_path("Save view as PNG", f"{name}.png", "PNG (*.png)")
         if not path:
             return False
         try:
-            save_image(self.canvas.render_with_caption(view_caption(v)), path, "Save view", self.output_guard())
+            save_image(render_view(self.canvas, view_caption(v), scale), path, "Save view", self.output_guard())
         except LoadError as exc:
             self.services.error(message("Save view", exc))
             return False
         self.services.status(f"wrote {path}")
         return True
 
+    def _ask_scale(self) -> int | None:
+        """The size of the saved view (the last choice first), None when the user cancels."""
+        from PySide6.QtWidgets import QInputDialog
+        choices = scale_choices(self.canvas.image_shape, self.canvas.side_by_side)
+        labels = [label for label, _k in choices]
+        last = self.services.qsettings.value(SCALE_KEY, 1, type=int)
+        start = next((i for i, (_label, k) in enumerate(choices) if k == last), 0)
+        label, ok = QInputDialog.getItem(self.services.dialog_parent, "Save view", "Size of the saved image:", labels,
+                                         start, False)
+        if not ok:
+            return None
+        scale = dict(choices)[label]
+        self.services.qsettings.setValue(SCALE_KEY, scale)
+        return scale
 
 def save_image(image, path, label: str, guard) -> None:
     """A QImage or QPixmap saved through the output gate (format from the extension); LoadError when unsafe or
@@ -143,4 +166,4 @@ def view_caption(viewer) -> str:
     panes = " (left: ground truth)" if s.layout == "side by side" else ""
     style = " · contours" if s.style == "contour" else ""
     return (f"{viewer.dataset.names[viewer.current]} · {s.view} view{panes}{style} · {cls} · {scoring} · "
-            f"β {sc.beta:g}{band} · {viewer.dataset.options.gt_dir.parent.name}")
+            f"β {beta_text(sc.beta)}{band} · {viewer.dataset.options.gt_dir.parent.name}")

@@ -138,12 +138,13 @@ class WindowSession:
                 self.show(names[found])
         return found
 
-    def resume(self) -> int | None:
-        """Where a reopened review goes on: the first unreviewed image in the dataset's order that no one else has
-        open, leased here; None for a session with no reviews and no one else in it (the list's top is shown)."""
+    def resume(self, names: list[str]) -> int | None:
+        """Where a reopened review goes on: the first unreviewed image of names (the list's order, worst first)
+        that no one else has open, leased here; None for a session with no reviews and no one else in it, or with
+        every image reviewed (the list's top is shown)."""
         if not self.store.reviews() and not self.held:
             return None
-        return self._went_to(self.names, self.store.next_unreviewed(self.names, 0))
+        return self._went_to(names, self.store.next_unreviewed(names, 0))
 
     # ---- writing ----
     def set_review(self, image: str, status: str | None, note: str | None, reviewer: str) -> Review:
@@ -151,6 +152,12 @@ class WindowSession:
 
     def undo(self) -> str | None:
         return self.store.undo()
+
+    def undo_change(self) -> tuple:
+        """Undoes this reviewer's last change: (its image, the change that reverted it), (None, None) when there is
+        nothing to undo."""
+        image = self.undo()
+        return image, (self.store.last_change if image is not None else None)
 
     def set_reviewer(self, name: str) -> str:
         """The name this window reviews and holds images under (checked as a change's reviewer is)."""
@@ -209,3 +216,13 @@ class WindowSession:
 
     def close(self) -> None:
         self.store.close()
+
+
+def undone_text(change: Change) -> str:
+    """What an undo put back, from the change that reverted it (its prev_* fields hold what was undone)."""
+    parts = []
+    if change.status is not None:
+        parts.append(f"status {change.prev_status or '—'} → {change.status}")
+    if change.note is not None:
+        parts.append("note " + (f"back to “{change.note[:40]}”" if change.note else "removed"))
+    return f"undone on {change.image}: " + ", ".join(parts)

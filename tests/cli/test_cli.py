@@ -114,8 +114,9 @@ def test_boundary_band_export(demo_dir, tmp_path):
     assert res.returncode == 0, res.stderr
     whole, band = pd.read_csv(tmp_path / "all.csv"), pd.read_csv(tmp_path / "band.csv")
     assert (band["gt_pixels"] < whole["gt_pixels"]).all()
-    # errors concentrate at boundaries in the demo: the band's F1 is lower for most classes
-    assert band["fbeta"].iloc[-1] < whole["fbeta"].iloc[-1]
+    # errors concentrate at boundaries in the demo: the band's F1 is lower for most classes (the last row: the mean)
+    lower = (band["fbeta"] < whole["fbeta"]).iloc[:-1]
+    assert lower.sum() > len(lower) / 2
     assert run(*base, "--boundary", "3", "--interior", "--out", tmp_path / "inner.csv").returncode == 0
     inner = pd.read_csv(tmp_path / "inner.csv")
     for col in ("gt_pixels", "tp", "fp", "fn"):  # band and interior split every pixel

@@ -34,13 +34,16 @@ def test_boundary_band_and_restricted_counts():
     band = boundary_band(labels, 2, 255)
     # columns 3..6 lie within 2 px (chessboard) of the 4|5 edge
     assert band[5].tolist() == [False, False, False, True, True, True, True, False, False, False]
-    assert not boundary_band(labels, 1, 255)[0, 0]
+    edge = boundary_band(labels, 1, 255)
+    assert not edge[0, 0] and edge[0, 1] and edge[1, 0] and not edge[1, 1]   # the ignore pixel borders, is no edge
     probs = torch.zeros(2, 10, 10)
     probs[0] = 1.0                                   # predicts class 0 everywhere
     probs[1] = 0.0
     target = prepare_target(torch.from_numpy(labels), 2, 255)
     inner = restrict_target(target, torch.from_numpy(band))
     c = count_threshold(probs, inner, 0.5)
-    assert c.tp.tolist() == [20, 0] and c.fp.tolist() == [20, 0] and c.fn.tolist() == [0, 20]
+    # class 0 next to the ignore pixel at (0, 0) has an edge there: (0, 1) and (1, 0), 7 scored pixels within 2 px
+    assert band[:3, :3].tolist() == [[True, True, True], [True, True, True], [True, True, False]]
+    assert c.tp.tolist() == [27, 0] and c.fp.tolist() == [20, 0] and c.fn.tolist() == [0, 20]
     outer = restrict_target(target, ~torch.from_numpy(band))
-    assert count_threshold(probs, outer, 0.5).tp.tolist() == [29, 0]   # 30 interior class-0 pixels minus the ignore one
+    assert count_threshold(probs, outer, 0.5).tp.tolist() == [22, 0]   # 49 scored class-0 pixels minus 27 in the band

@@ -15,7 +15,7 @@ def test_boundary_columns_equal_the_engine_and_follow_the_threshold(qtbot, windo
     assert window.actions_.open_folder(demo_copy)
     settle(qtbot, window)
     v = window.viewer
-    assert window.class_table.model.headers[FIRST] == "image\nBoundary IoU"
+    assert window.class_table.model.headers[FIRST] == "image Boundary IoU"
     assert np.isnan(boundary_column(window, 0)).all()            # off until asked for
     window.class_table.boundary_box.setChecked(True)
     v.update_settings(threshold=0.3)

@@ -62,8 +62,9 @@ def test_model_b_from_the_window_keys_and_list(qtbot, window, demo_copy):
     assert window.actions_.open_folder(demo_copy)
     settle(qtbot, window)
     v = window.viewer
-    window.insights.toggle_compare_view()                # no model B yet: a message, the view stays
-    assert v.settings.view == "errors" and "no model B" in window.last_error
+    window.insights.toggle_compare_view()                # no model B yet: a status line (no dialog), the view stays
+    assert v.settings.view == "errors" and "once a model B is open" in window.statusBar().currentMessage()
+    assert window.last_error == ""
     assert window.insights.open_compare(demo_copy / "masks")
     assert window.bottom_tabs.currentWidget() is window.insights.compare_panel
     window.insights.toggle_compare_view()
@@ -76,3 +77,19 @@ def test_model_b_from_the_window_keys_and_list(qtbot, window, demo_copy):
     order = window.image_list.visible_order()
     deltas = window.insights.compare.deltas["delta"]
     assert deltas[order[0]] == np.nanmin(deltas)       # "what B breaks" first
+
+
+def test_b_threshold_shows_and_keeps_exactly_what_the_engine_holds(qtbot, window, demo_copy):
+    from PySide6.QtCore import Qt
+    panel, controller = open_with_tab(qtbot, window, demo_copy, ComparePanel, CompareController, window.viewer)
+    v = window.viewer
+    v.engine.compare.attach(demo_copy / "logits")            # a B with probabilities: its threshold is live
+    controller.reset()
+    v.engine.compare_scoring = segviewer.Scoring(threshold=0.123456789)
+    settle(qtbot, window)
+    assert panel.threshold.text() == "B threshold 0.123456789"    # a 3-decimal field showed 0.123
+    panel.threshold.setFocus()
+    qtbot.keyClick(panel.threshold, Qt.Key_Return)
+    window.canvas.view_widget.setFocus()
+    settle(qtbot, window)
+    assert v.engine.compare_scoring.threshold == 0.123456789

@@ -48,12 +48,12 @@ def test_a_case_opens_to_its_slice_and_the_tables_equal_the_engine(qtbot, window
         sl = ins.slices.image("case_002", "axial", nav.index).counts(ins.scoring)
         case = ins.image_scores("case_002")
         pooled, case_mean = ins.dataset_scores(), ins.dataset_scores(aggregation="case_mean")
-        assert column(window, "slice\nGT vx") == (sl.tp + sl.fn).tolist()
-        np.testing.assert_allclose(column(window, "slice\nFβ"), compute_scores(sl).fbeta.numpy(), equal_nan=True)
-        np.testing.assert_allclose(column(window, "case\nFβ"), case.fbeta, equal_nan=True)
-        np.testing.assert_allclose(column(window, "dataset pooled\nDice"), pooled.dice)
-        np.testing.assert_allclose(column(window, "dataset case mean\nDice"), case_mean.dice)
-    assert "Dataset case mean" in window.class_table.summary.text()
+        assert column(window, "slice GT vx") == (sl.tp + sl.fn).tolist()
+        np.testing.assert_allclose(column(window, "slice Fβ"), compute_scores(sl).fbeta.numpy(), equal_nan=True)
+        np.testing.assert_allclose(column(window, "case Fβ"), case.fbeta, equal_nan=True)
+        np.testing.assert_allclose(column(window, "dataset pooled Dice"), pooled.dice)
+        np.testing.assert_allclose(column(window, "dataset case mean Dice"), case_mean.dice)
+    assert "dataset case mean F1" in window.class_table.summary.text()
 
 
 def test_slice_steps_orientation_and_true_aspect(qtbot, window, demo3d_copy):

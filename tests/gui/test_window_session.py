@@ -34,5 +34,5 @@ def test_move_on_goes_to_the_next_unreviewed_then_the_next_row(tmp_path):
     session.set_review("c", "accepted", None, "ann")
     assert session.next_unreviewed(NAMES, 3) is None                # Ctrl+→: none left
     assert session.next_unreviewed(NAMES, 3, fallback_to_next=True) == 3   # the move-on walks on to the next row
-    assert session.resume() is None                                 # every image reviewed: nowhere to resume
+    assert session.resume(NAMES) is None                            # every image reviewed: nowhere to resume
     session.close()
