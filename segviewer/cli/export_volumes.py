@@ -36,5 +36,5 @@ def _loaded_soft(result):
 
 def _spacing(path, axis: str) -> float:
     from ..core.volume_sample import AXIS_NAMES
-    from ..core.volumes import label_volume_header
-    return label_volume_header(path)[1][AXIS_NAMES.index(axis)]
+    from ..core.volumes import plane_spacing
+    return plane_spacing(path, AXIS_NAMES.index(axis))

@@ -163,11 +163,12 @@ def _model_probabilities(labels: np.ndarray, coords, spacing, rng: np.random.Gen
 
 
 def _write_nifti(path: Path, array_zyx: np.ndarray, spacing) -> None:
-    """A NIfTI-1 in nibabel's (x, y, z) order, spacing in mm in pixdim and the affine; gzip without a time stamp
+    """A NIfTI-1 in nibabel's (x, y, z) order, spacing in mm in pixdim and an LPS affine; gzip without a time stamp
     (the same bytes for the same seed)."""
     import nibabel as nib
+    # LPS, as ITK writes a scan whose direction is the identity: x toward the patient's left, y toward the back
     img = nib.Nifti1Image(np.ascontiguousarray(array_zyx.transpose(2, 1, 0)),
-                          np.diag([spacing[2], spacing[1], spacing[0], 1.0]))
+                          np.diag([-spacing[2], -spacing[1], spacing[0], 1.0]))
     img.header.set_xyzt_units("mm")
     img.set_qform(img.affine, code=1)
     img.set_sform(img.affine, code=1)

@@ -130,8 +130,9 @@ def worst_slice(volume, scoring: Scoring):
     when no class is anywhere) as a 2-D sample, its image through the default window, and the words saying which."""
     from .intensity import default_window, to_rgb
     from .volume_metrics import worst_slices
-    ranked = worst_slices(volume.slice_counts(scoring, 0), scoring.beta, scoring.smooth)
-    z = int(ranked[0]) if len(ranked) else volume.shape[0] // 2
-    values = volume.image_slice(0, z)
+    view = volume.orientation.view(0)
+    ranked = worst_slices(volume.slice_counts(scoring, view.across), scoring.beta, scoring.smooth)
+    z = int(ranked[0]) if len(ranked) else volume.shape[view.across] // 2
+    values = view.apply(volume.image_slice(view.across, z))
     image = None if values is None else to_rgb(values, default_window(volume.image))
-    return volume.slice(0, z), image, f" (axial slice {z}, {z * volume.spacing[0]:g} mm)"
+    return volume.slice(view, z), image, f" (axial slice {z}, {z * volume.spacing[view.across]:g} mm)"

@@ -17,14 +17,15 @@ from .classes import ClassSpec
 from .counts import Counts
 from .loaded import LoadedImage
 from .scoring import Scoring
-from .volume_sample import AXIS_NAMES, VolumeSample, band_of, one_thread
+from .orientation import AXIS_NAMES, Orientation, SliceView
+from .volume_sample import VolumeSample, axial_band, band_of, one_thread
 
 SLICES_KEPT = 6            # the slices around the current one (stepping back and forth is instant)
 SLICE_COUNTS_KEPT = 4      # per-slice counts of a few (axis, settings)
 
 
 def slice_axis(axis) -> int:
-    """0 / 'axial', 1 / 'coronal', 2 / 'sagittal' -> the array axis (z, y, x) a slice is taken across."""
+    """0 / 'axial', 1 / 'coronal', 2 / 'sagittal' -> the plane's number (each case says which array axis)."""
     from .errors import OptionError
     if isinstance(axis, str) and axis.lower() in AXIS_NAMES:
         return AXIS_NAMES.index(axis.lower())
@@ -69,7 +70,7 @@ class SliceImage(LoadedImage):
 
     @property
     def where(self) -> tuple[int, int]:
-        """(axis, slice index) of this slice in its case."""
+        """(plane, slice index) of this slice in its case."""
         return self.axis, self.at
 
 
@@ -100,6 +101,22 @@ class LoadedVolume:
     def spacing(self) -> tuple[float, float, float]:
         return self.sample.spacing
 
+    # ---- the planes, named and drawn from the case's orientation ----
+    @property
+    def orientation(self) -> Orientation:
+        return self.sample.orientation
+
+    def view(self, plane: int) -> SliceView:
+        """How the plane's slices (0 axial, 1 coronal, 2 sagittal) are taken and drawn in this case."""
+        return self.sample.orientation.view(plane)
+
+    def slices_along(self, plane: int) -> int:
+        return self.shape[self.sample.orientation.axis(plane)]
+
+    def spacing_along(self, plane: int) -> float:
+        """mm between the plane's slices."""
+        return float(self.spacing[self.sample.orientation.axis(plane)])
+
     # ---- the case ----
     def counts(self, s: Scoring) -> Counts:
         """[C] tp / fp / fn of the case over the scored voxels, on the CPU."""
@@ -116,35 +133,36 @@ class LoadedVolume:
     def confusion(self, s: Scoring) -> torch.Tensor:
         return self.sample.confusion(s)
 
-    def slice_counts(self, s: Scoring, axis: int = 0) -> Counts:
-        """[S, C] counts of every slice along the axis (they sum to the case's)."""
+    def slice_counts(self, s: Scoring, plane: int = 0) -> Counts:
+        """[S, C] counts of every slice of the plane, by their index in the file's array (they sum to the case's)."""
+        axis = self.sample.orientation.axis(plane)
         return self._slice_counts.get_or_compute((axis, s.count_key()), lambda: self.sample.slice_counts(s, axis))
 
     # ---- one slice ----
-    def slice(self, axis: int, index: int) -> SliceImage:
-        """Slice `index` across the axis as a loaded 2-D image (array order: axial (y, x), coronal (z, x),
-        sagittal (z, y)); the last few are kept."""
+    def slice(self, plane: int, index: int) -> SliceImage:
+        """Slice `index` (in the file's array) of the plane as a loaded 2-D image, as it is drawn: rows and columns
+        in the radiological convention (core.orientation); the last few are kept."""
         def make() -> SliceImage:
             with one_thread():
-                sample = self.sample.slice(axis, index)
+                sample = self.sample.slice(self.view(plane), index)
                 base = LoadedImage.prepare(self.index, sample, self.classes)    # the case's dataset position
             image = SliceImage(**{k: getattr(base, k) for k in ("index", "sample", "maps", "classes")})
-            image.volume, image.axis, image.at = self, axis, index
+            image.volume, image.axis, image.at = self, plane, index
             return image
-        return self._slices.get_or_compute((axis, index), make)
+        return self._slices.get_or_compute((plane, index), make)
 
-    def intensities(self, axis: int, index: int) -> np.ndarray | None:
-        """The image's intensities on that slice (float32, e.g. Hounsfield units), None without an image."""
-        return self.sample.image_slice(axis, index)
+    def intensities(self, plane: int, index: int) -> np.ndarray | None:
+        """The image's intensities on that slice as drawn (float32, e.g. Hounsfield units), None without one."""
+        view = self.view(plane)
+        return view.apply(self.sample.image_slice(view.across, index))
 
-    def band_slice(self, width: int, axis: int, index: int) -> torch.Tensor:
-        """The case's band (every axial slice's, in-plane) on one slice."""
+    def band_slice(self, width: int, plane: int, index: int) -> torch.Tensor:
+        """The case's band (every axial slice's, in-plane) on one slice, as drawn."""
         from .regions import boundary_band
-        ignore = self.classes.ignore_index
-        if axis == 0:
-            band = boundary_band(np.take(self.sample.labels, index, 0), width, ignore)
+        ignore, view, axial = self.classes.ignore_index, self.view(plane), self.orientation.axis(0)
+        if view.across == axial:
+            band = boundary_band(np.take(self.sample.labels, index, axial), width, ignore)
         else:
-            whole = self._bands.get_or_compute(width, lambda: np.stack(
-                [boundary_band(plane, width, ignore) for plane in self.sample.labels]))
-            band = np.ascontiguousarray(np.take(whole, index, axis))
-        return torch.from_numpy(band).to(self.sample.device)
+            whole = self._bands.get_or_compute(width, lambda: axial_band(self.sample.labels, width, ignore, axial))
+            band = np.take(whole, index, view.across)
+        return torch.from_numpy(view.apply(band)).to(self.sample.device)

@@ -48,7 +48,8 @@ def counts_pass(dataset, scoring: Scoring, cluster=None, *, with_confusion: bool
                 slice_axis: int | None = None, on_error=None, strict: bool = False, progress: Progress | None = None,
                 cancelled: Callable[[], bool] | None = None) -> DatasetCounts:
     """Every image's tp / fp / fn and soft counts at the Scoring (its band too), in dataset order. slice_axis (a
-    volume dataset): every case's counts per slice across that axis too (DatasetCounts.per_slice)."""
+    volume dataset; 0 axial, 1 coronal, 2 sagittal, named per case from its orientation): every case's counts per
+    slice of that plane too, by the slice's index in the case's array (DatasetCounts.per_slice)."""
     from .budgets import check_counts
     check_counts(dataset.classes.num_classes, len(dataset), with_confusion)   # before a row is allocated
     scoring = scoring.for_dataset(dataset.is_hard)
@@ -78,7 +79,7 @@ def count_images(dataset, scoring: Scoring, with_confusion: bool, slice_axis: in
         if scoring.boundary:
             restrict_to_band(sample, scoring.boundary, dataset.classes.ignore_index, scoring.interior)
         if per_slice is not None:      # the slices sum to the case: one count for both
-            per_slice[i] = sample.slice_counts(scoring, slice_axis)
+            per_slice[i] = sample.slice_counts(scoring, sample.orientation.axis(slice_axis))
             counts = Counts(*(getattr(per_slice[i], k).sum(0) for k in ("tp", "fp", "fn")))
         else:
             counts = sample.counts(scoring)

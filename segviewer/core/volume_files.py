@@ -26,6 +26,7 @@ import numpy as np
 from .errors import LoadError, os_reason, plain, regular_file
 from .logit_files import _npz_member
 from .logit_files import _read_header as read_npy_header
+from .orientation import Orientation, from_matrix, nrrd_orientation
 
 VOLUME_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".npy", ".npz")
 CHUNK = 2**18                   # numpy's own read size: a compressed stream's temporaries stay small
@@ -57,6 +58,7 @@ class VolumeHeader:
     scale: tuple[float, float] | None = None   # NIfTI scl_slope, scl_inter where they change values
     member: str | None = None        # the .npz member holding the data
     fortran: bool = False            # a .npy saved in Fortran order
+    orientation: Orientation | None = None   # where the spatial axes point (None: the file says nothing)
 
     @property
     def count(self) -> int:
@@ -236,6 +238,7 @@ def _nifti_header(path: Path) -> VolumeHeader:
         dtype = hdr.get_data_dtype()
         slope, inter = hdr.get_slope_inter()
         unit = hdr.get_xyzt_units()[0]
+        affine = hdr.get_best_affine()[:3, :3]
     except Exception as exc:  # noqa: BLE001 - nibabel raises HeaderDataError, ValueError, KeyError... for bad bytes
         raise LoadError(path, f"broken NIfTI header ({plain(exc, 160) or type(exc).__name__})") from None
     if magic in (b"ni1", b"ni2"):
@@ -258,7 +261,8 @@ def _nifti_header(path: Path) -> VolumeHeader:
     spacing_mm = tuple(_float32_value(s * mm) for s in spacing[::-1])
     return VolumeHeader(path, "nifti", shape, np.dtype(dtype), spacing_mm, "gzip" if compressed else "none",
                         0 if compressed else offset, offset if compressed else 0,
-                        (float(slope), float(inter or 0.0)) if scaled else None)
+                        (float(slope), float(inter or 0.0)) if scaled else None,
+                        orientation=from_matrix(path, affine, "affine") if len(spatial) == 3 else None)
 
 
 def _float32_value(value: float) -> float:
@@ -298,7 +302,7 @@ def _nrrd_header(path: Path) -> VolumeHeader:
     if compression is None:
         raise LoadError(path, f"NRRD encoding {encoding!r} is not supported (use raw or gzip)")
     return VolumeHeader(path, "nrrd", tuple(reversed(sizes)), dtype, _nrrd_spacing(path, header, len(sizes)),
-                        compression, end + gap)
+                        compression, end + gap, orientation=nrrd_orientation(path, header))
 
 
 def _nrrd_header_end(path: Path, raw: bytes) -> tuple[int, int]:

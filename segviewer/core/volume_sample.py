@@ -6,8 +6,9 @@ uncompressed .nii in (z, y, x) order), a reader of axial slabs by offset (never 
 it as it reduces a 2-D image, a slab of axial slices at a time: `parts()` yields each slab as an ordinary Sample
 of (C, k, y, x) probabilities and its (k, y, x) target, whose counts, histograms, confusion matrices and
 calibration statistics add up to the case's, so a pass holds the case plus one slab's temporaries, never a
-C×z×y×x temporary. A band (--boundary K) is taken in-plane on each axial slice; voxels outside it count in no
-term, as ignore voxels do. `slice(axis, index)` gives one slice as a 2-D Sample (the window's canvas).
+C×z×y×x temporary. A band (--boundary K) is taken in-plane on each axial slice (named by the orientation); voxels outside it count in no
+term, as ignore voxels do. `slice(view, index)` gives one slice as a 2-D Sample as the window draws it (the
+case's orientation names and draws the planes: core.orientation).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from .counts import Counts, hard_map_from_labels, prepare_target
 from .dataset import Sample
 from .errors import LoadError, OverBudget
 from .io import Item, check_label_values
+from .orientation import ARRAY_ORDER, AXIS_NAMES, Orientation, SliceView
 from .probs import activate, outside_unit_range, resolve_activation
 from .scoring import Scoring
 from .volume_metrics import SliceAxis, mask_slice_counts, slice_counts
@@ -30,7 +32,6 @@ from .volumes import Spacing, read_image_volume, read_label_volume, read_mask_vo
     read_prediction_volume
 
 SLAB_VOXELS = 1 << 21            # voxels per slab: a slab's int64 labels and masks stay in the tens of MB
-AXIS_NAMES = ("axial", "coronal", "sagittal")
 
 
 def to_probabilities(values: np.ndarray, holds_probabilities: bool, activation: str, device, path: Path) -> torch.Tensor:
@@ -114,6 +115,7 @@ class VolumeSample:
     image: np.ndarray | None = None       # (z, y, x) float32 intensities (Hounsfield units for CT)
     image_slices: object = None           # a first look's reader of the image's axial slices (start, stop)
     preview: bool = False                 # a first look: read a slice at a time where the files allow
+    orientation: Orientation = ARRAY_ORDER  # where (z, y, x) point in the patient: names and draws the planes
     _band: tuple[int, bool] = (0, False)
     _scored: tuple | None = field(default=None, repr=False)      # (band, its scored labels)
     is_volume: ClassVar[bool] = True
@@ -140,8 +142,7 @@ class VolumeSample:
             return self.labels
         kept = self._scored
         if kept is None or kept[0] != (width, interior):
-            from .regions import boundary_band
-            keep = np.stack([boundary_band(plane, width, self.ignore_index) for plane in self.labels])
+            keep = axial_band(self.labels, width, self.ignore_index, self.orientation.axis(0))
             if interior:
                 keep = ~keep
             dtype = np.result_type(self.labels.dtype, np.min_scalar_type(self.ignore_index))
@@ -215,20 +216,22 @@ class VolumeSample:
         return torch.cat([part.prediction_map(scoring).to(dtype) for part in self.parts()])
 
     # ---- one slice, for the canvas ----
-    def slice(self, axis: SliceAxis, index: int) -> Sample:
-        """Slice `index` along axis as a 2-D Sample, in array order: axial (y, x), coronal (z, x), sagittal
-        (z, y); its labels unrestricted (the engine's slice view applies the band)."""
+    def slice(self, view: SliceView, index: int) -> Sample:
+        """Slice `index` across view.across as a 2-D Sample drawn as the view says (transposed and flipped for
+        display only: its counts are the array slice's); its labels unrestricted (the engine's slice view applies
+        the band)."""
+        axis = view.across
         if not 0 <= index < self.shape[axis]:
             from .errors import OptionError
-            raise OptionError(f"slice {index}: the case has {self.shape[axis]} {AXIS_NAMES[axis]} slices "
+            raise OptionError(f"slice {index}: the case has {self.shape[axis]} {AXIS_NAMES[view.plane]} slices "
                               f"(0..{self.shape[axis] - 1})")
-        labels = np.ascontiguousarray(np.take(self.labels, index, axis=axis)).astype(np.int64)
+        labels = view.apply(np.take(self.labels, index, axis=axis)).astype(np.int64)
         target = prepare_target(torch.from_numpy(labels).to(self.device), self.num_classes, self.ignore_index)
         sample = Sample(self.name, self.item, labels, target)
         if self.hard:
-            sample.pred_map = self._mask_map(np.take(self.pred_labels, index, axis=axis))
+            sample.pred_map = self._mask_map(view.apply(np.take(self.pred_labels, index, axis=axis)))
         else:
-            sample.probs = self._probs_slice(axis, index)
+            sample.probs = view.apply(self._probs_slice(axis, index))
         return sample
 
     def _probs_slice(self, axis: int, index: int) -> torch.Tensor:
@@ -247,6 +250,13 @@ class VolumeSample:
             values = self.image_slices(index, index + 1)
             return None if values is None else values[0]
         return None
+
+
+def axial_band(labels: np.ndarray, width: int, ignore_index: int, axis: int) -> np.ndarray:
+    """The boundary band of every axial slice (across array axis `axis`), in-plane, as a (z, y, x) mask."""
+    from .regions import boundary_band
+    planes = np.moveaxis(labels, axis, 0)
+    return np.moveaxis(np.stack([boundary_band(plane, width, ignore_index) for plane in planes]), 0, axis)
 
 
 def band_of(scoring: Scoring) -> tuple[int, bool]:
@@ -271,10 +281,10 @@ def load_volume_sample(dataset, item: Item, with_image: bool, current: list, pre
     gt = read_label_volume(item.gt)
     labels = mapped_labels(gt.labels, dataset._label_lut, item.gt)
     check_label_values(labels, c, ignore, item.gt)
-    sample = VolumeSample(item.name, item, labels, gt.spacing, c, ignore, dataset.device)
+    sample = VolumeSample(item.name, item, labels, gt.spacing, c, ignore, dataset.device, orientation=gt.orientation)
     current[0] = item.pred
     if dataset.is_hard:
-        mask = mapped_labels(read_mask_volume(item.pred, labels.shape), dataset._label_lut, item.pred)
+        mask = mapped_labels(read_mask_volume(item.pred, labels.shape, gt.orientation), dataset._label_lut, item.pred)
         check_label_values(mask, c, ignore, item.pred)
         sample.pred_labels = mask
     else:
@@ -288,10 +298,13 @@ def load_volume_sample(dataset, item: Item, with_image: bool, current: list, pre
         if preview:
             from functools import partial
             from .volumes import read_image_slices
-            read_image_slices(item.image, labels.shape, gt.spacing, 0, 1)     # its header and spacing checked now
-            sample.image_slices = partial(read_image_slices, item.image, labels.shape, gt.spacing)
+            # its header, spacing and orientation checked now
+            read_image_slices(item.image, labels.shape, gt.spacing, 0, 1, gt_orientation=gt.orientation)
+            sample.image_slices = partial(read_image_slices, item.image, labels.shape, gt.spacing,
+                                          gt_orientation=gt.orientation)
         else:
-            sample.image = read_image_volume(item.image, labels.shape, gt.spacing).values
+            sample.image = read_image_volume(item.image, labels.shape, gt.spacing,
+                                             gt_orientation=gt.orientation).values
     sample.preview = preview
     return sample
 

@@ -23,6 +23,7 @@ import numpy as np
 from .errors import LoadError, OptionError
 from .reads import read_bounded
 from .logit_files import _check_dtype
+from .orientation import ARRAY_ORDER, Orientation
 from .volume_files import VolumeHeader, npz_member_name, read_data, read_header, read_slab
 
 MAX_VOLUME_VOXELS = 2**29         # a ground truth of up to ~812³ voxels (whole-body CT); larger ones pass max_voxels
@@ -41,6 +42,7 @@ class LabelVolume:
     labels: np.ndarray       # (z, y, x) integer class ids (uint8, int16, int32 or int64, as the file allows)
     spacing: Spacing         # mm along (z, y, x)
     path: Path
+    orientation: Orientation = ARRAY_ORDER     # where (z, y, x) point in the patient (ARRAY_ORDER: unknown)
 
 
 @dataclass(frozen=True)
@@ -70,21 +72,31 @@ def read_label_volume(path: str | Path, max_voxels: int = MAX_VOLUME_VOXELS) -> 
     header = read_header(path)
     _volume_shape(header, "label")
     labels = _class_ids(header, read_data(header, max_voxels, "a label volume"))
-    return LabelVolume(labels, _spacing_of(header), header.path)
+    return LabelVolume(labels, _spacing_of(header), header.path, header.orientation or ARRAY_ORDER)
 
 
-def read_mask_volume(path: str | Path, gt_shape: tuple[int, ...]) -> np.ndarray:
-    """A hard prediction (an annotator's or a model's mask) as (z, y, x) class ids, shaped as its ground truth."""
+def plane_spacing(path: str | Path, plane: int) -> float:
+    """A label volume's spacing (mm) across a plane's slices (0 axial, 1 coronal, 2 sagittal), from its header."""
     header = read_header(path)
+    return _spacing_of(header)[(header.orientation or ARRAY_ORDER).axis(plane)]
+
+
+def read_mask_volume(path: str | Path, gt_shape: tuple[int, ...],
+                     gt_orientation: Orientation | None = None) -> np.ndarray:
+    """A hard prediction (an annotator's or a model's mask) as (z, y, x) class ids, shaped and oriented as its
+    ground truth."""
+    header = read_header(path)
+    check_orientation(header, gt_orientation)
     order = spatial_order(header.path, _volume_shape(header, "mask", gt_shape), gt_shape, "mask")
     labels = _class_ids(header, read_data(header, math.prod(gt_shape), "its ground truth (one value per voxel)"))
     return np.ascontiguousarray(labels.transpose(2, 1, 0)) if order == "xyz" else labels
 
 
 def read_image_volume(path: str | Path, gt_shape: tuple[int, ...], gt_spacing: Spacing | None,
-                      channel: int = 0) -> ImageVolume:
-    """One channel of an intensity image as float32 (z, y, x); its spacing must be its ground truth's."""
-    header, order, spacing = _checked_image(path, gt_shape, gt_spacing, channel)
+                      channel: int = 0, gt_orientation: Orientation | None = None) -> ImageVolume:
+    """One channel of an intensity image as float32 (z, y, x); its spacing and orientation must be its ground
+    truth's."""
+    header, order, spacing = _checked_image(path, gt_shape, gt_spacing, channel, gt_orientation)
     raw = read_data(header, MAX_IMAGE_CHANNELS * math.prod(gt_shape),
                     f"its ground truth (at most {MAX_IMAGE_CHANNELS} channels of its voxels)")
     values = _scaled_float32(header, raw.reshape(-1, *header.shape[-3:])[channel])
@@ -94,18 +106,20 @@ def read_image_volume(path: str | Path, gt_shape: tuple[int, ...], gt_spacing: S
 
 
 def read_image_slices(path: str | Path, gt_shape: tuple[int, ...], gt_spacing: Spacing | None, start: int,
-                      stop: int, channel: int = 0) -> np.ndarray | None:
+                      stop: int, channel: int = 0, gt_orientation: Orientation | None = None) -> np.ndarray | None:
     """Axial slices start..stop-1 of one channel as float32 (stop - start, y, x): by offset, or decompressed up to
     them and no further (a case's first look); None when the file holds (x, y, z) order (then it is read whole)."""
-    header, order, _ = _checked_image(path, gt_shape, gt_spacing, channel)
+    header, order, _ = _checked_image(path, gt_shape, gt_spacing, channel, gt_orientation)
     if order != "zyx" or header.fortran:
         return None
     slab = read_slab(header, start, stop)
     return np.ascontiguousarray(_scaled_float32(header, slab.reshape(-1, *slab.shape[-3:])[channel]))
 
 
-def _checked_image(path, gt_shape, gt_spacing, channel: int) -> tuple[VolumeHeader, str, Spacing | None]:
+def _checked_image(path, gt_shape, gt_spacing, channel: int,
+                   gt_orientation: Orientation | None) -> tuple[VolumeHeader, str, Spacing | None]:
     header = read_header(path)
+    check_orientation(header, gt_orientation)
     spatial = header.shape[-3:]
     channels = header.count // max(1, math.prod(spatial))
     if len(header.shape) not in (3, 4):
@@ -213,6 +227,16 @@ def spatial_order(path: Path, spatial: tuple[int, ...], gt_shape: tuple[int, ...
         return "xyz"
     raise LoadError(path, f"{what}'s spatial shape {spatial} fits neither its ground truth's (z, y, x) = {gt} nor "
                           f"its (x, y, z) = {gt[::-1]}")
+
+
+def check_orientation(header: VolumeHeader, gt_orientation: Orientation | None) -> None:
+    """A file drawn or scored over its ground truth's voxels must point its axes the same way (where both say)."""
+    mine = header.orientation
+    if mine is None or gt_orientation is None or not gt_orientation.known:
+        return
+    if (mine.world, mine.sign) != (gt_orientation.world, gt_orientation.sign):
+        raise LoadError(header.path, f"orientation {mine.codes} differs from its ground truth's {gt_orientation.codes}"
+                                     " (its voxels would not lie on the ground truth's; resample it first)")
 
 
 def check_spacing(path: Path, spacing: tuple[float, ...], gt_spacing: tuple[float, ...]) -> None:

@@ -51,10 +51,17 @@ class WindowServices:
         self._w.canvas.view_widget.setFocus()
 
     def zoom_to(self, bbox, z=None) -> None:
-        """Zooms to the box; a 3-D region's box on its middle axial slice."""
+        """Zooms to the box; a 3-D region's box (on the array's (y, x) planes, z its range of them) on its middle
+        slice, as that plane is drawn."""
         nav = self._w.viewer.slices
         if z is not None and nav.active:
-            nav.go((z[0] + z[1] - 1) // 2, 0)
+            volume = nav.volume
+            middle, plane = (z[0] + z[1] - 1) // 2, volume.orientation.plane_across(0)
+            nav.go(middle, plane)
+            x0, y0, x1, y1 = bbox
+            view = volume.view(plane)
+            (r0, c0), (r1, c1) = (view.drawn((middle, y, x), volume.shape) for y, x in ((y0, x0), (y1 - 1, x1 - 1)))
+            bbox = (min(c0, c1), min(r0, r1), max(c0, c1) + 1, max(r0, r1) + 1)
         self._w.canvas.zoom_to(*bbox)
 
     def writing_outputs(self, label: str, path):

@@ -2,8 +2,9 @@
 and the case's slices ranked worst first. A slice is a loaded 2-D image of the engine's (ins.slices): the overlay,
 the tables, the readout, label doubt and compare all read it as they read a 2-D image.
 
-Coronal and sagittal slices are drawn with the head up (their first row, z = 0, at the bottom) and every slice
-at its voxels' true aspect (z spacing against y or x).
+The planes are named and drawn from the case's orientation (core.orientation): radiological convention, head up,
+every slice at its voxels' true aspect (the spacing of its rows against its columns'); slice numbers and the
+readout's voxel are the file's array indices.
 """
 from __future__ import annotations
 
@@ -16,12 +17,11 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSlid
 
 from ..core.counts import Counts
 from ..core.scores import compute_scores, nanmean
-from ..core.volume_sample import AXIS_NAMES
+from ..core.orientation import AXIS_NAMES
 from .window_level import PRESETS, CUSTOM
 from .workers import LatestOnlyWorker
 
 AXIS_TITLES = tuple(name.capitalize() for name in AXIS_NAMES)
-PLANE_AXES = ((1, 2), (0, 2), (0, 1))      # the array axes of a slice's rows and columns, per axis
 
 
 class SliceNavigator(QObject):
@@ -58,7 +58,7 @@ class SliceNavigator(QObject):
 
     @property
     def count(self) -> int:
-        return self.volume.shape[self.axis] if self.active else 0
+        return self.volume.slices_along(self.axis) if self.active else 0
 
     # ---- a case arrives (on the worker: the first slice is loaded with it) ----
     @staticmethod
@@ -73,7 +73,7 @@ class SliceNavigator(QObject):
             return None, loaded
         index = self._last.get((loaded.name, self.axis))
         if index is None:
-            index = foreground_slice(loaded.sample.labels, self.axis, loaded.classes.ignore_index)
+            index = foreground_slice(loaded.sample.labels, loaded.view(self.axis).across, loaded.classes.ignore_index)
         return loaded, loaded.slice(self.axis, index)
 
     def arrived(self, volume, image) -> None:
@@ -131,7 +131,8 @@ class SliceNavigator(QObject):
             return
         if axis is not None and axis != self.axis:
             self.axis = axis
-            index = self._last.get((self.volume.name, axis), self.volume.shape[axis] // 2) if index is None else index
+            if index is None:
+                index = self._last.get((self.volume.name, axis), self.volume.slices_along(axis) // 2)
         index = int(np.clip(index, 0, self.count - 1))
         if index == self.index and axis is None:
             return
@@ -158,28 +159,31 @@ class SliceNavigator(QObject):
     # ---- where a pixel of the slice is ----
     def voxel(self, x: int, y: int) -> tuple[int, int, int]:
         """(z, y, x) of pixel (x, y) of the slice shown."""
-        rows, cols = PLANE_AXES[self.axis]
-        voxel = [0, 0, 0]
-        voxel[self.axis], voxel[rows], voxel[cols] = self.index, y, x
-        return tuple(voxel)  # type: ignore[return-value]
+        return self.volume.view(self.axis).voxel(self.index, y, x, self.volume.shape)
 
     def position_mm(self) -> float:
-        return self.index * self.volume.spacing[self.axis] if self.active else 0.0
+        return self.index * self.volume.spacing_along(self.axis) if self.active else 0.0
 
-    def geometry(self) -> tuple[float, bool]:
-        """(a row's height over a column's width, rows flipped) of the slice shown."""
-        rows, cols = PLANE_AXES[self.axis]
-        spacing = self.volume.spacing
-        return float(spacing[rows]) / float(spacing[cols]), self.axis != 0
+    def aspect(self) -> float:
+        """A drawn row's height over a column's width: the slice comes drawn as the case's orientation says (head
+        up included), at its voxels' true aspect."""
+        view, spacing = self.volume.view(self.axis), self.volume.spacing
+        return float(spacing[view.rows]) / float(spacing[view.cols])
 
     def where(self) -> str:
         """The slice shown, as the per-slice CSV and the readout number it: "axial z 12 (30.0 mm)"."""
         if not self.active:
             return ""
-        return f"{AXIS_NAMES[self.axis]} {'zyx'[self.axis]} {self.index} ({self.position_mm():.1f} mm)"
+        return f"{AXIS_NAMES[self.axis]} {self.array_axis()} {self.index} ({self.position_mm():.1f} mm)"
+
+    def array_axis(self) -> str:
+        """The letter of the array axis the slices are numbered along (z, y or x of the file's (z, y, x))."""
+        return "zyx"[self.volume.view(self.axis).across]
 
     def title(self) -> str:
-        return f"{self.where()} of 0–{self.count - 1}" if self.active else ""
+        if not self.active:
+            return ""
+        return f"{self.where()} of 0–{self.count - 1} · {self.volume.orientation.describe()}"
 
     # ---- the slice's, the case's and the dataset's per-case numbers ----
     def request_counts(self, timing: dict, done, sync_ms: float) -> None:
@@ -257,7 +261,7 @@ class SliceNavigator(QObject):
         fp, fn = counts.fp.sum(1).numpy(), counts.fn.sum(1).numpy()
         present = np.flatnonzero(~np.isnan(mean))
         order = present[np.argsort(mean[present], kind="stable")]
-        spacing = self.volume.spacing[self.axis]
+        spacing = self.volume.spacing_along(self.axis)
         return [(int(k), round(float(k * spacing), 3), float(mean[k]), int(fp[k]), int(fn[k])) for k in order]
 
     def next_worst(self, delta: int) -> None:
@@ -314,7 +318,7 @@ class SliceBar(QWidget):
         self.slider.setRange(0, nav.count - 1)
         self.slider.setValue(nav.index)
         self.slider.blockSignals(False)
-        self.where.setText(f"{'zyx'[nav.axis]} {nav.index} / {nav.count - 1} · {nav.position_mm():.1f} mm")
+        self.where.setText(f"{nav.array_axis()} {nav.index} / {nav.count - 1} · {nav.position_mm():.1f} mm")
 
     def show_window(self, preset: str, text: str) -> None:
         self.window_box.setEnabled(bool(text))

@@ -102,9 +102,8 @@ class VolumeView(QObject):
         """set_image's arguments for a loaded image: a case's slice through the window, at its true aspect."""
         if not self.active:
             return loaded.sample.image, loaded.sample.shape
-        aspect, flip = self.nav.geometry()
         rgb = self.level.rgb(self.nav.volume.intensities(self.nav.axis, self.nav.index))
-        return rgb, loaded.sample.shape, aspect, flip
+        return rgb, loaded.sample.shape, self.nav.aspect()
 
     def _on_window(self) -> None:
         self.bar.show_window(self.level.preset, self.level.text())
@@ -116,7 +115,7 @@ class VolumeView(QObject):
 
     def _show_worst(self) -> None:
         if self.active:
-            from ..core.volume_sample import AXIS_NAMES
+            from ..core.orientation import AXIS_NAMES
             self.worst.show_rows(self.nav.worst_rows(), AXIS_NAMES[self.nav.axis].capitalize())
 
     def title(self) -> str:

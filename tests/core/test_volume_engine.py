@@ -189,7 +189,8 @@ def test_a_case_larger_than_the_budget_is_read_by_slabs(tmp_path, cases, monkeyp
         assert torch.equal(ins.dataset_counts(source="pass").per_image.tp, whole)
         coronal = ins.slices.image(0, "coronal", 3).sample.probs
         expected = torch.softmax(torch.from_numpy(np.log(probs + 1e-6)), 0)[:, :, 3]
-        torch.testing.assert_close(coronal, expected)
+        # a RAS file's coronal slice as drawn: superior (high z) at the top, the patient's right (high x) on the left
+        torch.testing.assert_close(coronal, expected.flip(1, 2))
 
 
 def test_slices_of_a_2d_dataset_and_bad_axes_are_option_errors(demo_dir, folder):
@@ -256,7 +257,8 @@ def test_a_first_look_reads_a_slice_and_equals_the_whole_case(tmp_path, cases):
         assert whole is not first and whole.sample.probs is not None and not whole.sample.preview
         for z in (0, 3, SHAPE[0] - 1):
             assert np.array_equal(first.intensities(0, z), whole.intensities(0, z))
-            assert np.array_equal(first.intensities(0, z), image[z].astype(np.float32))
+            # a RAS file's axial slice as drawn: anterior (high y) at the top, right (high x) on the left
+            assert np.array_equal(first.intensities(0, z), image[z, ::-1, ::-1].astype(np.float32))
             a, b = first.slice(0, z), whole.slice(0, z)
             torch.testing.assert_close(a.sample.probs, b.sample.probs)
             assert torch.equal(a.counts(ins.scoring).tp, b.counts(ins.scoring).tp)

@@ -50,7 +50,7 @@ class Slices(Part):
         from ..tables import slices_frame
         loaded, a = self.volume(case), slice_axis(axis)
         s = self.engine.effective(scoring)
-        return slices_frame(self.engine.classes.names, loaded.slice_counts(s, a), s, loaded.spacing[a])
+        return slices_frame(self.engine.classes.names, loaded.slice_counts(s, a), s, loaded.spacing_along(a))
 
     def worst(self, case, axis="axial", class_id: int | None = None, scoring=None) -> np.ndarray:
         """Slice indices across the axis, worst first, by the class's F-beta or (None) the mean over the classes
