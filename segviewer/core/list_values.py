@@ -82,13 +82,15 @@ def image_list_values(counts, class_id: int, scoring: Scoring, images: np.ndarra
     den += fp
     den += smooth
     num += smooth
-    num /= den
+    with np.errstate(invalid="ignore", divide="ignore"):    # 0/0 only where a class is absent: masked below
+        num /= den
     failed = ~loaded
     chosen = None if class_id == ALL_CLASSES else np.where(present[class_id] & ~failed, num[class_id], np.nan)
     mean_f = _mean_present(num, present, classes)
     np.add(tp, smooth, out=num)                # (tp + s) / (tp + fp + fn + s)
     np.add(union, smooth, out=den)
-    num /= den
+    with np.errstate(invalid="ignore", divide="ignore"):
+        num /= den
     mean_iou = _mean_present(num, present, classes)
     mean_f[failed], mean_iou[failed] = np.nan, np.nan
     if chosen is None:
