@@ -78,7 +78,7 @@ class CanvasPanel(QWidget):
         layout.addWidget(self.legend)
         self._shape: tuple[int, int] | None = None
         self._region_zoom = False      # the view is zoomed to a clicked region (not by the user's wheel)
-        self._geometry = (1.0, False)          # (row height / column width, rows flipped)
+        self._geometry = 1.0                    # row height / column width
         self._transform = QTransform()         # pixel -> view coordinates
         self.view_widget.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
@@ -115,11 +115,10 @@ class CanvasPanel(QWidget):
         self.gt_overlay_item.setLookupTable(lut)
 
     # ---- content ----
-    def set_image(self, rgb: np.ndarray | None, shape: tuple[int, int], aspect: float = 1.0,
-                  flip_rows: bool = False) -> None:
+    def set_image(self, rgb: np.ndarray | None, shape: tuple[int, int], aspect: float = 1.0) -> None:
         """The photo (or a neutral grey when the dataset has none); refits when the size changes. aspect: a row's
-        height over a column's width (a slice of anisotropic voxels at its true aspect); flip_rows: row 0 at the
-        bottom (a coronal or sagittal slice with the head up)."""
+        height over a column's width (a slice of anisotropic voxels at its true aspect; a slice comes already
+        turned as it is drawn)."""
         if rgb is None:
             rgb = np.full((*shape, 3), 70, np.uint8)
         self.set_intensities(rgb)
@@ -127,10 +126,9 @@ class CanvasPanel(QWidget):
         self.highlight_item.clear()
         self.box_item.hide()
         # a region's zoom belongs to its image; a zoom of the user's own stays
-        if self._shape != shape or self._geometry != (aspect, flip_rows) or self._region_zoom:
-            self._shape, self._geometry = shape, (aspect, flip_rows)
-            self._transform = QTransform(1.0, 0.0, 0.0, -aspect, 0.0, shape[0] * aspect) if flip_rows \
-                else QTransform.fromScale(1.0, aspect)
+        if self._shape != shape or self._geometry != aspect or self._region_zoom:
+            self._shape, self._geometry = shape, aspect
+            self._transform = QTransform.fromScale(1.0, aspect)
             for item in (self.image_item, self.overlay_item, self.highlight_item, self.gt_image_item,
                          self.gt_overlay_item):
                 item.setTransform(self._transform)

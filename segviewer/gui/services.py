@@ -57,11 +57,13 @@ class WindowServices:
         if z is not None and nav.active:
             volume = nav.volume
             middle, plane = (z[0] + z[1] - 1) // 2, volume.orientation.plane_across(0)
-            nav.go(middle, plane)
             x0, y0, x1, y1 = bbox
             view = volume.view(plane)
             (r0, c0), (r1, c1) = (view.drawn((middle, y, x), volume.shape) for y, x in ((y0, x0), (y1 - 1, x1 - 1)))
-            bbox = (min(c0, c1), min(r0, r1), max(c0, c1) + 1, max(r0, r1) + 1)
+            box = (min(c0, c1), min(r0, r1), max(c0, c1) + 1, max(r0, r1) + 1)
+            # the slice arrives later, at its plane's aspect: zooming now would be undone by its refit
+            nav.go(middle, plane, then=lambda: self._w.canvas.zoom_to(*box))
+            return
         self._w.canvas.zoom_to(*bbox)
 
     def writing_outputs(self, label: str, path):

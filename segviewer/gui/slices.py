@@ -9,6 +9,7 @@ readout's voxel are the file's array indices.
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 import numpy as np
 import torch
@@ -125,8 +126,9 @@ class SliceNavigator(QObject):
         if self.active:
             self.go(self.index + delta)
 
-    def go(self, index: int, axis: int | None = None) -> None:
-        """Shows slice `index` across `axis` (the current axis when None); clamped to the case."""
+    def go(self, index: int, axis: int | None = None, then: Callable[[], None] | None = None) -> None:
+        """Shows slice `index` across `axis` (the current axis when None); clamped to the case. then(): once that
+        slice is drawn (never, if another request overtakes it)."""
         if not self.active:
             return
         if axis is not None and axis != self.axis:
@@ -135,19 +137,26 @@ class SliceNavigator(QObject):
                 index = self._last.get((self.volume.name, axis), self.volume.slices_along(axis) // 2)
         index = int(np.clip(index, 0, self.count - 1))
         if index == self.index and axis is None:
+            if then is not None:
+                then()
             return
         self.index = index
         self._last[(self.volume.name, self.axis)] = index
         self.changed.emit()
-        self._load(self.axis, index)
+        self._load(self.axis, index, then)
         if axis is not None:
             self.refresh_worst()
 
-    def _load(self, axis: int, index: int) -> None:
+    def _load(self, axis: int, index: int, then: Callable[[], None] | None = None) -> None:
         v, volume = self.v, self.volume
         engine = v.engine
+
+        def show(loaded) -> None:
+            v._on_slice(loaded)
+            if then is not None:
+                then()
         v.jobs.request("slice", lambda: engine.key("slice", image=v.current, extra=self.key()),
-                       lambda: volume.slice(axis, index), v._on_slice, worker=v.compute, what="Loading the slice")
+                       lambda: volume.slice(axis, index), show, worker=v.compute, what="Loading the slice")
 
     def set_axis(self, axis: int) -> None:
         if self.active and axis != self.axis:

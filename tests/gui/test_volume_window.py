@@ -73,7 +73,7 @@ def test_slice_steps_orientation_and_true_aspect(qtbot, window, demo3d_copy):
     qtbot.keyClick(window.canvas.view_widget, Qt.Key_2, Qt.ControlModifier)      # coronal
     settle(qtbot, window)
     assert nav.axis == 1 and v.loaded.sample.shape == (24, 64)
-    assert window.canvas._geometry == (pytest.approx(2.5 / 0.8), False)   # z rows at 2.5 mm, drawn head up already
+    assert window.canvas._geometry == pytest.approx(2.5 / 0.8)   # z rows at 2.5 mm, drawn head up already
     with segviewer.open(folder=demo3d_copy) as ins:
         expected = ins.slices.image(v.current, "coronal", nav.index).counts(ins.scoring)
     assert v.image_counts.tp.tolist() == expected.tp.tolist()

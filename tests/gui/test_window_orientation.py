@@ -64,3 +64,26 @@ def test_a_3d_region_click_zooms_to_where_its_box_is_drawn(qtbot, window, folder
     assert (v.slices.axis, v.slices.index) == (0, 1)
     corner = window.canvas._transform.map(QPointF(5, 1))        # drawn at row 1, column 5 (PIXEL[0])
     assert (window.canvas.box_item.pos().x(), window.canvas.box_item.pos().y()) == (corner.x(), corner.y())
+
+
+def test_a_3d_region_click_from_another_plane_zooms_once_its_slice_is_drawn(qtbot, window, folder):
+    """From the sagittal plane the click goes to the axial slice, which arrives later at its own aspect: the box and
+    the zoom are those of the axial drawing, not undone by the new slice's refit."""
+    from PySide6.QtCore import QPointF, QRectF
+    assert window.actions_.open_folder(folder)
+    settle(qtbot, window)
+    v = window.viewer
+    window.show_image(v.dataset.names.index("ras"))
+    settle(qtbot, window)
+    v.slices.go(0, 2)                                           # sagittal (x spacing 0.7 against z 2.5)
+    settle(qtbot, window)
+    window.services.zoom_to((0, 3, 1, 4), (1, 2))
+    settle(qtbot, window)
+    canvas = window.canvas
+    assert (v.slices.axis, v.slices.index) == (0, 1)
+    box = canvas._transform.mapRect(QRectF(5, 1, 1, 1))         # the axial drawing: row 1, column 5
+    assert canvas.box_item.isVisible() and canvas._region_zoom
+    assert (canvas.box_item.pos().x(), canvas.box_item.pos().y()) == (box.x(), box.y())
+    assert (canvas.box_item.size().x(), canvas.box_item.size().y()) == (box.width(), box.height())
+    shown = canvas.viewbox.viewRect()
+    assert (round(shown.center().x(), 6), round(shown.center().y(), 6)) == (round(box.center().x(), 6), round(box.center().y(), 6))
