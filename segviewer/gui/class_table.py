@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QCheckBox, QLabel, QVBoxLayout, QWidget
 
 from ..core.scores import Scores, nanmean
@@ -14,6 +15,7 @@ SHORT = {"precision": "P", "recall": "R", "fbeta": "Fβ", "dice": "Dice", "iou":
 BOUNDARY = ("boundary_iou", "hd95", "nsd")
 BOUNDARY_SHORT = {"boundary_iou": "Boundary IoU", "hd95": "HD95 px", "nsd": "NSD"}
 BOUNDARY_BOX = "Boundary IoU, HD95, NSD per class"
+SUMMARY_DETAIL = (("precision", "recall", "iou"), ("iou",), ())     # the Scores title, most detailed first
 
 
 IMAGE_SCOPES = ("image", "dataset")
@@ -42,6 +44,38 @@ def headers(scopes: tuple[str, ...] = IMAGE_SCOPES) -> tuple[list[str], list[str
     return names, tips
 
 
+class FittingLabel(QLabel):
+    """One line of rich text: the most detailed of its texts that fits the label's width (a 3-D case's four scopes
+    do not fit a laptop's Scores title in full); the most detailed one is its tooltip."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("", parent)
+        self.setTextFormat(Qt.RichText)
+        self._texts: tuple[str, ...] = ("",)
+
+    def set_texts(self, texts: list[str]) -> None:
+        self._texts = tuple(texts)
+        self.setToolTip(texts[0])
+        self._fit()
+
+    def text_width(self, text: str) -> float:
+        doc = QTextDocument()
+        doc.setDocumentMargin(0)
+        doc.setDefaultFont(self.font())
+        doc.setHtml(text)
+        return doc.idealWidth()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        room = self.contentsRect().width()
+        shown = next((t for t in self._texts if self.text_width(t) <= room), self._texts[-1])
+        if shown != self.text():
+            self.setText(shown)
+
+
 class ClassTablePanel(QWidget):
     class_clicked = Signal(int)
 
@@ -56,8 +90,7 @@ class ClassTablePanel(QWidget):
         self.view.clicked.connect(lambda idx: self.class_clicked.emit(int(idx.data(KEY_ROLE))))
         # the summary sits in the Scores panel's title bar and the boundary box in Settings (the window places
         # them): the table keeps its height for rows
-        self.summary = QLabel("")
-        self.summary.setTextFormat(Qt.RichText)
+        self.summary = FittingLabel()
         self.boundary_box = QCheckBox(BOUNDARY_BOX)
         self.boundary_box.setToolTip("Boundary IoU, HD95 and NSD per class in the Classes table (computed on request, "
                                      "off the GUI thread)")
@@ -94,9 +127,8 @@ class ClassTablePanel(QWidget):
             rows.append(row)
         self.model.set_rows(rows, list(range(len(names))))
         parts = [(scope, scores) for scope, (scores, _) in zip(self.scopes, scopes)]
-        text = self._summary(parts, beta, exact_note, image_missing)
-        self.summary.setText(text)
-        self.summary.setToolTip(text)
+        self.summary.set_texts([self._summary(parts, beta, exact_note, image_missing, detail)
+                                for detail in SUMMARY_DETAIL])
 
     @staticmethod
     def _score_cells(scores: Scores | None, gt, c: int, missing: str = "computing…") -> list[Cell]:
@@ -118,14 +150,14 @@ class ClassTablePanel(QWidget):
 
     @staticmethod
     def _summary(parts: list[tuple[str, Scores | None]], beta: float, note: str,
-                 first_missing: str = "computing…") -> str:
-        """One line: the means over the classes present, per scope (the image's first)."""
+                 first_missing: str = "computing…", detail: tuple[str, ...] = SUMMARY_DETAIL[0]) -> str:
+        """One line: the means over the classes present, per scope (the image's first); detail: the scores after
+        F-beta."""
         def part(label, s):
             if s is None:
                 return f"{label} {first_missing if label == parts[0][0] else 'computing…'}"
-            m = {k: float(nanmean(getattr(s, k))) for k in ("fbeta", "precision", "recall", "iou")}
-            return (f"{label} F{beta_text(beta)} <b>{fmt(m['fbeta'])}</b> · P {fmt(m['precision'])} · "
-                    f"R {fmt(m['recall'])} · IoU {fmt(m['iou'])}")
+            rest = "".join(f" · {SHORT[k]} {fmt(float(nanmean(getattr(s, k))))}" for k in detail)
+            return f"{label} F{beta_text(beta)} <b>{fmt(float(nanmean(s.fbeta)))}</b>{rest}"
         return "&nbsp;&nbsp;│&nbsp;&nbsp;".join(part(label, s) for label, s in parts) + (
             f"&nbsp;&nbsp;<span style='color:gray'>{note}</span>" if note else "")
 

@@ -58,9 +58,29 @@ def test_the_image_gets_the_room_and_every_list_table_and_combo_shows_what_it_ho
     for k in range(tabs.count()):          # every Scores tab's controls too (laid out with the tab behind)
         page = tabs.widget(k)
         assert_combos_whole([c for c in page.findChildren(QComboBox) if c.isVisibleTo(page)])
-    summary = window.class_table.summary                          # the Scores panel's title line, whole
-    assert summary.fontMetrics().horizontalAdvance(summary.text().replace("&nbsp;", " ")) > 0
-    assert summary.width() >= QLabel(summary.text()).sizeHint().width() or size[0] < 1280
+    assert_summary_whole(window.class_table.summary, "image", "dataset")
+    assert window.class_table.summary.text() == window.class_table.summary.toolTip()   # room for every score
+
+
+def assert_summary_whole(summary, *scopes) -> None:
+    """The Scores panel's title line shows whole, with every scope's F-beta."""
+    shown = summary.text()
+    assert 0 < summary.text_width(shown) <= summary.contentsRect().width()
+    assert all(f"{scope} F1 <b>" in shown for scope in scopes), shown
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_3d_case_s_four_scopes_fit_the_scores_title(qtbot, window, demo3d_dir, tmp_path, size):
+    """slice, case, dataset pooled and case mean: at 1024 px the line drops P and R before it would be cut."""
+    import shutil
+    open_at(qtbot, window, shutil.copytree(demo3d_dir, tmp_path / "demo3d"), size)
+    summary = window.class_table.summary
+    assert_summary_whole(summary, "slice", "case", "dataset pooled", "dataset case mean")
+    assert " · P " in summary.toolTip()
+    room, texts = summary.contentsRect().width(), summary._texts
+    assert all(summary.text_width(t) > room for t in texts[:texts.index(summary.text())])   # the most detailed
+    if size[0] < 1280:
+        assert " · P " not in summary.text()
 
 
 def test_the_first_window_fits_the_screen_it_opens_on():
