@@ -8,7 +8,7 @@ from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QCheckBox, QLabel, QVBoxLayout, QWidget
 
 from ..core.scores import Scores, nanmean
-from .table_model import KEY_ROLE, Cell, TableModel, beta_text, fmt, sorted_table
+from .table_model import KEY_ROLE, Cell, TableModel, beta_text, fmt, select_key, sorted_table
 
 SCORES = ("precision", "recall", "fbeta", "dice", "iou", "soft_dice")
 SHORT = {"precision": "P", "recall": "R", "fbeta": "Fβ", "dice": "Dice", "iou": "IoU", "soft_dice": "soft Dice"}
@@ -162,10 +162,5 @@ class ClassTablePanel(QWidget):
             f"&nbsp;&nbsp;<span style='color:gray'>{note}</span>" if note else "")
 
     def select_class(self, class_id: int) -> None:
-        for r in range(self.proxy.rowCount()):
-            if self.proxy.index(r, 0).data(KEY_ROLE) == class_id:
-                self.view.selectRow(r)
-                self.view.scrollTo(self.proxy.index(r, 0))
-                return
-        self.view.clearSelection()
+        select_key(self.proxy, self.view, class_id)
 

@@ -222,3 +222,13 @@ def sorted_table(model: TableModel, parent=None) -> tuple[SortProxy, QTableView]
     view = table_view(proxy)
     model.modelReset.connect(view.resizeColumnsToContents)
     return proxy, view
+
+
+def select_key(proxy: SortProxy, view: QTableView, key) -> None:
+    """Selects and shows the row whose key is `key` (a class, a slice), wherever the sort put it; none: no row."""
+    for r in range(proxy.rowCount()):
+        if proxy.index(r, 0).data(KEY_ROLE) == key:
+            view.selectRow(r)
+            view.scrollTo(proxy.index(r, 0))
+            return
+    view.clearSelection()

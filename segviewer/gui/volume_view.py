@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from .class_table import IMAGE_SCOPES, VOLUME_SCOPES
 from .slices import SliceBar
-from .table_model import KEY_ROLE, Cell, TableModel, sorted_table
+from .table_model import KEY_ROLE, Cell, TableModel, select_key, sorted_table
 from .window_level import CanvasMouse, WindowLevel
 
 WORST_COLUMNS = ["slice", "position\nmm", "mean Fβ", "FP vx", "FN vx"]
@@ -42,6 +42,10 @@ class WorstSlicesPanel(QWidget):
         self.model.set_rows([[Cell(k), Cell(mm), Cell(f), Cell(fp), Cell(fn)] for k, mm, f, fp, fn in rows],
                             [k for k, *_ in rows])
         self.view.sortByColumn(2, Qt.AscendingOrder)
+
+    def select_slice(self, index: int | None) -> None:
+        """The row of the slice shown, whichever way it was reached (a click, }, the bar, PgDn)."""
+        select_key(self.proxy, self.view, index)
 
 
 class VolumeView(QObject):
@@ -97,6 +101,7 @@ class VolumeView(QObject):
                 values = volume.intensities(nav.axis, nav.index)
             self.level.reset(values)
         self.bar.show_slice(nav)
+        self.worst.select_slice(nav.index if nav.active else None)
 
     def image_of(self, loaded) -> tuple:
         """set_image's arguments for a loaded image: a case's slice through the window, at its true aspect."""
@@ -117,6 +122,7 @@ class VolumeView(QObject):
         if self.active:
             from ..core.orientation import AXIS_NAMES
             self.worst.show_rows(self.nav.worst_rows(), AXIS_NAMES[self.nav.axis].capitalize())
+            self.worst.select_slice(self.nav.index)
 
     def title(self) -> str:
         return f" · {self.nav.title()}" if self.active else ""

@@ -11,6 +11,7 @@ from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 import segviewer
+from segviewer.gui.table_model import KEY_ROLE
 from helpers import make_hostile_volume_folder, run_subprocess, settle
 from segviewer.core.scores import compute_scores
 from segviewer.core.session import ReviewStore
@@ -94,6 +95,10 @@ def test_worst_slices_are_ranked_and_a_click_goes_there(qtbot, window, demo3d_co
     panel.view.clicked.emit(index)
     settle(qtbot, window)
     assert v.slices.index == target and v.loaded.where == (0, target)
+    v.slices.go(int(worst[0]))                                       # reached without the table (a key, the bar)
+    settle(qtbot, window)
+    selected = panel.view.selectionModel().selectedRows()
+    assert [int(i.data(KEY_ROLE)) for i in selected] == [int(worst[0])]
     v.update_settings(threshold=0.3)                                 # a new ranking for the new threshold
     settle(qtbot, window)
     with segviewer.open(folder=demo3d_copy, scoring=segviewer.Scoring(threshold=0.3)) as ins:
