@@ -82,15 +82,17 @@ def image_list_values(counts, class_id: int, scoring: Scoring, images: np.ndarra
     den += fp
     den += smooth
     num += smooth
-    with np.errstate(invalid="ignore", divide="ignore"):    # 0/0 only where a class is absent: masked below
-        num /= den
+    # without smoothing an absent class is 0 / 0 = NaN, which the means' multiplication by 0 would keep: 0 / 1
+    absent = ~present if smooth == 0 else False
+    den += absent
+    num /= den
     failed = ~loaded
     chosen = None if class_id == ALL_CLASSES else np.where(present[class_id] & ~failed, num[class_id], np.nan)
     mean_f = _mean_present(num, present, classes)
     np.add(tp, smooth, out=num)                # (tp + s) / (tp + fp + fn + s)
     np.add(union, smooth, out=den)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        num /= den
+    den += absent
+    num /= den
     mean_iou = _mean_present(num, present, classes)
     mean_f[failed], mean_iou[failed] = np.nan, np.nan
     if chosen is None:

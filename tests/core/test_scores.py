@@ -181,7 +181,8 @@ def test_counts_on_every_available_device():
     assert cpu.tp.tolist() == dev.tp.cpu().tolist() and cpu.fp.tolist() == dev.fp.cpu().tolist()
 
 
-def test_image_list_values_are_the_scores_of_every_image_whatever_the_counts_layout():
+@pytest.mark.parametrize("smooth", [0.25, 0.0])      # 0: an absent class's 0/0 must not reach the means
+def test_image_list_values_are_the_scores_of_every_image_whatever_the_counts_layout(smooth):
     """The list's columns (numpy, on every slider step) against core.scores (torch): each class's F-beta to the last
     bit, the means over present classes to 1e-13; row-major and class-major counts give identical values."""
     import numpy as np
@@ -198,7 +199,7 @@ def test_image_list_values_are_the_scores_of_every_image_whatever_the_counts_lay
     loaded = np.arange(300) != 11
     rows = Counts(*(torch.from_numpy(a) for a in (tp, fp, fn)))
     by_class = Counts(*(torch.from_numpy(np.ascontiguousarray(a.T)).T for a in (tp, fp, fn)))
-    scoring = Scoring(beta=0.6, smooth=0.25)
+    scoring = Scoring(beta=0.6, smooth=smooth)
     reference = compute_scores(rows, scoring.beta, scoring.smooth)
     for class_id in (-1, 2):
         got = image_list_values(DatasetCounts([""] * 300, rows, rows, loaded), class_id, scoring)
@@ -224,3 +225,15 @@ def test_image_list_values_are_the_scores_of_every_image_whatever_the_counts_lay
         assert all(np.array_equal(few[k], got[k][some], equal_nan=True) for k in got)
         assert lazy.present("pred_present", 4).tolist() == ((tp + fp) > 0)[:, 4].tolist()
         assert np.array_equal(lazy["mean_iou"], got["mean_iou"], equal_nan=True)
+
+
+def test_the_list_s_means_of_one_image_by_hand_without_smoothing():
+    """tp 5, 0, 3 / fp 1, 0, 0 / fn 2, 0, 1, smooth 0: class 1 is absent; F1 = 10/13 and 6/7, IoU = 5/8 and 3/4."""
+    import numpy as np
+    from segviewer.core.counts import DatasetCounts
+    from segviewer.core.list_values import image_list_values
+    from segviewer.core.scoring import Scoring
+    rows = Counts(*(torch.tensor([v]) for v in ([5, 0, 3], [1, 0, 0], [2, 0, 1])))
+    got = image_list_values(DatasetCounts([""], rows, rows, np.array([True])), -1, Scoring(smooth=0.0))
+    assert got["mean_fbeta"][0] == pytest.approx((10 / 13 + 6 / 7) / 2, rel=1e-12)
+    assert got["mean_iou"][0] == pytest.approx((5 / 8 + 3 / 4) / 2, rel=1e-12)
