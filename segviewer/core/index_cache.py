@@ -108,8 +108,8 @@ def load_cached(path: Path, key: str, names: list[str] | None = None) -> Probabi
             fields = {name: arrays[name] for name in arrays.files if name != "confusion"}
         index = ProbabilityIndex.from_arrays(fields, confusion_source=lambda: _read_confusion(path, key))
         with_counts = bool(fields["per_threshold_counts"])
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        return None
+    except (OSError, ValueError, KeyError, EOFError, TypeError, MemoryError, zipfile.BadZipFile):
+        return None       # damaged, whatever the damage (arrays of the wrong shape raise TypeError): built again
     if names is not None and index.names != list(names):
         return None
     if with_counts:

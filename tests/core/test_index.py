@@ -101,6 +101,11 @@ def test_dataset_index_matches_evaluate_and_caches(demo_dir, tmp_path):
     assert again.image_counts(0.37).tp.tolist() == direct.per_image.tp.tolist()
     path, key = cache_path(ds, 100)
     assert path.parent == root / ".segviewer"
+    with np.load(path, allow_pickle=False) as arrays:
+        fields = {name: arrays[name] for name in arrays.files}
+    for name, wrong in (("names", np.array("x")), ("steps", np.array([100, 100]))):   # right key, wrong shapes
+        np.savez(path, **{**fields, name: wrong})
+        assert load_cached(path, key) is None
     path.write_bytes(b"damaged")
     assert load_cached(path, key) is None
     _, cached = load_or_build(ds, 100, lambda path, key: index_pass(ds, path=path, key=key, steps=100))
