@@ -76,24 +76,25 @@ class SlabSource:
 
 
 def slab_source(path: Path, gt_shape: tuple[int, int, int], num_classes: int, activation: str,
-                device) -> SlabSource | None:
+                device, gt_orientation=None) -> SlabSource | None:
     """A reader of the prediction's axial slabs by offset, when its file allows one (uncompressed, (z, y, x))."""
     from .volume_files import read_header
-    from .volumes import spatial_order
+    from .volumes import check_orientation, spatial_order
     header = read_header(path)
+    check_orientation(header, gt_orientation)
     if not header.seekable or spatial_order(header.path, header.shape[-3:], gt_shape, "prediction") != "zyx":
         return None
     return SlabSource(Path(path), gt_shape, num_classes, activation, torch.device(device))
 
 
 def read_probabilities(path: Path, gt_shape: tuple[int, int, int], num_classes: int, activation: str,
-                       device) -> tuple[torch.Tensor | None, SlabSource | None]:
+                       device, gt_orientation=None) -> tuple[torch.Tensor | None, SlabSource | None]:
     """The whole prediction as probabilities, or, when it does not fit the memory budget but its file can be
     read by offset, a SlabSource (the budget's LoadError stands for any other file)."""
     try:
-        volume = read_prediction_volume(path, gt_shape, num_classes)
+        volume = read_prediction_volume(path, gt_shape, num_classes, gt_orientation)
     except OverBudget:
-        source = slab_source(path, gt_shape, num_classes, activation, device)
+        source = slab_source(path, gt_shape, num_classes, activation, device, gt_orientation)
         if source is None:
             raise
         return None, source
@@ -290,9 +291,10 @@ def load_volume_sample(dataset, item: Item, with_image: bool, current: list, pre
     else:
         activation = dataset.options.activation
         if preview or not with_image:
-            sample.source = slab_source(item.pred, labels.shape, c, activation, dataset.device)
+            sample.source = slab_source(item.pred, labels.shape, c, activation, dataset.device, gt.orientation)
         if sample.source is None:
-            sample.probs, sample.source = read_probabilities(item.pred, labels.shape, c, activation, dataset.device)
+            sample.probs, sample.source = read_probabilities(item.pred, labels.shape, c, activation, dataset.device,
+                                                             gt.orientation)
     if with_image and item.image is not None:
         current[0] = item.image
         if preview:

@@ -141,9 +141,10 @@ def prediction_volume_shape(path: str | Path) -> tuple[int, ...]:
     return _prediction_shape(header, None)
 
 
-def read_prediction_volume(path: str | Path, gt_shape: tuple[int, ...], num_classes: int) -> PredictionVolume:
+def read_prediction_volume(path: str | Path, gt_shape: tuple[int, ...], num_classes: int,
+                           gt_orientation: Orientation | None = None) -> PredictionVolume:
     """Probabilities or logits (C, z, y, x) for a ground truth of gt_shape; C must be num_classes."""
-    header, order = _checked_prediction(path, gt_shape, num_classes)
+    header, order = _checked_prediction(path, gt_shape, num_classes, gt_orientation)
     raw = read_data(header, num_classes * math.prod(gt_shape), f"its ground truth ({num_classes} classes × its "
                                                                "voxels)")
     values = _scaled_float32(header, raw.reshape(num_classes, *raw.shape[-3:]))
@@ -153,12 +154,12 @@ def read_prediction_volume(path: str | Path, gt_shape: tuple[int, ...], num_clas
 
 
 def read_prediction_slices(path: str | Path, gt_shape: tuple[int, ...], num_classes: int, start: int,
-                           stop: int) -> PredictionVolume:
+                           stop: int, gt_orientation: Orientation | None = None) -> PredictionVolume:
     """Axial slices start..stop-1 as (C, stop - start, y, x), read by offset from an uncompressed (z, y, x) file
     (.npy, .nii): a case larger than memory is read a slab at a time."""
     if not 0 <= start < stop <= gt_shape[0]:
         raise OptionError(f"slices {start}..{stop - 1}: a case of {gt_shape[0]} slices has 0..{gt_shape[0] - 1}")
-    header, order = _checked_prediction(path, gt_shape, num_classes)
+    header, order = _checked_prediction(path, gt_shape, num_classes, gt_orientation)
     if order != "zyx" or not header.seekable:
         raise LoadError(header.path, "slices can be read one by one only from an uncompressed (z, y, x) file "
                                      "(.npy or .nii); this one is read whole")
@@ -169,8 +170,10 @@ def read_prediction_slices(path: str | Path, gt_shape: tuple[int, ...], num_clas
     return PredictionVolume(values, _prediction_kind(header), order, header.path)
 
 
-def _checked_prediction(path: str | Path, gt_shape: tuple[int, ...], num_classes: int) -> tuple[VolumeHeader, str]:
+def _checked_prediction(path: str | Path, gt_shape: tuple[int, ...], num_classes: int,
+                        gt_orientation: Orientation | None = None) -> tuple[VolumeHeader, str]:
     header = read_header(path)
+    check_orientation(header, gt_orientation)      # else scored and drawn mirrored, as a mask would be
     shape = _prediction_shape(header, gt_shape)
     order = spatial_order(header.path, shape[1:], gt_shape, "prediction")
     if shape[0] != num_classes:

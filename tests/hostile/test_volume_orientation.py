@@ -11,7 +11,7 @@ import pytest
 from helpers import run_cli
 from segviewer import LoadError
 from segviewer.core.volume_files import read_header
-from segviewer.core.volumes import read_image_volume, read_mask_volume
+from segviewer.core.volumes import read_image_volume, read_mask_volume, read_prediction_volume
 
 ZYX = (4, 6, 5)
 GOOD = np.diag([0.7, 0.8, 2.5, 1.0])
@@ -88,3 +88,23 @@ def test_an_image_or_mask_oriented_unlike_its_ground_truth(tmp_path):
             read(path)
         assert str(err.value) == (f"{path}: orientation LPS differs from its ground truth's RAS (its voxels would "
                                   "not lie on the ground truth's; resample it first)")
+
+
+@pytest.mark.parametrize("suffix", [".nii", ".nii.gz"])      # read by slabs (by offset) or whole
+def test_logits_oriented_unlike_their_ground_truth_are_refused(tmp_path, suffix):
+    """A 4-D NIfTI of logits in LPS over a RAS ground truth of the same grid is refused as a mask is, never scored or
+    drawn mirrored (the folder layouts take predictions from .npz / .npy, which say nothing of orientation; this is
+    the reader every prediction file goes through)."""
+    from segviewer.core.volume_sample import slab_source
+    logits = np.random.default_rng(0).normal(size=(*ZYX[::-1], 2)).astype(np.float32)     # (x, y, z, C)
+    nib.save(nib.Nifti1Image(np.zeros(ZYX[::-1], np.uint8), GOOD), tmp_path / "gt.nii.gz")
+    nib.save(nib.Nifti1Image(logits, np.diag([-0.7, -0.8, 2.5, 1.0])), tmp_path / f"bad{suffix}")
+    nib.save(nib.Nifti1Image(logits, GOOD), tmp_path / f"good{suffix}")
+    gt = read_header(tmp_path / "gt.nii.gz").orientation
+    bad = tmp_path / f"bad{suffix}"
+    for read in (lambda p: read_prediction_volume(p, ZYX, 2, gt),
+                 lambda p: slab_source(p, ZYX, 2, "softmax", "cpu", gt)):
+        with pytest.raises(LoadError) as err:
+            read(bad)
+        assert str(err.value).startswith(f"{bad}: orientation LPS differs from its ground truth's RAS")
+    assert read_prediction_volume(tmp_path / f"good{suffix}", ZYX, 2, gt).values.shape == (2, *ZYX)
