@@ -89,9 +89,11 @@ def test_the_engine_builds_again_over_a_hostile_store(tmp_path, damage):
         index = ins.index()
         if damage in ("fifo", "other key"):
             assert not ins.index_from_cache                  # refused when opened (a FIFO never opened): rebuilt
-        counts = ins.dataset_counts()                        # rows that do not add up: counted on the pixels
         from segviewer.core.passes import counts_pass
         direct = counts_pass(Dataset(options), ins.scoring)
+        one = ins.image_scores(1)                            # one image's read first: its row is checked too
+        assert one["tp"].astype(int).tolist()[:C] == direct.per_image.tp[1].tolist()
+        counts = ins.dataset_counts()                        # rows that do not add up: counted on the pixels
         assert counts.per_image.tp.tolist() == direct.per_image.tp.tolist() and index.names == direct.names
     with Inspector(Dataset(options)) as ins:
         ins.index()
