@@ -46,7 +46,7 @@ class ReviewController(QObject):
         self._shown: str | None = None      # the image the session was last told this window shows
         self._version: tuple | None = None
         self._saving = 0
-        self._resuming: Callable[[int | None], None] | None = None   # a resume waiting for the session's answer
+        self._resuming: object | None = None      # the latest resume question, until the session answers it
         self._build_panel()
 
     def _build_panel(self) -> None:
@@ -110,14 +110,16 @@ class ReviewController(QObject):
         if self.worker is None or not order:
             return False
         names = [self.viewer.dataset.names[i] for i in order]
-        self._resuming = found_at
-        self.worker.call(lambda s: s.resume(names), lambda k: self._resume_answer(order, k),
-                         lambda _why: self._resume_answer(order, None))
+        self._resuming = asked = object()
+        self.worker.call(lambda s: s.resume(names), lambda k: self._resume_answer(asked, order, found_at, k),
+                         lambda _why: self._resume_answer(asked, order, found_at, None))
         return True
 
-    def _resume_answer(self, order: list[int], k: int | None) -> None:
-        found_at, self._resuming = self._resuming, None
-        if found_at is not None:
+    def _resume_answer(self, asked: object, order: list[int], found_at: Callable[[int | None], None],
+                       k: int | None) -> None:
+        """Each answer to its own question (k: a position in that order); one a later question overtook is dropped."""
+        if asked is self._resuming:
+            self._resuming = None
             found_at(order[k] if k is not None else None)
 
     def _set_file_label(self, text: str, style: str = "") -> None:

@@ -146,3 +146,23 @@ def test_resume_waits_for_the_sorted_list_and_goes_to_its_first_unreviewed_image
     assert current_name(window) == next(n for n in order if n != "scene_005")
 
 
+
+
+def test_two_resume_questions_each_get_their_own_answer(qtbot, window, demo_copy):
+    """The list sorted, then re-ranked (--compare), before the session answered: the first answer (in the first
+    order) is dropped, the second one is given in the second order to the second question."""
+    session = demo_copy / "qa.sqlite"
+    with ReviewStore(session) as store:
+        store.set_review("scene_005", "accepted")
+    window.review.session_override = session
+    assert window.actions_.open_folder(demo_copy)
+    settle(qtbot, window)
+    qtbot.waitUntil(lambda: window.review.idle() and not window.first_image.pending, timeout=20000)
+    calls, got = [], []
+    window.review.worker.call = lambda work, done, failed: calls.append(done)     # the session answers later
+    first, second = [0, 1, 2, 3], [3, 2, 1, 0]
+    assert window.review.resume_in(first, lambda i: got.append(("first", i)))
+    assert window.review.resume_in(second, lambda i: got.append(("second", i)))
+    calls[0](0)                        # the first question's answer: its order's first image
+    calls[1](1)
+    assert got == [("second", 2)]
