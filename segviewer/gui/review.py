@@ -46,7 +46,7 @@ class ReviewController(QObject):
         self._shown: str | None = None      # the image the session was last told this window shows
         self._version: tuple | None = None
         self._saving = 0
-        self._resuming: object | None = None      # the latest resume question, until the session answers it
+        self._resuming: Callable[[int | None], None] | None = None   # the latest resume's, until answered
         self._build_panel()
 
     def _build_panel(self) -> None:
@@ -110,15 +110,14 @@ class ReviewController(QObject):
         if self.worker is None or not order:
             return False
         names = [self.viewer.dataset.names[i] for i in order]
-        self._resuming = asked = object()
-        self.worker.call(lambda s: s.resume(names), lambda k: self._resume_answer(asked, order, found_at, k),
-                         lambda _why: self._resume_answer(asked, order, found_at, None))
+        self._resuming = found_at
+        self.worker.call(lambda s: s.resume(names), lambda k: self._resume_answer(found_at, order, k),
+                         lambda _why: self._resume_answer(found_at, order, None))
         return True
 
-    def _resume_answer(self, asked: object, order: list[int], found_at: Callable[[int | None], None],
-                       k: int | None) -> None:
+    def _resume_answer(self, found_at: Callable[[int | None], None], order: list[int], k: int | None) -> None:
         """Each answer to its own question (k: a position in that order); one a later question overtook is dropped."""
-        if asked is self._resuming:
+        if found_at is self._resuming:
             self._resuming = None
             found_at(order[k] if k is not None else None)
 
@@ -130,7 +129,8 @@ class ReviewController(QObject):
         target = self.target
         self.close()
         self._failed = target
-        self._resume_answer([], None)          # a resume still waiting gets no answer from it: the list's top
+        if self._resuming is not None:         # a resume still waiting gets no answer from it: the list's top
+            self._resume_answer(self._resuming, [], None)
         if isinstance(target, PgTarget):
             self._set_file_label(f"not connected: {why}", READ_ONLY_STYLE)
             self.retry.show()
