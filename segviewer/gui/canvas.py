@@ -226,6 +226,11 @@ class CanvasPanel(QWidget):
         """(height, width) of the image on screen, None before the first."""
         return self._shape
 
+    @property
+    def aspect(self) -> float:
+        """A row's drawn height over a column's width (a slice of anisotropic voxels; 1 for a 2-D image)."""
+        return self._geometry
+
     # ---- hover ----
     def _on_mouse_moved(self, pos: QPointF) -> None:
         boxes = (self.viewbox, self.gt_box) if self.side_by_side else (self.viewbox,)

@@ -13,17 +13,29 @@ PANE_GAP = 8
 BACKGROUND = QColor(250, 250, 250)
 
 
-def scale_choices(shape: tuple[int, int] | None, side_by_side: bool) -> list[tuple[str, int]]:
+def scale_choices(shape: tuple[int, int] | None, side_by_side: bool, aspect: float = 1.0) -> list[tuple[str, int]]:
     """(label, scale) for the Save view dialog: the sizes the file will have."""
     choices = []
     if shape is not None:
         h, w = shape
         panes = 2 if side_by_side else 1
         for k in SCALES:
-            size = f"{k * w * panes + PANE_GAP * (panes - 1)}×{k * h} px"
+            size = f"{k * w * panes + PANE_GAP * (panes - 1)}×{drawn_rows(h, k, aspect)} px"
             choices.append((f"{k}× — {size}" + (" (the image's own size)" if k == 1 else ""), k))
     choices.append(("as on screen (the canvas's zoom, the window's size)", ON_SCREEN))
     return choices
+
+
+def drawn_rows(height: int, scale: int, aspect: float) -> int:
+    return max(1, round(height * scale * aspect))
+
+
+def stretched(pane: np.ndarray, scale: int, aspect: float) -> np.ndarray:
+    """Nearest neighbour as the canvas draws it: columns `scale`×, rows `scale × aspect`× (a coronal slice of 2.5 mm
+    slices over 0.8 mm pixels is as tall as on screen, not squashed)."""
+    h = pane.shape[0]
+    rows = np.minimum((np.arange(drawn_rows(h, scale, aspect)) / (scale * aspect)).astype(np.int64), h - 1)
+    return np.repeat(pane[rows], scale, axis=1)
 
 
 def blend(base: np.ndarray, rgba: np.ndarray | None) -> np.ndarray:
@@ -64,8 +76,8 @@ def compose_panes(canvas, scale: int) -> np.ndarray | None:
     if canvas.side_by_side:
         panes.append(compose_pane(photo, *item_arrays(canvas.gt_overlay_item), None, shape))
     panes.append(compose_pane(photo, *item_arrays(canvas.overlay_item), item_arrays(canvas.highlight_item)[0], shape))
-    if scale > 1:
-        panes = [np.repeat(np.repeat(p, scale, axis=0), scale, axis=1) for p in panes]
+    if scale > 1 or canvas.aspect != 1.0:
+        panes = [stretched(p, scale, canvas.aspect) for p in panes]
     gap = np.full((panes[0].shape[0], PANE_GAP, 3), 250, np.uint8)
     joined = [panes[0]] + [part for p in panes[1:] for part in (gap, p)]
     return np.ascontiguousarray(np.concatenate(joined, axis=1))

@@ -126,7 +126,7 @@ class WindowExports:
     def _ask_scale(self) -> int | None:
         """The size of the saved view (the last choice first), None when the user cancels."""
         from PySide6.QtWidgets import QInputDialog
-        choices = scale_choices(self.canvas.image_shape, self.canvas.side_by_side)
+        choices = scale_choices(self.canvas.image_shape, self.canvas.side_by_side, self.canvas.aspect)
         labels = [label for label, _k in choices]
         last = self.services.qsettings.value(SCALE_KEY, 1, type=int)
         start = next((i for i, (_label, k) in enumerate(choices) if k == last), 0)

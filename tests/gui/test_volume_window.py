@@ -183,3 +183,20 @@ def test_a_screenshot_of_a_folder_that_fails_to_open_is_one_line(tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.startswith("segviewer")]   # not Qt's own notes
     assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("segviewer: error: ")
     assert "no case pairs" in lines[0] and not (tmp_path / "shot.png").exists()
+
+
+def test_save_view_of_a_coronal_slice_keeps_its_voxels_aspect(qtbot, window, demo3d_copy, tmp_path):
+    """24 slices of 2.5 mm over 64 columns of 0.8 mm: drawn (and saved) 75 rows tall, not squashed to 24."""
+    from segviewer.gui.view_image import compose_panes, stretched
+    v = opened(qtbot, window, demo3d_copy)
+    v.slices.set_axis(1)
+    settle(qtbot, window)
+    assert window.canvas.image_shape == (24, 64) and window.canvas.aspect == pytest.approx(2.5 / 0.8)
+    assert compose_panes(window.canvas, 1).shape == (75, 64, 3)
+    assert compose_panes(window.canvas, 2).shape == (150, 128, 3)
+    assert window.exports.save_view(str(tmp_path / "coronal.png"), scale=1)
+    from PIL import Image
+    assert Image.open(tmp_path / "coronal.png").size[0] == 64
+    rows = np.arange(3)[:, None, None] * np.ones((1, 2, 3), np.uint8)          # nearest neighbour, by hand
+    assert stretched(rows, 1, 2.5)[:, 0, 0].tolist() == [0, 0, 0, 1, 1, 2, 2, 2]
+    assert stretched(rows, 2, 1.0)[:, :, 0].tolist() == [[0] * 4, [0] * 4, [1] * 4, [1] * 4, [2] * 4, [2] * 4]
