@@ -7,7 +7,9 @@ import os
 import threading
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -168,12 +170,38 @@ def load_or_build(dataset, steps: int, build, rebuild: bool = False, use_cache: 
     cached = None if rebuild else load_cached(path, key, dataset.names)
     if cached is not None:
         return cached, True
-    index = build(path, key)
-    if not index.loaded.any():
-        remove_cached(path)
-    else:
-        remove_older(path)
+    with one_build_at_a_time(path.parent):
+        cached = None if rebuild else load_cached(path, key, dataset.names)    # built meanwhile by another
+        if cached is not None:
+            return cached, True
+        index = build(path, key)
+        if not index.loaded.any():
+            remove_cached(path)
+        else:
+            remove_older(path)
     return index, False
+
+
+@contextmanager
+def one_build_at_a_time(folder: Path) -> Iterator[None]:
+    """An exclusive lock on the cache folder (flock on its descriptor: no file made) while an index is built in it:
+    a second build of the same files (the window opened while `segviewer index` runs) waits and then reads the
+    first one's, instead of sharing its partial files; nor can one build's clean-up remove another's work. Where
+    the system has no such locks, builds go on unlocked as before."""
+    try:
+        import fcntl
+        fd = os.open(folder, os.O_RDONLY)
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            pass
+        yield
+    finally:
+        os.close(fd)
 
 
 class KeptIndex:

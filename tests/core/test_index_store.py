@@ -94,6 +94,35 @@ def test_an_interrupted_build_resumes_to_the_same_files(tmp_path, small_chunks):
     assert not (tmp_path / "b" / "build-k").exists()
 
 
+def test_a_second_build_of_the_same_files_waits_for_the_first_and_reads_it(tmp_path, small_chunks):
+    """The window opened while `segviewer index` builds the same index: the second build starts mid-way through the
+    first (which sleeps there so they overlap), waits for it, then reads its files; both equal one build alone."""
+    import threading
+    import time
+    root = random_dataset(tmp_path / "d")
+    second: dict = {}
+
+    def build_second():
+        with Inspector(open_dataset(root)) as ins:
+            second["index"], second["cached"] = ins.index(), ins.index_from_cache
+
+    thread = threading.Thread(target=build_second)
+
+    def progress(done, total):
+        if done == 4 and not thread.is_alive() and "index" not in second:
+            thread.start()
+            time.sleep(0.5)
+    with Inspector(open_dataset(root)) as ins:
+        first = ins.index(progress=progress)
+        thread.join(60)
+        assert not thread.is_alive() and second["cached"] and not ins.index_from_cache
+        for name, value in first.to_arrays().items():
+            assert np.array_equal(value, second["index"].to_arrays()[name]), name
+        direct = counts_pass(open_dataset(root), ins.scoring)
+        assert_same_counts(ins.dataset_counts().per_image, direct.per_image, "per image")
+    assert len(list(root.rglob("counts-*.bin"))) == 1 and not list(root.rglob("build-*"))
+
+
 def test_a_damaged_or_truncated_store_is_rebuilt(tmp_path):
     root = random_dataset(tmp_path / "d")
     ds = open_dataset(root)
