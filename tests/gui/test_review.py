@@ -130,9 +130,8 @@ def test_another_window_on_the_same_file_shows_its_changes_within_a_second(qtbot
     other.close()
 
 
-def test_resume_waits_for_the_sorted_list_and_goes_to_its_first_unreviewed_image(qtbot, window, demo_copy):
-    """The session answers before the dataset's scores sort the list: the review goes on at the first unreviewed
-    image in the list's order (worst first), not at the dataset's first."""
+def open_with_one_review(qtbot, window, demo_copy) -> None:
+    """The demo with a session in which scene_005 is accepted, opened and resumed."""
     session = demo_copy / "qa.sqlite"
     with ReviewStore(session) as store:
         store.set_review("scene_005", "accepted")
@@ -140,6 +139,12 @@ def test_resume_waits_for_the_sorted_list_and_goes_to_its_first_unreviewed_image
     assert window.actions_.open_folder(demo_copy)
     settle(qtbot, window)
     qtbot.waitUntil(lambda: window.review.idle() and not window.first_image.pending, timeout=20000)
+
+
+def test_resume_waits_for_the_sorted_list_and_goes_to_its_first_unreviewed_image(qtbot, window, demo_copy):
+    """The session answers before the dataset's scores sort the list: the review goes on at the first unreviewed
+    image in the list's order (worst first), not at the dataset's first."""
+    open_with_one_review(qtbot, window, demo_copy)
     settle(qtbot, window)
     order = names_of(window, window.image_list.visible_order())
     assert order[0] != "scene_000"
@@ -151,13 +156,7 @@ def test_resume_waits_for_the_sorted_list_and_goes_to_its_first_unreviewed_image
 def test_two_resume_questions_each_get_their_own_answer(qtbot, window, demo_copy):
     """The list sorted, then re-ranked (--compare), before the session answered: the first answer (in the first
     order) is dropped, the second one is given in the second order to the second question."""
-    session = demo_copy / "qa.sqlite"
-    with ReviewStore(session) as store:
-        store.set_review("scene_005", "accepted")
-    window.review.session_override = session
-    assert window.actions_.open_folder(demo_copy)
-    settle(qtbot, window)
-    qtbot.waitUntil(lambda: window.review.idle() and not window.first_image.pending, timeout=20000)
+    open_with_one_review(qtbot, window, demo_copy)
     calls, got = [], []
     window.review.worker.call = lambda work, done, failed: calls.append(done)     # the session answers later
     first, second = [0, 1, 2, 3], [3, 2, 1, 0]
