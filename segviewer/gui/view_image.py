@@ -71,6 +71,7 @@ def compose_panes(canvas, scale: int) -> np.ndarray | None:
     shape = canvas.image_shape
     if shape is None:
         return None
+    check_memory(shape, scale, canvas.aspect, 2 if canvas.side_by_side else 1)
     photo = item_arrays(canvas.image_item)[0]
     panes = []
     if canvas.side_by_side:
@@ -81,6 +82,19 @@ def compose_panes(canvas, scale: int) -> np.ndarray | None:
     gap = np.full((panes[0].shape[0], PANE_GAP, 3), 250, np.uint8)
     joined = [panes[0]] + [part for p in panes[1:] for part in (gap, p)]
     return np.ascontiguousarray(np.concatenate(joined, axis=1))
+
+
+BYTES_PER_SAVED_PIXEL = 14   # the panes (RGB), their joined copy, the QImage copy of it and the RGB32 page
+
+
+def check_memory(shape: tuple[int, int], scale: int, aspect: float, panes: int) -> None:
+    """OptionError before anything is made when the saved image cannot fit the memory budget (4× of a large image
+    side by side is gigabytes)."""
+    from ..core.budgets import check_needs
+    h, w = shape
+    pixels = drawn_rows(h, scale, aspect) * (w * scale * panes + PANE_GAP * (panes - 1))
+    check_needs("Save view", [(pixels * BYTES_PER_SAVED_PIXEL, f"{scale}× the image's size",
+                               "choose a smaller size")])
 
 
 def text_block(html: str, width: int) -> QTextDocument:

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 from PySide6.QtWidgets import QFileDialog
 
-from ..core.errors import LoadError
+from ..core.errors import LoadError, OptionError
 from ..core.export import write_per_class_csv, write_per_image_csv
 from ..core.overlay import ALL_CLASSES
 from .folders import remember_folder, start_folder
@@ -117,7 +117,7 @@ class WindowExports:
             return False
         try:
             save_image(render_view(self.canvas, view_caption(v), scale), path, "Save view", self.output_guard())
-        except LoadError as exc:
+        except (LoadError, OptionError) as exc:
             self.services.error(message("Save view", exc))
             return False
         self.services.status(f"wrote {path}")

@@ -348,3 +348,19 @@ def test_a_painted_cell_shows_its_own_roles_not_its_neighbours(qtbot, window, de
     inked = [x for x in range(left, left + lst.horizontalHeader().sectionSize(NAME))
              if any(picture.pixelColor(x, row + y).lightness() < 128 for y in range(4, 14))]
     assert inked and inked[0] - left < 12                   # the name starts at the left of its cell
+
+
+def test_save_view_beyond_the_memory_budget_is_one_message_and_writes_nothing(qtbot, window, demo_copy, tmp_path,
+                                                                              monkeypatch):
+    """4× of the demo's 256×192 side by side needs ~22 MB: under a 16 MiB budget it is refused before anything is
+    made, in one message; 1× (~2.8 MB) is written."""
+    errors = []
+    monkeypatch.setattr(window.services, "error", errors.append)
+    open_at(qtbot, window, demo_copy, (1024, 700))
+    window.viewer.update_settings(layout="side by side")
+    settle(qtbot, window)
+    monkeypatch.setenv("SEGVIEWER_MEMORY_BUDGET", "16MiB")       # once the dataset is open
+    assert not window.exports.save_view(str(tmp_path / "big.png"), scale=4)
+    assert len(errors) == 1 and errors[0].startswith("Save view failed: Save view needs about ")
+    assert "4× the image's size" in errors[0] and not (tmp_path / "big.png").exists()
+    assert window.exports.save_view(str(tmp_path / "small.png"), scale=1)
