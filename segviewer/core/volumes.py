@@ -75,6 +75,11 @@ def read_label_volume(path: str | Path, max_voxels: int = MAX_VOLUME_VOXELS) -> 
     return LabelVolume(labels, _spacing_of(header), header.path, header.orientation or ARRAY_ORDER)
 
 
+def plane_axis(path: str | Path, plane: int) -> int:
+    """The array axis a plane's slices (0 axial, 1 coronal, 2 sagittal) are taken across, from the header."""
+    return (read_header(path).orientation or ARRAY_ORDER).axis(plane)
+
+
 def plane_spacing(path: str | Path, plane: int) -> float:
     """A label volume's spacing (mm) across a plane's slices (0 axial, 1 coronal, 2 sagittal), from its header."""
     header = read_header(path)

@@ -62,10 +62,9 @@ class SliceNavigator(QObject):
         return self.volume.slices_along(self.axis) if self.active else 0
 
     # ---- a case arrives (on the worker: the first slice is loaded with it) ----
-    @staticmethod
-    def first_look(engine, i: int):
+    def first_look(self, engine, i: int):
         """What the load job shows first: a 3-D case's first look (a slice at a time), else the loaded image."""
-        return engine.slices.preview(i) if engine.dataset.volumes else engine.load(i)
+        return engine.slices.preview(i, self.axis) if engine.dataset.volumes else engine.load(i)
 
     def start(self, loaded):
         """The loaded image to show for an engine.load() result: a case's slice (the last one shown of it on this

@@ -212,3 +212,18 @@ def test_an_oblique_scan_takes_the_patient_axes_its_axes_run_closest_to(tmp_path
     rotation = np.array([[np.cos(t), np.sin(t), 0], [-np.sin(t), np.cos(t), 0], [0, 0, 1]])
     orientation = from_matrix(tmp_path / "oblique.nii", rotation @ np.diag([0.7, 0.8, 2.5]), "affine")
     assert orientation.codes == codes and orientation.axis(0) == 0
+
+
+def test_a_first_look_reads_slices_only_where_the_plane_lies_across_the_files_first_axis(folder):
+    """RAS and LPS files keep S-I on their first (z) axis: an axial first look reads a slab at a time; a
+    sagittal-first file (PIL, its first axis runs L-R) and any other plane are read whole, as their slices need
+    every slab; either way the first look's slice is the whole case's."""
+    for name, plane, sliced in (("ras", 0, True), ("lps", 0, True), ("pil", 0, False), ("pil", 2, True),
+                                ("ras", 1, False), ("ras", None, True)):
+        with segviewer.open(folder=folder) as ins:          # a fresh engine: no case loaded yet
+            look = ins.slices.preview(name, plane)
+            assert look.sample.preview is sliced, (name, plane)
+            p = plane or 0
+            first = look.slice(p, 1)
+            whole = ins.slices.image(name, ("axial", "coronal", "sagittal")[p], 1)
+            np.testing.assert_array_equal(first.sample.labels, whole.sample.labels)

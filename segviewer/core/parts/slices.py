@@ -8,6 +8,7 @@ import numpy as np
 from ..counts import Counts
 from ..errors import LoadError, OptionError
 from ..loaded_volume import LoadedVolume, SliceImage, slice_axis
+from ..volumes import plane_axis
 from .base import Part, refuse_after_close
 
 
@@ -20,16 +21,20 @@ class Slices(Part):
             raise OptionError(f"{loaded.name} is a 2-D image: slices are a volume's (a dataset of 3-D cases)")
         return loaded
 
-    def preview(self, case) -> LoadedVolume:
+    def preview(self, case, plane: int | None = None) -> LoadedVolume:
         """A first look at a case: its ground truth, and its prediction and image a slice at a time where the
         files allow (.npy / .nii by offset; a .nii.gz image decompressed up to the slice): the window shows a
-        slice at once and reads the whole case meanwhile (engine.load). The loaded case when there is one."""
+        slice at once and reads the whole case meanwhile (engine.load). The loaded case when there is one.
+        plane: the one shown first; a case whose slices of it do not lie across the file's first axis (a
+        sagittal-first MRI shown axially) is read whole at once: a slice of it needs every slab of the file."""
         engine = self.engine
         i = engine.position(case)
         found = engine._loaded.get(i)
         if found is not None or not engine.dataset.volumes:
             return found if found is not None else engine.load(i)
         try:
+            if plane is not None and plane_axis(engine.dataset.items[i].gt, plane) != 0:
+                return engine.load(i)
             sample = engine.dataset.load(i, preview=True)
         except LoadError as exc:
             engine.failures.record_at(i, str(exc))
