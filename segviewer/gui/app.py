@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 from pathlib import Path
@@ -80,14 +81,37 @@ def run_app(args: Launch) -> int:
             print(f"segviewer: error: {exc}", file=sys.stderr)
             status["code"] = 2
         if status["code"] and args.screenshot:
+            # the dataset's jobs are running: stopped first, a thread still running at exit aborts the process
+            window.review.close(wait_s=0)
+            window.viewer.shutdown()
             app.exit(2)
 
     if options is not None or args.engine is not None:
         QTimer.singleShot(0, open_dataset)
     if args.screenshot:
         take_screenshot_when_settled(app, window, args.screenshot)
-    code = app.exec()
+    with offscreen_noise_dropped():
+        code = app.exec()
     return code or status["code"] if not args.screenshot else code
+
+
+@contextmanager
+def offscreen_noise_dropped():
+    """Qt's offscreen platform warns that it "does not support propagateSizeHints()" on every window: a line on
+    stderr that a --screenshot run's one-line error must not carry. Every other message goes on as Qt writes it."""
+    from PySide6.QtCore import qInstallMessageHandler
+    if os.environ.get("QT_QPA_PLATFORM") != "offscreen":
+        yield
+        return
+
+    def handler(_mode, _context, message: str) -> None:
+        if not message.startswith("This plugin does not support"):
+            print(message, file=sys.stderr)
+    previous = qInstallMessageHandler(handler)
+    try:
+        yield
+    finally:
+        qInstallMessageHandler(previous)
 
 
 def launch_window(args: Launch, settings=None):
@@ -127,7 +151,8 @@ def resolve_class(names, text: str) -> int:
         return list(names).index(text)
     if text.isdigit() and int(text) < len(names):
         return int(text)
-    raise OptionError(f"--class {text!r}: no such class (classes: {', '.join(names[:8])}…)")
+    shown = ", ".join(names[:8]) + (", …" if len(names) > 8 else "")
+    raise OptionError(f"--class {text!r}: no such class (classes: {shown})")
 
 
 def take_screenshot_when_settled(app, window, path: Path) -> None:

@@ -260,3 +260,16 @@ def test_a_disk_too_small_for_the_index_is_one_message_and_the_image_stays(qtbot
     window.open_options(window.viewer.dataset.options)                           # room again: opened with its index
     settle(qtbot, window)
     assert window.viewer.index is not None and window.image_list.scores is not None
+
+
+def test_a_screenshot_with_an_unknown_class_is_one_line_and_exit_2(demo_dir, tmp_path):
+    """Refused once the dataset's jobs run: they are stopped before the exit (a thread left running aborted the
+    process with exit 134), and stderr holds the one line, no Qt note."""
+    import os
+    from helpers import run_subprocess
+    result = run_subprocess(demo_dir, "--screenshot", tmp_path / "shot.png", "--class", "nonexist", timeout=120,
+                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == ["segviewer: error: --class 'nonexist': no such class (classes: background, "
+                                          "disc, ellipse, square, triangle, bar, dot)"]
+    assert not (tmp_path / "shot.png").exists()
