@@ -28,8 +28,18 @@ def subcommand_list() -> str:
     return "commands (segviewer COMMAND --help for each):\n" + "\n".join(lines)
 
 
+class Parser(argparse.ArgumentParser):
+    """A usage mistake is one line on stderr, `segviewer: error: ...`, naming where the options are listed (not
+    argparse's usage block, which for a subcommand's mistake was often the top-level one), and exit code 2."""
+
+    def error(self, message: str):
+        from ..core.errors import one_line
+        print(f"segviewer: error: {one_line(message)} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_gui_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="segviewer", formatter_class=HelpFormatter,
         description="Inspect semantic-segmentation models: TP/FP/FN overlays and live F-beta, Dice, IoU.\n"
                     "Without a command, opens the inspection window.",
@@ -55,8 +65,7 @@ def build_gui_parser() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="segviewer", formatter_class=HelpFormatter,
-                                     description="Inspect semantic-segmentation models.")
+    parser = Parser(prog="segviewer", formatter_class=HelpFormatter, description="Inspect semantic-segmentation models.")
     sub = parser.add_subparsers(dest="command")
     for name in COMMAND_MODULES:
         module = command_module(name)
@@ -67,10 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Rules that span options (a module's optional check(parser, args))."""
+    """Rules that span options (a module's optional check(parser, args)), said as that command's mistakes."""
     check = getattr(command_module(args.command), "check", None)
     if check is not None:
-        check(parser, args)
+        check(Parser(prog=f"{parser.prog} {args.command}"), args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] in COMMANDS and argv[0] != "gui":
             parser = build_parser()
-            args = parser.parse_args(argv)
+            args, extra = parser.parse_known_args(argv)
+            if extra:     # the command's mistake, said with its own --help
+                Parser(prog=f"segviewer {args.command}").error(f"unrecognized arguments: {' '.join(extra)}")
             check_combinations(parser, args)
             _bound_heap()
             return run_command(args)

@@ -142,3 +142,20 @@ def test_window_without_display_says_so(demo_dir):
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
     res = run_subprocess(demo_dir, env=env)
     assert res.returncode == 2 and "no display" in res.stderr and res.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("args, line", [
+    (["--bogus"], "segviewer: error: unrecognized arguments: --bogus (see segviewer --help)"),
+    (["export", "DEMO", "--beta", "0", "--out", "x.csv"],
+     "segviewer: error: argument --beta: 0 must be greater than 0.0 (see segviewer export --help)"),
+    (["export", "DEMO", "--bogus", "--out", "x.csv"],
+     "segviewer: error: unrecognized arguments: --bogus (see segviewer export --help)"),
+    (["export", "DEMO", "--worst", "3", "--out", "x.csv"],
+     "segviewer: error: --worst needs --figures DIR (see segviewer export --help)"),
+    (["sweep", "DEMO", "--steps", "0", "--out", "s.csv"],
+     "segviewer: error: argument --steps: 0 must be at least 1 (see segviewer sweep --help)"),
+])
+def test_a_usage_mistake_is_one_line_naming_the_commands_help(demo_dir, tmp_path, args, line):
+    result = run_cli(*[demo_dir if a == "DEMO" else tmp_path / a if a.endswith(".csv") else a for a in args])
+    assert result.returncode == 2 and result.stderr.splitlines() == [line]
+    assert not list(tmp_path.iterdir())
