@@ -139,6 +139,7 @@ class MainWindow(QMainWindow):
                              (v.image_scores_ready, self._tables_later),
                              (v.dataset_scores_ready, self._on_dataset_scores),
                              (v.settings_changed, self._on_settings_changed),
+                             (v.settings_refused, lambda: self.controls.sync(self.viewer.settings)),
                              (v.settings_applied, self._tables_now),
                              (v.index_progress, self.progress.report), (v.image_failed, self._on_image_failed),
                              (v.failures_changed, lambda: self.image_list.refresh(failures=self.viewer.failures)),

@@ -42,6 +42,7 @@ class Viewer(DatasetView, QObject):
     dataset_scores_ready = Signal()
     settings_changed = Signal(set)          # names of the settings that changed (model B's: compare_<field>)
     settings_applied = Signal()             # every answer the change had at once was given (a panel draws once)
+    settings_refused = Signal()             # the engine refused a value: the fields show what it holds again
     index_progress = Signal(int, int)
     image_failed = Signal(int, str)         # the selected image could not be loaded
     failures_changed = Signal()             # the set of failed images changed (once per index build)
@@ -200,6 +201,7 @@ class Viewer(DatasetView, QObject):
                 self._set_scoring("compare_scoring", self.b_scoring.with_(**compare))
         except OptionError as exc:
             self.error.emit(message("Settings", exc))
+            self.settings_refused.emit()
 
     def _set_scoring(self, name: str, value: Scoring) -> None:
         if self.engine is not None:

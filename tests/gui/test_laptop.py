@@ -226,6 +226,28 @@ def test_number_fields_show_and_keep_exactly_what_the_engine_holds(qtbot, window
     assert engine.scoring == Scoring(**values)
 
 
+def test_a_refused_value_puts_back_what_the_engine_holds_and_the_field_goes_on(qtbot, window, demo_copy):
+    """beta 1000, then 0 (the engine wants beta > 0): one message, the field shows 1000 again; 2 then applies."""
+    open_at(qtbot, window, demo_copy, (1024, 700))
+    window.layout_.show_panel(window.settings_dock)
+    errors = []
+    window.viewer.error.connect(errors.append)
+    spin, engine = window.controls.beta_spin, window.viewer.engine
+
+    def type_in(text):
+        spin.setFocus()
+        spin.lineEdit().selectAll()
+        qtbot.keyClicks(spin.lineEdit(), text)
+        qtbot.keyClick(spin, Qt.Key_Return)
+        settle(qtbot, window)
+    type_in("1000")
+    assert engine.scoring.beta == 1000 and not errors
+    type_in("0")
+    assert engine.scoring.beta == 1000 and spin.text() == "1000" and len(errors) == 1 and "beta" in errors[0]
+    type_in("2")
+    assert engine.scoring.beta == 2 and spin.text() == "2"
+
+
 def test_a_cheap_pixel_count_comes_with_the_step_and_the_table_never_says_computing(qtbot, window, demo_copy,
                                                                                     monkeypatch):
     monkeypatch.setattr("segviewer.gui.viewer.SYNC_OVERLAY_MS", 1e9)   # "cheap" whatever the machine's load
