@@ -27,13 +27,16 @@ def open_window(args: argparse.Namespace) -> int:
 
 
 def with_photos(options):
-    """The window shows the photos of `--gt G --masks M` when G's parent holds images/, as File ▸ Open does."""
+    """The window shows the photos and class names of `--gt G --masks M` when G's parent holds images/ and
+    classes.json (and neither --classes nor --num-classes was given), as File ▸ Open does."""
     from dataclasses import replace
     from ..core.options import beside_gt
-    if options.images_dir is not None:
-        return options
-    images, _classes = beside_gt(options.gt_dir)
-    return replace(options, images_dir=images) if images is not None else options
+    images, classes = beside_gt(options.gt_dir)
+    if options.images_dir is None and images is not None:
+        options = replace(options, images_dir=images)
+    if options.classes is None and options.num_classes is None and classes is not None:
+        options = replace(options, classes=str(classes))
+    return options
 
 
 def check_screenshot(path, options, session) -> None:

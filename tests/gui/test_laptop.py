@@ -352,6 +352,12 @@ def test_the_window_command_shows_the_photos_beside_the_gt(demo_dir):
                                           "--classes", str(demo_dir / "classes.json")])
     assert data_options_from_args(args).images_dir is None
     assert with_photos(data_options_from_args(args)).images_dir == demo_dir / "images"
+    bare = build_gui_parser().parse_args(["--gt", str(demo_dir / "gt"), "--masks", str(demo_dir / "masks")])
+    assert data_options_from_args(bare).classes is None                  # the class names beside it too
+    assert with_photos(data_options_from_args(bare)).classes == str(demo_dir / "classes.json")
+    counted = build_gui_parser().parse_args(["--gt", str(demo_dir / "gt"), "--masks", str(demo_dir / "masks"),
+                                             "--num-classes", "7"])
+    assert with_photos(data_options_from_args(counted)).classes is None  # a class count given: no file added
 
 
 def test_a_painted_cell_shows_its_own_roles_not_its_neighbours(qtbot, window, demo_copy):
