@@ -90,8 +90,10 @@ class LabelIssuesController(QObject):
         return self.v.jobs.value("label_scores")
 
     def _image_changed(self) -> None:
-        """Another image: its regions are not the previous one's (nothing to mark until they arrive)."""
-        self.panel.set_regions([], self.v.classes.names if self.v.engine is not None else [])
+        """Another image: its regions are not the previous one's (nothing to mark until they arrive). Another slice
+        of the same 3-D case keeps the case's regions: their request is already answered and would not run again."""
+        kept = self.v.jobs.value("suspect_regions") if self.v.engine is not None else None
+        self.panel.set_regions(kept or [], self.v.classes.names if self.v.engine is not None else [])
         self.refresh()
 
     def current_regions(self) -> bool:

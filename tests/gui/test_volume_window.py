@@ -200,3 +200,26 @@ def test_save_view_of_a_coronal_slice_keeps_its_voxels_aspect(qtbot, window, dem
     rows = np.arange(3)[:, None, None] * np.ones((1, 2, 3), np.uint8)          # nearest neighbour, by hand
     assert stretched(rows, 1, 2.5)[:, 0, 0].tolist() == [0, 0, 0, 1, 1, 2, 2, 2]
     assert stretched(rows, 2, 1.0)[:, :, 0].tolist() == [[0] * 4, [0] * 4, [1] * 4, [1] * 4, [2] * 4, [2] * 4]
+
+
+def test_a_cases_suspect_regions_stay_listed_while_its_slices_change(qtbot, window, demo3d_copy):
+    """The Label doubt tab lists the case's 3-D regions; PgDn (another slice of the same case) keeps them, as the
+    engine's answer for the case has not changed; another case lists its own."""
+    from segviewer.gui.label_issues_panel import LabelIssuesController, LabelIssuesPanel
+    panel = LabelIssuesPanel()
+    qtbot.addWidget(panel)
+    controller = LabelIssuesController(window.viewer, window.services, panel)
+    controller.active = True
+    v = opened(qtbot, window, demo3d_copy)
+    controller.refresh()
+    qtbot.waitUntil(controller.current_regions, timeout=30000)
+    want = v.engine.label_issues.regions(v.current)
+    assert want and panel.regions.keys == want
+    v.slices.step(1)
+    settle(qtbot, window)
+    assert panel.regions.keys == want and panel.summary.text() == f"{len(want)} suspect regions in this image"
+    other = next(i for i in range(len(v.dataset.names)) if i != v.current)
+    v.select_image(other)
+    settle(qtbot, window)
+    qtbot.waitUntil(lambda: controller.current_regions() and v.current == other, timeout=30000)
+    assert panel.regions.keys == v.engine.label_issues.regions(other)
