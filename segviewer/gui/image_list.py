@@ -8,7 +8,8 @@ import numpy as np
 from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QVBoxLayout, QWidget
 
-from .image_list_model import COLUMNS, DELTA, INTEGER_COLUMNS, NAME, PAIR, STATUS, ImageListModel, header_text
+from .image_list_model import (COLUMNS, DELTA, INTEGER_COLUMNS, MOST_IS_WORST, NAME, PAIR, STATUS, ImageListModel,
+                               header_text)
 from .table_model import KEY_ROLE, table_view
 
 NAME_MIN_WIDTH = 90
@@ -90,6 +91,8 @@ class ImageListPanel(QWidget):
         self._sort_column = -1
         self._score_column = 1         # the score beside the name: the last score column sorted by
         header.sortIndicatorChanged.connect(lambda column, _order: self._bring_forward(column))
+        header.sectionClicked.connect(self._worst_first_on_first_click)
+        self._previous_sort_column = -1
         self.view.viewport().installEventFilter(self)
 
     def _widths(self) -> None:
@@ -100,9 +103,18 @@ class ImageListPanel(QWidget):
                 header.resizeSection(c, number_column_width(self.view.fontMetrics(), c))
         header.resizeSection(STATUS, STATUS_WIDTH)
 
+    def _worst_first_on_first_click(self, column: int) -> None:
+        """A header clicked for the first time sorts worst first, as the list does: the most FP or FN pixels at
+        the top (Qt's first click is ascending); a second click on it reverses the order as usual."""
+        if column == self._previous_sort_column or column not in MOST_IS_WORST:
+            return
+        header = self.view.horizontalHeader()
+        if header.sortIndicatorOrder() != Qt.DescendingOrder:
+            header.setSortIndicator(column, Qt.DescendingOrder)
+
     def _bring_forward(self, column: int) -> None:
         """The sorted-by score moves beside the name; sorting by name or status keeps the score that was there."""
-        self._sort_column = column
+        self._previous_sort_column, self._sort_column = self._sort_column, column
         header = self.view.horizontalHeader()
         if column not in (NAME, STATUS) and column >= 0:
             self._score_column = column

@@ -28,6 +28,7 @@ ANSWERED = frozenset({Qt.DisplayRole, SORT_ROLE, KEY_ROLE, Qt.ToolTipRole, Qt.Fo
 EXTRA_KEYS = {LABEL: "label_score", DELTA: "delta"}
 SCORE_KEYS = {1: "mean_fbeta", 2: "class_fbeta", 3: "mean_iou", 4: "fp", 5: "fn"}
 INTEGER_COLUMNS = {4, 5}
+MOST_IS_WORST = {4, 5, 7}       # FP px, FN px, cell px: a first click on their header puts the most at the top
 CLASS_COLUMNS = (2, 4, 5)      # class Fβ, FP px, FN px: they follow the class selected in Settings
 FAILED_COLOR = (220, 80, 80)
 HELD_COLOR = (40, 100, 190)

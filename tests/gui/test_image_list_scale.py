@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication
 
 from segviewer.gui.image_list import ImageListPanel
@@ -130,3 +130,21 @@ def test_during_a_drag_only_the_rows_on_screen_are_scored(panel, monkeypatch):
     panel.hold_order(False)
     assert computed == [N]                                       # one full column, for the sort on release
     assert panel.model.order.tolist() == python_order(step["mean_fbeta"], range(N), descending=False)
+
+
+def test_a_first_click_on_fp_or_fn_puts_the_most_at_the_top_and_a_second_reverses(panel, qtbot):
+    names = [f"Img{i:05d}" for i in range(N)]
+    panel.set_dataset(names, [f"c{c}" for c in range(C)], ["unreviewed"])
+    s = scores(2)
+    panel.refresh(s, {})
+    header = panel.view.horizontalHeader()
+
+    def click(column):
+        x = header.sectionViewportPosition(column) + header.sectionSize(column) // 2
+        qtbot.mouseClick(header.viewport(), Qt.LeftButton, pos=QPoint(x, header.height() // 2))
+    for column, key in ((4, "fp"), (5, "fn")):
+        click(column)
+        values = s[key].astype(float)
+        assert panel.model.order.tolist() == python_order(values, range(N), descending=True), key
+        click(column)
+        assert panel.model.order.tolist() == python_order(values, range(N), descending=False), key
