@@ -251,6 +251,7 @@ class HoverReadout(QLabel):
         super().__init__(view)
         self.setStyleSheet("background: rgba(20, 20, 22, 200); color: #f0f0f0; padding: 2px 6px;")
         self.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.setWordWrap(True)        # a case's every class's probability wraps within the view on a laptop
         self.hide()
         view.installEventFilter(self)
 

@@ -30,5 +30,5 @@ def voxel_text(nav, x: int, y: int) -> str:
     z, yy, xx = nav.voxel(x, y)
     sz, sy, sx = nav.volume.spacing
     values = nav.volume.sample.image
-    value = f" · {values[z, yy, xx]:.0f}" if values is not None else ""
+    value = f" · intensity {values[z, yy, xx]:.0f}" if values is not None else ""
     return f"voxel ({z}, {yy}, {xx}) · ({z * sz:.1f}, {yy * sy:.1f}, {xx * sx:.1f}) mm{value}"

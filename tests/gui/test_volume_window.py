@@ -130,8 +130,15 @@ def test_readout_names_the_voxel_and_a_note_names_the_slice(qtbot, window, demo3
     text = hover_text(v, 30, 20)
     z = nav.index
     image = nav.volume.sample.image[z, 20, 30]
-    assert text.startswith(f"voxel ({z}, 20, 30) · ({z * 2.5:.1f}, 16.0, 24.0) mm · {image:.0f} · GT ")
+    assert text.startswith(f"voxel ({z}, 20, 30) · ({z * 2.5:.1f}, 16.0, 24.0) mm · intensity {image:.0f} · GT ")
     assert "p background" in text
+    window.resize(1024, 700)                                        # a laptop: the readout wraps inside the view
+    settle(qtbot, window)
+    readout, view = window.canvas.readout, window.canvas.view_widget
+    readout.setText(text)
+    assert readout.isVisible() and readout.width() <= view.width() and readout.y() + readout.height() == view.height()
+    assert readout.fontMetrics().horizontalAdvance(text) > view.width() and readout.height() > readout.fontMetrics(
+        ).height() * 2
     window.review.edit_note()
     assert window.review.note_box.toPlainText() == f"axial z {z} ({z * 2.5:.1f} mm): "
     window.review.note_box.insertPlainText("tumour missed")
