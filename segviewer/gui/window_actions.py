@@ -175,7 +175,12 @@ class WindowActions:
             self.v.update_settings(class_id=n)
 
     def walk_worst(self, delta: int) -> None:
+        """] and [ walk the list worst first: a list sorted by another column is sorted back, and says so."""
+        model = self.w.image_list.model
+        before = (model.sort_column, model.sort_order)
         self.w.image_list.sort_worst_first()
+        if (model.sort_column, model.sort_order) != before and before[0] >= 0:
+            self.w.services.status("the list is sorted worst first (mean Fβ) again for ] and [")
         self.w.image_list.step(delta)
 
     def toggle_help(self) -> None:

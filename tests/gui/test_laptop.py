@@ -392,3 +392,17 @@ def test_save_view_beyond_the_memory_budget_is_one_message_and_writes_nothing(qt
     assert len(errors) == 1 and errors[0].startswith("Save view failed: Save view needs about ")
     assert "4× the image's size" in errors[0] and not (tmp_path / "big.png").exists()
     assert window.exports.save_view(str(tmp_path / "small.png"), scale=1)
+
+
+def test_bracket_sorts_a_list_sorted_by_another_column_back_and_says_so(qtbot, window, demo_copy):
+    open_at(qtbot, window, demo_copy, (1024, 700))
+    lst = window.image_list
+    lst.view.sortByColumn(4, Qt.DescendingOrder)                 # by FP pixels
+    settle(qtbot, window)
+    qtbot.keyClick(window, Qt.Key_BracketRight)
+    settle(qtbot, window)
+    assert (lst.model.sort_column, lst.model.sort_order) == (1, Qt.AscendingOrder)
+    assert window.statusBar().currentMessage() == "the list is sorted worst first (mean Fβ) again for ] and ["
+    window.statusBar().clearMessage()
+    qtbot.keyClick(window, Qt.Key_BracketRight)                  # already worst first: nothing to say
+    assert window.statusBar().currentMessage() == ""
