@@ -24,6 +24,7 @@ DELTA_KEYS = COUNT_KEYS | SCORE_KEYS | {"class_id"} | {"compare_" + f for f in S
 
 class Insights(QObject):
     list_column = Signal(int, object, bool)    # rank the image list: column, values in dataset order, ascending
+    list_unranked = Signal(int)                # the analysis of that column is no longer shown
     columns_stale = Signal(bool)               # Δ (and, when True, the pair column) belong to other settings now
 
     def __init__(self, viewer, services, tabs, review, parent: QObject | None = None):
@@ -63,9 +64,13 @@ class Insights(QObject):
     def activate(self) -> None:
         """Each controller computes only while its tab (or its canvas view) is showing."""
         current, view = self.tabs.currentWidget(), self.v.settings.view
+        was = {DELTA: self.compare.active, LABEL: self.labels.active}
         self.compare.active = current is self.compare_panel or view == "compare"
         self.calibration.active = current is self.calibration_panel
         self.labels.active = current is self.label_panel or view == "doubt"
+        for column, controller in ((DELTA, self.compare), (LABEL, self.labels)):
+            if was[column] and not controller.active:    # its ranking would pass for the errors' worst first
+                self.list_unranked.emit(column)
         for controller in (self.compare, self.calibration, self.labels):
             controller.refresh()
 

@@ -158,6 +158,7 @@ class MainWindow(QMainWindow):
         self.review.held_changed.connect(self.image_list.show_holders)
         self.review.connection_changed.connect(self.connection_label.show_text)
         self.insights.list_column.connect(self._rank_list)
+        self.insights.list_unranked.connect(self._unrank_list)
         self.insights.columns_stale.connect(self.image_list.drop_settings_columns)
         self.boundary_columns.changed.connect(self._tables_later)
         self.controls.drag_changed.connect(self.image_list.hold_order)
@@ -291,6 +292,11 @@ class MainWindow(QMainWindow):
         self.image_list.show_column(column, values, ascending)
         self.first_image.list_ranked()
         self.canvas_view.update_title()
+
+    def _unrank_list(self, column: int) -> None:
+        if self.image_list.model.sort_column == column:
+            self.image_list.sort_worst_first()
+            self.canvas_view.update_title()
 
     def _update_timing(self) -> None:
         v = self.viewer

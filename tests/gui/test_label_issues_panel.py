@@ -1,5 +1,6 @@
 """The Label doubt tab: suspect regions and label scores equal the engine's; one click marks the image."""
 import numpy as np
+from PySide6.QtCore import Qt
 
 from helpers import settle
 from segviewer.gui.label_issues_panel import LabelIssuesController, LabelIssuesPanel
@@ -52,6 +53,10 @@ def test_doubt_view_and_list_ranking_from_the_window(qtbot, window, demo_copy):
     assert window.image_list.visible_order()[0] == int(np.nanargmin(scores))     # most doubtful first
     window.insights.toggle_doubt_view()
     assert v.settings.view == "errors"
+    settle(qtbot, window)                       # the errors view: the list worst first again, and the title with it
+    lst = window.image_list
+    assert (lst.model.sort_column, lst.model.sort_order) == (1, Qt.AscendingOrder)
+    assert window.canvas.title.text().count(f"{lst.visible_order().index(v.current) + 1} of 12 in the list") == 1
 
 
 def test_l_key_in_review_mode_marks_the_largest_suspect_region(qtbot, window, demo_copy):
