@@ -28,6 +28,14 @@ def settle(qtbot, window, timeout=60000):
     qtbot.wait(20)
 
 
+def open_at(qtbot, window, folder, size):
+    """The window at `size` with the dataset folder open and its layout settled."""
+    window.resize(*size)
+    assert window.actions_.open_folder(folder)
+    settle(qtbot, window)
+    qtbot.wait(150)           # the layout settles (docks take their sizes for the window's)
+
+
 class CliResult:
     def __init__(self, returncode: int, stdout: str, stderr: str):
         self.returncode, self.stdout, self.stderr = returncode, stdout, stderr

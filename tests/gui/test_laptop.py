@@ -7,19 +7,12 @@ from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtWidgets import (QAbstractButton, QAbstractSpinBox, QApplication, QComboBox, QLabel, QSlider, QStyle,
                                QStyleOptionComboBox)
 
-from helpers import settle
+from helpers import open_at, settle
 from segviewer.core.overlay import ALL_CLASSES
 from segviewer.gui.image_list_model import LABEL, NAME
 from segviewer.gui.layout import initial_size
 
 SIZES = [(1024, 700), (1920, 1080)]
-
-
-def open_at(qtbot, window, folder, size):
-    window.resize(*size)
-    assert window.actions_.open_folder(folder)
-    settle(qtbot, window)
-    qtbot.wait(150)           # the layout settles (docks take their sizes for the window's)
 
 
 def global_rect(widget) -> QRect:
@@ -226,28 +219,6 @@ def test_number_fields_show_and_keep_exactly_what_the_engine_holds(qtbot, window
     assert engine.scoring == Scoring(**values)
 
 
-def test_a_refused_value_puts_back_what_the_engine_holds_and_the_field_goes_on(qtbot, window, demo_copy):
-    """beta 1000, then 0 (the engine wants beta > 0): one message, the field shows 1000 again; 2 then applies."""
-    open_at(qtbot, window, demo_copy, (1024, 700))
-    window.layout_.show_panel(window.settings_dock)
-    errors = []
-    window.viewer.error.connect(errors.append)
-    spin, engine = window.controls.beta_spin, window.viewer.engine
-
-    def type_in(text):
-        spin.setFocus()
-        spin.lineEdit().selectAll()
-        qtbot.keyClicks(spin.lineEdit(), text)
-        qtbot.keyClick(spin, Qt.Key_Return)
-        settle(qtbot, window)
-    type_in("1000")
-    assert engine.scoring.beta == 1000 and not errors
-    type_in("0")
-    assert engine.scoring.beta == 1000 and spin.text() == "1000" and len(errors) == 1 and "beta" in errors[0]
-    type_in("2")
-    assert engine.scoring.beta == 2 and spin.text() == "2"
-
-
 def test_a_cheap_pixel_count_comes_with_the_step_and_the_table_never_says_computing(qtbot, window, demo_copy,
                                                                                     monkeypatch):
     monkeypatch.setattr("segviewer.gui.viewer.SYNC_OVERLAY_MS", 1e9)   # "cheap" whatever the machine's load
@@ -376,33 +347,3 @@ def test_a_painted_cell_shows_its_own_roles_not_its_neighbours(qtbot, window, de
     inked = [x for x in range(left, left + lst.horizontalHeader().sectionSize(NAME))
              if any(picture.pixelColor(x, row + y).lightness() < 128 for y in range(4, 14))]
     assert inked and inked[0] - left < 12                   # the name starts at the left of its cell
-
-
-def test_save_view_beyond_the_memory_budget_is_one_message_and_writes_nothing(qtbot, window, demo_copy, tmp_path,
-                                                                              monkeypatch):
-    """4× of the demo's 256×192 side by side needs ~22 MB: under a 16 MiB budget it is refused before anything is
-    made, in one message; 1× (~2.8 MB) is written."""
-    errors = []
-    monkeypatch.setattr(window.services, "error", errors.append)
-    open_at(qtbot, window, demo_copy, (1024, 700))
-    window.viewer.update_settings(layout="side by side")
-    settle(qtbot, window)
-    monkeypatch.setenv("SEGVIEWER_MEMORY_BUDGET", "16MiB")       # once the dataset is open
-    assert not window.exports.save_view(str(tmp_path / "big.png"), scale=4)
-    assert len(errors) == 1 and errors[0].startswith("Save view failed: Save view needs about ")
-    assert "4× the image's size" in errors[0] and not (tmp_path / "big.png").exists()
-    assert window.exports.save_view(str(tmp_path / "small.png"), scale=1)
-
-
-def test_bracket_sorts_a_list_sorted_by_another_column_back_and_says_so(qtbot, window, demo_copy):
-    open_at(qtbot, window, demo_copy, (1024, 700))
-    lst = window.image_list
-    lst.view.sortByColumn(4, Qt.DescendingOrder)                 # by FP pixels
-    settle(qtbot, window)
-    qtbot.keyClick(window, Qt.Key_BracketRight)
-    settle(qtbot, window)
-    assert (lst.model.sort_column, lst.model.sort_order) == (1, Qt.AscendingOrder)
-    assert window.statusBar().currentMessage() == "the list is sorted worst first (mean Fβ) again for ] and ["
-    window.statusBar().clearMessage()
-    qtbot.keyClick(window, Qt.Key_BracketRight)                  # already worst first: nothing to say
-    assert window.statusBar().currentMessage() == ""
