@@ -35,9 +35,15 @@ class CalibrationPanel(QWidget):
         top.addWidget(self.summary, 1)
         self.diagram = pg.PlotWidget(background=(250, 250, 250))
         self.histogram = pg.PlotWidget(background=(250, 250, 250))
-        self.diagram.setLabel("left", "observed frequency")
+        # short labels and three ticks: on a laptop the Scores panel gives the diagram ~50 px of height
+        self.diagram.setLabel("left", "freq")
+        self.diagram.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
+        self.diagram.setToolTip("observed frequency of the class (bars) against the bin's confidence (x); dashed: "
+                                "perfect calibration")
         self.histogram.setLabel("bottom", "confidence")
-        self.histogram.setLabel("left", "pixels")
+        self.histogram.setLabel("left", "px")
+        self.histogram.getAxis("left").setStyle(showValues=False)     # ~20 px of height on a laptop: no room
+        self.histogram.setToolTip("pixels per confidence bin, log scale (the total is in the line above)")
         for plot in (self.diagram, self.histogram):
             plot.setXRange(0, 1, padding=0.02)
             plot.setMenuEnabled(False)
