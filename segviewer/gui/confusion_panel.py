@@ -29,7 +29,7 @@ class ConfusionPanel(QWidget):
         self.image.setLookupTable(colormap.getLookupTable(0.0, 1.0, 256))
         self.plot.addItem(self.image)
         self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=colormap, interactive=False, width=12,
-                                        label="share of the GT row")
+                                        label="row share")     # of its GT class's pixels: fits a laptop's panel
         self.plot.getPlotItem().layout.addItem(self.colorbar, 2, 5)
         self.outline = QGraphicsRectItem()
         pen = QPen(QColor(255, 0, 255))
