@@ -16,6 +16,7 @@ BURSTS = {
     "band then beta": [dict(boundary=3), dict(beta=2.0), dict(smooth=0.01)],
     "interior": [dict(boundary=2), dict(interior=True), dict(threshold=0.35), dict(class_id=2)],
     "off-grid": [dict(threshold=0.1234), dict(class_id=3), dict(beta=1.5)],
+    "no smoothing": [dict(threshold=0.45), dict(smooth=0.0), dict(beta=2.0)],
 }
 
 
@@ -52,6 +53,10 @@ def test_window_shows_the_answer_for_the_final_settings(qtbot, window, demo_copy
         np.testing.assert_allclose(list_column(window, LIST_MEAN_FBETA), listed["mean_fbeta"], rtol=1e-9)
         assert list_column(window, LIST_FP).tolist() == listed["fp"].tolist()
         assert list_column(window, LIST_FN).tolist() == listed["fn"].tolist()
+        for i in (0, 4):          # another path: the image's own per-class table, its present classes' mean
+            row = ins.image_scores(i)
+            present = (row["tp"] + row["fp"] + row["fn"]) > 0
+            assert list_column(window, LIST_MEAN_FBETA)[i] == pytest.approx(row["fbeta"][present].mean(), rel=1e-9)
         confusion = ins.confusion().to_numpy()
         shown = window.analysis.dataset_confusion
         assert np.array_equal(shown[:, :confusion.shape[1]], confusion)
