@@ -25,6 +25,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from .budgets import format_size
 from .count_store import DTYPES, StoreLayout, narrowest_dtype
 from .errors import LoadError, os_reason
 from .outputs import private_output
@@ -73,14 +74,6 @@ class ChunkCounts:
 def narrowed(block: np.ndarray) -> np.ndarray:
     """The block in the narrowest type that holds it (what a worker sends back)."""
     return block.astype(narrowest_dtype(int(block.max(initial=0))), copy=False)
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
 
 
 def disk_free(folder: Path) -> int:
@@ -200,7 +193,7 @@ class StoreBuild:
         free = (self.free_space or disk_free)(self.folder)
         if need > free:
             raise LoadError(self.folder.parent, f"not enough disk space for the index of {self.layout.images:,} images: "
-                                         f"it needs {human_bytes(need)}, {human_bytes(free)} are free here")
+                                         f"it needs {format_size(need)}, {format_size(free)} are free here")
 
     def _save_manifest(self) -> None:
         _write_json(self.folder / MANIFEST, {"version": MANIFEST_VERSION, "layout": self.layout.__dict__,

@@ -11,10 +11,9 @@ import torch
 from .count_store import CountsRow
 from .counts import Counts, Target, confusion_matrix
 from .errors import LoadError
-from .index import DEFAULT_STEPS, ProbabilityIndex, counts_above, grid_values, hard_counts_from_confusion, image_pass
+from .index import DEFAULT_STEPS, ROW_FIELDS, ProbabilityIndex, counts_above, grid_values, hard_counts_from_confusion, image_pass
 from .memory import trim_heap_every
 
-ROWS = ("gt_count", "argmax_tp", "argmax_fp", "argmax_fn", "soft_tp", "soft_fp", "soft_fn", "confusion")
 
 
 class ArrayCounts:
@@ -67,7 +66,7 @@ class IndexBuilder:
         self.grid = grid_values(steps)
         self.names: list[str] = []
         self.loaded: list[bool] = []
-        self.rows: dict[str, list] = {k: [] for k in ROWS}
+        self.rows: dict[str, list] = {k: [] for k in ROW_FIELDS}
         self.kept: list[tuple[np.ndarray, np.ndarray]] | None = [] if keep_image_counts else None
         self.pos_hist = np.zeros((num_classes, steps + 2), np.int64)
         self.pred_hist = np.zeros((num_classes, steps + 2), np.int64)

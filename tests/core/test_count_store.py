@@ -159,5 +159,5 @@ def test_a_disk_too_small_is_refused_before_anything_is_written(images, tmp_path
     with pytest.raises(LoadError) as err:
         StoreBuild(tmp_path / "b", layout, 400, extra_bytes=10**6, free_space=lambda folder: 2 * 10**9).start()
     message = str(err.value)
-    assert str(tmp_path) in message and "7.6 GB" in message and "2.0 GB are free" in message
+    assert str(tmp_path) in message and "7.1 GiB" in message and "1.9 GiB are free" in message
     assert "\n" not in message and not (tmp_path / "b" / "counts.partial").exists()

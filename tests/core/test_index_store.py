@@ -161,7 +161,7 @@ def test_a_disk_too_small_is_refused_with_one_line(tmp_path, monkeypatch):
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     needs = 1001 * C * 9 * 2 + 4096 + 2 * 9 * (C * (7 * 8 + (C + 1) * 4) + 100)   # uint8 counts, the index
     assert result.stderr == (f"segviewer: error: {folder}: not enough disk space for the index of 9 images: it needs "
-                             f"{needs / 1000:.1f} KB, 10.0 KB are free here\n")
+                             f"{needs / 1024:.1f} KiB, 9.8 KiB are free here\n")
     assert not list(folder.rglob("counts*"))
     monkeypatch.undo()
     assert run_cli("index", root).returncode == 0
