@@ -66,7 +66,12 @@ class SliceImage(LoadedImage):
             return super().soft_counts(s)
 
     def band(self, width: int) -> torch.Tensor:
-        return self.volume.band_slice(width, self.axis, self.at)
+        # kept as LoadedImage keeps its own: a step's counts, overlay and soft counts all ask for it
+        band = self._bands.get(width)
+        if band is None:
+            band = self.volume.band_slice(width, self.axis, self.at)
+            self._bands = {width: band}
+        return band
 
     @property
     def where(self) -> tuple[int, int]:
