@@ -85,6 +85,7 @@ class LoadedVolume:
     sample: VolumeSample
     classes: ClassSpec
     _slices: BoundedCache = field(default_factory=lambda: BoundedCache(SLICES_KEPT))
+    _intensities: BoundedCache = field(default_factory=lambda: BoundedCache(SLICES_KEPT))
     _slice_counts: BoundedCache = field(default_factory=lambda: BoundedCache(SLICE_COUNTS_KEPT))
     _kept: BoundedCache = field(default_factory=lambda: BoundedCache(4))      # the case's counts and soft counts
     _bands: BoundedCache = field(default_factory=lambda: BoundedCache(1))     # width -> the case's band (z, y, x)
@@ -158,8 +159,12 @@ class LoadedVolume:
 
     def intensities(self, plane: int, index: int) -> np.ndarray | None:
         """The image's intensities on that slice as drawn (float32, e.g. Hounsfield units), None without one."""
-        view = self.view(plane)
-        return view.apply(self.sample.image_slice(view.across, index))
+        # the window asks for a slice's twice on arrival and again on every window/level change; a first look's
+        # .nii.gz image is decompressed up to the slice on each read
+        def read():
+            view = self.view(plane)
+            return view.apply(self.sample.image_slice(view.across, index))
+        return self._intensities.get_or_compute((plane, index), read)
 
     def band_slice(self, width: int, plane: int, index: int) -> torch.Tensor:
         """The case's band (every axial slice's, in-plane) on one slice, as drawn."""
