@@ -342,8 +342,6 @@ class Viewer(DatasetView, QObject):
         now = self._timing.get("pixel_counts", math.nan) < SYNC_OVERLAY_MS
         self.jobs.request("image_counts", lambda: engine.key("image_counts", self.scoring, self.current), job,
                           self._on_image_counts, worker=self.compute, what="Image scores", quick=quick, now=now)
-        if self.image_counts is None:
-            self.image_scores_ready.emit()   # the table shows "computing…" rather than numbers for other settings
 
     def _on_image_counts(self, _counts: Counts) -> None:
         self.last_counts_ms = self._timing.get("image_counts", math.nan)
