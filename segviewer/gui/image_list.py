@@ -93,6 +93,7 @@ class ImageListPanel(QWidget):
         header.sortIndicatorChanged.connect(lambda column, _order: self._bring_forward(column))
         header.sectionClicked.connect(self._worst_first_on_first_click)
         self._previous_sort_column = -1
+        self._measured: tuple[object, int] = (None, 0)      # (the names measured, their width)
         self.view.viewport().installEventFilter(self)
 
     def _widths(self) -> None:
@@ -126,9 +127,16 @@ class ImageListPanel(QWidget):
         """The name takes the room the status and the score beside it leave, so those never scroll out of view."""
         header = self.view.horizontalHeader()
         room = self.view.viewport().width() - header.sectionSize(STATUS) - header.sectionSize(self._score_column)
-        metrics = self.view.fontMetrics()
-        needed = max((metrics.horizontalAdvance(n) for n in self.model.names[:2000]), default=0) + 28
+        needed = self._names_width()
         header.resizeSection(NAME, max(NAME_MIN_WIDTH, min(room - 2, max(needed, 2 * NAME_MIN_WIDTH))))
+
+    def _names_width(self) -> int:
+        """The widest of the first names, measured once per dataset (a resize drag asks on every event)."""
+        names = self.model.names
+        if self._measured[0] is not names:
+            metrics = self.view.fontMetrics()
+            self._measured = (names, max((metrics.horizontalAdvance(n) for n in names[:2000]), default=0) + 28)
+        return self._measured[1]
 
     def eventFilter(self, obj, event) -> bool:
         if obj is self.view.viewport() and event.type() == QEvent.Resize:
