@@ -184,11 +184,13 @@ class Journal:
             raise SessionError(self.path, f"the change could not be kept in the offline journal ({exc}); "
                                           "it was not saved") from None
 
-    def pending(self) -> list[Change]:
+    def pending(self, limit: int = -1) -> list[Change]:
+        """The changes waiting, oldest first (limit: the first that many; a batch of a large journal is read alone,
+        not the whole journal again for each batch)."""
         if self.con is None:
             return []
         rows = self.con.execute("SELECT 0, change_id, image, status, note, reviewer, time, prev_status, prev_note "
-                                "FROM pending ORDER BY n").fetchall()
+                                "FROM pending ORDER BY n LIMIT ?", (int(limit),)).fetchall()
         try:
             return [read_change(row, self.statuses) for row in rows]
         except BadValue as exc:

@@ -84,7 +84,7 @@ def _send(store, journal: Journal, sid: int, statuses: tuple[str, ...]) -> int:
     journal.statuses = statuses
     sent = 0
     while True:
-        batch = journal.pending()[:FLUSH_BATCH]
+        batch = journal.pending(FLUSH_BATCH)
         if not batch:
             return sent
         sent += len(store._apply(batch, sid, statuses))

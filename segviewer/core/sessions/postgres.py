@@ -219,11 +219,11 @@ class PostgresStore(PgLink, SessionStore):
             raise SessionError(self.target, str(exc)) from None
         return self._session_id is not None
 
-    def _pending(self) -> list[Change]:
+    def _pending(self, limit: int = -1) -> list[Change]:
         if self._journal is None:
             return []
         self._journal.statuses = tuple(self.statuses)
-        return self._journal.pending()
+        return self._journal.pending(limit)
 
     def waiting_journals(self) -> dict[str, int]:
         """reviewer -> changes of this session that wait in offline journals on this machine (this store's own,
@@ -289,7 +289,7 @@ class PostgresStore(PgLink, SessionStore):
         try:
             self._ensure_session()
             while True:
-                batch = self._pending()[:FLUSH_BATCH]
+                batch = self._pending(FLUSH_BATCH)
                 if not batch:
                     break
                 self._apply(batch)
