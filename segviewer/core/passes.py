@@ -121,10 +121,11 @@ def index_pass(dataset, scoring: Scoring | None = None, cluster=None, *, steps: 
     its count store open."""
     from .index import DEFAULT_STEPS
     from .index_files import build
+    from .budgets import check_index
     steps = steps or DEFAULT_STEPS
-    if cluster is not None:
-        from .budgets import check_index
-        check_index(dataset.classes.num_classes, steps, len(dataset))   # what this process holds once merged
+    # memory before disk: a refusal should name the option that lowers it, not the free space of this machine;
+    # with a cluster this process holds every image's rows once merged
+    check_index(dataset.classes.num_classes, steps, len(dataset) if cluster is not None else 1)
     if path is None:
         from .index_cache import cache_path
         path, key = cache_path(dataset, steps)
