@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import LoadError
-from .reads import open_regular
+from .reads import open_regular, read_fully
 
 MAGIC = b"SEGVCNT\x00"
 VERSION = 1
@@ -201,12 +201,8 @@ class CountStore:
             if self._file is None:
                 raise StoreDamaged("closed")
             self._file.seek(offset)
-            done = 0
-            while done < len(view):
-                got = self._file.readinto(view[done:])
-                if not got:
-                    raise StoreDamaged("shorter than its header says (truncated while open?)")
-                done += got
+            if read_fully(self._file, view) < len(view):
+                raise StoreDamaged("shorter than its header says (truncated while open?)")
 
     def counts(self, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(tp, fp, fn) of every image at grid step ks[c] for class c, class-major [C, I] int64, checked."""

@@ -13,7 +13,7 @@ from PIL import Image, UnidentifiedImageError
 from . import budgets, reads
 from .errors import LoadError, plain
 from .options import CACHE_DIR_NAME
-from .logit_files import DEFAULT_MAX_ELEMENTS, MAX_CLASSES, logits_budget, read_logit_array  # noqa: F401
+from .logit_files import DEFAULT_MAX_ELEMENTS, MAX_CLASSES, all_finite, logits_budget, read_logit_array  # noqa: F401
 
 LOGIT_EXTS = (".npy", ".npz", ".pt", ".pth")
 LABEL_EXTS = (".png",)
@@ -285,10 +285,3 @@ def logits_shape(path: Path, max_elements: int | None = None) -> tuple[int, int,
     """The C×H×W shape a logit file declares, checked, without decoding its values."""
     shape = read_logit_array(Path(path), max_elements or DEFAULT_MAX_ELEMENTS, decode=False)
     return tuple(int(d) for d in shape[-3:])  # type: ignore[return-value]
-
-
-def all_finite(tensor: torch.Tensor) -> bool:
-    # a float32 sum is ~20x cheaper than isfinite() and is finite whenever every value is (bar overflow, rechecked)
-    if bool(torch.isfinite(tensor.sum())):
-        return True
-    return bool(torch.isfinite(tensor).all())

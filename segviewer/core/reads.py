@@ -149,7 +149,7 @@ def read_array(path: str | Path, fh: BinaryIO, offset: int, shape: tuple[int, ..
         for start in range(0, count, step):
             n = min(step, count - start)
             target = out[start:start + n] if same else piece[:n]
-            got = _read_fully(fh, memoryview(target).cast("B"))
+            got = read_fully(fh, memoryview(target).cast("B"))
             if got < n * dtype.itemsize:
                 raise LoadError(path, f"truncated: {offset + start * dtype.itemsize + got:,} bytes where its header "
                                       f"declares {offset + count * dtype.itemsize:,} (changed while it was read?)")
@@ -166,7 +166,7 @@ def read_array(path: str | Path, fh: BinaryIO, offset: int, shape: tuple[int, ..
 PIECE = 4 * 2**20
 
 
-def _read_fully(fh: BinaryIO, view: memoryview) -> int:
+def read_fully(fh: BinaryIO, view: memoryview) -> int:
     got = 0
     while got < len(view):
         n = fh.readinto(view[got:])

@@ -22,7 +22,7 @@ import numpy as np
 
 from .errors import LoadError, OptionError
 from .reads import read_bounded
-from .logit_files import _check_dtype
+from .logit_files import _check_dtype, all_finite
 from .orientation import ARRAY_ORDER, Orientation
 from .volume_files import VolumeHeader, npz_member_name, read_data, read_header, read_slab
 
@@ -313,7 +313,5 @@ def _scaled_float32(header: VolumeHeader, raw: np.ndarray) -> np.ndarray:
 
 
 def _check_finite(path: Path, values: np.ndarray) -> None:
-    # a float32 sum is far cheaper than isfinite() over every value, and finite whenever every value is (bar an
-    # overflow, which the check value by value then clears)
-    if not math.isfinite(float(values.sum())) and not np.isfinite(values).all():
+    if not all_finite(values):
         raise LoadError(path, "prediction contains NaN or Inf values")
