@@ -271,7 +271,7 @@ class ImageListPanel(QWidget):
                 shown = has if shown is None else shown & has
         status = self.status_filter.currentData()
         if status is not None:
-            same = self.model.status_array() == status
+            same = self.model.has_status(status)
             shown = same if shown is None else shown & same
         if self.model.set_shown(None if shown is None else np.asarray(shown, dtype=bool)) and self._current_key >= 0:
             self.select(self._current_key)      # a reset forgets the current row (a filter cleared: selected again)

@@ -73,6 +73,7 @@ class ImageListModel(QAbstractTableModel):
         self._lower: np.ndarray | None = None       # names lower-cased (sorting, the name filter)
         self._name_rank: np.ndarray | None = None
         self._cells: tuple = (None, {})             # (the scores they are of, image -> (block of rows, position))
+        self._status_cache: tuple = (None, None, None, None)
 
     # ---- content ----
     def set_names(self, names: list[str]) -> None:
@@ -102,15 +103,28 @@ class ImageListModel(QAbstractTableModel):
             self._lower = np.array([n.lower() for n in self.names], dtype=np.str_)
         return self._lower
 
-    def status_array(self) -> np.ndarray:
-        """Per image its review status ('unreviewed' where none is recorded)."""
-        out = np.full(len(self.names), "unreviewed", dtype=object)
+    def has_status(self, status: str) -> np.ndarray:
+        """[I] bool: the images whose review status is this one."""
+        codes, names = self._status_codes()
+        return codes == (names.index(status) if status in names else -1)
+
+    def _status_codes(self) -> tuple[np.ndarray, list[str]]:
+        """Per image the position of its status ('unreviewed' where none is recorded) among the sorted status
+        names: a filter or a sort by status is one integer comparison, not one Python string per image on every
+        threshold step. Kept while the names and the statuses (a new mapping per change) are the same objects."""
+        names, statuses, cached = self.names, self.statuses, self._status_cache
+        if cached[0] is names and cached[1] is statuses:
+            return cached[2], cached[3]
+        labels = sorted({"unreviewed", *statuses.values()})
+        code = {label: i for i, label in enumerate(labels)}
+        codes = np.full(len(names), code["unreviewed"], np.int64)
         positions = self._positions()
-        for name, status in self.statuses.items():
+        for name, status in statuses.items():
             i = positions.get(name)
             if i is not None:
-                out[i] = status
-        return out
+                codes[i] = code[status]
+        self._status_cache = (names, statuses, codes, labels)
+        return codes, labels
 
     def _positions(self) -> dict[str, int]:
         cached = getattr(self, "_position_cache", None)
@@ -144,7 +158,7 @@ class ImageListModel(QAbstractTableModel):
                 self._name_rank = np.unique(self.lower_names(), return_inverse=True)[1].astype(np.float64)
             return self._name_rank
         if column == STATUS:
-            return np.unique(self.status_array().astype(np.str_), return_inverse=True)[1].astype(np.float64)
+            return self._status_codes()[0].astype(np.float64)
         if column == PAIR:
             values = self.pair_counts
         elif column in EXTRA_KEYS:

@@ -79,6 +79,12 @@ def test_sort_and_filters_equal_python_and_touch_only_visible_rows(panel, monkey
     panel.search.setText("")
     panel.view.sortByColumn(STATUS, Qt.AscendingOrder)
     assert model.order[:3].tolist() == [5, 11, 9] and model.rowCount() == N   # accepted, needs fix, then the rest
+    panel.refresh(statuses={names[7]: "needs fix"})     # a new mapping per change: the kept status codes follow
+    assert model.order[:1].tolist() == [7] and model.rowCount() == N
+    panel.status_filter.setCurrentIndex(panel.status_filter.findData("accepted"))
+    assert model.order.tolist() == []
+    panel.status_filter.setCurrentIndex(panel.status_filter.findData("needs fix"))
+    assert model.order.tolist() == [7]
 
 
 def test_selection_follows_the_image_through_sorts_and_filters(panel):
