@@ -40,6 +40,8 @@ class SliceNavigator(QObject):
         # the whole case is read here after its first look, so the slices can be stepped through meanwhile
         self.case_worker = LatestOnlyWorker("case", ("case",), self)
         self._after_first_slice = False       # a case arrived: its first slice's overlay not yet drawn
+        # a slice ranking costs a pass over the case per threshold step: only while its tab shows (the window says)
+        self.worst_wanted: Callable[[], bool] = lambda: True
         viewer.settings_changed.connect(self._on_settings)
         viewer.overlay_ready.connect(self._on_overlay)
 
@@ -247,14 +249,20 @@ class SliceNavigator(QObject):
         return scores, d.total.tp + d.total.fn
 
     # ---- the worst slices ----
-    def refresh_worst(self) -> None:
+    def refresh_worst(self, then: Callable[[], None] | None = None) -> None:
+        """The case's per-slice counts for the ranking, while someone looks at it (worst_wanted) or a key walks it
+        (then: once they are in)."""
         v = self.v
-        if not self.active or v.engine is None:
+        if not self.active or v.engine is None or not (then or self.worst_wanted()):
             return
         engine, volume, s, axis = v.engine, self.volume, v.scoring, self.axis
+
+        def ready(_counts) -> None:
+            self.worst_ready.emit()
+            if then is not None:
+                then()
         v.jobs.request("slice_counts", lambda: engine.key("slice_counts", v.scoring, v.current, (self.axis,)),
-                       lambda: volume.slice_counts(s, axis), lambda _counts: self.worst_ready.emit(),
-                       worker=v.background, what="Per-slice scores")
+                       lambda: volume.slice_counts(s, axis), ready, worker=v.background, what="Per-slice scores")
         if v.jobs.value("slice_counts") is None:
             self.worst_ready.emit()          # "computing…" rather than another axis's or threshold's ranking
 
@@ -275,6 +283,9 @@ class SliceNavigator(QObject):
     def next_worst(self, delta: int) -> None:
         """The next (delta 1) or previous (-1) slice in the worst-first ranking after the one shown."""
         rows = self.worst_rows()
+        if rows is None:             # not ranked yet (its tab is hidden, or a step is being counted): walk once it is
+            self.refresh_worst(then=lambda: self.next_worst(delta) if self.worst_rows() is not None else None)
+            return
         if not rows:
             return
         order = [r[0] for r in rows]

@@ -74,6 +74,8 @@ class VolumeView(QObject):
         self.mouse.wheel_slices.connect(nav.step)
         self.mouse.drag_window.connect(self.level.drag)
         self.worst.slice_clicked.connect(nav.go)
+        nav.worst_wanted = lambda: self.w.bottom_tabs.currentWidget() is self.worst
+        self.w.bottom_tabs.currentChanged.connect(lambda _i: self._on_tab())
         self.v.dataset_opened.connect(self._on_dataset)
 
     @property
@@ -118,8 +120,13 @@ class VolumeView(QObject):
             if rgb is not None:
                 self.w.canvas.set_intensities(rgb)
 
+    def _on_tab(self) -> None:
+        if self.nav.worst_wanted():
+            self.nav.refresh_worst()
+            self._show_worst()
+
     def _show_worst(self) -> None:
-        if self.active:
+        if self.active and self.nav.worst_wanted():
             from ..core.orientation import AXIS_NAMES
             self.worst.show_rows(self.nav.worst_rows(), AXIS_NAMES[self.nav.axis].capitalize())
             self.worst.select_slice(self.nav.index)

@@ -83,12 +83,28 @@ def test_slice_steps_orientation_and_true_aspect(qtbot, window, demo3d_copy):
     assert nav.axis == 2 and "sagittal" in window.canvas.title.text()
 
 
-def test_worst_slices_are_ranked_and_a_click_goes_there(qtbot, window, demo3d_copy):
+def test_worst_slices_are_ranked_and_a_click_goes_there(qtbot, window, demo3d_copy, monkeypatch):
+    from segviewer.core.loaded_volume import LoadedVolume
+    passes = []
+    slice_counts = LoadedVolume.slice_counts
+    monkeypatch.setattr(LoadedVolume, "slice_counts", lambda self, *a: passes.append(a) or slice_counts(self, *a))
     v = opened(qtbot, window, demo3d_copy)
     panel = window.volume_view.worst
-    qtbot.waitUntil(lambda: bool(panel.model.rows), timeout=30000)
+    for threshold in (0.4, 0.6):                       # the tab hidden: no pass over the case per step
+        v.update_settings(threshold=threshold)
+        settle(qtbot, window)
+    assert passes == [] and panel.model.rows == []
+    v.update_settings(threshold=0.5)
     with segviewer.open(folder=demo3d_copy) as ins:
         worst = ins.slices.worst(v.current, "axial")
+    passes.clear()                                     # the engine's own, above
+    shown = v.slices.index
+    after = worst[(worst.tolist().index(shown) + 1) % len(worst)] if shown in worst else worst[0]
+    qtbot.keyClick(window.canvas.view_widget, "}")     # the slice after the shown one in the ranking, once ranked
+    qtbot.waitUntil(lambda: v.slices.index == int(after), timeout=30000)
+    window.bottom_tabs.setCurrentWidget(panel)
+    qtbot.waitUntil(lambda: bool(panel.model.rows), timeout=30000)
+    assert len(passes) == 1
     assert [row[0].value for row in panel.model.rows] == worst.tolist()
     target = int(worst[3])
     index = panel.proxy.index(3, 0)
