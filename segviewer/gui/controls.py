@@ -241,10 +241,12 @@ class ControlsPanel(QWidget):
             self.style_combo.setCurrentText(s.style)
             self.background_box.setChecked(s.show_background)
             self.layout_combo.setCurrentText(s.layout)
+            thresholds_used = not sc.argmax and self.mode.isEnabled()      # argmax and hard masks use none
             self.per_class_label.setText("per-class thresholds active (the slider is not used; Reset for one)"
-                                         if per_class else "")
-            self.per_class_label.setVisible(bool(per_class))
-            self.threshold_slider.setEnabled(not per_class and not sc.argmax and self.mode.isEnabled())
-            self.threshold_spin.setEnabled(not per_class and not sc.argmax and self.mode.isEnabled())
+                                         if per_class and thresholds_used else "")
+            self.per_class_label.setVisible(bool(per_class) and thresholds_used)
+            self.threshold_slider.setEnabled(not per_class and thresholds_used)
+            self.threshold_spin.setEnabled(not per_class and thresholds_used)
+            self.best_button.setEnabled(thresholds_used)
         finally:
             self._syncing = False

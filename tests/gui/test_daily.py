@@ -280,6 +280,18 @@ def test_reset_resets_the_threshold(qtbot, window, demo_copy):
     assert s.threshold == 0.5 and not s.per_class and window.viewer.engine.scoring is s
 
 
+def test_argmax_says_nothing_of_per_class_thresholds_it_does_not_use(qtbot, window, demo_copy):
+    open_demo(qtbot, window, demo_copy)
+    c = window.controls
+    c.best_button.click()
+    assert window.viewer.scoring.per_class and not c.per_class_label.isHidden()
+    c.mode.setCurrentText("argmax")
+    assert window.viewer.scoring.argmax and window.viewer.scoring.per_class      # kept for the way back
+    assert c.per_class_label.isHidden() and not c.best_button.isEnabled() and not c.threshold_slider.isEnabled()
+    c.mode.setCurrentText("threshold")
+    assert not c.per_class_label.isHidden() and c.best_button.isEnabled()
+
+
 def test_readout_clears_on_switch_and_save_view_has_a_caption(qtbot, window, demo_copy, tmp_path):
     open_demo(qtbot, window, demo_copy)
     window.canvas.hovered.emit(5, 5)
