@@ -112,10 +112,10 @@ class ClassTablePanel(QWidget):
             self.model.set_headers(*headers(scopes))
 
     def update_scores(self, names, colors, scopes: list[tuple], best=None, beta: float = 1.0,
-                      exact_note: str = "", image_missing: str = "computing…") -> None:
+                      exact_note: str = "", image_missing: str = "computing…", class_id: int | None = None) -> None:
         """scopes: (Scores or None while computed, GT pixels) per scope of self.scopes; image_missing: what the
         first scope's cells and summary say while they have no numbers (computing, or the image could not be
-        loaded)."""
+        loaded); class_id: the summary's class (None: the mean over the classes present)."""
         rows = []
         for c, name in enumerate(names):
             row = [Cell("", swatch=tuple(colors[c])), Cell(f"{c}: {name}")]
@@ -127,7 +127,8 @@ class ClassTablePanel(QWidget):
             rows.append(row)
         self.model.set_rows(rows, list(range(len(names))))
         parts = [(scope, scores) for scope, (scores, _) in zip(self.scopes, scopes)]
-        self.summary.set_texts([self._summary(parts, beta, exact_note, image_missing, detail)
+        of = None if class_id is None else (class_id, f"{class_id}: {names[class_id]}")
+        self.summary.set_texts([self._summary(parts, beta, exact_note, image_missing, detail, of)
                                 for detail in SUMMARY_DETAIL])
 
     @staticmethod
@@ -150,15 +151,21 @@ class ClassTablePanel(QWidget):
 
     @staticmethod
     def _summary(parts: list[tuple[str, Scores | None]], beta: float, note: str,
-                 first_missing: str = "computing…", detail: tuple[str, ...] = SUMMARY_DETAIL[0]) -> str:
-        """One line: the means over the classes present, per scope (the image's first); detail: the scores after
-        F-beta."""
+                 first_missing: str = "computing…", detail: tuple[str, ...] = SUMMARY_DETAIL[0],
+                 of: tuple[int, str] | None = None) -> str:
+        """One line, per scope (the image's first): the class's scores when one is chosen (of: its id and
+        name), else the means over the classes present; detail: the scores after F-beta."""
+        def value(s, k) -> str:
+            values = getattr(s, k)
+            return fmt(float(values[of[0]]) if of is not None else float(nanmean(values)))
+
         def part(label, s):
             if s is None:
                 return f"{label} {first_missing if label == parts[0][0] else 'computing…'}"
-            rest = "".join(f" · {SHORT[k]} {fmt(float(nanmean(getattr(s, k))))}" for k in detail)
-            return f"{label} F{beta_text(beta)} <b>{fmt(float(nanmean(s.fbeta)))}</b>{rest}"
-        return "&nbsp;&nbsp;│&nbsp;&nbsp;".join(part(label, s) for label, s in parts) + (
+            rest = "".join(f" · {SHORT[k]} {value(s, k)}" for k in detail)
+            return f"{label} F{beta_text(beta)} <b>{value(s, 'fbeta')}</b>{rest}"
+        head = f"<b>{of[1]}</b>:&nbsp;" if of is not None else "<span style='color:gray'>mean</span>&nbsp;"
+        return head + "&nbsp;&nbsp;│&nbsp;&nbsp;".join(part(label, s) for label, s in parts) + (
             f"&nbsp;&nbsp;<span style='color:gray'>{note}</span>" if note else "")
 
     def select_class(self, class_id: int) -> None:

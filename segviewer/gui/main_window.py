@@ -231,7 +231,7 @@ class MainWindow(QMainWindow):
         self.controls.sync(self.viewer.settings)
         self.canvas_view.settings_changed(changed)
         if "class_id" in changed:
-            self.class_table.select_class(self.viewer.settings.class_id)
+            self._tables_later()          # the Scores line is the class's
             self._list_follows_class()
             self._refresh_list()
         self.curves_.settings_changed(changed)
@@ -263,8 +263,10 @@ class MainWindow(QMainWindow):
         scopes.append((dataset, (dc.tp + dc.fn) if dc is not None else None))
         if volumes:
             scopes.append(v.slices.dataset_case_mean())
+        class_id = v.settings.class_id
         self.class_table.update_scores(v.classes.names, v.classes.colors, scopes, v.best, v.scoring.beta, note,
-                                       NOT_LOADED if self.failed_image.showing() else "computing…")
+                                       NOT_LOADED if self.failed_image.showing() else "computing…",
+                                       None if class_id == ALL_CLASSES else class_id)
         self.class_table.select_class(v.settings.class_id)
         self.canvas_view.update_legend()
         self._update_timing()

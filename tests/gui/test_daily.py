@@ -2,6 +2,8 @@
 first, list updates in place during a drag, dialogs and exports."""
 import numpy as np
 import pytest
+
+import segviewer
 from PIL import Image
 from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QDockWidget
@@ -278,6 +280,22 @@ def test_reset_resets_the_threshold(qtbot, window, demo_copy):
     window.controls.reset_button.click()
     s = window.viewer.scoring
     assert s.threshold == 0.5 and not s.per_class and window.viewer.engine.scoring is s
+
+
+def test_one_class_chosen_the_scores_line_and_the_title_are_that_class_s(qtbot, window, demo_copy):
+    open_demo(qtbot, window, demo_copy)
+    v = window.viewer
+    with segviewer.open(folder=demo_copy) as ins:
+        image, dataset = ins.scores(ins.image_counts(v.current)), ins.scores(ins.dataset_counts().total)
+    assert window.class_table.summary.text().startswith("<span style='color:gray'>mean</span>")
+    assert f"image F1 <b>{float(np.nanmean(image.fbeta.numpy())):.3f}</b>" in window.class_table.summary.text()
+    v.update_settings(class_id=2)
+    settle(qtbot, window)
+    shown, title = window.class_table.summary.text(), window.canvas.title.text()
+    assert shown.startswith("<b>2: ellipse</b>:")
+    assert f"image F1 <b>{float(image.fbeta[2]):.3f}</b>" in shown and f"IoU {float(image.iou[2]):.3f}" in shown
+    assert f"dataset F1 <b>{float(dataset.fbeta[2]):.3f}</b>" in shown
+    assert title.endswith("errors of 2: ellipse</span>"), title
 
 
 def test_argmax_says_nothing_of_per_class_thresholds_it_does_not_use(qtbot, window, demo_copy):
