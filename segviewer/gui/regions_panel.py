@@ -8,14 +8,21 @@ from .layout import tab_layout
 from .table_model import KEY_ROLE, Cell, TableModel, sorted_table
 
 
+KIND_WORDS = {"missed": "FN", "hallucinated": "FP"}        # the engine's ErrorRegion.kind -> the table's word
+FN_WORDS = "the class's ground truth not predicted as it (nothing, or another class, predicted)"
+FP_WORDS = "the class predicted where its ground truth is not"
+
+
 class RegionsPanel(QWidget):
     region_clicked = Signal(object)      # ErrorRegion
     min_area_changed = Signal(int)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        # FN / FP, as the class table counts them: the canvas legend's "missed" is only the FN pixels where
+        # nothing was predicted (in all-classes mode), so the table does not reuse the word
         self.model = TableModel(["kind", "class", "area px", "x0", "y0", "x1", "y1"],
-                                ["missed = FN region, hallucinated = FP region"], self)
+                                [f"FN: {FN_WORDS}; FP: {FP_WORDS}"], self)
         self.proxy, self.view = sorted_table(self.model, self)
         self.view.clicked.connect(lambda idx: self.region_clicked.emit(idx.data(KEY_ROLE)))
         self.min_area = QSpinBox()
@@ -28,10 +35,11 @@ class RegionsPanel(QWidget):
         tab_layout(self, ["minimum area", self.min_area, self.count], self.view)
 
     def set_regions(self, regions, names) -> None:
-        rows = [[Cell(r.kind), Cell(f"{r.class_id}: {names[r.class_id]}"), Cell(r.area), *(Cell(v) for v in r.bbox)]
+        rows = [[Cell(KIND_WORDS[r.kind], tooltip=FN_WORDS if r.kind == "missed" else FP_WORDS),
+                 Cell(f"{r.class_id}: {names[r.class_id]}"), Cell(r.area), *(Cell(v) for v in r.bbox)]
                 for r in regions]
         self.model.set_rows(rows, list(regions))
         self.view.sortByColumn(2, Qt.DescendingOrder)
         missed = sum(r.kind == "missed" for r in regions)
-        self.count.setText(f"{missed} missed, {len(regions) - missed} hallucinated regions")
+        self.count.setText(f"{missed} FN, {len(regions) - missed} FP regions")
 

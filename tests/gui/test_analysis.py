@@ -52,6 +52,9 @@ def test_error_regions_and_zoom(qtbot, window, demo_copy):
     got = [r for r in window.analysis.regions if r.kind == "missed"]
     assert [(r.area, r.bbox) for r in got] == [(r.area, r.bbox) for r in expected]
     assert got and window.regions.model.rowCount() == len(window.analysis.regions)
+    kinds = [row[0].value for row in window.regions.model.rows]      # the class table's words, not the legend's
+    assert kinds.count("FN") == len(got) and kinds.count("FP") == len(window.analysis.regions) - len(got)
+    assert window.regions.count.text() == f"{len(got)} FN, {kinds.count('FP')} FP regions"
     if got:
         window.regions.region_clicked.emit(got[0])
         x0, y0, x1, y1 = got[0].bbox
