@@ -4,7 +4,8 @@ first — in every mode.
 
 The list's order is known only once the dataset's scores are in (or an analysis ranks it, e.g. --compare's ΔFβ), so
 the pick waits for that; the session answers on its own thread (it also takes the image's lease). Until the user
-chooses an image, the first ranking that arrives later picks again in its order."""
+chooses an image, the first ranking that arrives later picks again in its order — unless the user asked for it
+(a tab or a view opened): a look re-orders the list and leaves the image on screen."""
 from __future__ import annotations
 
 from typing import Callable
@@ -29,6 +30,11 @@ class FirstImage:
     def user_chose(self) -> None:
         self.pending = self.automatic = False
         self._asked += 1
+
+    def user_looked(self) -> None:
+        """The user opened a tab or a view that ranks the list: its ranking re-orders the list, and the image on
+        screen stays (a look is not a request to move)."""
+        self.automatic = False
 
     def list_sorted(self) -> None:
         """The list has its first order (the dataset's scores came in)."""

@@ -102,6 +102,7 @@ class MainWindow(QMainWindow):
         self._tables_dirty = False
         self.first_image = FirstImage(self.image_list.visible_order, self.review.resume_in, self.viewer.select_image,
                                       lambda: self.viewer.current)
+        self.bottom_tabs.tabBarClicked.connect(lambda _i: self.first_image.user_looked())
         self._connect()
         self.controls.sync(self.viewer.settings)
         self.canvas_view.apply_lut()

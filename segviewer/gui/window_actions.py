@@ -5,6 +5,7 @@ import json
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFileDialog
@@ -54,8 +55,9 @@ class WindowActions:
             "export_per_image": w.exports.export_per_image, "export_report": w.review.export_report,
             "export_worst_figures": w.exports.export_worst_figures, "save_view": w.exports.save_view, "quit": w.close,
             "fit": w.canvas.fit, "image_only": self.image_only, "toggle_contour": self.toggle_contour,
-            "side_by_side": self.side_by_side, "flicker": self.flicker, "view_doubt": w.insights.toggle_doubt_view,
-            "view_compare": w.insights.toggle_compare_view, "toggle_help": self.toggle_help,
+            "side_by_side": self.side_by_side, "flicker": self.flicker,
+            "view_doubt": lambda: self.looked(w.insights.toggle_doubt_view),
+            "view_compare": lambda: self.looked(w.insights.toggle_compare_view), "toggle_help": self.toggle_help,
             "toggle_palette": lambda: v.update_settings(
                 palette="classic" if s().palette != "classic" else "colour-blind safe"),
             "toggle_panels": w.layout_.toggle_panels,
@@ -74,6 +76,11 @@ class WindowActions:
             "next_unreviewed": w.review.next_unreviewed,
             **self.volume_handlers(),
         }
+
+    def looked(self, toggle: Callable[[], None]) -> None:
+        """A view the user asked for ranks the list without moving the image on screen."""
+        self.w.first_image.user_looked()
+        toggle()
 
     def volume_handlers(self) -> dict:
         """A 3-D case's slices and intensity window (nothing happens on a 2-D image)."""

@@ -75,3 +75,21 @@ def test_l_key_in_review_mode_marks_the_largest_suspect_region(qtbot, window, de
     review = window.review.review_of(v.engine.names[1])
     largest = v.engine.label_issues.regions(1)[0]
     assert "fix" in review.status and f"({largest.pixels} px" in review.note
+
+
+def test_opening_the_label_doubt_tab_ranks_the_list_and_keeps_the_image(qtbot, window, demo_copy):
+    """The image on screen was picked by the window (the list's worst): a click on the tab is a look, not a request
+    to move, so the ranking re-orders the list around it."""
+    from segviewer.gui.image_list_model import LABEL
+    assert window.actions_.open_folder(demo_copy)
+    settle(qtbot, window)
+    v, lst = window.viewer, window.image_list
+    shown = v.current
+    bar = window.bottom_tabs.tabBar()
+    tab = next(k for k in range(bar.count()) if bar.tabText(k) == "Label doubt")
+    qtbot.mouseClick(bar, Qt.LeftButton, pos=bar.tabRect(tab).center())
+    qtbot.waitUntil(lambda: lst.model.sort_column == LABEL, timeout=60000)
+    settle(qtbot, window)
+    scores = v.engine.label_issues.scores().label_score
+    assert lst.visible_order()[0] == int(np.nanargmin(scores)) != shown      # ranked, most doubtful first
+    assert v.current == shown
