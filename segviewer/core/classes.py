@@ -51,6 +51,18 @@ class ClassSpec:
         return table
 
 
+# names a class file uses for the class that is context rather than a result (else class 0 is background)
+BACKGROUND_NAMES = {"background", "bg", "_background_", "__background__", "backgroud"}
+BACKGROUND_COLOR = (60, 60, 60)      # as the demo's class file: context in a neutral grey, not the first hue
+
+
+def default_colors(names) -> tuple[tuple[int, int, int], ...]:
+    """Colours for classes that a class file gives none: background classes grey, the others distinct hues."""
+    is_background = [str(n).strip().lower() in BACKGROUND_NAMES for n in names]
+    hues = iter(distinct_palette(len(names) - sum(is_background)))
+    return tuple(BACKGROUND_COLOR if background else next(hues) for background in is_background)
+
+
 def distinct_palette(n: int) -> tuple[tuple[int, int, int], ...]:
     """n well-separated colours: golden-ratio hue steps, alternating lightness."""
     colors = []
@@ -129,7 +141,7 @@ def parse_class_document(doc: object, source: object) -> ClassSpec:
         raise LoadError(source, f"class file lists {len(names):,} classes; at most {MAX_CLASSES:,} are supported")
     if len(colors) != len(names):
         raise LoadError(source, f"{len(names)} names but {len(colors)} colours")
-    fallback = distinct_palette(len(names))
+    fallback = default_colors(names)
     palette = tuple(_parse_color(c, source) if c is not None else fallback[i] for i, c in enumerate(colors))
     ignore = _label_id(doc.get("ignore_index", _dataset_json_ignore(doc)), "ignore_index", source, low=-1)
     label_map = _parse_label_map(doc.get("label_map"), len(names), ignore, source)

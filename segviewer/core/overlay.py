@@ -11,13 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .classes import BACKGROUND_NAMES
 from .counts import NO_PREDICTION, as_threshold_vector
 
 TN, FP, FN, TP, IGNORE, IGNORE_HATCH, EXTRA, OUTSIDE, BACKGROUND_TP = 0, 1, 2, 3, 4, 5, 6, 7, 8
 ALL_CLASSES = -1
 NO_CLASS_CODE = 255          # class-colour views: no prediction (transparent)
-# names a class file uses for the class that is context rather than a result (else class 0 is background)
-BACKGROUND_NAMES = {"background", "bg", "_background_", "__background__", "backgroud"}
 # "all classes", for a pixel of GT class g: TP correct (g predicted, nothing else), EXTRA (g and another class
 # predicted), FP wrong class (another class predicted, g not), FN missed (nothing predicted)
 ALL_CLASSES_WORDS = {TP: "correct", EXTRA: "extra", FP: "wrong class", FN: "missed"}

@@ -164,3 +164,14 @@ def test_demo_never_writes_into_a_foreign_folder(tmp_path):
     with pytest.raises(LoadError, match="not segviewer's demo"):
         write_demo_volumes(tmp_path / "mine")
     assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
+
+
+def test_classes_without_colours_paint_background_grey_and_the_rest_distinct(tmp_path):
+    """nnU-Net's dataset.json names no colours: the background class is context (grey, as the 2-D demo's class
+    file has it), not the palette's first hue (red, over a whole CT slice)."""
+    from segviewer.core.classes import BACKGROUND_COLOR, distinct_palette, load_class_file
+    (tmp_path / "dataset.json").write_text(json.dumps({"labels": {"background": 0, "liver": 1, "kidney": 2}}))
+    spec = load_class_file(tmp_path / "dataset.json")
+    assert spec.colors == (BACKGROUND_COLOR, *distinct_palette(2)) and BACKGROUND_COLOR == (60, 60, 60)
+    (tmp_path / "c.json").write_text(json.dumps({"names": ["road", "bg", "car"]}))
+    assert load_class_file(tmp_path / "c.json").colors == (distinct_palette(2)[0], (60, 60, 60), distinct_palette(2)[1])
