@@ -252,12 +252,17 @@ class ReviewController(QObject):
         reviewer = self.reviewer.text().strip() or getpass.getuser()
         self._saving += 1
         self._show_current()
-        self.worker.call(lambda s: s.set_review(name, status, note, reviewer), self._saved, self._failed_change)
+        said = f"{name}: {status}" if status is not None else f"{name}: note {'saved' if note else 'removed'}"
+        self.worker.call(lambda s: s.set_review(name, status, note, reviewer), lambda _r: self._saved(said),
+                         self._failed_change)
         return True
 
-    def _saved(self, _review) -> None:
+    def _saved(self, said: str | None) -> None:
+        """The change is in the session: the status bar says which (the view may already show the next image)."""
         self._saving = max(0, self._saving - 1)
         self._show_current()
+        if said is not None:
+            self.services.status(f"saved — {said}", 4000)
 
     def _failed_change(self, why: str) -> None:
         self._saving = max(0, self._saving - 1)

@@ -59,10 +59,12 @@ def test_undo_goes_to_the_image_it_undid_and_says_what(qtbot, window, demo_copy)
     qtbot.keyClick(window, Qt.Key_2)                        # accepted, and on to the next image
     settle(qtbot, window)
     assert window.viewer.current == order[1]
+    assert window.statusBar().currentMessage() == f"saved — {names[order[0]]}: accepted"   # which, where
     qtbot.keyClick(window, Qt.Key_Right)
     settle(qtbot, window)
     window.review.edit_note("tiny FP at the top")           # a note on the third image
     settle(qtbot, window)
+    assert window.statusBar().currentMessage() == f"saved — {names[order[2]]}: note saved"
     qtbot.keyClick(window, Qt.Key_U)                        # undoes the note: stays here
     settle(qtbot, window)
     assert window.viewer.current == order[2]
