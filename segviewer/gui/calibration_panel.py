@@ -60,7 +60,7 @@ class CalibrationPanel(QWidget):
         layout.addWidget(self.histogram, 1)
         self.shown = None
 
-    def show_reliability(self, reliability, title: str, mce: float | None = None) -> None:
+    def show_reliability(self, reliability, title: str, mce: float | None = None, unit: str = "pixels") -> None:
         """Bars at each bin's observed frequency, the gap to its mean confidence shaded, the diagonal dashed."""
         self.diagram.clear()
         self.histogram.clear()
@@ -85,7 +85,7 @@ class CalibrationPanel(QWidget):
         text = f"<b>{title}</b>: ECE <b>{_four_digits(ece)}</b>"
         if mce is not None:
             text += f" · MCE {_four_digits(mce)}"
-        text += f" · {int(r.pixels.sum()):,} pixels"
+        text += f" · {int(r.pixels.sum()):,} {unit}"
         self.summary.setText(text)
 
 
@@ -131,7 +131,8 @@ class CalibrationController(QObject):
         def draw(out):
             title = "top label" if class_id == TOP_LABEL else v.classes.names[class_id]
             where = "dataset" if image is None else v.engine.names[image]
-            self.panel.show_reliability(out[0], f"{title} · {where}", out[1])
+            unit = "voxels" if v.dataset is not None and v.dataset.volumes else "pixels"
+            self.panel.show_reliability(out[0], f"{title} · {where}", out[1], unit)
         if image is None and not v.jobs.is_current("calibration"):
             self.panel.summary.setText("computing the dataset's calibration (one pass over the logits)…")
         v.jobs.request("calibration", self._key, job, draw, worker=v.compute if image is not None else v.background,

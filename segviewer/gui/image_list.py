@@ -39,6 +39,7 @@ class ImageListPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        self.items_word = "images"               # what the foot calls the rows ("cases" for 3-D volumes)
         self.model = ImageListModel(self)
         self.view = table_view(self.model)      # no proxy: the model sorts and filters itself (numpy)
         self._columns()
@@ -143,7 +144,8 @@ class ImageListPanel(QWidget):
             self._fit_name()
         return False
 
-    def set_dataset(self, names: list[str], class_names, status_names) -> None:
+    def set_dataset(self, names: list[str], class_names, status_names, items: str = "images") -> None:
+        self.items_word = items
         self.scores, self._sorted_once, self._current_key = None, False, -1
         self._name_filter = ("", None)
         self.model.set_names(names)
@@ -210,7 +212,7 @@ class ImageListPanel(QWidget):
         m = self.model
         n = len(m.names)
         shown = m.rowCount()
-        listed = f"{shown} of {n} images" if shown != n else f"{n} images"
+        listed = f"{shown} of {n} {self.items_word}" if shown != n else f"{n} {self.items_word}"
         self.summary.setText(f"{listed} · {self.review_progress}" if n and self.review_progress else
                              listed if n else "no dataset")
 

@@ -184,7 +184,8 @@ class MainWindow(QMainWindow):
         self.controls.set_classes(ds.classes.names, ds.classes.colors, v.is_hard)
         self.controls.sync(v.settings)
         self.first_image.dataset_opened()     # picked once the list has its order (and the session answered)
-        self.image_list.set_dataset(ds.names, ds.classes.names, self.review.status_names())
+        self.image_list.set_dataset(ds.names, ds.classes.names, self.review.status_names(),
+                                    "cases" if ds.volumes else "images")
         self._list_follows_class()
         self.review.open_for_dataset()
         self.curves_.dataset_opened()

@@ -42,6 +42,7 @@ def test_a_case_opens_to_its_slice_and_the_tables_equal_the_engine(qtbot, window
     v = opened(qtbot, window, demo3d_copy)
     nav = v.slices
     assert nav.active and v.dataset.names[v.current] == "case_002"       # worst first: the failing case
+    assert window.image_list.summary.text().startswith("4 cases")        # as the status bar calls them
     labels = nav.volume.sample.labels
     assert nav.axis == 0 and nav.index == int(np.argmax((labels != 0).sum((1, 2))))   # most foreground
     assert window.volume_view.bar.isVisible() and f"axial z {nav.index}" in window.canvas.title.text()
