@@ -121,6 +121,8 @@ class CompareController(QObject):
 
     def reset(self) -> None:
         self.panel.note.setVisible(not self.available)
+        for widget in (self.panel.threshold, self.panel.argmax, self.panel.ranking):
+            widget.setEnabled(self.available)           # nothing to set or rank without a model B
         if self.available:
             self._show_b()
 

@@ -41,9 +41,19 @@ class WindowActions:
         self.v = window.viewer
         self.help = None
         self.bound: dict[str, object] = {}     # key -> its QShortcut or QAction (single keys: the KeyRouter's)
+        self.entries: dict[str, QAction] = {}  # action name -> its menu entry
         handlers = self.handlers()
         self._menus(handlers)
         self._keys(handlers)
+        self.v.dataset_opened.connect(self._volume_entries)
+        self._volume_entries()
+
+    def _volume_entries(self) -> None:
+        """The View menu's plane and intensity-window entries are greyed out where there are no 3-D cases."""
+        volumes = bool(self.v.dataset is not None and self.v.dataset.volumes)
+        for name in self.volume_handlers():
+            if name in self.entries:
+                self.entries[name].setEnabled(volumes)
 
     def handlers(self) -> dict:
         """What every name in the table does."""
@@ -106,8 +116,8 @@ class WindowActions:
             elif action.name == "panels":
                 self.w.layout_.fill_menu(menu, self._add)
             else:
-                self._add(menu, menu_text(action), handlers[action.name],
-                          [k for k in action.keys if not is_single(k)])
+                self.entries[action.name] = self._add(menu, menu_text(action), handlers[action.name],
+                                                      [k for k in action.keys if not is_single(k)])
         self.refresh_recent()
 
     def _add(self, menu, text, slot, shortcuts=()) -> QAction:

@@ -65,8 +65,11 @@ def test_model_b_from_the_window_keys_and_list(qtbot, window, demo_copy):
     window.insights.toggle_compare_view()                # no model B yet: a status line (no dialog), the view stays
     assert v.settings.view == "errors" and "once a model B is open" in window.statusBar().currentMessage()
     assert window.last_error == ""
+    panel = window.insights.compare_panel
+    assert not any(w.isEnabled() for w in (panel.threshold, panel.argmax, panel.ranking))   # nothing to set yet
     assert window.insights.open_compare(demo_copy / "masks")
-    assert window.bottom_tabs.currentWidget() is window.insights.compare_panel
+    assert window.bottom_tabs.currentWidget() is panel
+    assert panel.ranking.isEnabled() and not panel.threshold.isEnabled()     # B is masks: ranked, no threshold
     window.insights.toggle_compare_view()
     qtbot.waitUntil(lambda: window.insights.compare.deltas is not None, timeout=60000)
     settle(qtbot, window)

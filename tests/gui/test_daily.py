@@ -300,6 +300,7 @@ def test_one_class_chosen_the_scores_line_and_the_title_are_that_class_s(qtbot, 
 
 def test_argmax_says_nothing_of_per_class_thresholds_it_does_not_use(qtbot, window, demo_copy):
     open_demo(qtbot, window, demo_copy)
+    assert not any(window.actions_.entries[name].isEnabled() for name in ("axial", "coronal", "cycle_window"))
     c = window.controls
     c.best_button.click()
     assert window.viewer.scoring.per_class and not c.per_class_label.isHidden()

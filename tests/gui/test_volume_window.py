@@ -43,6 +43,7 @@ def test_a_case_opens_to_its_slice_and_the_tables_equal_the_engine(qtbot, window
     nav = v.slices
     assert nav.active and v.dataset.names[v.current] == "case_002"       # worst first: the failing case
     assert window.image_list.summary.text().startswith("4 cases")        # as the status bar calls them
+    assert all(window.actions_.entries[name].isEnabled() for name in ("axial", "coronal", "cycle_window"))
     labels = nav.volume.sample.labels
     assert nav.axis == 0 and nav.index == int(np.argmax((labels != 0).sum((1, 2))))   # most foreground
     assert window.volume_view.bar.isVisible() and f"axial z {nav.index}" in window.canvas.title.text()
