@@ -155,6 +155,17 @@ def _parts(path: str, root: str) -> tuple[str, ...]:
     return tuple(path[len(root):].lstrip(os.sep).split(os.sep))
 
 
+def _no_predictions(folder: Path, pred_kind: str, strip_suffixes: tuple[str, ...]) -> str:
+    """What a prediction folder lacks, and which kind it holds instead when it holds the other one."""
+    logits = pred_kind == "logits"
+    said = f"no {'logit files (.npy, .npz, .pt, .pth)' if logits else 'masks (.png)'} found"
+    other, _ = find_files(folder, LABEL_EXTS if logits else LOGIT_EXTS, strip_suffixes)
+    if other:
+        said += (f"; it holds {'masks (.png)' if logits else 'logit files'}: open it as "
+                 f"{'masks (--masks)' if logits else 'logits (--logits)'}")
+    return said
+
+
 def pair_dataset(gt_dir: str | Path, pred_dir: str | Path, pred_kind: str = "logits",
                  images_dir: str | Path | None = None,
                  strip_suffixes: tuple[str, ...] = DEFAULT_STRIP_SUFFIXES) -> Pairing:
@@ -165,7 +176,7 @@ def pair_dataset(gt_dir: str | Path, pred_dir: str | Path, pred_kind: str = "log
     if not gts:
         raise LoadError(gt_dir, "no ground-truth label maps (.png) found")
     if not preds:
-        raise LoadError(pred_dir, f"no {'logit files (.npy, .npz, .pt, .pth)' if pred_kind == 'logits' else 'masks (.png)'} found")
+        raise LoadError(pred_dir, _no_predictions(Path(pred_dir), pred_kind, strip_suffixes))
     names = sorted(gts.keys() & preds.keys())
     if not names:
         raise LoadError(pred_dir, f"no file pairs with {gt_dir} by name (e.g. {next(iter(gts))!r} vs {next(iter(preds))!r})")

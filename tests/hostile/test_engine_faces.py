@@ -70,3 +70,13 @@ def test_the_evaluators_classes_refuse_what_is_no_class_list():
     ev = segviewer.Evaluator(classes=["a", "b"])
     with pytest.raises(OptionError, match="wrong number of classes"):
         ev.update(torch.zeros(1, 3, 4, 4), torch.zeros(1, 4, 4, dtype=torch.long))
+
+
+@pytest.mark.parametrize("masks,wrong_flag,hint", [(True, "--logits", "open it as masks (--masks)"),
+                                                   (False, "--masks", "open it as logits (--logits)")])
+def test_a_prediction_folder_of_the_other_kind_says_which_flag_reads_it(tmp_path, masks, wrong_flag, hint):
+    base = make_base(tmp_path / "data", n=2, masks=masks)
+    line = refused(tmp_path, ["export", *data_args(base, wrong_flag), "--out", tmp_path / "o.csv"],
+                   str(base["pred"]), hint)
+    lacks, holds = ("logit files (.npy, .npz, .pt, .pth)", "masks (.png)") if masks else ("masks (.png)", "logit files")
+    assert line == f"segviewer: error: {base['pred']}: no {lacks} found; it holds {holds}: {hint}"
