@@ -101,9 +101,7 @@ class CanvasPanel(QWidget):
         if on:
             layout.addItem(self.gt_box, row=0, col=0)
         else:
-            layout.removeItem(self.gt_box)
-            self.gt_box.setParentItem(None)
-            self.view_widget.scene().removeItem(self.gt_box)
+            layout.removeItem(self.gt_box)       # out of the scene too (again: Qt warns of another scene)
         self.fit()
 
     def set_gt_codes(self, codes: np.ndarray | None, lut: np.ndarray) -> None:

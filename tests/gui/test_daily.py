@@ -183,7 +183,7 @@ def test_background_is_context_not_painted_but_counted(qtbot, window, demo_copy)
     assert np.array_equal(error_lut(background=True)[BACKGROUND_TP], error_lut(background=True)[TP])
 
 
-def test_image_only_contour_side_by_side_and_flicker(qtbot, window, demo_copy):
+def test_image_only_contour_side_by_side_and_flicker(qtbot, window, demo_copy, qtlog):
     open_demo(qtbot, window, demo_copy)
     v, canvas = window.viewer, window.canvas
     qtbot.keyClick(window, Qt.Key_I)
@@ -206,6 +206,11 @@ def test_image_only_contour_side_by_side_and_flicker(qtbot, window, demo_copy):
     assert v.settings.view == "gt"
     qtbot.keyClick(window, Qt.Key_T)
     assert v.settings.view == "pred"
+    qtbot.keyClick(window, Qt.Key_S)                    # back to one pane, and again: the pane leaves the scene once
+    qtbot.keyClick(window, Qt.Key_S)
+    qtbot.keyClick(window, Qt.Key_S)
+    assert not canvas.side_by_side and canvas.gt_box.scene() is None
+    assert [r.message for r in qtlog.records if "QGraphicsScene" in r.message] == []
 
 
 def test_list_updates_rows_in_place_and_holds_its_order_during_a_drag(qtbot, window, demo_copy):
