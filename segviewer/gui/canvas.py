@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QTransform
+from PySide6.QtGui import QCursor, QTransform
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..core.overlay import (ALL_CLASSES, ALL_CLASSES_WORDS, EXTRA, FN, FP, IGNORE_RGB, NO_CLASS_CODE, OUTSIDE_RGBA,
@@ -81,6 +81,8 @@ class CanvasPanel(QWidget):
         self._geometry = 1.0                    # row height / column width
         self._transform = QTransform()         # pixel -> view coordinates
         self.view_widget.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        # the view moved under a still pointer (a zoom, side by side, panels hidden): another pixel is under it
+        self.viewbox.sigRangeChanged.connect(lambda *_: self._hover_again())
 
     def _side_pane(self) -> None:
         """The ground-truth pane of the side-by-side layout: its zoom and pan follow the main pane's."""
@@ -230,6 +232,15 @@ class CanvasPanel(QWidget):
         return self._geometry
 
     # ---- hover ----
+    def _hover_again(self) -> None:
+        if not self.readout.isVisible():
+            return
+        at = self.view_widget.mapFromGlobal(QCursor.pos())
+        if not self.view_widget.rect().contains(at):
+            self.hovered.emit(-1, -1)
+            return
+        self._on_mouse_moved(self.view_widget.mapToScene(at))
+
     def _on_mouse_moved(self, pos: QPointF) -> None:
         boxes = (self.viewbox, self.gt_box) if self.side_by_side else (self.viewbox,)
         box = next((b for b in boxes if b.sceneBoundingRect().contains(pos)), None)

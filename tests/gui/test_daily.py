@@ -287,6 +287,30 @@ def test_reset_resets_the_threshold(qtbot, window, demo_copy):
     assert s.threshold == 0.5 and not s.per_class and window.viewer.engine.scoring is s
 
 
+def test_the_readout_follows_the_pixel_under_a_still_pointer(qtbot, window, demo_copy):
+    """A zoom, side by side or hidden panels move the image under a pointer that stays: the readout names the
+    pixel now under it, not the one it was over."""
+    from PySide6.QtGui import QCursor
+    open_demo(qtbot, window, demo_copy)
+    canvas, view = window.canvas, window.canvas.view_widget
+    centre = view.rect().center()
+    QCursor.setPos(view.mapToGlobal(centre))
+    canvas.view_widget.scene().sigMouseMoved.emit(view.mapToScene(centre))
+
+    def under_pointer() -> str:
+        point = canvas.viewbox.mapSceneToView(view.mapToScene(centre))
+        return f"x {int(np.floor(point.x()))}, y {int(np.floor(point.y()))}"
+    before = under_pointer()
+    assert canvas.readout.text().startswith(before + " ")
+    canvas.viewbox.setRange(xRange=(0, 40), yRange=(0, 30), padding=0)
+    QApplication.processEvents()
+    assert under_pointer() != before and canvas.readout.text().startswith(under_pointer() + " ")
+    QCursor.setPos(view.mapToGlobal(view.rect().bottomRight()) + QPoint(50, 50))    # off the image
+    canvas.viewbox.setRange(xRange=(0, 80), yRange=(0, 60), padding=0)
+    QApplication.processEvents()
+    assert canvas.readout.text() == "" and not canvas.readout.isVisible()
+
+
 def test_one_class_chosen_the_scores_line_and_the_title_are_that_class_s(qtbot, window, demo_copy):
     open_demo(qtbot, window, demo_copy)
     v = window.viewer
