@@ -21,7 +21,7 @@ def hover_text(viewer, x: int, y: int) -> str:
     p_gt = f" (p={float(p[label]):.3f})" if label < len(names) else ""
     text = f"{where} · GT {gt}{p_gt} · predicted {names[top]} (p={float(p[top]):.3f})"
     if viewer.slices.active and len(names) <= MAX_LISTED:     # a case's readout: every class's probability
-        text += " · p " + ", ".join(f"{n} {float(v):.2f}" for n, v in zip(names, p))
+        text += " · p " + ", ".join(f"{n} {float(v):.3f}" for n, v in zip(names, p))     # as p= above
     return text
 
 

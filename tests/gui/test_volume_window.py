@@ -149,7 +149,8 @@ def test_readout_names_the_voxel_and_a_note_names_the_slice(qtbot, window, demo3
     z = nav.index
     image = nav.volume.sample.image[z, 20, 30]
     assert text.startswith(f"voxel ({z}, 20, 30) · ({z * 2.5:.1f}, 16.0, 24.0) mm · intensity {image:.0f} · GT ")
-    assert "p background" in text
+    listed = ", ".join(f"{n} {float(v.loaded.sample.probs[c, 20, 30]):.3f}" for c, n in enumerate(v.classes.names))
+    assert text.endswith(f" · p {listed}")                           # every class, as precise as p= before it
     window.resize(1024, 700)                                        # a laptop: the readout wraps inside the view
     settle(qtbot, window)
     readout, view = window.canvas.readout, window.canvas.view_widget
