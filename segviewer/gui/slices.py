@@ -319,8 +319,12 @@ class SliceBar(QWidget):
         self.window_box.addItems([*PRESETS, CUSTOM])
         self.window_box.setToolTip("intensity window (W cycles; right-drag on the image: width ↔, level ↕)")
         self.window_text = QLabel("")
+        # the numbers' widest text reserved: stepping slices or windows never moves the slider's end
+        metrics = self.fontMetrics()
+        self.where.setMinimumWidth(metrics.horizontalAdvance("z 9999 / 9999 · 99999.9 mm"))
+        self.window_text.setMinimumWidth(metrics.horizontalAdvance("W 99999 · L -99999"))
         layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 2, 0, 2)
+        layout.setContentsMargins(0, 2, 6, 2)
         for w, stretch in ((self.axis_box, 0), (self.slider, 1), (self.where, 0), (self.window_box, 0),
                            (self.window_text, 0)):
             layout.addWidget(w, stretch)

@@ -128,8 +128,13 @@ def test_intensity_window_presets_and_right_drag(qtbot, window, demo3d_copy):
     v = opened(qtbot, window, demo3d_copy)
     level = window.volume_view.level
     assert level.preset == "CT soft tissue" and (level.window.width, level.window.level) == (400, 40)
+    slider = window.volume_view.bar.slider
+    width = slider.width()
     qtbot.keyClick(window.canvas.view_widget, Qt.Key_W)
     assert level.preset == "CT lung" and level.window.level == -600
+    qtbot.keyClick(window.canvas.view_widget, Qt.Key_PageDown)
+    settle(qtbot, window)
+    assert slider.width() == width > 0                   # a longer window or slice text does not squeeze it
     values = v.slices.volume.intensities(*v.loaded.where)
     shown = window.canvas.image_item.image[..., 0]
     assert np.array_equal(shown, to_gray(values, level.window))
