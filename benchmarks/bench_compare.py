@@ -1,6 +1,7 @@
 """The compare view's slider step: new change codes for one class and for all classes after a threshold move, on
 one 1024×2048, 19-class image (probabilities in memory, as the window holds them). Target: <= 16 ms a step.
-Also the per-image changes table (fixed / broken / both wrong for every class).
+Also the per-image changes table (fixed / broken / both wrong for every class) and the image's pixel counts by the
+all-classes rule (what the compare pass adds per image for the per-image CSV).
 usage: python benchmarks/bench_compare.py [--classes 19] [--height 1024] [--width 2048]
 """
 from __future__ import annotations
@@ -35,7 +36,7 @@ def main() -> None:
     p.add_argument("--width", type=int, default=2048)
     args = p.parse_args()
     setup_worker()
-    from segviewer.core.compare_pixels import compare_codes, image_changes, prediction_of
+    from segviewer.core.compare_pixels import compare_codes, image_changes, pixel_changes, prediction_of
     from segviewer.core.counts import prepare_target
     from segviewer.core.overlay import ALL_CLASSES, prepare_maps
     from segviewer.core.scoring import Scoring
@@ -58,9 +59,11 @@ def main() -> None:
     arg_all = median_ms(lambda: step(ALL_CLASSES, True))
     a = prediction_of(probs_a, None, Scoring(threshold=0.5), maps_a)
     table = median_ms(lambda: image_changes(a, b, target), repeats=5)
+    pixels = median_ms(lambda: pixel_changes(a, b, target), repeats=5)
     print(f"slider step, one class: {one:.1f} ms; all classes: {every:.1f} ms (target <= 16 ms)")
     print(f"argmax, one class: {arg_one:.1f} ms; all classes: {arg_all:.1f} ms")
     print(f"per-class changes table of the image (both thresholded): {table:.1f} ms")
+    print(f"pixels by the all-classes rule (both thresholded): {pixels:.1f} ms ({pixels / table:.2f}x the table)")
 
 
 if __name__ == "__main__":

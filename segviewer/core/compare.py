@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -38,6 +38,17 @@ def detect_kind(pred_dir: str | Path) -> tuple[Path, str]:
                             ".nii, .nrrd)")
 
 
+class ImageComparison(NamedTuple):
+    """One image (or volume) of both models over the pixels model A's Scoring scores."""
+    counts_a: object                 # Counts [C]
+    counts_b: object
+    changes: object                  # Changes [C]: per class
+    pixels: object                   # Changes of single counts: pixels by the all-classes rule
+
+    def __add__(self, other: "ImageComparison") -> "ImageComparison":
+        return ImageComparison(*(x + y for x, y in zip(self, other)))
+
+
 @dataclass
 class DatasetComparison:
     """One pass over the images both models have, in model A's dataset order; failed rows are zero."""
@@ -46,7 +57,8 @@ class DatasetComparison:
     loaded: np.ndarray               # [I] bool: compared
     counts_a: object                 # Counts [I, C]
     counts_b: object
-    changes: object                  # Changes [I, C]
+    changes: object                  # Changes [I, C]: per class
+    pixels: object                   # Changes [I]: pixels by the all-classes rule (compare_pixels.pixel_changes)
     failures: dict[int, LoadError] = field(default_factory=dict)   # position -> why it was not compared
 
     @classmethod
@@ -57,14 +69,14 @@ class DatasetComparison:
         from .counts import Counts
         cat = lambda name: Counts(*(torch.cat([getattr(getattr(p, name), k) for p in parts])  # noqa: E731
                                     for k in ("tp", "fp", "fn")))
-        changes = Changes(*(np.concatenate([getattr(p.changes, k) for p in parts])
-                            for k in ("fixed", "broken", "both_wrong")))
+        changes = lambda name: Changes(*(np.concatenate([getattr(getattr(p, name), k) for p in parts])  # noqa: E731
+                                         for k in ("fixed", "broken", "both_wrong")))
         failures, offset = {}, 0
         for p in parts:
             failures.update({offset + i: e for i, e in p.failures.items()})
             offset += len(p.names)
         return cls(parts[0].key, [n for p in parts for n in p.names], np.concatenate([p.loaded for p in parts]),
-                   cat("counts_a"), cat("counts_b"), changes, failures)
+                   cat("counts_a"), cat("counts_b"), changes("changes"), changes("pixels"), failures)
 
     def totals(self):
         from .counts import Counts
@@ -87,6 +99,7 @@ def compare_images(dataset_a, dataset_b, rows: np.ndarray, scoring_a, scoring_b,
     n, c = len(dataset_a), dataset_a.classes.num_classes
     zeros = lambda: np.zeros((n, c), np.int64)  # noqa: E731
     tables = {k: zeros() for k in ("tp_a", "fp_a", "fn_a", "tp_b", "fp_b", "fn_b", "fixed", "broken", "both")}
+    pixels = Changes(*(np.zeros(n, np.int64) for _ in range(3)))
     loaded, failures = np.zeros(n, bool), {}
     for i in range(n):
         if cancelled is not None and cancelled():
@@ -103,24 +116,25 @@ def compare_images(dataset_a, dataset_b, rows: np.ndarray, scoring_a, scoring_b,
             continue
         if scoring_a.boundary:
             restrict_to_band(sa, scoring_a.boundary, dataset_a.classes.ignore_index, scoring_a.interior)
-        counts_a, counts_b, ch = sample_comparison(sa, sb, scoring_a, scoring_b)
+        counts_a, counts_b, ch, px = sample_comparison(sa, sb, scoring_a, scoring_b)
         for suffix, counts in (("a", counts_a), ("b", counts_b)):
             for k in ("tp", "fp", "fn"):
                 tables[f"{k}_{suffix}"][i] = getattr(counts, k).numpy()
         tables["fixed"][i], tables["broken"][i], tables["both"][i] = ch.fixed, ch.broken, ch.both_wrong
+        pixels.fixed[i], pixels.broken[i], pixels.both_wrong[i] = px.fixed, px.broken, px.both_wrong
         loaded[i] = True
         if progress:
             progress(i + 1, n)
     t = {k: torch.from_numpy(v) for k, v in tables.items()}
     return DatasetComparison((scoring_a.count_key(), scoring_b.count_key()), list(dataset_a.names), loaded,
                              Counts(t["tp_a"], t["fp_a"], t["fn_a"]), Counts(t["tp_b"], t["fp_b"], t["fn_b"]),
-                             Changes(tables["fixed"], tables["broken"], tables["both"]), failures)
+                             Changes(tables["fixed"], tables["broken"], tables["both"]), pixels, failures)
 
 
-def sample_comparison(sample_a, sample_b, scoring_a, scoring_b):
-    """(counts A, counts B, Changes) of one sample of each model over the pixels A's Scoring scores (a 2-D
-    sample's band already set): an image's, or the sum of a volume's slabs'."""
-    from .compare_pixels import image_changes, prediction_counts, prediction_of
+def sample_comparison(sample_a, sample_b, scoring_a, scoring_b) -> ImageComparison:
+    """One sample of each model over the pixels A's Scoring scores (a 2-D sample's band already set): an image's,
+    or the sum of a volume's slabs'."""
+    from .compare_pixels import image_changes, pixel_changes, prediction_counts, prediction_of
     total = None
     if sample_a.is_volume:           # A's band from its Scoring, not the shared sample's state
         from .volume_sample import band_of
@@ -130,9 +144,9 @@ def sample_comparison(sample_a, sample_b, scoring_a, scoring_b):
     for part_a, part_b in zip(parts_a, sample_b.parts()):
         pa = prediction_of(part_a.probs, part_a.pred_map, scoring_a)
         pb = prediction_of(part_b.probs, part_b.pred_map, scoring_b)
-        one = (prediction_counts(pa, part_a.target), prediction_counts(pb, part_a.target),
-               image_changes(pa, pb, part_a.target))
-        total = one if total is None else tuple(x + y for x, y in zip(total, one))
+        one = ImageComparison(prediction_counts(pa, part_a.target), prediction_counts(pb, part_a.target),
+                              image_changes(pa, pb, part_a.target), pixel_changes(pa, pb, part_a.target))
+        total = one if total is None else total + one
     return total
 
 
@@ -150,14 +164,15 @@ def per_class_values(comparison: DatasetComparison, beta: float, smooth: float) 
 
 
 def per_image_values(comparison: DatasetComparison, beta: float, smooth: float) -> dict[str, np.ndarray]:
-    """Rows of the compared images only: mean F-beta over each model's present classes, changes summed."""
+    """Rows of the compared images only: mean F-beta over each model's present classes; the pixels fixed and
+    broken by the all-classes rule (each pixel once, as the all-classes compare view counts them)."""
     from .scores import compute_scores, nanmean
     keep = comparison.loaded
     fa = nanmean(compute_scores(comparison.counts_a, beta, smooth).fbeta).numpy()[keep]
     fb = nanmean(compute_scores(comparison.counts_b, beta, smooth).fbeta).numpy()[keep]
     return {"image": np.asarray(comparison.names, dtype=object)[keep], "mean_fbeta_a": fa, "mean_fbeta_b": fb,
-            "delta_mean_fbeta": fb - fa, "fixed": comparison.changes.fixed.sum(1)[keep],
-            "broken": comparison.changes.broken.sum(1)[keep]}
+            "delta_mean_fbeta": fb - fa, "fixed": comparison.pixels.fixed[keep],
+            "broken": comparison.pixels.broken[keep]}
 
 
 def comparison_class_rows(names, values: dict):

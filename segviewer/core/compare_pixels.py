@@ -2,7 +2,9 @@
 
 Per class c, over valid pixels: a pixel is an error for c under a model when it is an FP or an FN of c there.
 fixed = error under A and not under B, broken = error under B and not under A, both wrong = error under both.
-For all classes a pixel is right when its GT class is predicted and no other class is (argmax: prediction = GT).
+For all classes a pixel is right when its GT class is predicted and no other class is (argmax: prediction = GT);
+an image's fixed / broken / both wrong count its pixels by that rule, once each (`pixel_changes`), where the
+per-class changes count a pixel under every class it is an error of.
 The canvas draws the uint8 codes through `compare_lut`, as it draws the error codes.
 """
 from __future__ import annotations
@@ -25,7 +27,8 @@ BOTH_WRONG_ALPHA_FACTOR = 0.6    # what neither model gets right is context; the
 
 @dataclass
 class Changes:
-    """Pixels fixed, broken and wrong under both, per class ([C]) or per image and class ([I, C]), int64."""
+    """Pixels fixed, broken and wrong under both, int64: per class ([C]) or per image and class ([I, C]), or by
+    the all-classes rule (one count, or [I] per image)."""
     fixed: np.ndarray
     broken: np.ndarray
     both_wrong: np.ndarray
@@ -103,6 +106,16 @@ def image_changes(a: Prediction, b: Prediction, target: Target, counts_a: Counts
     errors_a = (counts_a.fp + counts_a.fn).numpy().astype(np.int64)
     errors_b = (counts_b.fp + counts_b.fn).numpy().astype(np.int64)
     return Changes(errors_a - both, errors_b - both, both)
+
+
+def pixel_changes(a: Prediction, b: Prediction, target: Target) -> Changes:
+    """Valid pixels fixed / broken / wrong under both by the all-classes rule (what the all-classes compare view
+    shows): each pixel counts once, however many classes it is an error of."""
+    right_a, right_b = right_pixels(a, target.labels), right_pixels(b, target.labels)
+    if not target.all_valid:
+        right_a, right_b = right_a[target.valid], right_b[target.valid]
+    count = lambda mask: np.int64(torch.count_nonzero(mask))  # noqa: E731
+    return Changes(count(~right_a & right_b), count(right_a & ~right_b), count(~right_a & ~right_b))
 
 
 def _predicts_gt(pred: Prediction, target: Target) -> torch.Tensor:

@@ -291,8 +291,9 @@ class Evaluator:
                 write_per_image_csv(per_image, state.names, self.classes, state.counts, self.scoring)
 
     def best_thresholds(self):
-        """Per class, the grid threshold of maximum F-beta over the images seen (from the index: no pixels kept).
-        A DataFrame: class_id, class_name, threshold, precision, recall, fbeta (NaN for absent classes)."""
+        """Per class, the grid threshold of maximum F-beta over the images seen (from the index: no pixels kept; a
+        class with no GT pixel: the lowest that predicts none of it, scores NaN). A DataFrame: class_id,
+        class_name, threshold, precision, recall, fbeta."""
         import pandas as pd
         index = self.index()
         best = best_thresholds(index.curves(), index.steps, self.scoring.beta, self.scoring.smooth)

@@ -17,23 +17,30 @@ BEST_COLUMNS = ("class_id", "class_name", "threshold", "precision", "recall", "f
 
 @dataclass
 class Best:
-    step: np.ndarray        # [C] grid step of the maximum F-beta (-1 for absent classes)
-    threshold: np.ndarray   # [C] float (NaN for absent)
-    precision: np.ndarray
+    step: np.ndarray        # [C] grid step of each class's best threshold
+    threshold: np.ndarray   # [C] float
+    precision: np.ndarray   # [C] at that step (NaN for a class with no GT pixel that predicts none there)
     recall: np.ndarray
     fbeta: np.ndarray
 
 
+def best_steps(curves: Counts, f: np.ndarray) -> np.ndarray:
+    """[C] the best grid step of each class: the lowest of maximum F-beta f ([C, N+1]). A class with no GT pixel
+    scores ~0 wherever it is predicted and is error-free (absent) only where it is not: its best step is the
+    lowest at which it predicts the fewest pixels: none (threshold 1 predicts nothing, probabilities are in [0, 1])."""
+    no_gt = (curves.tp[:, 0] + curves.fn[:, 0]).numpy() == 0    # tp + fn = GT pixels, the same at every step
+    predicted = (curves.tp + curves.fp).numpy()
+    return np.where(no_gt, np.argmin(predicted, axis=1), np.argmax(np.nan_to_num(f, nan=-1.0), axis=1))
+
+
 def best_thresholds(curves: Counts, steps: int, beta: float, smooth: float) -> Best:
-    """Per class, the grid threshold of maximum F-beta (the lowest such threshold on ties)."""
+    """Per class, the grid threshold of maximum F-beta (the lowest such threshold on ties); for a class with no GT
+    pixel, the lowest grid threshold at which it predicts nothing, its scores absent (NaN) there."""
     f = fbeta_score(curves, beta, smooth).numpy()          # [C, N+1]
-    absent = np.all(np.isnan(f), axis=1)
-    k = np.where(absent, -1, np.argmax(np.nan_to_num(f, nan=-1.0), axis=1))
+    k = best_steps(curves, f)
     rows = np.arange(f.shape[0])
-    kk = np.maximum(k, 0)
-    pick = lambda a: np.where(absent, np.nan, a[rows, kk])  # noqa: E731
-    return Best(k, np.where(absent, np.nan, kk / steps), pick(precision_score(curves).numpy()),
-                pick(recall_score(curves).numpy()), pick(f))
+    return Best(k, k / steps, precision_score(curves).numpy()[rows, k], recall_score(curves).numpy()[rows, k],
+                f[rows, k])
 
 
 def sweep_rows(classes: ClassSpec, curves: Counts, steps: int, beta: float, smooth: float):

@@ -36,7 +36,8 @@ def headers(scopes: tuple[str, ...] = IMAGE_SCOPES) -> tuple[list[str], list[str
         tips += [f"ground-truth {unit} of the class: {SCOPE_TIPS[scope]}"]
         tips += [f"{s}: {SCOPE_TIPS[scope]} (— absent: not in GT nor prediction)" for s in SCORES]
     names += ["best threshold", "Fβ at best"]
-    tips += ["threshold of maximum F-beta over the grid, for the current beta", "F-beta at that threshold"]
+    tips += ["threshold of maximum F-beta over the grid, for the current beta (a class in no GT: the lowest that "
+             "predicts none of it)", "F-beta at that threshold (— for a class in no GT: absent there)"]
     for scope in (("case" if scopes is VOLUME_SCOPES else "image"), "dataset"):
         short = {**BOUNDARY_SHORT, "hd95": "HD95 mm"} if scopes is VOLUME_SCOPES else BOUNDARY_SHORT
         names += [f"{scope} {short[b]}" for b in BOUNDARY]

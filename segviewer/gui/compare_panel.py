@@ -18,8 +18,9 @@ from .number_field import ExactSpinBox
 COLUMNS = ["class", "image Fβ A", "image Fβ B", "image ΔFβ", "dataset Fβ A", "dataset Fβ B", "dataset ΔFβ",
            "dataset IoU A", "dataset IoU B", "dataset ΔIoU", "fixed px", "broken px", "both wrong px"]
 TIPS = ["", "model A on this image", "model B on this image", "B − A", "model A over the dataset",
-        "model B over the dataset", "B − A", "", "", "B − A", "errors of A that B gets right (dataset)",
-        "pixels B gets wrong that A got right (dataset)", "wrong under both (dataset)"]
+        "model B over the dataset", "B − A", "", "", "B − A",
+        "errors of A for this class that B gets right (dataset)",
+        "pixels B gets wrong for this class that A got right (dataset)", "wrong for this class under both (dataset)"]
 GAIN, LOSS = (0, 114, 178), (213, 94, 0)
 
 
@@ -181,7 +182,7 @@ class CompareController(QObject):
     def _show(self, _out=None) -> None:
         """Only results whose key is the current one ("computing…" otherwise)."""
         s, jobs = self.v.scoring, self.v.jobs
-        counts, comparison = jobs.value("compare_image"), jobs.value("compare_dataset")
-        image = image_values(counts[0], counts[1], s.beta, s.smooth) if counts is not None else None
+        one, comparison = jobs.value("compare_image"), jobs.value("compare_dataset")
+        image = image_values(one.counts_a, one.counts_b, s.beta, s.smooth) if one is not None else None
         dataset = per_class_values(comparison, s.beta, s.smooth) if comparison is not None else None
         self.panel.set_rows(self.v.classes.names, image, dataset)

@@ -79,7 +79,8 @@ class ControlsPanel(QWidget):
         self.per_class_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.per_class_label.hide()
         self.best_button = QPushButton("Apply best thresholds")
-        self.best_button.setToolTip("One threshold per class: each class's maximum F-beta over the grid")
+        self.best_button.setToolTip("One threshold per class: each class's maximum F-beta over the grid (a class "
+                                    "in no GT: the lowest threshold that predicts none of it)")
         self.best_button.clicked.connect(self.apply_best)
         self.reset_button = QPushButton("Reset")
         self.reset_button.setToolTip("Back to one threshold, 0.5, for every class")

@@ -3,8 +3,6 @@ at the current settings, and the best thresholds applied (a base of gui.viewer.V
 the jobs and the signals used here)."""
 from __future__ import annotations
 
-import numpy as np
-
 from ..core.counts import Counts
 from ..core.scores import Scores, compute_scores
 from ..core.scoring import Scoring
@@ -68,10 +66,7 @@ class DatasetView:
     def apply_best_thresholds(self) -> None:
         best = self.best
         if best is not None:
-            s = self.scoring
-            fallback = Scoring().threshold if s.per_class else s.threshold
-            t = np.where(np.isnan(best.threshold), fallback, best.threshold)
-            self.update_settings(threshold=tuple(float(v) for v in t))
+            self.update_settings(threshold=tuple(float(v) for v in best.threshold))
 
     def reset_thresholds(self) -> None:
         self.update_settings(threshold=Scoring().threshold)

@@ -31,6 +31,45 @@ def test_compare_csvs_equal_the_api(demo_dir, tmp_path):
     assert per_class["fbeta_a"].to_numpy() == pytest.approx(ins.dataset_scores()["fbeta"].to_numpy(), rel=1e-9)
 
 
+def test_per_image_fixed_and_broken_count_pixels_by_the_all_classes_rule(tmp_path):
+    import segviewer
+    from helpers import make_dataset, save_label
+    rng = np.random.default_rng(8)
+    c, n = 4, 3
+    gts = [rng.integers(0, c, (8, 10)).astype(np.uint8) for _ in range(n)]
+    for gt in gts:
+        gt[rng.random(gt.shape) < 0.1] = 255
+    logits = [rng.normal(size=(c, 8, 10)).astype(np.float32) * 2 for _ in range(n)]
+    masks = [rng.integers(0, c, (8, 10)).astype(np.uint8) for _ in range(n)]
+    root = make_dataset(tmp_path / "a", logits, gts)
+    for i, m in enumerate(masks):
+        save_label(tmp_path / "bm" / f"img{i}.png", m)
+    res = run_cli("compare", "--gt", root / "gt", "--logits", root / "logits", "--threshold", "0.25",
+                  "--compare-masks", tmp_path / "bm", "--out", tmp_path / "c.csv", "--per-image", tmp_path / "i.csv")
+    assert res.returncode == 0, res.stderr
+    per_image = pd.read_csv(tmp_path / "i.csv")
+    assert list(per_image.columns) == ["image", "mean_fbeta_a", "mean_fbeta_b", "delta_mean_fbeta", "fixed",
+                                       "broken"]
+    # numpy, pixel by pixel: right = the GT class predicted and no other (A: p > 0.25, several at once possible)
+    fixed, broken = [], []
+    for gt, lg, m in zip(gts, logits, masks):
+        a = np.exp(lg) / np.exp(lg).sum(0) > 0.25
+        ids = np.arange(c)[:, None, None]
+        right_a = (a == (ids == gt)).all(0)
+        right_b = m == gt
+        valid = gt != 255
+        fixed.append(int((~right_a & right_b & valid).sum()))
+        broken.append(int((right_a & ~right_b & valid).sum()))
+    assert per_image["fixed"].tolist() == fixed and per_image["broken"].tolist() == broken
+    with segviewer.open(gt=root / "gt", logits=root / "logits", compare_masks=tmp_path / "bm",
+                        scoring=segviewer.Scoring(threshold=0.25)) as ins:
+        api = ins.compare.images()
+        assert api["fixed"].tolist() == fixed and api["broken"].tolist() == broken
+        per_class_sums = [int(ins.compare.image(i).changes.fixed.sum()) for i in range(n)]
+        assert per_class_sums != fixed                     # a pixel wrong for two classes counts once here
+        assert ins.compare.table()["fixed"].sum() == sum(per_class_sums)     # the per-class table stays per class
+
+
 def test_compare_own_modes_and_empty_cells(tmp_path):
     from helpers import make_dataset
     rng = np.random.default_rng(2)

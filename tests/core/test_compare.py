@@ -6,7 +6,7 @@ import torch
 from helpers import make_dataset, save_label
 from segviewer.core.compare import rank_by_delta
 from segviewer.core.compare_pixels import (BOTH_WRONG, BROKEN, FIXED, SAME, compare_codes, compare_lut,
-                                           image_changes, prediction_of)
+                                           image_changes, pixel_changes, prediction_of)
 from segviewer.core.counts import hard_map_from_labels, prepare_target
 from segviewer.core.overlay import ALL_CLASSES, IGNORE, IGNORE_HATCH, prepare_maps
 from segviewer.core.scoring import Scoring
@@ -57,6 +57,8 @@ def test_hand_built_threshold_multi_label_and_all_classes():
     target, maps, a, b = setup([[0]], 3, probs_a, probs_b)
     ch = image_changes(a, b, target)
     assert ch.fixed.tolist() == [0, 0, 1] and ch.broken.tolist() == [0, 0, 0]
+    px = pixel_changes(a, b, target)
+    assert (px.fixed, px.broken, px.both_wrong) == (1, 0, 0)
     assert compare_codes(a, b, maps, ALL_CLASSES).tolist() == [[FIXED]]    # A not right (an extra), B right
     assert compare_codes(b, a, maps, ALL_CLASSES).tolist() == [[BROKEN]]
 
@@ -72,6 +74,9 @@ def test_hand_built_argmax_mode_and_ignore():
     # pixel 2: GT 2, A says 1, B right -> class 2 fixed, class 1 fixed
     assert ch.fixed.tolist() == [0, 1, 1] and ch.broken.tolist() == [1, 1, 0]
     assert ch.both_wrong.tolist() == [0, 1, 1]
+    # each pixel once by the all-classes rule (the per-class changes count pixels 0-2 under two classes each)
+    px = pixel_changes(a, b, target)
+    assert (px.fixed, px.broken, px.both_wrong) == (1, 1, 1)
     codes = compare_codes(a, b, maps, ALL_CLASSES)
     assert codes[0, :3].tolist() == [BROKEN, BOTH_WRONG, FIXED] and codes[0, 3] in (IGNORE, IGNORE_HATCH)
     assert compare_codes(a, b, maps, 1)[0, :3].tolist() == [BROKEN, BOTH_WRONG, FIXED]
@@ -138,6 +143,9 @@ def test_random_against_a_pixel_loop(modes):
                                                                                both.tolist())
     codes = compare_codes(a, b, maps, ALL_CLASSES)
     assert all(codes[y, x] == v for (y, x), v in codes_all.items())
+    px = pixel_changes(a, b, target)
+    assert [px.fixed, px.broken, px.both_wrong] == [sum(v == code for v in codes_all.values())
+                                                    for code in (FIXED, BROKEN, BOTH_WRONG)]
     assert np.isin(codes[labels == 255], (IGNORE, IGNORE_HATCH)).all()
     for k in range(c):
         per_class = compare_codes(a, b, maps, k)
@@ -187,13 +195,18 @@ def test_inspector_tables_match_each_model_alone(two_models):
     alone_b = segviewer.open(gt=root / "gt", logits=b_dir, scoring=Scoring(argmax=True, beta=2))
     assert scores["fbeta_b"].to_numpy() == pytest.approx(alone_b.dataset_scores()["fbeta"].to_numpy())
     assert scores["delta_iou"].to_numpy() == pytest.approx((scores["iou_b"] - scores["iou_a"]).to_numpy())
-    changes = [ins.compare.image(i)[2] for i in range(3)]
+    changes = [ins.compare.image(i).changes for i in range(3)]
     assert scores["fixed"].tolist() == sum(ch.fixed for ch in changes).tolist()
     assert scores["both_wrong"].tolist() == sum(ch.both_wrong for ch in changes).tolist()
     images = ins.compare.images()
     assert list(images.columns) == ["image", "mean_fbeta_a", "mean_fbeta_b", "delta_mean_fbeta", "fixed", "broken"]
     assert images["image"].tolist() == ["img0", "img1", "img2"]      # img3: no prediction from B
-    assert images["broken"].tolist() == [int(ch.broken.sum()) for ch in changes]
+    legends = [ins.compare.overlay(i, -1).legend for i in range(3)]        # the all-classes compare view
+    assert images["fixed"].tolist() == [lg["fixed"] for lg in legends]
+    assert images["broken"].tolist() == [lg["broken"] for lg in legends]
+    pixels = [ins.compare.image(i).pixels for i in range(3)]
+    assert [lg["both wrong"] for lg in legends] == [px.both_wrong for px in pixels]
+    assert images["fixed"].tolist() == [px.fixed for px in pixels]
     deltas = ins.compare.deltas()
     assert deltas["failed"].tolist() == [False, False, False, True]
     assert deltas["delta"][:3] == pytest.approx(images["delta_mean_fbeta"].to_numpy())
@@ -212,7 +225,7 @@ def test_masks_as_model_b_and_detection(two_models):
     assert detect_kind(bm_dir)[1] == "masks" and detect_kind(b_dir)[1] == "logits"
     ins = segviewer.open(gt=root / "gt", logits=root / "logits", compare=bm_dir)
     assert ins.compare.model.is_hard and ins.compare.scoring_b().argmax
-    ch = ins.compare.image(0)[2]
+    ch = ins.compare.image(0).changes
     assert ins.compare.table()["fixed"][0] >= ch.fixed[0]
     with pytest.raises(LoadError, match="model B has no prediction"):
         ins.compare.overlay(3)
@@ -226,12 +239,15 @@ def test_boundary_band_restricts_counts_and_codes(two_models):
     root, b_dir, _ = two_models
     ins = segviewer.open(gt=root / "gt", logits=root / "logits", compare=b_dir,
                          scoring=Scoring(threshold=0.4, boundary=1))
-    counts_a, counts_b, ch = ins.compare.image(1)
+    counts_a, counts_b, ch, px = ins.compare.image(1)
     band = ins.load(1).scored(ins.scoring).numpy()
     assert int((counts_a.tp + counts_a.fn).sum()) == int(band.sum())         # img1 has no ignore pixels
     codes = ins.compare.overlay(1, 2).codes
     assert (codes[~band] == OUTSIDE).all()
     assert [np.count_nonzero(codes == k) for k in (FIXED, BROKEN, BOTH_WRONG)] == [ch.fixed[2], ch.broken[2],
                                                                                 ch.both_wrong[2]]
+    legend = ins.compare.overlay(1, -1).legend
+    assert [legend["fixed"], legend["broken"], legend["both wrong"]] == [px.fixed, px.broken, px.both_wrong]
+    assert ins.compare.images()["fixed"][1] == px.fixed
     row = ins.compare.table().iloc[2]
-    assert row["fixed"] == sum(ins.compare.image(i)[2].fixed[2] for i in range(3))
+    assert row["fixed"] == sum(ins.compare.image(i).changes.fixed[2] for i in range(3))

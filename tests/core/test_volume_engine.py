@@ -216,6 +216,16 @@ def test_compare_a_model_with_its_own_masks(folder, cases, tmp_path):
         a_argmax = ins.dataset_counts(Scoring(argmax=True), source="pass").per_image
         assert torch.equal(b.tp, a_argmax.tp) and torch.equal(b.fp, a_argmax.fp)
         assert (table.fixed >= 0).all() and table.fixed.sum() > 0
+        # per case, pixels by the all-classes rule: right = the GT class above 0.6 and no other class
+        fixed, broken = [], []
+        for gt, probs in cases.values():
+            above = probs.astype(np.float32) > np.float32(0.6)
+            right_a = (above == (np.arange(C).reshape(-1, 1, 1, 1) == gt)).all(0)
+            right_b, valid = probs.argmax(0) == gt, gt != IGNORE
+            fixed.append(int((~right_a & right_b & valid).sum()))
+            broken.append(int((right_a & ~right_b & valid).sum()))
+        images = ins.compare.images()
+        assert images.fixed.tolist() == fixed and images.broken.tolist() == broken and sum(fixed) > 0
 
 
 def test_label_issues_of_a_case_have_3d_regions(demo3d_dir):

@@ -34,6 +34,10 @@ def test_compare_tab_equals_the_engine(qtbot, window, demo_copy):
         codes = ins.compare.overlay(v.current, v.settings.class_id).codes
         assert np.array_equal(v.overlay.codes, codes)        # the canvas's compare view
         per_image = ins.compare.images().set_index("image")
+        assert v.settings.class_id == -1                      # the all-classes view: its legend counts pixels
+        row = per_image.loc[v.engine.names[v.current]]
+        assert [row.fixed, row.broken] == [v.overlay.legend["fixed"], v.overlay.legend["broken"]]
+        assert f"fixed {int(row.fixed):,} px" in window.canvas.legend.text()
         shown = dict(zip(v.engine.names, controller.deltas["delta"]))
         for name, row in per_image.iterrows():
             assert shown[name] == pytest.approx(row.delta_mean_fbeta, rel=1e-12, abs=1e-15)

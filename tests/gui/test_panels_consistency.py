@@ -46,7 +46,8 @@ def test_compare_tab_after_a_burst(qtbot, window, demo_copy):
     wait_current(qtbot, window, "compare_image", "compare_dataset", "compare_deltas")
     assert v.b_scoring.argmax and v.engine.compare_scoring is v.b_scoring
     with fresh(demo_copy, v, compare=demo_copy / "logits") as ins:
-        table, (a, b, _changes) = ins.compare.table(), ins.compare.image(v.current)
+        table, image = ins.compare.table(), ins.compare.image(v.current)
+        b = image.counts_b
         rows = insights.compare_panel.model.rows
         np.testing.assert_allclose(values(rows, 4), table["fbeta_a"], equal_nan=True)
         np.testing.assert_allclose(values(rows, 6), table["delta_fbeta"], equal_nan=True)

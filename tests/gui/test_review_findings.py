@@ -42,7 +42,7 @@ def test_compare_tab_never_shows_the_previous_images_numbers(qtbot, window, demo
     qtbot.waitUntil(lambda: v.jobs.is_current("compare_image"), timeout=30000)
     want = v.engine.compare.image(v.current, v.scoring, v.b_scoring)
     from segviewer.core.scores import compute_scores
-    fa = compute_scores(want[0], v.scoring.beta, v.scoring.smooth).fbeta.numpy()
+    fa = compute_scores(want.counts_a, v.scoring.beta, v.scoring.smooth).fbeta.numpy()
     shown = np.array([np.nan if r[1].value is None else r[1].value for r in window.insights.compare_panel.model.rows])
     np.testing.assert_allclose(shown, fa, equal_nan=True)
 

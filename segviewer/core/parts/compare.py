@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..compare import (PER_CLASS_COLUMNS, PER_IMAGE_COLUMNS, DatasetComparison, detect_kind, per_class_values,
-                       per_image_values)
+from ..compare import (PER_CLASS_COLUMNS, PER_IMAGE_COLUMNS, DatasetComparison, ImageComparison, detect_kind,
+                       per_class_values, per_image_values, sample_comparison)
 from ..errors import LoadError, OptionError
 from .base import Part, refuse_after_close
 
@@ -113,15 +113,16 @@ class Compare(Part):
         return la, pa, pb
 
     def image(self, image: int | str, scoring=None, compare_scoring=None):
-        """(counts A, counts B, Changes) of one image, [C] each, over the pixels A's Scoring scores."""
-        from ..compare_pixels import image_changes, prediction_counts
+        """An ImageComparison: counts A, counts B, the changes per class ([C] each) and the pixels by the
+        all-classes rule, over the pixels A's Scoring scores."""
+        from ..compare_pixels import image_changes, pixel_changes, prediction_counts
         sa, sb = self._snapshots(scoring, compare_scoring)
         if getattr(self.engine.load(image), "is_volume", False):
-            from ..compare import sample_comparison
             return sample_comparison(self.engine.load(image).sample, self.load(image).sample, sa, sb)
         la, pa, pb = self._predictions(image, sa, sb)
         target = la.target(sa)
-        return prediction_counts(pa, target), prediction_counts(pb, target), image_changes(pa, pb, target)
+        return ImageComparison(prediction_counts(pa, target), prediction_counts(pb, target),
+                               image_changes(pa, pb, target), pixel_changes(pa, pb, target))
 
     def overlay(self, image: int | str, class_id: int = -1, scoring=None, compare_scoring=None, at=None):
         """The compare view's codes (SAME / FIXED / BROKEN / BOTH_WRONG, ignore hatched) for one class or all
