@@ -167,6 +167,13 @@ def take_screenshot_when_settled(app, window, path: Path) -> None:
         if state["settled"] >= 3 or time.monotonic() - started > SCREENSHOT_TIMEOUT_S:
             timer.stop()
             app.processEvents()
+            refused = window.viewer.index_refused
+            if refused is not None:          # a picture without the dataset's numbers is no answer
+                print(f"segviewer: error: {refused}", file=sys.stderr)
+                window.review.close(wait_s=0)
+                window.viewer.shutdown()
+                app.exit(2)
+                return
             app.exit(save_screenshot(window, path))
 
     timer = QTimer(window)

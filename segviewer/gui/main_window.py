@@ -257,7 +257,8 @@ class MainWindow(QMainWindow):
             return
         image, dataset = v.image_scores(), v.dataset_scores()
         ic, dc = v.image_counts, v.dataset_counts
-        note = "building the dataset index…" if v.index is None else ""
+        note = (f"no dataset scores: {v.index_refused}" if v.index_refused is not None else
+                "building the dataset index…" if v.index is None else "")
         scopes = [(image, (ic.tp + ic.fn) if ic is not None else None)]
         volumes = v.dataset.volumes          # the slice, the case, the dataset pooled and per case mean
         if volumes:

@@ -78,6 +78,7 @@ class Viewer(DatasetView, QObject):
         self.current = -1
         self.loaded: LoadedImage | None = None
         self.index_ready = False
+        self.index_refused: str | None = None     # why the index (and so the dataset's numbers) will not come
         self.last_overlay_ms = self.last_counts_ms = math.nan
         self._listen(engine, True)
 
@@ -361,7 +362,8 @@ class Viewer(DatasetView, QObject):
             return self.compute.idle() and self.background.idle()
         shown = ((self.loaded is not None and self.image_counts is not None and self.overlay is not None)
                  or self.current in self.failures)
-        dataset_done = self.index is not None and (self.dataset_result is not None or not self.engine.names)
+        dataset_done = self.index_refused is not None or (
+            self.index is not None and (self.dataset_result is not None or not self.engine.names))
         return shown and dataset_done and self.compute.idle() and self.background.idle() and self.slices.idle()
 
     def shutdown(self) -> None:

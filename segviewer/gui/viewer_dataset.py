@@ -6,6 +6,9 @@ from __future__ import annotations
 from ..core.counts import Counts
 from ..core.scores import Scores, compute_scores
 from ..core.scoring import Scoring
+from .guard import message
+
+INDEX_WORK = "Building the dataset index"
 
 
 class DatasetView:
@@ -24,8 +27,16 @@ class DatasetView:
             self.index_progress.emit(len(engine), len(engine))
             self.refresh_dataset_scores()
             self.request_render(counts=True)
-        self.jobs.request("index", lambda: engine.key("index"), job, done, worker=self.background,
-                          what="Building the dataset index")
+
+        def refused(exc: BaseException) -> None:
+            # the dataset's numbers will not come (the budget, the disk): the panels say why, not "computing…"
+            said = message(INDEX_WORK, exc)
+            self.index_refused = said.split(" failed: ", 1)[1]
+            self.error.emit(said)
+            self.dataset_scores_ready.emit()
+        self.index_refused = None
+        self.jobs.request("index", lambda: engine.key("index"), job, done, worker=self.background, what=INDEX_WORK,
+                          failed=refused)
 
     def refresh_dataset_scores(self) -> None:
         """From the index in O(classes × bins) on this thread; off-grid thresholds and bands on a worker."""

@@ -273,3 +273,26 @@ def test_a_screenshot_with_an_unknown_class_is_one_line_and_exit_2(demo_dir, tmp
     assert result.stderr.splitlines() == ["segviewer: error: --class 'nonexist': no such class (classes: background, "
                                           "disc, ellipse, square, triangle, bar, dot)"]
     assert not (tmp_path / "shot.png").exists()
+
+
+def test_a_screenshot_whose_index_the_budget_refuses_is_one_line_and_exit_2(demo_dir, tmp_path):
+    """The index's refusal is the run's answer: it waited out its 300 s and exited 0 with a picture of
+    'computing…'."""
+    import os
+    from helpers import run_subprocess
+    result = run_subprocess(demo_dir, "--screenshot", tmp_path / "shot.png", "--memory-budget", "64M", timeout=120,
+                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("segviewer: error: the index needs about "), lines
+    assert "more than the memory budget of 64.0 MiB" in lines[0] and "--memory-budget" in lines[0]
+    assert not (tmp_path / "shot.png").exists()
+
+
+def test_a_refused_index_is_said_on_the_scores_line_and_the_window_settles(qtbot, window, demo_copy, monkeypatch):
+    monkeypatch.setenv("SEGVIEWER_MEMORY_BUDGET", "64M")
+    assert window.actions_.open_folder(demo_copy)
+    qtbot.waitUntil(window.viewer.is_settled, timeout=30000)
+    refused = window.viewer.index_refused
+    assert refused.startswith("the index needs about ") and window.last_error.endswith(refused)
+    assert f"no dataset scores: {refused}" in window.class_table.summary.toolTip()
