@@ -4,7 +4,9 @@ Dask reads the first 8 bytes a peer sends as the length of what follows and allo
 "HTTP/1.1" became a 3 EiB request, and a listener that never answers kept the client waiting past its own
 timeout. A Dask scheduler greets first (its handshake, a few hundred bytes, as soon as it accepts), so the probe
 connects with a timeout, reads those 8 bytes with a timeout, and checks that they announce a plausible greeting.
-Only plain TCP addresses are probed (tls://, inproc://, ucx:// go to Dask as given).
+Plain TCP addresses are probed so; tls://, ws:// and wss:// addresses get a connection within the same timeout
+(their greeting is encrypted or framed); ucx:// and inproc:// go to Dask as given; any other scheme is refused
+before Dask sees it (its client, half made, waited 30 s at exit to close).
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import struct
 from .errors import OptionError, os_reason
 
 PROBE_TIMEOUT_S = 5.0
+SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")     # the addresses a Dask client connects to
+CONNECT_ONLY = ("tls", "ws", "wss")
 MAX_GREETING = 2**20      # a scheduler's handshake is a few hundred bytes
 
 
@@ -24,8 +28,11 @@ def split_address(address: str) -> tuple[str, str, int]:
         scheme, rest = "tcp", address.strip()
     host, _, port = rest.rpartition(":")
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if scheme == "tcp" and (not host or not port.isdigit() or not 0 < int(port) < 65536):
-        raise OptionError(f"--scheduler {address!r}: give an address like tcp://host:8786")
+    if scheme not in SCHEMES:
+        raise OptionError(f"--scheduler {address!r}: {scheme}:// is no Dask scheduler address (give one like "
+                          f"tcp://host:8786; Dask connects by {', '.join(SCHEMES)})")
+    if scheme in ("tcp", *CONNECT_ONLY) and (not host or not port.isdigit() or not 0 < int(port) < 65536):
+        raise OptionError(f"--scheduler {address!r}: give an address like {scheme}://host:8786")
     return scheme, host, int(port) if port.isdigit() else 0
 
 
@@ -33,10 +40,12 @@ def probe_scheduler(address: str, timeout: float | None = None) -> None:
     """OptionError naming the address unless a Dask scheduler greets there within the timeout."""
     timeout = PROBE_TIMEOUT_S if timeout is None else timeout
     scheme, host, port = split_address(address)
-    if scheme != "tcp":
+    if scheme not in ("tcp", *CONNECT_ONLY):
         return
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
+            if scheme in CONNECT_ONLY:
+                return
             sock.settimeout(timeout)
             head = _receive(sock, 8)
     except socket.timeout:

@@ -253,3 +253,28 @@ def test_a_bad_compare_threshold_is_named_as_such(tmp_path, value, words):
     line = refused(tmp_path, ["compare", *data_args(base), "--compare", base["pred"], "--compare-threshold", value,
                               "--out", tmp_path / "p.csv"], words)
     assert "--compare-threshold" in line
+
+
+@pytest.mark.parametrize("scheme", ["http", "foo"])
+def test_a_scheduler_address_of_no_dask_scheme_is_refused_before_dask_sees_it(tmp_path, scheme):
+    """Dask's half-made client waited 30 s at exit and printed its traceback after the line."""
+    base = make_base(tmp_path / "data")
+    started = time.monotonic()
+    line = refused(tmp_path, ["export", *data_args(base), "--out", tmp_path / "o.csv", "--scheduler",
+                              f"{scheme}://127.0.0.1:1"], f"{scheme}://127.0.0.1:1")
+    assert line.endswith(f"{scheme}:// is no Dask scheduler address (give one like tcp://host:8786; Dask connects "
+                         "by tcp, tls, ws, wss, ucx, inproc)")
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("scheme", ["ws", "tls"])
+def test_a_framed_scheduler_address_nobody_listens_on_is_refused_at_once(tmp_path, scheme):
+    base = make_base(tmp_path / "data")
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()
+    started = time.monotonic()
+    refused(tmp_path, ["index", "--gt", base["gt"], "--logits", base["pred"], "--scheduler",
+                       f"{scheme}://127.0.0.1:{port}"], f"{scheme}://127.0.0.1:{port}", "cannot connect")
+    assert time.monotonic() - started < 5
