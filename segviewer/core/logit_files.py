@@ -177,6 +177,9 @@ def _load_npz(path: Path, max_elements: int, decode: bool):
     return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
 
 
+MAX_PICKLE = 2**20      # a tensor file's pickle: a few hundred bytes per tensor
+
+
 def _check_torch_zip(path: Path, st: os.stat_result, max_elements: int) -> None:
     """A torch.save zip whose members are stored uncompressed: its storages cannot be bigger than the file."""
     limit = max_elements * 8 + 2**20
@@ -197,6 +200,20 @@ def _check_torch_zip(path: Path, st: os.stat_result, max_elements: int) -> None:
         if info.compress_type != zipfile.ZIP_STORED or info.file_size > st.st_size:
             raise LoadError(path, f"member {info.filename!r} is compressed (torch.save writes uncompressed files); "
                                   "refused")
+    _refuse_quantized(path, infos)
+
+
+def _refuse_quantized(path: Path, infos: list[zipfile.ZipInfo]) -> None:
+    """A quantized tensor, told by the rebuild function its pickle names (read as bytes, never unpickled): torch
+    would print its deprecation warnings while decoding one that is then refused anyway."""
+    pickles = [info for info in infos if info.filename.endswith("data.pkl") and info.file_size <= MAX_PICKLE]
+    try:
+        with open(path, "rb") as fh, zipfile.ZipFile(fh) as archive:
+            quantized = any(b"_rebuild_qtensor" in archive.read(info) for info in pickles)
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError):
+        return          # torch.load then says what is wrong with it
+    if quantized:
+        raise LoadError(path, "holds a quantized tensor; logits must be float16/float32")
 
 
 def _load_torch(path: Path, st: os.stat_result, max_elements: int) -> torch.Tensor:

@@ -196,7 +196,7 @@ PT_CASES = {
     "int64": (torch_save(torch.zeros(C, H, W, dtype=torch.int64)), "float16/float32"),
     "complex": (torch_save(torch.zeros(C, H, W, dtype=torch.complex64)), "float16/float32"),
     "quantized": (lambda p: torch.save(torch.quantize_per_tensor(torch.zeros(C, H, W), 0.1, 0, torch.qint8), p),
-                  "float16/float32"),
+                  "holds a quantized tensor; logits must be float16/float32"),
     "float8": (torch_save(torch.zeros(C, H, W).to(torch.float8_e4m3fn)), "float16/float32"),
     "bool": (torch_save(torch.zeros(C, H, W, dtype=torch.bool)), "float16/float32"),
     "dict-of-two": (torch_save({"a": torch.zeros(C, H, W), "b": torch.zeros(C, H, W)}), "no single tensor"),
@@ -222,3 +222,13 @@ def test_hostile_logit_file_is_refused_in_one_line(tmp_path, monkeypatch, ext, c
     line = refused(tmp_path, ["export", *data_args(base), "--out", tmp_path / "out.csv"], "img0" + ext, reason)
     assert "no image could be loaded (1 failed)" in line
     assert not (tmp_path / "ran").exists()   # a pickled payload never runs
+
+
+def test_a_quantized_tensor_is_refused_before_torch_decodes_it(tmp_path, recwarn):
+    """Decoding one printed torch's deprecation warnings on stderr beside the one line."""
+    base = make_base(tmp_path / "data", ext=".pt")
+    PT_CASES["quantized"][0](base["pred0"])
+    recwarn.clear()
+    refused(tmp_path, ["export", *data_args(base), "--out", tmp_path / "out.csv", "--strict"], "img0.pt",
+            "holds a quantized tensor")
+    assert [str(w.message)[:60] for w in recwarn] == []
