@@ -22,6 +22,16 @@ def report_failures(failures) -> None:
         print(f"segviewer: skipped {one_line(exc)}", file=sys.stderr)
 
 
+def on_bad_photo(strict: bool):
+    """What a bad photo (images/) does to a figure: with --strict it ends the run as any bad file does (its one
+    line, nothing written); else it is reported and the figure drawn without it."""
+    def handle(exc) -> None:
+        if strict:
+            raise exc
+        report_failures([exc])
+    return handle
+
+
 def logits_engine(args, needs: str, outputs: dict, plot: str | None = None, scoring=None, **keywords):
     """(dataset, engine) of a command that needs probabilities (logits_dataset, then engine_from_args)."""
     dataset = logits_dataset(args, needs, outputs, plot)

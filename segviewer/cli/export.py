@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import argparse
-from .common import engine_from_args, progress_bar, progress_of, report_failures, report_problems, scoring_from_args
+from .common import (engine_from_args, on_bad_photo, progress_bar, progress_of, report_failures, report_problems,
+                     scoring_from_args)
 from .options import (add_pass_options, add_data_options, add_score_options, data_options_from_args, number,
                       positive_int)
 from .options import non_negative_float, positive_float
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     if args.figures:
         from ..core.figures import write_worst_figures
         write_worst_figures(dataset, result, args.figures, args.worst, ins.scoring, args.rank_by,
-                            on_error=lambda exc: report_failures([exc]))
+                            on_error=on_bad_photo(args.strict))
     return 0
 
 

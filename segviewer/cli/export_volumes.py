@@ -6,7 +6,7 @@ import argparse
 
 def write_volume_outputs(ins, result, args: argparse.Namespace, axis: str | None) -> int:
     from ..core.volume_export import write_per_case_csv, write_per_slice_csv, write_volume_class_csv
-    from .common import report_failures
+    from .common import on_bad_photo
     from .export import boundary_result
     dataset, s = ins.dataset, ins.scoring
     names, counts = result.loaded_rows()
@@ -23,7 +23,7 @@ def write_volume_outputs(ins, result, args: argparse.Namespace, axis: str | None
     if args.figures:
         from ..core.figures import write_worst_figures
         write_worst_figures(dataset, result, args.figures, args.worst, s, args.rank_by,
-                            on_error=lambda exc: report_failures([exc]))
+                            on_error=on_bad_photo(args.strict))
     return 0
 
 

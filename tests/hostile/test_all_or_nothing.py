@@ -10,9 +10,10 @@ import sys
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from helpers import run_cli
-from hostile_kit import data_args, make_base, make_session, refused, snapshot, assert_untouched
+from hostile_kit import H, W, data_args, make_base, make_session, refused, snapshot, assert_untouched
 from segviewer.core import output_run
 from segviewer.core.output_run import TEMP_PREFIX, atomic_output, clean_stale, run_scope, temp_path
 
@@ -179,3 +180,19 @@ def test_evaluator_to_csv_writes_both_files_or_neither(tmp_path):
     assert (tmp_path / "pc.csv").read_text() == "old\n"
     ev.to_csv(tmp_path / "pc.csv", per_image=tmp_path / "pi.csv")
     assert next(csv.reader(open(tmp_path / "pi.csv")))[0] == "image"
+
+
+def test_strict_makes_a_bad_photo_end_the_run_as_any_bad_file_does(tmp_path):
+    """A photo read only for --figures was 'skipped' under --strict, and the run exited 0."""
+    base = make_base(tmp_path / "data", n=2)
+    photos = tmp_path / "data" / "images"
+    photos.mkdir()
+    Image.fromarray(np.zeros((H, W, 3), np.uint8)).save(photos / "img0.png")
+    (photos / "img1.png").write_bytes(b"junk")
+    args = ["export", *data_args(base), "--images", photos, "--out", tmp_path / "o.csv", "--figures",
+            tmp_path / "figs", "--worst", "2"]
+    refused(tmp_path, [*args, "--strict"], str(photos / "img1.png"))
+    assert not (tmp_path / "o.csv").exists() and not (tmp_path / "figs").exists()
+    result = run_cli(*args)                          # without --strict: said, and its figure drawn without it
+    assert result.returncode == 0 and result.stderr.startswith(f"segviewer: skipped {photos / 'img1.png'}: ")
+    assert len(list((tmp_path / "figs").glob("*.png"))) == 2
