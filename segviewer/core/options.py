@@ -92,8 +92,8 @@ def gt_folder_layout(folder: Path, classes: str | None = None, prefer: str = "lo
         raise LoadError(folder, "dataset folder has neither logits/ nor masks/")
     kind = prefer if prefer in found else next(iter(found))
     images = folder / "images" if (folder / "images").is_dir() else None
-    if classes is None and (folder / "classes.json").is_file():
-        classes = str(folder / "classes.json")
+    if classes is None and class_file_beside(folder) is not None:
+        classes = str(class_file_beside(folder))
     return FolderLayout(gt, found.get("logits") if kind == "logits" else None,
                         found.get("masks") if kind == "masks" else None, images, classes)
 
@@ -118,8 +118,14 @@ def beside_gt(gt: Path) -> tuple[Path | None, Path | None]:
     the window picks up when they are not given (the Open dialog's empty fields, `segviewer --gt ... --masks ...`)."""
     root = Path(gt).parent
     images = root / "images" if (root / "images").is_dir() else None
-    classes = root / "classes.json" if (root / "classes.json").is_file() else None
-    return images, classes
+    return images, class_file_beside(root)
+
+
+def class_file_beside(folder: Path) -> Path | None:
+    """The folder's classes.json whatever it is (a FIFO, a folder, a dangling link): the class file's reader
+    refuses what is no regular file in one line, where skipping it would lose the class names without a word."""
+    path = Path(folder) / "classes.json"
+    return path if os.path.lexists(path) else None
 
 
 def beside_dataset_folder(gt_dir: str | Path) -> Path:

@@ -13,6 +13,7 @@ Importable without torch or nibabel (the CLI's folder detection must stay fast).
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -136,7 +137,7 @@ def dataset_json_classes(path: Path) -> tuple[tuple[str, ...] | None, int | None
     """Class names by id and the ignore label from an nnU-Net v2 ({"liver": 1, "ignore": 3}) or Decathlon / v1
     ({"1": "liver"}) dataset.json; (None, None) without one or with region-based labels."""
     from .classes import nnunet_labels
-    if not path.is_file():
+    if not os.path.lexists(path):     # anything else there (a FIFO, a folder, a dangling link) is refused by name
         return None, None
     try:
         labels = json.loads(read_bounded(path, DATASET_JSON_LIMIT, "dataset.json")).get("labels")

@@ -94,6 +94,17 @@ def test_class_file_that_is_not_a_file_is_refused_without_blocking(tmp_path, kin
     refused(tmp_path, ["export", *data_args(base)[:-1], path, "--out", tmp_path / "out.csv"], "classes.json", reason)
 
 
+@pytest.mark.parametrize("kind,reason", [("fifo", "not a regular file"), ("folder", "is a folder"),
+                                         ("symlink-to-dev-zero", "not a regular file"),
+                                         ("dangling-symlink", "does not exist")])
+def test_a_dataset_folders_class_file_that_is_not_a_file_is_refused_not_skipped(tmp_path, kind, reason):
+    """Skipped, the run went on with "class 0", "class 1"... and the real names were lost without a word."""
+    base = make_base(tmp_path / "data")
+    base["classes"].unlink()
+    special_class_file(kind, base["classes"])
+    refused(tmp_path, ["export", base["root"], "--out", tmp_path / "out.csv"], str(base["classes"]), reason)
+
+
 def test_class_file_with_unknown_extension_is_named(tmp_path):
     base = make_base(tmp_path / "data")
     (tmp_path / "classes.yaml").write_text("names: [a]")

@@ -41,3 +41,15 @@ def test_strict_stops_at_the_first_bad_case(tmp_path):
     errors = [line for line in result.stderr.splitlines() if not line.startswith("segviewer: warning: ")]
     assert result.returncode == 2 and len(errors) == 1 and "bomb.nii.gz" in errors[0], result.stderr
     assert not (tmp_path / "classes.csv").exists()
+
+
+def test_a_dataset_json_that_is_no_file_is_refused_not_skipped(tmp_path):
+    """A FIFO named dataset.json was skipped, and the classes lost their names without a word."""
+    import os
+    from hostile_kit import refused
+    from segviewer.core.demo_volume import write_demo_volumes
+    root = tmp_path / "d3"
+    write_demo_volumes(root)
+    (root / "dataset.json").unlink()
+    os.mkfifo(root / "dataset.json")
+    refused(tmp_path, ["export", root, "--out", tmp_path / "o.csv"], str(root / "dataset.json"), "not a regular file")
