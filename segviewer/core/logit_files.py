@@ -9,6 +9,7 @@ torch.load(weights_only=True). Every problem is a LoadError naming the file, in 
 from __future__ import annotations
 
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -109,7 +110,9 @@ def _read_header(fh, path: Path) -> tuple[tuple, np.dtype, bool]:
     try:
         shape, fortran, dtype = read(fh, max_header_size=HEADER_LIMIT)
     except (ValueError, TypeError, SyntaxError, EOFError, OverflowError) as exc:
-        raise LoadError(path, f"corrupt .npy header ({plain(exc) or type(exc).__name__})") from None
+        # numpy's message may quote the header's parse tree (an object's address): its first line, no reprs
+        reason = re.sub(r"<[\w.]+ object at 0x[0-9a-f]+>", "an expression", plain(exc) or type(exc).__name__)
+        raise LoadError(path, f"corrupt .npy header ({reason})") from None
     return tuple(shape), np.dtype(dtype), bool(fortran)
 
 

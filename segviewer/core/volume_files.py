@@ -251,9 +251,10 @@ def _nifti_header(path: Path) -> VolumeHeader:
     if not np.all(np.isfinite(spacing) & (spacing > 0)):
         shown = ", ".join(f"{_float32_value(v):g}" for v in spacing[::-1])
         raise LoadError(path, f"broken NIfTI header: voxel spacing ({shown}) is not positive")
-    offset = int(hdr["vox_offset"])
-    if offset > MAX_DATA_OFFSET:
-        raise LoadError(path, f"broken NIfTI header: the data would start at byte {offset:,}")
+    raw_offset = float(hdr["vox_offset"])
+    if not math.isfinite(raw_offset) or not 0 <= raw_offset <= MAX_DATA_OFFSET:
+        raise LoadError(path, f"broken NIfTI header: the data would start at byte {raw_offset:,.0f}")
+    offset = int(raw_offset)
     extra = [d for d in file_dims[3:] if d != 1]
     shape = tuple(reversed(extra)) + tuple(reversed(spatial))
     mm = MM_PER_UNIT.get(unit, 1.0)

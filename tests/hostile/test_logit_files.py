@@ -71,6 +71,7 @@ NPY_CASES = {
     "huge-header": (lambda p: npy_with_header(p, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 8, 8), "
                                                  f"'x': '{'y' * 20000}', }}", version=2), "header"),
     "header-not-literal": (lambda p: npy_with_header(p, "__import__('os').getcwd()"), "header"),
+    "shape-an-expression": (npy_header("<f4", f"({C} * 1, {H}, {W})"), "corrupt .npy header"),
     "bad-version": (lambda p: p.write_bytes(b"\x93NUMPY\x09\x00" + bytes(100)), "version"),
     "declares-708-GiB": (npy_header("<f4", "(19, 100000, 100000)"), "refused before decoding"),
     "nan": (npy_array(np.full((3, 8, 8), np.nan, np.float32)), "NaN"),
@@ -220,7 +221,7 @@ def test_hostile_logit_file_is_refused_in_one_line(tmp_path, monkeypatch, ext, c
     monkeypatch.setenv("SEGVIEWER_TEST_MARKER", str(tmp_path))
     writer(base["pred0"])
     line = refused(tmp_path, ["export", *data_args(base), "--out", tmp_path / "out.csv"], "img0" + ext, reason)
-    assert "no image could be loaded (1 failed)" in line
+    assert "no image could be loaded (1 failed)" in line and " object at 0x" not in line
     assert not (tmp_path / "ran").exists()   # a pickled payload never runs
 
 

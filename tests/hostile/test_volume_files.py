@@ -110,6 +110,8 @@ BROKEN = {
     "magic": (patched(VALID, 344, b"xyz\0"), "magic"),
     "hdr-img-pair": (patched(VALID, 344, b"ni1\0"), "a .hdr/.img pair"),
     "data-offset-1-TB": (patched(VALID, 108, np.float32(2**40).tobytes()), "the data would start at byte"),
+    "data-offset-nan": (patched(VALID, 108, np.float32("nan").tobytes()), "the data would start at byte nan"),
+    "data-offset-negative": (patched(VALID, 108, np.float32(-352).tobytes()), "vox offset -352 too low"),
     "header-truncated": (VALID[:200], "truncated NIfTI header (200 of 348 bytes)"),
     "empty": (b"", "not a NIfTI file"),
     "data-truncated": (VALID[:400], "truncated"),
