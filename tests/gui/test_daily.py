@@ -2,8 +2,6 @@
 first, list updates in place during a drag, dialogs and exports."""
 import numpy as np
 import pytest
-
-import segviewer
 from PIL import Image
 from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QDockWidget
@@ -285,59 +283,6 @@ def test_reset_resets_the_threshold(qtbot, window, demo_copy):
     window.controls.reset_button.click()
     s = window.viewer.scoring
     assert s.threshold == 0.5 and not s.per_class and window.viewer.engine.scoring is s
-
-
-def test_the_readout_follows_the_pixel_under_a_still_pointer(qtbot, window, demo_copy):
-    """A zoom, side by side or hidden panels move the image under a pointer that stays: the readout names the
-    pixel now under it, not the one it was over."""
-    from PySide6.QtGui import QCursor
-    open_demo(qtbot, window, demo_copy)
-    canvas, view = window.canvas, window.canvas.view_widget
-    centre = view.rect().center()
-    QCursor.setPos(view.mapToGlobal(centre))
-    canvas.view_widget.scene().sigMouseMoved.emit(view.mapToScene(centre))
-
-    def under_pointer() -> str:
-        point = canvas.viewbox.mapSceneToView(view.mapToScene(centre))
-        return f"x {int(np.floor(point.x()))}, y {int(np.floor(point.y()))}"
-    before = under_pointer()
-    assert canvas.readout.text().startswith(before + " ")
-    canvas.viewbox.setRange(xRange=(0, 40), yRange=(0, 30), padding=0)
-    QApplication.processEvents()
-    assert under_pointer() != before and canvas.readout.text().startswith(under_pointer() + " ")
-    QCursor.setPos(view.mapToGlobal(view.rect().bottomRight()) + QPoint(50, 50))    # off the image
-    canvas.viewbox.setRange(xRange=(0, 80), yRange=(0, 60), padding=0)
-    QApplication.processEvents()
-    assert canvas.readout.text() == "" and not canvas.readout.isVisible()
-
-
-def test_one_class_chosen_the_scores_line_and_the_title_are_that_class_s(qtbot, window, demo_copy):
-    open_demo(qtbot, window, demo_copy)
-    v = window.viewer
-    with segviewer.open(folder=demo_copy) as ins:
-        image, dataset = ins.scores(ins.image_counts(v.current)), ins.scores(ins.dataset_counts().total)
-    assert window.class_table.summary.text().startswith("<span style='color:gray'>mean</span>")
-    assert f"image F1 <b>{float(np.nanmean(image.fbeta.numpy())):.3f}</b>" in window.class_table.summary.text()
-    v.update_settings(class_id=2)
-    settle(qtbot, window)
-    shown, title = window.class_table.summary.text(), window.canvas.title.text()
-    assert shown.startswith("<b>2: ellipse</b>:")
-    assert f"image F1 <b>{float(image.fbeta[2]):.3f}</b>" in shown and f"IoU {float(image.iou[2]):.3f}" in shown
-    assert f"dataset F1 <b>{float(dataset.fbeta[2]):.3f}</b>" in shown
-    assert title.endswith("errors of 2: ellipse</span>"), title
-
-
-def test_argmax_says_nothing_of_per_class_thresholds_it_does_not_use(qtbot, window, demo_copy):
-    open_demo(qtbot, window, demo_copy)
-    assert not any(window.actions_.entries[name].isEnabled() for name in ("axial", "coronal", "cycle_window"))
-    c = window.controls
-    c.best_button.click()
-    assert window.viewer.scoring.per_class and not c.per_class_label.isHidden()
-    c.mode.setCurrentText("argmax")
-    assert window.viewer.scoring.argmax and window.viewer.scoring.per_class      # kept for the way back
-    assert c.per_class_label.isHidden() and not c.best_button.isEnabled() and not c.threshold_slider.isEnabled()
-    c.mode.setCurrentText("threshold")
-    assert not c.per_class_label.isHidden() and c.best_button.isEnabled()
 
 
 def test_readout_clears_on_switch_and_save_view_has_a_caption(qtbot, window, demo_copy, tmp_path):
