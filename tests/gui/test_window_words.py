@@ -64,3 +64,17 @@ def test_argmax_says_nothing_of_per_class_thresholds_it_does_not_use(qtbot, wind
     assert c.per_class_label.isHidden() and not c.best_button.isEnabled() and not c.threshold_slider.isEnabled()
     c.mode.setCurrentText("threshold")
     assert not c.per_class_label.isHidden() and c.best_button.isEnabled()
+
+
+def test_a_readout_that_fits_the_view_is_one_line(qtbot, window, demo_copy):
+    """Word wrap let the label pick a narrow 'nice' width: a 400-px line broke in two over a 740-px view."""
+    open_demo(qtbot, window, demo_copy)
+    readout, view = window.canvas.readout, window.canvas.view_widget
+    text = "x 98, y 132 · GT background (p=0.000) · predicted bar (p=0.998)"
+    readout.setText(text)
+    assert readout.fontMetrics().horizontalAdvance(text) < view.width()
+    assert readout.height() < 2 * readout.fontMetrics().height() and readout.width() <= view.width()
+    readout.setText(text * 4)                           # longer than the view: wrapped inside it
+    assert readout.width() == view.width() and readout.height() > 2 * readout.fontMetrics().height()
+    readout.setText("x 1, y 2")
+    assert readout.width() < view.width() // 4
