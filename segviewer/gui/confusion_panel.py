@@ -9,6 +9,7 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPen
 from PySide6.QtWidgets import QComboBox, QGraphicsRectItem, QLabel, QWidget
 
+from .curves import AXIS_TEXT
 from .layout import tab_layout
 
 SHARE_PX = range(13, 7, -1)     # the shares' type, largest first: the largest whose line fits a cell's height
@@ -28,6 +29,8 @@ class ConfusionPanel(QWidget):
         self.plot.setAspectLocked(False)
         self.plot.setLabel("left", "ground truth")
         self.plot.setLabel("bottom", "predicted")
+        for side in ("left", "bottom"):
+            self.plot.getAxis(side).setTextPen(AXIS_TEXT)
         self.image = pg.ImageItem()
         colormap = pg.colormap.get("viridis")
         self.image.setLookupTable(colormap.getLookupTable(0.0, 1.0, 256))

@@ -84,13 +84,15 @@ def swatch_icon(color, style) -> QIcon:
     return QIcon(pixmap)
 
 
-def axis_labels(class_id: int, beta_word: str, scope: str) -> tuple[list[str], str, str]:
-    """(the threshold plot's y labels, longest first: the first that fits the axis is shown; the precision–recall
-    plot's x and y): what is plotted, over which pixels."""
-    if class_id == ALL_CLASSES:
-        return [f"{scope} {beta_word}", beta_word], f"{scope} recall", f"{scope} precision"
-    return ([f"{scope} {beta_word} · P · R", f"{scope} {beta_word}/P/R", f"{beta_word}/P/R"], f"{scope} recall",
-            f"{scope} precision")
+def axis_labels(class_id: int, beta_word: str, scope: str) -> dict[tuple[str, str], list[str]]:
+    """(plot, side) -> its label, longest first (the first that fits the axis is shown; a laptop's short panel
+    gets a shorter one): what is plotted, over which pixels ("dataset", or "dataset pooled" over a 3-D dataset's
+    voxels)."""
+    short = scope.split()[-1]
+    what = [beta_word] if class_id == ALL_CLASSES else [f"{beta_word} · P · R", f"{beta_word}/P/R"]
+    return {("threshold", "left"): [f"{scope} {w}" for w in what] + [f"{short} {what[-1]}", what[-1]],
+            ("pr", "bottom"): [f"{scope} recall", f"{short} recall", "recall"],
+            ("pr", "left"): [f"{scope} precision", f"{short} precision", "precision"]}
 
 
 def set_label(plot: pg.PlotWidget, side: str, text: str) -> None:
@@ -105,9 +107,8 @@ class CurvesPanel(QWidget):
         super().__init__(parent)
         self.vs_threshold = pg.PlotWidget(background=BACKGROUND)
         self.pr = pg.PlotWidget(background=BACKGROUND)
-        for plot, xl, yl in ((self.vs_threshold, "threshold", "dataset score"), (self.pr, "recall", "precision")):
-            plot.setLabel("bottom", xl)
-            plot.setLabel("left", yl)
+        self.vs_threshold.setLabel("bottom", "threshold")
+        for plot in (self.vs_threshold, self.pr):
             for side in ("bottom", "left"):
                 plot.getAxis(side).setTextPen(AXIS_TEXT)
             plot.setXRange(0, 1, padding=0.02)
@@ -136,18 +137,18 @@ class CurvesPanel(QWidget):
         self._class_id = ALL_CLASSES
         self.source = None
         self.scope = "dataset"
-        self._y_labels = ["dataset score"]
-        self.vs_threshold.getViewBox().sigResized.connect(lambda _box: self._fit_y_label())
+        self._labels = axis_labels(ALL_CLASSES, "F1", self.scope)
+        for plot in (self.vs_threshold, self.pr):
+            plot.getViewBox().sigResized.connect(lambda _box: self._fit_labels())
 
-    def _fit_y_label(self) -> None:
-        """The longest of the y labels that fits the axis's height (a laptop's short panel gets a shorter one);
-        the plot's tooltip has the longest."""
-        axis = self.vs_threshold.getAxis("left")
-        metrics = QFontMetrics(axis.label.font())
-        room = axis.height() - 2 * axis.label.document().documentMargin()
-        label = next((t for t in self._y_labels if metrics.horizontalAdvance(t) <= room), self._y_labels[-1])
-        set_label(self.vs_threshold, "left", label)
-        self.vs_threshold.setToolTip(self._y_labels[0])
+    def _fit_labels(self) -> None:
+        """Each axis's longest label that fits its length."""
+        plots = {"threshold": self.vs_threshold, "pr": self.pr}
+        for (name, side), texts in self._labels.items():
+            axis = plots[name].getAxis(side)
+            metrics = QFontMetrics(axis.label.font())
+            room = (axis.height() if side == "left" else axis.width()) - 2 * axis.label.document().documentMargin()
+            set_label(plots[name], side, next((t for t in texts if metrics.horizontalAdvance(t) <= room), texts[-1]))
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -167,10 +168,8 @@ class CurvesPanel(QWidget):
         self.pr.clear()
         self._markers, self._class_id = [], class_id
         beta_word = f"F{beta_text(beta)}"
-        self._y_labels, pr_x, pr_y = axis_labels(class_id, beta_word, self.scope)
-        self._fit_y_label()
-        set_label(self.pr, "bottom", pr_x)
-        set_label(self.pr, "left", pr_y)
+        self._labels = axis_labels(class_id, beta_word, self.scope)
+        self._fit_labels()
         if self._curves is None:
             self.note.setVisible(True)
             self.legend.set_entries([])
