@@ -131,6 +131,15 @@ def test_settings_take_what_they_need_and_review_the_rest(qtbot, window, demo_co
     assert settings.height() == before[0] and review.height() == before[1] + 120
 
 
+def test_a_laptop_window_maximised_on_a_monitor_fits_settings_too(qtbot, window, demo_copy):
+    open_at(qtbot, window, demo_copy, (1024, 700))           # the side bar's tabs, then the wide arrangement
+    window.resize(1920, 1080)
+    qtbot.wait(200)
+    assert window.settings_dock.widget().verticalScrollBar().maximum() == 0
+    assert 0 <= column_blank(window) <= 4
+    assert window.review_dock.y() > window.settings_dock.y()
+
+
 def test_a_dragged_settings_height_stays_through_window_resizes(qtbot, window, demo_copy):
     open_at(qtbot, window, demo_copy, (1920, 1080))
     settings = window.settings_dock
