@@ -1,6 +1,8 @@
 """The image with its overlay (pyqtgraph): an 8-bit code image drawn through a lookup table; zoom, pan, hover."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
@@ -25,6 +27,59 @@ def swatch(rgb, text: str) -> str:
     r, g, b = rgb
     return (f"<span style='background-color: rgb({r},{g},{b}); color: rgb({r},{g},{b});'>&nbsp;&nbsp;&nbsp;</span>"
             f"&nbsp;{text}")
+
+
+NUMBER = re.compile(r"\d[\d,]*")
+TAG = re.compile(r"(<[^>]*>)")
+COUNT_ROOM = 100      # a count's width is reserved up to this many times the image's pixels (Σ over classes)
+
+
+def widen_numbers(html: str, widest: str) -> str:
+    """The legend with every number of its text (not of its markup) as wide as `widest`."""
+    if not widest:
+        return html
+    return "".join(part if part.startswith("<") else NUMBER.sub(widest, part) for part in TAG.split(html))
+
+
+def gray(text: str) -> str:
+    return f"<span style='color:gray'>{text}</span>"
+
+
+class Legend(QLabel):
+    """The legend under the image. It keeps the height its widest numbers would need (every count as wide as the
+    image's pixels × COUNT_ROOM, every note that comes and goes present), so the image does not resize while a
+    slider drag changes the numbers; a new width, image size or set of entries may change it."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setTextFormat(Qt.RichText)
+        self.setWordWrap(True)     # on a row of its own: it wraps instead of widening the window or being cut off
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)   # never widens the window
+        self.setAlignment(Qt.AlignLeft | Qt.AlignTop)
+        self._widest = QLabel(self)          # never shown: measures the height to keep
+        self._widest.setTextFormat(Qt.RichText)
+        self._widest.setWordWrap(True)
+        self._widest.hide()
+        self.widest_number = ""
+
+    def setContentsMargins(self, *margins) -> None:
+        super().setContentsMargins(*margins)
+        self._widest.setContentsMargins(*margins)
+
+    def setText(self, text: str, widest: str | None = None) -> None:
+        """`widest`: the text with every entry that may come and go (else the text itself)."""
+        reserved = widen_numbers(widest if widest is not None else text, self.widest_number)
+        if reserved != self._widest.text():
+            self._widest.setText(reserved)
+            self.updateGeometry()
+        if text != self.text():
+            super().setText(text)
+
+    def set_pixels(self, pixels: int) -> None:
+        self.widest_number = re.sub(r"\d", "8", f"{pixels * COUNT_ROOM:,}") if pixels else ""
+
+    def heightForWidth(self, width: int) -> int:
+        return max(super().heightForWidth(width), self._widest.heightForWidth(width))
 
 
 class CanvasPanel(QWidget):
@@ -56,11 +111,7 @@ class CanvasPanel(QWidget):
         self.banner.setWordWrap(True)
         self.banner.setStyleSheet("background: #5c1f1f; color: #ffdede; padding: 6px; border-radius: 3px;")
         self.banner.hide()
-        self.legend = QLabel()
-        self.legend.setTextFormat(Qt.RichText)
-        # the legend on a row of its own: it wraps instead of widening the window or being cut off
-        self.legend.setWordWrap(True)
-        self.legend.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)   # never widens the window
+        self.legend = Legend()
         self.readout = HoverReadout(self.view_widget)     # over the image's corner: no row of its own
         self.title = QLabel("")
         self.title.setTextFormat(Qt.RichText)
@@ -128,6 +179,7 @@ class CanvasPanel(QWidget):
         # a region's zoom belongs to its image; a zoom of the user's own stays
         if self._shape != shape or self._geometry != aspect or self._region_zoom:
             self._shape, self._geometry = shape, aspect
+            self.legend.set_pixels(shape[0] * shape[1])
             self._transform = QTransform.fromScale(1.0, aspect)
             for item in (self.image_item, self.overlay_item, self.highlight_item, self.gt_image_item,
                          self.gt_overlay_item):
@@ -205,16 +257,16 @@ class CanvasPanel(QWidget):
         for code, key, visible in kinds:
             label = unbroken(f"{names[code]} {counts[key]:,} px" if counts else names[code])
             parts.append(swatch(colors[code], label if visible else f"<s>{label}</s>"))
-        if all_classes and counts and counts.get("background") and not background:
-            note = unbroken(f"(correct background {counts['background']:,} px not painted: B)")
-            parts.append(f"<span style='color:gray'>{note}</span>")
+        unpainted = all_classes and counts and not background     # its note shows while it is not 0
+        note = gray(unbroken(f"(correct background {counts['background']:,} px not painted: B)")) if unpainted else ""
         if all_classes and sums is not None:
-            note = unbroken(f"(Σ FP {sums[0]:,} · Σ FN {sums[1]:,})")
-            parts.append(f"<span style='color:gray'>{note}</span>")
+            parts.append(gray(unbroken(f"(Σ FP {sums[0]:,} · Σ FN {sums[1]:,})")))
         if counts and counts.get("outside"):
             parts.append(swatch(OUTSIDE_RGBA[:3], unbroken("not scored (outside the band)")))
         parts.append(swatch(IGNORE_RGB, unbroken("ignore (hatched)")))
-        self.legend.setText(LEGEND_GAP.join(parts))
+        shown = parts[:len(kinds)] + ([note] if note and counts["background"] else []) + parts[len(kinds):]
+        widest = parts[:len(kinds)] + ([note] if note else []) + parts[len(kinds):]
+        self.legend.setText(LEGEND_GAP.join(shown), LEGEND_GAP.join(widest))
 
     def set_class_legend(self, names, colors, present: set[int] | None = None) -> None:
         shown = [i for i in range(len(names)) if present is None or i in present]

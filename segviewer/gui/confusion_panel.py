@@ -1,14 +1,19 @@
 """Confusion matrix heatmap (rows: GT class, columns: predicted class), normalised by row, with each cell's share
-written in it and a colour bar; click a cell (it stays outlined)."""
+written in it (in a smaller type on a short panel) and a colour bar; hover a cell for its classes, pixels and share,
+click it (it stays outlined)."""
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Signal
-from PySide6.QtGui import QColor, QPen
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPen
 from PySide6.QtWidgets import QComboBox, QGraphicsRectItem, QLabel, QWidget
 
+from .curves import AXIS_TEXT
 from .layout import tab_layout
+
+SHARE_PX = range(13, 7, -1)     # the shares' type, largest first: the largest whose line fits a cell's height
+LEAST_NAME = 3                  # characters of a column's name kept before it ends in "…"; fewer: its id
 
 
 class ConfusionPanel(QWidget):
@@ -24,6 +29,8 @@ class ConfusionPanel(QWidget):
         self.plot.setAspectLocked(False)
         self.plot.setLabel("left", "ground truth")
         self.plot.setLabel("bottom", "predicted")
+        for side in ("left", "bottom"):
+            self.plot.getAxis(side).setTextPen(AXIS_TEXT)
         self.image = pg.ImageItem()
         colormap = pg.colormap.get("viridis")
         self.image.setLookupTable(colormap.getLookupTable(0.0, 1.0, 256))
@@ -74,17 +81,22 @@ class ConfusionPanel(QWidget):
         self._outline()
 
     def _fit_labels(self) -> None:
-        """Names under the columns and shares in the cells only where they fit; else ids, and hover tells."""
+        """The columns' names elided to their cells' width (their ids where not even a few letters fit), and the
+        shares in the cells in the largest type that fits their height, wherever they fit; hover tells always."""
         if self.matrix is None:
             return
         c, k = self.matrix.shape
         box = self.plot.getViewBox().boundingRect()
         cell_w, cell_h = box.width() / k, box.height() / c
-        fits = cell_w >= 8 * max(len(n[:10]) for n in self.names)
-        ticks = [(j + 0.5, n[:10] if fits else ("∅" if n == "none" else str(j))) for j, n in enumerate(self.names)]
+        metrics = QFontMetrics(self.plot.getAxis("bottom").style["tickFont"] or self.plot.font())
+        ticks = [(j + 0.5, column_name(j, n, metrics, cell_w - 6)) for j, n in enumerate(self.names)]
         self.plot.getAxis("bottom").setTicks([ticks])
+        font = share_font(self.plot.font(), cell_h)
         for label in self.labels:
-            label.setVisible(cell_w >= 36 and cell_h >= 14)
+            fits = font is not None and QFontMetrics(font).horizontalAdvance(label.toPlainText()) <= cell_w - 4
+            if fits:
+                label.setFont(font)
+            label.setVisible(fits)
 
     def _clear_labels(self) -> None:
         for label in self.labels:
@@ -129,10 +141,14 @@ class ConfusionPanel(QWidget):
         cell = self._cell(pos)
         if cell is None:
             return
-        g, j = cell
+        text = self.cell_text(*cell)
+        self.readout.setText(text)
+        self.image.setToolTip(text)
+
+    def cell_text(self, g: int, j: int) -> str:
         total = self.matrix[g].sum()
         share = f" ({100 * self.matrix[g, j] / total:.1f}% of {self.names[g]})" if total else ""
-        self.readout.setText(f"GT {self.names[g]} → predicted {self.names[j]}: {int(self.matrix[g, j]):,} px{share}")
+        return f"GT {self.names[g]} → predicted {self.names[j]}: {int(self.matrix[g, j]):,} px{share}"
 
     def _click(self, event) -> None:
         cell = self._cell(event.scenePos())
@@ -145,3 +161,21 @@ class ConfusionPanel(QWidget):
     def clear_outline(self) -> None:
         self.clicked = None
         self.outline.hide()
+
+
+def column_name(j: int, name: str, metrics: QFontMetrics, room: float) -> str:
+    """A column's name, elided to `room` px; its id (∅ for none) where fewer than LEAST_NAME letters would show."""
+    elided = metrics.elidedText(name, Qt.ElideRight, max(int(room), 0))
+    if elided == name or len(elided) > LEAST_NAME:
+        return elided
+    return "∅" if name == "none" else str(j)
+
+
+def share_font(base: QFont, cell_height: float) -> QFont | None:
+    """The largest type (SHARE_PX) whose line fits a cell's height; None where none does."""
+    font = QFont(base)
+    for px in SHARE_PX:
+        font.setPixelSize(px)
+        if QFontMetrics(font).height() <= cell_height + 1:
+            return font
+    return None

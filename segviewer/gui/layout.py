@@ -3,8 +3,9 @@ toggles, Reset layout, and the layout remembered between runs (QSettings).
 
 Two arrangements, as napari and CVAT give the canvas the room on a laptop: below COMPACT_BELOW px of width the
 Images, Settings and Review panels are tabs of one side bar (the image gets about half the window at 1024×700);
-on a wider window Images sits left and Settings over Review right. Scores stays under the image in both. The
-window follows its size with them until the user moves a panel (then the layout is theirs, and remembered)."""
+on a wider window Images sits left and Settings over Review right (Settings as tall as its controls, Review the
+rest). Scores stays under the image in both. The window follows its size with them until the user moves a panel
+(then the layout is theirs, and remembered)."""
 from __future__ import annotations
 
 import enum
@@ -54,7 +55,8 @@ def scrolling(widget: QWidget) -> QScrollArea:
 class Panel:
     dock: QDockWidget
     area: Qt.DockWidgetArea          # the wide arrangement's edge
-    size: int                        # wide: its width (left/right) or height (bottom); under another: its height
+    size: int                        # wide: its width (left/right) or height (bottom); under another: the least
+                                     # height it keeps (it takes the spare height, the one above what it needs)
     below: QDockWidget | None        # wide: stacked under this panel
     side_bar: bool                   # compact: a tab of the one side bar
 
@@ -71,7 +73,11 @@ class WindowLayout:
         self._window_size = window.size()
         self._applying = False
         self._arranging = False
+        self._dragging = False         # a mouse button is down on the window's own area: a separator drag
+        self._held: dict = {}          # panel over another -> the height the user dragged it to
+        self._fit_pending = False
         self.watcher = _ResizeWatcher(self)
+        window.installEventFilter(self.watcher)
         window.setDockNestingEnabled(True)
         window.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
         window.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
@@ -90,6 +96,11 @@ class WindowLayout:
         widget.setMinimumSize(max(widget.minimumWidth(), minimum[0]), max(widget.minimumHeight(), minimum[1]))
         dock.dockLocationChanged.connect(self._user_moved)
         self.panels.append(Panel(dock, area, size, below, side_bar))
+        if below is not None:
+            for stacked in (below, dock):
+                stacked.installEventFilter(self.watcher)
+                stacked.visibilityChanged.connect(self.watcher.shown_or_hidden)
+            content(below).installEventFilter(self.watcher)     # its controls' height changes: fitted again
         return dock
 
     @property
@@ -147,9 +158,10 @@ class WindowLayout:
                 if not p.side_bar:
                     self.w.resizeDocks([p.dock], [self.bottom_height(self.arrangement) or p.size], Qt.Vertical)
             return
+        self.fit_stacked()
         for p in self.panels:
-            if p.below is not None:     # a panel under another: it keeps `size` px, the one above the rest
-                self.w.resizeDocks([p.below, p.dock], [max(self.w.height() - p.size, p.size), p.size], Qt.Vertical)
+            if p.below is not None:
+                continue
             elif p.area == Qt.BottomDockWidgetArea:
                 self.w.resizeDocks([p.dock], [self.bottom_height(self.arrangement) or p.size], Qt.Vertical)
             elif p.size:
@@ -172,6 +184,48 @@ class WindowLayout:
         """The panel on screen: shown, and its tab in front when it shares the side bar."""
         dock.show()
         dock.raise_()
+
+    # ---- a panel over another takes the height its controls need, the one under it the rest ----
+    def fit_stacked(self) -> None:
+        """Settings over Review: Settings as tall as its controls (or as the user dragged it), Review the spare
+        height, at least its `size` px; a window resize changes Review's height only."""
+        self._fit_pending = False
+        for p in self.panels:
+            if p.below is None or not self._stacked(p.below, p.dock):
+                continue
+            top, bottom = p.below, p.dock
+            laid_out = top.isVisible() and bottom.isVisible()
+            total = top.height() + bottom.height() if laid_out else self.w.height()
+            wanted = self._held.get(top) or needed_height(top)
+            height = max(min(wanted, total - p.size), top.minimumSizeHint().height())
+            if not laid_out or height != top.height():
+                self.w.resizeDocks([top, bottom], [height, max(total - height, 0)], Qt.Vertical)
+
+    def fit_later(self) -> None:
+        """Once the layout settles (a panel shown again, its controls grew): one fit however many asked."""
+        if not self._fit_pending:
+            self._fit_pending = True
+            QTimer.singleShot(0, self.watcher, self.fit_stacked)   # dropped with the window
+
+    def _stacked(self, top: QDockWidget, bottom: QDockWidget) -> bool:
+        """The two panels one over the other in one column, as the wide arrangement puts them (the user may have
+        moved or tabbed them since)."""
+        if not self.w.isVisible():      # not laid out yet: where the arrangement puts them
+            return self.arrangement is Arrangement.WIDE and not self.customized
+        area = self.w.dockWidgetArea(top)
+        shown = not (top.isHidden() or bottom.isHidden() or top.isFloating() or bottom.isFloating())
+        if not shown or area != self.w.dockWidgetArea(bottom) or bottom in self.w.tabifiedDockWidgets(top):
+            return False
+        return top.x() == bottom.x() and top.y() < bottom.y()
+
+    def separator_pressed(self, down: bool) -> None:
+        self._dragging = down
+
+    def stacked_resized(self, dock: QDockWidget) -> None:
+        """A drag of the separator between the two sets the upper one's height for the rest of the session."""
+        for p in self.panels:
+            if p.below is dock and self._dragging and self.w.size() == self._window_size:
+                self._held[dock] = dock.height()
 
     # ---- panels keep their share of the window ----
     def keep_share(self, dock: QDockWidget, orientation) -> None:
@@ -204,6 +258,7 @@ class WindowLayout:
             self.reset(wanted)
         else:
             self._apply_shares()
+        self.fit_stacked()
 
     def _apply_shares(self) -> None:
         for dock, orientation in self.shares.items():
@@ -231,6 +286,7 @@ class WindowLayout:
     def reset_to_default(self) -> None:
         """View ▸ Reset layout: the arrangement for the window's width at its default sizes."""
         self._share.clear()
+        self._held.clear()
         self.reset()
 
     # ---- remembered between runs ----
@@ -255,9 +311,35 @@ class _ResizeWatcher(QObject):
         self.layout = layout
 
     def eventFilter(self, obj, event) -> bool:
-        if event.type() == QEvent.Resize:
+        kind = event.type()
+        if obj is self.layout.w:
+            if kind in (QEvent.MouseButtonPress, QEvent.MouseButtonRelease):
+                self.layout.separator_pressed(kind == QEvent.MouseButtonPress)
+        elif kind == QEvent.Resize and isinstance(obj, QDockWidget):
             self.layout.dock_resized(obj)
+            self.layout.stacked_resized(obj)
+        elif kind == QEvent.LayoutRequest:
+            self.layout.fit_later()
         return False
+
+    def shown_or_hidden(self, _shown: bool) -> None:    # a slot of this object: dropped with the window
+        self.layout.fit_later()
+
+
+def content(dock: QDockWidget) -> QWidget:
+    """The panel's own widget (inside its scroll area, when it has one)."""
+    widget = dock.widget()
+    return widget.widget() if isinstance(widget, QScrollArea) else widget
+
+
+def needed_height(dock: QDockWidget) -> int:
+    """The panel's height with every control shown: its widget's at the panel's width, and the title bar."""
+    inner, width = content(dock), dock.widget().width()
+    body = inner.heightForWidth(width) if inner.hasHeightForWidth() and width > 0 else 0
+    # the size hint too: wrapped lines at a narrower width must not bring a scroll bar that narrows it further
+    body = max(body, inner.minimumSizeHint().height(), inner.sizeHint().height())
+    title = dock.titleBarWidget()
+    return body + (title.sizeHint().height() if title is not None else 0) + 2 * dock.contentsMargins().top()
 
 
 def tab_layout(tab: QWidget, controls: list, body: QWidget) -> None:

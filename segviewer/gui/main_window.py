@@ -37,6 +37,7 @@ from .time_left import IndexProgress
 
 CLASS_ROWS = {Arrangement.COMPACT: 7, Arrangement.WIDE: 10}     # class table rows the Scores panel opens with
 CLOSE_WAIT_S = 3.0
+REVIEW_LEAST = 220      # px the Review panel keeps under Settings on a short wide window (both scroll then)
 
 
 class MainWindow(QMainWindow):
@@ -83,8 +84,9 @@ class MainWindow(QMainWindow):
         self.images_dock = self.layout_.add("Images", self.image_list, Qt.LeftDockWidgetArea, 250, (200, 150))
         self.settings_dock = self.layout_.add("Settings", scrolling(self.controls), Qt.RightDockWidgetArea, 0,
                                               (0, 120))   # as narrow as its controls allow
-        self.review_dock = self.layout_.add("Review", scrolling(self.review.panel), Qt.RightDockWidgetArea, 290,
-                                            (0, 120), below=self.settings_dock)
+        # under Settings: the spare height of the column, at least REVIEW_LEAST px
+        self.review_dock = self.layout_.add("Review", scrolling(self.review.panel), Qt.RightDockWidgetArea,
+                                            REVIEW_LEAST, (0, 120), below=self.settings_dock)
         self.scores_dock = self.layout_.add("Scores", self.bottom_tabs, Qt.BottomDockWidgetArea, 280, (0, 150),
                                             side_bar=False, summary=self.class_table.summary)
         self.controls.add_row(self.class_table.boundary_box)
