@@ -324,13 +324,16 @@ class HoverReadout(QLabel):
     def _place(self) -> None:
         # a wrapped label's adjustSize picks a narrow "nice" width: the text's own width, up to the view's
         view = self.parentWidget()
+        if not self.text():
+            return                                   # hidden; Qt has no height for no text
         self.setMinimumSize(0, 0)                    # the last fixed size must not bound the new one
         self.setMaximumSize(16777215, 16777215)
         self.setWordWrap(False)
         natural = self.sizeHint().width()
         self.setWordWrap(True)
         width = max(1, min(view.width(), natural))
-        self.setFixedSize(width, self.heightForWidth(width))
+        height = self.heightForWidth(width)
+        self.setFixedSize(width, height if height > 0 else self.sizeHint().height())
         self.move(0, view.height() - self.height())
 
     def eventFilter(self, obj, event) -> bool:

@@ -275,12 +275,12 @@ def test_a_screenshot_with_an_unknown_class_is_one_line_and_exit_2(demo_dir, tmp
     assert not (tmp_path / "shot.png").exists()
 
 
-def test_a_screenshot_whose_index_the_budget_refuses_is_one_line_and_exit_2(demo_dir, tmp_path):
+def test_a_screenshot_whose_index_the_budget_refuses_is_one_line_and_exit_2(demo_copy, tmp_path):
     """The index's refusal is the run's answer: it waited out its 300 s and exited 0 with a picture of
-    'computing…'."""
+    'computing…'. (A copy without the index cache: a cached index is read, not built, and needs no such room.)"""
     import os
     from helpers import run_subprocess
-    result = run_subprocess(demo_dir, "--screenshot", tmp_path / "shot.png", "--memory-budget", "64M", timeout=120,
+    result = run_subprocess(demo_copy, "--screenshot", tmp_path / "shot.png", "--memory-budget", "64M", timeout=120,
                             env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert result.returncode == 2, result.stderr
     lines = result.stderr.splitlines()
