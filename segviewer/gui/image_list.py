@@ -8,6 +8,7 @@ import numpy as np
 from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QVBoxLayout, QWidget
 
+from .frozen_columns import FrozenColumns
 from .image_list_model import (COLUMNS, DELTA, INTEGER_COLUMNS, MOST_IS_WORST, NAME, PAIR, STATUS, ImageListModel,
                                header_text)
 from .table_model import KEY_ROLE, table_view
@@ -89,6 +90,7 @@ class ImageListPanel(QWidget):
         header.setDefaultSectionSize(NUMBER_WIDTH)
         self._widths()
         header.moveSection(header.visualIndex(STATUS), 0)      # status icon, name, sorted-by score, the rest
+        self.frozen = FrozenColumns(self.view, (STATUS, NAME))   # which row is which, however far it scrolls
         self._sort_column = -1
         self._score_column = 1         # the score beside the name: the last score column sorted by
         header.sortIndicatorChanged.connect(lambda column, _order: self._bring_forward(column))

@@ -154,3 +154,35 @@ def test_a_first_click_on_fp_or_fn_puts_the_most_at_the_top_and_a_second_reverse
         assert panel.model.order.tolist() == python_order(values, range(N), descending=True), key
         click(column)
         assert panel.model.order.tolist() == python_order(values, range(N), descending=False), key
+
+
+def test_names_and_marks_stay_while_the_numbers_scroll_sideways(panel, qtbot):
+    """On a laptop a chosen class brings its F-beta, IoU, FP and FN columns: scrolled to them, the rows kept no
+    name or review mark."""
+    names = [f"Img{i:05d}" for i in range(N)]
+    panel.set_dataset(names, [f"c{c}" for c in range(C)], ["unreviewed", "accepted"])
+    panel.refresh(scores(3), {})
+    panel.refresh(statuses={names[panel.model.order[0]]: "accepted"})
+    panel.model.set_class(2, "c2")
+    panel.resize(260, 400)
+    QApplication.processEvents()
+    bar, frozen = panel.view.horizontalScrollBar(), panel.frozen.overlay
+    assert bar.maximum() > 0 and not frozen.isVisible()          # unscrolled: the table's own columns show
+    bar.setValue(bar.maximum())
+    QApplication.processEvents()
+    header = panel.view.horizontalHeader()
+    assert frozen.isVisible() and frozen.width() == header.sectionSize(STATUS) + header.sectionSize(NAME)
+    row = frozen.rowHeight(0) // 2
+    x_name = frozen.columnViewportPosition(NAME) + 5
+    assert frozen.indexAt(QPoint(x_name, row)).data() == names[panel.model.order[0]]
+    assert frozen.indexAt(QPoint(frozen.columnViewportPosition(STATUS) + 5, row)).data() == "✓"
+    panel.view.verticalScrollBar().setValue(40)                  # the rows scroll together
+    assert frozen.verticalScrollBar().value() == 40
+    frozen_header = frozen.horizontalHeader()
+    qtbot.mouseClick(frozen_header.viewport(), Qt.LeftButton,
+                     pos=QPoint(frozen_header.sectionViewportPosition(NAME) + 10, frozen_header.height() // 2))
+    assert panel.model.sort_column == NAME and panel.model.sort_order == Qt.AscendingOrder   # as the table's header
+    assert [names[i] for i in panel.model.order[:3]] == names[:3]
+    bar.setValue(0)
+    QApplication.processEvents()
+    assert not frozen.isVisible()
