@@ -19,9 +19,10 @@ def input_path(text: str) -> Path:
     return Path(text)
 
 
-def output_file(text: str) -> Path:
-    """A file the command writes (through core.outputs' gate)."""
-    return Path(text)
+def output_file(text: str) -> str:
+    """A file the command writes (through core.outputs' gate). Kept as text: a Path would drop the trailing '/' by
+    which the gate tells that `--out results/` names a folder."""
+    return text
 
 
 def output_folder(text: str) -> Path:

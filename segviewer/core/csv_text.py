@@ -25,7 +25,7 @@ def write_rows(path: str | Path, header: Sequence[str], rows: Iterable[Sequence[
     invalid UTF-8 get replacement characters. OSError -> LoadError naming the path."""
     from .errors import valid_utf8
     from .outputs import atomic_output
-    with atomic_output(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+    with atomic_output(path, table=True) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(header)
         writer.writerows([valid_utf8(v) if isinstance(v, str) else v for v in row] for row in rows)

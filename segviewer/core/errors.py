@@ -140,6 +140,34 @@ def file_in_the_way(path: str | Path) -> Path | None:
     return None
 
 
+def dangling_link(path: str | Path) -> tuple[Path, str] | None:
+    """The first part of path, from the top (a folder above it, or path itself), that is a symbolic link to nothing,
+    with where it points; None when there is none. Writing there would create the link's target, wherever it
+    points, so every writer refuses such a path (lstat, never followed)."""
+    path = Path(path)
+    for part in (*reversed(path.parents), path):
+        if os.path.islink(part) and not os.path.exists(part):
+            return part, link_target(part)
+    return None
+
+
+def link_target(link: str | Path) -> str:
+    """Where a symbolic link points, as written in it (for messages); '?' when it cannot be read."""
+    try:
+        return os.readlink(link)
+    except OSError:
+        return "?"
+
+
+def names_a_folder(text: str | Path) -> bool:
+    """Whether a path given as text names a folder by its form alone: it ends with a separator, `.` or `..`
+    (a Path already dropped a trailing separator, so this looks at the text as given)."""
+    if not isinstance(text, str):
+        return False
+    seps = (os.sep, os.altsep) if os.altsep else (os.sep,)
+    return text.endswith(seps) or os.path.basename(text) in (".", "..")
+
+
 def all_failed(path: str | Path | None, failures: list, shown: int = 3) -> LoadError:
     """The error for a run in which every file failed: the count and the first few reasons."""
     reasons = "; ".join(str(f) for f in failures[:shown])

@@ -133,12 +133,13 @@ class OutputRun:
         if all(g is not guard for g in self.guards):
             self.guards.append(guard)
 
-    def check_file(self, path: str | Path, label: str) -> Path:
-        """The resolved target of one more output file, after every guard's check (LoadError when unsafe)."""
+    def check_file(self, path: str | Path, label: str, table: bool = False) -> Path:
+        """The resolved target of one more output file, after every guard's check (LoadError when unsafe);
+        table: a CSV table (core.output_kinds)."""
         from .outputs import OutputGuard
-        path = Path(path)
         for guard in self.guards or [OutputGuard(private_ok=self.private)]:
-            guard.check_file(label, path)
+            guard.check_file(label, path, table)
+        path = Path(path)
         target = resolved(path)
         other = self.targets.get(target)
         if other is not None:
@@ -147,13 +148,13 @@ class OutputRun:
 
     # ---- writing ----
     @contextmanager
-    def writing(self, path: str | Path, label: str = "output") -> Iterator[Path]:
+    def writing(self, path: str | Path, label: str = "output", table: bool = False) -> Iterator[Path]:
         """A temporary path for path's content; on success of the body it waits for commit(), on failure it is
         removed (an OSError becomes a LoadError naming path)."""
-        path = Path(path)
         if self.closed:
             raise RuntimeError("this output run is already committed or discarded")
-        target = self.check_file(path, label)
+        target = self.check_file(path, label, table)
+        path = Path(path)
         tmp = self._temp_for(path, target)
         try:
             yield tmp
@@ -298,10 +299,11 @@ def run_scope(own: bool = False, commit: bool = True, private: bool = False) -> 
 
 
 @contextmanager
-def atomic_output(path: str | Path, label: str = "output") -> Iterator[Path]:
+def atomic_output(path: str | Path, label: str = "output", table: bool = False) -> Iterator[Path]:
     """A temporary path for one output file, checked by the current run's guards; renamed when the run commits
-    (at once when no run is open). Any failure removes it and leaves the target as it was."""
-    with run_scope() as run, run.writing(path, label) as tmp:
+    (at once when no run is open). Any failure removes it and leaves the target as it was. table: a CSV table
+    (which replaces only a table, core.output_kinds)."""
+    with run_scope() as run, run.writing(path, label, table) as tmp:
         yield tmp
 
 

@@ -5,9 +5,11 @@ A guard knows what the run reads: its files (by resolved path and by inode/devic
 caught), its data folders (where a new file of a data type would be read as data), segviewer's own cache folders,
 and its QA sessions with their SQLite companions (`-wal`, `-shm`, `-journal`) whether they exist yet or not. An
 output is refused with one line naming the option when it would overwrite any of that, when it is another output
-of the run, when it is a folder, a FIFO, a device or lies under a file, when it is itself an SQLite database, or
-when it is named like a companion of an existing SQLite database (SQLite would take it for the database's own
-journal and discard it, or apply it).
+of the run, when it is a folder (or named like one: `out/`), a FIFO, a device or lies under a file, when it is a
+symbolic link or a folder above it is a link to nothing (nothing is ever written or created through a link),
+when it would replace a file of another kind (core.output_kinds: a CSV never over a class file, a PNG only over a
+PNG), when it is itself an SQLite database, or when it is named like a companion of an existing SQLite database
+(SQLite would take it for the database's own journal and discard it, or apply it).
 
     guard = OutputGuard().add_dataset(dataset).add_session(session)
     guard.check({"--out": out, "--per-image": per_image}, folders={"--figures": figures})
@@ -18,7 +20,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import LoadError, file_in_the_way, regular_file
+from .errors import LoadError, dangling_link, file_in_the_way, link_target, names_a_folder, regular_file
+from .output_kinds import check_replaced, check_table_name
 from .output_run import (NAME_MAX, atomic_output, current_run, fit_name, is_temp_name, private_output,  # noqa: F401
                          resolved, run_scope)
 
@@ -105,8 +108,12 @@ class OutputGuard:
     def check(self, files: dict[str, str | Path | None], folders: dict[str, str | Path | None] | None = None,
               formats: dict[str, tuple[str, ...]] | None = None) -> "OutputGuard":
         """Refuses (LoadError, nothing written) any output file or folder that is unsafe; labels name the options.
+        A file is a CSV table unless `formats` lists the extensions its option writes (a plot, a screenshot).
         Registers this guard with the open output run (core.output_run), whose writes it then checks too."""
         self.formats.update({k: v for k, v in (formats or {}).items() if k is not None})
+        for label, value in files.items():
+            if value is not None:
+                self.check_file(label, value, table=label not in self.formats)
         files = {k: Path(v) for k, v in files.items() if v is not None}
         folders = {k: Path(v) for k, v in (folders or {}).items() if v is not None}
         seen: dict[Path, str] = {}
@@ -115,7 +122,6 @@ class OutputGuard:
             if target in seen:
                 raise LoadError(path, f"{label} and {seen[target]} are the same file; give each output its own path")
             seen[target] = label
-            self.check_file(label, path)
         for label, path in folders.items():
             self.check_folder(label, path)
             target = resolved(path)
@@ -127,8 +133,11 @@ class OutputGuard:
             run.add_guard(self)
         return self
 
-    def check_file(self, label: str, path: str | Path) -> None:
-        """One output file: its type, what it is now (a regular file that no input shares), where it lies."""
+    def check_file(self, label: str, path: str | Path, table: bool = False) -> None:
+        """One output file: its type, what it is now (a regular file of the same kind that no input shares), where
+        it lies. table: a CSV table (core.output_kinds); else its kind is what its extension says."""
+        if names_a_folder(path):
+            raise LoadError(path, f"{label} ends with {path[-1]!r}, so it names a folder; give a file name")
         path = Path(path)
         target = resolved(path)
         exts = self.formats.get(label)
@@ -142,13 +151,14 @@ class OutputGuard:
         hit = self._input_paths().get(target)
         if hit is not None:
             raise LoadError(path, f"{label} would overwrite an input of this run ({hit}); refused, choose another file")
-        if os.path.lexists(target):
+        _check_links(path, label)
+        exists = os.path.lexists(target)
+        if exists:
             st = regular_file(path, label)
             found = self._input_ids().get((st.st_dev, st.st_ino))
             if found is not None:
                 raise LoadError(path, f"{label} would overwrite an input of this run ({found[1]}); refused, "
                                       "choose another file")
-            _check_kind(path, target, label)
         else:
             _check_parents(path, target, label)
         database = _journal_of(target)
@@ -156,9 +166,14 @@ class OutputGuard:
             raise LoadError(path, f"{label} is named like a companion of the SQLite database {database.name} (a QA "
                                   "session?), which SQLite would take for its own journal; refused, choose another name")
         self._check_place(path, target, label, file=True)
+        if table:
+            check_table_name(path, label)
+        if exists:
+            _check_kind(path, target, label, table)
 
     def check_folder(self, label: str, path: str | Path) -> None:
         path = Path(path)
+        _check_dangling(path, label)
         target = resolved(path)
         if target.exists() and not target.is_dir():
             raise LoadError(path, f"{label} must be a folder, but it is a file")
@@ -186,6 +201,23 @@ def _user_state_folders() -> list[Path]:
             resolved(journal_folder())]
 
 
+def _check_dangling(path: Path, label: str) -> None:
+    """No folder is ever created through a link: a link to nothing above (or as) an output is refused."""
+    dangling = dangling_link(path)
+    if dangling is not None:
+        link, points_to = dangling
+        raise LoadError(path, f"{label}: {link} is a symbolic link to {points_to}, which does not exist; segviewer "
+                              "never writes through a link, give a real folder")
+
+
+def _check_links(path: Path, label: str) -> None:
+    """An output file is never a symbolic link (replacing what it points to, or creating it, wherever that is)."""
+    _check_dangling(path.parent, label)
+    if os.path.islink(path):
+        raise LoadError(path, f"{label} is a symbolic link (to {link_target(path)}); segviewer never writes "
+                              "through a link, give the file's own path")
+
+
 def _check_parents(path: Path, target: Path, label: str) -> None:
     """The nearest existing ancestor must be a folder (the rest is created when writing)."""
     blocker = file_in_the_way(target)
@@ -198,18 +230,14 @@ def _is_sqlite(path: Path) -> bool:
     return read_head(path).startswith(SQLITE_HEADER)
 
 
-def _check_kind(path: Path, target: Path, label: str) -> None:
-    """An existing file is replaced only by a file of its own kind: a CSV never replaces an image, an array or a
-    database, whatever the run reads (a run without a dataset does not know the dataset's files)."""
-    from .reads import SIGNATURES, detect, matches_extension, read_head
+def _check_kind(path: Path, target: Path, label: str, table: bool) -> None:
+    """An existing file is replaced only by a file of its own kind (core.output_kinds), whatever the run reads (a
+    run without a dataset does not know the dataset's files)."""
+    from .reads import read_head
     head = read_head(target)
     if head.startswith(SQLITE_HEADER):
         raise LoadError(path, f"{label} is an SQLite database (a QA session?); refused, choose another file")
-    found = detect(head)
-    text_output = path.suffix.lower() not in SIGNATURES      # a CSV: never over a file of a binary format
-    if found is not None and (text_output or not matches_extension(path, head)):
-        raise LoadError(path, f"{label} is {found if found.startswith('a') else 'a ' + found + ' file'}, not the "
-                              f"{path.suffix or 'text'} file this writes; refused, choose another file")
+    check_replaced(path, head, label, table)
 
 
 def _journal_of(target: Path) -> Path | None:

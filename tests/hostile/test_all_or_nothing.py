@@ -38,22 +38,22 @@ def test_full_disk_on_the_second_csv_leaves_the_first_as_it_was(tmp_path, monkey
     import segviewer.core.csv_text as csv_text
     base = make_base(tmp_path / "data", n=2)
     out, per_image = tmp_path / "o.csv", tmp_path / "pi.csv"
-    out.write_text("yesterday\n")
+    out.write_text("class_id,yesterday\n")
     fail_nth(monkeypatch, csv_text, "open", 2)          # the per-image CSV's file: the disk is full
     line = refused(tmp_path, ["export", *data_args(base), "--out", out, "--per-image", per_image],
                    "pi.csv", "the disk is full")
-    assert out.read_text() == "yesterday\n" and not per_image.exists() and temporaries(tmp_path) == []
+    assert out.read_text() == "class_id,yesterday\n" and not per_image.exists() and temporaries(tmp_path) == []
     assert "unchanged" in line
 
 
 def test_a_failed_rename_puts_back_the_outputs_already_renamed(tmp_path, monkeypatch):
     base = make_base(tmp_path / "data", n=2)
     out, per_image = tmp_path / "o.csv", tmp_path / "pi.csv"
-    out.write_text("old per-class\n")
-    per_image.write_text("old per-image\n")
+    out.write_text("class_id,old per-class\n")
+    per_image.write_text("image,old per-image\n")
     fail_nth(monkeypatch, output_run.os, "replace", 2, errno.EIO)
     refused(tmp_path, ["export", *data_args(base), "--out", out, "--per-image", per_image], "input/output error")
-    assert out.read_text() == "old per-class\n" and per_image.read_text() == "old per-image\n"
+    assert out.read_text() == "class_id,old per-class\n" and per_image.read_text() == "image,old per-image\n"
 
 
 def test_a_computation_that_fails_after_a_write_leaves_nothing(tmp_path):
@@ -174,10 +174,10 @@ def test_evaluator_to_csv_writes_both_files_or_neither(tmp_path):
     import segviewer
     ev = segviewer.Evaluator(num_classes=3)
     ev.update(torch.zeros(1, 3, 4, 4), torch.zeros(1, 4, 4, dtype=torch.long))
-    (tmp_path / "pc.csv").write_text("old\n")
+    (tmp_path / "pc.csv").write_text("class_id,old\n")
     with pytest.raises(segviewer.LoadError, match="per_image"):
         ev.to_csv(tmp_path / "pc.csv", per_image=tmp_path)          # a folder: refused before either is written
-    assert (tmp_path / "pc.csv").read_text() == "old\n"
+    assert (tmp_path / "pc.csv").read_text() == "class_id,old\n"
     ev.to_csv(tmp_path / "pc.csv", per_image=tmp_path / "pi.csv")
     assert next(csv.reader(open(tmp_path / "pi.csv")))[0] == "image"
 

@@ -1,7 +1,9 @@
 """Every output option of every command walks through the output gate: a symlink to the ground truth, a hard
-link to the class file, a name SQLite would take for a session's journal, a FIFO — each refused in one line naming
-the option, nothing changed. The options are enumerated from the parsers: a path option must say what it is
-(input_path, output_file, output_folder, session_file), so one added later without the gate fails here."""
+link to the class file, a name SQLite would take for a session's journal, a FIFO, a symlink to nothing (whose
+target and folders would be created elsewhere), a file output named like a folder (`new/`), a dataset.json — each
+refused in one line naming the option, nothing changed. The options are enumerated from the parsers: a path option
+must say what it is (input_path, output_file, output_folder, session_file), so one added later without the gate
+fails here."""
 import argparse
 import os
 from pathlib import Path
@@ -53,6 +55,17 @@ def hostile_target(kind: str, base: dict, tmp: Path, suffix: str) -> Path:
         return tmp / f"hard{suffix}"
     if kind == "journal-of-a-database":        # named like the companion of an SQLite database that exists
         return tmp / f"{base['session'].name}-wal"
+    if kind == "dangling-symlink":             # its target's folders do not exist either: nothing may make them
+        (tmp / f"dangling{suffix}").symlink_to(tmp / "elsewhere" / "deeper" / f"x{suffix}")
+        return tmp / f"dangling{suffix}"
+    if kind == "under-a-dangling-folder-link":
+        (tmp / "gone").symlink_to(tmp / "elsewhere" / "deeper")
+        return tmp / "gone" / "sub" / f"x{suffix}"
+    if kind == "trailing-slash":
+        return f"{tmp / 'newdir'}{os.sep}"
+    if kind == "a-dataset-json":               # nnU-Net's, of a dataset this run does not read
+        (tmp / "dataset.json").write_text('{"labels": {"background": 0, "liver": 1}}')
+        return tmp / "dataset.json"
     os.mkfifo(tmp / f"pipe{suffix}")
     return tmp / f"pipe{suffix}"
 
@@ -64,7 +77,12 @@ def make_world(tmp: Path) -> dict:
     return base
 
 
-FILE_KINDS = ("symlink-to-gt", "hardlink-to-class-file", "journal-of-a-database", "fifo")
+# what the line says besides the option (for a CSV option, for an image option), where it matters which check spoke
+FILE_KINDS = {"symlink-to-gt": None, "hardlink-to-class-file": None, "journal-of-a-database": None, "fifo": None,
+              "dangling-symlink": ("is a symbolic link (to ",) * 2,
+              "under-a-dangling-folder-link": ("gone is a symbolic link to ",) * 2,
+              "trailing-slash": ("so it names a folder; give a file name",) * 2,
+              "a-dataset-json": (".json is another kind of file's extension", "unknown file type '.json'")}
 
 
 @pytest.mark.parametrize("kind", FILE_KINDS)
@@ -79,7 +97,9 @@ def test_every_output_file_option_is_gated(tmp_path, kind):
         target = hostile_target(kind, base, tmp, suffix)
         safe_out = [] if option == "--out" or command == "gui" else ["--out", tmp / "o.csv"]
         command_word = [] if command == "gui" else [command]
-        refused(tmp, [*command_word, *base_args(command, base, tmp), *safe_out, option, target], option)
+        line = refused(tmp, [*command_word, *base_args(command, base, tmp), *safe_out, option, target], option)
+        if FILE_KINDS[kind] is not None:
+            assert FILE_KINDS[kind][suffix == ".png"] in line, line
 
 
 def test_every_output_folder_option_is_gated_file_by_file(tmp_path):
@@ -134,3 +154,27 @@ def test_a_planted_probe_link_in_a_shared_datasets_cache_folder_is_never_written
     with segviewer.open(gt=base["gt"], logits=base["pred"]) as ins:
         ins.dataset_scores()
     assert victim.read_text() == "precious"
+
+
+@pytest.mark.parametrize("where", ["is-the-link", "under-the-link"])
+def test_no_folder_output_is_made_through_a_link_to_nothing(tmp_path, where):
+    """A folder output that is (or lies under) a symlink to a missing folder: mkdir would make that folder, and its
+    parents, wherever the link points."""
+    options = [(c, o) for c, o, t in output_options() if t is output_folder]
+    for i, (command, option) in enumerate(options):
+        tmp = tmp_path / str(i)
+        tmp.mkdir()
+        base = make_world(tmp)
+        (tmp / "gone").symlink_to(tmp / "elsewhere" / "deeper")
+        folder = tmp / "gone" if where == "is-the-link" else tmp / "gone" / "figs"
+        args = (["demo", folder, "--no-gui"] if command == "demo" else
+                [command, *base_args(command, base, tmp), "--out", tmp / "o.csv", option, folder, "--worst", "1"])
+        refused(tmp, args, "gone is a symbolic link to ", "which does not exist")
+
+
+def test_a_folder_output_may_end_with_a_slash(tmp_path):
+    base = make_base(tmp_path / "data")
+    result = run_cli("export", *data_args(base), "--out", tmp_path / "o.csv", "--figures", f"{tmp_path / 'figs'}/",
+                     "--worst", "1")
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in (tmp_path / "figs").iterdir()] == ["001-img0.png"]

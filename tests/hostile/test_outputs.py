@@ -73,14 +73,14 @@ def test_unsafe_output_is_refused_before_any_work(tmp_path, command, extra, reas
 def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch, code, words):
     base = make_base(tmp_path / "data")
     out = tmp_path / "o.csv"
-    out.write_text("old results\n")
+    out.write_text("class_id,old results\n")
     import segviewer.core.output_run as outputs
 
     def fail(*_):
         raise OSError(code, os.strerror(code))
     monkeypatch.setattr(outputs.os, "replace", fail)
     line = refused(tmp_path, ["export", *data_args(base), "--out", out], "o.csv", words)
-    assert "unchanged" in line and out.read_text() == "old results\n"
+    assert "unchanged" in line and out.read_text() == "class_id,old results\n"
 
 
 def test_write_into_a_missing_folder_works_and_is_atomic(tmp_path):
@@ -156,7 +156,7 @@ def test_out_of_range_numbers_are_refused(tmp_path, command, extra, option):
 def test_a_writer_that_fails_midway_leaves_the_old_file_and_no_temporary(tmp_path):
     from segviewer.core.csv_text import write_rows
     out = tmp_path / "o.csv"
-    out.write_text("old\n")
+    out.write_text("h,old\n")
     os.chmod(out, 0o640)
 
     def rows():
@@ -164,7 +164,65 @@ def test_a_writer_that_fails_midway_leaves_the_old_file_and_no_temporary(tmp_pat
         raise RuntimeError("the computation broke")
     with pytest.raises(RuntimeError):
         write_rows(out, ["h"], rows())
-    assert out.read_text() == "old\n" and os.listdir(tmp_path) == ["o.csv"]
+    assert out.read_text() == "h,old\n" and os.listdir(tmp_path) == ["o.csv"]
     write_rows(out, ["h"], [["=1+1"], ["caf\udce9"]])
     assert out.read_text(encoding="utf-8").splitlines() == ["h", "=1+1", "caf\ufffd"]
     assert os.stat(out).st_mode & 0o777 == 0o640   # the old file's permissions are kept
+
+
+@pytest.mark.parametrize("name", ["classes.json", "classes.toml", "demo.json", "dataset.json"])
+def test_a_csv_never_takes_a_dataset_files_name(tmp_path, name):
+    """Without --classes the run does not read the folder's class file, so only its kind protects it: a CSV is
+    never named like a JSON or TOML file, existing or not (the folder would no longer open)."""
+    base = make_base(tmp_path / "data")
+    target = base["root"] / name
+    if name != "classes.json":
+        target.write_text('{"labels": {"background": 0}}' if name.endswith(".json") else 'names = ["a", "b"]\n')
+    (base["root"] / "new").mkdir()
+    for out in (target, base["root"] / "new" / name):      # an existing one, and a new one
+        refused(tmp_path, ["export", "--gt", base["gt"], "--logits", base["pred"], "--out", out],
+                str(out), f"--out writes a CSV table, and {out.suffix} is another kind of file's extension")
+
+
+@pytest.mark.parametrize("content", ['{"ignore_index": 255, "names": ["a", "b"]}\n', "names:\n  - road\n",
+                                     "Notes, to keep\n", "class_id\n", "\x00\x01binary", "caf\xe9,x\n"])
+def test_a_csv_replaces_only_a_csv_segviewer_could_have_written(tmp_path, content):
+    """An existing file whose name says nothing (`results`) is replaced only when it reads as one of segviewer's
+    tables: a header of two columns or more, the first a lower-case name."""
+    base = make_base(tmp_path / "data")
+    out = tmp_path / "results"
+    out.write_bytes(content.encode("latin-1"))
+    refused(tmp_path, ["export", *data_args(base), "--out", out], "results",
+            "--out is not a CSV table segviewer writes")
+
+
+def test_a_csv_replaces_the_one_an_earlier_run_wrote(tmp_path):
+    base = make_base(tmp_path / "data")
+    out = tmp_path / "results"
+    (tmp_path / "empty.csv").touch()
+    for target in (out, out, tmp_path / "empty.csv"):
+        result = run_cli("export", *data_args(base), "--out", target, "--threshold", "0.3")
+        assert result.returncode == 0, result.stderr
+        assert target.read_text().startswith("class_id,class_name,gt_pixels,")
+
+
+def test_every_header_segviewer_writes_reads_as_one_of_its_tables(tmp_path):
+    """The rule above must let every CSV segviewer writes be written again: each module's *_COLUMNS header (and
+    the reviewer table, whose columns after the first three are the session's statuses)."""
+    import importlib
+    import pkgutil
+    import segviewer.core
+    from segviewer.core.output_kinds import reads_as_table
+    from segviewer.core.csv_text import write_rows
+    headers = []
+    for info in pkgutil.iter_modules(segviewer.core.__path__):
+        module = importlib.import_module(f"segviewer.core.{info.name}")
+        headers += [v for k, v in vars(module).items() if k.endswith("COLUMNS") and isinstance(v, tuple)
+                    and all(isinstance(c, str) for c in v)]
+    from segviewer.core.qa_report import REVIEWER_COLUMNS
+    headers.append((*REVIEWER_COLUMNS, "needs fix", "=odd, \"status\""))
+    assert len(headers) >= 20, headers
+    for i, header in enumerate(headers):
+        path = tmp_path / f"{i}.csv"
+        write_rows(path, header, [["x"] * len(header)])
+        assert reads_as_table(path), header

@@ -5,8 +5,13 @@ parameter pass through as given. segviewer adds only what is missing: a connect 
 user timeout (a dropped network is noticed in seconds, not minutes), its application name, and on every
 connection `search_path = pg_catalog, pg_temp`, so no object of anyone else's is ever found by name.
 Messages from libpq are passed through the target's mask: no password reaches the user, a log or an exception.
+libpq prints one message of its own on stderr, before any error: that it ignores a password file others may read
+(or that is no plain file). That file is checked here first and refused in the one line of the error instead.
 """
 from __future__ import annotations
+
+import os
+import stat
 
 try:
     import psycopg
@@ -41,6 +46,7 @@ def conninfo_with_defaults(target: PgTarget) -> str:
 
 def connect(target: PgTarget, conninfo: str):
     """An autocommit connection with the safe search_path; SessionError (masked, one line) when it fails."""
+    check_password_file(target, pg_conninfo.conninfo_to_dict(conninfo))
     try:
         con = psycopg.connect(conninfo, autocommit=True)
     except psycopg.Error as exc:
@@ -52,6 +58,25 @@ def connect(target: PgTarget, conninfo: str):
         con.close()
         raise SessionError(target, f"cannot prepare the connection: {reason(target, exc)}") from None
     return con
+
+
+def check_password_file(target: PgTarget, settings: dict) -> None:
+    """The password file libpq would read (no password given: `passfile`, $PGPASSFILE or ~/.pgpass) must be a plain
+    file only its owner may read; libpq would print a warning of its own and ignore it (SessionError instead)."""
+    if os.name == "nt" or settings.get("password") or os.environ.get("PGPASSWORD"):
+        return
+    passfile = settings.get("passfile") or os.environ.get("PGPASSFILE") or os.path.join(os.path.expanduser("~"),
+                                                                                          ".pgpass")
+    try:
+        mode = os.stat(passfile).st_mode
+    except OSError:
+        return   # libpq goes on without a password file it cannot find
+    if not stat.S_ISREG(mode):
+        raise SessionError(target, f"the password file {passfile} is not a plain file; give a file, or no passfile")
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise SessionError(target, f"the password file {passfile} has group or world access "
+                                   f"({stat.filemode(mode)[1:]}); libpq reads it only when it is u=rw (0600) or "
+                                   "less: chmod 600 it")
 
 
 def reason(target: PgTarget, exc: Exception) -> str:

@@ -1,6 +1,7 @@
 """The embedded store: one SQLite file per session, every change committed at once (WAL, so windows share it).
 
-The file is made only by the first change (a refused change leaves nothing behind); an existing one is checked
+The file is made only by the first change (a refused change leaves nothing behind: core.sessions.sqlite_new
+removes what it made); an existing one is checked
 (sqlite_files.check_session) before anything is read or written. A version-1 file is read as it is when opened
 read-only and migrated to the history of changes, in one transaction, when opened for writing. Writers wait their
 turn (busy timeout) instead of failing.
@@ -12,12 +13,12 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from ..errors import os_reason
 from .legacy import read_v1_changes
 from .model import (APP_ID, DEFAULT_STATUSES, MAX_CHANGE_ID, MAX_IMAGE, MAX_NOTE, MAX_REVIEWER, MAX_STATUS,
                     SCHEMA_VERSION, BadValue, Change, SessionError, check_statuses, read_change, read_statuses)
 from .sqlite_files import (CHANGES_INDEX, CHANGES_TABLE, NEW_SESSION, ReadOnlyFile, check_session, connect_writable,
                            existing_file, has_content, not_a_companion, session_reason, use_wal)
+from .sqlite_new import NewSessionFile
 from .store import SessionStore
 
 CHANGE_COLUMNS = (f"seq, substr(change_id, 1, {MAX_CHANGE_ID + 1}), substr(image, 1, {MAX_IMAGE + 1}), "
@@ -61,7 +62,7 @@ class SqliteStore(SessionStore):
         try:
             return action(*args)
         except sqlite3.Error as exc:
-            raise SessionError(self.path, session_reason(exc)) from None
+            raise SessionError(self.path, session_reason(exc, self.path)) from None
         except BadValue as exc:
             raise SessionError(self.path, f"damaged session file ({exc}); it was left untouched") from None
 
@@ -111,26 +112,37 @@ class SqliteStore(SessionStore):
             self.con.execute("DELETE FROM sqlite_sequence WHERE name='history'")
             self.con.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
 
-    def _create(self) -> None:
-        """The session file, made by the first change (or found made by another process meanwhile)."""
+    def _create(self) -> NewSessionFile:
+        """The session file, made for the first change and connected; its tables are made in the change's own
+        transaction (_make_tables), so a refused first change leaves no session behind."""
         not_a_companion(self.path)
+        new = NewSessionFile(self.path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SessionError(self.path, f"cannot create the session's folder: {os_reason(exc)}") from None
-        self.con = connect_writable(self.path)
-        with self._transaction():
-            if self.con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
-                wanted = self._statuses
-                self._read_schema(self.con, False)
-                self._check_wanted(wanted or None)
-                return
-            for sql in NEW_SESSION:
-                self.con.execute(sql)
-            self.con.execute("INSERT INTO meta VALUES ('app', ?), ('schema_version', ?)", (APP_ID, str(SCHEMA_VERSION)))
-            self._statuses = self._statuses or DEFAULT_STATUSES
-            self.con.executemany("INSERT INTO statuses VALUES (?, ?)", enumerate(self._statuses))
-        self._guard(use_wal, self.con)
+            if not new.made:    # made by another process since this store looked: checked like any session
+                existing_file(self.path)
+            self.con = self._guard(connect_writable, self.path)
+        except BaseException:
+            self._discard(new)
+            raise
+        return new
+
+    def _make_tables(self) -> None:
+        """segviewer's tables in a new file (inside a transaction), or the schema another process made meanwhile."""
+        if self.con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
+            wanted = self._statuses
+            self._read_schema(self.con, False)
+            self._check_wanted(wanted or None)
+            return
+        for sql in NEW_SESSION:
+            self.con.execute(sql)
+        self.con.execute("INSERT INTO meta VALUES ('app', ?), ('schema_version', ?)", (APP_ID, str(SCHEMA_VERSION)))
+        self._statuses = self._statuses or DEFAULT_STATUSES
+        self.con.executemany("INSERT INTO statuses VALUES (?, ?)", enumerate(self._statuses))
+
+    def _discard(self, new: NewSessionFile) -> None:
+        """A refused first change: the connection closed and the files this call made removed."""
+        self.close()
+        new.remove()
 
     @contextmanager
     def _transaction(self):
@@ -138,7 +150,7 @@ class SqliteStore(SessionStore):
         try:
             self.con.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise SessionError(self.path, session_reason(exc)) from None
+            raise SessionError(self.path, session_reason(exc, self.path)) from None
         try:
             yield
             self.con.execute("COMMIT")
@@ -158,7 +170,7 @@ class SqliteStore(SessionStore):
         if "full" in str(exc).lower() and self._counter_exhausted():
             return (f"the session's change counter reached its maximum ({MAX_SEQ:,}), so no change can be added to "
                     "this file; nothing was changed (qa-merge copies its history into a new session)")
-        return session_reason(exc)
+        return session_reason(exc, self.path)
 
     def _counter_exhausted(self) -> bool:
         try:
@@ -190,16 +202,32 @@ class SqliteStore(SessionStore):
         """Commits changes in one transaction, in order; a change whose id is already there is skipped (merges and
         replays add nothing twice). Returns the changes added, as stored."""
         self._check_writable()
-        if self.con is None:
-            self._create()
+        new = self._create() if self.con is None else None
         added = []
-        with self._transaction():
-            for change in changes:
-                change = self._with_prev(change)
-                cur = self.con.execute(INSERT, _values(change))
-                if cur.rowcount:
-                    added.append(replace(change, seq=int(cur.lastrowid)))
+        try:
+            with self._transaction():
+                if new is not None:
+                    self._make_tables()
+                for change in changes:
+                    change = self._with_prev(change)
+                    cur = self.con.execute(INSERT, _values(change))
+                    if cur.rowcount:
+                        added.append(replace(change, seq=int(cur.lastrowid)))
+        except BaseException:
+            if new is not None:
+                self._discard(new)
+            raise
+        if new is not None:
+            self._start_wal()
         return added
+
+    def _start_wal(self) -> None:
+        """WAL for a session just made. The change is committed either way: a file left in rollback mode (another
+        process held it past the busy timeout) is still a whole session, whose readers only wait for writers."""
+        try:
+            self._guard(use_wal, self.con)
+        except SessionError:
+            pass
 
     def _with_prev(self, change: Change) -> Change:
         row = self.con.execute(f"SELECT {CHANGE_COLUMNS} FROM changes WHERE image = ? ORDER BY seq DESC LIMIT 1",

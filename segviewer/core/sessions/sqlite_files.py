@@ -10,15 +10,18 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import stat
 import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
 
-from ..errors import LoadError, file_in_the_way, os_reason, plain, regular_file
+from ..errors import (LoadError, dangling_link, file_in_the_way, link_target, not_a_file, os_reason, plain,
+                      regular_file)
 from .model import APP_ID, SCHEMA_VERSION, SessionError
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+COMPANIONS = ("-wal", "-shm", "-journal")   # files SQLite keeps beside a database and writes as part of it
 BUSY_TIMEOUT_S = 10.0   # another reviewer's write holds the file for milliseconds: wait, do not fail
 
 def _objects(*tables: tuple[str, str, tuple[str, ...]]) -> dict:
@@ -51,8 +54,9 @@ SCHEMAS = {1: V1, 2: V2}
 NEW_SESSION = (META_TABLE, STATUSES_TABLE, CHANGES_TABLE, CHANGES_INDEX)
 
 
-def session_reason(exc: Exception) -> str:
-    """What an SQLite error means for the user (a read-only or full disk is not a damaged session)."""
+def session_reason(exc: Exception, path: Path | None = None) -> str:
+    """What an SQLite error on the session file at path means for the user (a read-only or full disk is not a
+    damaged session)."""
     text = str(exc).lower()
     if "readonly" in text or "read-only" in text:
         return "the session file (or its folder) is read-only; nothing was changed"
@@ -61,7 +65,7 @@ def session_reason(exc: Exception) -> str:
     if "locked" in text or "busy" in text:
         return f"the session stayed locked by another program for {BUSY_TIMEOUT_S:.0f} s; nothing was changed"
     if "unable to open" in text:
-        return "cannot open the session file (its folder is missing or read-only)"
+        return _unopenable(path)
     if "malformed" in text or "not a database" in text or "corrupt" in text:
         return f"damaged session file ({plain(exc)}); it was left untouched"
     if "disk i/o" in text:
@@ -69,11 +73,24 @@ def session_reason(exc: Exception) -> str:
     return f"session file cannot be used ({plain(exc)})"
 
 
+def _unopenable(path: Path | None) -> str:
+    folder = path.parent if path is not None else None
+    if folder is not None and folder.is_dir() and not os.access(folder, os.W_OK):
+        return f"cannot open the session file: its folder {folder} is read-only; nothing was changed"
+    return "SQLite cannot open the session file or the -wal / -shm beside it; nothing was changed"
+
+
 def existing_file(path: Path) -> bool:
-    """True when a session file exists (a regular file); refuses folders, FIFOs, devices and a parent that is a file."""
+    """True when a session file exists (a regular file); refuses folders, FIFOs, devices, a parent that is a file,
+    a link to nothing on the way (SQLite would create its target), and companions that are links or no files."""
     blocker = file_in_the_way(path)
     if blocker is not None:
         raise SessionError(path, f"cannot hold a session: {blocker} is a file, not a folder")
+    dangling = dangling_link(path)
+    if dangling is not None:
+        raise SessionError(path, f"{dangling[0]} is a symbolic link to {dangling[1]}, which does not exist; "
+                                 "a session is never made through a link")
+    _check_companions(path)
     if not os.path.lexists(path):
         return False
     try:
@@ -83,10 +100,30 @@ def existing_file(path: Path) -> bool:
     return True
 
 
+def _check_companions(path: Path) -> None:
+    """SQLite opens a session's -wal, -shm and -journal for writing (also to read a -wal): each must be a plain
+    file that SQLite made, never a link it would write through."""
+    for suffix in COMPANIONS:
+        companion = Path(f"{path}{suffix}")
+        try:
+            st = os.lstat(companion)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise SessionError(path, f"cannot check its {suffix[1:]} file {companion.name}: "
+                                     f"{os_reason(exc, writing=False)}") from None
+        if stat.S_ISLNK(st.st_mode):
+            raise SessionError(path, f"its {suffix[1:]} file {companion.name} is a symbolic link (to "
+                                     f"{link_target(companion)}), not a file SQLite made; refused untouched")
+        problem = not_a_file(st)
+        if problem:
+            raise SessionError(path, f"its {suffix[1:]} file {companion.name} {problem}; refused untouched")
+
+
 def not_a_companion(path: Path) -> None:
     """A new session file must not be named like a session's -wal, -shm or -journal: SQLite would read it as part
     of that session (and rewrite it) — also of one made later under the shorter name."""
-    for suffix in ("-wal", "-shm", "-journal"):
+    for suffix in COMPANIONS:
         if path.name.endswith(suffix):
             raise SessionError(path, f"is where SQLite keeps the {suffix[1:]} of a session named "
                                      f"{path.name[: -len(suffix)]}; choose another name for a new session")
