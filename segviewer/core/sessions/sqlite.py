@@ -1,7 +1,7 @@
 """The embedded store: one SQLite file per session, every change committed at once (WAL, so windows share it).
 
-The file is made only by the first change (a refused change leaves nothing behind: core.sessions.sqlite_new
-removes what it made); an existing one is checked
+The file is made only by the first change, written whole and then linked into place (core.sessions.sqlite_new: no
+other process sees a half-made session, and a refused change leaves nothing behind); an existing one is checked
 (sqlite_files.check_session) before anything is read or written. A version-1 file is read as it is when opened
 read-only and migrated to the history of changes, in one transaction, when opened for writing. Writers wait their
 turn (busy timeout) instead of failing.
@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .legacy import read_v1_changes
+from ..errors import OptionError
 from .model import (APP_ID, DEFAULT_STATUSES, MAX_CHANGE_ID, MAX_IMAGE, MAX_NOTE, MAX_REVIEWER, MAX_STATUS,
                     SCHEMA_VERSION, BadValue, Change, SessionError, check_statuses, read_change, read_statuses)
 from .sqlite_files import (CHANGES_INDEX, CHANGES_TABLE, NEW_SESSION, ReadOnlyFile, check_session, connect_writable,
@@ -40,6 +41,7 @@ class SqliteStore(SessionStore):
         super().__init__(Path(path), reviewer)
         self.path = self.target
         self.con: sqlite3.Connection | None = None
+        self._found_empty = False              # connected to a file with no tables yet (see _tables_under_lock)
         self._file: ReadOnlyFile | None = None
         self._legacy: list[Change] | None = None
         wanted = check_statuses(statuses, "statuses") if statuses else None
@@ -79,7 +81,7 @@ class SqliteStore(SessionStore):
         self.con = connect_writable(self.path)
         try:
             if not self.con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
-                self.con.close()   # being made by another process right now: _create waits for it
+                self.con.close()   # an empty file (not a session yet): the first change makes its tables
                 self.con = None
                 return
             version = self._read_schema(self.con, False)
@@ -112,37 +114,44 @@ class SqliteStore(SessionStore):
             self.con.execute("DELETE FROM sqlite_sequence WHERE name='history'")
             self.con.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
 
-    def _create(self) -> NewSessionFile:
-        """The session file, made for the first change and connected; its tables are made in the change's own
-        transaction (_make_tables), so a refused first change leaves no session behind."""
+    def _add_to_new_file(self, changes: list[Change]) -> list[Change] | None:
+        """The session made with its first changes (sqlite_new: written whole, then linked into place); None when
+        another process made it meanwhile, or an empty file was there (then connected to it, for add_changes)."""
         not_a_companion(self.path)
+        wanted = self._statuses               # as asked, before the new file's tables give it the default ones
         new = NewSessionFile(self.path)
         try:
-            if not new.made:    # made by another process since this store looked: checked like any session
-                existing_file(self.path)
-            self.con = self._guard(connect_writable, self.path)
+            self.con = self._guard(connect_writable, new.temp)
+            with self._transaction():
+                self._make_tables()
+                added = self._insert(changes)
+            self.close()
+            placed = new.place()
         except BaseException:
-            self._discard(new)
+            self.close()
+            new.remove()
             raise
-        return new
+        existing_file(self.path)
+        if placed:
+            self.con = self._guard(connect_writable, self.path)
+            self._start_wal()
+            return added
+        self._statuses = wanted
+        self._guard(self._open_writable)          # theirs: checked like any session, its statuses the ones asked
+        if self.con is None:                       # found empty: add_changes makes or checks it under its lock
+            self.con = self._guard(connect_writable, self.path)
+            self._found_empty = True
+        else:
+            self._check_wanted(wanted or None)
+        return None
 
     def _make_tables(self) -> None:
-        """segviewer's tables in a new file (inside a transaction), or the schema another process made meanwhile."""
-        if self.con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
-            wanted = self._statuses
-            self._read_schema(self.con, False)
-            self._check_wanted(wanted or None)
-            return
+        """segviewer's tables, in the first change's transaction."""
         for sql in NEW_SESSION:
             self.con.execute(sql)
         self.con.execute("INSERT INTO meta VALUES ('app', ?), ('schema_version', ?)", (APP_ID, str(SCHEMA_VERSION)))
         self._statuses = self._statuses or DEFAULT_STATUSES
         self.con.executemany("INSERT INTO statuses VALUES (?, ?)", enumerate(self._statuses))
-
-    def _discard(self, new: NewSessionFile) -> None:
-        """A refused first change: the connection closed and the files this call made removed."""
-        self.close()
-        new.remove()
 
     @contextmanager
     def _transaction(self):
@@ -202,23 +211,39 @@ class SqliteStore(SessionStore):
         """Commits changes in one transaction, in order; a change whose id is already there is skipped (merges and
         replays add nothing twice). Returns the changes added, as stored."""
         self._check_writable()
-        new = self._create() if self.con is None else None
+        if self.con is None:
+            added = self._add_to_new_file(changes)
+            if added is not None:
+                return added
+        with self._transaction():
+            if self._found_empty:
+                self._tables_under_lock()
+            return self._insert(changes)
+
+    def _tables_under_lock(self) -> None:
+        """A file found empty, now under the write lock: still empty (someone's `touch`), it gets the tables in
+        this change's transaction (a refused change leaves it empty); a session by now, it is checked as any
+        (its statuses the ones asked) before a change goes in."""
+        if self.con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
+            wanted = self._statuses
+            self._read_schema(self.con, False)
+            self._check_wanted(wanted or None)
+        else:
+            self._make_tables()
+        self._found_empty = False
+
+    def _insert(self, changes: list[Change]) -> list[Change]:
         added = []
-        try:
-            with self._transaction():
-                if new is not None:
-                    self._make_tables()
-                for change in changes:
-                    change = self._with_prev(change)
-                    cur = self.con.execute(INSERT, _values(change))
-                    if cur.rowcount:
-                        added.append(replace(change, seq=int(cur.lastrowid)))
-        except BaseException:
-            if new is not None:
-                self._discard(new)
-            raise
-        if new is not None:
-            self._start_wal()
+        for change in changes:
+            if change.status is not None and change.status not in self._statuses:
+                # named against the statuses a new session would get, and another process made it first with its own
+                raise OptionError(f"status {change.status!r} is not one of this session's statuses "
+                                  f"({', '.join(self._statuses)}): another reviewer made it just now with these; "
+                                  "nothing was changed")
+            change = self._with_prev(change)
+            cur = self.con.execute(INSERT, _values(change))
+            if cur.rowcount:
+                added.append(replace(change, seq=int(cur.lastrowid)))
         return added
 
     def _start_wal(self) -> None:

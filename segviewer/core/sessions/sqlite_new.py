@@ -1,61 +1,62 @@
-"""A new session file: made by its first change, and gone again when that change is refused.
+"""A new session file: written whole under a temporary name beside it, then linked into place.
 
-The file is created here (O_EXCL, never through a link) before SQLite opens it, so a read-only folder or a full
-disk is told in words, and the call knows which files are its own: when the first change is refused (a full disk,
-a lock, a bad value), the file, the -wal / -shm / -journal SQLite made beside it and the folders made for it are
-removed. A file that existed before the call is never removed.
+The first change and segviewer's tables are committed into a file of this call's own (O_EXCL, never through a
+link) and only then given the session's name with a hard link, which fails when the name exists. So no other
+process ever sees a half-made session: it finds no file, or a whole one. When another process made the session
+first, this call's file is dropped and its change goes into theirs like any change. A refused first change (a full
+disk, a read-only folder, a bad value) removes this call's file, the journal SQLite made beside it and the folders
+made for it; a file under the session's name is never removed, whoever made it.
 """
 from __future__ import annotations
 
+import errno
 import os
+import secrets
 from pathlib import Path
 
 from ..errors import os_reason
 from .model import SessionError
 from .sqlite_files import COMPANIONS
 
+NO_HARD_LINKS = {errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK}
+
 
 class NewSessionFile:
-    """made: this call created the file (else another process did, just now, or an empty file was there)."""
-
     def __init__(self, path: Path):
         self.path = path
-        self.companions = [Path(f"{path}{s}") for s in COMPANIONS if not os.path.lexists(f"{path}{s}")]
         self.folders = _make_folders(path)
-        self.made, self._id = False, None
+        self.temp = path.with_name(f".{path.name}.new-{os.getpid()}-{secrets.token_hex(4)}")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
         try:
-            fd = os.open(path, flags, 0o666)
-        except FileExistsError:
-            return
+            os.close(os.open(self.temp, flags, 0o666))
         except OSError as exc:
             self._remove_folders()
             raise SessionError(path, f"cannot create the session file: {os_reason(exc)}; nothing was changed") \
                 from None
+
+    def place(self) -> bool:
+        """The written file under the session's name (call it with every connection to it closed); False when
+        another process made the session meanwhile (this call's file is then removed)."""
         try:
-            st = os.fstat(fd)
-        finally:
-            os.close(fd)
-        self.made, self._id = True, (st.st_dev, st.st_ino)
+            os.link(self.temp, self.path, follow_symlinks=False)
+        except FileExistsError:
+            self.remove()
+            return False
+        except OSError as exc:
+            if exc.errno not in NO_HARD_LINKS or os.path.lexists(self.path):
+                self.remove()
+                raise SessionError(self.path, f"cannot create the session file: {os_reason(exc)}; nothing was "
+                                              "changed") from None
+            os.replace(self.temp, self.path)     # a file system without hard links: a rename, checked just above
+            return True
+        _unlink(self.temp)
+        return True
 
     def remove(self) -> None:
-        """Removes what this call made (call it with every connection to the file closed); never raises."""
-        if not self.made:
-            return
-        try:
-            st = os.lstat(self.path)
-            if (st.st_dev, st.st_ino) == self._id:   # not a file another process put there since
-                os.unlink(self.path)
-        except OSError:
-            pass
-        for companion in self.companions:
-            try:
-                if os.path.isfile(companion) and not os.path.islink(companion):
-                    os.unlink(companion)
-            except OSError:
-                pass
+        """This call's file and what SQLite made beside it, and the folders made for it; never raises."""
+        for leftover in (self.temp, *(Path(f"{self.temp}{s}") for s in COMPANIONS)):
+            _unlink(leftover)
         self._remove_folders()
-        self.made = False
 
     def _remove_folders(self) -> None:
         for folder in self.folders:     # deepest first; only while empty
@@ -64,6 +65,13 @@ class NewSessionFile:
             except OSError:
                 break
         self.folders = []
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _make_folders(path: Path) -> list[Path]:

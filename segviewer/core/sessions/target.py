@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
-from ..errors import OptionError, printable
+from ..errors import OptionError, names_a_folder, printable
 
 DEFAULT_NAME = "default"
 MASK = "***"
@@ -73,6 +73,8 @@ def session_target(value) -> Path | PgTarget:
                           "(use postgresql://user@host/database or service=NAME)")
     if not text:
         raise OptionError("session: the value is empty")
+    if names_a_folder(text):       # as the output gate says of a file option: Path would drop the '/'
+        raise OptionError(f"session {text!r}: it names a folder (ends with '/', '.' or '..'); give a session file")
     return Path(value) if isinstance(value, Path) else Path(text)
 
 
