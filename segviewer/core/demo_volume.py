@@ -51,9 +51,7 @@ def write_demo_volumes(root: str | Path, n_cases: int = 4, shape: tuple[int, int
         return root
     from .output_run import run_scope
     try:
-        for sub in DEMO_3D_FILES.folders:
-            (root / sub).mkdir(parents=True, exist_ok=True)
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(seed)      # the folders are made by the output gate, after its checks
         with run_scope(own=True):      # renamed into place now, not when a command that opens them ends
             for i in range(n_cases):
                 _write_case(root, f"case_{i:03d}", i, shape, spacing, rng)

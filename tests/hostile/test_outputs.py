@@ -226,3 +226,12 @@ def test_every_header_segviewer_writes_reads_as_one_of_its_tables(tmp_path):
         path = tmp_path / f"{i}.csv"
         write_rows(path, header, [["x"] * len(header)])
         assert reads_as_table(path), header
+
+
+@pytest.mark.parametrize("kind", ["2d", "3d"])
+def test_a_demo_into_a_link_to_nothing_names_the_link(tmp_path, kind):
+    """The 3-D demo made its folders before the gate saw the path, and said 'already exists'."""
+    (tmp_path / "link").symlink_to(tmp_path / "nowhere" / "x")
+    refused(tmp_path, ["demo", tmp_path / "link", "--no-gui", *(["--3d"] if kind == "3d" else [])],
+            f"{tmp_path / 'link'} is a symbolic link to {tmp_path / 'nowhere' / 'x'}, which does not exist")
+    assert not (tmp_path / "nowhere").exists()
