@@ -133,7 +133,9 @@ class CanvasPanel(QWidget):
         self._transform = QTransform()         # pixel -> view coordinates
         self.view_widget.scene().sigMouseMoved.connect(self._on_mouse_moved)
         # the view moved under a still pointer (a zoom, side by side, panels hidden): another pixel is under it
-        self.viewbox.sigRangeChanged.connect(lambda *_: self._hover_again())
+        self.viewbox.sigRangeChanged.connect(lambda *_: self.hover_again())
+        self._pointer_on = False                # the pointer is over the image (the readout follows it)
+        self.view_widget.viewport().installEventFilter(self)
 
     def _side_pane(self) -> None:
         """The ground-truth pane of the side-by-side layout: its zoom and pan follow the main pane's."""
@@ -204,6 +206,7 @@ class CanvasPanel(QWidget):
         self._codes, self._blank = codes, blank
         shown = contour(codes, blank) if self.style == "contour" else codes
         self.overlay_item.setImage(shown, autoLevels=False, levels=(0, 255))
+        self.hover_again()       # new codes under a still pointer (a threshold step, a slice): its readout too
 
     def set_style(self, style: str) -> None:
         """"filled" or "contour" (outlines only); redraws the codes already shown."""
@@ -284,25 +287,41 @@ class CanvasPanel(QWidget):
         return self._geometry
 
     # ---- hover ----
-    def _hover_again(self) -> None:
-        if not self.readout.isVisible():
+    def hover_again(self) -> None:
+        """The readout for what is under a still pointer now: the view moved, or the overlay, the slice or the
+        settings changed under it."""
+        if not (self._pointer_on or self.readout.isVisible()):
             return
         at = self.view_widget.mapFromGlobal(QCursor.pos())
         if not self.view_widget.rect().contains(at):
-            self.hovered.emit(-1, -1)
+            self._pointer_left()
             return
         self._on_mouse_moved(self.view_widget.mapToScene(at))
+
 
     def _on_mouse_moved(self, pos: QPointF) -> None:
         boxes = (self.viewbox, self.gt_box) if self.side_by_side else (self.viewbox,)
         box = next((b for b in boxes if b.sceneBoundingRect().contains(pos)), None)
         if self._shape is None or box is None:
-            self.hovered.emit(-1, -1)
+            self._pointer_left()
             return
         point = self._transform.inverted()[0].map(box.mapSceneToView(pos))     # view -> pixel
         x, y = int(np.floor(point.x())), int(np.floor(point.y()))
         h, w = self._shape
-        self.hovered.emit(x, y) if 0 <= x < w and 0 <= y < h else self.hovered.emit(-1, -1)
+        if 0 <= x < w and 0 <= y < h:
+            self._pointer_on = True
+            self.hovered.emit(x, y)
+        else:
+            self._pointer_left()
+
+    def _pointer_left(self) -> None:
+        self._pointer_on = False
+        self.hovered.emit(-1, -1)
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Leave:      # off the view: the readout goes (it stayed over other panels)
+            self._pointer_left()
+        return False
 
 
 class HoverReadout(QLabel):

@@ -1,6 +1,8 @@
 """The canvas's pixel readout: GT class, prediction and probabilities under the pointer."""
 from __future__ import annotations
 
+import torch
+
 MAX_LISTED = 8        # classes whose probabilities a case's readout lists
 
 
@@ -17,12 +19,24 @@ def hover_text(viewer, x: int, y: int) -> str:
         pred = int(loaded.maps.pred_argmax[y, x])
         return f"{where} · GT {gt} · mask {names[pred] if pred >= 0 else 'none'}"
     p = loaded.sample.probs[:, y, x].float().cpu()
-    top = int(p.argmax())
     p_gt = f" (p={float(p[label]):.3f})" if label < len(names) else ""
-    text = f"{where} · GT {gt}{p_gt} · predicted {names[top]} (p={float(p[top]):.3f})"
+    text = f"{where} · GT {gt}{p_gt} · {predicted_text(viewer.scoring, p, names)}"
     if viewer.slices.active and len(names) <= MAX_LISTED:     # a case's readout: every class's probability
         text += " · p " + ", ".join(f"{n} {float(v):.3f}" for n, v in zip(names, p))     # as p= above
     return text
+
+
+def predicted_text(scoring, p, names) -> str:
+    """What the pixel is predicted as under these settings, as the overlay and the counts say: the argmax, or in
+    threshold mode every class above its threshold (none: the top class and the threshold it did not pass)."""
+    top = int(p.argmax())
+    if scoring.argmax:
+        return f"predicted {names[top]} (p={float(p[top]):.3f})"
+    t = torch.as_tensor(scoring.effective_threshold(), dtype=torch.float32).expand(len(names))
+    above = [c for c in torch.argsort(p, descending=True).tolist() if p[c] > t[c]]
+    if not above:
+        return f"predicted nothing (top {names[top]} p={float(p[top]):.3f} ≤ threshold {float(t[top]):g})"
+    return "predicted " + " + ".join(f"{names[c]} (p={float(p[c]):.3f})" for c in above)
 
 
 def voxel_text(nav, x: int, y: int) -> str:

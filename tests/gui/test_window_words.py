@@ -1,7 +1,7 @@
 """What the window says about the settings it shows: the Scores line and the title name the chosen class, argmax
 says nothing of thresholds it does not use, and the readout names the pixel under the pointer."""
 import numpy as np
-from PySide6.QtCore import QPoint
+from PySide6.QtCore import QEvent, QPoint
 from PySide6.QtWidgets import QApplication
 
 import segviewer
@@ -31,6 +31,17 @@ def test_the_readout_follows_the_pixel_under_a_still_pointer(qtbot, window, demo
     canvas.viewbox.setRange(xRange=(0, 40), yRange=(0, 30), padding=0)
     QApplication.processEvents()
     assert under_pointer() != before and canvas.readout.text().startswith(under_pointer() + " ")
+    window.viewer.update_settings(threshold=1.0)         # nothing passes: the readout says so, as the overlay does
+    settle(qtbot, window)
+    assert canvas.readout.text().startswith(under_pointer() + " ") and " · predicted nothing (top " in \
+        canvas.readout.text() and canvas.readout.text().endswith("≤ threshold 1)")
+    window.viewer.update_settings(threshold=0.5)
+    settle(qtbot, window)
+    assert "predicted nothing" not in canvas.readout.text()
+    QApplication.sendEvent(view.viewport(), QEvent(QEvent.Leave))      # the pointer went to another panel
+    assert canvas.readout.text() == ""
+    QCursor.setPos(view.mapToGlobal(centre))
+    canvas.view_widget.scene().sigMouseMoved.emit(view.mapToScene(centre))
     QCursor.setPos(view.mapToGlobal(view.rect().bottomRight()) + QPoint(50, 50))    # off the image
     canvas.viewbox.setRange(xRange=(0, 80), yRange=(0, 60), padding=0)
     QApplication.processEvents()
