@@ -61,6 +61,7 @@ class Legend(QLabel):
         self._widest.setWordWrap(True)
         self._widest.hide()
         self.widest_number = ""
+        self._kept: dict[int, int] = {}      # width -> the most height given at it
 
     def setContentsMargins(self, *margins) -> None:
         super().setContentsMargins(*margins)
@@ -79,7 +80,13 @@ class Legend(QLabel):
         self.widest_number = re.sub(r"\d", "8", f"{pixels * COUNT_ROOM:,}") if pixels else ""
 
     def heightForWidth(self, width: int) -> int:
-        return max(super().heightForWidth(width), self._widest.heightForWidth(width))
+        """At one width it never gives back height: another view or class (one line where the errors took two)
+        would otherwise resize the image under the pointer."""
+        needed = max(super().heightForWidth(width), self._widest.heightForWidth(width))
+        if len(self._kept) > 64:        # the widths a layout asks about: a few per window size
+            self._kept.clear()
+        height = self._kept[width] = max(needed, self._kept.get(width, 0))
+        return height
 
 
 class CanvasPanel(QWidget):

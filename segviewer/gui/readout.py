@@ -8,9 +8,10 @@ MAX_LISTED = 8        # classes whose probabilities a case's readout lists
 
 def hover_text(viewer, x: int, y: int) -> str:
     """The readout for pixel (x, y) of the loaded image ("" outside it)."""
-    loaded, classes = viewer.loaded, viewer.classes
+    loaded = viewer.loaded
     if loaded is None or x < 0 or y < 0 or y >= loaded.sample.shape[0] or x >= loaded.sample.shape[1]:
         return ""
+    classes = viewer.classes
     label = int(loaded.sample.labels[y, x])
     names = classes.names
     where = voxel_text(viewer.slices, x, y) if viewer.slices.active else f"x {x}, y {y}"

@@ -170,3 +170,16 @@ def test_the_legend_keeps_its_height_while_a_threshold_drag_changes_its_numbers(
         heights.add((legend.height(), view.height()))
     assert len(heights) == 1, heights
     assert legend.height() >= legend.heightForWidth(legend.width())     # and the text is never cut
+
+
+def test_the_image_keeps_its_size_when_the_class_or_view_changes_the_legend(qtbot, window, demo_copy):
+    """All classes' errors take two legend lines at 1024×700, one class's or the class colours one: the image grew
+    and shrank by 18 px under the pointer."""
+    open_at(qtbot, window, demo_copy, (1024, 700))
+    view, sizes = window.canvas.view_widget, set()
+    for change in ({"class_id": 2}, {"class_id": -1}, {"view": "gt"}, {"view": "errors"}, {"class_id": 5}):
+        window.viewer.update_settings(**change)
+        settle(qtbot, window)
+        QApplication.processEvents()
+        sizes.add((view.width(), view.height()))
+    assert len(sizes) == 1, sizes
