@@ -16,6 +16,10 @@ GAP_BRUSH = (230, 120, 90, 110)
 BAR_BRUSH = (70, 120, 200, 200)
 
 
+# px: below it the diagram alone (the Scores dock gives this tab 160 px at 1024×700, 214 at 1920×1080)
+SHORT_PANEL = 190
+
+
 class CalibrationPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -41,6 +45,8 @@ class CalibrationPanel(QWidget):
         self.diagram.setToolTip("observed frequency of the class (bars) against the bin's confidence (x); dashed: "
                                 "perfect calibration")
         self.histogram.setLabel("bottom", "confidence")
+        self.diagram.setLabel("bottom", "confidence")        # shown only while the histogram gives way
+        self.diagram.getAxis("bottom").showLabel(False)
         self.histogram.setLabel("left", "px")
         self.histogram.getAxis("left").setStyle(showValues=False)     # ~20 px of height on a laptop: no room
         self.histogram.setToolTip("pixels per confidence bin, log scale (the total is in the line above)")
@@ -59,6 +65,15 @@ class CalibrationPanel(QWidget):
         layout.addWidget(self.diagram, 3)
         layout.addWidget(self.histogram, 1)
         self.shown = None
+
+    def resizeEvent(self, event) -> None:
+        """A short panel (a laptop's Scores dock) gives the reliability diagram the whole height: the pixels per
+        bin give way (their total stays in the line above), the diagram takes their confidence axis."""
+        super().resizeEvent(event)
+        short = self.height() < SHORT_PANEL
+        if self.histogram.isHidden() != short:
+            self.histogram.setVisible(not short)
+            self.diagram.getAxis("bottom").showLabel(short)
 
     def show_reliability(self, reliability, title: str, mce: float | None = None, unit: str = "pixels") -> None:
         """Bars at each bin's observed frequency, the gap to its mean confidence shaded, the diagonal dashed."""

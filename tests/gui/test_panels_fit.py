@@ -183,3 +183,17 @@ def test_the_image_keeps_its_size_when_the_class_or_view_changes_the_legend(qtbo
         QApplication.processEvents()
         sizes.add((view.width(), view.height()))
     assert len(sizes) == 1, sizes
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_reliability_diagram_shows_0_to_1_on_a_laptop(qtbot, window, demo_copy, size):
+    """At 1024×700 the diagram had ~45 px beside the pixels-per-bin histogram: one '0.5' tick, bars clipped."""
+    open_at(qtbot, window, demo_copy, size)
+    panel = window.insights.calibration_panel
+    show_tab(qtbot, window, panel)
+    qtbot.waitUntil(lambda: panel.shown is not None, timeout=30000)
+    QApplication.processEvents()
+    short = size == (1024, 700)
+    assert panel.histogram.isHidden() == short and panel.diagram.getAxis("bottom").label.isVisible() == short
+    assert panel.diagram.getAxis("left").height() >= 80       # room for the 0, 0.5 and 1 ticks it is given
+    assert inside(panel.diagram.getAxis("bottom"), panel.diagram)
