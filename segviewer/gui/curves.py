@@ -102,6 +102,9 @@ def set_label(plot: pg.PlotWidget, side: str, text: str) -> None:
         axis.resizeEvent(None)      # pyqtgraph centres a label on its axis only when the axis is resized
 
 
+UNIT_TICKS = [(v / 4, f"{v / 4:g}") for v in range(5)]      # 0, 0.25, 0.5, 0.75, 1
+
+
 class CurvesPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -112,7 +115,9 @@ class CurvesPanel(QWidget):
             for side in ("bottom", "left"):
                 plot.getAxis(side).setTextPen(AXIS_TEXT)
             plot.setXRange(0, 1, padding=0.02)
-            plot.setYRange(0, 1.02, padding=0.02)
+            plot.setYRange(0, 1, padding=0.1)   # room for the 0 and 1 labels at the ends of a short axis
+            for side in ("bottom", "left"):      # both ends named: a short plot's own ticks skipped 0 and 1
+                plot.getAxis(side).setTicks([UNIT_TICKS, []])
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.setMenuEnabled(False)
             plot.setMinimumHeight(100)
