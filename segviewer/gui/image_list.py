@@ -9,8 +9,8 @@ from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from .frozen_columns import FrozenColumns
-from .image_list_model import (COLUMNS, DELTA, INTEGER_COLUMNS, MOST_IS_WORST, NAME, PAIR, STATUS, ImageListModel,
-                               header_text)
+from .image_list_model import (COLUMNS, DELTA, INTEGER_COLUMNS, LABEL, MOST_IS_WORST, NAME, PAIR, STATUS,
+                               ImageListModel, header_text)
 from .table_model import KEY_ROLE, table_view
 
 NAME_MIN_WIDTH = 90
@@ -32,6 +32,9 @@ def number_column_width(metrics, column: int) -> int:
     widest = "8,888,888" if column in INTEGER_COLUMNS or column == PAIR else "−0.000"
     header = max(metrics.horizontalAdvance(header_text(column, k)) for k in (None, 99))
     return max(header + SORT_ARROW, metrics.horizontalAdvance(widest) + 14)
+
+
+ANALYSIS_COLUMNS = (PAIR, LABEL, DELTA)
 
 
 class ImageListPanel(QWidget):
@@ -147,6 +150,8 @@ class ImageListPanel(QWidget):
         return False
 
     def set_dataset(self, names: list[str], class_names, status_names, items: str = "images") -> None:
+        for column in ANALYSIS_COLUMNS:         # a column of dashes until its analysis first fills it
+            self.view.setColumnHidden(column, True)
         self.items_word = items
         self.scores, self._sorted_once, self._current_key = None, False, -1
         self._name_filter = ("", None)
@@ -235,12 +240,14 @@ class ImageListPanel(QWidget):
 
     def show_pair_counts(self, counts) -> None:
         """Ranks the images by one confusion pair's pixel count, most first."""
+        self.view.setColumnHidden(PAIR, False)
         self.model.pair_counts = counts
         self.model.changed(PAIR, PAIR)
         self.view.sortByColumn(PAIR, Qt.DescendingOrder)
 
     def show_column(self, column: int, values, ascending: bool) -> None:
         """Fills the label-score or Δ column (dataset order) and ranks the list by it."""
+        self.view.setColumnHidden(column, False)
         self.model.extra[column] = values
         self.model.changed(column, column)
         self._sorted_once = True      # the first scores must not put the list back to worst first

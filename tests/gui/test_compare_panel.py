@@ -71,6 +71,8 @@ def test_model_b_from_the_window_keys_and_list(qtbot, window, demo_copy):
     assert window.last_error == ""
     panel = window.insights.compare_panel
     assert not any(w.isEnabled() for w in (panel.threshold, panel.argmax, panel.ranking))   # nothing to set yet
+    from segviewer.gui.image_list_model import DELTA, LABEL, PAIR
+    assert all(window.image_list.view.isColumnHidden(c) for c in (DELTA, LABEL, PAIR))    # no columns of dashes
     assert window.insights.open_compare(demo_copy / "masks")
     assert window.bottom_tabs.currentWidget() is panel
     assert panel.ranking.isEnabled() and not panel.threshold.isEnabled()     # B is masks: ranked, no threshold
@@ -79,6 +81,7 @@ def test_model_b_from_the_window_keys_and_list(qtbot, window, demo_copy):
     settle(qtbot, window)
     assert v.settings.view == "compare" and "model A → model B" in window.canvas.legend.text()
     from segviewer.gui.image_list_model import DELTA
+    assert not window.image_list.view.isColumnHidden(DELTA)
     shown = [r[DELTA].value for r in window.image_list.model.rows]
     np.testing.assert_allclose(shown, window.insights.compare.deltas["delta"], equal_nan=True)
     order = window.image_list.visible_order()
