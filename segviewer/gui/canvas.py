@@ -142,6 +142,7 @@ class CanvasPanel(QWidget):
         # the view moved under a still pointer (a zoom, side by side, panels hidden): another pixel is under it
         self.viewbox.sigRangeChanged.connect(lambda *_: self.hover_again())
         self._pointer_on = False                # the pointer is over the image (the readout follows it)
+        self.unit = "px"                        # what the legend counts: "vx" on a 3-D case's slice
         self.view_widget.viewport().installEventFilter(self)
 
     def _side_pane(self) -> None:
@@ -265,10 +266,11 @@ class CanvasPanel(QWidget):
             names = {TP: "TP", FP: "FP", FN: "FN"}
         parts = []
         for code, key, visible in kinds:
-            label = unbroken(f"{names[code]} {counts[key]:,} px" if counts else names[code])
+            label = unbroken(f"{names[code]} {counts[key]:,} {self.unit}" if counts else names[code])
             parts.append(swatch(colors[code], label if visible else f"<s>{label}</s>"))
         unpainted = all_classes and counts and not background     # its note shows while it is not 0
-        note = gray(unbroken(f"(correct background {counts['background']:,} px not painted: B)")) if unpainted else ""
+        note = gray(unbroken(f"(correct background {counts['background']:,} {self.unit} not painted: B)")) \
+            if unpainted else ""
         if all_classes and sums is not None:
             parts.append(gray(unbroken(f"(Σ FP {sums[0]:,} · Σ FN {sums[1]:,})")))
         if counts and counts.get("outside"):

@@ -116,6 +116,7 @@ class Insights(QObject):
             return ("label doubt: 1 − p(label class) — dark: the model agrees with the label, bright: it is sure "
                     "the label is wrong (Label doubt tab lists the suspect regions)")
         counts = overlay.legend if overlay is not None else {}
-        parts = [swatch(COMPARE_RGB[code], f"{word} {counts.get(word, 0):,} px" if counts else word)
+        unit = "vx" if self.v.dataset is not None and self.v.dataset.volumes else "px"
+        parts = [swatch(COMPARE_RGB[code], f"{word} {counts.get(word, 0):,} {unit}" if counts else word)
                  for code, word in COMPARE_WORDS.items()]
         return "model A → model B: " + "&nbsp;&nbsp;".join(parts)

@@ -85,6 +85,7 @@ class VolumeView(QObject):
     def _on_dataset(self) -> None:
         volumes = bool(self.v.dataset is not None and self.v.dataset.volumes)
         self.w.class_table.set_scopes(VOLUME_SCOPES if volumes else IMAGE_SCOPES)
+        self.w.canvas.unit = "vx" if volumes else "px"        # as the tables and the Worst slices tab count
         tabs = self.w.bottom_tabs
         if volumes and self._tab < 0:
             self._tab = tabs.addTab(self.worst, "Worst slices")

@@ -43,6 +43,8 @@ def test_a_case_opens_to_its_slice_and_the_tables_equal_the_engine(qtbot, window
     nav = v.slices
     assert nav.active and v.dataset.names[v.current] == "case_002"       # worst first: the failing case
     assert window.image_list.summary.text().startswith("4 cases")        # as the status bar calls them
+    fn = v.overlay.legend["fn"]
+    assert f"&nbsp;{fn:,}&nbsp;vx" in window.canvas.legend.text() and "&nbsp;px" not in window.canvas.legend.text()
     assert all(window.actions_.entries[name].isEnabled() for name in ("axial", "coronal", "cycle_window"))
     labels = nav.volume.sample.labels
     assert nav.axis == 0 and nav.index == int(np.argmax((labels != 0).sum((1, 2))))   # most foreground
