@@ -105,7 +105,7 @@ class CanvasView:
                  "not in the list (the filter hides it)" if shown else "the filter shows no image")
         s = v.settings
         left = "ground truth ◂ │ ▸ " if s.layout == "side by side" else ""
-        one = s.class_id != ALL_CLASSES and s.view != "image"
+        one = s.class_id != ALL_CLASSES and s.view == "errors"     # the class views paint every class
         of = f" of {s.class_id}: {v.classes.names[s.class_id]}" if one else ""
         set_if_new(self.canvas.title, f"<b>{v.dataset.items[v.current].name}</b>{self.volume.title()} &nbsp;"
                                       f"<span style='color:gray'>{where} · {left}{VIEW_WORDS[s.view]}{of}</span>")

@@ -41,7 +41,8 @@ class ComparePanel(QWidget):
             f"<span style='background: rgb{COMPARE_RGB[c]}; color: rgb{COMPARE_RGB[c]}'>&nbsp;&nbsp;&nbsp;</span>"
             f"&nbsp;{w}" for c, w in COMPARE_WORDS.items()))
         self.legend.setTextFormat(Qt.RichText)
-        self.note = QLabel("Open a second model with `segviewer DIR --compare B_DIR` (or File ▸ Open dataset).")
+        self.note = QLabel("Open a second model with File ▸ Compare with model B… (or start with "
+                           "segviewer DIR --compare B_DIR).")
         self.note.setStyleSheet("color: gray;")
         # narrow rows: the Scores dock must fit a 1024-px window beside the settings
         self.legend.setWordWrap(True)
