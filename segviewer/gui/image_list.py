@@ -4,6 +4,8 @@ The name, the review status and the column the list is sorted by stay visible at
 updates the rows' data in place, and while a slider is held the order stays put (it re-sorts on release)."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QVBoxLayout, QWidget
@@ -313,9 +315,20 @@ class ImageListPanel(QWidget):
         if row < 0:        # hidden by the filter
             return
         idx = self.model.index(row, NAME)
-        if self.view.currentIndex().row() != row:
-            self.view.selectionModel().setCurrentIndex(idx, QItemSelectionModel.ClearAndSelect | QItemSelectionModel.Rows)
-        self.view.scrollTo(idx)
+        with self._sideways_kept():
+            if self.view.currentIndex().row() != row:
+                self.view.selectionModel().setCurrentIndex(idx, QItemSelectionModel.ClearAndSelect
+                                                           | QItemSelectionModel.Rows)
+            self.view.scrollTo(idx)
+
+    @contextmanager
+    def _sideways_kept(self):
+        """Another row keeps the columns scrolled to: Qt scrolls to the current cell (the name, drawn by the frozen
+        columns anyway) and left the numbers half scrolled out."""
+        bar = self.view.horizontalScrollBar()
+        at = bar.value()
+        yield
+        bar.setValue(at)
 
     def step(self, delta: int) -> None:
         """Next / previous row in the list's current order (and filter)."""
@@ -324,8 +337,9 @@ class ImageListPanel(QWidget):
             return
         row = self.view.currentIndex().row()
         row = 0 if row < 0 else max(0, min(n - 1, row + delta))
-        self.view.selectionModel().setCurrentIndex(self.model.index(row, NAME),
-                                                   QItemSelectionModel.ClearAndSelect | QItemSelectionModel.Rows)
+        with self._sideways_kept():
+            self.view.selectionModel().setCurrentIndex(self.model.index(row, NAME),
+                                                       QItemSelectionModel.ClearAndSelect | QItemSelectionModel.Rows)
 
     def position_of(self, image: int) -> tuple[int, int]:
         """(row of the image in the visible list or -1, visible rows), O(1)."""

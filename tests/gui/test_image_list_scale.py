@@ -178,6 +178,9 @@ def test_names_and_marks_stay_while_the_numbers_scroll_sideways(panel, qtbot):
     assert frozen.indexAt(QPoint(frozen.columnViewportPosition(STATUS) + 5, row)).data() == "✓"
     panel.view.verticalScrollBar().setValue(40)                  # the rows scroll together
     assert frozen.verticalScrollBar().value() == 40
+    panel.step(+1)                                               # another row keeps the columns scrolled to
+    panel.select(int(panel.model.order[500]))
+    assert bar.value() == bar.maximum() and frozen.isVisible()
     frozen_header = frozen.horizontalHeader()
     qtbot.mouseClick(frozen_header.viewport(), Qt.LeftButton,
                      pos=QPoint(frozen_header.sectionViewportPosition(NAME) + 10, frozen_header.height() // 2))
