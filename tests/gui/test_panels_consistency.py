@@ -5,7 +5,6 @@ import pytest
 
 import segviewer
 from helpers import settle
-from segviewer.core.calibration import TOP_LABEL
 from segviewer.core.overlay import ALL_CLASSES
 from segviewer.core.scoring import Scoring
 from segviewer.gui.image_list_model import DELTA
