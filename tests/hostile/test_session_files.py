@@ -198,3 +198,12 @@ def test_a_session_value_that_names_a_folder_is_refused(tmp_path, monkeypatch, v
     source = real_session(tmp_path.parent / f"{tmp_path.name}-src.sqlite", 1)
     for args in ([*QA_SET, "--session", value], ["qa-merge", source, "--into", value]):
         refused(tmp_path, args, f"session '{value}': it names a folder")
+
+
+@pytest.mark.parametrize("suffix", ["-journal", "-wal"])
+def test_a_journal_left_beside_a_session_not_made_yet_is_refused(tmp_path, suffix):
+    """SQLite takes a hot journal beside a database for that database's: a stray one would be rolled into the new
+    session the first time it is opened."""
+    (tmp_path / f"s.sqlite{suffix}").write_bytes(b"left by another file")
+    refused(tmp_path, [*QA_SET, "--session", tmp_path / "s.sqlite"],
+            f"its {suffix[1:]} file s.sqlite{suffix} is there without the session")

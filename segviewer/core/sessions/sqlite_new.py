@@ -24,6 +24,7 @@ NO_HARD_LINKS = {errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP, errn
 class NewSessionFile:
     def __init__(self, path: Path):
         self.path = path
+        _no_companion_left(path)
         self.folders = _make_folders(path)
         self.temp = path.with_name(f".{path.name}.new-{os.getpid()}-{secrets.token_hex(4)}")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -65,6 +66,17 @@ class NewSessionFile:
             except OSError:
                 break
         self.folders = []
+
+
+def _no_companion_left(path: Path) -> None:
+    """A -journal or -wal beside a session that is not there yet belongs to another file: SQLite would roll it
+    into the new session (a hot journal) the first time it opens it."""
+    for suffix in COMPANIONS:
+        companion = Path(f"{path}{suffix}")
+        if os.path.lexists(companion) and not os.path.lexists(path):
+            raise SessionError(path, f"its {suffix[1:]} file {companion.name} is there without the session (left by "
+                                     "another file?); SQLite would read it into the new session: move it away first; "
+                                     "nothing was changed")
 
 
 def _unlink(path: Path) -> None:
