@@ -207,3 +207,40 @@ def test_a_journal_left_beside_a_session_not_made_yet_is_refused(tmp_path, suffi
     (tmp_path / f"s.sqlite{suffix}").write_bytes(b"left by another file")
     refused(tmp_path, [*QA_SET, "--session", tmp_path / "s.sqlite"],
             f"its {suffix[1:]} file s.sqlite{suffix} is there without the session")
+
+
+def test_a_file_system_without_hard_links_makes_the_session_by_a_claim(tmp_path, monkeypatch):
+    """vfat or an SMB share: os.link fails. The name is claimed (made exclusively, empty), then the written file
+    renamed over it; a second maker that finds the name claimed is refused, never writes into the claim."""
+    import errno
+    from segviewer.core.session import ReviewStore
+    import segviewer.core.sessions.sqlite_new as sqlite_new
+
+    def no_links(*_a, **_k):
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+    monkeypatch.setattr(sqlite_new.os, "link", no_links)
+    session = tmp_path / "s.sqlite"
+    assert run_cli(*QA_SET, "--session", session).returncode == 0
+    assert ReviewStore(session).review("a").status == "accepted"
+    claimed = tmp_path / "t.sqlite"
+    place = sqlite_new.NewSessionFile.place
+
+    def claimed_meanwhile(self):
+        claimed.touch()                   # another maker's claim, a moment old
+        return place(self)
+    monkeypatch.setattr(sqlite_new.NewSessionFile, "place", claimed_meanwhile)
+    result = run_cli(*QA_SET, "--session", claimed)
+    assert_one_line(result, "t.sqlite", "another process is making this session at this moment")
+    assert claimed.stat().st_size == 0                           # the claim is left as it was, for its maker
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".t.sqlite.new-")] == []
+
+
+def test_a_killed_makers_file_is_swept_by_the_next_one(tmp_path):
+    dead = tmp_path / ".s.sqlite.new-999999-deadbeef"
+    live = tmp_path / f".s.sqlite.new-{os.getppid()}-0badf00d"
+    for leftover in (dead, tmp_path / ".s.sqlite.new-999999-deadbeef-journal", live):
+        leftover.write_bytes(b"half a session")
+        os.utime(leftover, (1, 1) if leftover != live else None)
+    os.utime(live, (os.path.getmtime(live) - 120,) * 2)       # older than a claim, its process alive
+    assert run_cli(*QA_SET, "--session", tmp_path / "s.sqlite").returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [live.name]

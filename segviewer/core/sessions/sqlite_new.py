@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import secrets
+import time
 from pathlib import Path
 
 from ..errors import os_reason
 from .model import SessionError
 from .sqlite_files import COMPANIONS
 
+ABANDONED_S = 86400.0   # a maker's file this old is abandoned, whichever host made it
+CLAIM_S = 60.0        # an empty session file younger than this may be another maker's claim (no hard links)
 NO_HARD_LINKS = {errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK}
 
 
@@ -26,6 +30,7 @@ class NewSessionFile:
         self.path = path
         _no_companion_left(path)
         self.folders = _make_folders(path)
+        _sweep_abandoned(path)
         self.temp = path.with_name(f".{path.name}.new-{os.getpid()}-{secrets.token_hex(4)}")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
         try:
@@ -44,13 +49,31 @@ class NewSessionFile:
             self.remove()
             return False
         except OSError as exc:
-            if exc.errno not in NO_HARD_LINKS or os.path.lexists(self.path):
+            if exc.errno not in NO_HARD_LINKS:
                 self.remove()
                 raise SessionError(self.path, f"cannot create the session file: {os_reason(exc)}; nothing was "
                                               "changed") from None
-            os.replace(self.temp, self.path)     # a file system without hard links: a rename, checked just above
-            return True
+            return self._claim_then_rename()
         _unlink(self.temp)
+        return True
+
+    def _claim_then_rename(self) -> bool:
+        """A file system without hard links (vfat, some SMB shares): the name is claimed first (an empty file, made
+        exclusively), then the written file renamed over it. A second maker finds the name taken and is refused:
+        it may not fill the claimed file, which the rename would then throw away with its change. An empty file
+        that has sat there a while is no claim but someone's: False, as when another process made the session."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        try:
+            os.close(os.open(self.path, flags, 0o666))
+        except OSError as exc:
+            self.remove()
+            if isinstance(exc, FileExistsError) and _settled_empty(self.path):
+                return False
+            reason = ("another process is making this session at this moment (this file system has no hard links, "
+                      "so they cannot be told apart); try again" if isinstance(exc, FileExistsError)
+                      else os_reason(exc))
+            raise SessionError(self.path, f"cannot create the session file: {reason}; nothing was changed") from None
+        os.replace(self.temp, self.path)
         return True
 
     def remove(self) -> None:
@@ -77,6 +100,46 @@ def _no_companion_left(path: Path) -> None:
             raise SessionError(path, f"its {suffix[1:]} file {companion.name} is there without the session (left by "
                                      "another file?); SQLite would read it into the new session: move it away first; "
                                      "nothing was changed")
+
+
+def _sweep_abandoned(path: Path) -> None:
+    """The files of makers that were killed before they placed theirs (a closed terminal, `timeout`): gone when
+    their process is, or when a day old (another host's)."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.new-(\d+)-[0-9a-f]{{8}}(-journal|-wal|-shm)?")
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return
+    for entry in entries:
+        found = pattern.fullmatch(entry.name)
+        if found is None:
+            continue
+        try:
+            age = time.time() - entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        if age > ABANDONED_S or age > CLAIM_S and not _alive(int(found.group(1))):
+            _unlink(Path(entry.path))
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True      # someone else's process
+    return True
+
+
+def _settled_empty(path: Path, age_s: float = CLAIM_S) -> bool:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return st.st_size == 0 and time.time() - st.st_mtime > age_s
 
 
 def _unlink(path: Path) -> None:
