@@ -157,7 +157,7 @@ def open_client(cluster) -> tuple:
         probe_scheduler(cluster.scheduler)   # a Dask scheduler greets within seconds; anything else is refused
         try:
             return Client(cluster.scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False), None
-        except (OSError, TimeoutError, ValueError) as exc:
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:   # TypeError: a comm Dask cannot make here
             raise OptionError(f"cannot reach the Dask scheduler at {cluster.scheduler} ({exc})") from None
     import logging
     local = LocalCluster(n_workers=cluster.workers, threads_per_worker=1, processes=True, dashboard_address=None,
