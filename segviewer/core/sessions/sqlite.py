@@ -14,7 +14,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from .legacy import read_v1_changes
-from ..errors import OptionError
 from .model import (APP_ID, DEFAULT_STATUSES, MAX_CHANGE_ID, MAX_IMAGE, MAX_NOTE, MAX_REVIEWER, MAX_STATUS,
                     SCHEMA_VERSION, BadValue, Change, SessionError, check_statuses, read_change, read_statuses)
 from .sqlite_files import (CHANGES_INDEX, CHANGES_TABLE, NEW_SESSION, ReadOnlyFile, check_session, connect_writable,
@@ -237,9 +236,9 @@ class SqliteStore(SessionStore):
         for change in changes:
             if change.status is not None and change.status not in self._statuses:
                 # named against the statuses a new session would get, and another process made it first with its own
-                raise OptionError(f"status {change.status!r} is not one of this session's statuses "
-                                  f"({', '.join(self._statuses)}): another reviewer made it just now with these; "
-                                  "nothing was changed")
+                raise SessionError(self.path, f"status {change.status!r} is not one of this session's statuses "
+                                              f"({', '.join(self._statuses)}): another reviewer made it just now "
+                                              "with these; nothing was changed")
             change = self._with_prev(change)
             cur = self.con.execute(INSERT, _values(change))
             if cur.rowcount:
