@@ -31,8 +31,9 @@ EXCEPTIONS = {    # (file, the function the call is in, the call): why it is no 
     ("core/sessions/sqlite_new.py", "__init__", "open"): "a new session's own file, made exclusively beside it; "
                                                          "sessions pass the session gate, not the output gate",
     ("core/sessions/sqlite_new.py", "place", "link"): "that file given the session's name, failing when it exists",
-    ("core/sessions/sqlite_new.py", "place", "replace"): "the same where the file system has no hard links, the name "
-                                                         "checked free just before",
+    ("core/sessions/sqlite_new.py", "_claim_then_rename", "open"): "where the file system has no hard links: the "
+                                                                   "session's name claimed exclusively",
+    ("core/sessions/sqlite_new.py", "_claim_then_rename", "replace"): "then the written file renamed over the claim",
 }
 
 

@@ -5,8 +5,9 @@ Dask reads the first 8 bytes a peer sends as the length of what follows and allo
 timeout. A Dask scheduler greets first (its handshake, a few hundred bytes, as soon as it accepts), so the probe
 connects with a timeout, reads those 8 bytes with a timeout, and checks that they announce a plausible greeting.
 Plain TCP addresses are probed so; tls://, ws:// and wss:// addresses get a connection within the same timeout
-(their greeting is encrypted or framed); ucx:// goes to Dask as given where UCX for Python is installed; any
-other scheme (inproc:// too: it names a scheduler inside this very process) is refused
+(their greeting is encrypted or framed); ucx:// goes to Dask as given where UCX for Python is installed, and
+inproc:// where a scheduler by that address runs in this very process (the window's, the API's); any other scheme is
+refused
 before Dask sees it (its client, half made, waited 30 s at exit to close).
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ import struct
 from .errors import OptionError, os_reason
 
 PROBE_TIMEOUT_S = 5.0
-SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")     # the addresses a Dask client connects to from another process
+SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")     # the addresses a Dask client connects to
 CONNECT_ONLY = ("tls", "ws", "wss")
 MAX_GREETING = 2**20      # a scheduler's handshake is a few hundred bytes
 
@@ -33,12 +34,23 @@ def split_address(address: str) -> tuple[str, str, int]:
     if scheme not in SCHEMES:
         raise OptionError(f"--scheduler {address!r}: {scheme}:// is no Dask scheduler address (give one like "
                           f"tcp://host:8786; Dask connects by {', '.join(SCHEMES)})")
+    if scheme == "inproc" and not _in_this_process(address):
+        raise OptionError(f"--scheduler {address!r}: no scheduler by that inproc:// address runs in this process "
+                          "(inproc:// names one inside the same Python process); give its tcp:// address")
     if scheme == "ucx" and not any(importlib.util.find_spec(m) for m in ("ucp", "ucxx")):
         raise OptionError(f"--scheduler {address!r}: ucx:// needs UCX for Python (ucx-py or ucxx), which this "
                           "Python does not have; give the scheduler's tcp:// address")
     if scheme in ("tcp", *CONNECT_ONLY) and (not host or not port.isdigit() or not 0 < int(port) < 65536):
         raise OptionError(f"--scheduler {address!r}: give an address like {scheme}://host:8786")
     return scheme, host, int(port) if port.isdigit() else 0
+
+
+def _in_this_process(address: str) -> bool:
+    try:
+        from distributed.comm.inproc import global_manager
+        return global_manager.get_listener_for(address.strip().partition("://")[2]) is not None
+    except (ImportError, ValueError, AttributeError):
+        return False
 
 
 def probe_scheduler(address: str, timeout: float | None = None) -> None:

@@ -255,7 +255,7 @@ def test_a_bad_compare_threshold_is_named_as_such(tmp_path, value, words):
     assert "--compare-threshold" in line
 
 
-@pytest.mark.parametrize("scheme", ["http", "foo", "inproc"])
+@pytest.mark.parametrize("scheme", ["http", "foo"])
 def test_a_scheduler_address_of_no_dask_scheme_is_refused_before_dask_sees_it(tmp_path, scheme):
     """Dask's half-made client waited 30 s at exit and printed its traceback after the line."""
     base = make_base(tmp_path / "data")
@@ -263,7 +263,7 @@ def test_a_scheduler_address_of_no_dask_scheme_is_refused_before_dask_sees_it(tm
     line = refused(tmp_path, ["export", *data_args(base), "--out", tmp_path / "o.csv", "--scheduler",
                               f"{scheme}://127.0.0.1:1"], f"{scheme}://127.0.0.1:1")
     assert line.endswith(f"{scheme}:// is no Dask scheduler address (give one like tcp://host:8786; Dask connects "
-                         "by tcp, tls, ws, wss, ucx)")
+                         "by tcp, tls, ws, wss, ucx, inproc)")
     assert time.monotonic() - started < 5
 
 
@@ -286,4 +286,14 @@ def test_a_ucx_scheduler_without_ucx_for_python_is_one_line(tmp_path):
     started = time.monotonic()
     refused(tmp_path, ["export", *data_args(base), "--out", tmp_path / "o.csv", "--scheduler", "ucx://127.0.0.1:1"],
             "ucx:// needs UCX for Python (ucx-py or ucxx)")
+    assert time.monotonic() - started < 5
+
+
+def test_an_inproc_scheduler_that_does_not_run_in_this_process_is_one_line(tmp_path):
+    """From the command line no scheduler can run in its own process: Dask's half-made client printed a traceback
+    after 30 s."""
+    base = make_base(tmp_path / "data")
+    started = time.monotonic()
+    refused(tmp_path, ["export", *data_args(base), "--out", tmp_path / "o.csv", "--scheduler", "inproc://10.0.0.1/1/2"],
+            "no scheduler by that inproc:// address runs in this process")
     assert time.monotonic() - started < 5
