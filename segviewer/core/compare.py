@@ -134,7 +134,7 @@ def compare_images(dataset_a, dataset_b, rows: np.ndarray, scoring_a, scoring_b,
 def sample_comparison(sample_a, sample_b, scoring_a, scoring_b) -> ImageComparison:
     """One sample of each model over the pixels A's Scoring scores (a 2-D sample's band already set): an image's,
     or the sum of a volume's slabs'."""
-    from .compare_pixels import image_changes, pixel_changes, prediction_counts, prediction_of
+    from .compare_pixels import prediction_of
     total = None
     if sample_a.is_volume:           # A's band from its Scoring, not the shared sample's state
         from .volume_sample import band_of
@@ -144,10 +144,18 @@ def sample_comparison(sample_a, sample_b, scoring_a, scoring_b) -> ImageComparis
     for part_a, part_b in zip(parts_a, sample_b.parts()):
         pa = prediction_of(part_a.probs, part_a.pred_map, scoring_a)
         pb = prediction_of(part_b.probs, part_b.pred_map, scoring_b)
-        one = ImageComparison(prediction_counts(pa, part_a.target), prediction_counts(pb, part_a.target),
-                              image_changes(pa, pb, part_a.target), pixel_changes(pa, pb, part_a.target))
+        one = image_comparison(pa, pb, part_a.target)
         total = one if total is None else total + one
     return total
+
+
+def image_comparison(pa, pb, target) -> ImageComparison:
+    """One image's (or slab's) comparison of two predictions; each model's counts made once (image_changes
+    takes them rather than counting again)."""
+    from .compare_pixels import image_changes, pixel_changes, prediction_counts
+    counts_a, counts_b = prediction_counts(pa, target), prediction_counts(pb, target)
+    return ImageComparison(counts_a, counts_b, image_changes(pa, pb, target, counts_a, counts_b),
+                           pixel_changes(pa, pb, target))
 
 
 # ---- tables ----

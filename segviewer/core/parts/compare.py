@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..compare import (PER_CLASS_COLUMNS, PER_IMAGE_COLUMNS, DatasetComparison, ImageComparison, detect_kind,
+from ..compare import (PER_CLASS_COLUMNS, PER_IMAGE_COLUMNS, DatasetComparison, detect_kind, image_comparison,
                        per_class_values, per_image_values, sample_comparison)
 from ..errors import LoadError, OptionError
 from .base import Part, refuse_after_close
@@ -115,14 +115,11 @@ class Compare(Part):
     def image(self, image: int | str, scoring=None, compare_scoring=None):
         """An ImageComparison: counts A, counts B, the changes per class ([C] each) and the pixels by the
         all-classes rule, over the pixels A's Scoring scores."""
-        from ..compare_pixels import image_changes, pixel_changes, prediction_counts
         sa, sb = self._snapshots(scoring, compare_scoring)
         if getattr(self.engine.load(image), "is_volume", False):
             return sample_comparison(self.engine.load(image).sample, self.load(image).sample, sa, sb)
         la, pa, pb = self._predictions(image, sa, sb)
-        target = la.target(sa)
-        return ImageComparison(prediction_counts(pa, target), prediction_counts(pb, target),
-                               image_changes(pa, pb, target), pixel_changes(pa, pb, target))
+        return image_comparison(pa, pb, la.target(sa))
 
     def overlay(self, image: int | str, class_id: int = -1, scoring=None, compare_scoring=None, at=None):
         """The compare view's codes (SAME / FIXED / BROKEN / BOTH_WRONG, ignore hatched) for one class or all
