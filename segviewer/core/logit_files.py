@@ -192,6 +192,7 @@ def _check_torch_zip(path: Path, st: os.stat_result, max_elements: int) -> None:
     try:
         with open(path, "rb") as fh, zipfile.ZipFile(fh) as archive:
             infos = archive.infolist()
+            pickles = [archive.read(info) for info in infos if _small_plain_pickle(info)]
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError):
         raise LoadError(path, "not a torch.save zip file (older torch formats and other files are refused; "
                               "nothing was unpickled)") from None
@@ -203,20 +204,15 @@ def _check_torch_zip(path: Path, st: os.stat_result, max_elements: int) -> None:
         if info.compress_type != zipfile.ZIP_STORED or info.file_size > st.st_size:
             raise LoadError(path, f"member {info.filename!r} is compressed (torch.save writes uncompressed files); "
                                   "refused")
-    _refuse_quantized(path, infos)
-
-
-def _refuse_quantized(path: Path, infos: list[zipfile.ZipInfo]) -> None:
-    """A quantized tensor, told by the rebuild function its pickle names (read as bytes, never unpickled): torch
-    would print its deprecation warnings while decoding one that is then refused anyway."""
-    pickles = [info for info in infos if info.filename.endswith("data.pkl") and info.file_size <= MAX_PICKLE]
-    try:
-        with open(path, "rb") as fh, zipfile.ZipFile(fh) as archive:
-            quantized = any(b"_rebuild_qtensor" in archive.read(info) for info in pickles)
-    except (zipfile.BadZipFile, EOFError, ValueError, OSError):
-        return          # torch.load then says what is wrong with it
-    if quantized:
+    # a quantized tensor, told by the rebuild function its pickle names (read as bytes, never unpickled): torch
+    # would print its deprecation warnings while decoding one that is then refused anyway
+    if any(b"_rebuild_qtensor" in pickle for pickle in pickles):
         raise LoadError(path, "holds a quantized tensor; logits must be float16/float32")
+
+
+def _small_plain_pickle(info: zipfile.ZipInfo) -> bool:
+    return (info.filename.endswith("data.pkl") and info.file_size <= MAX_PICKLE and not info.flag_bits & 0x1
+            and info.compress_type == zipfile.ZIP_STORED)
 
 
 def _load_torch(path: Path, st: os.stat_result, max_elements: int) -> torch.Tensor:
