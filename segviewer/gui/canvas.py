@@ -214,7 +214,8 @@ class CanvasPanel(QWidget):
         self._codes, self._blank = codes, blank
         shown = contour(codes, blank) if self.style == "contour" else codes
         self.overlay_item.setImage(shown, autoLevels=False, levels=(0, 255))
-        self.hover_again()       # new codes under a still pointer (a threshold step, a slice): its readout too
+        if self._pointer_on:     # new codes under a still pointer (a threshold step, a slice): its readout too
+            self.hover_again()
 
     def set_style(self, style: str) -> None:
         """"filled" or "contour" (outlines only); redraws the codes already shown."""
@@ -345,6 +346,8 @@ class HoverReadout(QLabel):
         view.installEventFilter(self)
 
     def setText(self, text: str) -> None:
+        if text == self.text():
+            return             # a threshold step under a still pointer mostly says the same
         super().setText(text)
         self.setVisible(bool(text))
         self._place()
@@ -354,14 +357,12 @@ class HoverReadout(QLabel):
         view = self.parentWidget()
         if not self.text():
             return                                   # hidden; Qt has no height for no text
-        self.setMinimumSize(0, 0)                    # the last fixed size must not bound the new one
-        self.setMaximumSize(16777215, 16777215)
-        self.setWordWrap(False)
+        self.setWordWrap(False)                      # QLabel wraps short of its font's own measure: its hint
         natural = self.sizeHint().width()
         self.setWordWrap(True)
         width = max(1, min(view.width(), natural))
         height = self.heightForWidth(width)
-        self.setFixedSize(width, height if height > 0 else self.sizeHint().height())
+        self.resize(width, height if height > 0 else self.sizeHint().height())
         self.move(0, view.height() - self.height())
 
     def eventFilter(self, obj, event) -> bool:

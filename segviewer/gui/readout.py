@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch
 
+from ..core.counts import as_threshold_vector
+
 MAX_LISTED = 8        # classes whose probabilities a case's readout lists
 
 
@@ -33,8 +35,9 @@ def predicted_text(scoring, p, names) -> str:
     top = int(p.argmax())
     if scoring.argmax:
         return f"predicted {names[top]} (p={float(p[top]):.3f})"
-    t = torch.as_tensor(scoring.effective_threshold(), dtype=torch.float32).expand(len(names))
-    above = [c for c in torch.argsort(p, descending=True).tolist() if p[c] > t[c]]
+    t = as_threshold_vector(scoring.effective_threshold(), len(names), p.device)
+    order = torch.argsort(p, descending=True)
+    above = order[(p > t)[order]].tolist()        # p > t: the rule of the counts and the overlay
     if not above:
         return f"predicted nothing (top {names[top]} p={float(p[top]):.3f} ≤ threshold {float(t[top]):g})"
     return "predicted " + " + ".join(f"{names[c]} (p={float(p[c]):.3f})" for c in above)
