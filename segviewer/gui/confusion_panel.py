@@ -92,8 +92,9 @@ class ConfusionPanel(QWidget):
         ticks = [(j + 0.5, column_name(j, n, metrics, cell_w - 6)) for j, n in enumerate(self.names)]
         self.plot.getAxis("bottom").setTicks([ticks])
         font = share_font(self.plot.font(), cell_h)
+        measure = QFontMetrics(font) if font is not None else None     # once, not per cell (C² of them a step)
         for label in self.labels:
-            fits = font is not None and QFontMetrics(font).horizontalAdvance(label.toPlainText()) <= cell_w - 4
+            fits = measure is not None and measure.horizontalAdvance(label.toPlainText()) <= cell_w - 4
             if fits:
                 label.setFont(font)
             label.setVisible(fits)

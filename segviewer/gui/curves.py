@@ -30,6 +30,7 @@ class CurveLegend(QListWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        self._entries: list | None = None         # what it shows: a step with the same lines paints nothing
         self.setFlow(QListView.TopToBottom)
         self.setWrapping(True)
         self.setResizeMode(QListView.Adjust)
@@ -42,6 +43,10 @@ class CurveLegend(QListWidget):
 
     def set_entries(self, entries) -> None:
         """entries: (name, rgb, pen style) per line, in the plot's order."""
+        entries = [(name, tuple(color), style) for name, color, style in entries]
+        if entries == self._entries:
+            return                 # a beta or threshold step: the same lines, nothing to paint again
+        self._entries = entries
         self.clear()
         for name, color, style in entries:
             QListWidgetItem(swatch_icon(color, style), name, self)
