@@ -232,15 +232,15 @@ def test_a_file_system_without_hard_links_makes_the_session_by_a_claim(tmp_path,
     result = run_cli(*QA_SET, "--session", claimed)
     assert_one_line(result, "t.sqlite", "another process is making this session at this moment")
     assert claimed.stat().st_size == 0                           # the claim is left as it was, for its maker
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".t.sqlite.new-")] == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".segviewer-tmp-")] == []
 
 
 def test_a_killed_makers_file_is_swept_by_the_next_one(tmp_path):
-    dead = tmp_path / ".s.sqlite.new-999999-deadbeef"
-    live = tmp_path / f".s.sqlite.new-{os.getppid()}-0badf00d"
-    for leftover in (dead, tmp_path / ".s.sqlite.new-999999-deadbeef-journal", live):
+    """A maker killed before it placed its file (a closed terminal, `timeout`) left it, and its journal, for good."""
+    from segviewer.core.output_run import TEMP_PREFIX, _host_tag
+    dead = tmp_path / f"{TEMP_PREFIX}{_host_tag()}-999999-deadbeef-session-s.sqlite"
+    live = tmp_path / f"{TEMP_PREFIX}{_host_tag()}-{os.getppid()}-0badf00d-session-s.sqlite"
+    for leftover in (dead, tmp_path / f"{dead.name}-journal", live):
         leftover.write_bytes(b"half a session")
-        os.utime(leftover, (1, 1) if leftover != live else None)
-    os.utime(live, (os.path.getmtime(live) - 120,) * 2)       # older than a claim, its process alive
     assert run_cli(*QA_SET, "--session", tmp_path / "s.sqlite").returncode == 0
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [live.name]

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import errno
 import os
-import re
-import secrets
 import time
 from pathlib import Path
 
 from ..errors import os_reason
+from ..output_run import clean_stale, temp_path
 from .model import SessionError
 from .sqlite_files import COMPANIONS
 
-ABANDONED_S = 86400.0   # a maker's file this old is abandoned, whichever host made it
 CLAIM_S = 60.0        # an empty session file younger than this may be another maker's claim (no hard links)
 NO_HARD_LINKS = {errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK}
 
@@ -30,8 +28,8 @@ class NewSessionFile:
         self.path = path
         _no_companion_left(path)
         self.folders = _make_folders(path)
-        _sweep_abandoned(path)
-        self.temp = path.with_name(f".{path.name}.new-{os.getpid()}-{secrets.token_hex(4)}")
+        clean_stale(path.parent)       # a killed maker's (this host's whose process is gone, any host's after a day)
+        self.temp = temp_path(path, "session")     # the output gate's kind of temporary: swept as its are
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
         try:
             os.close(os.open(self.temp, flags, 0o666))
@@ -100,38 +98,6 @@ def _no_companion_left(path: Path) -> None:
             raise SessionError(path, f"its {suffix[1:]} file {companion.name} is there without the session (left by "
                                      "another file?); SQLite would read it into the new session: move it away first; "
                                      "nothing was changed")
-
-
-def _sweep_abandoned(path: Path) -> None:
-    """The files of makers that were killed before they placed theirs (a closed terminal, `timeout`): gone when
-    their process is, or when a day old (another host's)."""
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.new-(\d+)-[0-9a-f]{{8}}(-journal|-wal|-shm)?")
-    try:
-        entries = list(os.scandir(path.parent))
-    except OSError:
-        return
-    for entry in entries:
-        found = pattern.fullmatch(entry.name)
-        if found is None:
-            continue
-        try:
-            age = time.time() - entry.stat(follow_symlinks=False).st_mtime
-        except OSError:
-            continue
-        if age > ABANDONED_S or age > CLAIM_S and not _alive(int(found.group(1))):
-            _unlink(Path(entry.path))
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True      # someone else's process
-    return True
 
 
 def _settled_empty(path: Path, age_s: float = CLAIM_S) -> bool:
