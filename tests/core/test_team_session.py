@@ -197,3 +197,20 @@ def test_open_shows_a_team_sessions_statuses(pg, demo_dir, tmp_path, monkeypatch
         listed = ins.images().set_index("image")["status"]
     assert listed["scene_002"] == "model error" and listed["scene_001"] == "unreviewed"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_status_named_before_another_reviewer_made_the_team_session_with_other_statuses_is_refused(pg):
+    """ann's store opened before the session existed ('accepted' is a default status); bob made it with todo /
+    done; ann's change went in and the session read as damaged from then on."""
+    url = pg.url()
+    ann = open_session(url, reviewer="ann")
+    try:
+        status = ann.resolve_status("accepted")
+        with open_session(url, ["todo", "done"], reviewer="bob") as bob:
+            bob.set_review("b", "done")
+        with pytest.raises(SessionError, match="status 'accepted' is not one of this session's statuses"):
+            ann.set_review("a", status)
+    finally:
+        ann.close()
+    with open_session(url, reviewer="carl") as carl:
+        assert [(r.image, r.status) for r in carl.history()] == [("b", "done")]

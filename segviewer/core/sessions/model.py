@@ -191,3 +191,11 @@ def latest_reviews(changes, first_status: str) -> dict[str, Review]:
     for change in changes:
         out[change.image] = change.after(first_status)
     return out
+
+
+def refuse_unlisted_status(where, status: str | None, statuses) -> None:
+    """A status named against the statuses a new session gets, going into a session another reviewer made just
+    now with other ones: refused in the change's own transaction (stored, it read as a damaged session)."""
+    if status is not None and status not in statuses:
+        raise SessionError(where, f"status {status!r} is not one of this session's statuses ({', '.join(statuses)}): "
+                                  "another reviewer made it just now with these; nothing was changed")

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from .journal import Journal, identity, journal_base
 from .model import (MAX_CHANGE_ID, MAX_IMAGE, MAX_NOTE, MAX_REVIEWER, MAX_STATUS, MAX_STATUSES, BadValue, Change,
-                    SessionError, check_statuses, new_change_id, read_change, read_statuses)
+                    SessionError, check_statuses, new_change_id, read_change, read_statuses, refuse_unlisted_status)
 from .pg_connect import connect, conninfo_with_defaults, psycopg, reason, require_psycopg
 from .pg_journals import send_left_behind, server_key, waiting_here
 from .pg_leases import Leases
@@ -255,6 +255,7 @@ class PostgresStore(PgLink, SessionStore):
         with self.con.transaction():
             self.con.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_SPACE, sid))
             for change in changes:
+                refuse_unlisted_status(self.target, change.status, statuses)
                 row = self.con.execute(LATEST, (sid, change.image)).fetchone()
                 before = read_change(row, statuses).after(statuses[0]) if row else None
                 change = replace(change, prev_status=before.status if before else None,

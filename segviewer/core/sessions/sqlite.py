@@ -15,7 +15,8 @@ from pathlib import Path
 
 from .legacy import read_v1_changes
 from .model import (APP_ID, DEFAULT_STATUSES, MAX_CHANGE_ID, MAX_IMAGE, MAX_NOTE, MAX_REVIEWER, MAX_STATUS,
-                    SCHEMA_VERSION, BadValue, Change, SessionError, check_statuses, read_change, read_statuses)
+                    SCHEMA_VERSION, BadValue, Change, SessionError, check_statuses, read_change, read_statuses,
+                    refuse_unlisted_status)
 from .sqlite_files import (CHANGES_INDEX, CHANGES_TABLE, NEW_SESSION, ReadOnlyFile, check_session, connect_writable,
                            existing_file, has_content, not_a_companion, session_reason, use_wal)
 from .sqlite_new import NewSessionFile
@@ -234,11 +235,7 @@ class SqliteStore(SessionStore):
     def _insert(self, changes: list[Change]) -> list[Change]:
         added = []
         for change in changes:
-            if change.status is not None and change.status not in self._statuses:
-                # named against the statuses a new session would get, and another process made it first with its own
-                raise SessionError(self.path, f"status {change.status!r} is not one of this session's statuses "
-                                              f"({', '.join(self._statuses)}): another reviewer made it just now "
-                                              "with these; nothing was changed")
+            refuse_unlisted_status(self.path, change.status, self._statuses)
             change = self._with_prev(change)
             cur = self.con.execute(INSERT, _values(change))
             if cur.rowcount:
