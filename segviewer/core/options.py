@@ -92,8 +92,9 @@ def gt_folder_layout(folder: Path, classes: str | None = None, prefer: str = "lo
         raise LoadError(folder, "dataset folder has neither logits/ nor masks/")
     kind = prefer if prefer in found else next(iter(found))
     images = folder / "images" if (folder / "images").is_dir() else None
-    if classes is None and class_file_beside(folder) is not None:
-        classes = str(class_file_beside(folder))
+    beside = class_file_beside(folder)
+    if classes is None and beside is not None:
+        classes = str(beside)
     return FolderLayout(gt, found.get("logits") if kind == "logits" else None,
                         found.get("masks") if kind == "masks" else None, images, classes)
 

@@ -81,10 +81,7 @@ def run_app(args: Launch) -> int:
             print(f"segviewer: error: {exc}", file=sys.stderr)
             status["code"] = 2
         if status["code"] and args.screenshot:
-            # the dataset's jobs are running: stopped first, a thread still running at exit aborts the process
-            window.review.close(wait_s=0)
-            window.viewer.shutdown()
-            app.exit(2)
+            end_refused(app, window)
 
     if options is not None or args.engine is not None:
         QTimer.singleShot(0, open_dataset)
@@ -170,15 +167,21 @@ def take_screenshot_when_settled(app, window, path: Path) -> None:
             refused = window.viewer.index_refused
             if refused is not None:          # a picture without the dataset's numbers is no answer
                 print(f"segviewer: error: {refused}", file=sys.stderr)
-                window.review.close(wait_s=0)
-                window.viewer.shutdown()
-                app.exit(2)
+                end_refused(app, window)
                 return
             app.exit(save_screenshot(window, path))
 
     timer = QTimer(window)
     timer.timeout.connect(poll)
     timer.start(100)
+
+
+def end_refused(app, window) -> None:
+    """A refused --screenshot run ends with 2. The dataset's jobs are stopped first: a thread still running at exit
+    aborts the process."""
+    window.review.close(wait_s=0)
+    window.viewer.shutdown()
+    app.exit(2)
 
 
 def save_screenshot(window, path: Path) -> int:

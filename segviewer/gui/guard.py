@@ -10,13 +10,16 @@ from ..core.errors import LoadError, OptionError
 
 def message(what: str, exc: BaseException) -> str:
     """The one format of every message the window shows: '<what> failed: <file>: <reason>'."""
+    return f"{what} failed: {reason_of(exc)}"
+
+
+def reason_of(exc: BaseException) -> str:
+    """'<file>: <reason>' of a failure, as a message gives it."""
     if isinstance(exc, (LoadError, OptionError)):
-        reason = str(exc)
-    elif isinstance(exc, OSError):
-        reason = f"{exc.filename}: {exc.strerror}" if exc.filename else (exc.strerror or str(exc))
-    else:
-        reason = f"unexpected {type(exc).__name__}: {exc} (a bug; the details are on stderr)"
-    return f"{what} failed: {reason}"
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else (exc.strerror or str(exc))
+    return f"unexpected {type(exc).__name__}: {exc} (a bug; the details are on stderr)"
 
 
 def guarded(report: Callable[[str], None], what: str, action: Callable[..., Any]) -> Callable[..., Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..core.counts import Counts
 from ..core.scores import Scores, compute_scores
 from ..core.scoring import Scoring
-from .guard import message
+from .guard import message, reason_of
 
 INDEX_WORK = "Building the dataset index"
 
@@ -30,9 +30,8 @@ class DatasetView:
 
         def refused(exc: BaseException) -> None:
             # the dataset's numbers will not come (the budget, the disk): the panels say why, not "computing…"
-            said = message(INDEX_WORK, exc)
-            self.index_refused = said.split(" failed: ", 1)[1]
-            self.error.emit(said)
+            self.index_refused = reason_of(exc)
+            self.error.emit(message(INDEX_WORK, exc))
             self.dataset_scores_ready.emit()
         self.index_refused = None
         self.jobs.request("index", lambda: engine.key("index"), job, done, worker=self.background, what=INDEX_WORK,
