@@ -45,7 +45,7 @@ class FrozenColumns(QObject):
         v.verticalScrollBar().valueChanged.connect(o.verticalScrollBar().setValue)
         o.verticalScrollBar().valueChanged.connect(v.verticalScrollBar().setValue)
         header = v.horizontalHeader()
-        header.sectionResized.connect(lambda *_: self._sync_columns())
+        header.sectionResized.connect(self._resized)      # every viewport resize refits the name: no full sync
         header.sectionMoved.connect(lambda *_: self._sync_columns())
         # a Python callable: PySide cannot wrap QHeaderView.setSortIndicator as a slot (it says so on stderr)
         header.sortIndicatorChanged.connect(lambda column, order: o.horizontalHeader().setSortIndicator(column, order))
@@ -61,6 +61,11 @@ class FrozenColumns(QObject):
             Qt.AscendingOrder
         header.setSortIndicator(column, order)
         header.sectionClicked.emit(column)
+
+    def _resized(self, column: int, _old: int, new: int) -> None:
+        if column in self.columns:
+            self.overlay.setColumnWidth(column, new)
+            self.place()
 
     def _sync_columns(self) -> None:
         """The frozen columns in the table's order and widths; the others hidden."""
